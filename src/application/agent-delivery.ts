@@ -1,0 +1,109 @@
+import { DomainError, NotFoundError, type Task } from '../domain/index.js';
+import { CAN_WORK_TASKS, requireRole, type Caller } from './caller.js';
+import type { MeshContext } from './mesh-context.js';
+import type { BrokerMessage, Subscription } from './ports.js';
+import { agentInboxSubject } from './subjects.js';
+import type { AssignmentMessage } from './task-lifecycle.js';
+import { startTask } from './use-cases/work-task.js';
+
+/** What an agent receives: the task it must complete or fail before the lease expires. */
+export interface DeliveredTask {
+  id: string;
+  capability: string;
+  input: unknown;
+  priority: number;
+  attempt: number;
+  maxAttempts: number;
+  leaseExpiresAt: number;
+  deadline?: number;
+  parentId?: string;
+}
+
+export function toDelivered(task: Task): DeliveredTask {
+  return {
+    id: task.id,
+    capability: task.capability,
+    input: task.input,
+    priority: task.priority,
+    attempt: task.attempts,
+    maxAttempts: task.maxAttempts,
+    leaseExpiresAt: task.leaseExpiresAt!,
+    ...(task.deadline !== undefined && { deadline: task.deadline }),
+    ...(task.parentId !== undefined && { parentId: task.parentId }),
+  };
+}
+
+/**
+ * Hands assignment messages from an agent's inbox to its connection (SSE push or long poll).
+ * A message whose assignment is stale (lease moved on, task canceled) is dropped, not delivered.
+ */
+export class AgentDelivery {
+  constructor(private readonly ctx: MeshContext) {}
+
+  private async assertAgent(caller: Caller, agentId: string): Promise<void> {
+    requireRole(caller, CAN_WORK_TASKS, 'receive tasks');
+    const known = this.ctx.directory.get(caller.tenantId, agentId) ?? (await this.ctx.agents.get(caller.tenantId, agentId));
+    if (!known) throw new NotFoundError('agent', agentId);
+  }
+
+  private ackWaitMs(): number {
+    return this.ctx.settings.taskLimits.defaultLeaseMs;
+  }
+
+  /** Validates the message; returns the running task, or undefined (message terminated) when stale. */
+  private async accept(tenantId: string, agentId: string, message: BrokerMessage): Promise<Task | undefined> {
+    let parsed: AssignmentMessage;
+    try {
+      parsed = JSON.parse(Buffer.from(message.data).toString('utf8')) as AssignmentMessage;
+    } catch {
+      message.term();
+      return undefined;
+    }
+    try {
+      return await startTask(this.ctx, tenantId, parsed.taskId, agentId, parsed.attempt);
+    } catch (error) {
+      if (error instanceof DomainError) {
+        message.term();
+        return undefined;
+      }
+      message.nak(1000);
+      throw error;
+    }
+  }
+
+  async stream(caller: Caller, agentId: string, deliver: (task: DeliveredTask) => Promise<void>): Promise<Subscription> {
+    await this.assertAgent(caller, agentId);
+    const agent = this.ctx.directory.get(caller.tenantId, agentId);
+    const subject = agentInboxSubject(caller.tenantId, agentId);
+    return this.ctx.broker.consume(subject, { ackWaitMs: this.ackWaitMs(), maxInFlight: agent?.maxConcurrentTasks ?? 1 }, (message) => {
+      void this.accept(caller.tenantId, agentId, message)
+        .then(async (task) => {
+          if (!task) return;
+          try {
+            await deliver(toDelivered(task));
+            message.ack();
+          } catch {
+            message.nak();
+          }
+        })
+        .catch((error: unknown) => this.ctx.logger.error({ err: error, agent_id: agentId }, 'delivery failed'));
+    });
+  }
+
+  async next(caller: Caller, agentId: string, waitMs: number, signal?: AbortSignal): Promise<DeliveredTask | undefined> {
+    await this.assertAgent(caller, agentId);
+    const subject = agentInboxSubject(caller.tenantId, agentId);
+    const until = this.ctx.clock.now() + waitMs;
+    for (;;) {
+      const remaining = Math.max(0, until - this.ctx.clock.now());
+      const message = await this.ctx.broker.pull(subject, { ackWaitMs: this.ackWaitMs(), waitMs: remaining, ...(signal && { signal }) });
+      if (!message) return undefined;
+      const task = await this.accept(caller.tenantId, agentId, message);
+      if (task) {
+        message.ack();
+        return toDelivered(task);
+      }
+      if (remaining === 0 || signal?.aborted) return undefined;
+    }
+  }
+}

@@ -1,0 +1,113 @@
+import {
+  canHandle,
+  isLive,
+  proficiencyFor,
+  withTaskAssigned,
+  withTaskReleased,
+  type Agent,
+  type RoutingCandidate,
+} from '../domain/index.js';
+
+const key = (tenantId: string, id: string) => `${tenantId}\u0000${id}`;
+
+/**
+ * This instance's view of every agent that is not terminated, indexed by tenant and capability,
+ * with live load counts for routing. Bounded by the tenants' maxAgents quotas.
+ */
+export class AgentDirectory {
+  private readonly agents = new Map<string, Agent>();
+  private readonly byCapability = new Map<string, Set<string>>();
+  /** Agents whose counters changed since the last flush to the store. */
+  private readonly dirty = new Set<string>();
+
+  get size(): number {
+    return this.agents.size;
+  }
+
+  get(tenantId: string, id: string): Agent | undefined {
+    return this.agents.get(key(tenantId, id));
+  }
+
+  all(): IterableIterator<Agent> {
+    return this.agents.values();
+  }
+
+  put(agent: Agent): void {
+    const k = key(agent.tenantId, agent.id);
+    const previous = this.agents.get(k);
+    if (previous) for (const c of previous.capabilities) this.byCapability.get(key(agent.tenantId, c.name))?.delete(k);
+    if (agent.status === 'terminated') {
+      this.agents.delete(k);
+      this.dirty.delete(k);
+      return;
+    }
+    this.agents.set(k, agent);
+    for (const c of agent.capabilities) {
+      const ck = key(agent.tenantId, c.name);
+      let set = this.byCapability.get(ck);
+      if (!set) this.byCapability.set(ck, (set = new Set()));
+      set.add(k);
+    }
+  }
+
+  /** Live agents of the tenant able to run the capability. */
+  liveFor(tenantId: string, capability: string): Agent[] {
+    const ids = this.byCapability.get(key(tenantId, capability));
+    if (!ids) return [];
+    const result: Agent[] = [];
+    for (const k of ids) {
+      const agent = this.agents.get(k);
+      if (agent && isLive(agent) && canHandle(agent, capability)) result.push(agent);
+    }
+    return result;
+  }
+
+  candidates(tenantId: string, capability: string, now: number, heartbeatTimeoutMs: number): RoutingCandidate[] {
+    return this.liveFor(tenantId, capability).map((a) => ({
+      id: a.id,
+      inFlight: a.inFlight,
+      maxConcurrentTasks: a.maxConcurrentTasks,
+      proficiency: proficiencyFor(a, capability),
+      assignedCount: a.assignedCount,
+      completedCount: a.completedCount,
+      failedCount: a.failedCount,
+      avgLatencyMs: a.avgLatencyMs,
+      freshness: Math.max(0, Math.min(1, 1 - (now - a.lastHeartbeatAt) / heartbeatTimeoutMs)),
+    }));
+  }
+
+  reserveSlot(tenantId: string, id: string, now: number): void {
+    this.updateCounters(tenantId, id, (a) => withTaskAssigned(a, now));
+  }
+
+  releaseSlot(tenantId: string, id: string, outcome: 'completed' | 'failed' | 'released', latencyMs: number | undefined, now: number): void {
+    this.updateCounters(tenantId, id, (a) => withTaskReleased(a, outcome, latencyMs, now));
+  }
+
+  /** Undo a reservation whose assignment did not happen. */
+  unreserveSlot(tenantId: string, id: string, now: number): void {
+    this.updateCounters(tenantId, id, (a) => ({
+      ...withTaskReleased(a, 'released', undefined, now),
+      assignedCount: Math.max(0, a.assignedCount - 1),
+    }));
+  }
+
+  /** Agents whose counters changed since the last call; the caller persists them. */
+  takeDirty(): Agent[] {
+    const result: Agent[] = [];
+    for (const k of this.dirty) {
+      const agent = this.agents.get(k);
+      if (agent) result.push(agent);
+    }
+    this.dirty.clear();
+    return result;
+  }
+
+  private updateCounters(tenantId: string, id: string, change: (agent: Agent) => Agent): void {
+    const k = key(tenantId, id);
+    const agent = this.agents.get(k);
+    if (!agent) return;
+    this.agents.set(k, change(agent));
+    this.dirty.add(k);
+  }
+}

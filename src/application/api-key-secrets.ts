@@ -1,0 +1,17 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+/** Keys look like `am_<id>.<secret>`: the id is safe to log, the secret is never stored. */
+export function newApiKeySecret(): { id: string; secret: string } {
+  const id = randomBytes(9).toString('base64url');
+  return { id, secret: `am_${id}.${randomBytes(24).toString('base64url')}` };
+}
+
+export function hashApiKey(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+/** The id part of a key, for logs, without touching the secret. */
+export function apiKeyIdOf(secret: string): string | undefined {
+  const match = /^am_([A-Za-z0-9_-]{12})\./.exec(secret);
+  return match?.[1];
+}

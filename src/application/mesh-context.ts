@@ -1,0 +1,44 @@
+import type { AgentDirectory } from './agent-directory.js';
+import type { Dispatcher } from './dispatcher.js';
+import type { KeyedMutex } from './keyed-mutex.js';
+import type { Logger } from './logger.js';
+import type { MeshStats } from './mesh-stats.js';
+import type {
+  AgentRepository,
+  ApiKeyRepository,
+  Clock,
+  EventStore,
+  IdGenerator,
+  MessageBroker,
+  RandomSource,
+  TaskRepository,
+  TenantRepository,
+} from './ports.js';
+import type { MeshSettings } from './settings.js';
+import type { TaskLifecycle } from './task-lifecycle.js';
+import type { TaskWaiters } from './task-waiters.js';
+
+export interface MeshPorts {
+  tenants: TenantRepository;
+  apiKeys: ApiKeyRepository;
+  agents: AgentRepository;
+  tasks: TaskRepository;
+  events: EventStore;
+  broker: MessageBroker;
+  clock: Clock;
+  ids: IdGenerator;
+  random: RandomSource;
+  logger: Logger;
+}
+
+/** Everything a use case may touch: the ports plus this instance's in-memory coordination state. */
+export interface MeshContext extends MeshPorts {
+  settings: MeshSettings;
+  directory: AgentDirectory;
+  dispatcher: Dispatcher;
+  lifecycle: TaskLifecycle;
+  taskLocks: KeyedMutex;
+  agentLocks: KeyedMutex;
+  waiters: TaskWaiters;
+  stats: MeshStats;
+}

@@ -1,0 +1,153 @@
+import type { Agent, AgentStatus, DomainEvent, Task, TaskStatus, Tenant } from '../domain/index.js';
+
+/** Interfaces the use cases need; infrastructure/ implements them. */
+
+export interface Clock {
+  now(): number;
+}
+
+export interface IdGenerator {
+  /** Unique, roughly time-ordered ids. */
+  newId(): string;
+}
+
+export interface RandomSource {
+  /** Uniform in [0, 1). */
+  next(): number;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque; pass back to get the next page. Absent on the last page. */
+  nextCursor?: string;
+}
+
+export interface PageRequest {
+  limit: number;
+  cursor?: string;
+}
+
+export interface TenantRepository {
+  /** Rejects with ConflictError when the id exists. */
+  create(tenant: Tenant): Promise<void>;
+  get(id: string): Promise<Tenant | undefined>;
+  count(): Promise<number>;
+}
+
+export type Role = 'admin' | 'orchestrator' | 'agent' | 'observer';
+export const ROLES: readonly Role[] = ['admin', 'orchestrator', 'agent', 'observer'];
+
+export interface ApiKeyRecord {
+  id: string;
+  tenantId: string;
+  name: string;
+  role: Role;
+  /** Platform keys may manage tenants. Only the bootstrap key is one. */
+  platform: boolean;
+  /** SHA-256 of the secret, hex. The secret itself is never stored. */
+  secretHash: string;
+  createdAt: number;
+  revokedAt?: number;
+}
+
+export interface ApiKeyRepository {
+  create(record: ApiKeyRecord): Promise<void>;
+  findBySecretHash(secretHash: string): Promise<ApiKeyRecord | undefined>;
+  list(tenantId: string): Promise<ApiKeyRecord[]>;
+  /** Returns false when no such live key of the tenant exists. */
+  revoke(tenantId: string, id: string, now: number): Promise<boolean>;
+}
+
+export interface AgentFilter {
+  capability?: string;
+  status?: AgentStatus;
+}
+
+export interface AgentRepository {
+  /** New agent and its events, atomically. ConflictError when the id is taken in the tenant. */
+  insert(agent: Agent, events: DomainEvent[]): Promise<void>;
+  /** Lifecycle change: optimistic on version (ConcurrencyError). Counter-only changes pass no events. */
+  save(agent: Agent, events: DomainEvent[]): Promise<void>;
+  get(tenantId: string, id: string): Promise<Agent | undefined>;
+  list(tenantId: string, filter: AgentFilter, page: PageRequest): Promise<Page<Agent>>;
+  /** Every agent not terminated, across tenants: the registry is rebuilt from it at start. */
+  listNotTerminated(): Promise<Agent[]>;
+  countNotTerminated(tenantId: string): Promise<number>;
+}
+
+export interface TaskFilter {
+  status?: TaskStatus;
+  capability?: string;
+  agentId?: string;
+}
+
+export interface TaskRepository {
+  /** New task and its events. ConflictError when the id, or the tenant's idempotency key, is taken. */
+  insert(task: Task, events: DomainEvent[]): Promise<void>;
+  /** Several new tasks in one transaction (broadcast copies). */
+  insertMany(tasks: Array<{ task: Task; events: DomainEvent[] }>): Promise<void>;
+  /** State change with its events, optimistic on version: ConcurrencyError when it moved. */
+  save(task: Task, events: DomainEvent[]): Promise<void>;
+  get(tenantId: string, id: string): Promise<Task | undefined>;
+  findByIdempotencyKey(tenantId: string, key: string): Promise<Task | undefined>;
+  list(tenantId: string, filter: TaskFilter, page: PageRequest): Promise<Page<Task>>;
+  /** Tasks queued, assigned or running, across tenants, oldest first: the queues are rebuilt from them at start. */
+  listActive(): Promise<Task[]>;
+  listCopies(tenantId: string, parentId: string): Promise<Task[]>;
+  countSubmittedSince(tenantId: string, since: number): Promise<number>;
+}
+
+export interface StoredEvent extends DomainEvent {
+  /** Global, gap-tolerant order of append. */
+  seq: number;
+}
+
+export interface EventStore {
+  readStream(tenantId: string, aggregateType: DomainEvent['aggregateType'], aggregateId: string): Promise<StoredEvent[]>;
+  readAfter(seq: number, limit: number): Promise<StoredEvent[]>;
+}
+
+export interface BrokerMessage {
+  subject: string;
+  data: Uint8Array;
+  headers: Record<string, string>;
+  /** 1 on first delivery. */
+  deliveryCount: number;
+  ack(): void;
+  /** Redeliver after `delayMs`. */
+  nak(delayMs?: number): void;
+  /** Never redeliver. */
+  term(): void;
+}
+
+export interface ConsumeOptions {
+  /** Unacknowledged messages are redelivered after this long. */
+  ackWaitMs: number;
+  /** Unacknowledged messages one consumer may hold. */
+  maxInFlight?: number;
+}
+
+export interface Subscription {
+  unsubscribe(): void;
+}
+
+/**
+ * Work subjects have JetStream semantics: a message is kept until acknowledged, delivered to one
+ * consumer at a time, redelivered after ackWait or nak. Notify subjects are fire-and-forget fan-out.
+ */
+export interface MessageBroker {
+  publish(subject: string, data: Uint8Array, headers?: Record<string, string>): Promise<void>;
+  consume(subject: string, options: ConsumeOptions, handler: (message: BrokerMessage) => void): Subscription;
+  /** Pull one message, waiting up to `waitMs`; undefined when none arrived. */
+  pull(subject: string, options: ConsumeOptions & { waitMs: number; signal?: AbortSignal }): Promise<BrokerMessage | undefined>;
+  /** Drop every stored message of a subject (an agent left for good). */
+  purge(subject: string): Promise<void>;
+  notify(subject: string, data: Uint8Array): void;
+  listen(subject: string, handler: (data: Uint8Array) => void): Subscription;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface HealthProbe {
+  ping(): Promise<void>;
+}

@@ -1,0 +1,27 @@
+import { DEFAULT_AGENT_LIMITS, DEFAULT_TASK_LIMITS, type AgentLimits, type TaskLimits } from '../domain/index.js';
+
+/** The mesh's behaviour knobs, resolved once by config.ts. */
+export interface MeshSettings {
+  heartbeatTimeoutMs: number;
+  /** How often leases, heartbeats and deadlines are checked. */
+  sweepIntervalMs: number;
+  retryBaseMs: number;
+  retryCapMs: number;
+  /** Bound on queued (not yet assigned) tasks per tenant; submits past it get 429. */
+  maxQueuedPerTenant: number;
+  /** Bound on queued tasks scanned per dispatch pass of one queue. */
+  dispatchScanLimit: number;
+  taskLimits: TaskLimits;
+  agentLimits: AgentLimits;
+}
+
+export const DEFAULT_MESH_SETTINGS: MeshSettings = {
+  heartbeatTimeoutMs: 30_000,
+  sweepIntervalMs: 250,
+  retryBaseMs: 200,
+  retryCapMs: 30_000,
+  maxQueuedPerTenant: 100_000,
+  dispatchScanLimit: 2_000,
+  taskLimits: DEFAULT_TASK_LIMITS,
+  agentLimits: DEFAULT_AGENT_LIMITS,
+};

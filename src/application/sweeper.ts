@@ -1,0 +1,105 @@
+import { expireDeadline, heartbeatMissed, isLive, releaseLease } from '../domain/index.js';
+import type { MeshContext } from './mesh-context.js';
+
+/**
+ * Periodic duties: lapsed leases go back to the queue, silent agents become unhealthy and lose
+ * their tasks, passed deadlines fail their tasks, and agents' counters are persisted.
+ */
+export class Sweeper {
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+
+  constructor(private readonly ctx: MeshContext) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.sweep(), this.ctx.settings.sweepIntervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  async sweep(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      const now = this.ctx.clock.now();
+      await Promise.all([this.expireLeases(now), this.expireDeadlines(now), this.checkHeartbeats(now)]);
+      await this.flushAgentCounters();
+    } catch (error) {
+      this.ctx.logger.error({ err: error }, 'sweep failed');
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async expireLeases(now: number): Promise<void> {
+    const lapsed = [...this.ctx.lifecycle.leases.values()].filter((l) => l.expiresAt <= now);
+    await Promise.all(lapsed.map((l) => releaseTask(this.ctx, l.tenantId, l.taskId, 'lease_expired')));
+  }
+
+  private async expireDeadlines(now: number): Promise<void> {
+    const { ctx } = this;
+    const passed = [...ctx.lifecycle.deadlines.values()].filter((d) => d.deadline <= now);
+    await Promise.all(
+      passed.map((d) =>
+        ctx.taskLocks.run(d.taskId, async () => {
+          const task = await ctx.tasks.get(d.tenantId, d.taskId);
+          if (task) await ctx.lifecycle.commit(task, expireDeadline(task, ctx.clock.now()));
+        }),
+      ),
+    );
+  }
+
+  private async checkHeartbeats(now: number): Promise<void> {
+    const { ctx } = this;
+    const silent = [...ctx.directory.all()].filter((a) => isLive(a) && now - a.lastHeartbeatAt > ctx.settings.heartbeatTimeoutMs);
+    for (const stale of silent) {
+      await ctx.agentLocks.run(`${stale.tenantId}\u0000${stale.id}`, async () => {
+        const agent = ctx.directory.get(stale.tenantId, stale.id);
+        if (!agent) return;
+        const change = heartbeatMissed(agent, ctx.clock.now());
+        if (change.events.length === 0) return;
+        await ctx.agents.save(change.agent, change.events);
+        ctx.directory.put(change.agent);
+        ctx.logger.warn({ tenant_id: agent.tenantId, agent_id: agent.id }, 'agent missed its heartbeat; re-routing its tasks');
+      });
+      await releaseAgentTasks(ctx, stale.tenantId, stale.id, 'agent_lost');
+    }
+  }
+
+  async flushAgentCounters(): Promise<void> {
+    const dirty = this.ctx.directory.takeDirty();
+    await Promise.all(dirty.map((a) => this.ctx.agents.save(a, [])));
+  }
+}
+
+export async function releaseTask(
+  ctx: MeshContext,
+  tenantId: string,
+  taskId: string,
+  reason: 'lease_expired' | 'agent_lost' | 'agent_stopped',
+  onlyFromAgent?: string,
+): Promise<void> {
+  await ctx.taskLocks.run(taskId, async () => {
+    const task = await ctx.tasks.get(tenantId, taskId);
+    if (!task) return;
+    if (onlyFromAgent !== undefined && task.agentId !== onlyFromAgent) return;
+    const now = ctx.clock.now();
+    if (reason === 'lease_expired' && (task.leaseExpiresAt === undefined || task.leaseExpiresAt > now)) return;
+    await ctx.lifecycle.commit(task, releaseLease(task, reason, ctx.lifecycle.backoffFor(task), now));
+  });
+}
+
+/** Every task the agent holds goes back for another attempt. */
+export async function releaseAgentTasks(
+  ctx: MeshContext,
+  tenantId: string,
+  agentId: string,
+  reason: 'agent_lost' | 'agent_stopped',
+): Promise<number> {
+  const held = [...ctx.lifecycle.leases.values()].filter((l) => l.tenantId === tenantId && l.agentId === agentId);
+  await Promise.all(held.map((l) => releaseTask(ctx, tenantId, l.taskId, reason, agentId)));
+  return held.length;
+}

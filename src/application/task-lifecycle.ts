@@ -1,0 +1,112 @@
+import { isTerminal, retryBackoffMs, type DomainEvent, type Task } from '../domain/index.js';
+import type { MeshContext } from './mesh-context.js';
+import { agentInboxSubject } from './subjects.js';
+
+const key = (tenantId: string, id: string) => `${tenantId}\u0000${id}`;
+const holdsLease = (t: Task | undefined) => t !== undefined && (t.status === 'assigned' || t.status === 'running') && t.agentId !== undefined;
+
+export interface AssignmentMessage {
+  taskId: string;
+  attempt: number;
+}
+
+export interface TrackedLease {
+  tenantId: string;
+  taskId: string;
+  agentId: string;
+  expiresAt: number;
+}
+
+/**
+ * The one place a task change is committed. After the store accepts it, the in-memory state follows:
+ * queue membership, agent load, lease and deadline tracking, waiters, and the assignment message.
+ */
+export class TaskLifecycle {
+  /** Leases held right now, by task: bounded by the agents' total capacity. */
+  readonly leases = new Map<string, TrackedLease>();
+  /** Active tasks with a deadline: bounded by the active tasks. */
+  readonly deadlines = new Map<string, { tenantId: string; taskId: string; deadline: number }>();
+
+  constructor(private readonly ctx: MeshContext) {}
+
+  backoffFor(task: Task): number {
+    const s = this.ctx.settings;
+    return retryBackoffMs(task.attempts, s.retryBaseMs, s.retryCapMs, this.ctx.random.next());
+  }
+
+  async commitNew(change: { task: Task; events: DomainEvent[] }): Promise<Task> {
+    await this.ctx.tasks.insert(change.task, change.events);
+    this.follow(undefined, change.task);
+    return change.task;
+  }
+
+  async commit(before: Task, change: { task: Task; events: DomainEvent[] }): Promise<Task> {
+    if (change.events.length === 0) return change.task;
+    await this.ctx.tasks.save(change.task, change.events);
+    this.follow(before, change.task);
+    return change.task;
+  }
+
+  /** Rebuild in-memory state for a task loaded from the store at start. */
+  recover(task: Task): void {
+    if (holdsLease(task)) this.ctx.directory.reserveSlot(task.tenantId, task.agentId!, this.ctx.clock.now());
+    this.follow(undefined, task);
+  }
+
+  private follow(before: Task | undefined, after: Task): void {
+    const { ctx } = this;
+    const k = key(after.tenantId, after.id);
+    const now = ctx.clock.now();
+
+    if (after.status === 'queued') {
+      ctx.dispatcher.enqueue(after);
+    } else if (before?.status === 'queued') {
+      ctx.dispatcher.dequeue(after);
+    }
+
+    if (holdsLease(after)) {
+      this.leases.set(k, { tenantId: after.tenantId, taskId: after.id, agentId: after.agentId!, expiresAt: after.leaseExpiresAt! });
+    } else {
+      this.leases.delete(k);
+    }
+
+    if (holdsLease(before) && !(holdsLease(after) && after.agentId === before!.agentId)) {
+      const outcome = after.status === 'completed' ? 'completed' : after.status === 'queued' && after.error?.code === 'agent_stopped' ? 'released' : 'failed';
+      const latency = before!.assignedAt === undefined ? undefined : now - before!.assignedAt;
+      ctx.directory.releaseSlot(after.tenantId, before!.agentId!, outcome, latency, now);
+      ctx.dispatcher.pokeAgent(after.tenantId, before!.agentId!);
+    }
+
+    if (after.deadline !== undefined && !isTerminal(after)) {
+      this.deadlines.set(k, { tenantId: after.tenantId, taskId: after.id, deadline: after.deadline });
+    } else {
+      this.deadlines.delete(k);
+    }
+
+    if (after.status === 'assigned' && before?.status === 'queued') {
+      ctx.stats.routed++;
+      this.publishAssignment(after);
+    }
+    if (before === undefined && after.status === 'queued' && after.parentId === undefined) ctx.stats.submitted++;
+    if (after.status === 'queued' && before !== undefined && before.status !== 'queued' && before.status !== 'dead_lettered') ctx.stats.retried++;
+
+    if (isTerminal(after) && (before === undefined || !isTerminal(before))) {
+      if (after.status === 'completed') ctx.stats.completed++;
+      else if (after.status === 'failed') ctx.stats.failed++;
+      else if (after.status === 'dead_lettered') ctx.stats.deadLettered++;
+      else if (after.status === 'canceled') ctx.stats.canceled++;
+      ctx.waiters.settled(after);
+      if (after.parentId !== undefined) ctx.dispatcher.copySettled(after);
+    }
+  }
+
+  private publishAssignment(task: Task): void {
+    // The message names the task and attempt; the delivery reads the task, so inputs never ride the broker.
+    const message: AssignmentMessage = { taskId: task.id, attempt: task.attempts };
+    const data = Buffer.from(JSON.stringify(message));
+    // A lost publish is covered by the lease: it lapses and the task is routed again.
+    this.ctx.broker
+      .publish(agentInboxSubject(task.tenantId, task.agentId!), data, { 'task-id': task.id, attempt: String(task.attempts) })
+      .catch((error: unknown) => this.ctx.logger.warn({ err: error, task_id: task.id }, 'assignment publish failed; lease expiry will re-route'));
+  }
+}

@@ -1,0 +1,52 @@
+import { ConflictError, QuotaExceededError, submitTask, type SubmitTaskInput, type Task } from '../../domain/index.js';
+import { CAN_SUBMIT_TASKS, requireRole, type Caller } from '../caller.js';
+import type { MeshContext } from '../mesh-context.js';
+import type { SubmitCounter } from '../submit-counter.js';
+
+export type SubmitRequest = Omit<SubmitTaskInput, 'id' | 'tenantId'>;
+
+/**
+ * Validates, checks quotas, stores the task and its TaskSubmitted event together, and queues it.
+ * With an idempotency key, a repeat returns the first task (`created: false`) instead of a new one.
+ */
+export async function submitTaskUseCase(
+  ctx: MeshContext,
+  counter: SubmitCounter,
+  caller: Caller,
+  request: SubmitRequest,
+): Promise<{ task: Task; created: boolean }> {
+  requireRole(caller, CAN_SUBMIT_TASKS, 'submit tasks');
+  const now = ctx.clock.now();
+  const change = submitTask({ ...request, id: ctx.ids.newId(), tenantId: caller.tenantId }, now, ctx.settings.taskLimits);
+
+  if (request.idempotencyKey !== undefined) {
+    const existing = await ctx.tasks.findByIdempotencyKey(caller.tenantId, request.idempotencyKey);
+    if (existing) return { task: existing, created: false };
+  }
+  const tenant = await ctx.tenants.get(caller.tenantId);
+  if (tenant && counter.lastHour(caller.tenantId, now) >= tenant.quotas.maxTasksPerHour) {
+    throw new QuotaExceededError(`tenant '${caller.tenantId}' has reached its quota of ${tenant.quotas.maxTasksPerHour} tasks per hour`, {
+      quota: 'maxTasksPerHour',
+      limit: tenant.quotas.maxTasksPerHour,
+      retryAfterSeconds: 60,
+    });
+  }
+  if (ctx.dispatcher.queuedCount(caller.tenantId) >= ctx.settings.maxQueuedPerTenant) {
+    throw new QuotaExceededError(`tenant '${caller.tenantId}' has ${ctx.settings.maxQueuedPerTenant} tasks queued already`, {
+      quota: 'maxQueuedPerTenant',
+      limit: ctx.settings.maxQueuedPerTenant,
+      retryAfterSeconds: 1,
+    });
+  }
+  counter.record(caller.tenantId, now);
+  try {
+    return { task: await ctx.lifecycle.commitNew(change), created: true };
+  } catch (error) {
+    // Two concurrent submits with one idempotency key: the loser returns the winner's task.
+    if (error instanceof ConflictError && request.idempotencyKey !== undefined) {
+      const existing = await ctx.tasks.findByIdempotencyKey(caller.tenantId, request.idempotencyKey);
+      if (existing) return { task: existing, created: false };
+    }
+    throw error;
+  }
+}

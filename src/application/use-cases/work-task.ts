@@ -1,0 +1,53 @@
+import {
+  complete,
+  extendLease,
+  fail,
+  LeaseNotHeldError,
+  NotFoundError,
+  start,
+  type DomainEvent,
+  type Task,
+  type TaskError,
+} from '../../domain/index.js';
+import { CAN_WORK_TASKS, requireRole, type Caller } from '../caller.js';
+import type { MeshContext } from '../mesh-context.js';
+
+/** Read-modify-commit of one task under its lock. */
+export async function changeTask(
+  ctx: MeshContext,
+  tenantId: string,
+  id: string,
+  transition: (task: Task, now: number) => { task: Task; events: DomainEvent[] },
+): Promise<Task> {
+  return ctx.taskLocks.run(id, async () => {
+    const task = await ctx.tasks.get(tenantId, id);
+    if (!task) throw new NotFoundError('task', id);
+    return ctx.lifecycle.commit(task, transition(task, ctx.clock.now()));
+  });
+}
+
+/** The agent has received the task: it is running. Throws LeaseNotHeldError when the delivery is stale. */
+export async function startTask(ctx: MeshContext, tenantId: string, id: string, agentId: string, attempt: number): Promise<Task> {
+  const task = await changeTask(ctx, tenantId, id, (t, now) => {
+    if (t.attempts !== attempt) throw new LeaseNotHeldError(t.id, agentId);
+    return start(t, agentId, now);
+  });
+  ctx.stats.delivered++;
+  return task;
+}
+
+/** Idempotent: the same agent completing twice gets the completed task back, and one event is stored. */
+export function completeTask(ctx: MeshContext, caller: Caller, id: string, agentId: string, output: unknown): Promise<Task> {
+  requireRole(caller, CAN_WORK_TASKS, 'complete tasks');
+  return changeTask(ctx, caller.tenantId, id, (t, now) => complete(t, agentId, output, now, ctx.settings.taskLimits));
+}
+
+export function failTask(ctx: MeshContext, caller: Caller, id: string, agentId: string, error: TaskError, retryable: boolean): Promise<Task> {
+  requireRole(caller, CAN_WORK_TASKS, 'fail tasks');
+  return changeTask(ctx, caller.tenantId, id, (t, now) => fail(t, agentId, error, retryable, ctx.lifecycle.backoffFor(t), now));
+}
+
+export function extendTaskLease(ctx: MeshContext, caller: Caller, id: string, agentId: string, leaseMs: number): Promise<Task> {
+  requireRole(caller, CAN_WORK_TASKS, 'extend leases');
+  return changeTask(ctx, caller.tenantId, id, (t, now) => extendLease(t, agentId, leaseMs, now, ctx.settings.taskLimits));
+}

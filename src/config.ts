@@ -1,0 +1,80 @@
+import { DEFAULT_AGENT_LIMITS, DEFAULT_TASK_LIMITS } from './domain/index.js';
+import { DEFAULT_MESH_SETTINGS, type MeshSettings } from './application/settings.js';
+
+/** Every setting, read once from the environment and validated. */
+export interface AgentMeshConfig {
+  host: string;
+  port: number;
+  /** undefined: the embedded database lives in memory only. */
+  dataDir: string | undefined;
+  adminKey: string | undefined;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Largest accepted request body; input and output limits come on top of the JSON envelope. */
+  bodyLimitBytes: number;
+  mesh: MeshSettings;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got '${raw}'`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got '${raw}'`);
+  return raw as T;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export function loadConfig(env: Env = process.env): AgentMeshConfig {
+  for (const name of ['AGENTMESH_DATABASE_URL', 'AGENTMESH_NATS_URL', 'AGENTMESH_REDIS_URL']) {
+    if (env[name]) {
+      throw new ConfigError(`${name} is set, but this build runs on the embedded defaults only (PostgreSQL, NATS and Redis adapters are not in it yet); unset it`);
+    }
+  }
+  const adminKey = env.AGENTMESH_ADMIN_KEY;
+  if (adminKey !== undefined && adminKey.length < 16) throw new ConfigError('AGENTMESH_ADMIN_KEY must be at least 16 characters');
+  const dataDirRaw = env.AGENTMESH_DATA_DIR ?? './.agentmesh';
+  const maxInputBytes = integer(env, 'AGENTMESH_MAX_INPUT_BYTES', DEFAULT_TASK_LIMITS.maxInputBytes, 1024, 64 * 1024 * 1024);
+  const defaultLeaseMs = integer(env, 'AGENTMESH_DEFAULT_LEASE_MS', DEFAULT_TASK_LIMITS.defaultLeaseMs, 100, 24 * 3600_000);
+  return {
+    host: env.AGENTMESH_HOST || '127.0.0.1',
+    port: integer(env, 'AGENTMESH_PORT', 8080, 0, 65535),
+    dataDir: dataDirRaw === ':memory:' ? undefined : dataDirRaw,
+    adminKey: adminKey || undefined,
+    logLevel: oneOf(env, 'AGENTMESH_LOG_LEVEL', 'info', LOG_LEVELS),
+    bodyLimitBytes: maxInputBytes + 64 * 1024,
+    mesh: {
+      ...DEFAULT_MESH_SETTINGS,
+      heartbeatTimeoutMs: integer(env, 'AGENTMESH_HEARTBEAT_TIMEOUT_MS', DEFAULT_MESH_SETTINGS.heartbeatTimeoutMs, 100, 3600_000),
+      sweepIntervalMs: integer(env, 'AGENTMESH_SWEEP_INTERVAL_MS', DEFAULT_MESH_SETTINGS.sweepIntervalMs, 10, 60_000),
+      retryBaseMs: integer(env, 'AGENTMESH_RETRY_BASE_MS', DEFAULT_MESH_SETTINGS.retryBaseMs, 0, 3600_000),
+      retryCapMs: integer(env, 'AGENTMESH_RETRY_CAP_MS', DEFAULT_MESH_SETTINGS.retryCapMs, 0, 24 * 3600_000),
+      maxQueuedPerTenant: integer(env, 'AGENTMESH_MAX_QUEUED_PER_TENANT', DEFAULT_MESH_SETTINGS.maxQueuedPerTenant, 1, 10_000_000),
+      taskLimits: {
+        ...DEFAULT_TASK_LIMITS,
+        maxInputBytes,
+        maxOutputBytes: maxInputBytes,
+        defaultLeaseMs,
+        defaultMaxAttempts: integer(env, 'AGENTMESH_MAX_ATTEMPTS', DEFAULT_TASK_LIMITS.defaultMaxAttempts, 1, 100),
+      },
+      agentLimits: DEFAULT_AGENT_LIMITS,
+    },
+  };
+}

@@ -1,0 +1,10 @@
+export * from './errors.js';
+export * from './events.js';
+export * from './validation.js';
+export * from './tenant.js';
+export * from './agent.js';
+export * from './task.js';
+export * from './routing/candidate.js';
+export * from './routing/strategies.js';
+export * from './routing/task-queue.js';
+export { hash53 } from './routing/hash.js';

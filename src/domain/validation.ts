@@ -1,0 +1,34 @@
+import { PayloadTooLargeError, ValidationError } from './errors.js';
+
+const IDENTIFIER = /^[A-Za-z0-9._:-]{3,256}$/;
+const NAME = /^[A-Za-z0-9._:/-]{1,128}$/;
+
+export function assertIdentifier(value: string, field: string): void {
+  if (!IDENTIFIER.test(value)) {
+    throw new ValidationError(`${field} must be 3-256 characters of [A-Za-z0-9._:-]`, field);
+  }
+}
+
+/** Capability and tag names: short, no spaces, safe in broker subjects once encoded. */
+export function assertName(value: string, field: string): void {
+  if (!NAME.test(value)) {
+    throw new ValidationError(`${field} must be 1-128 characters of [A-Za-z0-9._:/-]`, field);
+  }
+}
+
+export function assertIntegerInRange(value: number, min: number, max: number, field: string): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ValidationError(`${field} must be an integer from ${min} to ${max}`, field);
+  }
+}
+
+/** Size of a JSON value as UTF-8 bytes of its serialization. */
+export function jsonByteLength(value: unknown): number {
+  const text = JSON.stringify(value ?? null);
+  return Buffer.byteLength(text, 'utf8');
+}
+
+export function assertJsonWithin(value: unknown, limitBytes: number, what: string): void {
+  const size = jsonByteLength(value);
+  if (size > limitBytes) throw new PayloadTooLargeError(what, limitBytes, size);
+}

@@ -1,0 +1,81 @@
+import { isTerminal, type DomainEvent, type Task } from '../../domain/index.js';
+import type { Page, PageRequest, TaskFilter, TaskRepository } from '../../application/ports.js';
+
+const key = (tenantId: string, id: string) => `${tenantId}\u0000${id}`;
+
+/**
+ * For a store that only this process writes (the embedded default): active tasks are kept in
+ * memory after each commit, so the hot path (assign, deliver, complete) reads no rows. Active
+ * tasks are bounded by the queue and capacity bounds; settled ones stay in a small LRU.
+ */
+export class CachedTaskRepository implements TaskRepository {
+  private readonly active = new Map<string, Task>();
+  private readonly settled = new Map<string, Task>();
+
+  constructor(
+    private readonly inner: TaskRepository,
+    private readonly settledCapacity = 10_000,
+  ) {}
+
+  get activeCount(): number {
+    return this.active.size;
+  }
+
+  private remember(task: Task): void {
+    const k = key(task.tenantId, task.id);
+    if (isTerminal(task)) {
+      this.active.delete(k);
+      this.settled.delete(k);
+      this.settled.set(k, task);
+      if (this.settled.size > this.settledCapacity) this.settled.delete(this.settled.keys().next().value!);
+    } else {
+      this.active.set(k, task);
+    }
+  }
+
+  async insert(task: Task, events: DomainEvent[]): Promise<void> {
+    await this.inner.insert(task, events);
+    this.remember(task);
+  }
+
+  async insertMany(items: Array<{ task: Task; events: DomainEvent[] }>): Promise<void> {
+    await this.inner.insertMany(items);
+    for (const i of items) this.remember(i.task);
+  }
+
+  async save(task: Task, events: DomainEvent[]): Promise<void> {
+    await this.inner.save(task, events);
+    this.remember(task);
+  }
+
+  async get(tenantId: string, id: string): Promise<Task | undefined> {
+    const k = key(tenantId, id);
+    const hit = this.active.get(k) ?? this.settled.get(k);
+    if (hit) return hit;
+    const task = await this.inner.get(tenantId, id);
+    if (task && !isTerminal(task)) this.active.set(k, task);
+    return task;
+  }
+
+  findByIdempotencyKey(tenantId: string, idempotencyKey: string): Promise<Task | undefined> {
+    return this.inner.findByIdempotencyKey(tenantId, idempotencyKey);
+  }
+
+  list(tenantId: string, filter: TaskFilter, page: PageRequest): Promise<Page<Task>> {
+    return this.inner.list(tenantId, filter, page);
+  }
+
+  async listActive(): Promise<Task[]> {
+    const tasks = await this.inner.listActive();
+    for (const t of tasks) this.remember(t);
+    return tasks;
+  }
+
+  listCopies(tenantId: string, parentId: string): Promise<Task[]> {
+    return this.inner.listCopies(tenantId, parentId);
+  }
+
+  countSubmittedSince(tenantId: string, since: number): Promise<number> {
+    return this.inner.countSubmittedSince(tenantId, since);
+  }
+}

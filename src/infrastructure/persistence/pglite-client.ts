@@ -1,0 +1,38 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import type { SqlClient, SqlExecutor } from './sql-client.js';
+
+/** Embedded PostgreSQL (WASM) on disk, or in memory when `dataDir` is undefined. */
+export class PgliteClient implements SqlClient {
+  private constructor(private readonly db: PGlite) {}
+
+  static async open(dataDir: string | undefined): Promise<PgliteClient> {
+    if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
+    const db = await PGlite.create(dataDir);
+    return new PgliteClient(db);
+  }
+
+  async query<T>(sql: string, params: unknown[] = []): Promise<{ rows: T[] }> {
+    const result = await this.db.query<T>(sql, params);
+    return { rows: result.rows };
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.db.exec(sql);
+  }
+
+  transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    return this.db.transaction(async (tx) =>
+      work({
+        query: async <R>(sql: string, params: unknown[] = []) => ({ rows: (await tx.query<R>(sql, params)).rows }),
+        exec: async (sql: string) => {
+          await tx.exec(sql);
+        },
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (!this.db.closed) await this.db.close();
+  }
+}

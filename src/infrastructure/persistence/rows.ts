@@ -1,0 +1,82 @@
+import type { Agent, DomainEvent, Task } from '../../domain/index.js';
+
+/** Row shapes for jsonb_to_recordset batches, and their way back. */
+
+export function taskRow(task: Task) {
+  return {
+    tenant_id: task.tenantId,
+    id: task.id,
+    capability: task.capability,
+    status: task.status,
+    priority: task.priority,
+    agent_id: task.agentId ?? null,
+    parent_id: task.parentId ?? null,
+    idempotency_key: task.idempotencyKey ?? null,
+    created_at: task.createdAt,
+    updated_at: task.updatedAt,
+    version: task.version,
+    doc: task,
+  };
+}
+
+export function eventRow(e: DomainEvent) {
+  return {
+    tenant_id: e.tenantId,
+    aggregate_type: e.aggregateType,
+    aggregate_id: e.aggregateId,
+    version: e.version,
+    type: e.type,
+    data: e.data,
+    occurred_at: e.occurredAt,
+  };
+}
+
+export interface AgentRowOut {
+  tenant_id: string;
+  id: string;
+  status: Agent['status'];
+  version: number;
+  in_flight: number;
+  assigned_count: string | number;
+  completed_count: string | number;
+  failed_count: string | number;
+  avg_latency_ms: number;
+  last_heartbeat_at: string | number;
+  registered_at: string | number;
+  updated_at: string | number;
+  profile: Pick<Agent, 'name' | 'description' | 'capabilities' | 'tags' | 'metadata' | 'maxConcurrentTasks'>;
+}
+
+export const AGENT_COLUMNS =
+  'tenant_id, id, status, version, in_flight, assigned_count, completed_count, failed_count, avg_latency_ms, last_heartbeat_at, registered_at, updated_at, profile';
+
+export function agentFromRow(r: AgentRowOut): Agent {
+  return {
+    id: r.id,
+    tenantId: r.tenant_id,
+    ...r.profile,
+    status: r.status,
+    inFlight: r.in_flight,
+    assignedCount: Number(r.assigned_count),
+    completedCount: Number(r.completed_count),
+    failedCount: Number(r.failed_count),
+    avgLatencyMs: r.avg_latency_ms,
+    lastHeartbeatAt: Number(r.last_heartbeat_at),
+    registeredAt: Number(r.registered_at),
+    updatedAt: Number(r.updated_at),
+    version: r.version,
+  };
+}
+
+export function agentProfile(a: Agent): AgentRowOut['profile'] {
+  return { name: a.name, description: a.description, capabilities: a.capabilities, tags: a.tags, metadata: a.metadata, maxConcurrentTasks: a.maxConcurrentTasks };
+}
+
+export function encodeCursor(id: string): string {
+  return Buffer.from(id, 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string | undefined): string | undefined {
+  if (cursor === undefined || cursor === '') return undefined;
+  return Buffer.from(cursor, 'base64url').toString('utf8');
+}

@@ -1,0 +1,133 @@
+import { ConcurrencyError, ConflictError, type Agent, type DomainEvent } from '../../domain/index.js';
+import type { AgentFilter, AgentRepository, Page, PageRequest } from '../../application/ports.js';
+import { isUniqueViolation, type SqlClient } from './sql-client.js';
+import { AGENT_COLUMNS, agentFromRow, agentProfile, decodeCursor, encodeCursor, eventRow, type AgentRowOut } from './rows.js';
+import { INSERT_EVENTS } from './write-batcher.js';
+
+const UPDATE_COUNTERS = `
+UPDATE agents AS a SET
+  in_flight = r.in_flight, assigned_count = r.assigned_count, completed_count = r.completed_count,
+  failed_count = r.failed_count, avg_latency_ms = r.avg_latency_ms, last_heartbeat_at = r.last_heartbeat_at,
+  updated_at = r.updated_at,
+  status = CASE WHEN a.status IN ('available', 'busy') AND r.status IN ('available', 'busy') THEN r.status ELSE a.status END
+FROM jsonb_to_recordset($1::jsonb) AS r(tenant_id text, id text, status text, in_flight integer, assigned_count bigint,
+  completed_count bigint, failed_count bigint, avg_latency_ms double precision, last_heartbeat_at bigint, updated_at bigint)
+WHERE a.tenant_id = r.tenant_id AND a.id = r.id`;
+
+const counters = (a: Agent) => ({
+  tenant_id: a.tenantId,
+  id: a.id,
+  status: a.status,
+  in_flight: a.inFlight,
+  assigned_count: a.assignedCount,
+  completed_count: a.completedCount,
+  failed_count: a.failedCount,
+  avg_latency_ms: a.avgLatencyMs,
+  last_heartbeat_at: a.lastHeartbeatAt,
+  updated_at: a.updatedAt,
+});
+
+/**
+ * Agents: lifecycle changes (with events) commit in their own transaction, optimistic on version;
+ * counter-only saves (load, heartbeat) are coalesced into one multi-row update per tick.
+ */
+export class SqlAgentRepository implements AgentRepository {
+  private pendingCounters = new Map<string, { agent: Agent; waiters: Array<[() => void, (e: Error) => void]> }>();
+  private flushScheduled = false;
+
+  constructor(private readonly db: SqlClient) {}
+
+  async insert(agent: Agent, events: DomainEvent[]): Promise<void> {
+    try {
+      await this.db.transaction(async (tx) => {
+        await tx.query(
+          `INSERT INTO agents (tenant_id, id, status, capabilities, version, last_heartbeat_at, registered_at, updated_at, profile)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+          [agent.tenantId, agent.id, agent.status, agent.capabilities.map((c) => c.name), agent.version, agent.lastHeartbeatAt, agent.registeredAt, agent.updatedAt, JSON.stringify(agentProfile(agent))],
+        );
+        await tx.query(INSERT_EVENTS, [JSON.stringify(events.map(eventRow))]);
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new ConflictError(`agent '${agent.id}' already exists`, { id: agent.id });
+      throw error;
+    }
+  }
+
+  save(agent: Agent, events: DomainEvent[]): Promise<void> {
+    if (events.length === 0) return this.queueCounters(agent);
+    const expected = agent.version - events.length;
+    return this.db.transaction(async (tx) => {
+      const { rows } = await tx.query(
+        `UPDATE agents SET status = $3, capabilities = $4, version = $5, profile = $6, last_heartbeat_at = $7, updated_at = $8, in_flight = $9
+         WHERE tenant_id = $1 AND id = $2 AND version = $10 RETURNING id`,
+        [agent.tenantId, agent.id, agent.status, agent.capabilities.map((c) => c.name), agent.version, JSON.stringify(agentProfile(agent)), agent.lastHeartbeatAt, agent.updatedAt, agent.inFlight, expected],
+      );
+      if (rows.length === 0) throw new ConcurrencyError(agent.id, expected);
+      await tx.query(INSERT_EVENTS, [JSON.stringify(events.map(eventRow))]);
+    });
+  }
+
+  private queueCounters(agent: Agent): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const k = `${agent.tenantId}\u0000${agent.id}`;
+      const entry = this.pendingCounters.get(k);
+      if (entry) {
+        entry.agent = agent;
+        entry.waiters.push([resolve, reject]);
+      } else {
+        this.pendingCounters.set(k, { agent, waiters: [[resolve, reject]] });
+      }
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => void this.flushCounters());
+      }
+    });
+  }
+
+  private async flushCounters(): Promise<void> {
+    this.flushScheduled = false;
+    const batch = [...this.pendingCounters.values()];
+    this.pendingCounters = new Map();
+    try {
+      await this.db.query(UPDATE_COUNTERS, [JSON.stringify(batch.map((e) => counters(e.agent)))]);
+      for (const e of batch) for (const [resolve] of e.waiters) resolve();
+    } catch (error) {
+      for (const e of batch) for (const [, reject] of e.waiters) reject(error as Error);
+    }
+  }
+
+  async get(tenantId: string, id: string): Promise<Agent | undefined> {
+    const { rows } = await this.db.query<AgentRowOut>(`SELECT ${AGENT_COLUMNS} FROM agents WHERE tenant_id = $1 AND id = $2`, [tenantId, id]);
+    return rows[0] && agentFromRow(rows[0]);
+  }
+
+  async list(tenantId: string, filter: AgentFilter, page: PageRequest): Promise<Page<Agent>> {
+    const where = ['tenant_id = $1'];
+    const params: unknown[] = [tenantId];
+    const add = (clause: string, value: unknown) => {
+      params.push(value);
+      where.push(clause.replaceAll('?', `$${params.length}`));
+    };
+    if (filter.status !== undefined) add('status = ?', filter.status);
+    if (filter.capability !== undefined) add('capabilities @> ARRAY[?]::text[]', filter.capability);
+    const after = decodeCursor(page.cursor);
+    if (after !== undefined) add('id > ?', after);
+    params.push(page.limit + 1);
+    const { rows } = await this.db.query<AgentRowOut>(
+      `SELECT ${AGENT_COLUMNS} FROM agents WHERE ${where.join(' AND ')} ORDER BY id LIMIT $${params.length}`,
+      params,
+    );
+    const items = rows.slice(0, page.limit).map(agentFromRow);
+    return rows.length > page.limit ? { items, nextCursor: encodeCursor(items.at(-1)!.id) } : { items };
+  }
+
+  async listNotTerminated(): Promise<Agent[]> {
+    const { rows } = await this.db.query<AgentRowOut>(`SELECT ${AGENT_COLUMNS} FROM agents WHERE status <> 'terminated' ORDER BY tenant_id, id`);
+    return rows.map(agentFromRow);
+  }
+
+  async countNotTerminated(tenantId: string): Promise<number> {
+    const { rows } = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM agents WHERE tenant_id = $1 AND status <> 'terminated'`, [tenantId]);
+    return rows[0]?.n ?? 0;
+  }
+}

@@ -1,0 +1,77 @@
+import type { DomainEvent, Task } from '../../domain/index.js';
+import type { Page, PageRequest, TaskFilter, TaskRepository } from '../../application/ports.js';
+import type { SqlExecutor } from './sql-client.js';
+import { decodeCursor, encodeCursor } from './rows.js';
+import type { WriteBatcher } from './write-batcher.js';
+
+/** Tasks in PostgreSQL (or PGlite); writes go through the group-commit batcher. */
+export class SqlTaskRepository implements TaskRepository {
+  constructor(
+    private readonly db: SqlExecutor,
+    private readonly batcher: WriteBatcher,
+  ) {}
+
+  insert(task: Task, events: DomainEvent[]): Promise<void> {
+    return this.batcher.write('insert', task, events);
+  }
+
+  async insertMany(items: Array<{ task: Task; events: DomainEvent[] }>): Promise<void> {
+    await Promise.all(items.map((i) => this.batcher.write('insert', i.task, i.events)));
+  }
+
+  save(task: Task, events: DomainEvent[]): Promise<void> {
+    return this.batcher.write('update', task, events);
+  }
+
+  async get(tenantId: string, id: string): Promise<Task | undefined> {
+    const { rows } = await this.db.query<{ doc: Task }>('SELECT doc FROM tasks WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
+    return rows[0]?.doc;
+  }
+
+  async findByIdempotencyKey(tenantId: string, key: string): Promise<Task | undefined> {
+    const { rows } = await this.db.query<{ doc: Task }>('SELECT doc FROM tasks WHERE tenant_id = $1 AND idempotency_key = $2', [tenantId, key]);
+    return rows[0]?.doc;
+  }
+
+  /** Newest first; the cursor is the last id seen. */
+  async list(tenantId: string, filter: TaskFilter, page: PageRequest): Promise<Page<Task>> {
+    const where = ['tenant_id = $1'];
+    const params: unknown[] = [tenantId];
+    const add = (clause: string, value: unknown) => {
+      params.push(value);
+      where.push(clause.replace('?', `$${params.length}`));
+    };
+    if (filter.status !== undefined) add('status = ?', filter.status);
+    if (filter.capability !== undefined) add('capability = ?', filter.capability);
+    if (filter.agentId !== undefined) add('agent_id = ?', filter.agentId);
+    const after = decodeCursor(page.cursor);
+    if (after !== undefined) add('id < ?', after);
+    params.push(page.limit + 1);
+    const { rows } = await this.db.query<{ doc: Task }>(
+      `SELECT doc FROM tasks WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT $${params.length}`,
+      params,
+    );
+    const items = rows.slice(0, page.limit).map((r) => r.doc);
+    return rows.length > page.limit ? { items, nextCursor: encodeCursor(items.at(-1)!.id) } : { items };
+  }
+
+  async listActive(): Promise<Task[]> {
+    const { rows } = await this.db.query<{ doc: Task }>(
+      `SELECT doc FROM tasks WHERE status IN ('queued', 'assigned', 'running') ORDER BY created_at, id`,
+    );
+    return rows.map((r) => r.doc);
+  }
+
+  async listCopies(tenantId: string, parentId: string): Promise<Task[]> {
+    const { rows } = await this.db.query<{ doc: Task }>('SELECT doc FROM tasks WHERE tenant_id = $1 AND parent_id = $2 ORDER BY id', [tenantId, parentId]);
+    return rows.map((r) => r.doc);
+  }
+
+  async countSubmittedSince(tenantId: string, since: number): Promise<number> {
+    const { rows } = await this.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM tasks WHERE tenant_id = $1 AND created_at >= $2 AND parent_id IS NULL',
+      [tenantId, since],
+    );
+    return rows[0]?.n ?? 0;
+  }
+}

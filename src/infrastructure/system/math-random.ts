@@ -1,0 +1,3 @@
+import type { RandomSource } from '../../application/ports.js';
+
+export const mathRandom: RandomSource = { next: () => Math.random() };

@@ -1,0 +1,90 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DomainError, type DomainErrorCode } from '../../../domain/index.js';
+
+export const PROBLEM_BASE = 'https://agentmesh.dev/problems/';
+
+const STATUS: Record<DomainErrorCode, number> = {
+  validation: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  lease_not_held: 409,
+  invalid_state: 409,
+  payload_too_large: 413,
+  quota_exceeded: 429,
+  unavailable: 503,
+};
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  instance?: string;
+  [extension: string]: unknown;
+}
+
+export function sendProblem(reply: FastifyReply, request: FastifyRequest, status: number, code: string, detail: string, extra: Record<string, unknown> = {}) {
+  const body: ProblemBody = { type: PROBLEM_BASE + code, title: TITLES[status] ?? 'Error', status, detail, instance: request.url, ...extra };
+  const retryAfter = extra.retryAfterSeconds;
+  if (typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter));
+  return reply.code(status).type('application/problem+json').send(body);
+}
+
+/** Field path of the first schema violation, as `body.capabilities[0].name`. */
+function fieldOf(error: FastifyError): string | undefined {
+  const v = error.validation?.[0];
+  if (!v) return undefined;
+  const path = v.instancePath.split('/').filter(Boolean).map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`)).join('');
+  const missing = (v.params as { missingProperty?: string; additionalProperty?: string } | undefined);
+  const leaf = missing?.missingProperty ? `.${missing.missingProperty}` : missing?.additionalProperty ? `.${missing.additionalProperty}` : '';
+  return `${error.validationContext ?? 'body'}${path}${leaf}`;
+}
+
+/** Every error leaves as RFC 9457 application/problem+json with a stable type. */
+export function registerProblemDetails(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof DomainError) {
+      const status = STATUS[error.code];
+      return sendProblem(reply, request, status, error.code, error.message, error.details);
+    }
+    if (error.validation) {
+      const field = fieldOf(error);
+      const v = error.validation[0];
+      const detail = v?.params && (v.params as { additionalProperty?: string }).additionalProperty
+        ? `${field} is not a known field`
+        : `${field ?? 'request'} ${v?.message ?? 'is invalid'}`;
+      return sendProblem(reply, request, 400, 'validation', detail, field ? { field } : {});
+    }
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return sendProblem(reply, request, 413, 'payload_too_large', 'request body is larger than the server accepts');
+    }
+    if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      return sendProblem(reply, request, 415, 'unsupported_media_type', 'send the body as application/json');
+    }
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      return sendProblem(reply, request, status, status === 400 ? 'malformed_request' : 'client_error', error.message);
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return sendProblem(reply, request, 500, 'internal', 'the server failed to handle the request; it has been logged');
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, request, 404, 'route_not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
+  );
+}

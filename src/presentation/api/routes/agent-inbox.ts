@@ -1,0 +1,67 @@
+import { Type } from '@fastify/type-provider-typebox';
+import type { Mesh } from '../../../application/mesh.js';
+import { DeliveredTask, errors, IdParams, WaitQuery } from '../schemas.js';
+import { bearerSecurity, type TypedApp } from '../typed-app.js';
+
+const KEEPALIVE_MS = 15_000;
+
+/** How an agent receives its tasks: long poll, or a Server-Sent Events stream. */
+export function agentInboxRoutes(app: TypedApp, mesh: Mesh): void {
+  const tags = ['delivery'];
+  app.get(
+    '/v1/agents/:id/tasks/next',
+    {
+      schema: {
+        tags,
+        summary: 'Long poll: the next task assigned to this agent (200), or 204 when none came within waitMs',
+        security: bearerSecurity,
+        params: IdParams,
+        querystring: WaitQuery,
+        response: { 200: DeliveredTask, 204: Type.Null(), ...errors(404) },
+      },
+    },
+    async (request, reply) => {
+      const abort = new AbortController();
+      request.raw.on('close', () => abort.abort());
+      const task = await mesh.delivery.next(request.caller, request.params.id, request.query.waitMs ?? 0, abort.signal);
+      if (!task) return reply.code(204).send(null);
+      return task;
+    },
+  );
+
+  app.get(
+    '/v1/agents/:id/stream',
+    {
+      schema: {
+        tags,
+        summary: 'Server-Sent Events: each assigned task is pushed as an event named "task" whose data is the task JSON',
+        security: bearerSecurity,
+        params: IdParams,
+        produces: ['text/event-stream'],
+        response: { 200: Type.String({ description: 'text/event-stream' }), ...errors(404) },
+      },
+    },
+    async (request, reply) => {
+      const raw = reply.raw;
+      let open = true;
+      const write = (chunk: string) =>
+        new Promise<void>((resolve, reject) => {
+          if (!open) return reject(new Error('stream closed'));
+          raw.write(chunk, (error) => (error ? reject(error) : resolve()));
+        });
+      // Validate before hijacking, so a bad agent id still gets a problem+json 404.
+      const subscription = await mesh.delivery.stream(request.caller, request.params.id, (task) =>
+        write(`event: task\nid: ${task.id}:${task.attempt}\ndata: ${JSON.stringify(task)}\n\n`),
+      );
+      reply.hijack();
+      raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      raw.write(': connected\n\n');
+      const keepalive = setInterval(() => raw.write(': keepalive\n\n'), KEEPALIVE_MS);
+      request.raw.on('close', () => {
+        open = false;
+        clearInterval(keepalive);
+        subscription.unsubscribe();
+      });
+    },
+  );
+}

@@ -1,0 +1,36 @@
+import { Type } from '@fastify/type-provider-typebox';
+import type { Mesh } from '../../../application/mesh.js';
+import { createApiKey, listApiKeys, revokeApiKey } from '../../../application/use-cases/manage-api-keys.js';
+import { ApiKey, ApiKeyWithSecret, CreateApiKeyBody, errors, IdParams } from '../schemas.js';
+import { bearerSecurity, type TypedApp } from '../typed-app.js';
+
+export function apiKeyRoutes(app: TypedApp, mesh: Mesh): void {
+  app.post(
+    '/v1/api-keys',
+    {
+      schema: {
+        tags: ['api-keys'],
+        summary: "Create a key for the caller's tenant; the secret is shown once",
+        security: bearerSecurity,
+        body: CreateApiKeyBody,
+        response: { 201: ApiKeyWithSecret, ...errors() },
+      },
+    },
+    async (request, reply) => reply.code(201).send(await createApiKey(mesh.ctx, request.caller, request.body)),
+  );
+
+  app.get(
+    '/v1/api-keys',
+    { schema: { tags: ['api-keys'], summary: "The tenant's keys (never their secrets)", security: bearerSecurity, response: { 200: Type.Object({ items: Type.Array(ApiKey) }), ...errors() } } },
+    async (request) => ({ items: await listApiKeys(mesh.ctx, request.caller) }),
+  );
+
+  app.delete(
+    '/v1/api-keys/:id',
+    { schema: { tags: ['api-keys'], summary: 'Revoke a key; it stops working at once', security: bearerSecurity, params: IdParams, response: { 204: Type.Null(), ...errors(404) } } },
+    async (request, reply) => {
+      await revokeApiKey(mesh.ctx, mesh.auth, request.caller, request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+}

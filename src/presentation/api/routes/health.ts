@@ -1,0 +1,30 @@
+import { Type } from '@fastify/type-provider-typebox';
+import type { Mesh } from '../../../application/mesh.js';
+import type { HealthProbe } from '../../../application/ports.js';
+import { type TypedApp } from '../typed-app.js';
+
+const Check = Type.Object({ status: Type.Union([Type.Literal('up'), Type.Literal('down')]), error: Type.Optional(Type.String()) });
+const Readiness = Type.Object({ status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')]), checks: Type.Record(Type.String(), Check) });
+
+async function check(probe: HealthProbe): Promise<{ status: 'up' | 'down'; error?: string }> {
+  try {
+    await probe.ping();
+    return { status: 'up' };
+  } catch (error) {
+    return { status: 'down', error: (error as Error).message };
+  }
+}
+
+/** Liveness: the process answers. Readiness: the store and the broker answer too. */
+export function healthRoutes(app: TypedApp, mesh: Mesh, store: HealthProbe): void {
+  app.get('/health/live', { schema: { tags: ['health'], summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('alive') }) } } }, async () => ({ status: 'alive' as const }));
+  app.get(
+    '/health/ready',
+    { schema: { tags: ['health'], summary: 'Readiness: store and broker reachable (503 when not)', response: { 200: Readiness, 503: Readiness } } },
+    async (_request, reply) => {
+      const checks = { store: await check(store), broker: await check(mesh.ctx.broker) };
+      const ready = Object.values(checks).every((c) => c.status === 'up');
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
+    },
+  );
+}

@@ -1,0 +1,98 @@
+import { Type } from '@fastify/type-provider-typebox';
+import { ValidationError } from '../../../domain/index.js';
+import type { Mesh } from '../../../application/mesh.js';
+import { cancelTask } from '../../../application/use-cases/cancel-task.js';
+import { getTask, listTasks } from '../../../application/use-cases/query-tasks.js';
+import { submitTaskUseCase } from '../../../application/use-cases/submit-task.js';
+import { completeTask, extendTaskLease, failTask } from '../../../application/use-cases/work-task.js';
+import { CompleteBody, errors, ExtendBody, FailBody, IdParams, pageOf, SubmitTaskBody, SubmitTaskReply, Task, TaskListQuery, WaitQuery } from '../schemas.js';
+import { bearerSecurity, type TypedApp } from '../typed-app.js';
+
+function parseDeadline(value: number | string | undefined): number | undefined {
+  if (value === undefined || typeof value === 'number') return value;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new ValidationError('deadline must be epoch milliseconds or an RFC 3339 date-time', 'deadline');
+  return ms;
+}
+
+const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'Retries with the same key return the first task.' })),
+});
+
+export function taskRoutes(app: TypedApp, mesh: Mesh): void {
+  const tags = ['tasks'];
+  app.post(
+    '/v1/tasks',
+    {
+      schema: {
+        tags,
+        summary: 'Submit a task; it is routed to a capable agent. 202 with its id and status',
+        security: bearerSecurity,
+        headers: IdempotencyHeaders,
+        body: SubmitTaskBody,
+        response: { 202: SubmitTaskReply, 200: SubmitTaskReply, ...errors(413, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const { deadline, routing, ...rest } = request.body;
+      const idempotencyKey = request.headers['idempotency-key'];
+      const parsedDeadline = parseDeadline(deadline);
+      const { task, created } = await submitTaskUseCase(mesh.ctx, mesh.submitCounter, request.caller, {
+        ...rest,
+        ...(routing !== undefined && { routing }),
+        ...(parsedDeadline !== undefined && { deadline: parsedDeadline }),
+        ...(idempotencyKey !== undefined && { idempotencyKey }),
+      });
+      void reply.header('location', `/v1/tasks/${task.id}`);
+      return reply.code(created ? 202 : 200).send({ id: task.id, status: task.status, created });
+    },
+  );
+
+  app.get(
+    '/v1/tasks',
+    { schema: { tags, summary: 'List tasks, newest first, filtered by status, capability or agent', security: bearerSecurity, querystring: TaskListQuery, response: { 200: pageOf(Task), ...errors() } } },
+    async (request) => {
+      const { limit = 50, cursor, status, capability, agentId } = request.query;
+      return listTasks(
+        mesh.ctx,
+        request.caller,
+        { ...(status !== undefined && { status }), ...(capability !== undefined && { capability }), ...(agentId !== undefined && { agentId }) },
+        { limit, ...(cursor !== undefined && { cursor }) },
+      );
+    },
+  );
+
+  app.get(
+    '/v1/tasks/:id',
+    { schema: { tags, summary: 'A task; with waitMs, waits until it settles (completed, failed, dead_lettered, canceled)', security: bearerSecurity, params: IdParams, querystring: WaitQuery, response: { 200: Task, ...errors(404) } } },
+    async (request) => getTask(mesh.ctx, request.caller, request.params.id, request.query.waitMs ?? 0),
+  );
+
+  app.post(
+    '/v1/tasks/:id/complete',
+    { schema: { tags, summary: 'The holding agent reports success; repeating it is harmless', security: bearerSecurity, params: IdParams, body: CompleteBody, response: { 200: Task, ...errors(404, 409, 413) } } },
+    async (request) => completeTask(mesh.ctx, request.caller, request.params.id, request.body.agentId, request.body.output),
+  );
+
+  app.post(
+    '/v1/tasks/:id/fail',
+    { schema: { tags, summary: 'The holding agent reports failure; retryable failures (the default) are retried with backoff until maxAttempts, then dead-lettered', security: bearerSecurity, params: IdParams, body: FailBody, response: { 200: Task, ...errors(404, 409) } } },
+    async (request) => {
+      const { agentId, error, retryable = true } = request.body;
+      const taskError = typeof error === 'string' ? { message: error } : error;
+      return failTask(mesh.ctx, request.caller, request.params.id, agentId, taskError, retryable);
+    },
+  );
+
+  app.post(
+    '/v1/tasks/:id/extend',
+    { schema: { tags, summary: 'The holding agent extends its lease to now + leaseMs', security: bearerSecurity, params: IdParams, body: ExtendBody, response: { 200: Task, ...errors(404, 409) } } },
+    async (request) => extendTaskLease(mesh.ctx, request.caller, request.params.id, request.body.agentId, request.body.leaseMs),
+  );
+
+  app.post(
+    '/v1/tasks/:id/cancel',
+    { schema: { tags, summary: 'Cancel a task that has not settled', security: bearerSecurity, params: IdParams, response: { 200: Task, ...errors(404, 409) } } },
+    async (request) => cancelTask(mesh.ctx, request.caller, request.params.id),
+  );
+}

@@ -1,0 +1,222 @@
+import { Type, type Static } from '@fastify/type-provider-typebox';
+import { ROUTING_STRATEGIES } from '../../domain/index.js';
+
+/** JSON Schemas of the API (TypeBox): they validate requests and feed the OpenAPI document. */
+
+export const Problem = Type.Object(
+  {
+    type: Type.String({ description: 'A URI naming the kind of problem; stable across versions.' }),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.Optional(Type.String()),
+    instance: Type.Optional(Type.String()),
+    field: Type.Optional(Type.String({ description: 'The request field at fault, for validation problems.' })),
+  },
+  { $id: 'Problem', additionalProperties: true, description: 'RFC 9457 problem details.' },
+);
+
+const problemRef = Type.Ref('Problem');
+/** The error statuses every authenticated route may answer. */
+export function errors(...statuses: number[]) {
+  const out: Record<number, typeof problemRef> = {};
+  for (const s of [400, 401, 403, ...statuses]) out[s] = problemRef;
+  return out;
+}
+
+/** A string enum with a precise static type (a Union of mapped Literals widens to never). */
+function stringEnum<const T extends readonly string[]>(values: T, options: object = {}) {
+  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
+}
+
+const Identifier = Type.String({ minLength: 3, maxLength: 256, pattern: '^[A-Za-z0-9._:-]+$' });
+const Name = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:/-]+$' });
+const EpochMs = Type.Integer({ description: 'Milliseconds since the Unix epoch.' });
+
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 512 }) });
+
+export const PageQuery = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+  cursor: Type.Optional(Type.String({ maxLength: 1024 })),
+};
+
+export const Tenant = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  quotas: Type.Object({ maxAgents: Type.Integer(), maxTasksPerHour: Type.Integer() }),
+  createdAt: EpochMs,
+});
+
+export const CreateTenantBody = Type.Object(
+  {
+    id: Identifier,
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    quotas: Type.Optional(
+      Type.Object(
+        {
+          maxAgents: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+          maxTasksPerHour: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000_000 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const RoleSchema = stringEnum(['admin', 'orchestrator', 'agent', 'observer']);
+
+export const ApiKey = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  role: RoleSchema,
+  createdAt: EpochMs,
+  revokedAt: Type.Optional(EpochMs),
+});
+
+export const ApiKeyWithSecret = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  role: RoleSchema,
+  createdAt: EpochMs,
+  key: Type.String({ description: 'The secret, shown this once. Send it as Authorization: Bearer <key>.' }),
+});
+
+export const CreateApiKeyBody = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 256 }), role: RoleSchema },
+  { additionalProperties: false },
+);
+
+const AgentStatusSchema = stringEnum(['available', 'busy', 'paused', 'unhealthy', 'terminated']);
+
+export const Agent = Type.Object({
+  id: Type.String(),
+  tenantId: Type.String(),
+  name: Type.String(),
+  description: Type.String(),
+  capabilities: Type.Array(Type.Object({ name: Type.String(), proficiency: Type.Integer() })),
+  tags: Type.Array(Type.String()),
+  metadata: Type.Record(Type.String(), Type.Unknown()),
+  maxConcurrentTasks: Type.Integer(),
+  status: AgentStatusSchema,
+  inFlight: Type.Integer(),
+  assignedCount: Type.Integer(),
+  completedCount: Type.Integer(),
+  failedCount: Type.Integer(),
+  avgLatencyMs: Type.Number(),
+  lastHeartbeatAt: EpochMs,
+  registeredAt: EpochMs,
+  updatedAt: EpochMs,
+  version: Type.Integer(),
+});
+
+export const RegisterAgentBody = Type.Object(
+  {
+    id: Type.Optional(Identifier),
+    name: Type.String({ minLength: 1, maxLength: 256 }),
+    description: Type.Optional(Type.String({ maxLength: 4096 })),
+    capabilities: Type.Array(
+      Type.Object({ name: Name, proficiency: Type.Optional(Type.Integer({ minimum: 1, maximum: 5 })) }, { additionalProperties: false }),
+      { minItems: 1, maxItems: 64 },
+    ),
+    tags: Type.Optional(Type.Array(Name, { maxItems: 64 })),
+    maxConcurrentTasks: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { additionalProperties: false },
+);
+
+export const AgentListQuery = Type.Object({ ...PageQuery, capability: Type.Optional(Name), status: Type.Optional(AgentStatusSchema) });
+
+const TaskStatusSchema = stringEnum(['queued', 'assigned', 'running', 'completed', 'failed', 'dead_lettered', 'canceled']);
+const StrategySchema = stringEnum(ROUTING_STRATEGIES);
+const TaskErrorSchema = Type.Object({
+  message: Type.String(),
+  code: Type.Optional(Type.String()),
+  retryable: Type.Optional(Type.Boolean()),
+});
+
+export const Task = Type.Object({
+  id: Type.String(),
+  tenantId: Type.String(),
+  capability: Type.String(),
+  input: Type.Unknown(),
+  priority: Type.Integer(),
+  routing: Type.Object({ strategy: StrategySchema, affinityKey: Type.Optional(Type.String()) }),
+  maxAttempts: Type.Integer(),
+  leaseMs: Type.Integer(),
+  deadline: Type.Optional(EpochMs),
+  status: TaskStatusSchema,
+  attempts: Type.Integer(),
+  agentId: Type.Optional(Type.String()),
+  leaseExpiresAt: Type.Optional(EpochMs),
+  availableAt: EpochMs,
+  output: Type.Optional(Type.Unknown()),
+  error: Type.Optional(TaskErrorSchema),
+  idempotencyKey: Type.Optional(Type.String()),
+  parentId: Type.Optional(Type.String()),
+  targetAgentId: Type.Optional(Type.String()),
+  createdAt: EpochMs,
+  updatedAt: EpochMs,
+  assignedAt: Type.Optional(EpochMs),
+  startedAt: Type.Optional(EpochMs),
+  finishedAt: Type.Optional(EpochMs),
+  version: Type.Integer(),
+});
+
+export const SubmitTaskBody = Type.Object(
+  {
+    capability: Name,
+    input: Type.Optional(Type.Unknown()),
+    priority: Type.Optional(Type.Integer({ minimum: 0, maximum: 9, description: '0 (lowest) to 9 (highest); default 5.' })),
+    routing: Type.Optional(
+      Type.Object(
+        { strategy: StrategySchema, affinityKey: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })) },
+        { additionalProperties: false },
+      ),
+    ),
+    maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    leaseMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 86_400_000 })),
+    deadline: Type.Optional(Type.Union([EpochMs, Type.String({ format: 'date-time' })], { description: 'Epoch ms or an RFC 3339 date-time.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const SubmitTaskReply = Type.Object({ id: Type.String(), status: TaskStatusSchema, created: Type.Boolean() });
+
+export const TaskListQuery = Type.Object({
+  ...PageQuery,
+  status: Type.Optional(TaskStatusSchema),
+  capability: Type.Optional(Name),
+  agentId: Type.Optional(Type.String({ maxLength: 256 })),
+});
+
+export const AgentRef = { agentId: Identifier };
+export const CompleteBody = Type.Object({ ...AgentRef, output: Type.Optional(Type.Unknown()) }, { additionalProperties: false });
+export const FailBody = Type.Object(
+  {
+    ...AgentRef,
+    error: Type.Union([Type.String({ maxLength: 8192 }), Type.Object({ message: Type.String({ maxLength: 8192 }), code: Type.Optional(Type.String({ maxLength: 128 })) })]),
+    retryable: Type.Optional(Type.Boolean({ default: true })),
+  },
+  { additionalProperties: false },
+);
+export const ExtendBody = Type.Object({ ...AgentRef, leaseMs: Type.Integer({ minimum: 100, maximum: 86_400_000 }) }, { additionalProperties: false });
+
+export const DeliveredTask = Type.Object({
+  id: Type.String(),
+  capability: Type.String(),
+  input: Type.Unknown(),
+  priority: Type.Integer(),
+  attempt: Type.Integer(),
+  maxAttempts: Type.Integer(),
+  leaseExpiresAt: EpochMs,
+  deadline: Type.Optional(EpochMs),
+  parentId: Type.Optional(Type.String()),
+});
+
+export const WaitQuery = Type.Object({ waitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000 })) });
+
+export const pageOf = <T extends ReturnType<typeof Type.Object>>(item: T) =>
+  Type.Object({ items: Type.Array(item), nextCursor: Type.Optional(Type.String()) });
+
+export type SubmitTaskBodyT = Static<typeof SubmitTaskBody>;

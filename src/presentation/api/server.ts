@@ -1,0 +1,61 @@
+import Fastify, { type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Mesh } from '../../application/mesh.js';
+import type { HealthProbe } from '../../application/ports.js';
+import { registerAuthentication } from './plugins/authenticate.js';
+import { registerProblemDetails } from './plugins/problem-details.js';
+import { agentInboxRoutes } from './routes/agent-inbox.js';
+import { agentRoutes } from './routes/agents.js';
+import { apiKeyRoutes } from './routes/api-keys.js';
+import { deadLetterRoutes } from './routes/dead-letters.js';
+import { healthRoutes } from './routes/health.js';
+import { taskRoutes } from './routes/tasks.js';
+import { tenantRoutes } from './routes/tenants.js';
+import { Problem } from './schemas.js';
+import type { TypedApp } from './typed-app.js';
+
+export interface ApiOptions {
+  bodyLimitBytes: number;
+  logger: FastifyServerOptions['loggerInstance'] | false;
+  version: string;
+}
+
+/** The REST API: OpenAPI at /openapi.json, Swagger UI at /docs, every error as problem+json. */
+export async function buildApi(mesh: Mesh, store: HealthProbe, options: ApiOptions): Promise<TypedApp> {
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    bodyLimit: options.bodyLimitBytes,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addSchema(Problem);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'AgentMesh API',
+        version: options.version,
+        description: 'Register agents, submit tasks, receive and settle them. Errors are RFC 9457 problem+json.',
+      },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'An AgentMesh API key (am_...)' } } },
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  registerProblemDetails(app);
+  registerAuthentication(app, mesh.auth);
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  healthRoutes(app, mesh, store);
+  tenantRoutes(app, mesh);
+  apiKeyRoutes(app, mesh);
+  agentRoutes(app, mesh);
+  agentInboxRoutes(app, mesh);
+  taskRoutes(app, mesh);
+  deadLetterRoutes(app, mesh);
+  await app.ready();
+  return app;
+}

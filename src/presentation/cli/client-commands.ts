@@ -1,0 +1,77 @@
+import type { Command } from 'commander';
+import { AgentMeshClient } from '../../sdk/index.js';
+import { UsageError } from './usage-error.js';
+
+interface ClientFlags {
+  url: string;
+  apiKey?: string;
+}
+
+function clientFrom(flags: ClientFlags): AgentMeshClient {
+  if (!flags.apiKey) throw new UsageError('an API key is required: pass --api-key or set AGENTMESH_API_KEY');
+  return new AgentMeshClient({ url: flags.url, apiKey: flags.apiKey });
+}
+
+function parseInteger(name: string, min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name} must be an integer from ${min} to ${max}, got '${value}'`);
+    return n;
+  };
+}
+
+function parseJson(value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    throw new UsageError(`--input must be JSON, got '${value}'`);
+  }
+}
+
+const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+
+function withClientFlags(command: Command): Command {
+  return command
+    .option('--url <url>', 'mesh API address', process.env.AGENTMESH_URL ?? 'http://127.0.0.1:8080')
+    .option('--api-key <key>', 'API key (default: $AGENTMESH_API_KEY)', process.env.AGENTMESH_API_KEY);
+}
+
+export function registerClientCommands(program: Command): void {
+  const agents = program.command('agents').description('inspect agents');
+  withClientFlags(agents.command('list').description("list the tenant's agents"))
+    .option('--capability <name>', 'only agents with this capability')
+    .option('--status <status>', 'only agents in this status')
+    .option('--limit <n>', 'page size (1-500)', parseInteger('--limit', 1, 500), 50)
+    .action(async (flags: ClientFlags & { capability?: string; status?: string; limit: number }) => {
+      const page = await clientFrom(flags).listAgents({
+        limit: flags.limit,
+        ...(flags.capability !== undefined && { capability: flags.capability }),
+        ...(flags.status !== undefined && { status: flags.status }),
+      });
+      print(page);
+    });
+
+  const tasks = program.command('tasks').description('submit and inspect tasks');
+  withClientFlags(tasks.command('submit').description('submit a task').argument('<capability>', 'capability that must handle it'))
+    .option('--input <json>', 'task input as JSON', parseJson, null)
+    .option('--priority <n>', 'priority 0-9', parseInteger('--priority', 0, 9))
+    .option('--strategy <name>', 'routing strategy')
+    .option('--affinity-key <key>', 'key for the affinity strategy')
+    .option('--max-attempts <n>', 'attempts before dead letter', parseInteger('--max-attempts', 1, 100))
+    .option('--wait', 'wait for the result and print the settled task')
+    .action(async (capability: string, flags: ClientFlags & { input: unknown; priority?: number; strategy?: string; affinityKey?: string; maxAttempts?: number; wait?: boolean }) => {
+      const client = clientFrom(flags);
+      const result = await client.submit(capability, flags.input, {
+        ...(flags.priority !== undefined && { priority: flags.priority }),
+        ...(flags.strategy !== undefined && { routing: { strategy: flags.strategy as never, ...(flags.affinityKey !== undefined && { affinityKey: flags.affinityKey }) } }),
+        ...(flags.maxAttempts !== undefined && { maxAttempts: flags.maxAttempts }),
+      });
+      print(flags.wait ? await client.waitForResult(result.id) : result);
+    });
+
+  withClientFlags(tasks.command('get').description('show a task').argument('<id>', 'task id'))
+    .option('--wait <ms>', 'wait up to this long for it to settle', parseInteger('--wait', 0, 60_000), 0)
+    .action(async (id: string, flags: ClientFlags & { wait: number }) => {
+      print(await clientFrom(flags).get(id, { waitMs: flags.wait }));
+    });
+}

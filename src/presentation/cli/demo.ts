@@ -1,0 +1,175 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { loadConfig } from '../../config.js';
+import { Agent, AgentMeshClient, type RoutingStrategy, type Task } from '../../sdk/index.js';
+import { startMesh } from '../compose.js';
+import { UsageError } from './usage-error.js';
+
+export interface DemoOptions {
+  tasks: number;
+  agentsPerCapability: number;
+  progress: boolean;
+}
+
+export function parseDemoOptions(flags: { tasks: string; agents: string; progress: boolean }): DemoOptions {
+  const tasks = Number(flags.tasks);
+  const agents = Number(flags.agents);
+  if (!Number.isInteger(tasks) || tasks < 100 || tasks > 100_000) throw new UsageError(`--tasks must be an integer from 100 to 100000, got '${flags.tasks}'`);
+  if (!Number.isInteger(agents) || agents < 2 || agents > 32) throw new UsageError(`--agents must be an integer from 2 to 32, got '${flags.agents}'`);
+  return { tasks, agentsPerCapability: agents, progress: flags.progress };
+}
+
+const STRATEGIES: RoutingStrategy[] = ['round_robin', 'least_loaded', 'capability_based', 'affinity', 'priority'];
+const ADMIN_KEY = `demo-admin-${process.pid}-${Date.now()}`;
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function bar(done: number, total: number, width = 30): string {
+  const filled = Math.round((done / total) * width);
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+}
+
+const pad = (s: string | number, n: number) => String(s).padStart(n);
+
+/**
+ * `agentmesh demo`: a mesh in-process on embedded defaults (a temporary data directory), agents
+ * joined over HTTP with the SDK, a few thousand tasks through every strategy, a summary at the end.
+ */
+export async function demo(options: DemoOptions): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'agentmesh-demo-'));
+  const config = loadConfig({ ...process.env, AGENTMESH_DATA_DIR: dataDir, AGENTMESH_PORT: '0', AGENTMESH_ADMIN_KEY: ADMIN_KEY, AGENTMESH_RETRY_BASE_MS: '50' });
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  out(`AgentMesh demo: embedded PostgreSQL (PGlite) in ${dataDir}, in-memory broker`);
+  const running = await startMesh(config, { listen: true, logger: pino({ level: 'warn' }) });
+  const url = running.url!;
+  const client = new AgentMeshClient({ url, apiKey: ADMIN_KEY });
+  const agents: Agent[] = [];
+  try {
+    const n = options.agentsPerCapability;
+    for (let i = 0; i < n; i++) {
+      const agent = new Agent({
+        url,
+        apiKey: ADMIN_KEY,
+        id: `worker-${i + 1}`,
+        name: `worker ${i + 1}`,
+        capabilities: [{ name: 'summarize', proficiency: 1 + (i % 5) }, { name: 'translate', proficiency: 5 - (i % 5) }, 'flaky', 'doomed'],
+        maxConcurrentTasks: 8,
+      })
+        .handle('summarize', (input: { text: string }) => ({ summary: input.text.slice(0, 24) }))
+        .handle('translate', (input: { text: string }) => ({ text: [...input.text].reverse().join('') }))
+        .handle('flaky', (input: { n: number }, ctx) => {
+          if (ctx.task.attempt === 1) throw new Error(`transient failure on attempt 1 of task ${input.n}`);
+          return { ok: true, attempt: ctx.task.attempt };
+        })
+        .handle('doomed', () => {
+          throw new Error('this task always fails');
+        });
+      agents.push(await agent.start());
+    }
+    const broadcaster = async (i: number) =>
+      new Agent({ url, apiKey: ADMIN_KEY, id: `auditor-${i}`, name: `auditor ${i}`, capabilities: ['inventory'] })
+        .handle('inventory', (_input, ctx) => ({ agent: ctx.agentId }))
+        .start();
+    agents.push(await broadcaster(1), await broadcaster(2), await broadcaster(3));
+    out(`${agents.length} agents joined: ${n} workers (summarize, translate, flaky, doomed) and 3 auditors (inventory)`);
+
+    // The plan: most tasks spread over the strategies, some flaky ones that retry, one that dead-letters, a few broadcasts.
+    const plan: Array<{ capability: string; input: unknown; strategy: RoutingStrategy; priority?: number; affinityKey?: string; maxAttempts?: number }> = [];
+    const flaky = Math.max(10, Math.floor(options.tasks * 0.02));
+    const broadcasts = 5;
+    for (let i = 0; plan.length < options.tasks - flaky - broadcasts - 1; i++) {
+      const strategy = STRATEGIES[i % STRATEGIES.length]!;
+      plan.push({
+        capability: i % 2 === 0 ? 'summarize' : 'translate',
+        input: { text: `document ${i}: the quick brown fox jumps over the lazy dog` },
+        strategy,
+        ...(strategy === 'priority' && { priority: i % 10 }),
+        ...(strategy === 'affinity' && { affinityKey: `customer-${i % 40}` }),
+      });
+    }
+    for (let i = 0; i < flaky; i++) plan.push({ capability: 'flaky', input: { n: i }, strategy: 'least_loaded' });
+    for (let i = 0; i < broadcasts; i++) plan.push({ capability: 'inventory', input: { round: i }, strategy: 'broadcast' });
+    plan.push({ capability: 'doomed', input: {}, strategy: 'round_robin', maxAttempts: 3 });
+
+    const started = Date.now();
+    const stats = running.mesh.ctx.stats;
+    const baseline = stats.snapshot();
+    const settledCount = () => {
+      const s = stats.snapshot();
+      return s.completed + s.failed + s.deadLettered - (baseline.completed + baseline.failed + baseline.deadLettered);
+    };
+    const expected = plan.length + plan.filter((p) => p.strategy === 'broadcast').length * 3;
+    let ticker: NodeJS.Timeout | undefined;
+    if (options.progress) {
+      ticker = setInterval(() => {
+        const done = settledCount();
+        const rate = Math.round(done / ((Date.now() - started) / 1000));
+        process.stderr.write(`\r${bar(done, expected)} ${pad(done, 6)}/${expected} settled · ${pad(rate, 5)} tasks/s · retries ${stats.retried}   `);
+      }, 200);
+    }
+    const ids: string[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        while (next < plan.length) {
+          const p = plan[next++]!;
+          const { id } = await client.submit(p.capability, p.input, {
+            routing: { strategy: p.strategy, ...(p.affinityKey !== undefined && { affinityKey: p.affinityKey }) },
+            ...(p.priority !== undefined && { priority: p.priority }),
+            ...(p.maxAttempts !== undefined && { maxAttempts: p.maxAttempts }),
+          });
+          ids.push(id);
+        }
+      }),
+    );
+    const submittedAt = Date.now();
+    await Promise.all(ids.slice(-broadcasts - 1).map((id) => client.waitForResult(id, { timeoutMs: 60_000 })));
+    while (settledCount() < expected && Date.now() - submittedAt < 60_000) await new Promise((r) => setTimeout(r, 20));
+    const elapsed = (Date.now() - started) / 1000;
+    clearInterval(ticker);
+    if (options.progress) process.stderr.write(`\r${bar(1, 1)} ${pad(expected, 6)}/${expected} settled${' '.repeat(40)}\n`);
+
+    // Read every task back for the summary.
+    const tasks: Task[] = [];
+    for (let cursor: string | undefined; ; ) {
+      const page = await client.list({ limit: 500, ...(cursor !== undefined && { cursor }) });
+      tasks.push(...page.items);
+      if (!page.nextCursor) break;
+      cursor = page.nextCursor;
+    }
+    const top = tasks.filter((t) => t.parentId === undefined);
+    const latencies = top.filter((t) => t.status === 'completed').map((t) => t.finishedAt! - t.createdAt).sort((a, b) => a - b);
+    out('');
+    out(`Settled ${top.length} tasks (+${tasks.length - top.length} broadcast copies) in ${elapsed.toFixed(2)} s: ${Math.round(tasks.length / elapsed)} tasks/s`);
+    out(`Submit to completion: p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms`);
+    out('');
+    out(`${'strategy'.padEnd(18)}${pad('tasks', 7)}${pad('done', 7)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}  per-agent spread (min / max tasks)`);
+    const strategies = [...new Set(top.map((t) => t.routing.strategy))];
+    for (const strategy of strategies) {
+      const group = top.filter((t) => t.routing.strategy === strategy);
+      const done = group.filter((t) => t.status === 'completed');
+      const lat = done.map((t) => t.finishedAt! - t.createdAt).sort((a, b) => a - b);
+      const perAgent = new Map<string, number>();
+      const counted = strategy === 'broadcast' ? tasks.filter((t) => t.parentId !== undefined) : group;
+      for (const t of counted) if (t.agentId) perAgent.set(t.agentId, (perAgent.get(t.agentId) ?? 0) + 1);
+      const counts = [...perAgent.values()];
+      const spread = counts.length ? `${Math.min(...counts)} / ${Math.max(...counts)} over ${counts.length} agents` : '-';
+      out(`${strategy.padEnd(18)}${pad(group.length, 7)}${pad(done.length, 7)}${pad(percentile(lat, 50), 8)}${pad(percentile(lat, 99), 8)}  ${spread}`);
+    }
+    const s = stats.snapshot();
+    const dead = await client.deadLetters();
+    out('');
+    out(`Retries: ${s.retried} (flaky tasks fail their first attempt, then succeed)`);
+    out(`Dead letters: ${dead.items.length} (${dead.items.map((t) => `${t.capability} after ${t.attempts} attempts: ${t.error?.message}`).join('; ')})`);
+    out(`Failed: ${top.filter((t) => t.status === 'failed').length}, still open: ${top.filter((t) => !['completed', 'failed', 'dead_lettered', 'canceled'].includes(t.status)).length}`);
+  } finally {
+    await Promise.all(agents.map((a) => a.stop({ graceMs: 2000 })));
+    await running.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { ConfigError } from '../../config.js';
+import { AgentMeshError } from '../../sdk/index.js';
+import { VERSION } from '../compose.js';
+import { registerClientCommands } from './client-commands.js';
+import { demo, parseDemoOptions } from './demo.js';
+import { serve } from './serve.js';
+import { UsageError } from './usage-error.js';
+
+const program = new Command()
+  .name('agentmesh')
+  .description('AgentMesh: an event-driven mesh for software and AI agents')
+  .version(VERSION)
+  .exitOverride()
+  .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+
+program.command('serve').description('run the mesh and its REST API (settings from AGENTMESH_* variables)').action(serve);
+
+program
+  .command('demo')
+  .description('start a mesh in-process with a few agents and push a few thousand tasks through every strategy')
+  .option('--tasks <n>', 'tasks to submit (100-100000)', '3000')
+  .option('--agents <n>', 'agents per capability (2-32)', '4')
+  .option('--no-progress', 'no live progress bar')
+  .action(async (flags: { tasks: string; agents: string; progress: boolean }) => demo(parseDemoOptions(flags)));
+
+registerClientCommands(program);
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`agentmesh: ${message}\n`);
+  process.exit(code);
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    if (error.exitCode === 0) process.exit(0);
+    process.exit(2);
+  }
+  if (error instanceof UsageError || error instanceof InvalidArgumentError || error instanceof ConfigError) fail(error.message, 2);
+  if (error instanceof AgentMeshError) fail(error.message, 1);
+  const e = error as NodeJS.ErrnoException;
+  if (e.code === 'EADDRINUSE') fail(`the address is in use: ${e.message}; set AGENTMESH_PORT to another port`, 1);
+  if (e.cause && (e.cause as NodeJS.ErrnoException).code === 'ECONNREFUSED') fail(`cannot reach the mesh: ${(e.cause as Error).message}`, 1);
+  fail(e.message ?? String(error), 1);
+}

@@ -1,0 +1,69 @@
+import { createRequire } from 'node:module';
+import pino from 'pino';
+import { Mesh } from '../application/mesh.js';
+import type { Logger } from '../application/logger.js';
+import type { AgentMeshConfig } from '../config.js';
+import { InMemoryBroker } from '../infrastructure/messaging/in-memory-broker.js';
+import { openEmbeddedStore, type Store } from '../infrastructure/persistence/embedded-store.js';
+import { mathRandom } from '../infrastructure/system/math-random.js';
+import { systemClock } from '../infrastructure/system/system-clock.js';
+import { UuidV7Generator } from '../infrastructure/system/uuid-v7.js';
+import { buildApi } from './api/server.js';
+import type { TypedApp } from './api/typed-app.js';
+
+export const VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+
+export interface RunningMesh {
+  mesh: Mesh;
+  api: TypedApp;
+  store: Store;
+  broker: InMemoryBroker;
+  /** Where the API listens, once `listen` was asked for. */
+  url?: string;
+  createdAdminKey?: string;
+  close(): Promise<void>;
+}
+
+/** The composition root: adapters chosen from config, wired to the use cases, API on top. */
+export async function startMesh(config: AgentMeshConfig, options: { listen: boolean; logger?: pino.Logger }): Promise<RunningMesh> {
+  const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'agentmesh' } });
+  const store = await openEmbeddedStore(config.dataDir);
+  const broker = new InMemoryBroker();
+  const mesh = new Mesh(
+    {
+      tenants: store.tenants,
+      apiKeys: store.apiKeys,
+      agents: store.agents,
+      tasks: store.tasks,
+      events: store.events,
+      broker,
+      clock: systemClock,
+      ids: new UuidV7Generator(),
+      random: mathRandom,
+      logger: logger as unknown as Logger,
+    },
+    config.mesh,
+  );
+  const { createdAdminKey } = await mesh.start(config.adminKey !== undefined ? { adminKey: config.adminKey } : {});
+  const storeProbe = { ping: async () => void (await store.db.query('SELECT 1')) };
+  const api = await buildApi(mesh, storeProbe, { bodyLimitBytes: config.bodyLimitBytes, logger, version: VERSION });
+  let url: string | undefined;
+  if (options.listen) url = await api.listen({ host: config.host, port: config.port });
+  let closed = false;
+  return {
+    mesh,
+    api,
+    store,
+    broker,
+    ...(url !== undefined && { url }),
+    ...(createdAdminKey !== undefined && { createdAdminKey }),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await api.close();
+      await mesh.stop();
+      await broker.close();
+      await store.close();
+    },
+  };
+}

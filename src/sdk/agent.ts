@@ -1,0 +1,216 @@
+import { AgentMeshClient } from './client.js';
+import { AgentMeshError, NonRetryableError } from './errors.js';
+import { readEvents } from './sse.js';
+import type { DeliveredTask } from './types.js';
+
+export interface TaskContext {
+  task: DeliveredTask;
+  agentId: string;
+  /** Aborted when the agent stops before the handler finished. */
+  signal: AbortSignal;
+  /** Push the lease out to now + leaseMs (done automatically while the handler runs). */
+  extendLease(leaseMs: number): Promise<void>;
+}
+
+export type TaskHandler = (input: any, context: TaskContext) => Promise<unknown> | unknown;
+
+export interface AgentOptions {
+  url: string;
+  apiKey: string;
+  name: string;
+  /** Names, or names with proficiency 1-5. Handlers must exist for each before start(). */
+  capabilities: Array<string | { name: string; proficiency?: number }>;
+  id?: string;
+  description?: string;
+  tags?: string[];
+  metadata?: Record<string, unknown>;
+  maxConcurrentTasks?: number;
+  heartbeatIntervalMs?: number;
+  /** 'stream' (Server-Sent Events, the default) or 'poll' (long polling). */
+  transport?: 'stream' | 'poll';
+  fetch?: typeof fetch;
+  onError?: (error: unknown) => void;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
+
+/** Retries a settle call on network errors and 429/5xx; other answers (409: lease lost) are final. */
+async function withRetry<T>(work: () => Promise<T>, attempts = 6): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await work();
+    } catch (error) {
+      const retryable = !(error instanceof AgentMeshError) || error.retryable;
+      if (!retryable || i >= attempts) throw error;
+      await sleep(Math.random() * Math.min(5000, 100 * 2 ** i));
+    }
+  }
+}
+
+/**
+ * A worker that joins the mesh: registers, heartbeats, receives tasks for its capabilities,
+ * runs the handlers, reports results, extends leases of long work, and leaves cleanly on stop().
+ */
+export class Agent {
+  readonly client: AgentMeshClient;
+  private readonly handlers = new Map<string, TaskHandler>();
+  private readonly inFlight = new Map<string, AbortController>();
+  private readonly stopping = new AbortController();
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private loop: Promise<void> | undefined;
+  private agentId: string | undefined;
+  completed = 0;
+  failed = 0;
+
+  constructor(private readonly options: AgentOptions) {
+    this.client = new AgentMeshClient({ url: options.url, apiKey: options.apiKey, ...(options.fetch && { fetch: options.fetch }) });
+  }
+
+  get id(): string {
+    if (!this.agentId) throw new Error('the agent has not started');
+    return this.agentId;
+  }
+
+  handle(capability: string, handler: TaskHandler): this {
+    this.handlers.set(capability, handler);
+    return this;
+  }
+
+  async start(): Promise<this> {
+    const capabilities = this.options.capabilities.map((c) => (typeof c === 'string' ? { name: c } : c));
+    const missing = capabilities.filter((c) => !this.handlers.has(c.name)).map((c) => c.name);
+    if (missing.length > 0) throw new Error(`no handler for capabilities: ${missing.join(', ')}`);
+    const o = this.options;
+    const agent = await this.client.registerAgent({
+      name: o.name,
+      capabilities,
+      ...(o.id !== undefined && { id: o.id }),
+      ...(o.description !== undefined && { description: o.description }),
+      ...(o.tags !== undefined && { tags: o.tags }),
+      ...(o.metadata !== undefined && { metadata: o.metadata }),
+      ...(o.maxConcurrentTasks !== undefined && { maxConcurrentTasks: o.maxConcurrentTasks }),
+    });
+    this.agentId = agent.id;
+    this.heartbeatTimer = setInterval(() => {
+      this.client.heartbeat(agent.id).catch((error: unknown) => this.report(error));
+    }, o.heartbeatIntervalMs ?? 10_000);
+    this.heartbeatTimer.unref();
+    this.loop = (o.transport ?? 'stream') === 'stream' ? this.streamLoop() : this.pollLoop();
+    return this;
+  }
+
+  /**
+   * Stops taking tasks, lets in-flight ones finish for up to `graceMs`, then leaves the mesh:
+   * whatever is still unfinished is handed back to be routed elsewhere (no attempt is used up).
+   */
+  async stop(options: { graceMs?: number } = {}): Promise<void> {
+    if (this.stopping.signal.aborted) return;
+    this.stopping.abort();
+    clearInterval(this.heartbeatTimer);
+    await this.loop?.catch(() => undefined);
+    const deadline = Date.now() + (options.graceMs ?? 10_000);
+    while (this.inFlight.size > 0 && Date.now() < deadline) await sleep(20);
+    for (const controller of this.inFlight.values()) controller.abort();
+    if (this.agentId) await this.client.terminateAgent(this.agentId).catch((error: unknown) => this.report(error));
+  }
+
+  private report(error: unknown): void {
+    if (this.stopping.signal.aborted && (error as Error)?.name === 'AbortError') return;
+    this.options.onError?.(error);
+  }
+
+  private async streamLoop(): Promise<void> {
+    let backoff = 100;
+    while (!this.stopping.signal.aborted) {
+      try {
+        const response = await this.client.http.raw('GET', `/v1/agents/${encodeURIComponent(this.id)}/stream`, {
+          signal: this.stopping.signal,
+          headers: { accept: 'text/event-stream' },
+        });
+        backoff = 100;
+        for await (const event of readEvents(response.body!)) {
+          if (event.event === 'task') this.dispatch(JSON.parse(event.data) as DeliveredTask);
+        }
+      } catch (error) {
+        if (this.stopping.signal.aborted) return;
+        this.report(error);
+        if (error instanceof AgentMeshError && !error.retryable) throw error;
+      }
+      await sleep(backoff, this.stopping.signal);
+      backoff = Math.min(5000, backoff * 2);
+    }
+  }
+
+  private async pollLoop(): Promise<void> {
+    const limit = this.options.maxConcurrentTasks ?? 1;
+    while (!this.stopping.signal.aborted) {
+      if (this.inFlight.size >= limit) {
+        await sleep(5, this.stopping.signal);
+        continue;
+      }
+      try {
+        const task = await this.client.nextTask(this.id, 20_000, this.stopping.signal);
+        if (task) this.dispatch(task);
+      } catch (error) {
+        if (this.stopping.signal.aborted) return;
+        this.report(error);
+        if (error instanceof AgentMeshError && !error.retryable) throw error;
+        await sleep(500, this.stopping.signal);
+      }
+    }
+  }
+
+  private dispatch(task: DeliveredTask): void {
+    if (this.inFlight.has(task.id)) return;
+    const controller = new AbortController();
+    this.inFlight.set(task.id, controller);
+    void this.run(task, controller).finally(() => this.inFlight.delete(task.id));
+  }
+
+  private async run(task: DeliveredTask, controller: AbortController): Promise<void> {
+    const agentId = this.id;
+    const handler = this.handlers.get(task.capability);
+    const leaseMs = Math.max(1000, task.leaseExpiresAt - Date.now());
+    // Keep the lease alive while the handler works: extend at two thirds of it.
+    const extender = setInterval(() => {
+      this.client.extendLease(task.id, agentId, leaseMs).catch((error: unknown) => this.report(error));
+    }, (leaseMs * 2) / 3);
+    extender.unref();
+    const context: TaskContext = {
+      task,
+      agentId,
+      signal: controller.signal,
+      extendLease: async (ms) => void (await this.client.extendLease(task.id, agentId, ms)),
+    };
+    let outcome: { ok: true; output: unknown } | { ok: false; error: unknown };
+    try {
+      if (!handler) throw new NonRetryableError(`no handler for capability '${task.capability}'`, 'no_handler');
+      outcome = { ok: true, output: await handler(task.input, context) };
+    } catch (error) {
+      outcome = { ok: false, error };
+    } finally {
+      clearInterval(extender);
+    }
+    if (controller.signal.aborted) return;
+    try {
+      if (outcome.ok) {
+        await withRetry(() => this.client.complete(task.id, agentId, outcome.output ?? null));
+        this.completed++;
+      } else {
+        const { error } = outcome;
+        const retryable = !(error instanceof NonRetryableError);
+        const message = error instanceof Error ? error.message : String(error);
+        const code = error instanceof NonRetryableError ? error.code : undefined;
+        await withRetry(() => this.client.fail(task.id, agentId, { message, ...(code !== undefined && { code }) }, retryable));
+        this.failed++;
+      }
+    } catch (settleError) {
+      // 409: the lease moved on (expired, agent marked lost); the mesh has re-routed the task.
+      this.report(settleError);
+    }
+  }
+}

@@ -1,0 +1,116 @@
+import { Http, type HttpOptions } from './http.js';
+import { TERMINAL, type AgentInfo, type DeliveredTask, type Page, type RegisterAgentRequest, type SubmitOptions, type Task, type TaskStatus } from './types.js';
+
+export interface SubmitResult {
+  id: string;
+  status: TaskStatus;
+  /** false when an idempotency key matched an earlier submit. */
+  created: boolean;
+}
+
+const MAX_SERVER_WAIT_MS = 60_000;
+
+/** A client of the mesh: submit tasks and follow them, manage agents, settle tasks as an agent. */
+export class AgentMeshClient {
+  readonly http: Http;
+
+  constructor(options: HttpOptions) {
+    this.http = new Http(options);
+  }
+
+  submit(capability: string, input: unknown, options: SubmitOptions = {}): Promise<SubmitResult> {
+    const { idempotencyKey, deadline, ...rest } = options;
+    const body = {
+      capability,
+      input,
+      ...rest,
+      ...(deadline !== undefined && { deadline: deadline instanceof Date ? deadline.getTime() : deadline }),
+    };
+    return this.http.json('POST', '/v1/tasks', { body, ...(idempotencyKey !== undefined && { headers: { 'idempotency-key': idempotencyKey } }) });
+  }
+
+  get<Output = unknown>(id: string, options: { waitMs?: number; signal?: AbortSignal } = {}): Promise<Task<Output>> {
+    return this.http.json('GET', `/v1/tasks/${encodeURIComponent(id)}`, {
+      query: { waitMs: options.waitMs },
+      ...(options.signal && { signal: options.signal }),
+    });
+  }
+
+  /** Waits (with server-side long polls) until the task settles or `timeoutMs` passes; returns the task either way. */
+  async waitForResult<Output = unknown>(id: string, options: { timeoutMs?: number } = {}): Promise<Task<Output>> {
+    const until = Date.now() + (options.timeoutMs ?? 5 * 60_000);
+    for (;;) {
+      const remaining = until - Date.now();
+      const task = await this.get<Output>(id, { waitMs: Math.max(0, Math.min(MAX_SERVER_WAIT_MS, remaining)) });
+      if (TERMINAL.has(task.status) || Date.now() >= until) return task;
+    }
+  }
+
+  /** Submit and wait for the result in one call. */
+  async run<Output = unknown>(capability: string, input: unknown, options: SubmitOptions & { timeoutMs?: number } = {}): Promise<Task<Output>> {
+    const { timeoutMs, ...submitOptions } = options;
+    const { id } = await this.submit(capability, input, submitOptions);
+    return this.waitForResult<Output>(id, timeoutMs !== undefined ? { timeoutMs } : {});
+  }
+
+  list(filter: { status?: TaskStatus; capability?: string; agentId?: string; limit?: number; cursor?: string } = {}): Promise<Page<Task>> {
+    return this.http.json('GET', '/v1/tasks', { query: filter });
+  }
+
+  cancel(id: string): Promise<Task> {
+    return this.http.json('POST', `/v1/tasks/${encodeURIComponent(id)}/cancel`);
+  }
+
+  deadLetters(options: { capability?: string; limit?: number; cursor?: string } = {}): Promise<Page<Task>> {
+    return this.http.json('GET', '/v1/dead-letters', { query: options });
+  }
+
+  requeue(id: string): Promise<Task> {
+    return this.http.json('POST', `/v1/dead-letters/${encodeURIComponent(id)}/requeue`);
+  }
+
+  registerAgent(request: RegisterAgentRequest): Promise<AgentInfo> {
+    return this.http.json('POST', '/v1/agents', { body: request });
+  }
+
+  getAgent(id: string): Promise<AgentInfo> {
+    return this.http.json('GET', `/v1/agents/${encodeURIComponent(id)}`);
+  }
+
+  listAgents(filter: { capability?: string; status?: string; limit?: number; cursor?: string } = {}): Promise<Page<AgentInfo>> {
+    return this.http.json('GET', '/v1/agents', { query: filter });
+  }
+
+  heartbeat(agentId: string): Promise<AgentInfo> {
+    return this.http.json('POST', `/v1/agents/${encodeURIComponent(agentId)}/heartbeat`);
+  }
+
+  pauseAgent(agentId: string): Promise<AgentInfo> {
+    return this.http.json('POST', `/v1/agents/${encodeURIComponent(agentId)}/pause`);
+  }
+
+  resumeAgent(agentId: string): Promise<AgentInfo> {
+    return this.http.json('POST', `/v1/agents/${encodeURIComponent(agentId)}/resume`);
+  }
+
+  terminateAgent(agentId: string): Promise<AgentInfo> {
+    return this.http.json('DELETE', `/v1/agents/${encodeURIComponent(agentId)}`);
+  }
+
+  /** Long poll for the agent's next task; undefined when none came within waitMs. */
+  nextTask(agentId: string, waitMs: number, signal?: AbortSignal): Promise<DeliveredTask | undefined> {
+    return this.http.json('GET', `/v1/agents/${encodeURIComponent(agentId)}/tasks/next`, { query: { waitMs }, ...(signal && { signal }) });
+  }
+
+  complete(taskId: string, agentId: string, output: unknown): Promise<Task> {
+    return this.http.json('POST', `/v1/tasks/${encodeURIComponent(taskId)}/complete`, { body: { agentId, output } });
+  }
+
+  fail(taskId: string, agentId: string, error: { message: string; code?: string }, retryable = true): Promise<Task> {
+    return this.http.json('POST', `/v1/tasks/${encodeURIComponent(taskId)}/fail`, { body: { agentId, error, retryable } });
+  }
+
+  extendLease(taskId: string, agentId: string, leaseMs: number): Promise<Task> {
+    return this.http.json('POST', `/v1/tasks/${encodeURIComponent(taskId)}/extend`, { body: { agentId, leaseMs } });
+  }
+}

@@ -1,0 +1,4 @@
+export { AgentMeshClient, type SubmitResult } from './client.js';
+export { Agent, type AgentOptions, type TaskContext, type TaskHandler } from './agent.js';
+export { AgentMeshError, NonRetryableError } from './errors.js';
+export type * from './types.js';
