@@ -14,6 +14,8 @@ export interface DeliveredTask {
   priority: number;
   attempt: number;
   maxAttempts: number;
+  /** The lease's length: extend by about this much to keep working. */
+  leaseMs: number;
   leaseExpiresAt: number;
   deadline?: number;
   parentId?: string;
@@ -27,6 +29,7 @@ export function toDelivered(task: Task): DeliveredTask {
     priority: task.priority,
     attempt: task.attempts,
     maxAttempts: task.maxAttempts,
+    leaseMs: task.leaseMs,
     leaseExpiresAt: task.leaseExpiresAt!,
     ...(task.deadline !== undefined && { deadline: task.deadline }),
     ...(task.parentId !== undefined && { parentId: task.parentId }),

@@ -4,7 +4,7 @@ const key = (tenantId: string, id: string) => `${tenantId}\u0000${id}`;
 
 /** Long-poll callers waiting for a task to settle. Bounded by open requests; each waiter leaves on timeout. */
 export class TaskWaiters {
-  private readonly waiting = new Map<string, Set<(task: Task) => void>>();
+  private readonly waiting = new Map<string, Set<(task: Task | undefined) => void>>();
 
   get count(): number {
     let n = 0;
@@ -23,10 +23,15 @@ export class TaskWaiters {
         if (set!.size === 0 && this.waiting.get(k) === set) this.waiting.delete(k);
         resolve(task);
       };
-      const listener = (task: Task) => done(task);
+      const listener = (task: Task | undefined) => done(task);
       const timer = setTimeout(() => done(undefined), timeoutMs);
       set.add(listener);
     });
+  }
+
+  /** Wake every waiter empty-handed (shutdown): each answers with the task as it stands. */
+  releaseAll(): void {
+    for (const set of [...this.waiting.values()]) for (const listener of [...set]) listener(undefined);
   }
 
   settled(task: Task): void {

@@ -174,11 +174,11 @@ export class Agent {
   private async run(task: DeliveredTask, controller: AbortController): Promise<void> {
     const agentId = this.id;
     const handler = this.handlers.get(task.capability);
-    const leaseMs = Math.max(1000, task.leaseExpiresAt - Date.now());
-    // Keep the lease alive while the handler works: extend at two thirds of it.
+    const leaseMs = task.leaseMs;
+    // Keep the lease alive while the handler works: renew it every half lease.
     const extender = setInterval(() => {
       this.client.extendLease(task.id, agentId, leaseMs).catch((error: unknown) => this.report(error));
-    }, (leaseMs * 2) / 3);
+    }, Math.max(50, leaseMs / 2));
     extender.unref();
     const context: TaskContext = {
       task,

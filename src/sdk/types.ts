@@ -89,6 +89,8 @@ export interface DeliveredTask {
   priority: number;
   attempt: number;
   maxAttempts: number;
+  /** The lease's length; the Agent extends by this much while a handler runs. */
+  leaseMs: number;
   leaseExpiresAt: number;
   deadline?: number;
   parentId?: string;

@@ -209,6 +209,7 @@ export const DeliveredTask = Type.Object({
   priority: Type.Integer(),
   attempt: Type.Integer(),
   maxAttempts: Type.Integer(),
+  leaseMs: Type.Integer(),
   leaseExpiresAt: EpochMs,
   deadline: Type.Optional(EpochMs),
   parentId: Type.Optional(Type.String()),

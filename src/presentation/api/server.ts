@@ -5,6 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Mesh } from '../../application/mesh.js';
 import type { HealthProbe } from '../../application/ports.js';
 import { registerAuthentication } from './plugins/authenticate.js';
+import { registerGracefulClose } from './plugins/graceful-close.js';
 import { registerProblemDetails } from './plugins/problem-details.js';
 import { agentInboxRoutes } from './routes/agent-inbox.js';
 import { agentRoutes } from './routes/agents.js';
@@ -27,6 +28,8 @@ export async function buildApi(mesh: Mesh, store: HealthProbe, options: ApiOptio
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: options.bodyLimitBytes,
+    // Sockets are destroyed only after registerGracefulClose has drained in-flight requests.
+    forceCloseConnections: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -46,6 +49,8 @@ export async function buildApi(mesh: Mesh, store: HealthProbe, options: ApiOptio
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   registerProblemDetails(app);
+  const gracefulClose = registerGracefulClose(app);
+  app.addHook('preClose', async () => mesh.ctx.waiters.releaseAll());
   registerAuthentication(app, mesh.auth);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
@@ -56,6 +61,7 @@ export async function buildApi(mesh: Mesh, store: HealthProbe, options: ApiOptio
   agentInboxRoutes(app, mesh);
   taskRoutes(app, mesh);
   deadLetterRoutes(app, mesh);
+  gracefulClose.drainLast();
   await app.ready();
   return app;
 }

@@ -8,6 +8,10 @@ const KEEPALIVE_MS = 15_000;
 /** How an agent receives its tasks: long poll, or a Server-Sent Events stream. */
 export function agentInboxRoutes(app: TypedApp, mesh: Mesh): void {
   const tags = ['delivery'];
+  // On shutdown, end open streams and long polls instead of waiting for them.
+  const shutdown = new AbortController();
+  app.addHook('preClose', async () => shutdown.abort());
+
   app.get(
     '/v1/agents/:id/tasks/next',
     {
@@ -21,9 +25,11 @@ export function agentInboxRoutes(app: TypedApp, mesh: Mesh): void {
       },
     },
     async (request, reply) => {
+      // The response's 'close' fires when the caller hangs up before we answer.
       const abort = new AbortController();
-      request.raw.on('close', () => abort.abort());
-      const task = await mesh.delivery.next(request.caller, request.params.id, request.query.waitMs ?? 0, abort.signal);
+      reply.raw.on('close', () => abort.abort());
+      const signal = AbortSignal.any([abort.signal, shutdown.signal]);
+      const task = await mesh.delivery.next(request.caller, request.params.id, request.query.waitMs ?? 0, signal);
       if (!task) return reply.code(204).send(null);
       return task;
     },
@@ -57,11 +63,18 @@ export function agentInboxRoutes(app: TypedApp, mesh: Mesh): void {
       raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
       raw.write(': connected\n\n');
       const keepalive = setInterval(() => raw.write(': keepalive\n\n'), KEEPALIVE_MS);
-      request.raw.on('close', () => {
+      const end = () => {
+        if (!open) return;
         open = false;
         clearInterval(keepalive);
         subscription.unsubscribe();
-      });
+        raw.end();
+      };
+      raw.on('close', end);
+      shutdown.signal.addEventListener('abort', () => {
+        end();
+        raw.socket?.destroySoon();
+      }, { once: true });
     },
   );
 }

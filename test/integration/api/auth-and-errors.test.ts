@@ -1,0 +1,275 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKey, createTenant, expectProblem, expectStatus, registerAgent, submitTask, waitForTaskStatus } from '../../support/api-helpers.js';
+import { ADMIN_KEY, startHarness, type Harness } from '../../support/mesh-harness.js';
+
+/** The error contract of the API: 401, 400, 403, 404, 409, 413, 415, 429, each as problem+json. */
+describe('API errors', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ AGENTMESH_MAX_INPUT_BYTES: '2048' });
+  });
+  afterAll(async () => h?.close());
+
+  describe('401 unauthorized', () => {
+    it('answers 401 without an Authorization header', async () => {
+      const res = await h.request('GET', '/v1/tasks', { key: null });
+      const problem = expectProblem(res, 401, 'unauthorized');
+      expect(problem.title).toBe('Unauthorized');
+      expect(problem.detail).toMatch(/API key/);
+    });
+
+    it('answers 401 for a malformed Authorization header', async () => {
+      for (const authorization of ['Basic dXNlcjpwYXNz', 'Bearer', 'Bearer ', `Bearer ${ADMIN_KEY} extra`, ADMIN_KEY, `Token ${ADMIN_KEY}`]) {
+        const res = await h.request('GET', '/v1/agents', { key: null, headers: { authorization } });
+        expectProblem(res, 401, 'unauthorized');
+      }
+    });
+
+    it('accepts the bearer scheme case-insensitively', async () => {
+      const res = await h.request('GET', '/v1/agents', { key: null, headers: { authorization: `bearer ${ADMIN_KEY}` } });
+      expectStatus(res, 200);
+    });
+
+    it('answers 401 for an unknown key, on reads and on writes', async () => {
+      expectProblem(await h.request('GET', '/v1/tasks', { key: 'am_not-a-real-key-000000000000' }), 401, 'unauthorized');
+      const write = await h.request('POST', '/v1/tasks', { key: 'am_not-a-real-key-000000000000', body: { capability: 'echo' } });
+      expectProblem(write, 401, 'unauthorized');
+    });
+
+    it('sends WWW-Authenticate: Bearer with a 401 (RFC 9110 section 15.5.2)', async () => {
+      const res = await h.request('GET', '/v1/tasks', { key: null });
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate') ?? '').toMatch(/^Bearer\b/i);
+    });
+
+    it('answers 401 for a key once it is revoked with DELETE /v1/api-keys/{id}', async () => {
+      const { id, key } = await createApiKey(h, 'observer', undefined, 'soon revoked');
+      expectStatus(await h.request('GET', '/v1/tasks', { key }), 200);
+
+      const revoke = await h.request('DELETE', `/v1/api-keys/${id}`);
+      expect(revoke.status).toBe(204);
+
+      const after = await h.request('GET', '/v1/tasks', { key });
+      expectProblem(after, 401, 'unauthorized');
+      const listed = expectStatus(await h.request('GET', '/v1/api-keys'), 200);
+      const record = listed.items.find((k: { id: string }) => k.id === id);
+      expect(record.revokedAt).toBeTypeOf('number');
+    });
+
+    it('answers 404 when revoking an unknown key', async () => {
+      expectProblem(await h.request('DELETE', '/v1/api-keys/no-such-key'), 404, 'not_found');
+    });
+  });
+
+  describe('400 validation', () => {
+    const submit = (body: unknown) => h.request('POST', '/v1/tasks', { body });
+
+    it('names a missing required field', async () => {
+      const problem = expectProblem(await submit({ input: { a: 1 } }), 400, 'validation');
+      expect(problem.field).toBe('body.capability');
+      expect(problem.detail).toContain('capability');
+    });
+
+    it('rejects an unknown field, naming it', async () => {
+      const problem = expectProblem(await submit({ capability: 'echo', colour: 'blue' }), 400, 'validation');
+      expect(problem.field).toBe('body.colour');
+      expect(problem.detail).toContain('colour');
+    });
+
+    it('rejects priority 10 (0-9)', async () => {
+      const problem = expectProblem(await submit({ capability: 'echo', priority: 10 }), 400, 'validation');
+      expect(problem.field).toBe('body.priority');
+      expectProblem(await submit({ capability: 'echo', priority: -1 }), 400, 'validation');
+      expectProblem(await submit({ capability: 'echo', priority: 2.5 }), 400, 'validation');
+    });
+
+    it('rejects an unknown routing strategy', async () => {
+      const problem = expectProblem(await submit({ capability: 'echo', routing: { strategy: 'random' } }), 400, 'validation');
+      expect(problem.field).toBe('body.routing.strategy');
+    });
+
+    it('rejects the affinity strategy without an affinityKey, naming the field like schema violations', async () => {
+      const problem = expectProblem(await submit({ capability: 'echo', routing: { strategy: 'affinity' } }), 400, 'validation');
+      expect(problem.detail).toContain('affinityKey');
+      // Schema violations name fields as body.<path>; a field checked by the domain must read the same.
+      expect(problem.field).toBe('body.routing.affinityKey');
+    });
+
+    it('rejects a capability name outside the allowed characters', async () => {
+      const problem = expectProblem(await submit({ capability: 'has spaces' }), 400, 'validation');
+      expect(problem.field).toBe('body.capability');
+    });
+
+    it('rejects malformed JSON', async () => {
+      const res = await h.request('POST', '/v1/tasks', { rawBody: '{"capability": "echo",', headers: { 'content-type': 'application/json' } });
+      const problem = expectProblem(res, 400, 'malformed_request');
+      expect(problem.title).toBe('Bad Request');
+    });
+
+    it('rejects a query parameter out of range', async () => {
+      const problem = expectProblem(await h.request('GET', '/v1/tasks?limit=0'), 400, 'validation');
+      expect(problem.field).toBe('querystring.limit');
+      expectProblem(await h.request('GET', '/v1/tasks?status=sleeping'), 400, 'validation');
+    });
+
+    it('rejects an agent registration without capabilities', async () => {
+      const problem = expectProblem(await h.request('POST', '/v1/agents', { body: { id: 'no-caps', name: 'x', capabilities: [] } }), 400, 'validation');
+      expect(problem.field).toBe('body.capabilities');
+    });
+  });
+
+  it('415 for a body that is not JSON', async () => {
+    const form = await h.request('POST', '/v1/tasks', { rawBody: 'capability=echo', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expectProblem(form, 415, 'unsupported_media_type');
+    const xml = await h.request('POST', '/v1/tasks', { rawBody: '<task capability="echo"/>', headers: { 'content-type': 'application/xml' } });
+    expectProblem(xml, 415, 'unsupported_media_type');
+  });
+
+  describe('403 forbidden', () => {
+    it('an observer key may read but not submit tasks', async () => {
+      const { key } = await createApiKey(h, 'observer');
+      expectStatus(await h.request('GET', '/v1/tasks', { key }), 200);
+      const problem = expectProblem(await h.request('POST', '/v1/tasks', { key, body: { capability: 'echo' } }), 403, 'forbidden');
+      expect(problem.detail).toContain('observer');
+      expectProblem(await h.request('POST', '/v1/agents', { key, body: { id: 'observer-agent', name: 'x', capabilities: [{ name: 'echo' }] } }), 403, 'forbidden');
+    });
+
+    it('an orchestrator key may submit but not create API keys', async () => {
+      const { key } = await createApiKey(h, 'orchestrator');
+      expect((await h.request('POST', '/v1/tasks', { key, body: { capability: 'orchestrated' } })).status).toBe(202);
+      const problem = expectProblem(await h.request('POST', '/v1/api-keys', { key, body: { name: 'sneaky', role: 'admin' } }), 403, 'forbidden');
+      expect(problem.detail).toContain('orchestrator');
+      expectProblem(await h.request('GET', '/v1/api-keys', { key }), 403, 'forbidden');
+    });
+
+    it('an agent key may not submit tasks', async () => {
+      const { key } = await createApiKey(h, 'agent');
+      expectProblem(await h.request('POST', '/v1/tasks', { key, body: { capability: 'echo' } }), 403, 'forbidden');
+    });
+
+    it("a tenant's own admin key (not the platform key) may not create tenants", async () => {
+      const { key } = await createTenant(h, 'forbidden-tenant-admin');
+      expectStatus(await h.request('GET', '/v1/tasks', { key }), 200);
+      const problem = expectProblem(await h.request('POST', '/v1/tenants', { key, body: { id: 'grandchild' } }), 403, 'forbidden');
+      expect(problem.detail).toMatch(/platform/);
+    });
+  });
+
+  describe('404 not found', () => {
+    it('unknown task', async () => {
+      const problem = expectProblem(await h.request('GET', '/v1/tasks/0190ffff-0000-7000-8000-000000000000'), 404, 'not_found');
+      expect(problem.detail).toContain('0190ffff-0000-7000-8000-000000000000');
+      expectProblem(await h.request('POST', '/v1/tasks/no-such-task/cancel'), 404, 'not_found');
+      expectProblem(await h.request('POST', '/v1/tasks/no-such-task/complete', { body: { agentId: 'some-agent' } }), 404, 'not_found');
+    });
+
+    it('unknown agent', async () => {
+      expectProblem(await h.request('GET', '/v1/agents/no-such-agent'), 404, 'not_found');
+      expectProblem(await h.request('POST', '/v1/agents/no-such-agent/heartbeat'), 404, 'not_found');
+      expectProblem(await h.request('GET', '/v1/agents/no-such-agent/tasks/next'), 404, 'not_found');
+      expectProblem(await h.request('DELETE', '/v1/agents/no-such-agent'), 404, 'not_found');
+    });
+
+    it('unknown route', async () => {
+      const problem = expectProblem(await h.request('GET', '/v1/widgets'), 404, 'route_not_found');
+      expect(problem.detail).toContain('/v1/widgets');
+      expectProblem(await h.request('GET', '/nowhere', { key: null }), 404, 'route_not_found');
+      expectProblem(await h.request('POST', '/v1/tasks/some-id/explode'), 404, 'route_not_found');
+    });
+  });
+
+  describe('409 conflict', () => {
+    it('completing, failing or extending a task with an agent that does not hold the lease', async () => {
+      await registerAgent(h, 'lease-holder', ['lease-cap']);
+      const id = await submitTask(h, { capability: 'lease-cap' });
+      await waitForTaskStatus(h, id, 'assigned');
+
+      const complete = expectProblem(await h.request('POST', `/v1/tasks/${id}/complete`, { body: { agentId: 'not-the-holder', output: 1 } }), 409, 'lease_not_held');
+      expect(complete.detail).toContain('not-the-holder');
+      expectProblem(await h.request('POST', `/v1/tasks/${id}/fail`, { body: { agentId: 'not-the-holder', error: 'nope' } }), 409, 'lease_not_held');
+      expectProblem(await h.request('POST', `/v1/tasks/${id}/extend`, { body: { agentId: 'not-the-holder', leaseMs: 5000 } }), 409, 'lease_not_held');
+
+      const task = expectStatus(await h.request('GET', `/v1/tasks/${id}`), 200);
+      expect(task.status).toBe('assigned');
+      expect(task.agentId).toBe('lease-holder');
+    });
+
+    it('registering an agent id twice', async () => {
+      await registerAgent(h, 'twin-agent', ['twin']);
+      const res = await h.request('POST', '/v1/agents', { body: { id: 'twin-agent', name: 'again', capabilities: [{ name: 'twin' }] } });
+      const problem = expectProblem(res, 409, 'conflict');
+      expect(problem.detail).toContain('twin-agent');
+    });
+
+    it('canceling a completed task', async () => {
+      await registerAgent(h, 'finisher', ['finish-cap']);
+      const id = await submitTask(h, { capability: 'finish-cap' });
+      await waitForTaskStatus(h, id, 'assigned');
+      expect(expectStatus(await h.request('POST', `/v1/tasks/${id}/complete`, { body: { agentId: 'finisher', output: { ok: true } } }), 200).status).toBe('completed');
+
+      const problem = expectProblem(await h.request('POST', `/v1/tasks/${id}/cancel`), 409, 'conflict');
+      expect(problem.detail).toContain('completed');
+      expect(expectStatus(await h.request('GET', `/v1/tasks/${id}`), 200).status).toBe('completed');
+    });
+  });
+
+  describe('413 payload too large', () => {
+    it('rejects task input over AGENTMESH_MAX_INPUT_BYTES', async () => {
+      const res = await h.request('POST', '/v1/tasks', { body: { capability: 'big', input: { text: 'x'.repeat(4096) } } });
+      const problem = expectProblem(res, 413, 'payload_too_large');
+      expect(problem.title).toBe('Content Too Large');
+      expect(problem.limitBytes).toBe(2048);
+      // Nothing was stored.
+      const listed = expectStatus(await h.request('GET', '/v1/tasks?capability=big'), 200);
+      expect(listed.items).toHaveLength(0);
+    });
+
+    it('accepts input just under the limit', async () => {
+      const res = await h.request('POST', '/v1/tasks', { body: { capability: 'big', input: 'y'.repeat(1800) } });
+      expect(res.status).toBe(202);
+    });
+
+    it('rejects a request body over the body limit', async () => {
+      const res = await h.request('POST', '/v1/tasks', { body: { capability: 'huge', input: 'z'.repeat(200 * 1024) } });
+      expectProblem(res, 413, 'payload_too_large');
+    });
+  });
+
+  describe('429 quotas', () => {
+    it('maxTasksPerHour: the submit past the quota answers 429 with Retry-After', async () => {
+      const { key } = await createTenant(h, 'quota-tasks', { maxTasksPerHour: 3 });
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) ids.push(await submitTask(h, { capability: 'quota', input: i }, { key, headers: { 'idempotency-key': `q-${i}` } }));
+
+      const res = await h.request('POST', '/v1/tasks', { key, body: { capability: 'quota', input: 3 } });
+      const problem = expectProblem(res, 429, 'quota_exceeded');
+      expect(problem.title).toBe('Too Many Requests');
+      expect(problem.quota).toBe('maxTasksPerHour');
+      expect(problem.limit).toBe(3);
+      const retryAfter = res.headers.get('retry-after');
+      expect(retryAfter).toMatch(/^\d+$/);
+      expect(Number(retryAfter)).toBeGreaterThan(0);
+
+      // A retry of an accepted submit (same idempotency key) is not a new task: it still answers.
+      const again = await h.request('POST', '/v1/tasks', { key, body: { capability: 'quota', input: 0 }, headers: { 'idempotency-key': 'q-0' } });
+      expect(expectStatus(again, 200).id).toBe(ids[0]);
+
+      // The quota is the tenant's: the default tenant still submits.
+      expect((await h.request('POST', '/v1/tasks', { body: { capability: 'quota' } })).status).toBe(202);
+    });
+
+    it('maxAgents: registering past the quota answers 429', async () => {
+      const { key } = await createTenant(h, 'quota-agents', { maxAgents: 1 });
+      await registerAgent(h, 'only-agent', ['solo'], { key });
+      const res = await h.request('POST', '/v1/agents', { key, body: { id: 'second-agent', name: 'second', capabilities: [{ name: 'solo' }] } });
+      const problem = expectProblem(res, 429, 'quota_exceeded');
+      expect(problem.quota).toBe('maxAgents');
+      expect(problem.limit).toBe(1);
+      expectProblem(await h.request('GET', '/v1/agents/second-agent', { key }), 404, 'not_found');
+
+      // A terminated agent no longer counts.
+      expectStatus(await h.request('DELETE', '/v1/agents/only-agent', { key }), 200);
+      await registerAgent(h, 'second-agent', ['solo'], { key });
+    });
+  });
+});

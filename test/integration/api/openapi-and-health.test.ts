@@ -1,0 +1,150 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectStatus } from '../../support/api-helpers.js';
+import { startHarness, type Harness } from '../../support/mesh-harness.js';
+
+/** Every route of the API, as OpenAPI paths with their methods. */
+const API_ROUTES: Record<string, string[]> = {
+  '/health/live': ['get'],
+  '/health/ready': ['get'],
+  '/v1/tenants': ['post'],
+  '/v1/tenants/{id}': ['get'],
+  '/v1/api-keys': ['get', 'post'],
+  '/v1/api-keys/{id}': ['delete'],
+  '/v1/agents': ['get', 'post'],
+  '/v1/agents/{id}': ['delete', 'get'],
+  '/v1/agents/{id}/heartbeat': ['post'],
+  '/v1/agents/{id}/pause': ['post'],
+  '/v1/agents/{id}/resume': ['post'],
+  '/v1/agents/{id}/tasks/next': ['get'],
+  '/v1/agents/{id}/stream': ['get'],
+  '/v1/tasks': ['get', 'post'],
+  '/v1/tasks/{id}': ['get'],
+  '/v1/tasks/{id}/complete': ['post'],
+  '/v1/tasks/{id}/fail': ['post'],
+  '/v1/tasks/{id}/extend': ['post'],
+  '/v1/tasks/{id}/cancel': ['post'],
+  '/v1/dead-letters': ['get'],
+  '/v1/dead-letters/{id}/requeue': ['post'],
+};
+
+const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
+
+describe('OpenAPI document, docs and health', () => {
+  let h: Harness;
+  let doc: any;
+  beforeAll(async () => {
+    h = await startHarness();
+    const res = await h.request('GET', '/openapi.json', { key: null });
+    expect(res.status).toBe(200);
+    doc = res.body;
+  });
+  afterAll(async () => h?.close());
+
+  describe('GET /openapi.json', () => {
+    it('is an OpenAPI 3.1 document served without a key', async () => {
+      const res = await h.request('GET', '/openapi.json', { key: null });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type') ?? '').toMatch(/^application\/json/);
+      expect(doc.openapi).toMatch(/^3\.1\.\d+$/);
+      expect(doc.info.title).toBe('AgentMesh API');
+      expect(doc.info.version).toMatch(/^\d+\.\d+\.\d+/);
+    });
+
+    it('lists every route of the API, with its methods', () => {
+      const documented: Record<string, string[]> = {};
+      for (const [path, item] of Object.entries<Record<string, unknown>>(doc.paths)) {
+        documented[path] = Object.keys(item).filter((k) => HTTP_METHODS.has(k)).sort();
+      }
+      expect(documented).toEqual(API_ROUTES);
+      expect(doc.paths).not.toHaveProperty('/openapi.json');
+    });
+
+    it('declares the bearerAuth scheme and requires it on every /v1 operation', () => {
+      expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
+      for (const [path, item] of Object.entries<Record<string, any>>(doc.paths)) {
+        for (const [method, op] of Object.entries<any>(item)) {
+          if (!HTTP_METHODS.has(method)) continue;
+          if (path.startsWith('/v1/')) expect(op.security, `${method} ${path}`).toEqual([{ bearerAuth: [] }]);
+          else expect(op.security, `${method} ${path}`).toBeUndefined();
+          expect(op.summary, `${method} ${path} has a summary`).toBeTypeOf('string');
+        }
+      }
+    });
+
+    it('declares the {id} path parameter wherever the path has one', () => {
+      for (const [path, item] of Object.entries<Record<string, any>>(doc.paths)) {
+        if (!path.includes('{id}')) continue;
+        for (const [method, op] of Object.entries<any>(item)) {
+          if (!HTTP_METHODS.has(method)) continue;
+          const params = [...(item.parameters ?? []), ...(op.parameters ?? [])];
+          expect(params.some((p: { in: string; name: string; required?: boolean }) => p.in === 'path' && p.name === 'id' && p.required === true), `${method} ${path}`).toBe(true);
+        }
+      }
+    });
+
+    it('documents request bodies and error responses with schemas whose $refs resolve', () => {
+      expect(doc.paths['/v1/tasks'].post.requestBody.content['application/json'].schema.required).toContain('capability');
+      expect(Object.keys(doc.paths['/v1/tasks'].post.responses)).toEqual(expect.arrayContaining(['200', '202', '400', '401', '403', '413', '429']));
+      expect(doc.components.schemas.Problem).toBeDefined();
+
+      const refs: string[] = [];
+      const walk = (node: unknown): void => {
+        if (Array.isArray(node)) node.forEach(walk);
+        else if (node && typeof node === 'object') {
+          for (const [k, v] of Object.entries(node)) {
+            if (k === '$ref' && typeof v === 'string') refs.push(v);
+            else walk(v);
+          }
+        }
+      };
+      walk(doc);
+      expect(refs.length).toBeGreaterThan(0);
+      for (const ref of refs) {
+        expect(ref, 'a local reference').toMatch(/^#\//);
+        const target = ref.slice(2).split('/').reduce<any>((at, part) => at?.[part.replaceAll('~1', '/').replaceAll('~0', '~')], doc);
+        expect(target, `${ref} resolves`).toBeDefined();
+      }
+    });
+
+    it('documents error responses with the media type they are sent as (application/problem+json)', () => {
+      const mismatched: string[] = [];
+      for (const [path, item] of Object.entries<Record<string, any>>(doc.paths)) {
+        for (const [method, op] of Object.entries<any>(item)) {
+          if (!HTTP_METHODS.has(method)) continue;
+          for (const [status, response] of Object.entries<any>(op.responses ?? {})) {
+            if (Number(status) < 400 || !path.startsWith('/v1/')) continue;
+            if (!response.content?.['application/problem+json']) mismatched.push(`${method.toUpperCase()} ${path} ${status}`);
+          }
+        }
+      }
+      expect(mismatched.length, `error responses documented without application/problem+json: ${mismatched.length}, e.g. ${mismatched.slice(0, 3).join('; ')}`).toBe(0);
+    });
+  });
+
+  it('GET /docs serves the Swagger UI, which loads the same document', async () => {
+    const res = await fetch(`${h.url}/docs`, { redirect: 'follow' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type') ?? '').toMatch(/^text\/html/);
+    const html = await res.text();
+    expect(html).toContain('<title>Swagger UI</title>');
+    expect(html).toMatch(/swagger-ui/);
+
+    const json = await fetch(`${h.url}/docs/json`);
+    expect(json.status).toBe(200);
+    const served = (await json.json()) as { openapi: string; paths: Record<string, unknown> };
+    expect(served.openapi).toBe(doc.openapi);
+    expect(Object.keys(served.paths).sort()).toEqual(Object.keys(doc.paths).sort());
+  });
+
+  describe('health', () => {
+    it('/health/live answers 200 without a key', async () => {
+      const res = await h.request('GET', '/health/live', { key: null });
+      expect(expectStatus(res, 200)).toEqual({ status: 'alive' });
+    });
+
+    it('/health/ready answers 200 with store and broker up', async () => {
+      const res = await h.request('GET', '/health/ready', { key: null });
+      expect(expectStatus(res, 200)).toEqual({ status: 'ready', checks: { store: { status: 'up' }, broker: { status: 'up' } } });
+    });
+  });
+});

@@ -1,0 +1,178 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_KEY, startHarness, type Harness } from '../support/mesh-harness.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CLI = fileURLToPath(new URL('../../dist/presentation/cli/main.js', import.meta.url));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built CLI asynchronously (the harness answers from this process), without AGENTMESH_* from the outer environment. */
+function cli(args: string[], env: Record<string, string> = {}, timeoutMs = 15_000): Promise<Run> {
+  const clean: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('AGENTMESH_')) clean[k] = v;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** stderr holds exactly one non-empty line; returns it. */
+function oneLine(stderr: string): string {
+  const lines = stderr.split('\n').filter((l) => l.trim() !== '');
+  expect(lines, `stderr: ${JSON.stringify(stderr)}`).toHaveLength(1);
+  return lines[0]!;
+}
+
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+describe('agentmesh CLI', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    if (!existsSync(CLI)) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+    h = await startHarness();
+  });
+  afterAll(async () => h?.close());
+
+  describe('without a mesh', () => {
+    it('--version prints the version and exits 0', async () => {
+      const run = await cli(['--version']);
+      expect(run.code).toBe(0);
+      expect(run.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+      expect(run.stderr).toBe('');
+    });
+
+    it('an unknown command exits 2 with one line on stderr', async () => {
+      const run = await cli(['frobnicate']);
+      expect(run.code).toBe(2);
+      expect(oneLine(run.stderr)).toMatch(/unknown command 'frobnicate'/);
+      expect(run.stdout).toBe('');
+    });
+
+    it('demo --tasks 5 exits 2 with a one-line message', async () => {
+      const run = await cli(['demo', '--tasks', '5']);
+      expect(run.code).toBe(2);
+      const line = oneLine(run.stderr);
+      expect(line).toMatch(/^agentmesh: /);
+      expect(line).toContain('--tasks');
+      expect(line).toContain("'5'");
+    });
+
+    it('tasks submit without an API key exits 2 with a one-line message', async () => {
+      const run = await cli(['tasks', 'submit', 'echo', '--url', 'http://127.0.0.1:1']);
+      expect(run.code).toBe(2);
+      const line = oneLine(run.stderr);
+      expect(line).toMatch(/^agentmesh: /);
+      expect(line).toMatch(/API key/);
+      expect(line).toContain('--api-key');
+    });
+
+    it('agents list against a refused port exits 1 with a one-line message', async () => {
+      const port = await closedPort();
+      const run = await cli(['agents', 'list', '--api-key', 'x', '--url', `http://127.0.0.1:${port}`]);
+      expect(run.code).toBe(1);
+      const line = oneLine(run.stderr);
+      expect(line).toMatch(/^agentmesh: cannot reach the mesh/);
+      expect(line).toContain(`127.0.0.1:${port}`);
+    });
+
+    it('agents list --url http://127.0.0.1:1 exits 1 with a clear one-line message (not a bare "fetch failed")', async () => {
+      const run = await cli(['agents', 'list', '--api-key', 'x', '--url', 'http://127.0.0.1:1']);
+      expect(run.code).toBe(1);
+      const line = oneLine(run.stderr);
+      expect(line).not.toBe('agentmesh: fetch failed');
+      expect(line).toMatch(/^agentmesh: cannot reach the mesh/);
+      expect(line).toMatch(/127\.0\.0\.1:1\b|bad port/);
+    });
+
+    it('serve with AGENTMESH_PORT=abc exits 2 with a one-line message naming AGENTMESH_PORT', async () => {
+      const run = await cli(['serve'], { AGENTMESH_PORT: 'abc', AGENTMESH_DATA_DIR: ':memory:' }, 10_000);
+      expect(run.code).toBe(2);
+      const line = oneLine(run.stderr);
+      expect(line).toMatch(/^agentmesh: /);
+      expect(line).toContain('AGENTMESH_PORT');
+      expect(line).toContain("'abc'");
+    });
+  });
+
+  describe('against a mesh', () => {
+    const flags = () => ['--api-key', ADMIN_KEY, '--url', h.url];
+
+    it('tasks submit prints JSON with the new id; tasks get prints the task', async () => {
+      const run = await cli(['tasks', 'submit', 'echo', '--input', '{"a":1}', '--priority', '8', ...flags()]);
+      expect(run.code, run.stderr).toBe(0);
+      const submitted = JSON.parse(run.stdout);
+      expect(submitted).toEqual({ id: expect.any(String), status: 'queued', created: true });
+      const stored = await h.admin.get(submitted.id);
+      expect(stored.input).toEqual({ a: 1 });
+      expect(stored.priority).toBe(8);
+
+      const got = await cli(['tasks', 'get', submitted.id, ...flags()]);
+      expect(got.code, got.stderr).toBe(0);
+      const task = JSON.parse(got.stdout);
+      expect(task).toMatchObject({ id: submitted.id, capability: 'echo', input: { a: 1 }, status: 'queued', tenantId: 'default' });
+    });
+
+    it('tasks submit --input that is not JSON exits 2 and submits nothing', async () => {
+      const before = (await h.admin.list({ capability: 'bad-input' })).items.length;
+      const run = await cli(['tasks', 'submit', 'bad-input', '--input', 'not json', ...flags()]);
+      expect(run.code).toBe(2);
+      expect(oneLine(run.stderr)).toMatch(/^agentmesh: --input must be JSON/);
+      expect(run.stdout).toBe('');
+      expect((await h.admin.list({ capability: 'bad-input' })).items.length).toBe(before);
+    });
+
+    it('agents list prints the agents page', async () => {
+      await h.admin.registerAgent({ id: 'cli-agent', name: 'cli agent', capabilities: [{ name: 'cli-cap' }] });
+      const run = await cli(['agents', 'list', ...flags()]);
+      expect(run.code, run.stderr).toBe(0);
+      const page = JSON.parse(run.stdout);
+      expect(Array.isArray(page.items)).toBe(true);
+      expect(page.items.map((a: { id: string }) => a.id)).toContain('cli-agent');
+
+      const filtered = await cli(['agents', 'list', '--capability', 'cli-cap', ...flags()]);
+      expect(filtered.code, filtered.stderr).toBe(0);
+      expect(JSON.parse(filtered.stdout).items.map((a: { id: string }) => a.id)).toEqual(['cli-agent']);
+    });
+
+    it('an API error exits 1 with the problem on one line', async () => {
+      const missing = await cli(['tasks', 'get', 'no-such-task', ...flags()]);
+      expect(missing.code).toBe(1);
+      const line = oneLine(missing.stderr);
+      expect(line).toMatch(/^agentmesh: 404\b/);
+      expect(line).toContain('no-such-task');
+
+      const wrongKey = await cli(['agents', 'list', '--api-key', 'am_wrong.key', '--url', h.url]);
+      expect(wrongKey.code).toBe(1);
+      expect(oneLine(wrongKey.stderr)).toMatch(/^agentmesh: 401\b/);
+    });
+
+    it('reads the key and url from AGENTMESH_API_KEY and AGENTMESH_URL', async () => {
+      const run = await cli(['agents', 'list'], { AGENTMESH_API_KEY: ADMIN_KEY, AGENTMESH_URL: h.url });
+      expect(run.code, run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout).items.map((a: { id: string }) => a.id)).toContain('cli-agent');
+    });
+  });
+});

@@ -1,0 +1,280 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Agent, AgentMeshError } from '../../src/sdk/index.js';
+import { eventually, startHarness, type Harness } from '../support/mesh-harness.js';
+
+/** Delivery semantics: leases, heartbeats, retries, dead letters, idempotency, SSE and long poll. */
+describe('delivery', () => {
+  let h: Harness;
+  let n = 0;
+  /** A fresh capability per test keeps tests independent on one mesh. */
+  const cap = () => `cap-${++n}`;
+  const agentIn = async (capability: string, extra: Partial<{ id: string; maxConcurrentTasks: number }> = {}) =>
+    h.admin.registerAgent({ name: 'test agent', capabilities: [{ name: capability }], ...extra });
+  const heartbeatWhile = (ids: string[]) => {
+    const timer = setInterval(() => ids.forEach((id) => void h.admin.heartbeat(id).catch(() => undefined)), 50);
+    return () => clearInterval(timer);
+  };
+
+  beforeAll(async () => {
+    h = await startHarness({
+      AGENTMESH_HEARTBEAT_TIMEOUT_MS: '400',
+      AGENTMESH_SWEEP_INTERVAL_MS: '20',
+      AGENTMESH_RETRY_BASE_MS: '10',
+      AGENTMESH_RETRY_CAP_MS: '50',
+    });
+  });
+  afterAll(async () => h.close());
+
+  it('re-routes a task whose lease lapsed, and rejects the late completion with 409', async () => {
+    const c = cap();
+    const a = await agentIn(c);
+    const stop = heartbeatWhile([a.id]);
+    try {
+      const { id } = await h.admin.submit(c, { x: 1 }, { leaseMs: 200 });
+      const first = await h.admin.nextTask(a.id, 2000);
+      expect(first).toMatchObject({ id, attempt: 1 });
+      const b = await agentIn(c);
+      stop();
+      const stopB = heartbeatWhile([b.id]);
+      const second = await eventually(() => h.admin.nextTask(b.id, 300), 5000, 'redelivery to b').finally(stopB);
+      expect(second).toMatchObject({ id, attempt: 2 });
+      const late = await h.admin.complete(id, a.id, { late: true }).catch((e: unknown) => e);
+      expect(late).toBeInstanceOf(AgentMeshError);
+      expect((late as AgentMeshError).status).toBe(409);
+      await h.admin.complete(id, b.id, { ok: true });
+      expect((await h.admin.get(id)).status).toBe('completed');
+    } finally {
+      stop();
+    }
+  });
+
+  it('marks a silent agent unhealthy and re-routes its tasks; a heartbeat brings it back', async () => {
+    const c = cap();
+    const a = await agentIn(c);
+    const { id } = await h.admin.submit(c, null, { leaseMs: 60_000 });
+    expect(await h.admin.nextTask(a.id, 2000)).toMatchObject({ id });
+    const b = await agentIn(c);
+    const stop = heartbeatWhile([b.id]);
+    try {
+      const redelivered = await eventually(() => h.admin.nextTask(b.id, 200), 5000, 'redelivery after heartbeat loss');
+      expect(redelivered.id).toBe(id);
+      expect((await h.admin.getAgent(a.id)).status).toBe('unhealthy');
+      const events = await h.running.store.events.readStream('default', 'agent', a.id);
+      expect(events.map((e) => e.type)).toContain('AgentHeartbeatMissed');
+      const back = await h.admin.heartbeat(a.id);
+      expect(back.status).toBe('available');
+    } finally {
+      stop();
+    }
+  });
+
+  it('retries a failing task with backoff, then dead-letters it; requeue gives it fresh attempts', async () => {
+    const c = cap();
+    const a = await agentIn(c);
+    const stop = heartbeatWhile([a.id]);
+    try {
+      const { id } = await h.admin.submit(c, null, { maxAttempts: 3 });
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        const t = await h.admin.nextTask(a.id, 3000);
+        expect(t).toMatchObject({ id, attempt });
+        await h.admin.fail(id, a.id, { message: `boom ${attempt}` });
+      }
+      const task = await h.admin.get(id);
+      expect(task.status).toBe('dead_lettered');
+      expect(task.attempts).toBe(3);
+      const types = (await h.running.store.events.readStream('default', 'task', id)).map((e) => e.type);
+      expect(types.filter((t) => t === 'TaskRetried')).toHaveLength(2);
+      expect(types.at(-1)).toBe('TaskDeadLettered');
+      const dead = await h.admin.deadLetters({ capability: c });
+      expect(dead.items.map((t) => t.id)).toEqual([id]);
+      const requeued = await h.admin.requeue(id);
+      expect(requeued).toMatchObject({ status: 'queued', attempts: 0 });
+      expect(await h.admin.nextTask(a.id, 3000)).toMatchObject({ id, attempt: 1 });
+    } finally {
+      stop();
+    }
+  });
+
+  it('fails a non-retryable failure at once', async () => {
+    const c = cap();
+    const a = await agentIn(c);
+    const { id } = await h.admin.submit(c, null, { maxAttempts: 5 });
+    await h.admin.nextTask(a.id, 2000);
+    const task = await h.admin.fail(id, a.id, { message: 'bad input', code: 'invalid' }, false);
+    expect(task).toMatchObject({ status: 'failed', attempts: 1, error: { message: 'bad input', code: 'invalid', retryable: false } });
+  });
+
+  it('accepts the same completion twice and stores one TaskCompleted event', async () => {
+    const c = cap();
+    const a = await agentIn(c);
+    const { id } = await h.admin.submit(c, null);
+    await h.admin.nextTask(a.id, 2000);
+    const first = await h.admin.complete(id, a.id, { v: 1 });
+    const second = await h.admin.complete(id, a.id, { v: 1 });
+    expect(first.status).toBe('completed');
+    expect(second).toEqual(first);
+    const types = (await h.running.store.events.readStream('default', 'task', id)).map((e) => e.type);
+    expect(types.filter((t) => t === 'TaskCompleted')).toHaveLength(1);
+    expect(types).toEqual(['TaskSubmitted', 'TaskAssigned', 'TaskStarted', 'TaskCompleted']);
+  });
+
+  it('long poll answers 204 when nothing arrives, and 200 as soon as a task does', async () => {
+    const c = cap();
+    const a = await agentIn(c);
+    const empty = await h.request('GET', `/v1/agents/${a.id}/tasks/next?waitMs=100`);
+    expect(empty.status).toBe(204);
+    const started = Date.now();
+    const waiting = h.request('GET', `/v1/agents/${a.id}/tasks/next?waitMs=5000`);
+    await new Promise((r) => setTimeout(r, 100));
+    const { id } = await h.admin.submit(c, { hi: 1 });
+    const got = await waiting;
+    expect(got.status).toBe(200);
+    expect(got.body).toMatchObject({ id, input: { hi: 1 }, attempt: 1 });
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('pushes tasks over Server-Sent Events', async () => {
+    const c = cap();
+    const a = await agentIn(c, { maxConcurrentTasks: 2 });
+    const controller = new AbortController();
+    const response = await fetch(`${h.url}/v1/agents/${a.id}/stream`, { headers: { authorization: `Bearer ${h.adminKey}` }, signal: controller.signal });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    const { id } = await h.admin.submit(c, { via: 'sse' });
+    const reader = response.body!.getReader();
+    let text = '';
+    while (!text.includes('\n\ndata') && !/data: .*\n\n/.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    controller.abort();
+    expect(text).toContain('event: task');
+    const data = JSON.parse(/data: (.*)\n/.exec(text)![1]!);
+    expect(data).toMatchObject({ id, input: { via: 'sse' }, attempt: 1 });
+    expect((await h.admin.get(id)).status).toBe('running');
+  });
+
+  it('answers 404 problem+json for the stream of an unknown agent', async () => {
+    const res = await h.request('GET', '/v1/agents/no-such-agent/stream');
+    expect(res.status).toBe(404);
+    expect(res.headers.get('content-type')).toContain('application/problem+json');
+  });
+
+  it('keeps a task queued until a capable agent joins', async () => {
+    const c = cap();
+    const { id } = await h.admin.submit(c, null);
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await h.admin.get(id)).status).toBe('queued');
+    const a = await agentIn(c);
+    expect(await h.admin.nextTask(a.id, 2000)).toMatchObject({ id });
+  });
+
+  it('fails a queued task whose deadline passes, with the reason', async () => {
+    const c = cap();
+    const { id } = await h.admin.submit(c, null, { deadline: Date.now() + 150 });
+    const task = await h.admin.get(id, { waitMs: 3000 });
+    expect(task.status).toBe('failed');
+    expect(task.error).toMatchObject({ code: 'deadline_exceeded' });
+  });
+
+  it('gives a paused agent no new tasks until it resumes', async () => {
+    const c = cap();
+    const a = await agentIn(c);
+    const stop = heartbeatWhile([a.id]);
+    try {
+      await h.admin.pauseAgent(a.id);
+      const { id } = await h.admin.submit(c, null);
+      expect(await h.admin.nextTask(a.id, 200)).toBeUndefined();
+      await h.admin.resumeAgent(a.id);
+      expect(await h.admin.nextTask(a.id, 2000)).toMatchObject({ id });
+    } finally {
+      stop();
+    }
+  });
+
+  it('hands a terminated agent’s task to another agent without using up an attempt', async () => {
+    const c = cap();
+    const a = await agentIn(c);
+    const { id } = await h.admin.submit(c, null, { maxAttempts: 1 });
+    await h.admin.nextTask(a.id, 2000);
+    const b = await agentIn(c);
+    await h.admin.terminateAgent(a.id);
+    expect(await h.admin.nextTask(b.id, 2000)).toMatchObject({ id, attempt: 1 });
+    await h.admin.complete(id, b.id, 'done');
+    expect((await h.admin.get(id)).status).toBe('completed');
+  });
+
+  it('cancels a running task; the agent’s completion then gets 409', async () => {
+    const c = cap();
+    const a = await agentIn(c);
+    const { id } = await h.admin.submit(c, null);
+    await h.admin.nextTask(a.id, 2000);
+    expect((await h.admin.cancel(id)).status).toBe('canceled');
+    const late = await h.admin.complete(id, a.id, null).catch((e: AgentMeshError) => e);
+    expect((late as AgentMeshError).status).toBe(409);
+    expect((await h.admin.getAgent(a.id)).inFlight).toBe(0);
+  });
+
+  it('broadcasts one copy to every capable agent and completes with per-copy results', async () => {
+    const c = cap();
+    const agents = await Promise.all([agentIn(c), agentIn(c), agentIn(c)]);
+    const { id } = await h.admin.submit(c, { q: 'status?' }, { routing: { strategy: 'broadcast' } });
+    for (const a of agents) {
+      const t = await h.admin.nextTask(a.id, 2000);
+      expect(t?.parentId).toBe(id);
+      await h.admin.complete(t!.id, a.id, { from: a.id });
+    }
+    const parent = await h.admin.get<{ results: Array<{ agentId: string; status: string; output: unknown }> }>(id, { waitMs: 3000 });
+    expect(parent.status).toBe('completed');
+    expect(parent.output!.results.map((r) => r.agentId).sort()).toEqual(agents.map((a) => a.id).sort());
+    expect(parent.output!.results.every((r) => r.status === 'completed')).toBe(true);
+  });
+
+  it('routes the same affinity key to the same agent and spreads round robin evenly', async () => {
+    const c = cap();
+    const agents = await Promise.all([1, 2, 3].map(() => agentIn(c, { maxConcurrentTasks: 50 })));
+    const stop = heartbeatWhile(agents.map((a) => a.id));
+    try {
+      const sticky = await Promise.all(Array.from({ length: 6 }, () => h.admin.submit(c, null, { routing: { strategy: 'affinity', affinityKey: 'customer-42' } })));
+      const spread = await Promise.all(Array.from({ length: 9 }, () => h.admin.submit(c, null, { routing: { strategy: 'round_robin' } })));
+      const owner = new Map<string, string>();
+      await eventually(async () => {
+        for (const { id } of [...sticky, ...spread]) {
+          const t = await h.admin.get(id);
+          if (t.agentId) owner.set(id, t.agentId);
+        }
+        return owner.size === 15;
+      }, 5000, 'all assigned');
+      expect(new Set(sticky.map((s) => owner.get(s.id))).size).toBe(1);
+      const counts = new Map<string, number>();
+      for (const s of spread) counts.set(owner.get(s.id)!, (counts.get(owner.get(s.id)!) ?? 0) + 1);
+      expect([...counts.values()]).toEqual([3, 3, 3]);
+    } finally {
+      stop();
+    }
+  });
+
+  it('runs SDK agents end to end over SSE and long poll, extending leases of slow work', async () => {
+    const c = cap();
+    const workers = await Promise.all(
+      (['stream', 'poll'] as const).map((transport, i) =>
+        new Agent({ url: h.url, apiKey: h.adminKey, name: `sdk-${transport}`, capabilities: [c], transport, maxConcurrentTasks: 4, heartbeatIntervalMs: 100 })
+          .handle(c, async (input: { n: number; slow?: boolean }) => {
+            if (input.slow) await new Promise((r) => setTimeout(r, 700));
+            return { doubled: input.n * 2, by: i };
+          })
+          .start(),
+      ),
+    );
+    try {
+      const slow = await h.admin.submit(c, { n: 0, slow: true }, { leaseMs: 300, maxAttempts: 1 });
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => h.admin.run<{ doubled: number }>(c, { n: i + 1 }, { timeoutMs: 10_000 })));
+      expect(results.map((r) => r.output?.doubled)).toEqual(Array.from({ length: 20 }, (_, i) => (i + 1) * 2));
+      const slowTask = await h.admin.waitForResult(slow.id, { timeoutMs: 10_000 });
+      expect(slowTask).toMatchObject({ status: 'completed', attempts: 1 });
+    } finally {
+      await Promise.all(workers.map((w) => w.stop({ graceMs: 1000 })));
+    }
+  });
+});
