@@ -2,7 +2,10 @@
 
 /** NATS tokens may not contain '.', '*', '>' or whitespace: percent-encode anything outside a safe set. */
 export function subjectToken(id: string): string {
-  return id.replace(/[^A-Za-z0-9_:-]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+  // Percent-encode the UTF-8 bytes (and '%' itself), so distinct ids never share a token.
+  return id.replace(/[^A-Za-z0-9_:-]/gu, (c) =>
+    [...Buffer.from(c, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
+  );
 }
 
 export function agentInboxSubject(tenantId: string, agentId: string): string {

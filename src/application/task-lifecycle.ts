@@ -72,7 +72,8 @@ export class TaskLifecycle {
 
     if (holdsLease(before) && !(holdsLease(after) && after.agentId === before!.agentId)) {
       const outcome = after.status === 'completed' ? 'completed' : after.status === 'queued' && after.error?.code === 'agent_stopped' ? 'released' : 'failed';
-      const latency = before!.assignedAt === undefined ? undefined : now - before!.assignedAt;
+      // A hand-back says nothing about the agent's speed.
+      const latency = outcome === 'released' || before!.assignedAt === undefined ? undefined : now - before!.assignedAt;
       ctx.directory.releaseSlot(after.tenantId, before!.agentId!, outcome, latency, now);
       ctx.dispatcher.pokeAgent(after.tenantId, before!.agentId!);
     }

@@ -31,8 +31,10 @@ export class PriorityTaskQueue {
     return this.live.has(id);
   }
 
-  push(task: QueuedTask): void {
-    if (this.live.has(task.id)) return;
+  push(queued: QueuedTask): void {
+    if (this.live.has(queued.id)) return;
+    // A fresh object per push: a removed entry left in its bucket must never match a later push.
+    const task = { ...queued };
     this.live.set(task.id, task);
     const bucket = this.buckets[task.priority]!;
     // Re-queued tasks (retries) may carry an older seq: keep each bucket ordered by seq.
