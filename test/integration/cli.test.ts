@@ -53,7 +53,7 @@ describe('agentmesh CLI', () => {
   beforeAll(async () => {
     if (!existsSync(CLI)) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
     h = await startHarness();
-  });
+  }, 60_000);
   afterAll(async () => h?.close());
 
   describe('without a mesh', () => {

@@ -49,7 +49,7 @@ export async function submitTask(h: Harness, body: Record<string, unknown>, opti
 }
 
 /** Polls GET /v1/tasks/{id} until the task is in `status`; returns it. */
-export function waitForTaskStatus(h: Harness, id: string, status: string, key?: string, timeoutMs = 5000): Promise<any> {
+export function waitForTaskStatus(h: Harness, id: string, status: string, key?: string, timeoutMs = 10_000): Promise<any> {
   return eventually(
     async () => {
       const res = await h.request('GET', `/v1/tasks/${id}`, key !== undefined ? { key } : {});

@@ -15,11 +15,24 @@ export const Problem = Type.Object(
   { $id: 'Problem', additionalProperties: true, description: 'RFC 9457 problem details.' },
 );
 
-const problemRef = Type.Ref('Problem');
-/** The error statuses every authenticated route may answer. */
+const problemResponse = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: Type.Ref('Problem') } },
+});
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: 'The request is malformed or violates the schema (field names the culprit)',
+  401: 'No API key, or an unknown or revoked one',
+  403: "The key's role may not do this",
+  404: 'No such resource in the caller’s tenant',
+  409: 'Conflict with the current state (lease not held, duplicate id, already settled)',
+  413: 'Body, input or output over its size limit',
+  429: 'A tenant quota or queue bound is reached (Retry-After when waiting helps)',
+  503: 'A bounded queue is full or a dependency is down; retry after Retry-After',
+};
+/** The error statuses every authenticated route may answer, as RFC 9457 problem+json. */
 export function errors(...statuses: number[]) {
-  const out: Record<number, typeof problemRef> = {};
-  for (const s of [400, 401, 403, ...statuses]) out[s] = problemRef;
+  const out: Record<number, ReturnType<typeof problemResponse>> = {};
+  for (const s of [400, 401, 403, ...statuses]) out[s] = problemResponse(ERROR_DESCRIPTIONS[s] ?? 'Error');
   return out;
 }
 

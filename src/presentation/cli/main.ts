@@ -43,6 +43,6 @@ try {
   if (error instanceof AgentMeshError) fail(error.message, 1);
   const e = error as NodeJS.ErrnoException;
   if (e.code === 'EADDRINUSE') fail(`the address is in use: ${e.message}; set AGENTMESH_PORT to another port`, 1);
-  if (e.cause && (e.cause as NodeJS.ErrnoException).code === 'ECONNREFUSED') fail(`cannot reach the mesh: ${(e.cause as Error).message}`, 1);
+  if (e.message === 'fetch failed' && e.cause instanceof Error) fail(`cannot reach the mesh: ${e.cause.message}`, 1);
   fail(e.message ?? String(error), 1);
 }

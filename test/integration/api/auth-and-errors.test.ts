@@ -7,7 +7,7 @@ describe('API errors', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness({ AGENTMESH_MAX_INPUT_BYTES: '2048' });
-  });
+  }, 60_000);
   afterAll(async () => h?.close());
 
   describe('401 unauthorized', () => {

@@ -37,7 +37,7 @@ describe('OpenAPI document, docs and health', () => {
     const res = await h.request('GET', '/openapi.json', { key: null });
     expect(res.status).toBe(200);
     doc = res.body;
-  });
+  }, 60_000);
   afterAll(async () => h?.close());
 
   describe('GET /openapi.json', () => {

@@ -6,7 +6,7 @@ describe('tasks and agents API', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness();
-  });
+  }, 60_000);
   afterAll(async () => h?.close());
 
   describe('POST /v1/tasks', () => {
@@ -136,7 +136,7 @@ describe('tasks and agents API', () => {
       await waitForTaskStatus(h, id, 'assigned');
 
       const started = Date.now();
-      const waiting = h.request('GET', `/v1/tasks/${id}?waitMs=5000`);
+      const waiting = h.request('GET', `/v1/tasks/${id}?waitMs=8000`);
       await new Promise((r) => setTimeout(r, 200));
       expectStatus(await h.request('POST', `/v1/tasks/${id}/complete`, { body: { agentId: 'wait-agent', output: { done: true } } }), 200);
       const res = await waiting;
@@ -145,7 +145,7 @@ describe('tasks and agents API', () => {
       expect(task.status).toBe('completed');
       expect(task.output).toEqual({ done: true });
       expect(elapsed).toBeGreaterThanOrEqual(180);
-      expect(elapsed).toBeLessThan(3000);
+      expect(elapsed).toBeLessThan(6000);
     });
 
     it('returns the unsettled task when the wait runs out', async () => {
@@ -156,7 +156,7 @@ describe('tasks and agents API', () => {
       expect(task.id).toBe(id);
       expect(task.status).toBe('queued');
       expect(elapsed).toBeGreaterThanOrEqual(280);
-      expect(elapsed).toBeLessThan(2500);
+      expect(elapsed).toBeLessThan(4000);
     });
 
     it('returns a settled task at once', async () => {
@@ -164,7 +164,7 @@ describe('tasks and agents API', () => {
       expectStatus(await h.request('POST', `/v1/tasks/${id}/cancel`), 200);
       const started = Date.now();
       expect(expectStatus(await h.request('GET', `/v1/tasks/${id}?waitMs=5000`), 200).status).toBe('canceled');
-      expect(Date.now() - started).toBeLessThan(1000);
+      expect(Date.now() - started).toBeLessThan(2500);
     });
 
     it('rejects waitMs over 60000', async () => {
@@ -233,7 +233,7 @@ describe('tasks and agents API', () => {
 
       // Back on the agent, it runs again.
       expectStatus(await h.request('POST', '/v1/agents/dl-agent/resume'), 200);
-      const delivered = expectStatus(await h.request('GET', '/v1/agents/dl-agent/tasks/next?waitMs=2000'), 200);
+      const delivered = expectStatus(await h.request('GET', '/v1/agents/dl-agent/tasks/next?waitMs=5000'), 200);
       expect(delivered.id).toBe(id);
       expect(delivered.attempt).toBe(1);
     });
@@ -293,7 +293,7 @@ describe('tasks and agents API', () => {
 
       const resumed = expectStatus(await h.request('POST', '/v1/agents/life-agent/resume'), 200);
       expect(['available', 'busy']).toContain(resumed.status);
-      expect(expectStatus(await h.request('GET', '/v1/agents/life-agent/tasks/next?waitMs=2000'), 200).id).toBe(id);
+      expect(expectStatus(await h.request('GET', '/v1/agents/life-agent/tasks/next?waitMs=5000'), 200).id).toBe(id);
       expect(['available', 'busy']).toContain(expectStatus(await h.request('POST', '/v1/agents/life-agent/resume'), 200).status);
 
       const before = Date.now();

@@ -6,7 +6,7 @@ describe('tenants, API keys and tenant isolation', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness();
-  });
+  }, 60_000);
   afterAll(async () => h?.close());
 
   describe('POST /v1/tenants', () => {
@@ -195,7 +195,7 @@ describe('tenants, API keys and tenant isolation', () => {
 
       // The same worker does receive its own tenant's task.
       const own = await submitTask(h, { capability: 'a-only', input: 'for B' }, { key: b.key });
-      const delivered = expectStatus(await h.request('GET', '/v1/agents/b-worker/tasks/next?waitMs=2000', { key: b.key }), 200);
+      const delivered = expectStatus(await h.request('GET', '/v1/agents/b-worker/tasks/next?waitMs=5000', { key: b.key }), 200);
       expect(delivered.id).toBe(own);
     });
 

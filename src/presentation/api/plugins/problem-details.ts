@@ -40,9 +40,11 @@ export interface ProblemBody {
 }
 
 export function sendProblem(reply: FastifyReply, request: FastifyRequest, status: number, code: string, detail: string, extra: Record<string, unknown> = {}) {
-  const body: ProblemBody = { type: PROBLEM_BASE + code, title: TITLES[status] ?? 'Error', status, detail, instance: request.url, ...extra };
+  // Extensions first: a detail named like a standard member (status, type...) must not replace it.
+  const body: ProblemBody = { ...extra, type: PROBLEM_BASE + code, title: TITLES[status] ?? 'Error', status, detail, instance: request.url };
   const retryAfter = extra.retryAfterSeconds;
   if (typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter));
+  if (status === 401) void reply.header('www-authenticate', 'Bearer realm="agentmesh"');
   return reply.code(status).type('application/problem+json').send(body);
 }
 
@@ -61,7 +63,9 @@ export function registerProblemDetails(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof DomainError) {
       const status = STATUS[error.code];
-      return sendProblem(reply, request, status, error.code, error.message, error.details);
+      // Domain checks name fields of the body; say so, as schema violations do.
+      const details = typeof error.details.field === 'string' ? { ...error.details, field: `body.${error.details.field}` } : error.details;
+      return sendProblem(reply, request, status, error.code, error.message, details);
     }
     if (error.validation) {
       const field = fieldOf(error);
