@@ -2,7 +2,9 @@ import type { Agent, DomainEvent, Task } from '../../domain/index.js';
 
 /** Row shapes for jsonb_to_recordset batches, and their way back. */
 
+/** Input and output live in their own columns; `doc` holds the rest, rewritten on each change. */
 export function taskRow(task: Task) {
+  const { input, output, ...doc } = task;
   return {
     tenant_id: task.tenantId,
     id: task.id,
@@ -15,8 +17,26 @@ export function taskRow(task: Task) {
     created_at: task.createdAt,
     updated_at: task.updatedAt,
     version: task.version,
-    doc: task,
+    input,
+    ...(output !== undefined && { output }),
+    doc,
   };
+}
+
+export const TASK_COLUMNS = 'doc, input, output, status';
+
+export interface TaskRowOut {
+  doc: Omit<Task, 'input' | 'output'>;
+  input: unknown;
+  output: unknown;
+  status: Task['status'];
+}
+
+export function taskFromRow(r: TaskRowOut): Task {
+  const task: Task = { ...r.doc, input: r.input };
+  // SQL NULL for a completed task is a JSON null output.
+  if (r.output !== null || r.status === 'completed') task.output = r.output;
+  return task;
 }
 
 export function eventRow(e: DomainEvent) {

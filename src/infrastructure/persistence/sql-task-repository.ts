@@ -1,7 +1,8 @@
 import type { DomainEvent, Task } from '../../domain/index.js';
 import type { Page, PageRequest, TaskFilter, TaskRepository } from '../../application/ports.js';
 import type { SqlExecutor } from './sql-client.js';
-import { decodeCursor, encodeCursor } from './rows.js';
+import { decodeCursor, encodeCursor, TASK_COLUMNS, taskFromRow, type TaskRowOut } from './rows.js';
+import { uuidV7Floor } from '../system/uuid-v7.js';
 import type { WriteBatcher } from './write-batcher.js';
 
 /** Tasks in PostgreSQL (or PGlite); writes go through the group-commit batcher. */
@@ -24,13 +25,13 @@ export class SqlTaskRepository implements TaskRepository {
   }
 
   async get(tenantId: string, id: string): Promise<Task | undefined> {
-    const { rows } = await this.db.query<{ doc: Task }>('SELECT doc FROM tasks WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
-    return rows[0]?.doc;
+    const { rows } = await this.db.query<TaskRowOut>(`SELECT ${TASK_COLUMNS} FROM tasks WHERE tenant_id = $1 AND id = $2`, [tenantId, id]);
+    return rows[0] && taskFromRow(rows[0]);
   }
 
   async findByIdempotencyKey(tenantId: string, key: string): Promise<Task | undefined> {
-    const { rows } = await this.db.query<{ doc: Task }>('SELECT doc FROM tasks WHERE tenant_id = $1 AND idempotency_key = $2', [tenantId, key]);
-    return rows[0]?.doc;
+    const { rows } = await this.db.query<TaskRowOut>(`SELECT ${TASK_COLUMNS} FROM tasks WHERE tenant_id = $1 AND idempotency_key = $2`, [tenantId, key]);
+    return rows[0] && taskFromRow(rows[0]);
   }
 
   /** Newest first; the cursor is the last id seen. */
@@ -47,30 +48,31 @@ export class SqlTaskRepository implements TaskRepository {
     const after = decodeCursor(page.cursor);
     if (after !== undefined) add('id < ?', after);
     params.push(page.limit + 1);
-    const { rows } = await this.db.query<{ doc: Task }>(
-      `SELECT doc FROM tasks WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT $${params.length}`,
+    const { rows } = await this.db.query<TaskRowOut>(
+      `SELECT ${TASK_COLUMNS} FROM tasks WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT $${params.length}`,
       params,
     );
-    const items = rows.slice(0, page.limit).map((r) => r.doc);
+    const items = rows.slice(0, page.limit).map(taskFromRow);
     return rows.length > page.limit ? { items, nextCursor: encodeCursor(items.at(-1)!.id) } : { items };
   }
 
   async listActive(): Promise<Task[]> {
-    const { rows } = await this.db.query<{ doc: Task }>(
-      `SELECT doc FROM tasks WHERE status IN ('queued', 'assigned', 'running') ORDER BY created_at, id`,
+    const { rows } = await this.db.query<TaskRowOut>(
+      `SELECT ${TASK_COLUMNS} FROM tasks WHERE status IN ('queued', 'assigned', 'running') ORDER BY created_at, id`,
     );
-    return rows.map((r) => r.doc);
+    return rows.map(taskFromRow);
   }
 
   async listCopies(tenantId: string, parentId: string): Promise<Task[]> {
-    const { rows } = await this.db.query<{ doc: Task }>('SELECT doc FROM tasks WHERE tenant_id = $1 AND parent_id = $2 ORDER BY id', [tenantId, parentId]);
-    return rows.map((r) => r.doc);
+    const { rows } = await this.db.query<TaskRowOut>(`SELECT ${TASK_COLUMNS} FROM tasks WHERE tenant_id = $1 AND parent_id = $2 ORDER BY id`, [tenantId, parentId]);
+    return rows.map(taskFromRow);
   }
 
   async countSubmittedSince(tenantId: string, since: number): Promise<number> {
     const { rows } = await this.db.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM tasks WHERE tenant_id = $1 AND created_at >= $2 AND parent_id IS NULL',
-      [tenantId, since],
+      // Ids are UUIDv7: an id range over the primary key is a time range.
+      'SELECT count(*)::int AS n FROM tasks WHERE tenant_id = $1 AND id >= $2 AND created_at >= $3 AND parent_id IS NULL',
+      [tenantId, uuidV7Floor(since), since],
     );
     return rows[0]?.n ?? 0;
   }

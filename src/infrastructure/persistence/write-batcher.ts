@@ -18,24 +18,26 @@ export interface WriteBatcherOptions {
 }
 
 const INSERT_TASKS = `
-INSERT INTO tasks (tenant_id, id, capability, status, priority, agent_id, parent_id, idempotency_key, created_at, updated_at, version, doc)
-SELECT r.tenant_id, r.id, r.capability, r.status, r.priority, r.agent_id, r.parent_id, r.idempotency_key, r.created_at, r.updated_at, r.version, r.doc
-FROM jsonb_to_recordset($1::jsonb) AS r(tenant_id text, id text, capability text, status text, priority smallint, agent_id text,
-  parent_id text, idempotency_key text, created_at bigint, updated_at bigint, version integer, doc jsonb)
+INSERT INTO tasks (tenant_id, id, capability, status, priority, agent_id, parent_id, idempotency_key, created_at, updated_at, version, input, output, doc)
+SELECT r.tenant_id, r.id, r.capability, r.status, r.priority, r.agent_id, r.parent_id, r.idempotency_key, r.created_at, r.updated_at, r.version,
+  coalesce(r.input, 'null'::json), r.output, r.doc
+FROM json_to_recordset($1::json) AS r(tenant_id text, id text, capability text, status text, priority smallint, agent_id text,
+  parent_id text, idempotency_key text, created_at bigint, updated_at bigint, version integer, input json, output json, doc json)
 ON CONFLICT DO NOTHING
 RETURNING tenant_id, id`;
 
 const UPDATE_TASKS = `
-UPDATE tasks AS t SET status = r.status, priority = r.priority, agent_id = r.agent_id, updated_at = r.updated_at, version = r.version, doc = r.doc
-FROM jsonb_to_recordset($1::jsonb) AS r(tenant_id text, id text, status text, priority smallint, agent_id text,
-  updated_at bigint, version integer, expected integer, doc jsonb)
+UPDATE tasks AS t SET status = r.status, priority = r.priority, agent_id = r.agent_id, updated_at = r.updated_at, version = r.version,
+  output = coalesce(r.output, t.output), doc = r.doc
+FROM json_to_recordset($1::json) AS r(tenant_id text, id text, status text, priority smallint, agent_id text,
+  updated_at bigint, version integer, expected integer, output json, doc json)
 WHERE t.tenant_id = r.tenant_id AND t.id = r.id AND t.version = r.expected
 RETURNING t.tenant_id, t.id`;
 
 export const INSERT_EVENTS = `
 INSERT INTO events (tenant_id, aggregate_type, aggregate_id, version, type, data, occurred_at)
 SELECT r.tenant_id, r.aggregate_type, r.aggregate_id, r.version, r.type, r.data, r.occurred_at
-FROM jsonb_to_recordset($1::jsonb) AS r(tenant_id text, aggregate_type text, aggregate_id text, version integer, type text, data jsonb, occurred_at bigint)`;
+FROM json_to_recordset($1::json) AS r(tenant_id text, aggregate_type text, aggregate_id text, version integer, type text, data json, occurred_at bigint)`;
 
 const rowKey = (tenantId: string, id: string) => `${tenantId}\u0000${id}`;
 
@@ -125,7 +127,11 @@ export class WriteBatcher {
       for (const r of rows) ok.add(rowKey(r.tenant_id, r.id));
     }
     if (updates.length > 0) {
-      const rows = updates.map((w) => ({ ...taskRow(w.task), expected: w.task.version - w.events.length }));
+      // Updates never rewrite the input: leave it out of the parameter.
+      const rows = updates.map((w) => {
+        const { input: _input, ...row } = taskRow(w.task);
+        return { ...row, expected: w.task.version - w.events.length };
+      });
       const result = await tx.query<{ tenant_id: string; id: string }>(UPDATE_TASKS, [JSON.stringify(rows)]);
       for (const r of result.rows) ok.add(rowKey(r.tenant_id, r.id));
     }

@@ -53,17 +53,19 @@ CREATE TABLE tasks (
   created_at bigint NOT NULL,
   updated_at bigint NOT NULL,
   version integer NOT NULL,
-  -- the whole task: input, routing, attempts, lease, output, error, timestamps
-  doc jsonb NOT NULL,
+  -- written once at submit, and once at completion: state changes do not rewrite them
+  input json NOT NULL,
+  output json,
+  -- the rest of the task: routing, attempts, lease, error, timestamps
+  doc json NOT NULL,
   PRIMARY KEY (tenant_id, id)
 );
+-- Few indexes on purpose: every status change rewrites each of them. Ids are UUIDv7 (time
+-- ordered), so the primary key also answers "submitted since" by id range.
 CREATE UNIQUE INDEX tasks_by_idempotency_key ON tasks (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
-CREATE INDEX tasks_active ON tasks (created_at, id) WHERE status IN ('queued', 'assigned', 'running');
-CREATE INDEX tasks_by_status ON tasks (tenant_id, status, id);
-CREATE INDEX tasks_by_tenant ON tasks (tenant_id, id);
+CREATE INDEX tasks_by_status ON tasks (status, tenant_id, id);
 CREATE INDEX tasks_by_agent ON tasks (tenant_id, agent_id, id) WHERE agent_id IS NOT NULL;
 CREATE INDEX tasks_by_parent ON tasks (tenant_id, parent_id) WHERE parent_id IS NOT NULL;
-CREATE INDEX tasks_by_created ON tasks (tenant_id, created_at);
 
 -- Append-only event store; the unpublished rows are the outbox.
 CREATE TABLE events (
@@ -73,12 +75,11 @@ CREATE TABLE events (
   aggregate_id text NOT NULL,
   version integer NOT NULL,
   type text NOT NULL,
-  data jsonb NOT NULL,
+  data json NOT NULL,
   occurred_at bigint NOT NULL,
   published_at bigint,
   UNIQUE (tenant_id, aggregate_type, aggregate_id, version)
 );
-CREATE INDEX events_unpublished ON events (seq) WHERE published_at IS NULL;
 
 -- Events are facts: only the outbox mark may change, and nothing may be deleted.
 CREATE FUNCTION events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -1,0 +1,53 @@
+// Runs the SDK agents and the submitting client in a worker thread, so they use the second core
+// and the mesh's own thread is what gets measured.
+import { parentPort, workerData } from 'node:worker_threads';
+import { Agent, AgentMeshClient } from '../dist/sdk/index.js';
+
+const { url, apiKey, agents: agentCount, mode } = workerData;
+const latencies = [];
+const workers = [];
+for (let i = 0; i < agentCount; i++) {
+  const agent = new Agent({ url, apiKey, name: `bench-${i}`, capabilities: ['work'], maxConcurrentTasks: 64 }).handle('work', (input) => {
+    if (input.t !== undefined) latencies.push(performance.timeOrigin + performance.now() - input.t);
+    return { ok: true };
+  });
+  workers.push(await agent.start());
+}
+const client = new AgentMeshClient({ url, apiKey });
+parentPort.postMessage({ ready: true });
+
+parentPort.on('message', async (msg) => {
+  if (msg.type === 'flood') {
+    // Keep `window` submits outstanding until `total` are sent.
+    let sent = 0;
+    await Promise.all(
+      Array.from({ length: msg.window }, async () => {
+        while (sent < msg.total) {
+          sent++;
+          await client.submit('work', { n: sent });
+        }
+      }),
+    );
+    parentPort.postMessage({ type: 'flooded', sent });
+  } else if (msg.type === 'paced') {
+    const interval = 1000 / msg.rate;
+    const begin = performance.now();
+    let sent = 0;
+    const pending = [];
+    while (performance.now() - begin < msg.seconds * 1000) {
+      const due = Math.floor((performance.now() - begin) / interval);
+      while (sent < due) {
+        sent++;
+        pending.push(client.submit('work', { t: performance.timeOrigin + performance.now() }));
+      }
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await Promise.all(pending);
+    while (latencies.length < sent) await new Promise((r) => setTimeout(r, 5));
+    parentPort.postMessage({ type: 'paced-done', sent, latencies });
+  } else if (msg.type === 'stop') {
+    await Promise.all(workers.map((w) => w.stop({ graceMs: 1000 })));
+    parentPort.postMessage({ type: 'stopped' });
+  }
+});
+void mode;
