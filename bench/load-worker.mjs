@@ -8,7 +8,7 @@ const latencies = [];
 const workers = [];
 for (let i = 0; i < agentCount; i++) {
   const agent = new Agent({ url, apiKey, name: `bench-${i}`, capabilities: ['work'], maxConcurrentTasks: 64 }).handle('work', (input) => {
-    if (input.t !== undefined) latencies.push(performance.timeOrigin + performance.now() - input.t);
+    if (input.t !== undefined && input.measure) latencies.push(performance.timeOrigin + performance.now() - input.t);
     return { ok: true };
   });
   workers.push(await agent.start());
@@ -30,21 +30,26 @@ parentPort.on('message', async (msg) => {
     );
     parentPort.postMessage({ type: 'flooded', sent });
   } else if (msg.type === 'paced') {
+    // The first `warmupSeconds` run at the same rate but are not measured (JIT, WASM memory growth).
     const interval = 1000 / msg.rate;
+    const warmupMs = (msg.warmupSeconds ?? 2) * 1000;
     const begin = performance.now();
     let sent = 0;
+    let measured = 0;
     const pending = [];
-    while (performance.now() - begin < msg.seconds * 1000) {
+    while (performance.now() - begin < warmupMs + msg.seconds * 1000) {
       const due = Math.floor((performance.now() - begin) / interval);
       while (sent < due) {
         sent++;
-        pending.push(client.submit('work', { t: performance.timeOrigin + performance.now() }));
+        const measure = performance.now() - begin >= warmupMs;
+        if (measure) measured++;
+        pending.push(client.submit('work', { t: performance.timeOrigin + performance.now(), measure }));
       }
       await new Promise((r) => setTimeout(r, 1));
     }
     await Promise.all(pending);
-    while (latencies.length < sent) await new Promise((r) => setTimeout(r, 5));
-    parentPort.postMessage({ type: 'paced-done', sent, latencies });
+    while (latencies.length < measured) await new Promise((r) => setTimeout(r, 5));
+    parentPort.postMessage({ type: 'paced-done', sent: measured, latencies });
   } else if (msg.type === 'stop') {
     await Promise.all(workers.map((w) => w.stop({ graceMs: 1000 })));
     parentPort.postMessage({ type: 'stopped' });

@@ -47,10 +47,26 @@ export class TaskLifecycle {
     return change.task;
   }
 
+  /**
+   * For a change whose loss in a crash is harmless (the task was delivered: a restart would
+   * deliver it again): the caller goes on before the commit, which merges with the task's next write.
+   */
+  commitInBackground(before: Task, change: { task: Task; events: DomainEvent[] }): Task {
+    if (change.events.length === 0) return change.task;
+    this.ctx.tasks
+      .save(change.task, change.events)
+      .catch((error: unknown) => this.ctx.logger.error({ err: error, task_id: change.task.id }, 'background task write failed'));
+    this.follow(before, change.task);
+    return change.task;
+  }
+
   /** Rebuild in-memory state for a task loaded from the store at start. */
   recover(task: Task): void {
     if (holdsLease(task)) this.ctx.directory.reserveSlot(task.tenantId, task.agentId!, this.ctx.clock.now());
     this.follow(undefined, task);
+    // Assigned but maybe never delivered: the inbox message may have died with the last process.
+    // A duplicate is harmless (a delivery checks the attempt; a second one of the same attempt is idempotent).
+    if (task.status === 'assigned') this.publishAssignment(task);
   }
 
   private follow(before: Task | undefined, after: Task): void {

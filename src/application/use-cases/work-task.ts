@@ -26,11 +26,17 @@ export async function changeTask(
   });
 }
 
-/** The agent has received the task: it is running. Throws LeaseNotHeldError when the delivery is stale. */
+/**
+ * The agent has received the task: it is running. Throws LeaseNotHeldError when the delivery is
+ * stale. The write is not awaited: delivery does not wait for a commit, and a lost "running"
+ * only means a restart delivers the task again (at least once).
+ */
 export async function startTask(ctx: MeshContext, tenantId: string, id: string, agentId: string, attempt: number): Promise<Task> {
-  const task = await changeTask(ctx, tenantId, id, (t, now) => {
-    if (t.attempts !== attempt) throw new LeaseNotHeldError(t.id, agentId);
-    return start(t, agentId, now);
+  const task = await ctx.taskLocks.run(id, async () => {
+    const current = await ctx.tasks.get(tenantId, id);
+    if (!current) throw new NotFoundError('task', id);
+    if (current.attempts !== attempt) throw new LeaseNotHeldError(current.id, agentId);
+    return ctx.lifecycle.commitInBackground(current, start(current, agentId, ctx.clock.now()));
   });
   ctx.stats.delivered++;
   return task;

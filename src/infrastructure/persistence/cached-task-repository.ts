@@ -5,8 +5,9 @@ const key = (tenantId: string, id: string) => `${tenantId}\u0000${id}`;
 
 /**
  * For a store that only this process writes (the embedded default): active tasks are kept in
- * memory after each commit, so the hot path (assign, deliver, complete) reads no rows. Active
- * tasks are bounded by the queue and capacity bounds; settled ones stay in a small LRU.
+ * memory, so the hot path (assign, deliver, complete) reads no rows. A save shows at once (the
+ * next transition of the task may merge into the same group commit) and is undone if its commit
+ * fails. Active tasks are bounded by the queue and capacity bounds; settled ones stay in a small LRU.
  */
 export class CachedTaskRepository implements TaskRepository {
   private readonly active = new Map<string, Task>();
@@ -33,19 +34,33 @@ export class CachedTaskRepository implements TaskRepository {
     }
   }
 
-  async insert(task: Task, events: DomainEvent[]): Promise<void> {
-    await this.inner.insert(task, events);
-    this.remember(task);
+  private forget(task: Task): void {
+    const k = key(task.tenantId, task.id);
+    if (this.active.get(k) === task) this.active.delete(k);
+    if (this.settled.get(k) === task) this.settled.delete(k);
   }
 
-  async insertMany(items: Array<{ task: Task; events: DomainEvent[] }>): Promise<void> {
-    await this.inner.insertMany(items);
-    for (const i of items) this.remember(i.task);
+  /** Show the new state now; if the store refuses it, drop it so the next read asks the store. */
+  private async writeThrough(tasks: Task[], write: Promise<void>): Promise<void> {
+    for (const t of tasks) this.remember(t);
+    try {
+      await write;
+    } catch (error) {
+      for (const t of tasks) this.forget(t);
+      throw error;
+    }
   }
 
-  async save(task: Task, events: DomainEvent[]): Promise<void> {
-    await this.inner.save(task, events);
-    this.remember(task);
+  insert(task: Task, events: DomainEvent[]): Promise<void> {
+    return this.writeThrough([task], this.inner.insert(task, events));
+  }
+
+  insertMany(items: Array<{ task: Task; events: DomainEvent[] }>): Promise<void> {
+    return this.writeThrough(items.map((i) => i.task), this.inner.insertMany(items));
+  }
+
+  save(task: Task, events: DomainEvent[]): Promise<void> {
+    return this.writeThrough([task], this.inner.save(task, events));
   }
 
   async get(tenantId: string, id: string): Promise<Task | undefined> {

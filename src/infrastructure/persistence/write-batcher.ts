@@ -1,13 +1,14 @@
 import { ConcurrencyError, ConflictError, UnavailableError, type DomainEvent, type Task } from '../../domain/index.js';
-import type { SqlClient, SqlExecutor } from './sql-client.js';
+import type { SqlClient } from './sql-client.js';
 import { eventRow, taskRow } from './rows.js';
 
 interface PendingWrite {
   kind: 'insert' | 'update';
   task: Task;
   events: DomainEvent[];
-  resolve: () => void;
-  reject: (error: Error) => void;
+  /** The version the row must have for an update to apply. */
+  expectedVersion: number;
+  waiters: Array<{ resolve: () => void; reject: (error: Error) => void }>;
 }
 
 export interface WriteBatcherOptions {
@@ -17,22 +18,35 @@ export interface WriteBatcherOptions {
   maxPending: number;
 }
 
-const INSERT_TASKS = `
-INSERT INTO tasks (tenant_id, id, capability, status, priority, agent_id, parent_id, idempotency_key, created_at, updated_at, version, input, output, doc)
-SELECT r.tenant_id, r.id, r.capability, r.status, r.priority, r.agent_id, r.parent_id, r.idempotency_key, r.created_at, r.updated_at, r.version,
-  coalesce(r.input, 'null'::json), r.output, r.doc
-FROM json_to_recordset($1::json) AS r(tenant_id text, id text, capability text, status text, priority smallint, agent_id text,
-  parent_id text, idempotency_key text, created_at bigint, updated_at bigint, version integer, input json, output json, doc json)
-ON CONFLICT DO NOTHING
-RETURNING tenant_id, id`;
-
-const UPDATE_TASKS = `
-UPDATE tasks AS t SET status = r.status, priority = r.priority, agent_id = r.agent_id, updated_at = r.updated_at, version = r.version,
-  output = coalesce(r.output, t.output), doc = r.doc
-FROM json_to_recordset($1::json) AS r(tenant_id text, id text, status text, priority smallint, agent_id text,
-  updated_at bigint, version integer, expected integer, output json, doc json)
-WHERE t.tenant_id = r.tenant_id AND t.id = r.id AND t.version = r.expected
-RETURNING t.tenant_id, t.id`;
+/**
+ * One statement per batch: it is atomic on its own (no BEGIN/COMMIT round trips), and events are
+ * appended only for the task rows that were written (a duplicate insert or a stale update writes none).
+ */
+const WRITE_BATCH = `
+WITH inserted AS (
+  INSERT INTO tasks (tenant_id, id, capability, status, priority, agent_id, parent_id, idempotency_key, created_at, updated_at, version, input, output, doc)
+  SELECT r.tenant_id, r.id, r.capability, r.status, r.priority, r.agent_id, r.parent_id, r.idempotency_key, r.created_at, r.updated_at, r.version,
+    coalesce(r.input, 'null'::json), r.output, r.doc
+  FROM json_to_recordset($1::json) AS r(tenant_id text, id text, capability text, status text, priority smallint, agent_id text,
+    parent_id text, idempotency_key text, created_at bigint, updated_at bigint, version integer, input json, output json, doc json)
+  ON CONFLICT DO NOTHING
+  RETURNING tenant_id, id
+), updated AS (
+  UPDATE tasks AS t SET status = r.status, priority = r.priority, agent_id = r.agent_id, updated_at = r.updated_at, version = r.version,
+    output = coalesce(r.output, t.output), doc = r.doc
+  FROM json_to_recordset($2::json) AS r(tenant_id text, id text, status text, priority smallint, agent_id text,
+    updated_at bigint, version integer, expected integer, output json, doc json)
+  WHERE t.tenant_id = r.tenant_id AND t.id = r.id AND t.version = r.expected
+  RETURNING t.tenant_id, t.id
+), written AS (
+  SELECT tenant_id, id FROM inserted UNION ALL SELECT tenant_id, id FROM updated
+), appended AS (
+  INSERT INTO events (tenant_id, aggregate_type, aggregate_id, version, type, data, occurred_at)
+  SELECT e.tenant_id, e.aggregate_type, e.aggregate_id, e.version, e.type, e.data, e.occurred_at
+  FROM json_to_recordset($3::json) AS e(tenant_id text, aggregate_type text, aggregate_id text, version integer, type text, data json, occurred_at bigint)
+  JOIN written w ON w.tenant_id = e.tenant_id AND w.id = e.aggregate_id
+)
+SELECT tenant_id, id FROM written`;
 
 export const INSERT_EVENTS = `
 INSERT INTO events (tenant_id, aggregate_type, aggregate_id, version, type, data, occurred_at)
@@ -42,12 +56,14 @@ FROM json_to_recordset($1::json) AS r(tenant_id text, aggregate_type text, aggre
 const rowKey = (tenantId: string, id: string) => `${tenantId}\u0000${id}`;
 
 /**
- * Group commit: task writes arriving in the same tick share one transaction of three multi-row
- * statements (insert tasks, update tasks with a version check, append events). One flush runs at
- * a time; writes that arrive meanwhile form the next batch.
+ * Group commit: task writes arriving in the same tick share one statement (insert tasks, update
+ * tasks with a version check, append their events). One flush runs at
+ * a time; writes that arrive meanwhile form the next batch. Writes of one task that wait for the
+ * same batch merge into one row write carrying all their events.
  */
 export class WriteBatcher {
   private pending: PendingWrite[] = [];
+  private readonly pendingByTask = new Map<string, PendingWrite>();
   private flushing = false;
   private scheduled = false;
   flushes = 0;
@@ -67,7 +83,17 @@ export class WriteBatcher {
       return Promise.reject(new UnavailableError(`the store's write queue is full (${this.options.maxPending} writes); retry shortly`));
     }
     return new Promise((resolve, reject) => {
-      this.pending.push({ kind, task, events, resolve, reject });
+      const k = rowKey(task.tenantId, task.id);
+      const waiting = kind === 'update' ? this.pendingByTask.get(k) : undefined;
+      if (waiting) {
+        waiting.task = task;
+        waiting.events.push(...events);
+        waiting.waiters.push({ resolve, reject });
+        return;
+      }
+      const write: PendingWrite = { kind, task, events: [...events], expectedVersion: task.version - events.length, waiters: [{ resolve, reject }] };
+      this.pending.push(write);
+      this.pendingByTask.set(k, write);
       this.schedule();
     });
   }
@@ -88,16 +114,16 @@ export class WriteBatcher {
     if (this.flushing || this.pending.length === 0) return;
     this.flushing = true;
     const batch = this.pending.splice(0, this.options.maxBatch);
+    for (const write of batch) this.pendingByTask.delete(rowKey(write.task.tenantId, write.task.id));
     try {
-      const outcomes = await this.db.transaction((tx) => this.writeBatch(tx, batch));
-      this.settle(batch, outcomes);
+      this.settle(batch, await this.writeBatch(batch));
     } catch {
-      // Isolate the bad write: each one again in its own transaction.
+      // Isolate the bad write: each one again on its own.
       for (const write of batch) {
         try {
-          this.settle([write], await this.db.transaction((tx) => this.writeBatch(tx, [write])));
+          this.settle([write], await this.writeBatch([write]));
         } catch (error) {
-          write.reject(error as Error);
+          for (const w of write.waiters) w.reject(error as Error);
         }
       }
     } finally {
@@ -110,38 +136,32 @@ export class WriteBatcher {
   private settle(batch: PendingWrite[], outcomes: Array<Error | undefined>): void {
     batch.forEach((write, i) => {
       const error = outcomes[i];
-      if (error) write.reject(error);
-      else {
-        this.written++;
-        write.resolve();
-      }
+      if (!error) this.written++;
+      for (const w of write.waiters) error ? w.reject(error) : w.resolve();
     });
   }
 
-  private async writeBatch(tx: SqlExecutor, batch: PendingWrite[]): Promise<Array<Error | undefined>> {
-    const inserts = batch.filter((w) => w.kind === 'insert');
-    const updates = batch.filter((w) => w.kind === 'update');
-    const ok = new Set<string>();
-    if (inserts.length > 0) {
-      const { rows } = await tx.query<{ tenant_id: string; id: string }>(INSERT_TASKS, [JSON.stringify(inserts.map((w) => taskRow(w.task)))]);
-      for (const r of rows) ok.add(rowKey(r.tenant_id, r.id));
-    }
-    if (updates.length > 0) {
-      // Updates never rewrite the input: leave it out of the parameter.
-      const rows = updates.map((w) => {
+  private async writeBatch(batch: PendingWrite[]): Promise<Array<Error | undefined>> {
+    const inserts = batch.filter((w) => w.kind === 'insert').map((w) => taskRow(w.task));
+    // Updates never rewrite the input: leave it out of the parameter.
+    const updates = batch
+      .filter((w) => w.kind === 'update')
+      .map((w) => {
         const { input: _input, ...row } = taskRow(w.task);
-        return { ...row, expected: w.task.version - w.events.length };
+        return { ...row, expected: w.expectedVersion };
       });
-      const result = await tx.query<{ tenant_id: string; id: string }>(UPDATE_TASKS, [JSON.stringify(rows)]);
-      for (const r of result.rows) ok.add(rowKey(r.tenant_id, r.id));
-    }
-    const events = batch.filter((w) => ok.has(rowKey(w.task.tenantId, w.task.id))).flatMap((w) => w.events.map(eventRow));
-    if (events.length > 0) await tx.query(INSERT_EVENTS, [JSON.stringify(events)]);
+    const events = batch.flatMap((w) => w.events.map(eventRow));
+    const { rows } = await this.db.query<{ tenant_id: string; id: string }>(WRITE_BATCH, [
+      JSON.stringify(inserts),
+      JSON.stringify(updates),
+      JSON.stringify(events),
+    ]);
+    const ok = new Set(rows.map((r) => rowKey(r.tenant_id, r.id)));
     return batch.map((w) => {
       if (ok.has(rowKey(w.task.tenantId, w.task.id))) return undefined;
       return w.kind === 'insert'
         ? new ConflictError(`task '${w.task.id}' or its idempotency key exists already`, { id: w.task.id })
-        : new ConcurrencyError(w.task.id, w.task.version - w.events.length);
+        : new ConcurrencyError(w.task.id, w.expectedVersion);
     });
   }
 }

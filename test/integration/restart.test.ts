@@ -1,0 +1,51 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { eventually, startHarness, type Harness } from '../support/mesh-harness.js';
+
+/** Tasks and queues live in the embedded database on disk: a restart loses none of them. */
+describe('restart', () => {
+  let h: Harness | undefined;
+  afterAll(async () => h?.close());
+
+  it('finishes queued and leased tasks after the process restarts', async () => {
+    h = await startHarness();
+    const agent = await h.admin.registerAgent({ id: 'survivor', name: 'survivor', capabilities: [{ name: 'work' }], maxConcurrentTasks: 2 });
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push((await h.admin.submit('work', { i }, { leaseMs: 60_000 })).id);
+    const running = [await h.admin.nextTask(agent.id, 2000), await h.admin.nextTask(agent.id, 2000)];
+    expect(running.map((t) => t?.id)).toEqual(ids.slice(0, 2));
+    const dataDir = h.dataDir;
+    await h.stop();
+
+    h = await startHarness({}, dataDir);
+    const statuses = await Promise.all(ids.map(async (id) => (await h!.admin.get(id)).status));
+    expect(statuses.slice(0, 2)).toEqual(['running', 'running']);
+    expect(statuses.slice(2)).toEqual(['queued', 'queued', 'queued', 'queued']);
+    // The agent still holds its leases across the restart and completes them.
+    for (const t of running) await h.admin.complete(t!.id, agent.id, { after: 'restart' });
+    // The queued ones flow to it as its slots free up.
+    await eventually(async () => {
+      const next = await h!.admin.nextTask(agent.id, 200);
+      if (next) await h!.admin.complete(next.id, agent.id, { after: 'restart' });
+      const all = await Promise.all(ids.map(async (id) => (await h!.admin.get(id)).status));
+      return all.every((s) => s === 'completed');
+    }, 15_000, 'all tasks completed after restart');
+    const agentAfter = await h.admin.getAgent(agent.id);
+    expect(agentAfter.inFlight).toBeLessThanOrEqual(2);
+    const events = await h.running.store.events.readStream('default', 'task', ids[0]!);
+    expect(events.map((e) => e.type)).toEqual(['TaskSubmitted', 'TaskAssigned', 'TaskStarted', 'TaskCompleted']);
+  }, 60_000);
+
+  it('re-delivers a task that was assigned but not yet delivered when the process stopped', async () => {
+    const dataDir = h!.dataDir;
+    await h!.stop();
+    h = await startHarness({}, dataDir);
+    const agent = await h.admin.registerAgent({ id: 'late-joiner', name: 'late', capabilities: [{ name: 'other' }] });
+    const { id } = await h.admin.submit('other', null, { leaseMs: 60_000 });
+    // Assigned (inbox message published) but the agent never polled before the stop.
+    await eventually(async () => (await h!.admin.get(id)).status === 'assigned', 5000, 'assignment');
+    await h.stop();
+    h = await startHarness({}, dataDir);
+    const delivered = await h.admin.nextTask(agent.id, 3000);
+    expect(delivered).toMatchObject({ id, attempt: 1 });
+  }, 60_000);
+});
