@@ -42,6 +42,8 @@ export class AgentDirectory {
       return;
     }
     this.agents.set(k, agent);
+    // Heartbeats and load live here first; the sweeper persists them.
+    this.dirty.add(k);
     for (const c of agent.capabilities) {
       const ck = key(agent.tenantId, c.name);
       let set = this.byCapability.get(ck);

@@ -1,5 +1,5 @@
 import type { DomainEvent, AgentEventType } from './events.js';
-import { InvalidStateError, ValidationError } from './errors.js';
+import { ConflictError, InvalidStateError, ValidationError } from './errors.js';
 import { assertIdentifier, assertIntegerInRange, assertJsonWithin, assertName } from './validation.js';
 
 export type AgentStatus = 'available' | 'busy' | 'paused' | 'unhealthy' | 'terminated';
@@ -130,6 +130,28 @@ export function registerAgent(input: RegisterAgentInput, now: number, limits = D
     agent,
     events: [event(agent, 'AgentRegistered', now, { name, capabilities, tags: agent.tags, maxConcurrentTasks })],
   };
+}
+
+/**
+ * The same id joins again after it was terminated or went silent (a restarted worker): a fresh
+ * registration that keeps the id's history (version, lifetime counters).
+ */
+export function reregisterAgent(existing: Agent, input: RegisterAgentInput, now: number, limits = DEFAULT_AGENT_LIMITS): Change {
+  if (existing.status !== 'terminated' && existing.status !== 'unhealthy') {
+    throw new ConflictError(`agent '${existing.id}' already exists and is ${existing.status}`, { id: existing.id, agentStatus: existing.status });
+  }
+  const fresh = registerAgent(input, now, limits).agent;
+  const agent: Agent = {
+    ...fresh,
+    assignedCount: existing.assignedCount,
+    completedCount: existing.completedCount,
+    failedCount: existing.failedCount,
+    avgLatencyMs: existing.avgLatencyMs,
+    registeredAt: existing.registeredAt,
+    version: existing.version + 1,
+  };
+  const registered = registerAgent(input, now, limits).events[0]!;
+  return { agent, events: [{ ...registered, version: agent.version, data: { ...registered.data, rejoined: true } }] };
 }
 
 export function isLive(agent: Agent): boolean {

@@ -60,6 +60,8 @@ export class Agent {
   private readonly handlers = new Map<string, TaskHandler>();
   private readonly inFlight = new Map<string, AbortController>();
   private readonly stopping = new AbortController();
+  /** Aborted on stop(), or when the mesh refuses the agent for good. */
+  private readonly receiving = new AbortController();
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private loop: Promise<void> | undefined;
   private agentId: string | undefined;
@@ -96,12 +98,27 @@ export class Agent {
     });
     this.agentId = agent.id;
     this.heartbeatTimer = setInterval(() => {
-      this.client.heartbeat(agent.id).catch((error: unknown) => this.report(error));
+      this.client.heartbeat(agent.id).catch((error: unknown) => {
+        if (error instanceof AgentMeshError && [401, 403, 404].includes(error.status)) this.giveUp(error);
+        else this.report(error);
+      });
     }, o.heartbeatIntervalMs ?? 10_000);
     this.heartbeatTimer.unref();
-    this.loop = (o.transport ?? 'stream') === 'stream' ? this.streamLoop() : this.pollLoop();
+    // A fatal answer (401 revoked key, 403, 404 agent gone) ends the loop: report it, never crash the process.
+    this.loop = ((o.transport ?? 'stream') === 'stream' ? this.streamLoop() : this.pollLoop()).catch((error: unknown) => this.giveUp(error));
     return this;
   }
+
+  private giveUp(error: unknown): void {
+    if (this.fatalError !== undefined || this.stopping.signal.aborted) return;
+    this.fatalError = error;
+    clearInterval(this.heartbeatTimer);
+    this.receiving.abort();
+    this.report(error);
+  }
+
+  /** Set when the agent stopped receiving because the mesh refused it (revoked key, agent removed). */
+  fatalError: unknown;
 
   /**
    * Stops taking tasks, lets in-flight ones finish for up to `graceMs`, then leaves the mesh:
@@ -110,6 +127,7 @@ export class Agent {
   async stop(options: { graceMs?: number } = {}): Promise<void> {
     if (this.stopping.signal.aborted) return;
     this.stopping.abort();
+    this.receiving.abort();
     clearInterval(this.heartbeatTimer);
     await this.loop?.catch(() => undefined);
     const deadline = Date.now() + (options.graceMs ?? 10_000);
@@ -119,16 +137,16 @@ export class Agent {
   }
 
   private report(error: unknown): void {
-    if (this.stopping.signal.aborted && (error as Error)?.name === 'AbortError') return;
+    if (this.receiving.signal.aborted && (error as Error)?.name === 'AbortError') return;
     this.options.onError?.(error);
   }
 
   private async streamLoop(): Promise<void> {
     let backoff = 100;
-    while (!this.stopping.signal.aborted) {
+    while (!this.receiving.signal.aborted) {
       try {
         const response = await this.client.http.raw('GET', `/v1/agents/${encodeURIComponent(this.id)}/stream`, {
-          signal: this.stopping.signal,
+          signal: this.receiving.signal,
           headers: { accept: 'text/event-stream' },
         });
         backoff = 100;
@@ -136,30 +154,30 @@ export class Agent {
           if (event.event === 'task') this.dispatch(JSON.parse(event.data) as DeliveredTask);
         }
       } catch (error) {
-        if (this.stopping.signal.aborted) return;
+        if (this.receiving.signal.aborted) return;
         this.report(error);
         if (error instanceof AgentMeshError && !error.retryable) throw error;
       }
-      await sleep(backoff, this.stopping.signal);
+      await sleep(backoff, this.receiving.signal);
       backoff = Math.min(5000, backoff * 2);
     }
   }
 
   private async pollLoop(): Promise<void> {
     const limit = this.options.maxConcurrentTasks ?? 1;
-    while (!this.stopping.signal.aborted) {
+    while (!this.receiving.signal.aborted) {
       if (this.inFlight.size >= limit) {
-        await sleep(5, this.stopping.signal);
+        await sleep(5, this.receiving.signal);
         continue;
       }
       try {
-        const task = await this.client.nextTask(this.id, 20_000, this.stopping.signal);
+        const task = await this.client.nextTask(this.id, 20_000, this.receiving.signal);
         if (task) this.dispatch(task);
       } catch (error) {
-        if (this.stopping.signal.aborted) return;
+        if (this.receiving.signal.aborted) return;
         this.report(error);
         if (error instanceof AgentMeshError && !error.retryable) throw error;
-        await sleep(500, this.stopping.signal);
+        await sleep(500, this.receiving.signal);
       }
     }
   }
@@ -180,6 +198,7 @@ export class Agent {
       this.client.extendLease(task.id, agentId, leaseMs).catch((error: unknown) => this.report(error));
     }, Math.max(50, leaseMs / 2));
     extender.unref();
+    controller.signal.addEventListener('abort', () => clearInterval(extender), { once: true });
     const context: TaskContext = {
       task,
       agentId,

@@ -69,6 +69,9 @@ export interface AgentInfo {
   failedCount: number;
   avgLatencyMs: number;
   lastHeartbeatAt: number;
+  registeredAt: number;
+  updatedAt: number;
+  version: number;
 }
 
 export interface RegisterAgentRequest {

@@ -255,6 +255,67 @@ describe('delivery', () => {
     }
   });
 
+  it('lets a terminated or silent agent id register again, but not a live one', async () => {
+    const c = cap();
+    const first = await h.admin.registerAgent({ id: 'phoenix', name: 'phoenix', capabilities: [{ name: c }] });
+    const dup = await h.request('POST', '/v1/agents', { body: { id: 'phoenix', name: 'again', capabilities: [{ name: c }] } });
+    expect(dup.status).toBe(409);
+    const gone = await h.admin.terminateAgent(first.id);
+    expect(gone).toMatchObject({ status: 'terminated', inFlight: 0 });
+    const back = await h.admin.registerAgent({ id: 'phoenix', name: 'phoenix v2', capabilities: [{ name: c }, { name: 'extra' }] });
+    expect(back).toMatchObject({ status: 'available', name: 'phoenix v2', version: first.version + 2 });
+    // Silent until unhealthy, then it rejoins under the same id.
+    await eventually(async () => (await h.admin.getAgent('phoenix')).status === 'unhealthy', 5000, 'unhealthy');
+    const rejoined = await h.admin.registerAgent({ id: 'phoenix', name: 'phoenix v3', capabilities: [{ name: c }] });
+    expect(rejoined.status).toBe('available');
+    const types = (await h.running.store.events.readStream('default', 'agent', 'phoenix')).map((e) => e.type);
+    expect(types).toEqual(['AgentRegistered', 'AgentTerminated', 'AgentRegistered', 'AgentHeartbeatMissed', 'AgentRegistered']);
+  });
+
+  it('treats an open stream and long polls as heartbeats', async () => {
+    const c = cap();
+    const polled = await agentIn(c);
+    const streamed = await agentIn(c);
+    const controller = new AbortController();
+    const stream = await fetch(`${h.url}/v1/agents/${streamed.id}/stream`, { headers: { authorization: `Bearer ${h.adminKey}` }, signal: controller.signal });
+    expect(stream.status).toBe(200);
+    const until = Date.now() + 1000; // well past the 400 ms heartbeat timeout
+    while (Date.now() < until) await h.admin.nextTask(polled.id, 100);
+    expect((await h.admin.getAgent(polled.id)).status).toBe('available');
+    expect((await h.admin.getAgent(streamed.id)).status).toBe('available');
+    controller.abort();
+  });
+
+  it('ends an open stream when its key is revoked', async () => {
+    const c = cap();
+    const key = await h.admin.http.json<{ id: string; key: string }>('POST', '/v1/api-keys', { body: { name: 'worker key', role: 'agent' } });
+    const a = await agentIn(c);
+    const response = await fetch(`${h.url}/v1/agents/${a.id}/stream`, { headers: { authorization: `Bearer ${key.key}` } });
+    expect(response.status).toBe(200);
+    await h.request('DELETE', `/v1/api-keys/${key.id}`);
+    const reader = response.body!.getReader();
+    const ended = await Promise.race([
+      (async () => {
+        for (;;) if ((await reader.read()).done) return true;
+      })(),
+      new Promise<boolean>((r) => setTimeout(() => r(false), 8000)),
+    ]);
+    expect(ended).toBe(true);
+  });
+
+  it('stops an SDK agent whose key is revoked without crashing the process', async () => {
+    const c = cap();
+    const key = await h.admin.http.json<{ id: string; key: string }>('POST', '/v1/api-keys', { body: { name: 'doomed key', role: 'agent' } });
+    const errors: unknown[] = [];
+    const worker = await new Agent({ url: h.url, apiKey: key.key, name: 'revoked', capabilities: [c], transport: 'poll', heartbeatIntervalMs: 100, onError: (e) => errors.push(e) })
+      .handle(c, () => 'never')
+      .start();
+    await h.request('DELETE', `/v1/api-keys/${key.id}`);
+    await eventually(() => worker.fatalError !== undefined, 8000, 'the agent to give up');
+    expect((worker.fatalError as AgentMeshError).status).toBe(401);
+    await worker.stop({ graceMs: 100 });
+  });
+
   it('runs SDK agents end to end over SSE and long poll, extending leases of slow work', async () => {
     const c = cap();
     const workers = await Promise.all(

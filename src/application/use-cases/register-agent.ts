@@ -1,7 +1,8 @@
-import { ConflictError, QuotaExceededError, registerAgent, type Agent, type RegisterAgentInput } from '../../domain/index.js';
+import { QuotaExceededError, registerAgent, reregisterAgent, type Agent, type RegisterAgentInput } from '../../domain/index.js';
 import { CAN_MANAGE_AGENTS, requireRole, type Caller } from '../caller.js';
 import type { MeshContext } from '../mesh-context.js';
 
+/** Registers a new agent, or re-registers an id whose agent was terminated or went silent (409 while it lives). */
 export async function registerAgentUseCase(
   ctx: MeshContext,
   caller: Caller,
@@ -10,17 +11,24 @@ export async function registerAgentUseCase(
   requireRole(caller, CAN_MANAGE_AGENTS, 'register agents');
   const id = input.id ?? `agent-${ctx.ids.newId()}`;
   return ctx.agentLocks.run(`${caller.tenantId}\u0000${id}`, async () => {
+    const existing = await ctx.agents.get(caller.tenantId, id);
     const tenant = await ctx.tenants.get(caller.tenantId);
     const count = await ctx.agents.countNotTerminated(caller.tenantId);
-    if (tenant && count >= tenant.quotas.maxAgents) {
+    // A silent agent rejoining takes back its own slot.
+    const taken = existing && existing.status !== 'terminated' ? count - 1 : count;
+    if (tenant && taken >= tenant.quotas.maxAgents) {
       throw new QuotaExceededError(`tenant '${caller.tenantId}' has reached its quota of ${tenant.quotas.maxAgents} agents`, {
         quota: 'maxAgents',
         limit: tenant.quotas.maxAgents,
       });
     }
-    const { agent, events } = registerAgent({ ...input, id, tenantId: caller.tenantId }, ctx.clock.now(), ctx.settings.agentLimits);
-    if (await ctx.agents.get(caller.tenantId, id)) throw new ConflictError(`agent '${id}' already exists`, { id });
-    await ctx.agents.insert(agent, events);
+    const request = { ...input, id, tenantId: caller.tenantId };
+    const now = ctx.clock.now();
+    const { agent, events } = existing
+      ? reregisterAgent(ctx.directory.get(caller.tenantId, id) ?? existing, request, now, ctx.settings.agentLimits)
+      : registerAgent(request, now, ctx.settings.agentLimits);
+    if (existing) await ctx.agents.save(agent, events);
+    else await ctx.agents.insert(agent, events);
     ctx.directory.put(agent);
     ctx.dispatcher.pokeAgent(agent.tenantId, agent.id);
     ctx.logger.info({ tenant_id: agent.tenantId, agent_id: agent.id, capabilities: agent.capabilities.map((c) => c.name) }, 'agent registered');

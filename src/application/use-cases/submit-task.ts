@@ -1,3 +1,4 @@
+import equal from 'fast-deep-equal';
 import { ConflictError, QuotaExceededError, submitTask, type SubmitTaskInput, type Task } from '../../domain/index.js';
 import { CAN_SUBMIT_TASKS, requireRole, type Caller } from '../caller.js';
 import type { MeshContext } from '../mesh-context.js';
@@ -21,7 +22,7 @@ export async function submitTaskUseCase(
 
   if (request.idempotencyKey !== undefined) {
     const existing = await ctx.tasks.findByIdempotencyKey(caller.tenantId, request.idempotencyKey);
-    if (existing) return { task: existing, created: false };
+    if (existing) return { task: sameRequest(existing, change.task, request.idempotencyKey), created: false };
   }
   const tenant = await ctx.tenants.get(caller.tenantId);
   if (tenant && counter.lastHour(caller.tenantId, now) >= tenant.quotas.maxTasksPerHour) {
@@ -45,8 +46,17 @@ export async function submitTaskUseCase(
     // Two concurrent submits with one idempotency key: the loser returns the winner's task.
     if (error instanceof ConflictError && request.idempotencyKey !== undefined) {
       const existing = await ctx.tasks.findByIdempotencyKey(caller.tenantId, request.idempotencyKey);
-      if (existing) return { task: existing, created: false };
+      if (existing) return { task: sameRequest(existing, change.task, request.idempotencyKey), created: false };
     }
     throw error;
   }
+}
+
+/** A key reused for a different request is a client bug: say so rather than return the wrong task. */
+function sameRequest(existing: Task, requested: Task, key: string): Task {
+  const fields = (t: Task) => [t.capability, t.input, t.priority, t.routing, t.maxAttempts, t.leaseMs, t.deadline];
+  if (!equal(fields(existing), fields(requested))) {
+    throw new ConflictError(`Idempotency-Key '${key}' was used for a different request`, { idempotencyKey: key, taskId: existing.id });
+  }
+  return existing;
 }

@@ -58,9 +58,13 @@ export class SqlAgentRepository implements AgentRepository {
     const expected = agent.version - events.length;
     return this.db.transaction(async (tx) => {
       const { rows } = await tx.query(
-        `UPDATE agents SET status = $3, capabilities = $4, version = $5, profile = $6, last_heartbeat_at = $7, updated_at = $8, in_flight = $9
+        `UPDATE agents SET status = $3, capabilities = $4, version = $5, profile = $6, last_heartbeat_at = $7, updated_at = $8, in_flight = $9,
+           assigned_count = $11, completed_count = $12, failed_count = $13, avg_latency_ms = $14
          WHERE tenant_id = $1 AND id = $2 AND version = $10 RETURNING id`,
-        [agent.tenantId, agent.id, agent.status, agent.capabilities.map((c) => c.name), agent.version, JSON.stringify(agentProfile(agent)), agent.lastHeartbeatAt, agent.updatedAt, agent.inFlight, expected],
+        [
+          agent.tenantId, agent.id, agent.status, agent.capabilities.map((c) => c.name), agent.version, JSON.stringify(agentProfile(agent)),
+          agent.lastHeartbeatAt, agent.updatedAt, agent.inFlight, expected, agent.assignedCount, agent.completedCount, agent.failedCount, agent.avgLatencyMs,
+        ],
       );
       if (rows.length === 0) throw new ConcurrencyError(agent.id, expected);
       await tx.query(INSERT_EVENTS, [JSON.stringify(events.map(eventRow))]);

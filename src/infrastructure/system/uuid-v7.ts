@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { IdGenerator } from '../../application/ports.js';
 
 /**
@@ -22,13 +22,11 @@ export class UuidV7Generator implements IdGenerator {
       this.lastMs = ms;
       this.counter = 0;
     }
-    const bytes = randomBytes(16);
-    bytes.writeUIntBE(ms, 0, 6);
-    bytes[6] = 0x70 | (this.counter >> 8);
-    bytes[7] = this.counter & 0xff;
-    bytes[8] = 0x80 | (bytes[8]! & 0x3f);
-    const hex = bytes.toString('hex');
-    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+    // randomUUID draws from a cached entropy pool; keep its random tail (variant bits included).
+    const random = randomUUID();
+    const time = ms.toString(16).padStart(12, '0');
+    const version = (0x7000 | this.counter).toString(16);
+    return `${time.slice(0, 8)}-${time.slice(8, 12)}-${version}-${random.slice(19)}`;
   }
 }
 

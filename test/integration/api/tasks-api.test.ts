@@ -41,6 +41,17 @@ describe('tasks and agents API', () => {
       expect(expectStatus(other, 202).id).not.toBe(created.id);
     });
 
+    it('Idempotency-Key: reusing a key for a different request is a 409, and the same input in another key order is not', async () => {
+      const headers = { 'idempotency-key': 'order-77' };
+      const first = expectStatus(await h.request('POST', '/v1/tasks', { body: { capability: 'idem-cap', input: { a: 1, b: 2 } }, headers }), 202);
+      const reordered = await h.request('POST', '/v1/tasks', { body: { capability: 'idem-cap', input: { b: 2, a: 1 } }, headers });
+      expect(expectStatus(reordered, 200).id).toBe(first.id);
+      const different = await h.request('POST', '/v1/tasks', { body: { capability: 'idem-cap', input: { a: 2 } }, headers });
+      expect(different.status).toBe(409);
+      expect(different.headers.get('content-type')).toContain('application/problem+json');
+      expect(different.body).toMatchObject({ type: 'https://agentmesh.dev/problems/conflict', idempotencyKey: 'order-77', taskId: first.id });
+    });
+
     it('Idempotency-Key: concurrent submits with one key make one task', async () => {
       const headers = { 'idempotency-key': 'burst-1' };
       const answers = await Promise.all(Array.from({ length: 6 }, () => h.request('POST', '/v1/tasks', { body: { capability: 'burst-cap' }, headers })));

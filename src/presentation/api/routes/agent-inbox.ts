@@ -1,11 +1,16 @@
 import { Type } from '@fastify/type-provider-typebox';
 import type { Mesh } from '../../../application/mesh.js';
+import { heartbeatAgent } from '../../../application/use-cases/change-agent.js';
+import { bearerToken } from '../plugins/authenticate.js';
 import { DeliveredTask, errors, IdParams, WaitQuery } from '../schemas.js';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
 
 const KEEPALIVE_MS = 15_000;
 
-/** How an agent receives its tasks: long poll, or a Server-Sent Events stream. */
+/**
+ * How an agent receives its tasks: long poll, or a Server-Sent Events stream. Either counts as a
+ * heartbeat; an open stream re-checks its key and heartbeats at every keepalive.
+ */
 export function agentInboxRoutes(app: TypedApp, mesh: Mesh): void {
   const tags = ['delivery'];
   // On shutdown, end open streams and long polls instead of waiting for them.
@@ -29,6 +34,7 @@ export function agentInboxRoutes(app: TypedApp, mesh: Mesh): void {
       const abort = new AbortController();
       reply.raw.on('close', () => abort.abort());
       const signal = AbortSignal.any([abort.signal, shutdown.signal]);
+      await heartbeatAgent(mesh.ctx, request.caller, request.params.id);
       const task = await mesh.delivery.next(request.caller, request.params.id, request.query.waitMs ?? 0, signal);
       if (!task) return reply.code(204).send(null);
       return task;
@@ -56,13 +62,23 @@ export function agentInboxRoutes(app: TypedApp, mesh: Mesh): void {
           raw.write(chunk, (error) => (error ? reject(error) : resolve()));
         });
       // Validate before hijacking, so a bad agent id still gets a problem+json 404.
+      await heartbeatAgent(mesh.ctx, request.caller, request.params.id);
       const subscription = await mesh.delivery.stream(request.caller, request.params.id, (task) =>
         write(`event: task\nid: ${task.id}:${task.attempt}\ndata: ${JSON.stringify(task)}\n\n`),
       );
       reply.hijack();
       raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
       raw.write(': connected\n\n');
-      const keepalive = setInterval(() => raw.write(': keepalive\n\n'), KEEPALIVE_MS);
+      const token = bearerToken(request);
+      const every = Math.min(KEEPALIVE_MS, Math.floor(mesh.ctx.settings.heartbeatTimeoutMs / 3));
+      const keepalive = setInterval(() => {
+        mesh.auth
+          .authenticate(token)
+          .then((caller) => heartbeatAgent(mesh.ctx, caller, request.params.id))
+          .then(() => raw.write(': keepalive\n\n'))
+          // A revoked key or a removed agent ends the stream.
+          .catch(() => end());
+      }, every);
       const end = () => {
         if (!open) return;
         open = false;

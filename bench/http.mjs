@@ -1,0 +1,41 @@
+// POST /v1/tasks against a bare Fastify route with the same body schema (the baseline), each
+// loaded by autocannon in its own process so the server under test has its thread to itself.
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { promisify } from 'node:util';
+import Fastify from 'fastify';
+import { SubmitTaskBody, SubmitTaskReply } from '../dist/presentation/api/schemas.js';
+import { startBenchMesh } from './e2e.mjs';
+
+const run = promisify(execFile);
+const autocannonBin = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
+
+export const TASK_BODY = JSON.stringify({ capability: 'work', input: { text: 'summarize: the quick brown fox jumps over the lazy dog' }, priority: 5 });
+
+async function load(url, headers, seconds, connections) {
+  const args = [autocannonBin, '-j', '-d', String(seconds), '-c', String(connections), '-m', 'POST', '-b', TASK_BODY, '-H', 'content-type=application/json'];
+  for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}=${v}`);
+  args.push(url);
+  const { stdout } = await run(process.execPath, args, { maxBuffer: 16 * 1024 * 1024 });
+  const r = JSON.parse(stdout);
+  return { requestsPerSecond: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, non2xx: r.non2xx, errors: r.errors };
+}
+
+export async function measureHttp({ seconds = 5, connections = 32 } = {}) {
+  const bare = Fastify();
+  bare.post('/v1/tasks', { schema: { body: SubmitTaskBody, response: { 202: SubmitTaskReply } } }, async (_req, reply) =>
+    reply.code(202).send({ id: randomUUID(), status: 'queued', created: true }),
+  );
+  const bareUrl = await bare.listen({ port: 0, host: '127.0.0.1' });
+  const baseline = await load(`${bareUrl}/v1/tasks`, {}, seconds, connections);
+  await bare.close();
+
+  const mesh = await startBenchMesh();
+  const submit = await load(`${mesh.url}/v1/tasks`, { authorization: `Bearer ${mesh.apiKey}` }, seconds, connections);
+  const stored = mesh.running.mesh.ctx.stats.submitted;
+  await mesh.close();
+  return { baseline, submit, ratio: submit.requestsPerSecond / baseline.requestsPerSecond, storedTasks: stored };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) console.log(await measureHttp());

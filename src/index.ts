@@ -1,0 +1,11 @@
+/** The public API of the agentmesh package. Agents and clients usually want 'agentmesh/sdk'. */
+export * from './domain/index.js';
+export { Mesh } from './application/mesh.js';
+export type { MeshPorts } from './application/mesh-context.js';
+export type * from './application/ports.js';
+export { DEFAULT_MESH_SETTINGS, type MeshSettings } from './application/settings.js';
+export { loadConfig, ConfigError, type AgentMeshConfig } from './config.js';
+export { startMesh, VERSION, type RunningMesh } from './presentation/compose.js';
+export { InMemoryBroker } from './infrastructure/messaging/in-memory-broker.js';
+export { openEmbeddedStore, type Store } from './infrastructure/persistence/embedded-store.js';
+export { AgentMeshClient, Agent, AgentMeshError, NonRetryableError } from './sdk/index.js';
