@@ -28,9 +28,13 @@ class SubjectQueue {
   readonly consumers: PushConsumer[] = [];
   readonly pullers: Puller[] = [];
   nextConsumer = 0;
+  /** Nak'ed messages waiting out their delay: still stored. */
+  delayed = 0;
+  /** Messages published up to this seq were purged: a delayed one must not come back. */
+  purgedAt = 0;
 
   get stored(): number {
-    return this.ready.length + this.inFlight.size;
+    return this.ready.length + this.inFlight.size + this.delayed;
   }
 
   get idle(): boolean {
@@ -131,6 +135,7 @@ export class InMemoryBroker implements MessageBroker {
     for (const m of q.inFlight.values()) clearTimeout(m.timer);
     q.inFlight.clear();
     q.ready.length = 0;
+    q.purgedAt = this.seq + 1;
     this.dropIfIdle(subject, q);
   }
 
@@ -213,11 +218,16 @@ export class InMemoryBroker implements MessageBroker {
         // Keep publish order among ready messages.
         const i = q.ready.findIndex((m) => m.seq > stored.seq);
         q.ready.splice(i < 0 ? q.ready.length : i, 0, stored);
-        if (!this.subjects.has(stored.subject)) this.subjects.set(stored.subject, q);
         this.pump(stored.subject, q);
       };
-      if (delayMs > 0) setTimeout(back, delayMs).unref();
-      else back();
+      if (delayMs <= 0) return back();
+      q.delayed++;
+      const timer = setTimeout(() => {
+        q.delayed--;
+        if (q.purgedAt <= stored.seq) back();
+        else this.dropIfIdle(stored.subject, q);
+      }, delayMs);
+      timer.unref();
     };
     stored.timer = setTimeout(() => requeue(0), ackWaitMs);
     stored.timer.unref();
