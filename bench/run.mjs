@@ -2,6 +2,8 @@
 // measured in the same run. Not a test: it prints, it does not judge.
 import { measurePaced, measurePeak } from './e2e-threads.mjs';
 import { measureHttp } from './http.mjs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { measureStore } from './store.mjs';
 
 const quick = process.argv.includes('--quick');
@@ -29,7 +31,12 @@ const paced = await measurePaced({ rate: Math.max(50, Math.round(peak.tasksPerSe
 console.log(`\nLatency at half the peak rate (${paced.rate} tasks/s, after a 2 s warm-up), submit -> handler starts`);
 line('  p50 ms', f(paced.p50Ms, 1));
 line('  p99 ms (goal <= 10)', f(paced.p99Ms, 1));
-line('  RSS idle, MB', f(paced.idleRssMb), 'mesh with embedded PostgreSQL (PGlite WASM heap)');
-line('  RSS under load, MB', f(paced.loadRssMb));
-line('  RSS peak during the throughput run, MB', f(peak.rssPeakMb));
+const { stdout } = await promisify(execFile)(process.execPath, [new URL('./rss-idle.mjs', import.meta.url).pathname]);
+const idle = JSON.parse(stdout.trim().split('\n').at(-1));
+console.log('\nMemory (RSS)');
+line('  baseline: bare node process, MB', f(idle.nodeRssMb));
+line('  idle mesh in a fresh process, MB', f(idle.meshRssMb), `heap ${f(idle.heapUsedMb)} MB, external ${f(idle.externalMb)} MB (PGlite's WASM memory)`);
+line('  ratio idle mesh / bare node', f(idle.meshRssMb / idle.nodeRssMb, 1));
+line('  under load (paced run, same process), MB', f(paced.loadRssMb));
+line('  peak during the throughput run, MB', f(peak.rssPeakMb), 'includes the load worker thread');
 process.exit(0);

@@ -1,22 +1,10 @@
-/** Wire types of the AgentMesh API, as the SDK sees them (no server-side imports). */
+/** Wire types of the AgentMesh API, as the SDK sees them. */
 
-export type TaskStatus = 'queued' | 'assigned' | 'running' | 'completed' | 'failed' | 'dead_lettered' | 'canceled';
-export type AgentStatus = 'available' | 'busy' | 'paused' | 'unhealthy' | 'terminated';
-export type RoutingStrategy =
-  | 'round_robin'
-  | 'least_loaded'
-  | 'load_balanced'
-  | 'least_connections'
-  | 'capability_based'
-  | 'affinity'
-  | 'priority'
-  | 'broadcast';
-
-export interface TaskError {
-  message: string;
-  code?: string;
-  retryable?: boolean;
-}
+// Type-only imports: erased at runtime, so the SDK still loads no server code.
+import type { TaskStatus, RoutingStrategy, TaskError, AgentStatus } from '../domain/index.js';
+export type { TaskStatus, RoutingStrategy, TaskError, AgentStatus } from '../domain/index.js';
+/** A task as delivered to the agent that holds its lease. */
+export type { DeliveredTask } from '../application/agent-delivery.js';
 
 export interface Task<Output = unknown> {
   id: string;
@@ -84,20 +72,6 @@ export interface RegisterAgentRequest {
   metadata?: Record<string, unknown>;
 }
 
-/** A task as delivered to the agent that holds its lease. */
-export interface DeliveredTask {
-  id: string;
-  capability: string;
-  input: unknown;
-  priority: number;
-  attempt: number;
-  maxAttempts: number;
-  /** The lease's length; the Agent extends by this much while a handler runs. */
-  leaseMs: number;
-  leaseExpiresAt: number;
-  deadline?: number;
-  parentId?: string;
-}
 
 export interface Page<T> {
   items: T[];

@@ -1,7 +1,8 @@
 import { ConcurrencyError, ConflictError, type Agent, type DomainEvent } from '../../domain/index.js';
 import type { AgentFilter, AgentRepository, Page, PageRequest } from '../../application/ports.js';
 import { isUniqueViolation, type SqlClient } from './sql-client.js';
-import { AGENT_COLUMNS, agentFromRow, agentProfile, decodeCursor, encodeCursor, eventRow, type AgentRowOut } from './rows.js';
+import { AGENT_COLUMNS, agentFromRow, agentProfile, decodeCursor, eventRow, type AgentRowOut } from './rows.js';
+import { pageOf, SqlWhere } from './sql-page.js';
 import { INSERT_EVENTS } from './write-batcher.js';
 
 const UPDATE_COUNTERS = `
@@ -106,23 +107,16 @@ export class SqlAgentRepository implements AgentRepository {
   }
 
   async list(tenantId: string, filter: AgentFilter, page: PageRequest): Promise<Page<Agent>> {
-    const where = ['tenant_id = $1'];
-    const params: unknown[] = [tenantId];
-    const add = (clause: string, value: unknown) => {
-      params.push(value);
-      where.push(clause.replaceAll('?', `$${params.length}`));
-    };
-    if (filter.status !== undefined) add('status = ?', filter.status);
-    if (filter.capability !== undefined) add('capabilities @> ARRAY[?]::text[]', filter.capability);
+    const where = new SqlWhere().add('tenant_id = ?', tenantId);
+    if (filter.status !== undefined) where.add('status = ?', filter.status);
+    if (filter.capability !== undefined) where.add('capabilities @> ARRAY[?]::text[]', filter.capability);
     const after = decodeCursor(page.cursor);
-    if (after !== undefined) add('id > ?', after);
-    params.push(page.limit + 1);
+    if (after !== undefined) where.add('id > ?', after);
     const { rows } = await this.db.query<AgentRowOut>(
-      `SELECT ${AGENT_COLUMNS} FROM agents WHERE ${where.join(' AND ')} ORDER BY id LIMIT $${params.length}`,
-      params,
+      `SELECT ${AGENT_COLUMNS} FROM agents WHERE ${where.sql} ORDER BY id LIMIT ${where.param(page.limit + 1)}`,
+      where.params,
     );
-    const items = rows.slice(0, page.limit).map(agentFromRow);
-    return rows.length > page.limit ? { items, nextCursor: encodeCursor(items.at(-1)!.id) } : { items };
+    return pageOf(rows.map(agentFromRow), page.limit);
   }
 
   async listNotTerminated(): Promise<Agent[]> {

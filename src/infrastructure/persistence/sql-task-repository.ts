@@ -1,7 +1,8 @@
 import type { DomainEvent, Task } from '../../domain/index.js';
 import type { Page, PageRequest, TaskFilter, TaskRepository } from '../../application/ports.js';
 import type { SqlExecutor } from './sql-client.js';
-import { decodeCursor, encodeCursor, TASK_COLUMNS, taskFromRow, type TaskRowOut } from './rows.js';
+import { decodeCursor, TASK_COLUMNS, taskFromRow, type TaskRowOut } from './rows.js';
+import { pageOf, SqlWhere } from './sql-page.js';
 import { uuidV7Floor } from '../system/uuid-v7.js';
 import type { WriteBatcher } from './write-batcher.js';
 
@@ -36,24 +37,17 @@ export class SqlTaskRepository implements TaskRepository {
 
   /** Newest first; the cursor is the last id seen. */
   async list(tenantId: string, filter: TaskFilter, page: PageRequest): Promise<Page<Task>> {
-    const where = ['tenant_id = $1'];
-    const params: unknown[] = [tenantId];
-    const add = (clause: string, value: unknown) => {
-      params.push(value);
-      where.push(clause.replace('?', `$${params.length}`));
-    };
-    if (filter.status !== undefined) add('status = ?', filter.status);
-    if (filter.capability !== undefined) add('capability = ?', filter.capability);
-    if (filter.agentId !== undefined) add('agent_id = ?', filter.agentId);
+    const where = new SqlWhere().add('tenant_id = ?', tenantId);
+    if (filter.status !== undefined) where.add('status = ?', filter.status);
+    if (filter.capability !== undefined) where.add('capability = ?', filter.capability);
+    if (filter.agentId !== undefined) where.add('agent_id = ?', filter.agentId);
     const after = decodeCursor(page.cursor);
-    if (after !== undefined) add('id < ?', after);
-    params.push(page.limit + 1);
+    if (after !== undefined) where.add('id < ?', after);
     const { rows } = await this.db.query<TaskRowOut>(
-      `SELECT ${TASK_COLUMNS} FROM tasks WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT $${params.length}`,
-      params,
+      `SELECT ${TASK_COLUMNS} FROM tasks WHERE ${where.sql} ORDER BY id DESC LIMIT ${where.param(page.limit + 1)}`,
+      where.params,
     );
-    const items = rows.slice(0, page.limit).map(taskFromRow);
-    return rows.length > page.limit ? { items, nextCursor: encodeCursor(items.at(-1)!.id) } : { items };
+    return pageOf(rows.map(taskFromRow), page.limit);
   }
 
   async listActive(): Promise<Task[]> {
