@@ -93,14 +93,30 @@ export class AgentDelivery {
     });
   }
 
-  async next(caller: Caller, agentId: string, waitMs: number, signal?: AbortSignal): Promise<DeliveredTask | undefined> {
+  /**
+   * Long poll. The wait is cut into slices of a third of the heartbeat timeout; `keepAlive` runs
+   * before each (a heartbeat, a key check), so a long wait never makes the agent look silent and
+   * a revoked key ends the wait.
+   */
+  async next(
+    caller: Caller,
+    agentId: string,
+    waitMs: number,
+    options: { signal?: AbortSignal; keepAlive?: () => Promise<void> } = {},
+  ): Promise<DeliveredTask | undefined> {
+    const { signal, keepAlive } = options;
     await this.assertAgent(caller, agentId);
     const subject = agentInboxSubject(caller.tenantId, agentId);
     const until = this.ctx.clock.now() + waitMs;
+    const slice = Math.max(100, Math.floor(this.ctx.settings.heartbeatTimeoutMs / 3));
     for (;;) {
+      await keepAlive?.();
       const remaining = Math.max(0, until - this.ctx.clock.now());
-      const message = await this.ctx.broker.pull(subject, { ackWaitMs: this.ackWaitMs(), waitMs: remaining, ...(signal && { signal }) });
-      if (!message) return undefined;
+      const message = await this.ctx.broker.pull(subject, { ackWaitMs: this.ackWaitMs(), waitMs: Math.min(remaining, slice), ...(signal && { signal }) });
+      if (!message) {
+        if (remaining <= slice || signal?.aborted) return undefined;
+        continue;
+      }
       const task = await this.accept(caller.tenantId, agentId, message);
       if (task) {
         message.ack();

@@ -78,6 +78,11 @@ export class AgentDirectory {
     }));
   }
 
+  /** A lease found in the store at start: load only, not a new assignment. */
+  restoreSlot(tenantId: string, id: string): void {
+    this.updateCounters(tenantId, id, (a) => ({ ...a, inFlight: a.inFlight + 1, status: a.status === 'available' && a.inFlight + 1 >= a.maxConcurrentTasks ? 'busy' : a.status }));
+  }
+
   reserveSlot(tenantId: string, id: string, now: number): void {
     this.updateCounters(tenantId, id, (a) => withTaskAssigned(a, now));
   }

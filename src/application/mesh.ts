@@ -50,8 +50,10 @@ export class Mesh {
     const active = await ctx.tasks.listActive();
     const now = ctx.clock.now();
     for (const task of active) ctx.lifecycle.recover(task);
-    for (const tenantId of new Set(active.map((t) => t.tenantId))) {
-      this.submitCounter.record(tenantId, now, await ctx.tasks.countSubmittedSince(tenantId, now - 3600_000));
+    // The hourly quota counts what was submitted before the restart too.
+    for (const tenantId of await ctx.tenants.listIds()) {
+      const count = await ctx.tasks.countSubmittedSince(tenantId, now - 3600_000);
+      if (count > 0) this.submitCounter.record(tenantId, now, count);
     }
     // Agents that were connected before the restart get a fresh heartbeat window to reconnect.
     for (const agent of [...ctx.directory.all()]) ctx.directory.put({ ...ctx.directory.get(agent.tenantId, agent.id)!, lastHeartbeatAt: now });

@@ -32,6 +32,7 @@ export interface TenantRepository {
   create(tenant: Tenant): Promise<void>;
   get(id: string): Promise<Tenant | undefined>;
   count(): Promise<number>;
+  listIds(): Promise<string[]>;
 }
 
 export type Role = 'admin' | 'orchestrator' | 'agent' | 'observer';

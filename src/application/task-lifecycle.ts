@@ -62,7 +62,7 @@ export class TaskLifecycle {
 
   /** Rebuild in-memory state for a task loaded from the store at start. */
   recover(task: Task): void {
-    if (holdsLease(task)) this.ctx.directory.reserveSlot(task.tenantId, task.agentId!, this.ctx.clock.now());
+    if (holdsLease(task)) this.ctx.directory.restoreSlot(task.tenantId, task.agentId!);
     this.follow(undefined, task);
     // Assigned but maybe never delivered: the inbox message may have died with the last process.
     // A duplicate is harmless (a delivery checks the attempt; a second one of the same attempt is idempotent).

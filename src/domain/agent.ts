@@ -136,8 +136,16 @@ export function registerAgent(input: RegisterAgentInput, now: number, limits = D
  * The same id joins again after it was terminated or went silent (a restarted worker): a fresh
  * registration that keeps the id's history (version, lifetime counters).
  */
-export function reregisterAgent(existing: Agent, input: RegisterAgentInput, now: number, limits = DEFAULT_AGENT_LIMITS): Change {
-  if (existing.status !== 'terminated' && existing.status !== 'unhealthy') {
+export function reregisterAgent(
+  existing: Agent,
+  input: RegisterAgentInput,
+  now: number,
+  limits = DEFAULT_AGENT_LIMITS,
+  heartbeatTimeoutMs = Infinity,
+): Change {
+  // A paused agent is not watched for heartbeats; once silent past the timeout, its id is free again.
+  const silentWhilePaused = existing.status === 'paused' && now - existing.lastHeartbeatAt > heartbeatTimeoutMs;
+  if (existing.status !== 'terminated' && existing.status !== 'unhealthy' && !silentWhilePaused) {
     throw new ConflictError(`agent '${existing.id}' already exists and is ${existing.status}`, { id: existing.id, agentStatus: existing.status });
   }
   const fresh = registerAgent(input, now, limits).agent;

@@ -99,7 +99,7 @@ export class Agent {
     this.agentId = agent.id;
     this.heartbeatTimer = setInterval(() => {
       this.client.heartbeat(agent.id).catch((error: unknown) => {
-        if (error instanceof AgentMeshError && [401, 403, 404].includes(error.status)) this.giveUp(error);
+        if (error instanceof AgentMeshError && [401, 403, 404, 409].includes(error.status)) this.giveUp(error);
         else this.report(error);
       });
     }, o.heartbeatIntervalMs ?? 10_000);
@@ -114,6 +114,8 @@ export class Agent {
     this.fatalError = error;
     clearInterval(this.heartbeatTimer);
     this.receiving.abort();
+    // The mesh will not take their results any more; their leases lapse and the tasks move on.
+    for (const controller of this.inFlight.values()) controller.abort();
     this.report(error);
   }
 
@@ -133,7 +135,8 @@ export class Agent {
     const deadline = Date.now() + (options.graceMs ?? 10_000);
     while (this.inFlight.size > 0 && Date.now() < deadline) await sleep(20);
     for (const controller of this.inFlight.values()) controller.abort();
-    if (this.agentId) await this.client.terminateAgent(this.agentId).catch((error: unknown) => this.report(error));
+    // After a fatal answer the key or the agent is gone: there is nothing left to leave.
+    if (this.agentId && this.fatalError === undefined) await this.client.terminateAgent(this.agentId).catch((error: unknown) => this.report(error));
   }
 
   private report(error: unknown): void {
@@ -155,8 +158,8 @@ export class Agent {
         }
       } catch (error) {
         if (this.receiving.signal.aborted) return;
-        this.report(error);
         if (error instanceof AgentMeshError && !error.retryable) throw error;
+        this.report(error);
       }
       await sleep(backoff, this.receiving.signal);
       backoff = Math.min(5000, backoff * 2);
@@ -175,8 +178,8 @@ export class Agent {
         if (task) this.dispatch(task);
       } catch (error) {
         if (this.receiving.signal.aborted) return;
-        this.report(error);
         if (error instanceof AgentMeshError && !error.retryable) throw error;
+        this.report(error);
         await sleep(500, this.receiving.signal);
       }
     }

@@ -286,6 +286,31 @@ describe('delivery', () => {
     controller.abort();
   });
 
+  it('keeps an agent alive through a long poll longer than the heartbeat timeout, and ends it on a revoked key', async () => {
+    const c = cap();
+    const a = await agentIn(c);
+    const empty = await h.request('GET', `/v1/agents/${a.id}/tasks/next?waitMs=1500`);
+    expect(empty.status).toBe(204);
+    expect((await h.admin.getAgent(a.id)).status).toBe('available');
+    const key = await h.admin.http.json<{ id: string; key: string }>('POST', '/v1/api-keys', { body: { name: 'poller', role: 'agent' } });
+    const started = Date.now();
+    const polling = h.request('GET', `/v1/agents/${a.id}/tasks/next?waitMs=10000`, { key: key.key });
+    await new Promise((r) => setTimeout(r, 100));
+    await h.request('DELETE', `/v1/api-keys/${key.id}`);
+    expect((await polling).status).toBe(401);
+    expect(Date.now() - started).toBeLessThan(8000);
+  });
+
+  it('frees the id of a paused agent that went silent', async () => {
+    const c = cap();
+    await h.admin.registerAgent({ id: 'napper', name: 'napper', capabilities: [{ name: c }] });
+    await h.admin.pauseAgent('napper');
+    const early = await h.request('POST', '/v1/agents', { body: { id: 'napper', name: 'napper', capabilities: [{ name: c }] } });
+    expect(early.status).toBe(409);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await h.admin.registerAgent({ id: 'napper', name: 'napper', capabilities: [{ name: c }] })).status).toBe('available');
+  });
+
   it('ends an open stream when its key is revoked', async () => {
     const c = cap();
     const key = await h.admin.http.json<{ id: string; key: string }>('POST', '/v1/api-keys', { body: { name: 'worker key', role: 'agent' } });
@@ -314,6 +339,8 @@ describe('delivery', () => {
     await eventually(() => worker.fatalError !== undefined, 8000, 'the agent to give up');
     expect((worker.fatalError as AgentMeshError).status).toBe(401);
     await worker.stop({ graceMs: 100 });
+    // Reported once, and no DELETE attempted with the dead key.
+    expect(errors.filter((e) => (e as AgentMeshError).status === 401)).toHaveLength(1);
   });
 
   it('runs SDK agents end to end over SSE and long poll, extending leases of slow work', async () => {

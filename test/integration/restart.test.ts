@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { AgentMeshClient, AgentMeshError } from '../../src/sdk/index.js';
 import { eventually, startHarness, type Harness } from '../support/mesh-harness.js';
 
 /** Tasks and queues live in the embedded database on disk: a restart loses none of them. */
@@ -13,10 +14,19 @@ describe('restart', () => {
     for (let i = 0; i < 6; i++) ids.push((await h.admin.submit('work', { i }, { leaseMs: 60_000 })).id);
     const running = [await h.admin.nextTask(agent.id, 2000), await h.admin.nextTask(agent.id, 2000)];
     expect(running.map((t) => t?.id)).toEqual(ids.slice(0, 2));
+    const assignedBefore = (await h.admin.getAgent(agent.id)).assignedCount;
+    const quota = await h.admin.http.json<{ apiKey: { key: string } }>('POST', '/v1/tenants', { body: { id: 'capped', quotas: { maxTasksPerHour: 2 } } });
+    const capped = new AgentMeshClient({ url: h.url, apiKey: quota.apiKey.key });
+    await capped.submit('work', 1);
+    await capped.submit('work', 2);
     const dataDir = h.dataDir;
     await h.stop();
 
     h = await startHarness({}, dataDir);
+    // Restored leases are load, not new assignments; the hourly quota remembers the last hour.
+    expect((await h.admin.getAgent(agent.id)).assignedCount).toBe(assignedBefore);
+    const third = await new AgentMeshClient({ url: h.url, apiKey: quota.apiKey.key }).submit('work', 3).catch((e: AgentMeshError) => e);
+    expect((third as AgentMeshError).status).toBe(429);
     const statuses = await Promise.all(ids.map(async (id) => (await h!.admin.get(id)).status));
     expect(statuses.slice(0, 2)).toEqual(['running', 'running']);
     expect(statuses.slice(2)).toEqual(['queued', 'queued', 'queued', 'queued']);

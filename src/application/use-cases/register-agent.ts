@@ -25,7 +25,7 @@ export async function registerAgentUseCase(
     const request = { ...input, id, tenantId: caller.tenantId };
     const now = ctx.clock.now();
     const { agent, events } = existing
-      ? reregisterAgent(ctx.directory.get(caller.tenantId, id) ?? existing, request, now, ctx.settings.agentLimits)
+      ? reregisterAgent(ctx.directory.get(caller.tenantId, id) ?? existing, request, now, ctx.settings.agentLimits, ctx.settings.heartbeatTimeoutMs)
       : registerAgent(request, now, ctx.settings.agentLimits);
     if (existing) await ctx.agents.save(agent, events);
     else await ctx.agents.insert(agent, events);

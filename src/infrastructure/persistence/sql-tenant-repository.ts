@@ -47,6 +47,11 @@ export class SqlTenantRepository implements TenantRepository {
     return tenant;
   }
 
+  async listIds(): Promise<string[]> {
+    const { rows } = await this.db.query<{ id: string }>('SELECT id FROM tenants ORDER BY id');
+    return rows.map((r) => r.id);
+  }
+
   async count(): Promise<number> {
     const { rows } = await this.db.query<{ n: number }>('SELECT count(*)::int AS n FROM tenants');
     return rows[0]?.n ?? 0;

@@ -26,7 +26,7 @@ export function agentInboxRoutes(app: TypedApp, mesh: Mesh): void {
         security: bearerSecurity,
         params: IdParams,
         querystring: WaitQuery,
-        response: { 200: DeliveredTask, 204: Type.Null(), ...errors(404) },
+        response: { 200: DeliveredTask, 204: Type.Null(), ...errors(404, 409) },
       },
     },
     async (request, reply) => {
@@ -34,8 +34,10 @@ export function agentInboxRoutes(app: TypedApp, mesh: Mesh): void {
       const abort = new AbortController();
       reply.raw.on('close', () => abort.abort());
       const signal = AbortSignal.any([abort.signal, shutdown.signal]);
-      await heartbeatAgent(mesh.ctx, request.caller, request.params.id);
-      const task = await mesh.delivery.next(request.caller, request.params.id, request.query.waitMs ?? 0, signal);
+      const token = bearerToken(request);
+      // Each slice of the wait re-checks the key and counts as a heartbeat.
+      const keepAlive = async () => void (await heartbeatAgent(mesh.ctx, await mesh.auth.authenticate(token), request.params.id));
+      const task = await mesh.delivery.next(request.caller, request.params.id, request.query.waitMs ?? 0, { signal, keepAlive });
       if (!task) return reply.code(204).send(null);
       return task;
     },
@@ -50,7 +52,7 @@ export function agentInboxRoutes(app: TypedApp, mesh: Mesh): void {
         security: bearerSecurity,
         params: IdParams,
         produces: ['text/event-stream'],
-        response: { 200: Type.String({ description: 'text/event-stream' }), ...errors(404) },
+        response: { 200: Type.String({ description: 'text/event-stream' }), ...errors(404, 409) },
       },
     },
     async (request, reply) => {

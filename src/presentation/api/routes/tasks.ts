@@ -16,7 +16,7 @@ function parseDeadline(value: number | string | undefined): number | undefined {
 }
 
 const IdempotencyHeaders = Type.Object({
-  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'Retries with the same key return the first task.' })),
+  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'Retries with the same key return the first task (200, created false); the same key with a different request is 409.' })),
 });
 
 export function taskRoutes(app: TypedApp, mesh: Mesh): void {
@@ -30,7 +30,7 @@ export function taskRoutes(app: TypedApp, mesh: Mesh): void {
         security: bearerSecurity,
         headers: IdempotencyHeaders,
         body: SubmitTaskBody,
-        response: { 202: SubmitTaskReply, 200: SubmitTaskReply, ...errors(413, 429, 503) },
+        response: { 202: SubmitTaskReply, 200: SubmitTaskReply, ...errors(409, 413, 429, 503) },
       },
     },
     async (request, reply) => {
