@@ -86,7 +86,8 @@ export class AgentDelivery {
             await deliver(toDelivered(task));
             message.ack();
           } catch {
-            message.nak();
+            // The connection is going away: let the next connection have it, not this one again at once.
+            message.nak(1000);
           }
         })
         .catch((error: unknown) => this.ctx.logger.error({ err: error, agent_id: agentId }, 'delivery failed'));

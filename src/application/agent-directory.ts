@@ -35,7 +35,14 @@ export class AgentDirectory {
   put(agent: Agent): void {
     const k = key(agent.tenantId, agent.id);
     const previous = this.agents.get(k);
-    if (previous) for (const c of previous.capabilities) this.byCapability.get(key(agent.tenantId, c.name))?.delete(k);
+    if (previous) {
+      for (const c of previous.capabilities) {
+        const ck = key(agent.tenantId, c.name);
+        const set = this.byCapability.get(ck);
+        set?.delete(k);
+        if (set?.size === 0) this.byCapability.delete(ck);
+      }
+    }
     if (agent.status === 'terminated') {
       this.agents.delete(k);
       this.dirty.delete(k);
@@ -50,6 +57,29 @@ export class AgentDirectory {
       if (!set) this.byCapability.set(ck, (set = new Set()));
       set.add(k);
     }
+  }
+
+  /**
+   * A lifecycle change computed from an earlier read (before an await): keep the load counters
+   * the directory holds now, take everything else from `changed`. Returns what is stored.
+   */
+  applyLifecycle(changed: Agent): Agent {
+    const current = this.get(changed.tenantId, changed.id);
+    if (!current || changed.status === 'terminated') {
+      this.put(changed);
+      return changed;
+    }
+    const merged: Agent = {
+      ...changed,
+      inFlight: current.inFlight,
+      assignedCount: current.assignedCount,
+      completedCount: current.completedCount,
+      failedCount: current.failedCount,
+      avgLatencyMs: current.avgLatencyMs,
+    };
+    if (isLive(merged)) merged.status = merged.inFlight >= merged.maxConcurrentTasks ? 'busy' : 'available';
+    this.put(merged);
+    return merged;
   }
 
   /** Live agents of the tenant able to run the capability. */
@@ -97,6 +127,10 @@ export class AgentDirectory {
       ...withTaskReleased(a, 'released', undefined, now),
       assignedCount: Math.max(0, a.assignedCount - 1),
     }));
+  }
+
+  markDirty(tenantId: string, id: string): void {
+    if (this.agents.has(key(tenantId, id))) this.dirty.add(key(tenantId, id));
   }
 
   /** Agents whose counters changed since the last call; the caller persists them. */

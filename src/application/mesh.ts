@@ -50,6 +50,12 @@ export class Mesh {
     const active = await ctx.tasks.listActive();
     const now = ctx.clock.now();
     for (const task of active) ctx.lifecycle.recover(task);
+    // A broadcast whose last copy ended just before the stop may not have completed yet.
+    for (const task of active) {
+      if (task.status === 'running' && task.routing.strategy === 'broadcast' && task.parentId === undefined) {
+        await ctx.dispatcher.completeBroadcastParent(task.tenantId, task.id);
+      }
+    }
     // The hourly quota counts what was submitted before the restart too.
     for (const tenantId of await ctx.tenants.listIds()) {
       const count = await ctx.tasks.countSubmittedSince(tenantId, now - 3600_000);

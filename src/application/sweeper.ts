@@ -25,10 +25,9 @@ export class Sweeper {
     this.running = true;
     try {
       const now = this.ctx.clock.now();
-      await Promise.all([this.expireLeases(now), this.expireDeadlines(now), this.checkHeartbeats(now)]);
-      await this.flushAgentCounters();
-    } catch (error) {
-      this.ctx.logger.error({ err: error }, 'sweep failed');
+      // Settle every duty before the next sweep may start, whichever of them fails.
+      const results = await Promise.allSettled([this.expireLeases(now), this.expireDeadlines(now), this.checkHeartbeats(now), this.flushAgentCounters()]);
+      for (const r of results) if (r.status === 'rejected') this.ctx.logger.error({ err: r.reason }, 'sweep duty failed');
     } finally {
       this.running = false;
     }
@@ -56,22 +55,32 @@ export class Sweeper {
     const { ctx } = this;
     const silent = [...ctx.directory.all()].filter((a) => isLive(a) && now - a.lastHeartbeatAt > ctx.settings.heartbeatTimeoutMs);
     for (const stale of silent) {
-      await ctx.agentLocks.run(`${stale.tenantId}\u0000${stale.id}`, async () => {
+      const marked = await ctx.agentLocks.run(`${stale.tenantId}\u0000${stale.id}`, async () => {
+        // It may have heartbeated, paused or left since the list was taken.
         const agent = ctx.directory.get(stale.tenantId, stale.id);
-        if (!agent) return;
-        const change = heartbeatMissed(agent, ctx.clock.now());
-        if (change.events.length === 0) return;
+        const at = ctx.clock.now();
+        if (!agent || at - agent.lastHeartbeatAt <= ctx.settings.heartbeatTimeoutMs) return false;
+        const change = heartbeatMissed(agent, at);
+        if (change.events.length === 0) return false;
         await ctx.agents.save(change.agent, change.events);
-        ctx.directory.put(change.agent);
+        ctx.directory.applyLifecycle(change.agent);
+        ctx.dispatcher.membershipChanged(agent.tenantId, agent.capabilities.map((c) => c.name));
         ctx.logger.warn({ tenant_id: agent.tenantId, agent_id: agent.id }, 'agent missed its heartbeat; re-routing its tasks');
+        return true;
       });
-      await releaseAgentTasks(ctx, stale.tenantId, stale.id, 'agent_lost');
+      if (marked) await releaseAgentTasks(ctx, stale.tenantId, stale.id, 'agent_lost');
     }
   }
 
   async flushAgentCounters(): Promise<void> {
     const dirty = this.ctx.directory.takeDirty();
-    await Promise.all(dirty.map((a) => this.ctx.agents.save(a, [])));
+    try {
+      await Promise.all(dirty.map((a) => this.ctx.agents.save(a, [])));
+    } catch (error) {
+      // Try again at the next sweep.
+      for (const a of dirty) this.ctx.directory.markDirty(a.tenantId, a.id);
+      throw error;
+    }
   }
 }
 

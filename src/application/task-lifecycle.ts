@@ -87,11 +87,13 @@ export class TaskLifecycle {
     }
 
     if (holdsLease(before) && !(holdsLease(after) && after.agentId === before!.agentId)) {
-      const outcome = after.status === 'completed' ? 'completed' : after.status === 'queued' && after.error?.code === 'agent_stopped' ? 'released' : 'failed';
+      // Only the agent's own success or failure counts for it; a cancel or a hand-back does not.
+      const outcome =
+        after.status === 'completed' ? 'completed' : after.status === 'canceled' || after.error?.code === 'agent_stopped' ? 'released' : 'failed';
       // A hand-back says nothing about the agent's speed.
       const latency = outcome === 'released' || before!.assignedAt === undefined ? undefined : now - before!.assignedAt;
       ctx.directory.releaseSlot(after.tenantId, before!.agentId!, outcome, latency, now);
-      ctx.dispatcher.pokeAgent(after.tenantId, before!.agentId!);
+      ctx.dispatcher.slotFreed(after.tenantId, before!.agentId!);
     }
 
     if (after.deadline !== undefined && !isTerminal(after)) {

@@ -1,6 +1,6 @@
 import type { DomainEvent, AgentEventType } from './events.js';
 import { ConflictError, InvalidStateError, ValidationError } from './errors.js';
-import { assertIdentifier, assertIntegerInRange, assertJsonWithin, assertName } from './validation.js';
+import { assertIdentifier, assertIntegerInRange, assertJsonWithin, assertName, assertNoNulCharacter } from './validation.js';
 
 export type AgentStatus = 'available' | 'busy' | 'paused' | 'unhealthy' | 'terminated';
 
@@ -103,6 +103,9 @@ export function registerAgent(input: RegisterAgentInput, now: number, limits = D
   tags.forEach((t, i) => assertName(t, `tags[${i}]`));
   const metadata = input.metadata ?? {};
   assertJsonWithin(metadata, limits.maxMetadataBytes, 'metadata');
+  assertNoNulCharacter(name, 'name');
+  assertNoNulCharacter(description, 'description');
+  assertNoNulCharacter(metadata, 'metadata');
   const maxConcurrentTasks = input.maxConcurrentTasks ?? 1;
   assertIntegerInRange(maxConcurrentTasks, 1, limits.maxConcurrentTasksCeiling, 'maxConcurrentTasks');
 

@@ -292,6 +292,13 @@ export function expireDeadline(task: Task, now: number): Change {
   ]);
 }
 
+/** A queued task no agent can ever take (a broadcast copy whose agent left): it fails now. */
+export function failUnroutable(task: Task, message: string, code: string, now: number): Change {
+  if (task.status !== 'queued') return { task, events: [] };
+  const error = { message, code, retryable: false };
+  return steps(task, now, [{ status: 'failed', error, finishedAt: now }, 'TaskFailed', { error }]);
+}
+
 export function requeueDeadLetter(task: Task, now: number): Change {
   if (task.status !== 'dead_lettered') throw new ConflictError(`task '${task.id}' is ${task.status}, not dead_lettered`);
   return steps(task, now, [

@@ -28,6 +28,11 @@ export function jsonByteLength(value: unknown): number {
   return Buffer.byteLength(text, 'utf8');
 }
 
+/** PostgreSQL text and jsonb cannot hold U+0000: refuse it up front with the field's name. */
+export function assertNoNulCharacter(value: unknown, field: string): void {
+  if (JSON.stringify(value ?? null).includes('\\u0000')) throw new ValidationError(`${field} must not contain the NUL character (U+0000)`, field);
+}
+
 export function assertJsonWithin(value: unknown, limitBytes: number, what: string): void {
   const size = jsonByteLength(value);
   if (size > limitBytes) throw new PayloadTooLargeError(what, limitBytes, size);

@@ -1,4 +1,4 @@
-import { NotFoundError, ValidationError } from '../../domain/index.js';
+import { ForbiddenError, NotFoundError, ValidationError } from '../../domain/index.js';
 import { hashApiKey, newApiKeySecret } from '../api-key-secrets.js';
 import { CAN_MANAGE_KEYS, requireRole, type Caller } from '../caller.js';
 import type { MeshContext } from '../mesh-context.js';
@@ -39,6 +39,9 @@ export async function listApiKeys(ctx: MeshContext, caller: Caller): Promise<Api
 
 export async function revokeApiKey(ctx: MeshContext, auth: Authenticator, caller: Caller, id: string): Promise<void> {
   requireRole(caller, CAN_MANAGE_KEYS, 'revoke API keys');
+  const target = (await ctx.apiKeys.list(caller.tenantId)).find((k) => k.id === id);
+  // The platform key is the operator's (AGENTMESH_ADMIN_KEY or the first-start key): not a tenant admin's to revoke.
+  if (target?.platform) throw new ForbiddenError('the platform admin key cannot be revoked through the API', { keyId: id });
   if (!(await ctx.apiKeys.revoke(caller.tenantId, id, ctx.clock.now()))) throw new NotFoundError('api key', id);
   auth.forget(id);
 }

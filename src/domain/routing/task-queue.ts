@@ -22,6 +22,8 @@ export class PriorityTaskQueue {
   private readonly buckets: QueuedTask[][] = Array.from({ length: PRIORITIES }, () => []);
   private readonly heads: number[] = new Array<number>(PRIORITIES).fill(0);
   private readonly live = new Map<string, QueuedTask>();
+  /** Removed entries still sitting in a bucket; past a bound the buckets are rebuilt. */
+  private dead = 0;
 
   get size(): number {
     return this.live.size;
@@ -43,8 +45,37 @@ export class PriorityTaskQueue {
     bucket.splice(i, 0, task);
   }
 
+  /**
+   * Many entries at once (un-parked or due after backoff): appended, then each touched bucket is
+   * compacted and sorted once, O(n log n), where one push at a time could walk the bucket each time.
+   */
+  pushMany(entries: Iterable<QueuedTask>): void {
+    const touched = new Set<number>();
+    for (const queued of entries) {
+      if (this.live.has(queued.id)) continue;
+      const task = { ...queued };
+      this.live.set(task.id, task);
+      this.buckets[task.priority]!.push(task);
+      touched.add(task.priority);
+    }
+    for (const p of touched) {
+      this.buckets[p] = this.buckets[p]!.slice(this.heads[p]).filter((e) => this.live.get(e.id) === e).sort((a, b) => a.seq - b.seq);
+      this.heads[p] = 0;
+    }
+  }
+
   remove(id: string): boolean {
-    return this.live.delete(id);
+    if (!this.live.delete(id)) return false;
+    if (++this.dead > 1024 && this.dead > this.live.size) this.compact();
+    return true;
+  }
+
+  private compact(): void {
+    for (let p = 0; p < PRIORITIES; p++) {
+      this.buckets[p] = this.buckets[p]!.slice(this.heads[p]).filter((e) => this.live.get(e.id) === e);
+      this.heads[p] = 0;
+    }
+    this.dead = 0;
   }
 
   /** Live entries in dispatch order. Compacts consumed prefixes as it goes. */

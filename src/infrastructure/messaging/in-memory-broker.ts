@@ -8,6 +8,8 @@ interface Stored {
   headers: Record<string, string>;
   deliveryCount: number;
   timer?: NodeJS.Timeout;
+  /** The push consumer holding it, whose slot a purge must give back. */
+  holder?: PushConsumer;
 }
 
 interface PushConsumer {
@@ -132,7 +134,10 @@ export class InMemoryBroker implements MessageBroker {
   async purge(subject: string): Promise<void> {
     const q = this.subjects.get(subject);
     if (!q) return;
-    for (const m of q.inFlight.values()) clearTimeout(m.timer);
+    for (const m of q.inFlight.values()) {
+      clearTimeout(m.timer);
+      if (m.holder) m.holder.inFlight--;
+    }
     q.inFlight.clear();
     q.ready.length = 0;
     q.purgedAt = this.seq + 1;
@@ -201,6 +206,7 @@ export class InMemoryBroker implements MessageBroker {
     stored.deliveryCount++;
     if (stored.deliveryCount > 1) this.redelivered++;
     q.inFlight.set(stored.seq, stored);
+    stored.holder = consumer;
     if (consumer) consumer.inFlight++;
     let settled = false;
     const settle = (): boolean => {
@@ -208,6 +214,7 @@ export class InMemoryBroker implements MessageBroker {
       settled = true;
       clearTimeout(stored.timer);
       q.inFlight.delete(stored.seq);
+      stored.holder = undefined;
       if (consumer) consumer.inFlight--;
       return true;
     };

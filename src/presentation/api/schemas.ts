@@ -208,7 +208,10 @@ export const CompleteBody = Type.Object({ ...AgentRef, output: Type.Optional(Typ
 export const FailBody = Type.Object(
   {
     ...AgentRef,
-    error: Type.Union([Type.String({ maxLength: 8192 }), Type.Object({ message: Type.String({ maxLength: 8192 }), code: Type.Optional(Type.String({ maxLength: 128 })) })]),
+    error: Type.Union([
+      Type.String({ maxLength: 8192 }),
+      Type.Object({ message: Type.String({ maxLength: 8192 }), code: Type.Optional(Type.String({ maxLength: 128 })) }, { additionalProperties: false }),
+    ]),
     retryable: Type.Optional(Type.Boolean({ default: true })),
   },
   { additionalProperties: false },

@@ -8,8 +8,10 @@ interface ClientFlags {
 }
 
 function clientFrom(flags: ClientFlags): AgentMeshClient {
-  if (!flags.apiKey) throw new UsageError('an API key is required: pass --api-key or set AGENTMESH_API_KEY');
-  return new AgentMeshClient({ url: flags.url, apiKey: flags.apiKey });
+  // Read the environment here, not as an option default: commander prints defaults in --help.
+  const apiKey = flags.apiKey ?? process.env.AGENTMESH_API_KEY;
+  if (!apiKey) throw new UsageError('an API key is required: pass --api-key or set AGENTMESH_API_KEY');
+  return new AgentMeshClient({ url: flags.url, apiKey });
 }
 
 function parseInteger(name: string, min: number, max: number) {
@@ -33,7 +35,7 @@ const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, 
 function withClientFlags(command: Command): Command {
   return command
     .option('--url <url>', 'mesh API address', process.env.AGENTMESH_URL ?? 'http://127.0.0.1:8080')
-    .option('--api-key <key>', 'API key (default: $AGENTMESH_API_KEY)', process.env.AGENTMESH_API_KEY);
+    .option('--api-key <key>', 'API key (default: $AGENTMESH_API_KEY)');
 }
 
 export function registerClientCommands(program: Command): void {

@@ -467,3 +467,28 @@ describe('PriorityTaskQueue', () => {
     );
   });
 });
+
+describe('PriorityTaskQueue.pushMany', () => {
+  it('merges returning entries in priority then seq order, without duplicates, after removals', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.record({ id: fc.string({ minLength: 1, maxLength: 6 }), priority: fc.integer({ min: 0, max: 9 }), seq: fc.nat(10_000) }), { selector: (e) => e.id, maxLength: 60 }),
+        fc.func(fc.boolean()),
+        (entries, parkIt) => {
+          const q = new PriorityTaskQueue();
+          const full = entries.map((e, i) => ({ ...e, seq: e.seq * 100 + i, strategy: 'affinity' as const, availableAt: 0 }));
+          full.forEach((e) => q.push(e));
+          const parked = full.filter((e) => parkIt(e.id));
+          parked.forEach((e) => q.remove(e.id));
+          q.pushMany(parked);
+          q.pushMany(parked);
+          const order = [...q.inOrder()].map((e) => e.id);
+          const expected = [...full].sort((a, b) => b.priority - a.priority || a.seq - b.seq).map((e) => e.id);
+          expect(order).toEqual(expected);
+          expect(q.size).toBe(full.length);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});

@@ -32,12 +32,16 @@ export function agentInboxRoutes(app: TypedApp, mesh: Mesh): void {
     async (request, reply) => {
       // The response's 'close' fires when the caller hangs up before we answer.
       const abort = new AbortController();
-      reply.raw.on('close', () => abort.abort());
-      const signal = AbortSignal.any([abort.signal, shutdown.signal]);
+      const onShutdown = () => abort.abort();
+      reply.raw.once('close', () => {
+        abort.abort();
+        shutdown.signal.removeEventListener('abort', onShutdown);
+      });
+      shutdown.signal.addEventListener('abort', onShutdown, { once: true });
       const token = bearerToken(request);
       // Each slice of the wait re-checks the key and counts as a heartbeat.
       const keepAlive = async () => void (await heartbeatAgent(mesh.ctx, await mesh.auth.authenticate(token), request.params.id));
-      const task = await mesh.delivery.next(request.caller, request.params.id, request.query.waitMs ?? 0, { signal, keepAlive });
+      const task = await mesh.delivery.next(request.caller, request.params.id, request.query.waitMs ?? 0, { signal: abort.signal, keepAlive });
       if (!task) return reply.code(204).send(null);
       return task;
     },
@@ -57,42 +61,58 @@ export function agentInboxRoutes(app: TypedApp, mesh: Mesh): void {
     },
     async (request, reply) => {
       const raw = reply.raw;
+      // Listen for the hang-up before any await: a caller gone during set-up must leave nothing behind.
       let open = true;
+      let subscription: { unsubscribe(): void } | undefined;
+      let keepalive: NodeJS.Timeout | undefined;
+      const cleanUp = () => {
+        open = false;
+        clearInterval(keepalive);
+        subscription?.unsubscribe();
+        shutdown.signal.removeEventListener('abort', onShutdown);
+      };
+      const end = () => {
+        if (!open) return;
+        cleanUp();
+        if (!raw.writableEnded) raw.end();
+      };
+      const onShutdown = () => {
+        end();
+        raw.socket?.destroySoon();
+      };
+      raw.once('close', end);
+      shutdown.signal.addEventListener('abort', onShutdown, { once: true });
       const write = (chunk: string) =>
         new Promise<void>((resolve, reject) => {
           if (!open) return reject(new Error('stream closed'));
           raw.write(chunk, (error) => (error ? reject(error) : resolve()));
         });
-      // Validate before hijacking, so a bad agent id still gets a problem+json 404.
-      await heartbeatAgent(mesh.ctx, request.caller, request.params.id);
-      const subscription = await mesh.delivery.stream(request.caller, request.params.id, (task) =>
-        write(`event: task\nid: ${task.id}:${task.attempt}\ndata: ${JSON.stringify(task)}\n\n`),
-      );
+      try {
+        // Validate before hijacking, so a bad agent id still gets a problem+json 404.
+        await heartbeatAgent(mesh.ctx, request.caller, request.params.id);
+        subscription = await mesh.delivery.stream(request.caller, request.params.id, (task) =>
+          write(`event: task\nid: ${task.id}:${task.attempt}\ndata: ${JSON.stringify(task)}\n\n`),
+        );
+      } catch (error) {
+        // Not hijacked yet: Fastify answers with the problem.
+        cleanUp();
+        raw.off('close', end);
+        throw error;
+      }
       reply.hijack();
+      if (!open || raw.destroyed) return end();
       raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
       raw.write(': connected\n\n');
       const token = bearerToken(request);
       const every = Math.min(KEEPALIVE_MS, Math.floor(mesh.ctx.settings.heartbeatTimeoutMs / 3));
-      const keepalive = setInterval(() => {
+      keepalive = setInterval(() => {
         mesh.auth
           .authenticate(token)
           .then((caller) => heartbeatAgent(mesh.ctx, caller, request.params.id))
-          .then(() => raw.write(': keepalive\n\n'))
+          .then(() => open && raw.write(': keepalive\n\n'))
           // A revoked key or a removed agent ends the stream.
           .catch(() => end());
       }, every);
-      const end = () => {
-        if (!open) return;
-        open = false;
-        clearInterval(keepalive);
-        subscription.unsubscribe();
-        raw.end();
-      };
-      raw.on('close', end);
-      shutdown.signal.addEventListener('abort', () => {
-        end();
-        raw.socket?.destroySoon();
-      }, { once: true });
     },
   );
 }

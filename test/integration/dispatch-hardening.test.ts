@@ -1,0 +1,142 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AgentMeshError } from '../../src/sdk/index.js';
+import { registerAgentUseCase } from '../../src/application/use-cases/register-agent.js';
+import { eventually, startHarness, type Harness } from '../support/mesh-harness.js';
+
+/** Regressions found in review: blocked work must never stall the mesh, and counters must stay true. */
+describe('dispatch hardening', () => {
+  let h: Harness;
+  let n = 0;
+  const cap = () => `hard-${++n}`;
+  const beat = (ids: string[]) => {
+    const timer = setInterval(() => ids.forEach((id) => void h.admin.heartbeat(id).catch(() => undefined)), 50);
+    return () => clearInterval(timer);
+  };
+
+  beforeAll(async () => {
+    h = await startHarness({ AGENTMESH_HEARTBEAT_TIMEOUT_MS: '400', AGENTMESH_SWEEP_INTERVAL_MS: '20', AGENTMESH_RETRY_BASE_MS: '10' });
+  });
+  afterAll(async () => h.close());
+
+  it('fails a broadcast copy whose agent left, so the broadcast completes', async () => {
+    const c = cap();
+    const [a, b] = await Promise.all([1, 2].map((i) => h.admin.registerAgent({ id: `${c}-b${i}`, name: 'b', capabilities: [{ name: c }] })));
+    const stop = beat([a!.id]);
+    try {
+      // b is busy with another task, so its copy waits for it.
+      const busy = await h.admin.submit(c, null, { routing: { strategy: 'affinity', affinityKey: 'x' } });
+      await eventually(async () => (await h.admin.get(busy.id)).agentId, 3000, 'busy assigned');
+      const parent = await h.admin.submit(c, null, { routing: { strategy: 'broadcast' } });
+      const holder = (await h.admin.get(busy.id)).agentId!;
+      const leaver = holder === a!.id ? a! : b!;
+      const stayer = holder === a!.id ? b! : a!;
+      const stopStayer = beat([stayer.id]);
+      try {
+        const copy = await eventually(() => h.admin.nextTask(stayer.id, 200), 3000, 'stayer copy');
+        await h.admin.complete(copy.id, stayer.id, 'ok');
+        await h.admin.terminateAgent(leaver.id);
+        const done = await h.admin.get<{ results: Array<{ agentId: string; status: string; error?: { code: string } }> }>(parent.id, { waitMs: 5000 });
+        expect(done.status).toBe('completed');
+        const byAgent = Object.fromEntries(done.output!.results.map((r) => [r.agentId, r]));
+        expect(byAgent[stayer.id]!.status).toBe('completed');
+        expect(byAgent[leaver.id]).toMatchObject({ status: 'failed', error: { code: 'agent_unavailable' } });
+      } finally {
+        stopStayer();
+      }
+    } finally {
+      stop();
+    }
+  });
+
+  it('does not count a cancel as the agent’s failure', async () => {
+    const c = cap();
+    const a = await h.admin.registerAgent({ name: 'c', capabilities: [{ name: c }] });
+    const { id } = await h.admin.submit(c, null);
+    await h.admin.nextTask(a.id, 2000);
+    await h.admin.cancel(id);
+    const after = await h.admin.getAgent(a.id);
+    expect(after).toMatchObject({ inFlight: 0, failedCount: 0, completedCount: 0 });
+  });
+
+  it('hands back the tasks of a silent paused agent when its id registers again', async () => {
+    const c = cap();
+    const a = await h.admin.registerAgent({ id: `${c}-p`, name: 'p', capabilities: [{ name: c }] });
+    const { id } = await h.admin.submit(c, null, { leaseMs: 60_000 });
+    await h.admin.nextTask(a.id, 2000);
+    await h.admin.pauseAgent(a.id);
+    await new Promise((r) => setTimeout(r, 500));
+    const again = await h.admin.registerAgent({ id: a.id, name: 'p', capabilities: [{ name: c }] });
+    expect(again.inFlight).toBe(0);
+    const redelivered = await h.admin.nextTask(a.id, 2000);
+    expect(redelivered).toMatchObject({ id });
+    expect((await h.admin.getAgent(a.id)).inFlight).toBe(1);
+  });
+
+  it('keeps the agent quota exact under concurrent registrations', async () => {
+    const created = await h.admin.http.json<{ apiKey: { key: string } }>('POST', '/v1/tenants', { body: { id: 'one-agent', quotas: { maxAgents: 1 } } });
+    const caller = await h.running.mesh.auth.authenticate(created.apiKey.key);
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) => registerAgentUseCase(h.running.mesh.ctx, caller, { id: `racer-${i}`, name: 'r', capabilities: [{ name: 'x' }] })),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+  });
+
+  it('answers 400, not 500, for a NUL character in agent metadata', async () => {
+    const res = await h.request('POST', '/v1/agents', { body: { name: 'nul', capabilities: [{ name: 'x' }], metadata: { note: 'a\u0000b' } } });
+    expect(res.status).toBe(400);
+    expect(res.body.field).toBe('body.metadata');
+  });
+
+  it('drops empty queue states: capability names cannot grow memory', async () => {
+    const before = h.running.mesh.ctx.dispatcher.queueCount;
+    for (let i = 0; i < 30; i++) {
+      const { id } = await h.admin.submit(`one-off-${i}`, null);
+      await h.admin.cancel(id);
+    }
+    expect(h.running.mesh.ctx.dispatcher.queueCount).toBeLessThanOrEqual(before);
+  });
+
+  it('refuses to revoke the platform admin key through the API', async () => {
+    const keys = await h.admin.http.json<{ items: Array<{ id: string; name: string }> }>('GET', '/v1/api-keys');
+    const platform = keys.items.find((k) => k.name.startsWith('bootstrap'))!;
+    const res = await h.request('DELETE', `/v1/api-keys/${platform.id}`);
+    expect(res.status).toBe(403);
+    expect((await h.request('GET', '/v1/agents')).status).toBe(200);
+    void AgentMeshError;
+  });
+});
+
+/** With the default heartbeat timeout, so that load cannot make agents look silent. */
+describe('dispatch under a pile of blocked work', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => h.close());
+  const c = 'pile';
+
+  it('stays responsive with thousands of tasks waiting for one busy affinity owner, and routes others meanwhile', async () => {
+    const agents = await Promise.all([1, 2].map((i) => h.admin.registerAgent({ id: `${c}-a${i}`, name: 'a', capabilities: [{ name: c }] })));
+    const stop = () => undefined;
+    try {
+      // Find the owner of key 'k' by its first task, keep it busy, then pile up tasks behind it.
+      const first = await h.admin.submit(c, null, { routing: { strategy: 'affinity', affinityKey: 'k' }, leaseMs: 60_000 });
+      const owner = (await eventually(async () => (await h.admin.get(first.id)).agentId, 3000, 'owner'))!;
+      const other = agents.find((a) => a.id !== owner)!;
+      const submits: Array<Promise<unknown>> = [];
+      for (let i = 0; i < 2500; i++) submits.push(h.admin.submit(c, i, { routing: { strategy: 'affinity', affinityKey: 'k' } }));
+      await Promise.all(submits);
+      const askedAt = Date.now();
+      expect((await h.request('GET', '/health/live')).status).toBe(200);
+      expect(Date.now() - askedAt).toBeLessThan(1000);
+      const free = await h.admin.submit(c, 'any', { routing: { strategy: 'round_robin' } });
+      const routed = await eventually(async () => (await h.admin.get(free.id)).agentId, 3000, 'the round-robin task to be routed');
+      expect(agents.map((a) => a.id)).toContain(routed);
+      expect(h.running.mesh.ctx.dispatcher.queuedCount('default')).toBeGreaterThanOrEqual(2400);
+      void other;
+    } finally {
+      stop();
+    }
+  }, 60_000);
+
+});
