@@ -38,6 +38,8 @@ export function agentInboxRoutes(app: TypedApp, mesh: Mesh): void {
         shutdown.signal.removeEventListener('abort', onShutdown);
       });
       shutdown.signal.addEventListener('abort', onShutdown, { once: true });
+      // Gone already (hung up while the key was checked): 'close' will not come again.
+      if (reply.raw.destroyed || request.raw.socket?.destroyed) abort.abort();
       const token = bearerToken(request);
       // Each slice of the wait re-checks the key and counts as a heartbeat.
       const keepAlive = async () => void (await heartbeatAgent(mesh.ctx, await mesh.auth.authenticate(token), request.params.id));
