@@ -144,6 +144,17 @@ describe('agentmesh CLI', () => {
       expect((await h.admin.list({ capability: 'bad-input' })).items.length).toBe(before);
     });
 
+    it('tasks submit --wait --timeout gives up on a task nobody takes: prints it, says why, exits 1', async () => {
+      const run = await cli(['tasks', 'submit', 'nobody-has-this', '--wait', '--timeout', '300', ...flags()]);
+      expect(run.code).toBe(1);
+      expect(JSON.parse(run.stdout)).toMatchObject({ capability: 'nobody-has-this', status: 'queued' });
+      expect(oneLine(run.stderr)).toMatch(/^agentmesh: task \S+ is still queued after 300 ms/);
+
+      const bad = await cli(['tasks', 'submit', 'x', '--wait', '--timeout', 'soon', ...flags()]);
+      expect(bad.code).toBe(2);
+      expect(oneLine(bad.stderr)).toMatch(/^agentmesh: --timeout must be an integer/);
+    });
+
     it('agents list prints the agents page', async () => {
       await h.admin.registerAgent({ id: 'cli-agent', name: 'cli agent', capabilities: [{ name: 'cli-cap' }] });
       const run = await cli(['agents', 'list', ...flags()]);

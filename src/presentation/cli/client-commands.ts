@@ -30,7 +30,9 @@ function parseJson(value: string): unknown {
   }
 }
 
-const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+const SETTLED = new Set(['completed', 'failed', 'dead_lettered', 'canceled']);
+
+const print = (value: unknown): void => void process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 
 function withClientFlags(command: Command): Command {
   return command
@@ -61,14 +63,24 @@ export function registerClientCommands(program: Command): void {
     .option('--affinity-key <key>', 'key for the affinity strategy')
     .option('--max-attempts <n>', 'attempts before dead letter', parseInteger('--max-attempts', 1, 100))
     .option('--wait', 'wait for the result and print the settled task')
-    .action(async (capability: string, flags: ClientFlags & { input: unknown; priority?: number; strategy?: string; affinityKey?: string; maxAttempts?: number; wait?: boolean }) => {
+    .option('--timeout <ms>', 'with --wait: give up after this long, print the task as it stands and exit 1', parseInteger('--timeout', 1, 3_600_000), 60_000)
+    .action(async (capability: string, flags: ClientFlags & { input: unknown; priority?: number; strategy?: string; affinityKey?: string; maxAttempts?: number; wait?: boolean; timeout: number }) => {
       const client = clientFrom(flags);
       const result = await client.submit(capability, flags.input, {
         ...(flags.priority !== undefined && { priority: flags.priority }),
         ...(flags.strategy !== undefined && { routing: { strategy: flags.strategy as never, ...(flags.affinityKey !== undefined && { affinityKey: flags.affinityKey }) } }),
         ...(flags.maxAttempts !== undefined && { maxAttempts: flags.maxAttempts }),
       });
-      print(flags.wait ? await client.waitForResult(result.id) : result);
+      if (!flags.wait) {
+        print(result);
+        return;
+      }
+      const task = await client.waitForResult(result.id, { timeoutMs: flags.timeout });
+      print(task);
+      if (!SETTLED.has(task.status)) {
+        process.stderr.write(`agentmesh: task ${task.id} is still ${task.status} after ${flags.timeout} ms (no capable agent took it?)\n`);
+        process.exitCode = 1;
+      }
     });
 
   withClientFlags(tasks.command('get').description('show a task').argument('<id>', 'task id'))
