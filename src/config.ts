@@ -5,8 +5,10 @@ import { DEFAULT_MESH_SETTINGS, type MeshSettings } from './application/settings
 export interface AgentMeshConfig {
   host: string;
   port: number;
-  /** undefined: the embedded database lives in memory only. */
+  /** undefined: the embedded database lives in memory only. Unused when `databaseUrl` is set. */
   dataDir: string | undefined;
+  /** PostgreSQL instead of the embedded database. */
+  databaseUrl: string | undefined;
   adminKey: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Largest accepted request body; input and output limits come on top of the JSON envelope. */
@@ -42,12 +44,39 @@ function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: r
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** A URL as it may be shown: the password replaced. */
+export function redactUrl(raw: string): string {
+  try {
+    const url = new URL(raw);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+function serviceUrl(env: Env, name: string, protocols: readonly string[], example: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} is not a URL (expected e.g. ${example})`);
+  }
+  if (!protocols.includes(url.protocol) || url.hostname === '') {
+    throw new ConfigError(`${name} must be a ${protocols.map((p) => `${p}//`).join(' or ')} URL with a host (e.g. ${example}), got '${redactUrl(raw)}'`);
+  }
+  return raw;
+}
+
 export function loadConfig(env: Env = process.env): AgentMeshConfig {
-  for (const name of ['AGENTMESH_DATABASE_URL', 'AGENTMESH_NATS_URL', 'AGENTMESH_REDIS_URL']) {
+  for (const name of ['AGENTMESH_NATS_URL', 'AGENTMESH_REDIS_URL']) {
     if (env[name]) {
-      throw new ConfigError(`${name} is set, but this build runs on the embedded defaults only (PostgreSQL, NATS and Redis adapters are not in it yet); unset it`);
+      throw new ConfigError(`${name} is set, but this build has no ${name.includes('NATS') ? 'NATS' : 'Redis'} adapter yet (one instance runs on the in-memory broker and cache); unset it`);
     }
   }
+  const databaseUrl = serviceUrl(env, 'AGENTMESH_DATABASE_URL', ['postgres:', 'postgresql:'], 'postgres://agentmesh@db.internal:5432/agentmesh');
   const adminKey = env.AGENTMESH_ADMIN_KEY;
   if (adminKey !== undefined && adminKey.length < 16) throw new ConfigError('AGENTMESH_ADMIN_KEY must be at least 16 characters');
   const dataDirRaw = env.AGENTMESH_DATA_DIR ?? './.agentmesh';
@@ -57,6 +86,7 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
     host: env.AGENTMESH_HOST || '127.0.0.1',
     port: integer(env, 'AGENTMESH_PORT', 8080, 0, 65535),
     dataDir: dataDirRaw === ':memory:' ? undefined : dataDirRaw,
+    databaseUrl,
     adminKey: adminKey || undefined,
     logLevel: oneOf(env, 'AGENTMESH_LOG_LEVEL', 'info', LOG_LEVELS),
     bodyLimitBytes: maxInputBytes + 64 * 1024,

@@ -2,9 +2,12 @@ import { createRequire } from 'node:module';
 import pino from 'pino';
 import { Mesh } from '../application/mesh.js';
 import type { Logger } from '../application/logger.js';
-import type { AgentMeshConfig } from '../config.js';
+import { redactUrl, type AgentMeshConfig } from '../config.js';
 import { InMemoryBroker } from '../infrastructure/messaging/in-memory-broker.js';
-import { openEmbeddedStore, type Store } from '../infrastructure/persistence/embedded-store.js';
+import { openEmbeddedStore } from '../infrastructure/persistence/embedded-store.js';
+import { SchemaTooNewError } from '../infrastructure/persistence/migrate.js';
+import { DatabaseInUseError, openPostgresStore } from '../infrastructure/persistence/postgres-store.js';
+import type { Store } from '../infrastructure/persistence/store.js';
 import { mathRandom } from '../infrastructure/system/math-random.js';
 import { systemClock } from '../infrastructure/system/system-clock.js';
 import { UuidV7Generator } from '../infrastructure/system/uuid-v7.js';
@@ -24,10 +27,26 @@ export interface RunningMesh {
   close(): Promise<void>;
 }
 
+export class StartupError extends Error {
+  constructor(message: string, options?: { cause: unknown }) {
+    super(message, options);
+    this.name = 'StartupError';
+  }
+}
+
+async function openPostgres(url: string): Promise<Store> {
+  try {
+    return await openPostgresStore(url);
+  } catch (error) {
+    if (error instanceof DatabaseInUseError || error instanceof SchemaTooNewError) throw error;
+    throw new StartupError(`cannot use PostgreSQL at AGENTMESH_DATABASE_URL (${redactUrl(url)}): ${(error as Error).message}`, { cause: error });
+  }
+}
+
 /** The composition root: adapters chosen from config, wired to the use cases, API on top. */
 export async function startMesh(config: AgentMeshConfig, options: { listen: boolean; logger?: pino.Logger }): Promise<RunningMesh> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'agentmesh' } });
-  const store = await openEmbeddedStore(config.dataDir);
+  const store = config.databaseUrl !== undefined ? await openPostgres(config.databaseUrl) : await openEmbeddedStore(config.dataDir);
   const broker = new InMemoryBroker();
   const mesh = new Mesh(
     {

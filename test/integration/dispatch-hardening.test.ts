@@ -93,7 +93,8 @@ describe('dispatch hardening', () => {
       const { id } = await h.admin.submit(`one-off-${i}`, null);
       await h.admin.cancel(id);
     }
-    expect(h.running.mesh.ctx.dispatcher.queueCount).toBeLessThanOrEqual(before);
+    // Other tests' queues may come and go meanwhile; 30 leaked states could not hide in that slack.
+    expect(h.running.mesh.ctx.dispatcher.queueCount).toBeLessThan(before + 5);
   });
 
   it('refuses to revoke the platform admin key through the API', async () => {
@@ -123,9 +124,13 @@ describe('dispatch under a pile of blocked work', () => {
       const first = await h.admin.submit(c, null, { routing: { strategy: 'affinity', affinityKey: 'k' }, leaseMs: 60_000 });
       const owner = (await eventually(async () => (await h.admin.get(first.id)).agentId, 3000, 'owner'))!;
       const other = agents.find((a) => a.id !== owner)!;
-      const submits: Array<Promise<unknown>> = [];
-      for (let i = 0; i < 2500; i++) submits.push(h.admin.submit(c, i, { routing: { strategy: 'affinity', affinityKey: 'k' } }));
-      await Promise.all(submits);
+      // 50 clients at a time: the pile is the point, not a connection storm on a slow machine.
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 50 }, async () => {
+          while (next < 2500) await h.admin.submit(c, next++, { routing: { strategy: 'affinity', affinityKey: 'k' } });
+        }),
+      );
       const askedAt = Date.now();
       expect((await h.request('GET', '/health/live')).status).toBe(200);
       expect(Date.now() - askedAt).toBeLessThan(1000);

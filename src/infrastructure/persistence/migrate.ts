@@ -8,22 +8,30 @@ export class SchemaTooNewError extends Error {
   }
 }
 
-/** Applies pending migrations in order, each in its own transaction. Returns the versions applied. */
+/** Key of the transaction-level advisory lock that serialises migrations ('agentmsh' in ASCII, truncated to int4 range). */
+export const MIGRATION_LOCK_KEY = 0x61676d73;
+
+/**
+ * Applies pending migrations in order, all in one transaction under an advisory lock: instances
+ * starting together on one database migrate once (the others wait, then find nothing to do), and
+ * a failing migration leaves the schema as it was. Returns the versions applied.
+ */
 export async function migrate(db: SqlClient, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
-  await db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
-  const { rows } = await db.query<{ version: number }>('SELECT coalesce(max(version), 0)::int AS version FROM schema_migrations');
-  const current = rows[0]?.version ?? 0;
-  const latest = migrations.at(-1)?.version ?? 0;
-  if (current > latest) throw new SchemaTooNewError(current, latest);
-  const applied: number[] = [];
-  for (const m of migrations) {
-    if (m.version <= current) continue;
-    await db.transaction(async (tx) => {
+  return db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+    await tx.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const { rows } = await tx.query<{ version: number }>('SELECT coalesce(max(version), 0)::int AS version FROM schema_migrations');
+    const current = rows[0]?.version ?? 0;
+    const latest = migrations.at(-1)?.version ?? 0;
+    if (current > latest) throw new SchemaTooNewError(current, latest);
+    const applied: number[] = [];
+    for (const m of migrations) {
+      if (m.version <= current) continue;
       await tx.exec(m.sql);
       await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
-    });
-    applied.push(m.version);
-  }
-  return applied;
+      applied.push(m.version);
+    }
+    return applied;
+  });
 }

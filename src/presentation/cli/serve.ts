@@ -1,4 +1,4 @@
-import { loadConfig } from '../../config.js';
+import { loadConfig, redactUrl } from '../../config.js';
 import { startMesh } from '../compose.js';
 
 /** `agentmesh serve`: the mesh and its API until SIGINT or SIGTERM. */
@@ -6,7 +6,7 @@ export async function serve(): Promise<void> {
   const config = loadConfig();
   const running = await startMesh(config, { listen: true });
   const log = running.mesh.ctx.logger;
-  log.info({ url: running.url, data_dir: config.dataDir ?? ':memory:' }, 'AgentMesh is listening');
+  log.info({ url: running.url, store: config.databaseUrl !== undefined ? redactUrl(config.databaseUrl) : (config.dataDir ?? ':memory:') }, 'AgentMesh is listening');
   if (running.createdAdminKey) {
     process.stdout.write(
       `\nFirst start: tenant 'default' and its platform admin key were created.\n` +

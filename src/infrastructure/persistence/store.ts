@@ -1,0 +1,41 @@
+import { CachedTaskRepository } from './cached-task-repository.js';
+import { SqlAgentRepository } from './sql-agent-repository.js';
+import { SqlApiKeyRepository } from './sql-api-key-repository.js';
+import type { SqlClient } from './sql-client.js';
+import { SqlEventStore } from './sql-event-store.js';
+import { SqlTaskRepository } from './sql-task-repository.js';
+import { SqlTenantRepository } from './sql-tenant-repository.js';
+import { WriteBatcher } from './write-batcher.js';
+
+export interface Store {
+  db: SqlClient;
+  batcher: WriteBatcher;
+  tenants: SqlTenantRepository;
+  apiKeys: SqlApiKeyRepository;
+  agents: SqlAgentRepository;
+  tasks: CachedTaskRepository | SqlTaskRepository;
+  events: SqlEventStore;
+  /** Drains pending writes, then closes the database. */
+  close(): Promise<void>;
+}
+
+/** The repositories of the mesh over one SQL database (PGlite or PostgreSQL), sharing one group-commit batcher. */
+export function storeOn(db: SqlClient, options: { cacheActiveTasks: boolean; beforeClose?: () => Promise<void> }): Store {
+  const batcher = new WriteBatcher(db);
+  const sqlTasks = new SqlTaskRepository(db, batcher);
+  return {
+    db,
+    batcher,
+    tenants: new SqlTenantRepository(db),
+    apiKeys: new SqlApiKeyRepository(db),
+    agents: new SqlAgentRepository(db),
+    tasks: options.cacheActiveTasks ? new CachedTaskRepository(sqlTasks) : sqlTasks,
+    events: new SqlEventStore(db),
+    async close() {
+      await batcher.drain();
+      await options.beforeClose?.();
+      await db.close();
+    },
+  };
+}
+

@@ -1,0 +1,136 @@
+import { spawn } from 'node:child_process';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate, SchemaTooNewError } from '../../../src/infrastructure/persistence/migrate.js';
+import { PostgresClient } from '../../../src/infrastructure/persistence/postgres-client.js';
+import { DatabaseInUseError } from '../../../src/infrastructure/persistence/postgres-store.js';
+import { Agent } from '../../../src/sdk/index.js';
+import { eventually, startHarness, type Harness } from '../../support/mesh-harness.js';
+import { createTestDatabase, postgresUrl, type TestDatabase } from '../../support/postgres.js';
+
+const CLI = new URL('../../../dist/presentation/cli/main.js', import.meta.url).pathname;
+
+function serve(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, 'serve'], { env: { ...process.env, AGENTMESH_PORT: '0', AGENTMESH_LOG_LEVEL: 'silent', ...env } });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+}
+
+/** The whole mesh on a real PostgreSQL: the same API, delivery and restart guarantees as on PGlite. */
+describe.skipIf(postgresUrl === null)('mesh on PostgreSQL', () => {
+  let db: TestDatabase;
+  let h: Harness | undefined;
+  const env = () => ({ AGENTMESH_DATABASE_URL: db.url });
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await h?.stop();
+    await db?.drop();
+  });
+
+  it('routes tasks of every strategy to SDK agents and completes them', async () => {
+    h = await startHarness(env());
+    const workers = await Promise.all(
+      [0, 1, 2].map((i) =>
+        new Agent({ url: h!.url, apiKey: h!.adminKey, name: `pg-agent-${i}`, capabilities: [{ name: 'double' }], maxConcurrentTasks: 4, heartbeatIntervalMs: 200, transport: i === 2 ? 'poll' : 'stream' })
+          .handle('double', async (input: { n: number }) => ({ doubled: input.n * 2, by: i }))
+          .start(),
+      ),
+    );
+    try {
+      const strategies = ['round_robin', 'least_loaded', 'affinity', 'priority'] as const;
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, n) => {
+          const strategy = strategies[n % strategies.length]!;
+          return h!.admin.run<{ doubled: number; by: number }>('double', { n }, { routing: { strategy, ...(strategy === 'affinity' && { affinityKey: `k${n % 3}` }) }, timeoutMs: 15_000 });
+        }),
+      );
+      expect(results.map((r) => r.status)).toEqual(Array(40).fill('completed'));
+      expect(results.map((r) => r.output?.doubled)).toEqual(Array.from({ length: 40 }, (_, n) => n * 2));
+      expect(new Set(results.map((r) => r.output?.by)).size).toBe(3);
+
+      const broadcast = await h.admin.run('double', { n: 21 }, { routing: { strategy: 'broadcast' }, timeoutMs: 15_000 });
+      expect(broadcast.status).toBe('completed');
+
+      // The rows are in PostgreSQL, not in some process memory.
+      const check = new pg.Client({ connectionString: db.url });
+      await check.connect();
+      const { rows } = await check.query<{ n: string }>(`SELECT count(*) AS n FROM events WHERE type = 'TaskCompleted'`);
+      await check.end();
+      expect(Number(rows[0]!.n)).toBeGreaterThanOrEqual(41);
+    } finally {
+      await Promise.all(workers.map((w) => w.stop({ graceMs: 1000 })));
+    }
+  }, 60_000);
+
+  it('refuses a second instance on the same database while the first runs', async () => {
+    await expect(startHarness(env())).rejects.toBeInstanceOf(DatabaseInUseError);
+    const run = await serve(env());
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(/^agentmesh: another agentmesh instance is using this database/);
+  }, 30_000);
+
+  it('keeps queued and leased tasks across a restart, and finishes them', async () => {
+    const agent = await h!.admin.registerAgent({ id: 'pg-survivor', name: 'survivor', capabilities: [{ name: 'persist' }] });
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await h!.admin.submit('persist', { i }, { leaseMs: 60_000 })).id);
+    const leased = await h!.admin.nextTask(agent.id, 2000);
+    expect(leased?.id).toBe(ids[0]);
+    await h!.stop();
+
+    h = await startHarness(env());
+    expect((await h.admin.get(ids[0]!)).status).toBe('running');
+    await h.admin.complete(ids[0]!, agent.id, { after: 'restart' });
+    await eventually(async () => {
+      const next = await h!.admin.nextTask(agent.id, 200);
+      if (next) await h!.admin.complete(next.id, agent.id, { after: 'restart' });
+      const statuses = await Promise.all(ids.map(async (id) => (await h!.admin.get(id)).status));
+      return statuses.every((s) => s === 'completed');
+    }, 15_000, 'every task completed after the restart');
+  }, 60_000);
+
+  it('migrates once when instances start together, and refuses a database newer than the code', async () => {
+    const fresh = await createTestDatabase();
+    const clients = await Promise.all([1, 2, 3].map(() => PostgresClient.connect(fresh.url, { maxConnections: 2, applicationName: 'migrate-race' })));
+    try {
+      const applied = await Promise.all(clients.map((c) => migrate(c)));
+      expect(applied.flat()).toEqual([1]);
+      await clients[0]!.query(`INSERT INTO schema_migrations (version, name) VALUES (99, 'from the future')`);
+      await expect(migrate(clients[1]!)).rejects.toBeInstanceOf(SchemaTooNewError);
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+    }
+    const run = await serve({ AGENTMESH_DATABASE_URL: fresh.url });
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/^agentmesh: the database schema is at version 99, newer than this build knows \(1\)/);
+    await fresh.drop();
+  }, 30_000);
+
+  it('says which variable is wrong when PostgreSQL is unreachable or the URL is malformed', async () => {
+    const unreachable = await serve({ AGENTMESH_DATABASE_URL: 'postgres://mesh:hunter2@127.0.0.1:1/agentmesh' });
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr.trim().split('\n')).toHaveLength(1);
+    expect(unreachable.stderr).toMatch(/^agentmesh: cannot use PostgreSQL at AGENTMESH_DATABASE_URL \(postgres:\/\/mesh:\*\*\*@127\.0\.0\.1:1\/agentmesh\): .*ECONNREFUSED/);
+    expect(unreachable.stderr).not.toContain('hunter2');
+
+    const malformed = await serve({ AGENTMESH_DATABASE_URL: 'not a url' });
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toMatch(/^agentmesh: AGENTMESH_DATABASE_URL is not a URL/);
+
+    const missingDb = new URL(db.url);
+    missingDb.pathname = '/agentmesh_no_such_database';
+    const missing = await serve({ AGENTMESH_DATABASE_URL: missingDb.toString() });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/database "agentmesh_no_such_database" does not exist/);
+  }, 60_000);
+});
