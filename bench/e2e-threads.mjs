@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { startBenchMesh, percentile } from './e2e.mjs';
+import { withScratchDatabase } from './postgres-scratch.mjs';
 
 function once(worker, type) {
   return new Promise((resolve) => {
@@ -14,8 +15,8 @@ function once(worker, type) {
 }
 
 /** Peak tasks/s, submit -> agent -> complete, mesh on this thread, agents + client on a worker. */
-export async function measurePeak({ total = 20_000, agents = 4, window = 256 } = {}) {
-  const mesh = await startBenchMesh();
+export async function measurePeak({ total = 20_000, agents = 4, window = 256, env = {} } = {}) {
+  const mesh = await startBenchMesh(env);
   const worker = new Worker(new URL('./load-worker.mjs', import.meta.url), { workerData: { url: mesh.url, apiKey: mesh.apiKey, agents } });
   await once(worker, 'ready');
   const stats = mesh.running.mesh.ctx.stats;
@@ -37,8 +38,8 @@ export async function measurePeak({ total = 20_000, agents = 4, window = 256 } =
 }
 
 /** Submit-to-delivery latency at a fixed rate. */
-export async function measurePaced({ rate, seconds = 5, agents = 4 }) {
-  const mesh = await startBenchMesh();
+export async function measurePaced({ rate, seconds = 5, agents = 4, env = {} }) {
+  const mesh = await startBenchMesh(env);
   const worker = new Worker(new URL('./load-worker.mjs', import.meta.url), { workerData: { url: mesh.url, apiKey: mesh.apiKey, agents } });
   await once(worker, 'ready');
   const idleRss = process.memoryUsage().rss;
@@ -54,7 +55,12 @@ export async function measurePaced({ rate, seconds = 5, agents = 4 }) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const peak = await measurePeak({ total: Number(process.argv[2] ?? 10_000) });
-  console.log(peak);
-  console.log(await measurePaced({ rate: Math.round(peak.tasksPerSecond / 2) }));
+  const total = Number(process.argv[2] ?? 10_000);
+  const run = async (env) => {
+    const peak = await measurePeak({ total, env });
+    console.log(peak);
+    console.log(await measurePaced({ rate: Math.round(peak.tasksPerSecond / 2), env }));
+  };
+  if (process.argv.includes('--postgres')) await withScratchDatabase((url) => run({ AGENTMESH_DATABASE_URL: url }));
+  else await run({});
 }

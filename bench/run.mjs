@@ -5,6 +5,7 @@ import { measureHttp } from './http.mjs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { measureStore } from './store.mjs';
+import { withScratchDatabase } from './postgres-scratch.mjs';
 
 const quick = process.argv.includes('--quick');
 const f = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
@@ -31,6 +32,16 @@ const paced = await measurePaced({ rate: Math.max(50, Math.round(peak.tasksPerSe
 console.log(`\nLatency at half the peak rate (${paced.rate} tasks/s, after a 2 s warm-up), submit -> handler starts`);
 line('  p50 ms', f(paced.p50Ms, 1));
 line('  p99 ms (goal <= 10)', f(paced.p99Ms, 1));
+await withScratchDatabase(async (url) => {
+  const pgStore = await measureStore({ tasks: quick ? 3000 : 10_000, postgresUrl: url });
+  console.log('\nPostgreSQL store (AGENTMESH_DATABASE_URL, the machine\'s server, a scratch database)');
+  line('  store lifecycles/s', f(pgStore.lifecyclesPerSecond), `${f(pgStore.cpuMicrosPerLifecycle)} µs CPU each in this process; ratio to PGlite ${f(pgStore.lifecyclesPerSecond / store.lifecyclesPerSecond, 2)}`);
+});
+await withScratchDatabase(async (url) => {
+  const pgPeak = await measurePeak({ total: quick ? 5000 : 20_000, env: { AGENTMESH_DATABASE_URL: url } });
+  line('  end to end tasks/s', f(pgPeak.tasksPerSecond), `${f(pgPeak.cpuMicrosPerTask)} µs CPU per task (both threads); ratio to PGlite ${f(pgPeak.tasksPerSecond / peak.tasksPerSecond, 2)}`);
+});
+
 const { stdout } = await promisify(execFile)(process.execPath, [new URL('./rss-idle.mjs', import.meta.url).pathname]);
 const idle = JSON.parse(stdout.trim().split('\n').at(-1));
 console.log('\nMemory (RSS)');

@@ -3,11 +3,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openEmbeddedStore } from '../dist/infrastructure/persistence/embedded-store.js';
+import { openPostgresStore } from '../dist/infrastructure/persistence/postgres-store.js';
+import { withScratchDatabase } from './postgres-scratch.mjs';
 import { submitTask, assign, start, complete } from '../dist/domain/index.js';
 
-export async function measureStore({ tasks = 5000, concurrency = 64, inMemory = false } = {}) {
-  const dir = inMemory ? undefined : mkdtempSync(join(tmpdir(), 'agentmesh-store-'));
-  const store = await openEmbeddedStore(dir);
+export async function measureStore({ tasks = 5000, concurrency = 64, inMemory = false, postgresUrl } = {}) {
+  const dir = inMemory || postgresUrl ? undefined : mkdtempSync(join(tmpdir(), 'agentmesh-store-'));
+  const store = postgresUrl ? await openPostgresStore(postgresUrl) : await openEmbeddedStore(dir);
   await store.tenants.create({ id: 't1', name: 't1', quotas: { maxAgents: 10, maxTasksPerHour: 1e9 }, createdAt: 0 });
   let next = 0;
   const begin = performance.now();
@@ -37,4 +39,5 @@ export async function measureStore({ tasks = 5000, concurrency = 64, inMemory = 
 if (import.meta.url === `file://${process.argv[1]}`) {
   console.log('disk  ', await measureStore({}));
   console.log('memory', await measureStore({ inMemory: true }));
+  await withScratchDatabase(async (url) => console.log('postgres', await measureStore({ postgresUrl: url })));
 }
