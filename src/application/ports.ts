@@ -89,7 +89,10 @@ export interface TaskRepository {
   insertMany(tasks: Array<{ task: Task; events: DomainEvent[] }>): Promise<void>;
   /** State change with its events, optimistic on version: ConcurrencyError when it moved. */
   save(task: Task, events: DomainEvent[]): Promise<void>;
+  /** The latest state, including a change of this process still waiting for its commit: for the mesh's own state changes. */
   get(tenantId: string, id: string): Promise<Task | undefined>;
+  /** Only what has committed (possibly a moment old): for readers outside the mesh, who must never see a change that may yet fail. */
+  getCommitted(tenantId: string, id: string): Promise<Task | undefined>;
   findByIdempotencyKey(tenantId: string, key: string): Promise<Task | undefined>;
   list(tenantId: string, filter: TaskFilter, page: PageRequest): Promise<Page<Task>>;
   /** Tasks queued, assigned or running, across tenants, oldest first: the queues are rebuilt from them at start. */

@@ -5,17 +5,17 @@ import type { Page, PageRequest, TaskFilter } from '../ports.js';
 
 export const MAX_WAIT_MS = 60_000;
 
-/** A task of the caller's tenant; with waitMs, waits until it settles or the wait runs out. */
+/** A task of the caller's tenant as committed; with waitMs, waits until it settles or the wait runs out. */
 export async function getTask(ctx: MeshContext, caller: Caller, id: string, waitMs = 0): Promise<Task> {
   requireRole(caller, CAN_READ, 'read tasks');
-  const task = await ctx.tasks.get(caller.tenantId, id);
+  const task = await ctx.tasks.getCommitted(caller.tenantId, id);
   if (!task) throw new NotFoundError('task', id);
   if (waitMs <= 0 || isTerminal(task)) return task;
   const waiting = ctx.waiters.wait(caller.tenantId, id, Math.min(waitMs, MAX_WAIT_MS));
   // It may have settled between the read and the wait.
-  const again = await ctx.tasks.get(caller.tenantId, id);
+  const again = await ctx.tasks.getCommitted(caller.tenantId, id);
   if (again && isTerminal(again)) return again;
-  return (await waiting) ?? (await ctx.tasks.get(caller.tenantId, id)) ?? task;
+  return (await waiting) ?? (await ctx.tasks.getCommitted(caller.tenantId, id)) ?? task;
 }
 
 export async function listTasks(ctx: MeshContext, caller: Caller, filter: TaskFilter, page: PageRequest): Promise<Page<Task>> {

@@ -7,11 +7,15 @@ const key = (tenantId: string, id: string) => `${tenantId}\u0000${id}`;
  * For a store that only this process writes (the embedded default): active tasks are kept in
  * memory, so the hot path (assign, deliver, complete) reads no rows. A save shows at once (the
  * next transition of the task may merge into the same group commit) and is undone if its commit
- * fails. Active tasks are bounded by the queue and capacity bounds; settled ones stay in a small LRU.
+ * fails. Readers outside the mesh use `getCommitted`, which answers the state before any change
+ * still waiting for its commit. Active tasks are bounded by the queue and capacity bounds; settled
+ * ones stay in a small LRU.
  */
 export class CachedTaskRepository implements TaskRepository {
   private readonly active = new Map<string, Task>();
   private readonly settled = new Map<string, Task>();
+  /** Tasks with writes in flight: how many, and the state before the first of them (bounded by the write queue). */
+  private readonly uncommitted = new Map<string, { writes: number; before: Task | undefined }>();
 
   constructor(
     private readonly inner: TaskRepository,
@@ -42,12 +46,24 @@ export class CachedTaskRepository implements TaskRepository {
 
   /** Show the new state now; if the store refuses it, drop it so the next read asks the store. */
   private async writeThrough(tasks: Task[], write: Promise<void>): Promise<void> {
-    for (const t of tasks) this.remember(t);
+    for (const t of tasks) {
+      const k = key(t.tenantId, t.id);
+      const entry = this.uncommitted.get(k);
+      if (entry) entry.writes++;
+      else this.uncommitted.set(k, { writes: 1, before: this.active.get(k) ?? this.settled.get(k) });
+      this.remember(t);
+    }
     try {
       await write;
     } catch (error) {
       for (const t of tasks) this.forget(t);
       throw error;
+    } finally {
+      for (const t of tasks) {
+        const k = key(t.tenantId, t.id);
+        const entry = this.uncommitted.get(k)!;
+        if (--entry.writes === 0) this.uncommitted.delete(k);
+      }
     }
   }
 
@@ -70,6 +86,12 @@ export class CachedTaskRepository implements TaskRepository {
     const task = await this.inner.get(tenantId, id);
     if (task && !isTerminal(task)) this.active.set(k, task);
     return task;
+  }
+
+  async getCommitted(tenantId: string, id: string): Promise<Task | undefined> {
+    const pending = this.uncommitted.get(key(tenantId, id));
+    if (pending) return pending.before ?? this.inner.getCommitted(tenantId, id);
+    return this.get(tenantId, id);
   }
 
   findByIdempotencyKey(tenantId: string, idempotencyKey: string): Promise<Task | undefined> {

@@ -25,6 +25,10 @@ export class SqlTaskRepository implements TaskRepository {
     return this.batcher.write('update', task, events);
   }
 
+  getCommitted(tenantId: string, id: string): Promise<Task | undefined> {
+    return this.get(tenantId, id);
+  }
+
   async get(tenantId: string, id: string): Promise<Task | undefined> {
     const { rows } = await this.db.query<TaskRowOut>(`SELECT ${TASK_COLUMNS} FROM tasks WHERE tenant_id = $1 AND id = $2`, [tenantId, id]);
     return rows[0] && taskFromRow(rows[0]);
