@@ -1,6 +1,9 @@
 import { loadConfig, redactUrl } from '../../config.js';
 import { startMesh } from '../compose.js';
 
+/** Within the 10 s most orchestrators wait after SIGTERM before they kill. */
+const SHUTDOWN_LIMIT_MS = 9_000;
+
 /** `agentmesh serve`: the mesh and its API until SIGINT or SIGTERM. */
 export async function serve(): Promise<void> {
   const config = loadConfig();
@@ -17,7 +20,18 @@ export async function serve(): Promise<void> {
   }
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'shutting down');
-    await running.close();
+    // A dependency that hangs must not keep an orchestrator waiting past its grace period.
+    setTimeout(() => {
+      log.error({ after_ms: SHUTDOWN_LIMIT_MS }, 'shutdown did not finish in time; exiting anyway');
+      process.exit(1);
+    }, SHUTDOWN_LIMIT_MS).unref();
+    try {
+      await running.close();
+    } catch (error) {
+      log.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    }
+    log.info({}, 'stopped');
     process.exit(0);
   };
   process.once('SIGINT', () => void shutdown('SIGINT'));

@@ -18,6 +18,8 @@ export function registerGracefulClose(app: FastifyInstance): { drainLast(): void
     const until = Date.now() + DRAIN_TIMEOUT_MS;
     const busy = () => [...open].some((reply) => !reply.sent);
     while (busy() && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+    const left = [...open].filter((reply) => !reply.sent).map((reply) => `${reply.request.method} ${reply.request.url}`);
+    if (left.length > 0) app.log.warn({ requests: left.slice(0, 20), count: left.length }, 'requests still running after the drain period are cut off');
   });
   return { drainLast };
 }
