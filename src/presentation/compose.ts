@@ -6,7 +6,7 @@ import { redactUrl, type AgentMeshConfig } from '../config.js';
 import { InMemoryBroker } from '../infrastructure/messaging/in-memory-broker.js';
 import { openEmbeddedStore } from '../infrastructure/persistence/embedded-store.js';
 import { SchemaTooNewError } from '../infrastructure/persistence/migrate.js';
-import { DatabaseInUseError, openPostgresStore } from '../infrastructure/persistence/postgres-store.js';
+import { DatabaseInUseError, openPostgresStore, type InstanceLockEvent } from '../infrastructure/persistence/postgres-store.js';
 import type { Store } from '../infrastructure/persistence/store.js';
 import { mathRandom } from '../infrastructure/system/math-random.js';
 import { systemClock } from '../infrastructure/system/system-clock.js';
@@ -34,9 +34,17 @@ export class StartupError extends Error {
   }
 }
 
-async function openPostgres(url: string): Promise<Store> {
+async function openPostgres(url: string, logger: pino.Logger, onFatal: (error: Error) => void): Promise<Store> {
+  const onLockEvent = (event: InstanceLockEvent) => {
+    if (event.kind === 'lost') logger.warn({ err: event.error }, 'lost the connection that holds the instance lock; retaking it when the database answers');
+    else if (event.kind === 'regained') logger.info('instance lock held again');
+    else {
+      logger.fatal({ err: event.error }, 'this instance no longer owns its database; stopping');
+      onFatal(event.error);
+    }
+  };
   try {
-    return await openPostgresStore(url);
+    return await openPostgresStore(url, { onLockEvent });
   } catch (error) {
     if (error instanceof DatabaseInUseError || error instanceof SchemaTooNewError) throw error;
     throw new StartupError(`cannot use PostgreSQL at AGENTMESH_DATABASE_URL (${redactUrl(url)}): ${(error as Error).message}`, { cause: error });
@@ -44,9 +52,16 @@ async function openPostgres(url: string): Promise<Store> {
 }
 
 /** The composition root: adapters chosen from config, wired to the use cases, API on top. */
-export async function startMesh(config: AgentMeshConfig, options: { listen: boolean; logger?: pino.Logger }): Promise<RunningMesh> {
+export interface StartOptions {
+  listen: boolean;
+  logger?: pino.Logger;
+  /** The instance cannot go on (its database was taken over): the host should close it and exit non-zero. */
+  onFatal?: (error: Error) => void;
+}
+
+export async function startMesh(config: AgentMeshConfig, options: StartOptions): Promise<RunningMesh> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'agentmesh' } });
-  const store = config.databaseUrl !== undefined ? await openPostgres(config.databaseUrl) : await openEmbeddedStore(config.dataDir);
+  const store = config.databaseUrl !== undefined ? await openPostgres(config.databaseUrl, logger, options.onFatal ?? (() => {})) : await openEmbeddedStore(config.dataDir);
   const broker = new InMemoryBroker();
   const mesh = new Mesh(
     {

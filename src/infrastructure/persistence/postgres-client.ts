@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { asUnavailable } from './postgres-errors.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 
 /** int8 columns hold epoch milliseconds and counters, all below 2^53: numbers, not strings. */
@@ -9,7 +10,7 @@ const types = {
 };
 
 export interface PostgresOptions {
-  /** Connections in the pool. */
+  /** Connections in the pool (the instance lock takes one more of its own). */
   maxConnections: number;
   /** Shown in pg_stat_activity, so operators can tell the mesh's sessions apart. */
   applicationName: string;
@@ -25,7 +26,9 @@ export class PostgresClient implements SqlClient {
       connectionString: url,
       max: options.maxConnections,
       application_name: options.applicationName,
-      connectionTimeoutMillis: 10_000,
+      connectionTimeoutMillis: 5_000,
+      // A statement that hangs (a network that black-holes packets) fails instead of holding a request forever.
+      query_timeout: 30_000,
       types,
     });
     // An idle client losing its connection must not crash the process; the next query reconnects.
@@ -41,16 +44,26 @@ export class PostgresClient implements SqlClient {
   }
 
   async query<T>(sql: string, params: unknown[] = []): Promise<{ rows: T[] }> {
-    const result = await this.pool.query(sql, params);
-    return { rows: result.rows as T[] };
+    try {
+      const result = await this.pool.query(sql, params);
+      return { rows: result.rows as T[] };
+    } catch (error) {
+      throw asUnavailable(error);
+    }
   }
 
   async exec(sql: string): Promise<void> {
-    await this.pool.query(sql);
+    try {
+      await this.pool.query(sql);
+    } catch (error) {
+      throw asUnavailable(error);
+    }
   }
 
   async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    const client = await this.pool.connect().catch((error: unknown) => {
+      throw asUnavailable(error);
+    });
     try {
       await client.query('BEGIN');
       const result = await work({
@@ -61,28 +74,46 @@ export class PostgresClient implements SqlClient {
       return result;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {});
-      throw error;
+      throw asUnavailable(error);
     } finally {
       client.release();
     }
   }
 
   /**
-   * Holds a session-level advisory lock on a connection of its own for as long as the returned
-   * release function is not called. False when another session holds it.
+   * Takes a session-level advisory lock on a connection of its own and keeps it for as long as
+   * that connection lives. Undefined when another session holds it. `onConnectionLost` runs if
+   * the connection dies (the lock dies with it).
    */
-  async tryHoldAdvisoryLock(key: number): Promise<(() => Promise<void>) | undefined> {
-    const client = await this.pool.connect();
-    // A checked-out client that loses its connection emits 'error'; without a listener that is a crash.
-    client.on('error', () => {});
-    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [key]);
-    if (!rows[0]?.locked) {
-      client.release();
-      return undefined;
+  async tryAdvisoryLockSession(key: number, onConnectionLost: (error: Error) => void): Promise<{ release(): Promise<void> } | undefined> {
+    const client = new pg.Client({ ...this.pool.options, types } as pg.ClientConfig);
+    let released = false;
+    // Without an 'error' listener a dying connection would crash the process.
+    client.on('error', (error) => {
+      if (!released) onConnectionLost(error);
+    });
+    client.on('end', () => {
+      if (!released) onConnectionLost(new Error('the lock connection ended'));
+    });
+    try {
+      await client.connect();
+      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [key]);
+      if (!rows[0]?.locked) {
+        released = true;
+        await client.end();
+        return undefined;
+      }
+    } catch (error) {
+      released = true;
+      await client.end().catch(() => {});
+      throw asUnavailable(error);
     }
-    return async () => {
-      await client.query('SELECT pg_advisory_unlock($1)', [key]).catch(() => {});
-      client.release();
+    return {
+      release: async () => {
+        if (released) return;
+        released = true;
+        await client.end().catch(() => {});
+      },
     };
   }
 

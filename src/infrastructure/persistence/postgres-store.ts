@@ -1,30 +1,28 @@
+import { InstanceLock, type InstanceLockEvent } from './instance-lock.js';
 import { migrate } from './migrate.js';
 import { PostgresClient } from './postgres-client.js';
 import { storeOn, type Store } from './store.js';
 
-/** Held for the life of an instance: this build's queues and leases live in one process. */
-export const INSTANCE_LOCK_KEY = 0x61676d74;
+export { DatabaseInUseError, type InstanceLockEvent } from './instance-lock.js';
 
-export class DatabaseInUseError extends Error {
-  constructor() {
-    super('another agentmesh instance is using this database; this build runs one instance per database (stop the other, or give this one its own database)');
-    this.name = 'DatabaseInUseError';
-  }
+export interface PostgresStoreOptions {
+  maxConnections?: number;
+  /** What happens to the instance lock after start: lost with the connection, regained, or stolen. */
+  onLockEvent?: (event: InstanceLockEvent) => void;
 }
 
 /** PostgreSQL at `url`: connected, migrated under an advisory lock, and held by this instance alone. */
-export async function openPostgresStore(url: string, options: { maxConnections?: number } = {}): Promise<Store> {
+export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<Store> {
   const db = await PostgresClient.connect(url, { maxConnections: options.maxConnections ?? 10, applicationName: 'agentmesh' });
   try {
-    const release = await db.tryHoldAdvisoryLock(INSTANCE_LOCK_KEY);
-    if (!release) throw new DatabaseInUseError();
+    const lock = await InstanceLock.acquire(db, options.onLockEvent);
     try {
       await migrate(db);
     } catch (error) {
-      await release();
+      await lock.release();
       throw error;
     }
-    return storeOn(db, { cacheActiveTasks: true, beforeClose: release });
+    return storeOn(db, { cacheActiveTasks: true, beforeClose: () => lock.release() });
   } catch (error) {
     await db.close();
     throw error;

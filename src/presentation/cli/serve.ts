@@ -7,7 +7,8 @@ const SHUTDOWN_LIMIT_MS = 9_000;
 /** `agentmesh serve`: the mesh and its API until SIGINT or SIGTERM. */
 export async function serve(): Promise<void> {
   const config = loadConfig();
-  const running = await startMesh(config, { listen: true });
+  let stopping: ((reason: string, exitCode: number) => Promise<void>) | undefined;
+  const running = await startMesh(config, { listen: true, onFatal: () => void stopping?.('fatal error', 1) });
   const log = running.mesh.ctx.logger;
   log.info({ url: running.url, store: config.databaseUrl !== undefined ? redactUrl(config.databaseUrl) : (config.dataDir ?? ':memory:') }, 'AgentMesh is listening');
   if (running.createdAdminKey) {
@@ -18,8 +19,11 @@ export async function serve(): Promise<void> {
         `API docs: ${running.url}/docs\n\n`,
     );
   }
-  const shutdown = async (signal: string) => {
-    log.info({ signal }, 'shutting down');
+  let shuttingDown = false;
+  const shutdown = async (reason: string, exitCode = 0) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info({ reason }, 'shutting down');
     // A dependency that hangs must not keep an orchestrator waiting past its grace period.
     setTimeout(() => {
       log.error({ after_ms: SHUTDOWN_LIMIT_MS }, 'shutdown did not finish in time; exiting anyway');
@@ -32,8 +36,9 @@ export async function serve(): Promise<void> {
       process.exit(1);
     }
     log.info({}, 'stopped');
-    process.exit(0);
+    process.exit(exitCode);
   };
+  stopping = shutdown;
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
 }

@@ -7,6 +7,7 @@ import { DatabaseInUseError } from '../../../src/infrastructure/persistence/post
 import { Agent } from '../../../src/sdk/index.js';
 import { eventually, startHarness, type Harness } from '../../support/mesh-harness.js';
 import { createTestDatabase, postgresUrl, type TestDatabase } from '../../support/postgres.js';
+import { TcpProxy } from '../../support/tcp-proxy.js';
 
 const CLI = new URL('../../../dist/presentation/cli/main.js', import.meta.url).pathname;
 
@@ -133,4 +134,68 @@ describe.skipIf(postgresUrl === null)('mesh on PostgreSQL', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/database "agentmesh_no_such_database" does not exist/);
   }, 60_000);
+});
+
+/** PostgreSQL lost after start, seen through a proxy the test cuts: readiness and submits say 503, and all is well when it returns. */
+describe.skipIf(postgresUrl === null)('mesh on PostgreSQL: the database goes away and comes back', () => {
+  let db: TestDatabase;
+  let proxy: TcpProxy;
+  let h: Harness;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const target = new URL(db.url);
+    proxy = await TcpProxy.start(target.hostname, Number(target.port || 5432));
+    const viaProxy = new URL(db.url);
+    viaProxy.host = `127.0.0.1:${proxy.port}`;
+    h = await startHarness({ AGENTMESH_DATABASE_URL: viaProxy.toString() });
+  });
+  afterAll(async () => {
+    await proxy?.restore();
+    await h?.stop();
+    await proxy?.close();
+    await db?.drop();
+  });
+
+  it('flips readiness to 503 and back, answers submits 503 with Retry-After meanwhile, and loses nothing', async () => {
+    const agent = await h.admin.registerAgent({ id: 'outage-agent', name: 'outage', capabilities: [{ name: 'outage' }] });
+    const before = await h.admin.submit('outage', { n: 1 });
+    expect((await h.request('GET', '/health/ready')).status).toBe(200);
+
+    await proxy.cut();
+    const down = await eventually(async () => {
+      const res = await h.request('GET', '/health/ready');
+      return res.status === 503 ? res : undefined;
+    }, 10_000, 'readiness to say 503');
+    expect(down.body).toMatchObject({ status: 'not_ready', checks: { store: { status: 'down' }, broker: { status: 'up' } } });
+    const refused = await h.request('POST', '/v1/tasks', { body: { capability: 'outage', input: { n: 2 } } });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('content-type')).toContain('application/problem+json');
+    expect(refused.headers.get('retry-after')).toBe('2');
+    expect(refused.body.detail).toMatch(/database is unreachable/);
+
+    await proxy.restore();
+    await eventually(async () => (await h.request('GET', '/health/ready')).status === 200, 10_000, 'readiness to come back');
+    const after = await h.admin.submit('outage', { n: 3 });
+    for (const expected of [before.id, after.id]) {
+      const delivered = await h.admin.nextTask(agent.id, 5000);
+      expect(delivered?.id).toBe(expected);
+      await h.admin.complete(expected, agent.id, { ok: true });
+    }
+    expect((await h.admin.get(before.id)).status).toBe('completed');
+    expect((await h.admin.get(after.id)).status).toBe('completed');
+    // The refused submit left nothing behind.
+    expect((await h.admin.list({ capability: 'outage' })).items).toHaveLength(2);
+  }, 60_000);
+
+  it('retakes the instance lock when the database returns, so a second instance is still refused', async () => {
+    await eventually(async () => {
+      try {
+        await startHarness({ AGENTMESH_DATABASE_URL: db.url }).then((second) => second.stop());
+        return false;
+      } catch (error) {
+        return error instanceof DatabaseInUseError;
+      }
+    }, 10_000, 'the lock to be held again');
+  }, 30_000);
 });

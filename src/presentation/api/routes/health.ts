@@ -6,12 +6,23 @@ import { type TypedApp } from '../typed-app.js';
 const Check = Type.Object({ status: Type.Union([Type.Literal('up'), Type.Literal('down')]), error: Type.Optional(Type.String()) });
 const Readiness = Type.Object({ status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')]), checks: Type.Record(Type.String(), Check) });
 
+/** A probe that hangs counts as down: readiness answers within this bound. */
+const PROBE_TIMEOUT_MS = 2_000;
+
 async function check(probe: HealthProbe): Promise<{ status: 'up' | 'down'; error?: string }> {
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await probe.ping();
+    await Promise.race([
+      probe.ping(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`)), PROBE_TIMEOUT_MS);
+      }),
+    ]);
     return { status: 'up' };
   } catch (error) {
     return { status: 'down', error: (error as Error).message };
+  } finally {
+    clearTimeout(timer);
   }
 }
 
