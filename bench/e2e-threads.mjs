@@ -15,9 +15,9 @@ function once(worker, type) {
 }
 
 /** Peak tasks/s, submit -> agent -> complete, mesh on this thread, agents + client on a worker. */
-export async function measurePeak({ total = 20_000, agents = 4, window = 256, env = {} } = {}) {
+export async function measurePeak({ total = 20_000, agents = 4, window = 256, env = {}, batching = true } = {}) {
   const mesh = await startBenchMesh(env);
-  const worker = new Worker(new URL('./load-worker.mjs', import.meta.url), { workerData: { url: mesh.url, apiKey: mesh.apiKey, agents } });
+  const worker = new Worker(new URL('./load-worker.mjs', import.meta.url), { workerData: { url: mesh.url, apiKey: mesh.apiKey, agents, batching } });
   await once(worker, 'ready');
   const stats = mesh.running.mesh.ctx.stats;
   const begin = performance.now();
@@ -57,9 +57,10 @@ export async function measurePaced({ rate, seconds = 5, agents = 4, env = {} }) 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const total = Number(process.argv[2] ?? 10_000);
   const run = async (env) => {
-    const peak = await measurePeak({ total, env });
-    console.log(peak);
-    console.log(await measurePaced({ rate: Math.round(peak.tasksPerSecond / 2), env }));
+    console.log('batched', await measurePeak({ total, env }));
+    const single = await measurePeak({ total, env, batching: false });
+    console.log('single requests', single);
+    console.log(await measurePaced({ rate: Math.round(single.tasksPerSecond / 2), env }));
   };
   if (process.argv.includes('--postgres')) await withScratchDatabase((url) => run({ AGENTMESH_DATABASE_URL: url }));
   else await run({});

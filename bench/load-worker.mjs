@@ -3,17 +3,17 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { Agent, AgentMeshClient } from '../dist/sdk/index.js';
 
-const { url, apiKey, agents: agentCount, mode } = workerData;
+const { url, apiKey, agents: agentCount, batching = true } = workerData;
 const latencies = [];
 const workers = [];
 for (let i = 0; i < agentCount; i++) {
-  const agent = new Agent({ url, apiKey, name: `bench-${i}`, capabilities: ['work'], maxConcurrentTasks: 64 }).handle('work', (input) => {
+  const agent = new Agent({ url, apiKey, name: `bench-${i}`, capabilities: ['work'], maxConcurrentTasks: 64, batching }).handle('work', (input) => {
     if (input.t !== undefined && input.measure) latencies.push(performance.timeOrigin + performance.now() - input.t);
     return { ok: true };
   });
   workers.push(await agent.start());
 }
-const client = new AgentMeshClient({ url, apiKey });
+const client = new AgentMeshClient({ url, apiKey, batching });
 parentPort.postMessage({ ready: true });
 
 parentPort.on('message', async (msg) => {
@@ -55,4 +55,3 @@ parentPort.on('message', async (msg) => {
     parentPort.postMessage({ type: 'stopped' });
   }
 });
-void mode;

@@ -29,6 +29,8 @@ export interface AgentOptions {
   /** 'stream' (Server-Sent Events, the default) or 'poll' (long polling). */
   transport?: 'stream' | 'poll';
   fetch?: typeof fetch;
+  /** Default true: outcomes of tasks that finish in the same tick are reported in one request. */
+  batching?: boolean;
   onError?: (error: unknown) => void;
 }
 
@@ -69,7 +71,12 @@ export class Agent {
   failed = 0;
 
   constructor(private readonly options: AgentOptions) {
-    this.client = new AgentMeshClient({ url: options.url, apiKey: options.apiKey, ...(options.fetch && { fetch: options.fetch }) });
+    this.client = new AgentMeshClient({
+      url: options.url,
+      apiKey: options.apiKey,
+      ...(options.fetch && { fetch: options.fetch }),
+      ...(options.batching !== undefined && { batching: options.batching }),
+    });
   }
 
   get id(): string {
@@ -220,14 +227,16 @@ export class Agent {
     if (controller.signal.aborted) return;
     try {
       if (outcome.ok) {
-        await withRetry(() => this.client.complete(task.id, agentId, outcome.output ?? null));
+        const output = outcome.output ?? null;
+        await withRetry(() => this.client.settle({ taskId: task.id, agentId, outcome: 'completed', output }));
         this.completed++;
       } else {
         const { error } = outcome;
         const retryable = !(error instanceof NonRetryableError);
         const message = error instanceof Error ? error.message : String(error);
         const code = error instanceof NonRetryableError ? error.code : undefined;
-        await withRetry(() => this.client.fail(task.id, agentId, { message, ...(code !== undefined && { code }) }, retryable));
+        const taskError = { message, ...(code !== undefined && { code }) };
+        await withRetry(() => this.client.settle({ taskId: task.id, agentId, outcome: 'failed', error: taskError, retryable }));
         this.failed++;
       }
     } catch (settleError) {

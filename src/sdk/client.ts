@@ -1,3 +1,4 @@
+import { Coalescer, type BatchItemReply } from './coalescer.js';
 import { Http, type HttpOptions } from './http.js';
 import { TERMINAL, type AgentInfo, type DeliveredTask, type Page, type RegisterAgentRequest, type SubmitOptions, type Task, type TaskStatus } from './types.js';
 
@@ -10,23 +11,80 @@ export interface SubmitResult {
 
 const MAX_SERVER_WAIT_MS = 60_000;
 
+export interface ClientOptions extends HttpOptions {
+  /**
+   * Default true: submits made in the same tick leave as one `POST /v1/tasks/batch` (up to 100),
+   * and settlements as one `POST /v1/tasks/settle`; a lone call goes as its single request.
+   * Results and errors are per call either way.
+   */
+  batching?: boolean;
+}
+
+/** What an agent reports for a task it holds, alone or in a batch. */
+export type Settlement =
+  | { taskId: string; agentId: string; outcome: 'completed'; output: unknown }
+  | { taskId: string; agentId: string; outcome: 'failed'; error: { message: string; code?: string }; retryable: boolean };
+
+export interface SettleResult {
+  id: string;
+  status: TaskStatus;
+}
+
+interface SubmitItem {
+  capability: string;
+  input: unknown;
+  idempotencyKey?: string;
+  [option: string]: unknown;
+}
+
 /** A client of the mesh: submit tasks and follow them, manage agents, settle tasks as an agent. */
 export class AgentMeshClient {
   readonly http: Http;
 
-  constructor(options: HttpOptions) {
+  private readonly submits: Coalescer<SubmitResult> | undefined;
+  private readonly settlements: Coalescer<SettleResult> | undefined;
+
+  constructor(options: ClientOptions) {
     this.http = new Http(options);
+    if (options.batching !== false) {
+      this.submits = new Coalescer<SubmitResult>(
+        (item) => this.submitOne(item as SubmitItem),
+        async (json) => (await this.http.json<{ results: Array<BatchItemReply<SubmitResult>> }>('POST', '/v1/tasks/batch', { bodyJson: `{"tasks":${json}}` })).results,
+      );
+      this.settlements = new Coalescer<SettleResult>(
+        (item) => this.settleOne(item as Settlement),
+        async (json) => (await this.http.json<{ results: Array<BatchItemReply<SettleResult>> }>('POST', '/v1/tasks/settle', { bodyJson: `{"outcomes":${json}}` })).results,
+      );
+    }
   }
 
   submit(capability: string, input: unknown, options: SubmitOptions = {}): Promise<SubmitResult> {
-    const { idempotencyKey, deadline, ...rest } = options;
-    const body = {
+    const { deadline, ...rest } = options;
+    const item: SubmitItem = {
       capability,
       input,
       ...rest,
       ...(deadline !== undefined && { deadline: deadline instanceof Date ? deadline.getTime() : deadline }),
     };
+    return this.submits ? this.submits.push(item) : this.submitOne(item);
+  }
+
+  private submitOne(item: SubmitItem): Promise<SubmitResult> {
+    const { idempotencyKey, ...body } = item;
     return this.http.json('POST', '/v1/tasks', { body, ...(idempotencyKey !== undefined && { headers: { 'idempotency-key': idempotencyKey } }) });
+  }
+
+  /**
+   * Reports the outcome of a task an agent holds. Settlements made in the same tick leave as one
+   * `POST /v1/tasks/settle`; each call still answers (or fails) on its own.
+   */
+  settle(settlement: Settlement): Promise<SettleResult> {
+    return this.settlements ? this.settlements.push(settlement) : this.settleOne(settlement);
+  }
+
+  private async settleOne(s: Settlement): Promise<SettleResult> {
+    const task = s.outcome === 'completed' ? await this.complete(s.taskId, s.agentId, s.output) : await this.fail(s.taskId, s.agentId, s.error, s.retryable);
+    return { id: task.id, status: task.status };
   }
 
   get<Output = unknown>(id: string, options: { waitMs?: number; signal?: AbortSignal } = {}): Promise<Task<Output>> {

@@ -8,6 +8,8 @@ export interface HttpOptions {
 
 export interface RequestOptions {
   body?: unknown;
+  /** A body already serialized as JSON (instead of `body`). */
+  bodyJson?: string;
   query?: Record<string, string | number | undefined>;
   headers?: Record<string, string>;
   signal?: AbortSignal;
@@ -38,11 +40,8 @@ export class Http {
 
   async raw(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
     const headers: Record<string, string> = { authorization: this.authorization, ...options.headers };
-    let body: string | undefined;
-    if (options.body !== undefined) {
-      headers['content-type'] = 'application/json';
-      body = JSON.stringify(options.body);
-    }
+    const body = options.bodyJson ?? (options.body !== undefined ? JSON.stringify(options.body) : undefined);
+    if (body !== undefined) headers['content-type'] = 'application/json';
     const response = await this.fetchFn(this.url(path, options.query), {
       method,
       headers,

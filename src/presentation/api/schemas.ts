@@ -44,6 +44,12 @@ function stringEnum<const T extends readonly string[]>(values: T, options: objec
 const Identifier = Type.String({ minLength: 3, maxLength: 256, pattern: '^[A-Za-z0-9._:-]+$' });
 const Name = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:/-]+$' });
 const EpochMs = Type.Integer({ description: 'Milliseconds since the Unix epoch.' });
+const AgentRefProps = () => ({ agentId: Identifier });
+const TaskErrorInput = () =>
+  Type.Union([
+    Type.String({ maxLength: 8192 }),
+    Type.Object({ message: Type.String({ maxLength: 8192 }), code: Type.Optional(Type.String({ maxLength: 128 })) }, { additionalProperties: false }),
+  ]);
 
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 512 }) });
 
@@ -196,6 +202,54 @@ export const SubmitTaskBody = Type.Object(
 
 export const SubmitTaskReply = Type.Object({ id: Type.String(), status: TaskStatusSchema, created: Type.Boolean() });
 
+export const MAX_BATCH_ITEMS = 100;
+
+export const SubmitBatchBody = Type.Object(
+  {
+    tasks: Type.Array(
+      Type.Object(
+        {
+          ...SubmitTaskBody.properties,
+          idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'What the Idempotency-Key header is for a single submit.' })),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: MAX_BATCH_ITEMS },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const SettleBatchBody = Type.Object(
+  {
+    outcomes: Type.Array(
+      Type.Union([
+        Type.Object({ taskId: Type.String({ minLength: 1, maxLength: 512 }), ...AgentRefProps(), outcome: Type.Literal('completed'), output: Type.Optional(Type.Unknown()) }, { additionalProperties: false }),
+        Type.Object(
+          {
+            taskId: Type.String({ minLength: 1, maxLength: 512 }),
+            ...AgentRefProps(),
+            outcome: Type.Literal('failed'),
+            error: TaskErrorInput(),
+            retryable: Type.Optional(Type.Boolean({ description: 'Default true: retried with backoff until maxAttempts.' })),
+          },
+          { additionalProperties: false },
+        ),
+      ]),
+      { minItems: 1, maxItems: MAX_BATCH_ITEMS },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** One item's answer in a batch: the status and body a single request would have had. */
+export const batchReply = <T extends ReturnType<typeof Type.Object>>(ok: T) =>
+  Type.Object({
+    results: Type.Array(Type.Object({ status: Type.Integer(), body: Type.Union([ok, Type.Ref('Problem')]) })),
+  });
+
+export const SettleReply = Type.Object({ id: Type.String(), status: TaskStatusSchema });
+
 export const TaskListQuery = Type.Object({
   ...PageQuery,
   status: Type.Optional(TaskStatusSchema),
@@ -208,10 +262,7 @@ export const CompleteBody = Type.Object({ ...AgentRef, output: Type.Optional(Typ
 export const FailBody = Type.Object(
   {
     ...AgentRef,
-    error: Type.Union([
-      Type.String({ maxLength: 8192 }),
-      Type.Object({ message: Type.String({ maxLength: 8192 }), code: Type.Optional(Type.String({ maxLength: 128 })) }, { additionalProperties: false }),
-    ]),
+    error: TaskErrorInput(),
     retryable: Type.Optional(Type.Boolean({ default: true })),
   },
   { additionalProperties: false },

@@ -12,6 +12,7 @@ import { agentRoutes } from './routes/agents.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { deadLetterRoutes } from './routes/dead-letters.js';
 import { healthRoutes } from './routes/health.js';
+import { taskBatchRoutes } from './routes/task-batches.js';
 import { taskRoutes } from './routes/tasks.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { Problem } from './schemas.js';
@@ -60,6 +61,7 @@ export async function buildApi(mesh: Mesh, store: HealthProbe, options: ApiOptio
   agentRoutes(app, mesh);
   agentInboxRoutes(app, mesh);
   taskRoutes(app, mesh);
+  taskBatchRoutes(app, mesh);
   deadLetterRoutes(app, mesh);
   gracefulClose.drainLast();
   await app.ready();

@@ -18,6 +18,8 @@ const API_ROUTES: Record<string, string[]> = {
   '/v1/agents/{id}/tasks/next': ['get'],
   '/v1/agents/{id}/stream': ['get'],
   '/v1/tasks': ['get', 'post'],
+  '/v1/tasks/batch': ['post'],
+  '/v1/tasks/settle': ['post'],
   '/v1/tasks/{id}': ['get'],
   '/v1/tasks/{id}/complete': ['post'],
   '/v1/tasks/{id}/fail': ['post'],

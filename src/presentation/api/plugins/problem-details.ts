@@ -48,6 +48,20 @@ export function sendProblem(reply: FastifyReply, request: FastifyRequest, status
   return reply.code(status).type('application/problem+json').send(body);
 }
 
+/**
+ * The problem for an error of one item of a batch request: a domain error keeps its status and
+ * type; anything else is a logged 500. `field` is prefixed with the item's path in the body.
+ */
+export function itemProblem(error: unknown, itemPath: string, instance: string, log: { error(obj: object, msg: string): void }): { status: number; body: ProblemBody } {
+  if (error instanceof DomainError) {
+    const status = STATUS[error.code];
+    const details = typeof error.details.field === 'string' ? { ...error.details, field: `${itemPath}.${error.details.field}` } : error.details;
+    return { status, body: { ...details, type: PROBLEM_BASE + error.code, title: TITLES[status] ?? 'Error', status, detail: error.message, instance } };
+  }
+  log.error({ err: error, item: itemPath }, 'unhandled error in a batch item');
+  return { status: 500, body: { type: `${PROBLEM_BASE}internal`, title: TITLES[500]!, status: 500, detail: 'the server failed to handle this item; it has been logged', instance } };
+}
+
 /** Field path of the first schema violation, as `body.capabilities[0].name`. */
 function fieldOf(error: FastifyError): string | undefined {
   const v = error.validation?.[0];

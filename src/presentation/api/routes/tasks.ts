@@ -1,5 +1,4 @@
 import { Type } from '@fastify/type-provider-typebox';
-import { ValidationError } from '../../../domain/index.js';
 import type { Mesh } from '../../../application/mesh.js';
 import { cancelTask } from '../../../application/use-cases/cancel-task.js';
 import { getTask, listTasks } from '../../../application/use-cases/query-tasks.js';
@@ -7,13 +6,7 @@ import { submitTaskUseCase } from '../../../application/use-cases/submit-task.js
 import { completeTask, extendTaskLease, failTask } from '../../../application/use-cases/work-task.js';
 import { CompleteBody, errors, ExtendBody, FailBody, IdParams, pageOf, SubmitTaskBody, SubmitTaskReply, Task, TaskListQuery, WaitQuery } from '../schemas.js';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
-
-function parseDeadline(value: number | string | undefined): number | undefined {
-  if (value === undefined || typeof value === 'number') return value;
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new ValidationError('deadline must be epoch milliseconds or an RFC 3339 date-time', 'deadline');
-  return ms;
-}
+import { parseDeadline } from './deadline.js';
 
 const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'Retries with the same key return the first task (200, created false); the same key with a different request is 409.' })),

@@ -1,0 +1,80 @@
+import type { Static } from '@fastify/type-provider-typebox';
+import type { Mesh } from '../../../application/mesh.js';
+import { submitTaskUseCase } from '../../../application/use-cases/submit-task.js';
+import { completeTask, failTask } from '../../../application/use-cases/work-task.js';
+import { itemProblem, type ProblemBody } from '../plugins/problem-details.js';
+import { batchReply, errors, SettleBatchBody, SettleReply, SubmitBatchBody, SubmitTaskReply } from '../schemas.js';
+import { bearerSecurity, type TypedApp } from '../typed-app.js';
+import { parseDeadline } from './deadline.js';
+
+type ItemResult<T> = { status: number; body: T | ProblemBody };
+
+/**
+ * Many submits or many settlements in one request: each item does exactly what its single
+ * request would do (same checks, same answer), and they share one group commit. The request
+ * fails as a whole only on a schema violation, before any item runs.
+ */
+export function taskBatchRoutes(app: TypedApp, mesh: Mesh): void {
+  const tags = ['tasks'];
+
+  app.post(
+    '/v1/tasks/batch',
+    {
+      schema: {
+        tags,
+        summary: 'Submit up to 100 tasks; results[i] is what POST /v1/tasks would have answered for tasks[i]',
+        security: bearerSecurity,
+        body: SubmitBatchBody,
+        response: { 200: batchReply(SubmitTaskReply), ...errors(413) },
+      },
+    },
+    async (request) => {
+      const results = await Promise.all(
+        request.body.tasks.map(async (item, i): Promise<ItemResult<Static<typeof SubmitTaskReply>>> => {
+          try {
+            const { deadline, routing, ...rest } = item;
+            const parsedDeadline = parseDeadline(deadline);
+            const { task, created } = await submitTaskUseCase(mesh.ctx, mesh.submitCounter, request.caller, {
+              ...rest,
+              ...(routing !== undefined && { routing }),
+              ...(parsedDeadline !== undefined && { deadline: parsedDeadline }),
+            });
+            return { status: created ? 202 : 200, body: { id: task.id, status: task.status, created } };
+          } catch (error) {
+            return itemProblem(error, `body.tasks[${i}]`, request.url, request.log);
+          }
+        }),
+      );
+      return { results };
+    },
+  );
+
+  app.post(
+    '/v1/tasks/settle',
+    {
+      schema: {
+        tags,
+        summary: 'Report up to 100 outcomes (completed or failed) of tasks the agents hold; results[i] answers outcomes[i]',
+        security: bearerSecurity,
+        body: SettleBatchBody,
+        response: { 200: batchReply(SettleReply), ...errors(413) },
+      },
+    },
+    async (request) => {
+      const results = await Promise.all(
+        request.body.outcomes.map(async (item, i): Promise<ItemResult<Static<typeof SettleReply>>> => {
+          try {
+            const task =
+              item.outcome === 'completed'
+                ? await completeTask(mesh.ctx, request.caller, item.taskId, item.agentId, item.output)
+                : await failTask(mesh.ctx, request.caller, item.taskId, item.agentId, typeof item.error === 'string' ? { message: item.error } : item.error, item.retryable ?? true);
+            return { status: 200, body: { id: task.id, status: task.status } };
+          } catch (error) {
+            return itemProblem(error, `body.outcomes[${i}]`, request.url, request.log);
+          }
+        }),
+      );
+      return { results };
+    },
+  );
+}

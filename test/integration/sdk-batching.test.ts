@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Agent, AgentMeshClient, AgentMeshError } from '../../src/sdk/index.js';
+import { startHarness, type Harness } from '../support/mesh-harness.js';
+
+/** A fetch that records which routes were called, for counting requests. */
+function countingFetch() {
+  const calls: string[] = [];
+  const fetchFn: typeof fetch = (input, init) => {
+    calls.push(`${init?.method ?? 'GET'} ${new URL(String(input)).pathname}`);
+    return fetch(input, init);
+  };
+  return { calls, fetchFn };
+}
+
+describe('SDK natural batching over the real API', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ AGENTMESH_MAX_INPUT_BYTES: '2048' });
+  }, 60_000);
+  afterAll(async () => h?.close());
+
+  it('sends submits of one tick as one batch request, with each call answered on its own', async () => {
+    const { calls, fetchFn } = countingFetch();
+    const client = new AgentMeshClient({ url: h.url, apiKey: h.adminKey, fetch: fetchFn });
+    const settled = await Promise.allSettled(
+      Array.from({ length: 30 }, (_, i) => client.submit('sdk-batch', i === 7 ? 'x'.repeat(3000) : { i }, i === 3 ? { idempotencyKey: 'sdk-b-3' } : {})),
+    );
+    expect(calls).toEqual(['POST /v1/tasks/batch']);
+    expect(settled.filter((s) => s.status === 'fulfilled')).toHaveLength(29);
+    const tooLarge = (settled[7] as PromiseRejectedResult).reason;
+    expect(tooLarge).toBeInstanceOf(AgentMeshError);
+    expect((tooLarge as AgentMeshError).status).toBe(413);
+
+    const again = await client.submit('sdk-batch', { i: 3 }, { idempotencyKey: 'sdk-b-3' });
+    expect(again).toEqual({ id: (settled[3] as PromiseFulfilledResult<{ id: string }>).value.id, status: 'queued', created: false });
+    expect(calls.at(-1)).toBe('POST /v1/tasks');
+  });
+
+  it('keeps single requests when batching is off', async () => {
+    const { calls, fetchFn } = countingFetch();
+    const client = new AgentMeshClient({ url: h.url, apiKey: h.adminKey, fetch: fetchFn, batching: false });
+    await Promise.all([1, 2, 3].map((i) => client.submit('sdk-single', { i })));
+    expect(calls).toEqual(['POST /v1/tasks', 'POST /v1/tasks', 'POST /v1/tasks']);
+  });
+
+  it('lets SDK agents settle tasks that finish together in shared requests', async () => {
+    const { calls, fetchFn } = countingFetch();
+    const worker = await new Agent({ url: h.url, apiKey: h.adminKey, name: 'batcher', capabilities: ['sdk-settle'], maxConcurrentTasks: 50, fetch: fetchFn })
+      .handle('sdk-settle', async (input: { i: number }) => {
+        if (input.i % 10 === 9) throw new Error('every tenth fails');
+        return { doubled: input.i * 2 };
+      })
+      .start();
+    try {
+      const results = await Promise.all(Array.from({ length: 40 }, (_, i) => h.admin.run<{ doubled: number }>('sdk-settle', { i }, { maxAttempts: 1, timeoutMs: 15_000 })));
+      expect(results.filter((t) => t.status === 'completed').map((t) => t.output?.doubled)).toEqual(
+        Array.from({ length: 40 }, (_, i) => i).filter((i) => i % 10 !== 9).map((i) => i * 2),
+      );
+      expect(results.filter((t) => t.status !== 'completed').map((t) => [t.status, t.error?.message])).toEqual(Array(4).fill(['dead_lettered', 'every tenth fails']));
+      const settles = calls.filter((c) => c.endsWith('/settle') || c.endsWith('/complete') || c.endsWith('/fail'));
+      expect(settles.length).toBeLessThan(40);
+      expect(settles).toContain('POST /v1/tasks/settle');
+    } finally {
+      await worker.stop({ graceMs: 1000 });
+    }
+  });
+});
