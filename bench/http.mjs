@@ -13,8 +13,11 @@ const autocannonBin = createRequire(import.meta.url).resolve('autocannon/autocan
 
 export const TASK_BODY = JSON.stringify({ capability: 'work', input: { text: 'summarize: the quick brown fox jumps over the lazy dog' }, priority: 5 });
 
-async function load(url, headers, seconds, connections) {
-  const args = [autocannonBin, '-j', '-d', String(seconds), '-c', String(connections), '-m', 'POST', '-b', TASK_BODY, '-H', 'content-type=application/json'];
+export const BATCH_SIZE = 100;
+const BATCH_BODY = JSON.stringify({ tasks: Array.from({ length: BATCH_SIZE }, () => JSON.parse(TASK_BODY)) });
+
+async function load(url, headers, seconds, connections, body = TASK_BODY) {
+  const args = [autocannonBin, '-j', '-d', String(seconds), '-c', String(connections), '-m', 'POST', '-b', body, '-H', 'content-type=application/json'];
   for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}=${v}`);
   args.push(url);
   const { stdout } = await run(process.execPath, args, { maxBuffer: 16 * 1024 * 1024 });
@@ -32,10 +35,20 @@ export async function measureHttp({ seconds = 5, connections = 32 } = {}) {
   await bare.close();
 
   const mesh = await startBenchMesh();
-  const submit = await load(`${mesh.url}/v1/tasks`, { authorization: `Bearer ${mesh.apiKey}` }, seconds, connections);
-  const stored = mesh.running.mesh.ctx.stats.submitted;
+  const auth = { authorization: `Bearer ${mesh.apiKey}` };
+  const submit = await load(`${mesh.url}/v1/tasks`, auth, seconds, connections);
+  const before = mesh.running.mesh.ctx.stats.submitted;
+  const batch = await load(`${mesh.url}/v1/tasks/batch`, auth, seconds, 4, BATCH_BODY);
+  const batchedTasks = mesh.running.mesh.ctx.stats.submitted - before;
   await mesh.close();
-  return { baseline, submit, ratio: submit.requestsPerSecond / baseline.requestsPerSecond, storedTasks: stored };
+  return {
+    baseline,
+    submit,
+    ratio: submit.requestsPerSecond / baseline.requestsPerSecond,
+    storedTasks: before,
+    batch: { ...batch, tasksPerSecond: batch.requestsPerSecond * BATCH_SIZE, storedTasks: batchedTasks },
+    batchRatio: (batch.requestsPerSecond * BATCH_SIZE) / baseline.requestsPerSecond,
+  };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) console.log(await measureHttp());
