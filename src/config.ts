@@ -9,6 +9,8 @@ export interface AgentMeshConfig {
   dataDir: string | undefined;
   /** PostgreSQL instead of the embedded database. */
   databaseUrl: string | undefined;
+  /** NATS JetStream instead of the in-memory broker: the server list, and the namespace of this mesh's subjects and stream. */
+  nats: { url: string; namespace: string } | undefined;
   adminKey: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Largest accepted request body; input and output limits come on top of the JSON envelope. */
@@ -55,9 +57,7 @@ export function redactUrl(raw: string): string {
   }
 }
 
-function serviceUrl(env: Env, name: string, protocols: readonly string[], example: string): string | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return undefined;
+function checkUrl(name: string, raw: string, protocols: readonly string[], example: string): void {
   let url: URL;
   try {
     url = new URL(raw);
@@ -67,14 +67,31 @@ function serviceUrl(env: Env, name: string, protocols: readonly string[], exampl
   if (!protocols.includes(url.protocol) || url.hostname === '') {
     throw new ConfigError(`${name} must be a ${protocols.map((p) => `${p}//`).join(' or ')} URL with a host (e.g. ${example}), got '${redactUrl(raw)}'`);
   }
+}
+
+function serviceUrl(env: Env, name: string, protocols: readonly string[], example: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  checkUrl(name, raw, protocols, example);
+  return raw;
+}
+
+/** A comma-separated list of URLs (a cluster's seed servers), each checked. */
+function serviceUrls(env: Env, name: string, protocols: readonly string[], example: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  for (const part of raw.split(',')) checkUrl(name, part.trim(), protocols, example);
   return raw;
 }
 
 export function loadConfig(env: Env = process.env): AgentMeshConfig {
-  for (const name of ['AGENTMESH_NATS_URL', 'AGENTMESH_REDIS_URL']) {
-    if (env[name]) {
-      throw new ConfigError(`${name} is set, but this build has no ${name.includes('NATS') ? 'NATS' : 'Redis'} adapter yet (one instance runs on the in-memory broker and cache); unset it`);
-    }
+  if (env.AGENTMESH_REDIS_URL) {
+    throw new ConfigError('AGENTMESH_REDIS_URL is set, but this build has no Redis adapter yet (one instance keeps its counters in memory); unset it');
+  }
+  const natsUrl = serviceUrls(env, 'AGENTMESH_NATS_URL', ['nats:', 'tls:'], 'nats://nats.internal:4222');
+  const natsNamespace = env.AGENTMESH_NATS_NAMESPACE ?? '';
+  if (natsNamespace !== '' && !/^[A-Za-z0-9_-]{1,64}$/u.test(natsNamespace)) {
+    throw new ConfigError(`AGENTMESH_NATS_NAMESPACE must be 1-64 letters, digits, '_' or '-', got '${natsNamespace}'`);
   }
   const databaseUrl = serviceUrl(env, 'AGENTMESH_DATABASE_URL', ['postgres:', 'postgresql:'], 'postgres://agentmesh@db.internal:5432/agentmesh');
   const adminKey = env.AGENTMESH_ADMIN_KEY;
@@ -87,6 +104,7 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
     port: integer(env, 'AGENTMESH_PORT', 8080, 0, 65535),
     dataDir: dataDirRaw === ':memory:' ? undefined : dataDirRaw,
     databaseUrl,
+    nats: natsUrl !== undefined ? { url: natsUrl, namespace: natsNamespace } : undefined,
     adminKey: adminKey || undefined,
     logLevel: oneOf(env, 'AGENTMESH_LOG_LEVEL', 'info', LOG_LEVELS),
     bodyLimitBytes: maxInputBytes + 64 * 1024,

@@ -4,6 +4,8 @@ import { Mesh } from '../application/mesh.js';
 import type { Logger } from '../application/logger.js';
 import { redactUrl, type AgentMeshConfig } from '../config.js';
 import { InMemoryBroker } from '../infrastructure/messaging/in-memory-broker.js';
+import { NatsBroker } from '../infrastructure/messaging/nats-broker.js';
+import type { MessageBroker } from '../application/ports.js';
 import { openEmbeddedStore } from '../infrastructure/persistence/embedded-store.js';
 import { SchemaTooNewError } from '../infrastructure/persistence/migrate.js';
 import { DatabaseInUseError, openPostgresStore, type InstanceLockEvent } from '../infrastructure/persistence/postgres-store.js';
@@ -20,7 +22,7 @@ export interface RunningMesh {
   mesh: Mesh;
   api: TypedApp;
   store: Store;
-  broker: InMemoryBroker;
+  broker: MessageBroker;
   /** Where the API listens, once `listen` was asked for. */
   url?: string;
   createdAdminKey?: string;
@@ -51,6 +53,17 @@ async function openPostgres(url: string, logger: pino.Logger, onFatal: (error: E
   }
 }
 
+/** The stream of a namespaced mesh is its own: AGENTMESH_WORK_<NAMESPACE>. */
+async function openNats(nats: { url: string; namespace: string }): Promise<MessageBroker> {
+  try {
+    return await NatsBroker.connect(nats.url, {
+      ...(nats.namespace !== '' && { namespace: nats.namespace, streamName: `AGENTMESH_WORK_${nats.namespace.toUpperCase()}` }),
+    });
+  } catch (error) {
+    throw new StartupError(`AGENTMESH_NATS_URL: ${(error as Error).message}`, { cause: error });
+  }
+}
+
 /** The composition root: adapters chosen from config, wired to the use cases, API on top. */
 export interface StartOptions {
   listen: boolean;
@@ -62,7 +75,13 @@ export interface StartOptions {
 export async function startMesh(config: AgentMeshConfig, options: StartOptions): Promise<RunningMesh> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'agentmesh' } });
   const store = config.databaseUrl !== undefined ? await openPostgres(config.databaseUrl, logger, options.onFatal ?? (() => {})) : await openEmbeddedStore(config.dataDir);
-  const broker = new InMemoryBroker();
+  let broker: MessageBroker;
+  try {
+    broker = config.nats !== undefined ? await openNats(config.nats) : new InMemoryBroker();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   const mesh = new Mesh(
     {
       tenants: store.tenants,

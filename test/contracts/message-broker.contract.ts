@@ -7,13 +7,23 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The MessageBroker contract: JetStream work-queue semantics. Every broker adapter (the in-memory
- * default now, NATS JetStream later) runs this same suite.
+ * default and NATS JetStream) runs this same suite.
  */
-export function messageBrokerContract(name: string, create: () => Promise<MessageBroker>, options: { subjectPrefix?: string } = {}): void {
+export function messageBrokerContract(
+  name: string,
+  create: () => Promise<MessageBroker>,
+  options: {
+    /** Work subjects (publish, consume, pull, purge). */
+    subjectPrefix?: string;
+    /** Notify subjects; a broker whose stream would capture work-prefixed notices needs them elsewhere. Default: subjectPrefix. */
+    notifySubjectPrefix?: string;
+  } = {},
+): void {
   describe(`MessageBroker contract: ${name}`, () => {
     let broker: MessageBroker;
     let n = 0;
     const subject = () => `${options.subjectPrefix ?? 'agentmesh.contract'}.s${++n}.${Date.now()}`;
+    const notifySubject = () => `${options.notifySubjectPrefix ?? options.subjectPrefix ?? 'agentmesh.contract'}.s${++n}.${Date.now()}`;
     beforeEach(async () => {
       broker = await create();
     });
@@ -125,7 +135,7 @@ export function messageBrokerContract(name: string, create: () => Promise<Messag
     });
 
     it('fans notifications out to every listener of the subject', async () => {
-      const s = subject();
+      const s = notifySubject();
       const heard: string[] = [];
       const subs = [1, 2].map((i) => broker.listen(s, (d) => heard.push(`${i}:${Buffer.from(d).toString()}`)));
       broker.notify(s, bytes('ping'));

@@ -177,6 +177,38 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
       expect(typeof seqs[0]).toBe('number');
     });
 
+    it('keeps every task\'s writes in order under many concurrent lifecycles, whatever the batches in flight', async () => {
+      await store.tenants.create({ id: 'busy', name: 'Busy', quotas: { maxAgents: 3, maxTasksPerHour: 100_000 }, createdAt: now });
+      const ids = new UuidV7Generator();
+      const done: string[] = [];
+      await Promise.all(
+        Array.from({ length: 32 }, async (_, worker) => {
+          for (let i = 0; i < 10; i++) {
+            const s = submitTask({ id: ids.newId(), tenantId: 'busy', capability: 'work', input: { worker, i } }, now);
+            const inserted = store.tasks.insert(s.task, s.events);
+            // Let the insert's batch start committing, so the next write must not overtake it.
+            await new Promise((r) => setImmediate(r));
+            await new Promise((r) => setImmediate(r));
+            const a = assign(s.task, `agent-${worker % 3}`, now);
+            // The start goes without waiting, as the mesh does once a task is delivered: it must merge or follow, never overtake.
+            void store.tasks.save(a.task, a.events);
+            const b = start(a.task, a.task.agentId!, now);
+            const started = store.tasks.save(b.task, b.events);
+            const c = complete(b.task, b.task.agentId!, { worker, i }, now);
+            await Promise.all([inserted, started, store.tasks.save(c.task, c.events)]);
+            done.push(s.task.id);
+          }
+        }),
+      );
+      expect(done).toHaveLength(320);
+      for (const id of done.slice(0, 40)) {
+        const events = await store.events.readStream('busy', 'task', id);
+        expect(events.map((e) => e.type)).toEqual(['TaskSubmitted', 'TaskAssigned', 'TaskStarted', 'TaskCompleted']);
+      }
+      const { rows } = await store.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM tasks WHERE tenant_id = 'busy' AND status = 'completed'`);
+      expect(rows[0]!.n).toBe(320);
+    });
+
     it('refuses to run against a database migrated by a newer build', async () => {
       await expect(migrate(store.db, [])).rejects.toBeInstanceOf(SchemaTooNewError);
       expect(await migrate(store.db)).toEqual([]);

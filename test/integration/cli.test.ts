@@ -131,30 +131,37 @@ describe('agentmesh CLI', () => {
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     const url = `http://127.0.0.1:${port}`;
     const headers = { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' };
-    for (let i = 0; !stdout.includes('AgentMesh is listening'); i++) {
-      if (i > 200) throw new Error(`serve did not start: ${stdout}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const register = (id: string) => fetch(`${url}/v1/agents`, { method: 'POST', headers, body: JSON.stringify({ id, name: id, capabilities: [{ name: 'sig' }] }) });
-    await register('sig-stream');
-    await register('sig-poll');
-    const stream = await fetch(`${url}/v1/agents/sig-stream/stream`, { headers });
-    const streamDone = stream.body!.pipeTo(new WritableStream()).then(() => 'ended', () => 'ended');
-    const poll = fetch(`${url}/v1/agents/sig-poll/tasks/next?waitMs=30000`, { headers }).then((r) => r.status, () => 'closed');
-    const submitted = (await (await fetch(`${url}/v1/tasks`, { method: 'POST', headers, body: JSON.stringify({ capability: 'nobody', input: 1 }) })).json()) as { id: string };
-    const wait = fetch(`${url}/v1/tasks/${submitted.id}?waitMs=30000`, { headers }).then((r) => r.status, () => 'closed');
-    await new Promise((r) => setTimeout(r, 200));
+    // A slow machine may take a while to start PGlite; never leave the child behind.
+    const killer = setTimeout(() => child.kill('SIGKILL'), 45_000);
+    try {
+      for (let i = 0; !stdout.includes('AgentMesh is listening'); i++) {
+        if (i > 600) throw new Error(`serve did not start: ${stdout}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const register = (id: string) => fetch(`${url}/v1/agents`, { method: 'POST', headers, body: JSON.stringify({ id, name: id, capabilities: [{ name: 'sig' }] }) });
+      await register('sig-stream');
+      await register('sig-poll');
+      const stream = await fetch(`${url}/v1/agents/sig-stream/stream`, { headers });
+      const streamDone = stream.body!.pipeTo(new WritableStream()).then(() => 'ended', () => 'ended');
+      const poll = fetch(`${url}/v1/agents/sig-poll/tasks/next?waitMs=30000`, { headers }).then((r) => r.status, () => 'closed');
+      const submitted = (await (await fetch(`${url}/v1/tasks`, { method: 'POST', headers, body: JSON.stringify({ capability: 'nobody', input: 1 }) })).json()) as { id: string };
+      const wait = fetch(`${url}/v1/tasks/${submitted.id}?waitMs=30000`, { headers }).then((r) => r.status, () => 'closed');
+      await new Promise((r) => setTimeout(r, 200));
 
-    const signaledAt = Date.now();
-    child.kill('SIGTERM');
-    const code = await exited;
-    expect(code).toBe(0);
-    expect(Date.now() - signaledAt).toBeLessThan(10_000);
-    expect(await streamDone).toBe('ended');
-    expect([204, 'closed']).toContain(await poll);
-    expect([200, 'closed']).toContain(await wait);
-    expect(stdout).toContain('"msg":"stopped"');
-  }, 30_000);
+      const signaledAt = Date.now();
+      child.kill('SIGTERM');
+      const code = await exited;
+      expect(code).toBe(0);
+      expect(Date.now() - signaledAt).toBeLessThan(10_000);
+      expect(await streamDone).toBe('ended');
+      expect([204, 'closed']).toContain(await poll);
+      expect([200, 'closed']).toContain(await wait);
+      expect(stdout).toContain('"msg":"stopped"');
+    } finally {
+      clearTimeout(killer);
+      child.kill('SIGKILL');
+    }
+  }, 60_000);
 
   describe('against a mesh', () => {
     const flags = () => ['--api-key', ADMIN_KEY, '--url', h.url];

@@ -37,7 +37,9 @@ describe('delivery', () => {
       stop();
       const stopB = heartbeatWhile([b.id]);
       const second = await eventually(() => h.admin.nextTask(b.id, 300), 5000, 'redelivery to b').finally(stopB);
-      expect(second).toMatchObject({ id, attempt: 2 });
+      // Usually attempt 2; on a loaded machine a's second attempt may lapse too before a is marked lost.
+      expect(second?.id).toBe(id);
+      expect(second!.attempt).toBeGreaterThanOrEqual(2);
       const late = await h.admin.complete(id, a.id, { late: true }).catch((e: unknown) => e);
       expect(late).toBeInstanceOf(AgentMeshError);
       expect((late as AgentMeshError).status).toBe(409);
@@ -349,14 +351,15 @@ describe('delivery', () => {
       (['stream', 'poll'] as const).map((transport, i) =>
         new Agent({ url: h.url, apiKey: h.adminKey, name: `sdk-${transport}`, capabilities: [c], transport, maxConcurrentTasks: 4, heartbeatIntervalMs: 100 })
           .handle(c, async (input: { n: number; slow?: boolean }) => {
-            if (input.slow) await new Promise((r) => setTimeout(r, 700));
+            if (input.slow) await new Promise((r) => setTimeout(r, 2500));
             return { doubled: input.n * 2, by: i };
           })
           .start(),
       ),
     );
     try {
-      const slow = await h.admin.submit(c, { n: 0, slow: true }, { leaseMs: 300, maxAttempts: 1 });
+      // The handler outlasts its lease 2.5 times over; renewals every half lease keep it.
+      const slow = await h.admin.submit(c, { n: 0, slow: true }, { leaseMs: 1000, maxAttempts: 1 });
       const results = await Promise.all(Array.from({ length: 20 }, (_, i) => h.admin.run<{ doubled: number }>(c, { n: i + 1 }, { timeoutMs: 10_000 })));
       expect(results.map((r) => r.output?.doubled)).toEqual(Array.from({ length: 20 }, (_, i) => (i + 1) * 2));
       const slowTask = await h.admin.waitForResult(slow.id, { timeoutMs: 10_000 });

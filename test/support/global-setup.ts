@@ -1,3 +1,5 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 
@@ -5,12 +7,17 @@ declare module 'vitest' {
   export interface ProvidedContext {
     /** Admin URL of the real PostgreSQL the suites may use (they create databases of their own), or null. */
     postgresUrl: string | null;
+    /** URL of the real NATS server with JetStream the suites may use (they create streams of their own), or null. */
+    natsUrl: string | null;
   }
 }
 
 const POSTGRES_URL = process.env.AGENTMESH_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const NATS_URL = process.env.AGENTMESH_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 
-async function reachable(url: string): Promise<string | undefined> {
+const redact = (url: string) => url.replace(/\/\/[^@/]*@/, '//***@');
+
+async function postgresProblem(url: string): Promise<string | undefined> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
   try {
     await client.connect();
@@ -23,16 +30,34 @@ async function reachable(url: string): Promise<string | undefined> {
   }
 }
 
-/**
- * Probes the machine's real services once per run. Suites against a missing service are skipped
- * with a notice, except under CI=true, where a missing service fails the run.
- */
-export default async function setup(project: TestProject): Promise<void> {
-  const problem = await reachable(POSTGRES_URL);
-  if (problem !== undefined) {
-    const line = `PostgreSQL at ${POSTGRES_URL.replace(/:[^:@/]*@/, ':***@')} is unreachable (${problem})`;
-    if (process.env.CI === 'true') throw new Error(`${line}; under CI=true the real-service suites must run (start it, or set AGENTMESH_TEST_POSTGRES_URL)`);
-    process.stderr.write(`\n!! skipping the PostgreSQL suites: ${line}. Set AGENTMESH_TEST_POSTGRES_URL or start PostgreSQL to run them.\n\n`);
+async function natsProblem(url: string): Promise<string | undefined> {
+  try {
+    const nc = await connect({ servers: url, timeout: 3000 });
+    try {
+      await jetstreamManager(nc, { timeout: 3000 });
+      return undefined;
+    } catch (error) {
+      return `JetStream: ${(error as Error).message}`;
+    } finally {
+      await nc.close().catch(() => {});
+    }
+  } catch (error) {
+    return (error as Error).message;
   }
-  project.provide('postgresUrl', problem === undefined ? POSTGRES_URL : null);
+}
+
+/** A missing service skips its suites with a one-line notice, or fails the run under CI=true. */
+function report(service: string, variable: string, url: string, problem: string | undefined): string | null {
+  if (problem === undefined) return url;
+  const line = `${service} at ${redact(url)} is unreachable (${problem})`;
+  if (process.env.CI === 'true') throw new Error(`${line}; under CI=true the real-service suites must run (start it, or set ${variable})`);
+  process.stderr.write(`\n!! skipping the ${service} suites: ${line}. Set ${variable} or start ${service} to run them.\n\n`);
+  return null;
+}
+
+/** Probes the machine's real services once per run. */
+export default async function setup(project: TestProject): Promise<void> {
+  const [postgres, nats] = await Promise.all([postgresProblem(POSTGRES_URL), natsProblem(NATS_URL)]);
+  project.provide('postgresUrl', report('PostgreSQL', 'AGENTMESH_TEST_POSTGRES_URL', POSTGRES_URL, postgres));
+  project.provide('natsUrl', report('NATS', 'AGENTMESH_TEST_NATS_URL', NATS_URL, nats));
 }

@@ -22,7 +22,8 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
       await lock.release();
       throw error;
     }
-    return storeOn(db, { cacheActiveTasks: true, beforeClose: () => lock.release() });
+    // Several commits in flight on the pool: a server commits them in parallel (and flushes its WAL once for them).
+    return storeOn(db, { cacheActiveTasks: true, concurrentFlushes: 4, beforeClose: () => lock.release() });
   } catch (error) {
     await db.close();
     throw error;

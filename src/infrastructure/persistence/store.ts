@@ -5,7 +5,7 @@ import type { SqlClient } from './sql-client.js';
 import { SqlEventStore } from './sql-event-store.js';
 import { SqlTaskRepository } from './sql-task-repository.js';
 import { SqlTenantRepository } from './sql-tenant-repository.js';
-import { WriteBatcher } from './write-batcher.js';
+import { DEFAULT_WRITE_BATCHER_OPTIONS, WriteBatcher } from './write-batcher.js';
 
 export interface Store {
   db: SqlClient;
@@ -20,8 +20,8 @@ export interface Store {
 }
 
 /** The repositories of the mesh over one SQL database (PGlite or PostgreSQL), sharing one group-commit batcher. */
-export function storeOn(db: SqlClient, options: { cacheActiveTasks: boolean; beforeClose?: () => Promise<void> }): Store {
-  const batcher = new WriteBatcher(db);
+export function storeOn(db: SqlClient, options: { cacheActiveTasks: boolean; concurrentFlushes?: number; beforeClose?: () => Promise<void> }): Store {
+  const batcher = new WriteBatcher(db, { ...DEFAULT_WRITE_BATCHER_OPTIONS, maxConcurrentFlushes: options.concurrentFlushes ?? 1 });
   const sqlTasks = new SqlTaskRepository(db, batcher);
   return {
     db,

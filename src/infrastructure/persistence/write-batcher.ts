@@ -16,7 +16,14 @@ export interface WriteBatcherOptions {
   maxBatch: number;
   /** Writes waiting for a transaction; past it, callers get UnavailableError (503). */
   maxPending: number;
+  /**
+   * Batches committing at once. 1 for an in-process database (PGlite runs one statement at a
+   * time anyway); more for a server, to keep several commits in flight on the pool's connections.
+   */
+  maxConcurrentFlushes: number;
 }
+
+export const DEFAULT_WRITE_BATCHER_OPTIONS: WriteBatcherOptions = { maxBatch: 2000, maxPending: 50_000, maxConcurrentFlushes: 1 };
 
 /**
  * One statement per batch: it is atomic on its own (no BEGIN/COMMIT round trips), and events are
@@ -57,21 +64,24 @@ const rowKey = (tenantId: string, id: string) => `${tenantId}\u0000${id}`;
 
 /**
  * Group commit: task writes arriving in the same tick share one statement (insert tasks, update
- * tasks with a version check, append their events). One flush runs at
- * a time; writes that arrive meanwhile form the next batch. Writes of one task that wait for the
- * same batch merge into one row write carrying all their events.
+ * tasks with a version check, append their events). Up to `maxConcurrentFlushes` batches commit
+ * at once; writes that arrive meanwhile form the next batch. Writes of one task that wait for the
+ * same batch merge into one row write carrying all their events, and a task's write never joins
+ * a batch while its previous write is still committing, so a task's writes commit in order.
  */
 export class WriteBatcher {
   private pending: PendingWrite[] = [];
   private readonly pendingByTask = new Map<string, PendingWrite>();
-  private flushing = false;
+  /** Tasks with a write in a batch that is committing now. */
+  private readonly committing = new Set<string>();
+  private flushing = 0;
   private scheduled = false;
   flushes = 0;
   written = 0;
 
   constructor(
     private readonly db: SqlClient,
-    private readonly options: WriteBatcherOptions = { maxBatch: 2000, maxPending: 50_000 },
+    private readonly options: WriteBatcherOptions = DEFAULT_WRITE_BATCHER_OPTIONS,
   ) {}
 
   get pendingCount(): number {
@@ -100,21 +110,41 @@ export class WriteBatcher {
 
   /** Resolves when everything written so far is committed. */
   async drain(): Promise<void> {
-    while (this.pending.length > 0 || this.flushing) await new Promise((r) => setTimeout(r, 1));
+    while (this.pending.length > 0 || this.flushing > 0) await new Promise((r) => setTimeout(r, 1));
   }
 
   private schedule(): void {
-    if (this.scheduled || this.flushing) return;
+    if (this.scheduled || this.flushing >= this.options.maxConcurrentFlushes) return;
     this.scheduled = true;
     setImmediate(() => void this.flush());
   }
 
+  /** The next batch: pending writes in order, leaving those whose task is still committing. */
+  private takeBatch(): PendingWrite[] {
+    const batch: PendingWrite[] = [];
+    const kept: PendingWrite[] = [];
+    for (const write of this.pending) {
+      const k = rowKey(write.task.tenantId, write.task.id);
+      if (batch.length >= this.options.maxBatch || this.committing.has(k)) {
+        kept.push(write);
+        continue;
+      }
+      batch.push(write);
+      this.pendingByTask.delete(k);
+      this.committing.add(k);
+    }
+    this.pending = kept;
+    return batch;
+  }
+
   private async flush(): Promise<void> {
     this.scheduled = false;
-    if (this.flushing || this.pending.length === 0) return;
-    this.flushing = true;
-    const batch = this.pending.splice(0, this.options.maxBatch);
-    for (const write of batch) this.pendingByTask.delete(rowKey(write.task.tenantId, write.task.id));
+    if (this.flushing >= this.options.maxConcurrentFlushes || this.pending.length === 0) return;
+    const batch = this.takeBatch();
+    if (batch.length === 0) return;
+    this.flushing++;
+    // Room for another batch at once: the rest may go before this one commits.
+    if (this.pending.length > 0) this.schedule();
     try {
       this.settle(batch, await this.writeBatch(batch));
     } catch {
@@ -127,8 +157,9 @@ export class WriteBatcher {
         }
       }
     } finally {
+      for (const write of batch) this.committing.delete(rowKey(write.task.tenantId, write.task.id));
       this.flushes++;
-      this.flushing = false;
+      this.flushing--;
       if (this.pending.length > 0) this.schedule();
     }
   }

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, SchemaTooNewError } from '../../../src/infrastructure/persistence/migrate.js';
@@ -7,22 +6,8 @@ import { DatabaseInUseError } from '../../../src/infrastructure/persistence/post
 import { Agent } from '../../../src/sdk/index.js';
 import { eventually, startHarness, type Harness } from '../../support/mesh-harness.js';
 import { createTestDatabase, postgresUrl, type TestDatabase } from '../../support/postgres.js';
+import { serveUntilExit as serve } from '../../support/serve-process.js';
 import { TcpProxy } from '../../support/tcp-proxy.js';
-
-const CLI = new URL('../../../dist/presentation/cli/main.js', import.meta.url).pathname;
-
-function serve(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, 'serve'], { env: { ...process.env, AGENTMESH_PORT: '0', AGENTMESH_LOG_LEVEL: 'silent', ...env } });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr });
-    });
-  });
-}
 
 /** The whole mesh on a real PostgreSQL: the same API, delivery and restart guarantees as on PGlite. */
 describe.skipIf(postgresUrl === null)('mesh on PostgreSQL', () => {

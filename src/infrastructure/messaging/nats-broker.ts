@@ -1,0 +1,315 @@
+import { DiscardPolicy, JetStreamApiError, jetstream, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager, StreamConfig } from '@nats-io/jetstream';
+import { connect, deadline, headers as natsHeaders, nanos } from '@nats-io/transport-node';
+import type { NatsConnection, Subscription as NatsSubscription } from '@nats-io/transport-node';
+import { UnavailableError } from '../../domain/index.js';
+import type { BrokerMessage, ConsumeOptions, MessageBroker, Subscription } from '../../application/ports.js';
+import { consumerNameFor, WorkSubject } from './nats-work-subject.js';
+
+export interface NatsBrokerOptions {
+  /** Default 'AGENTMESH_WORK'. */
+  streamName?: string;
+  /** Subjects the stream stores, as the mesh names them; only these take publish/consume/pull/purge. Default ['agentmesh.*.agent.*']. */
+  workSubjects?: string[];
+  /**
+   * Put before every subject on the server ('ci42' makes 'agentmesh.t.agent.a' travel as
+   * 'ci42.agentmesh.t.agent.a'), so several meshes can share one NATS. Default: none.
+   */
+  namespace?: string;
+  /** Stored (unacknowledged) messages per subject; publishing past it fails with UnavailableError. Default 10,000. */
+  maxMessagesPerSubject?: number;
+  /** Bytes the whole stream may hold; publishing past it fails with UnavailableError. Default 1 GiB. */
+  maxBytes?: number;
+  /** A re-publish of the same task-id and attempt within this window is stored once. Default 2 minutes. */
+  duplicateWindowMs?: number;
+  /** The server deletes a subject's consumer after this long without pull requests (a departed agent). Default 1 hour. */
+  consumerInactiveThresholdMs?: number;
+  /** Default 5 s. */
+  connectTimeoutMs?: number;
+  /** JetStream API calls, publish acknowledgements, ping. Default 5 s. */
+  requestTimeoutMs?: number;
+  /** A pull waits at least this long, so that a message already stored makes the round trip. Default 25 ms. */
+  minPullWaitMs?: number;
+  /** Shown by the server's monitoring. Default 'agentmesh'. */
+  connectionName?: string;
+}
+
+type Settings = Required<NatsBrokerOptions>;
+
+const DEFAULTS: Settings = {
+  streamName: 'AGENTMESH_WORK',
+  workSubjects: ['agentmesh.*.agent.*'],
+  namespace: '',
+  maxMessagesPerSubject: 10_000,
+  maxBytes: 1024 ** 3,
+  duplicateWindowMs: 120_000,
+  consumerInactiveThresholdMs: 3_600_000,
+  connectTimeoutMs: 5_000,
+  requestTimeoutMs: 5_000,
+  minPullWaitMs: 25,
+  connectionName: 'agentmesh',
+};
+
+/** JSStreamNameExistErr: the stream exists with another configuration. */
+const STREAM_EXISTS_CODE = 10058;
+/** Idle subjects are forgotten (their consumer handle only: the server keeps the consumer until inactive_threshold). */
+const FORGET_IDLE_SUBJECT_MS = 60_000;
+const SWEEP_EVERY_MS = 30_000;
+/** Past this many cached subjects, idle ones are forgotten at once whatever their age. */
+const MAX_CACHED_SUBJECTS = 10_000;
+
+/** NATS wildcard match: '*' is one token, '>' one or more trailing tokens. */
+export function subjectMatches(pattern: string, subject: string): boolean {
+  const p = pattern.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === '>') return s.length > i;
+    if (i >= s.length || (p[i] !== '*' && p[i] !== s[i])) return false;
+  }
+  return p.length === s.length;
+}
+
+export function redactNatsUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/gu, '//***@');
+}
+
+/** nats.js takes credentials as options, not in the URL: 'nats://user:pass@host', 'nats://token@host'. */
+function connectionTarget(url: string): { servers: string[]; user?: string; pass?: string; token?: string } {
+  const target: { servers: string[]; user?: string; pass?: string; token?: string } = { servers: [] };
+  for (const part of url.split(',')) {
+    const trimmed = part.trim();
+    let parsed: URL;
+    try {
+      parsed = new URL(trimmed.includes('://') ? trimmed : `nats://${trimmed}`);
+    } catch {
+      throw new Error(`invalid NATS URL '${redactNatsUrl(trimmed)}'`);
+    }
+    if (parsed.username && parsed.password) {
+      target.user = decodeURIComponent(parsed.username);
+      target.pass = decodeURIComponent(parsed.password);
+    } else if (parsed.username) {
+      target.token = decodeURIComponent(parsed.username);
+    }
+    target.servers.push(`${parsed.protocol}//${parsed.host}`);
+  }
+  return target;
+}
+
+const onWire = (s: Settings, subject: string) => (s.namespace ? `${s.namespace}.${subject}` : subject);
+
+function streamConfig(s: Settings): Partial<StreamConfig> & { name: string } {
+  return {
+    name: s.streamName,
+    subjects: s.workSubjects.map((subject) => onWire(s, subject)),
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    discard: DiscardPolicy.New,
+    discard_new_per_subject: true,
+    max_msgs_per_subject: s.maxMessagesPerSubject,
+    max_bytes: s.maxBytes,
+    duplicate_window: nanos(s.duplicateWindowMs),
+  };
+}
+
+/** Creates the stream, or brings an existing one to these settings (concurrent instances may both try). */
+async function ensureStream(jsm: JetStreamManager, s: Settings): Promise<void> {
+  const config = streamConfig(s);
+  let info;
+  try {
+    info = await jsm.streams.add(config);
+  } catch (error) {
+    if (!(error instanceof JetStreamApiError) || error.code !== STREAM_EXISTS_CODE) throw error;
+    const { name, retention: _r, storage: _s, ...changeable } = config;
+    info = await jsm.streams.update(name, changeable);
+  }
+  if (info.config.retention !== RetentionPolicy.Workqueue || info.config.storage !== StorageType.File) {
+    throw new Error(`stream '${s.streamName}' exists with ${info.config.retention} retention on ${info.config.storage} storage; it must be workqueue on file (delete it, or choose another stream name)`);
+  }
+}
+
+/**
+ * The MessageBroker port on NATS JetStream. Work subjects live in one work-queue stream (file
+ * storage, bounded per subject and in bytes, de-duplicated by task-id and attempt); each work
+ * subject has one durable pull consumer that every pull and consume on it shares. Notify subjects
+ * are core NATS publish/subscribe and must lie outside the stream's subjects.
+ */
+export class NatsBroker implements MessageBroker {
+  private readonly subjects = new Map<string, WorkSubject>();
+  private readonly sweeper: NodeJS.Timeout;
+  private closed = false;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly settings: Settings,
+  ) {
+    this.sweeper = setInterval(() => this.forgetIdleSubjects(FORGET_IDLE_SUBJECT_MS), SWEEP_EVERY_MS);
+    this.sweeper.unref();
+  }
+
+  /** Connects (one attempt, then reconnects forever once up) and creates or updates the stream. */
+  static async connect(url: string, options: NatsBrokerOptions = {}): Promise<NatsBroker> {
+    const settings: Settings = { ...DEFAULTS, ...options };
+    if (settings.workSubjects.length === 0) throw new Error('workSubjects must name at least one subject');
+    if (settings.namespace !== '' && !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/u.test(settings.namespace)) {
+      throw new Error(`namespace '${settings.namespace}' must be NATS subject tokens (letters, digits, '_' and '-', joined by '.')`);
+    }
+    const where = redactNatsUrl(url);
+    const target = connectionTarget(url);
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        ...target,
+        name: settings.connectionName,
+        timeout: settings.connectTimeoutMs,
+        waitOnFirstConnect: false,
+        maxReconnectAttempts: -1,
+      });
+    } catch (error) {
+      throw new UnavailableError(`cannot connect to NATS at ${where}: ${(error as Error).message}`);
+    }
+    try {
+      const jsm = await jetstreamManager(nc, { timeout: settings.requestTimeoutMs });
+      await ensureStream(jsm, settings);
+      return new NatsBroker(nc, jetstream(nc, { timeout: settings.requestTimeoutMs }), jsm, settings);
+    } catch (error) {
+      await nc.close().catch(() => {});
+      throw new UnavailableError(`NATS at ${where}: JetStream stream '${settings.streamName}' could not be set up: ${(error as Error).message}`);
+    }
+  }
+
+  async publish(subject: string, data: Uint8Array, headers: Record<string, string> = {}): Promise<void> {
+    if (this.closed) throw new UnavailableError('broker is closed');
+    this.assertWorkSubject(subject);
+    const h = natsHeaders();
+    for (const [key, value] of Object.entries(headers)) h.set(key, value);
+    const taskId = headers['task-id'];
+    const attempt = headers['attempt'];
+    try {
+      await this.js.publish(onWire(this.settings, subject), data, {
+        headers: h,
+        ...(taskId !== undefined && attempt !== undefined && { msgID: `${taskId}:${attempt}` }),
+      });
+    } catch (error) {
+      throw new UnavailableError(`NATS did not store the message on '${subject}': ${(error as Error).message}`);
+    }
+  }
+
+  consume(subject: string, options: ConsumeOptions, handler: (message: BrokerMessage) => void): Subscription {
+    if (this.closed) return { unsubscribe: () => {} };
+    return this.workSubject(subject).consume(options, handler);
+  }
+
+  pull(subject: string, options: ConsumeOptions & { waitMs: number; signal?: AbortSignal }): Promise<BrokerMessage | undefined> {
+    if (this.closed) return Promise.resolve(undefined);
+    return this.workSubject(subject).pull(options.ackWaitMs, options.waitMs, options.signal);
+  }
+
+  /** Drops the subject's stored messages, and its consumer unless this process is still using it. */
+  async purge(subject: string): Promise<void> {
+    if (this.closed) throw new UnavailableError('broker is closed');
+    this.assertWorkSubject(subject);
+    try {
+      await this.jsm.streams.purge(this.settings.streamName, { filter: onWire(this.settings, subject) });
+      const work = this.subjects.get(subject);
+      if (work && !work.idle) return;
+      this.subjects.delete(subject);
+      await this.jsm.consumers.delete(this.settings.streamName, consumerNameFor(onWire(this.settings, subject))).catch((error: unknown) => {
+        if (!(error instanceof JetStreamApiError && error.status === 404)) throw error;
+      });
+    } catch (error) {
+      throw new UnavailableError(`NATS did not purge '${subject}': ${(error as Error).message}`);
+    }
+  }
+
+  notify(subject: string, data: Uint8Array): void {
+    this.assertNotifySubject(subject);
+    if (this.closed) return;
+    try {
+      this.nc.publish(onWire(this.settings, subject), data);
+    } catch {
+      // Fire and forget: a connection closing under us loses the notice, as a missed one would be.
+    }
+  }
+
+  listen(subject: string, handler: (data: Uint8Array) => void): Subscription {
+    this.assertNotifySubject(subject);
+    if (this.closed) return { unsubscribe: () => {} };
+    const sub: NatsSubscription = this.nc.subscribe(onWire(this.settings, subject), {
+      callback: (error, message) => {
+        if (error) return;
+        try {
+          handler(message.data);
+        } catch {
+          // nats.js calls this from its socket reader: a throw there would break the connection.
+        }
+      },
+    });
+    return { unsubscribe: () => sub.unsubscribe() };
+  }
+
+  async ping(): Promise<void> {
+    if (this.closed) throw new UnavailableError('broker is closed');
+    try {
+      await deadline(this.nc.rtt(), this.settings.requestTimeoutMs);
+    } catch (error) {
+      throw new UnavailableError(`NATS did not answer a ping: ${(error as Error).message}`);
+    }
+  }
+
+  /** Stops pulls and consumers (what they held and did not ack comes back after ack_wait) and drains the connection. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sweeper);
+    for (const work of this.subjects.values()) work.close();
+    this.subjects.clear();
+    try {
+      await deadline(this.nc.drain(), this.settings.requestTimeoutMs);
+    } catch {
+      await this.nc.close().catch(() => {});
+    }
+  }
+
+  private workSubject(subject: string): WorkSubject {
+    this.assertWorkSubject(subject);
+    let work = this.subjects.get(subject);
+    if (!work) {
+      if (this.subjects.size >= MAX_CACHED_SUBJECTS) this.forgetIdleSubjects(0);
+      work = new WorkSubject(
+        {
+          stream: this.settings.streamName,
+          subject: onWire(this.settings, subject),
+          portSubject: subject,
+          inactiveThresholdMs: this.settings.consumerInactiveThresholdMs,
+          minPullWaitMs: this.settings.minPullWaitMs,
+        },
+        this.js,
+        this.jsm,
+      );
+      this.subjects.set(subject, work);
+    }
+    return work;
+  }
+
+  private forgetIdleSubjects(idleForMs: number): void {
+    const before = Date.now() - idleForMs;
+    for (const [subject, work] of this.subjects) {
+      if (work.idle && work.lastUsed <= before) this.subjects.delete(subject);
+    }
+  }
+
+  private assertWorkSubject(subject: string): void {
+    if (!this.settings.workSubjects.some((pattern) => subjectMatches(pattern, subject))) {
+      throw new Error(`'${subject}' is not a work subject of stream '${this.settings.streamName}' (${this.settings.workSubjects.join(', ')})`);
+    }
+  }
+
+  /** A notice on a work subject would be stored by the stream and handed out as work. */
+  private assertNotifySubject(subject: string): void {
+    if (this.settings.workSubjects.some((pattern) => subjectMatches(pattern, subject))) {
+      throw new Error(`'${subject}' is a work subject of stream '${this.settings.streamName}': notifications must use other subjects`);
+    }
+  }
+}

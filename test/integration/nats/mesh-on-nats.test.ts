@@ -1,0 +1,126 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Agent } from '../../../src/sdk/index.js';
+import { eventually, startHarness, type Harness } from '../../support/mesh-harness.js';
+import { natsUrl } from '../../support/nats.js';
+import { createTestDatabase, postgresUrl, type TestDatabase } from '../../support/postgres.js';
+import { serveUntilExit } from '../../support/serve-process.js';
+import { TcpProxy } from '../../support/tcp-proxy.js';
+
+const namespaces: string[] = [];
+const newNamespace = () => {
+  const ns = `amtest_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 6)}`;
+  namespaces.push(ns);
+  return ns;
+};
+
+afterAll(async () => {
+  if (natsUrl === null) return;
+  const nc = await connect({ servers: natsUrl });
+  const jsm = await jetstreamManager(nc);
+  for (const ns of namespaces) await jsm.streams.delete(`AGENTMESH_WORK_${ns.toUpperCase()}`).catch(() => false);
+  await nc.close();
+});
+
+/** One instance on the production backends: PostgreSQL for the store, NATS JetStream for delivery. */
+describe.skipIf(natsUrl === null || postgresUrl === null)('mesh on PostgreSQL and NATS JetStream', () => {
+  let db: TestDatabase;
+  let h: Harness | undefined;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    env = { AGENTMESH_DATABASE_URL: db.url, AGENTMESH_NATS_URL: natsUrl!, AGENTMESH_NATS_NAMESPACE: newNamespace() };
+  });
+  afterAll(async () => {
+    await h?.stop();
+    await db?.drop();
+  });
+
+  it('delivers over NATS to SDK agents on both transports, and readiness checks NATS', async () => {
+    h = await startHarness(env);
+    expect((await h.request('GET', '/health/ready')).body).toMatchObject({ status: 'ready', checks: { store: { status: 'up' }, broker: { status: 'up' } } });
+    const workers = await Promise.all(
+      (['stream', 'poll'] as const).map((transport, i) =>
+        new Agent({ url: h!.url, apiKey: h!.adminKey, name: `nats-${transport}`, capabilities: ['nats-work'], transport, maxConcurrentTasks: 4, heartbeatIntervalMs: 200 })
+          .handle('nats-work', async (input: { n: number }) => ({ n: input.n, by: i }))
+          .start(),
+      ),
+    );
+    try {
+      const results = await Promise.all(Array.from({ length: 30 }, (_, n) => h!.admin.run<{ n: number; by: number }>('nats-work', { n }, { timeoutMs: 20_000 })));
+      expect(results.map((r) => r.status)).toEqual(Array(30).fill('completed'));
+      expect(results.map((r) => r.output?.n)).toEqual(Array.from({ length: 30 }, (_, n) => n));
+      expect(new Set(results.map((r) => r.output?.by))).toEqual(new Set([0, 1]));
+    } finally {
+      await Promise.all(workers.map((w) => w.stop({ graceMs: 1000 })));
+    }
+  }, 60_000);
+
+  it('delivers an assignment made before a restart to the agent that polls after it', async () => {
+    const agent = await h!.admin.registerAgent({ id: 'nats-late', name: 'late', capabilities: [{ name: 'nats-restart' }] });
+    const { id } = await h!.admin.submit('nats-restart', { keep: true }, { leaseMs: 60_000 });
+    await eventually(async () => (await h!.admin.get(id)).status === 'assigned', 5000, 'assignment');
+    await h!.stop();
+    h = await startHarness(env);
+    const delivered = await h.admin.nextTask(agent.id, 5000);
+    expect(delivered).toMatchObject({ id, attempt: 1, input: { keep: true } });
+    await h.admin.complete(id, agent.id, 'ok');
+    expect((await h.admin.get(id)).status).toBe('completed');
+  }, 60_000);
+});
+
+/** NATS lost after start, through a proxy the test cuts: readiness says so, and work still gets done after it returns. */
+describe.skipIf(natsUrl === null)('mesh on NATS: the broker goes away and comes back', () => {
+  let proxy: TcpProxy;
+  let h: Harness;
+
+  beforeAll(async () => {
+    const target = new URL(natsUrl!.split(',')[0]!);
+    proxy = await TcpProxy.start(target.hostname, Number(target.port || 4222));
+    h = await startHarness({ AGENTMESH_NATS_URL: `nats://127.0.0.1:${proxy.port}`, AGENTMESH_NATS_NAMESPACE: newNamespace(), AGENTMESH_DATA_DIR: ':memory:' });
+  });
+  afterAll(async () => {
+    await proxy?.restore();
+    await h?.stop();
+    await proxy?.close();
+  });
+
+  it('flips readiness to 503 while NATS is away; a task submitted meanwhile is routed again after its lease and completes', async () => {
+    const agent = await h.admin.registerAgent({ id: 'nats-outage', name: 'outage', capabilities: [{ name: 'nats-outage' }] });
+    await proxy.cut();
+    const down = await eventually(async () => {
+      const res = await h.request('GET', '/health/ready');
+      return res.status === 503 ? res : undefined;
+    }, 10_000, 'readiness to say 503');
+    expect(down.body.checks).toMatchObject({ store: { status: 'up' }, broker: { status: 'down' } });
+    // The store still takes it; its assignment cannot be published now.
+    const { id } = await h.admin.submit('nats-outage', { during: 'outage' }, { leaseMs: 1000 });
+
+    await proxy.restore();
+    await eventually(async () => (await h.request('GET', '/health/ready')).status === 200, 15_000, 'readiness to come back');
+    const delivered = await eventually(() => h.admin.nextTask(agent.id, 1000), 20_000, 'the task to reach the agent');
+    expect(delivered.id).toBe(id);
+    await h.admin.complete(id, agent.id, 'done');
+    expect((await h.admin.get(id)).status).toBe('completed');
+  }, 60_000);
+});
+
+describe('AGENTMESH_NATS_URL errors at start', () => {
+  it('names the variable in one line: unreachable exits 1 (password hidden), malformed exits 2', async () => {
+    const unreachable = await serveUntilExit({ AGENTMESH_DATA_DIR: ':memory:', AGENTMESH_NATS_URL: 'nats://mesh:hunter2@127.0.0.1:1' });
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr.trim().split('\n')).toHaveLength(1);
+    expect(unreachable.stderr).toMatch(/^agentmesh: AGENTMESH_NATS_URL: cannot connect to NATS at nats:\/\/\*\*\*@127\.0\.0\.1:1/);
+    expect(unreachable.stderr).not.toContain('hunter2');
+
+    const malformed = await serveUntilExit({ AGENTMESH_DATA_DIR: ':memory:', AGENTMESH_NATS_URL: 'http://127.0.0.1:4222' });
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toMatch(/^agentmesh: AGENTMESH_NATS_URL must be a nats:\/\/ or tls:\/\/ URL/);
+
+    const badNamespace = await serveUntilExit({ AGENTMESH_DATA_DIR: ':memory:', AGENTMESH_NATS_URL: 'nats://127.0.0.1:4222', AGENTMESH_NATS_NAMESPACE: 'a.b' });
+    expect(badNamespace.code).toBe(2);
+    expect(badNamespace.stderr).toMatch(/^agentmesh: AGENTMESH_NATS_NAMESPACE must be/);
+  }, 60_000);
+});
