@@ -111,6 +111,22 @@ export interface EventStore {
   readAfter(seq: number, limit: number): Promise<StoredEvent[]>;
 }
 
+/**
+ * Events not yet published to the broker (the outbox): state changes and their events commit
+ * together, and a relay publishes them afterwards.
+ */
+export interface Outbox {
+  /**
+   * Hands the oldest unpublished events (at most `limit`, in order) to `publish`, and marks them
+   * published once it resolves; if it throws, they stay for the next turn. One relay runs at a
+   * time across every instance on the database. Returns how many were published (0 when none
+   * waited, or another relay had the turn).
+   */
+  relay(limit: number, publish: (events: StoredEvent[]) => Promise<void>): Promise<number>;
+  /** Events waiting to be published. */
+  pendingCount(): Promise<number>;
+}
+
 export interface BrokerMessage {
   subject: string;
   data: Uint8Array;

@@ -15,3 +15,8 @@ export function agentInboxSubject(tenantId: string, agentId: string): string {
 export function taskSettledSubject(tenantId: string, taskId: string): string {
   return `agentmesh.${subjectToken(tenantId)}.task.${subjectToken(taskId)}.settled`;
 }
+
+/** Where a domain event is published: `agentmesh.<tenant>.events.<aggregate type>.<event type>`. */
+export function eventSubject(tenantId: string, aggregateType: string, type: string): string {
+  return `agentmesh.${subjectToken(tenantId)}.events.${subjectToken(aggregateType)}.${subjectToken(type)}`;
+}

@@ -6,6 +6,7 @@ import { redactUrl, type AgentMeshConfig } from '../config.js';
 import { InMemoryBroker } from '../infrastructure/messaging/in-memory-broker.js';
 import { NatsBroker } from '../infrastructure/messaging/nats-broker.js';
 import type { MessageBroker } from '../application/ports.js';
+import { EventRelay } from '../application/event-relay.js';
 import { openEmbeddedStore } from '../infrastructure/persistence/embedded-store.js';
 import { SchemaTooNewError } from '../infrastructure/persistence/migrate.js';
 import { DatabaseInUseError, openPostgresStore, type InstanceLockEvent } from '../infrastructure/persistence/postgres-store.js';
@@ -23,6 +24,8 @@ export interface RunningMesh {
   api: TypedApp;
   store: Store;
   broker: MessageBroker;
+  /** Publishes committed events to the broker; only with NATS. */
+  relay?: EventRelay;
   /** Where the API listens, once `listen` was asked for. */
   url?: string;
   createdAdminKey?: string;
@@ -36,7 +39,7 @@ export class StartupError extends Error {
   }
 }
 
-async function openPostgres(url: string, logger: pino.Logger, onFatal: (error: Error) => void): Promise<Store> {
+async function openPostgres(url: string, logger: pino.Logger, onFatal: (error: Error) => void, relayEvents: boolean): Promise<Store> {
   const onLockEvent = (event: InstanceLockEvent) => {
     if (event.kind === 'lost') logger.warn({ err: event.error }, 'lost the connection that holds the instance lock; retaking it when the database answers');
     else if (event.kind === 'regained') logger.info('instance lock held again');
@@ -46,19 +49,16 @@ async function openPostgres(url: string, logger: pino.Logger, onFatal: (error: E
     }
   };
   try {
-    return await openPostgresStore(url, { onLockEvent });
+    return await openPostgresStore(url, { onLockEvent, relayEvents });
   } catch (error) {
     if (error instanceof DatabaseInUseError || error instanceof SchemaTooNewError) throw error;
     throw new StartupError(`cannot use PostgreSQL at AGENTMESH_DATABASE_URL (${redactUrl(url)}): ${(error as Error).message}`, { cause: error });
   }
 }
 
-/** The stream of a namespaced mesh is its own: AGENTMESH_WORK_<NAMESPACE>. */
 async function openNats(nats: { url: string; namespace: string }): Promise<MessageBroker> {
   try {
-    return await NatsBroker.connect(nats.url, {
-      ...(nats.namespace !== '' && { namespace: nats.namespace, streamName: `AGENTMESH_WORK_${nats.namespace.toUpperCase()}` }),
-    });
+    return await NatsBroker.connect(nats.url, { ...(nats.namespace !== '' && { namespace: nats.namespace }) });
   } catch (error) {
     throw new StartupError(`AGENTMESH_NATS_URL: ${(error as Error).message}`, { cause: error });
   }
@@ -74,7 +74,12 @@ export interface StartOptions {
 
 export async function startMesh(config: AgentMeshConfig, options: StartOptions): Promise<RunningMesh> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'agentmesh' } });
-  const store = config.databaseUrl !== undefined ? await openPostgres(config.databaseUrl, logger, options.onFatal ?? (() => {})) : await openEmbeddedStore(config.dataDir);
+  // With NATS, committed events wait in the outbox and a relay publishes them; the in-memory broker has no one to publish to.
+  const relayEvents = config.nats !== undefined;
+  const store =
+    config.databaseUrl !== undefined
+      ? await openPostgres(config.databaseUrl, logger, options.onFatal ?? (() => {}), relayEvents)
+      : await openEmbeddedStore(config.dataDir, { relayEvents });
   let broker: MessageBroker;
   try {
     broker = config.nats !== undefined ? await openNats(config.nats) : new InMemoryBroker();
@@ -98,6 +103,8 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     config.mesh,
   );
   const { createdAdminKey } = await mesh.start(config.adminKey !== undefined ? { adminKey: config.adminKey } : {});
+  const relay = relayEvents ? new EventRelay(store.outbox, broker, logger as unknown as Logger) : undefined;
+  relay?.start();
   const storeProbe = { ping: async () => void (await store.db.query('SELECT 1')) };
   const api = await buildApi(mesh, storeProbe, { bodyLimitBytes: config.bodyLimitBytes, logger, version: VERSION });
   let url: string | undefined;
@@ -108,6 +115,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     api,
     store,
     broker,
+    ...(relay !== undefined && { relay }),
     ...(url !== undefined && { url }),
     ...(createdAdminKey !== undefined && { createdAdminKey }),
     async close() {
@@ -115,6 +123,8 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
       closed = true;
       await api.close();
       await mesh.stop();
+      // The relay's last turn publishes what the mesh committed on its way down.
+      await relay?.stop();
       await broker.close();
       await store.close();
     },

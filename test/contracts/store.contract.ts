@@ -209,6 +209,26 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
       expect(rows[0]!.n).toBe(320);
     });
 
+    it('keeps events in the outbox until a relay turn publishes them, in commit order, and keeps them when publishing fails', async () => {
+      // Drain what earlier tests left, so this test sees only its own events.
+      while ((await store.outbox.relay(1000, async () => {})) > 0);
+      expect(await store.outbox.pendingCount()).toBe(0);
+      const s = newTask();
+      await store.tasks.insert(s.task, s.events);
+      const a = assign(s.task, 'agent-1', now);
+      await store.tasks.save(a.task, a.events);
+      expect(await store.outbox.pendingCount()).toBe(2);
+
+      await expect(store.outbox.relay(10, async () => Promise.reject(new Error('broker down')))).rejects.toThrow('broker down');
+      expect(await store.outbox.pendingCount()).toBe(2);
+
+      const published: string[] = [];
+      expect(await store.outbox.relay(10, async (events) => void published.push(...events.map((e) => `${e.aggregateId}:${e.type}:${e.version}`)))).toBe(2);
+      expect(published).toEqual([`${s.task.id}:TaskSubmitted:1`, `${s.task.id}:TaskAssigned:2`]);
+      expect(await store.outbox.pendingCount()).toBe(0);
+      expect(await store.outbox.relay(10, async () => {})).toBe(0);
+    });
+
     it('refuses to run against a database migrated by a newer build', async () => {
       await expect(migrate(store.db, [])).rejects.toBeInstanceOf(SchemaTooNewError);
       expect(await migrate(store.db)).toEqual([]);

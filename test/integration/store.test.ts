@@ -1,4 +1,4 @@
 import { openEmbeddedStore } from '../../src/infrastructure/persistence/embedded-store.js';
 import { storeContract } from '../contracts/store.contract.js';
 
-storeContract('embedded (PGlite in memory)', () => openEmbeddedStore(undefined));
+storeContract('embedded (PGlite in memory)', () => openEmbeddedStore(undefined, { relayEvents: true }));

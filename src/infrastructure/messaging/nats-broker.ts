@@ -7,10 +7,18 @@ import type { BrokerMessage, ConsumeOptions, MessageBroker, Subscription } from 
 import { consumerNameFor, WorkSubject } from './nats-work-subject.js';
 
 export interface NatsBrokerOptions {
-  /** Default 'AGENTMESH_WORK'. */
+  /** Default 'AGENTMESH_WORK', or 'AGENTMESH_WORK_<NAMESPACE>'. */
   streamName?: string;
   /** Subjects the stream stores, as the mesh names them; only these take publish/consume/pull/purge. Default ['agentmesh.*.agent.*']. */
   workSubjects?: string[];
+  /** The stream of published domain events. Default 'AGENTMESH_EVENTS', or 'AGENTMESH_EVENTS_<NAMESPACE>'. */
+  eventStreamName?: string;
+  /** Subjects of domain events, as the mesh names them. Default ['agentmesh.*.events.>']. */
+  eventSubjects?: string[];
+  /** How long published events are kept (limits retention; oldest dropped first). Default 7 days. */
+  eventMaxAgeMs?: number;
+  /** Bytes of events kept; past it the oldest are dropped. Default 1 GiB. */
+  eventMaxBytes?: number;
   /**
    * Put before every subject on the server ('ci42' makes 'agentmesh.t.agent.a' travel as
    * 'ci42.agentmesh.t.agent.a'), so several meshes can share one NATS. Default: none.
@@ -39,6 +47,10 @@ type Settings = Required<NatsBrokerOptions>;
 const DEFAULTS: Settings = {
   streamName: 'AGENTMESH_WORK',
   workSubjects: ['agentmesh.*.agent.*'],
+  eventStreamName: 'AGENTMESH_EVENTS',
+  eventSubjects: ['agentmesh.*.events.>'],
+  eventMaxAgeMs: 7 * 24 * 3600_000,
+  eventMaxBytes: 1024 ** 3,
   namespace: '',
   maxMessagesPerSubject: 10_000,
   maxBytes: 1024 ** 3,
@@ -49,6 +61,17 @@ const DEFAULTS: Settings = {
   minPullWaitMs: 25,
   connectionName: 'agentmesh',
 };
+
+/**
+ * What the stream de-duplicates on: the publisher's `message-id`, or for an assignment its task
+ * and attempt (a re-published assignment of the same attempt is the same message).
+ */
+function messageIdOf(headers: Record<string, string>): string | undefined {
+  if (headers['message-id'] !== undefined) return headers['message-id'];
+  const taskId = headers['task-id'];
+  const attempt = headers['attempt'];
+  return taskId !== undefined && attempt !== undefined ? `${taskId}:${attempt}` : undefined;
+}
 
 /** JSStreamNameExistErr: the stream exists with another configuration. */
 const STREAM_EXISTS_CODE = 10058;
@@ -97,23 +120,37 @@ function connectionTarget(url: string): { servers: string[]; user?: string; pass
 
 const onWire = (s: Settings, subject: string) => (s.namespace ? `${s.namespace}.${subject}` : subject);
 
-function streamConfig(s: Settings): Partial<StreamConfig> & { name: string } {
-  return {
-    name: s.streamName,
-    subjects: s.workSubjects.map((subject) => onWire(s, subject)),
-    retention: RetentionPolicy.Workqueue,
-    storage: StorageType.File,
-    discard: DiscardPolicy.New,
-    discard_new_per_subject: true,
-    max_msgs_per_subject: s.maxMessagesPerSubject,
-    max_bytes: s.maxBytes,
-    duplicate_window: nanos(s.duplicateWindowMs),
-  };
-}
+type NamedStreamConfig = Partial<StreamConfig> & { name: string };
 
-/** Creates the stream, or brings an existing one to these settings (concurrent instances may both try). */
-async function ensureStream(jsm: JetStreamManager, s: Settings): Promise<void> {
-  const config = streamConfig(s);
+/** What both streams share: file storage, the namespace on their subjects, de-duplication. */
+const fileStream = (s: Settings, name: string, subjects: string[]): NamedStreamConfig => ({
+  name,
+  subjects: subjects.map((subject) => onWire(s, subject)),
+  storage: StorageType.File,
+  duplicate_window: nanos(s.duplicateWindowMs),
+});
+
+/** Work: kept until acknowledged; past its bounds a publish fails rather than drop work. */
+const streamConfig = (s: Settings): NamedStreamConfig => ({
+  ...fileStream(s, s.streamName, s.workSubjects),
+  retention: RetentionPolicy.Workqueue,
+  discard: DiscardPolicy.New,
+  discard_new_per_subject: true,
+  max_msgs_per_subject: s.maxMessagesPerSubject,
+  max_bytes: s.maxBytes,
+});
+
+/** Events: a log for any number of readers; past its bounds the oldest go. */
+const eventStreamConfig = (s: Settings): NamedStreamConfig => ({
+  ...fileStream(s, s.eventStreamName, s.eventSubjects),
+  retention: RetentionPolicy.Limits,
+  discard: DiscardPolicy.Old,
+  max_age: nanos(s.eventMaxAgeMs),
+  max_bytes: s.eventMaxBytes,
+});
+
+/** Creates a stream, or brings an existing one to these settings (concurrent instances may both try). */
+async function ensureStream(jsm: JetStreamManager, config: NamedStreamConfig): Promise<void> {
   let info;
   try {
     info = await jsm.streams.add(config);
@@ -122,8 +159,8 @@ async function ensureStream(jsm: JetStreamManager, s: Settings): Promise<void> {
     const { name, retention: _r, storage: _s, ...changeable } = config;
     info = await jsm.streams.update(name, changeable);
   }
-  if (info.config.retention !== RetentionPolicy.Workqueue || info.config.storage !== StorageType.File) {
-    throw new Error(`stream '${s.streamName}' exists with ${info.config.retention} retention on ${info.config.storage} storage; it must be workqueue on file (delete it, or choose another stream name)`);
+  if (info.config.retention !== config.retention || info.config.storage !== config.storage) {
+    throw new Error(`stream '${config.name}' exists with ${info.config.retention} retention on ${info.config.storage} storage; it must be ${config.retention} on ${config.storage} (delete it, or choose another stream name)`);
   }
 }
 
@@ -150,7 +187,9 @@ export class NatsBroker implements MessageBroker {
 
   /** Connects (one attempt, then reconnects forever once up) and creates or updates the stream. */
   static async connect(url: string, options: NatsBrokerOptions = {}): Promise<NatsBroker> {
-    const settings: Settings = { ...DEFAULTS, ...options };
+    // A namespaced mesh has streams of its own: AGENTMESH_WORK_<NS>, AGENTMESH_EVENTS_<NS>.
+    const suffix = options.namespace ? `_${options.namespace.toUpperCase().replace(/[^A-Z0-9_-]/gu, '_')}` : '';
+    const settings: Settings = { ...DEFAULTS, streamName: `${DEFAULTS.streamName}${suffix}`, eventStreamName: `${DEFAULTS.eventStreamName}${suffix}`, ...options };
     if (settings.workSubjects.length === 0) throw new Error('workSubjects must name at least one subject');
     if (settings.namespace !== '' && !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/u.test(settings.namespace)) {
       throw new Error(`namespace '${settings.namespace}' must be NATS subject tokens (letters, digits, '_' and '-', joined by '.')`);
@@ -171,7 +210,8 @@ export class NatsBroker implements MessageBroker {
     }
     try {
       const jsm = await jetstreamManager(nc, { timeout: settings.requestTimeoutMs });
-      await ensureStream(jsm, settings);
+      await ensureStream(jsm, streamConfig(settings));
+      await ensureStream(jsm, eventStreamConfig(settings));
       return new NatsBroker(nc, jetstream(nc, { timeout: settings.requestTimeoutMs }), jsm, settings);
     } catch (error) {
       await nc.close().catch(() => {});
@@ -181,16 +221,12 @@ export class NatsBroker implements MessageBroker {
 
   async publish(subject: string, data: Uint8Array, headers: Record<string, string> = {}): Promise<void> {
     if (this.closed) throw new UnavailableError('broker is closed');
-    this.assertWorkSubject(subject);
+    if (!this.isEventSubject(subject)) this.assertWorkSubject(subject);
     const h = natsHeaders();
     for (const [key, value] of Object.entries(headers)) h.set(key, value);
-    const taskId = headers['task-id'];
-    const attempt = headers['attempt'];
+    const msgID = messageIdOf(headers);
     try {
-      await this.js.publish(onWire(this.settings, subject), data, {
-        headers: h,
-        ...(taskId !== undefined && attempt !== undefined && { msgID: `${taskId}:${attempt}` }),
-      });
+      await this.js.publish(onWire(this.settings, subject), data, { headers: h, ...(msgID !== undefined && { msgID }) });
     } catch (error) {
       throw new UnavailableError(`NATS did not store the message on '${subject}': ${(error as Error).message}`);
     }
@@ -306,10 +342,14 @@ export class NatsBroker implements MessageBroker {
     }
   }
 
-  /** A notice on a work subject would be stored by the stream and handed out as work. */
+  private isEventSubject(subject: string): boolean {
+    return this.settings.eventSubjects.some((pattern) => subjectMatches(pattern, subject));
+  }
+
+  /** A notice on a work or event subject would be stored by a stream (and handed out as work). */
   private assertNotifySubject(subject: string): void {
-    if (this.settings.workSubjects.some((pattern) => subjectMatches(pattern, subject))) {
-      throw new Error(`'${subject}' is a work subject of stream '${this.settings.streamName}': notifications must use other subjects`);
+    if (this.settings.workSubjects.some((pattern) => subjectMatches(pattern, subject)) || this.isEventSubject(subject)) {
+      throw new Error(`'${subject}' is a subject of a stream ('${this.settings.streamName}' or '${this.settings.eventStreamName}'): notifications must use other subjects`);
     }
   }
 }

@@ -1,11 +1,11 @@
 import { InstanceLock, type InstanceLockEvent } from './instance-lock.js';
 import { migrate } from './migrate.js';
 import { PostgresClient } from './postgres-client.js';
-import { storeOn, type Store } from './store.js';
+import { storeOn, type Store, type StoreOptions } from './store.js';
 
 export { DatabaseInUseError, type InstanceLockEvent } from './instance-lock.js';
 
-export interface PostgresStoreOptions {
+export interface PostgresStoreOptions extends StoreOptions {
   maxConnections?: number;
   /** What happens to the instance lock after start: lost with the connection, regained, or stolen. */
   onLockEvent?: (event: InstanceLockEvent) => void;
@@ -23,7 +23,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
       throw error;
     }
     // Several commits in flight on the pool: a server commits them in parallel (and flushes its WAL once for them).
-    return storeOn(db, { cacheActiveTasks: true, concurrentFlushes: 4, beforeClose: () => lock.release() });
+    return storeOn(db, { relayEvents: options.relayEvents ?? false, cacheActiveTasks: true, singleProcess: false, concurrentFlushes: 4, beforeClose: () => lock.release() });
   } catch (error) {
     await db.close();
     throw error;

@@ -39,7 +39,8 @@ export function taskFromRow(r: TaskRowOut): Task {
   return task;
 }
 
-export function eventRow(e: DomainEvent) {
+/** `relayed`: the event waits in the outbox for the relay (published_at NULL); otherwise it is marked published at once. */
+export function eventRow(e: DomainEvent, relayed: boolean) {
   return {
     tenant_id: e.tenantId,
     aggregate_type: e.aggregateType,
@@ -48,6 +49,7 @@ export function eventRow(e: DomainEvent) {
     type: e.type,
     data: e.data,
     occurred_at: e.occurredAt,
+    published_at: relayed ? null : e.occurredAt,
   };
 }
 

@@ -36,7 +36,11 @@ export class SqlAgentRepository implements AgentRepository {
   private pendingCounters = new Map<string, { agent: Agent; waiters: Array<[() => void, (e: Error) => void]> }>();
   private flushScheduled = false;
 
-  constructor(private readonly db: SqlClient) {}
+  constructor(
+    private readonly db: SqlClient,
+    /** Events wait in the outbox for a relay (true), or are marked published as they are written. */
+    private readonly relayEvents = false,
+  ) {}
 
   async insert(agent: Agent, events: DomainEvent[]): Promise<void> {
     try {
@@ -46,7 +50,7 @@ export class SqlAgentRepository implements AgentRepository {
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
           [agent.tenantId, agent.id, agent.status, agent.capabilities.map((c) => c.name), agent.version, agent.lastHeartbeatAt, agent.registeredAt, agent.updatedAt, JSON.stringify(agentProfile(agent))],
         );
-        await tx.query(INSERT_EVENTS, [JSON.stringify(events.map(eventRow))]);
+        await tx.query(INSERT_EVENTS, [JSON.stringify(events.map((e) => eventRow(e, this.relayEvents)))]);
       });
     } catch (error) {
       if (isUniqueViolation(error)) throw new ConflictError(`agent '${agent.id}' already exists`, { id: agent.id });
@@ -68,7 +72,7 @@ export class SqlAgentRepository implements AgentRepository {
         ],
       );
       if (rows.length === 0) throw new ConcurrencyError(agent.id, expected);
-      await tx.query(INSERT_EVENTS, [JSON.stringify(events.map(eventRow))]);
+      await tx.query(INSERT_EVENTS, [JSON.stringify(events.map((e) => eventRow(e, this.relayEvents)))]);
     });
   }
 

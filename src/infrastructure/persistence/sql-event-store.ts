@@ -2,7 +2,7 @@ import type { DomainEvent } from '../../domain/index.js';
 import type { EventStore, StoredEvent } from '../../application/ports.js';
 import type { SqlExecutor } from './sql-client.js';
 
-interface EventRow {
+export interface EventRow {
   seq: string | number;
   tenant_id: string;
   aggregate_type: DomainEvent['aggregateType'];
@@ -13,7 +13,7 @@ interface EventRow {
   occurred_at: string | number;
 }
 
-const fromRow = (r: EventRow): StoredEvent => ({
+export const eventFromRow = (r: EventRow): StoredEvent => ({
   seq: Number(r.seq),
   tenantId: r.tenant_id,
   aggregateType: r.aggregate_type,
@@ -33,11 +33,11 @@ export class SqlEventStore implements EventStore {
       'SELECT * FROM events WHERE tenant_id = $1 AND aggregate_type = $2 AND aggregate_id = $3 ORDER BY version',
       [tenantId, aggregateType, aggregateId],
     );
-    return rows.map(fromRow);
+    return rows.map(eventFromRow);
   }
 
   async readAfter(seq: number, limit: number): Promise<StoredEvent[]> {
     const { rows } = await this.db.query<EventRow>('SELECT * FROM events WHERE seq > $1 ORDER BY seq LIMIT $2', [seq, limit]);
-    return rows.map(fromRow);
+    return rows.map(eventFromRow);
   }
 }

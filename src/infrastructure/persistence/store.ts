@@ -3,6 +3,7 @@ import { SqlAgentRepository } from './sql-agent-repository.js';
 import { SqlApiKeyRepository } from './sql-api-key-repository.js';
 import type { SqlClient } from './sql-client.js';
 import { SqlEventStore } from './sql-event-store.js';
+import { SqlOutbox } from './sql-outbox.js';
 import { SqlTaskRepository } from './sql-task-repository.js';
 import { SqlTenantRepository } from './sql-tenant-repository.js';
 import { DEFAULT_WRITE_BATCHER_OPTIONS, WriteBatcher } from './write-batcher.js';
@@ -15,22 +16,33 @@ export interface Store {
   agents: SqlAgentRepository;
   tasks: CachedTaskRepository | SqlTaskRepository;
   events: SqlEventStore;
+  outbox: SqlOutbox;
   /** Drains pending writes, then closes the database. */
   close(): Promise<void>;
 }
 
 /** The repositories of the mesh over one SQL database (PGlite or PostgreSQL), sharing one group-commit batcher. */
-export function storeOn(db: SqlClient, options: { cacheActiveTasks: boolean; concurrentFlushes?: number; beforeClose?: () => Promise<void> }): Store {
-  const batcher = new WriteBatcher(db, { ...DEFAULT_WRITE_BATCHER_OPTIONS, maxConcurrentFlushes: options.concurrentFlushes ?? 1 });
+export interface StoreOptions {
+  /** Events wait in the outbox for a relay to the broker; without one, they are marked published as written. */
+  relayEvents?: boolean;
+}
+
+export function storeOn(
+  db: SqlClient,
+  options: StoreOptions & { cacheActiveTasks: boolean; singleProcess: boolean; concurrentFlushes?: number; beforeClose?: () => Promise<void> },
+): Store {
+  const relayEvents = options.relayEvents ?? false;
+  const batcher = new WriteBatcher(db, { ...DEFAULT_WRITE_BATCHER_OPTIONS, maxConcurrentFlushes: options.concurrentFlushes ?? 1, relayEvents });
   const sqlTasks = new SqlTaskRepository(db, batcher);
   return {
     db,
     batcher,
     tenants: new SqlTenantRepository(db),
     apiKeys: new SqlApiKeyRepository(db),
-    agents: new SqlAgentRepository(db),
+    agents: new SqlAgentRepository(db, relayEvents),
     tasks: options.cacheActiveTasks ? new CachedTaskRepository(sqlTasks) : sqlTasks,
     events: new SqlEventStore(db),
+    outbox: new SqlOutbox(db, options.singleProcess),
     async close() {
       await batcher.drain();
       await options.beforeClose?.();

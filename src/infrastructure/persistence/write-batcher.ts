@@ -16,6 +16,8 @@ export interface WriteBatcherOptions {
   maxBatch: number;
   /** Writes waiting for a transaction; past it, callers get UnavailableError (503). */
   maxPending: number;
+  /** Events wait in the outbox for a relay (true), or are marked published as they are written. */
+  relayEvents: boolean;
   /**
    * Batches committing at once. 1 for an in-process database (PGlite runs one statement at a
    * time anyway); more for a server, to keep several commits in flight on the pool's connections.
@@ -23,7 +25,7 @@ export interface WriteBatcherOptions {
   maxConcurrentFlushes: number;
 }
 
-export const DEFAULT_WRITE_BATCHER_OPTIONS: WriteBatcherOptions = { maxBatch: 2000, maxPending: 50_000, maxConcurrentFlushes: 1 };
+export const DEFAULT_WRITE_BATCHER_OPTIONS: WriteBatcherOptions = { maxBatch: 2000, maxPending: 50_000, maxConcurrentFlushes: 1, relayEvents: false };
 
 /**
  * One statement per batch: it is atomic on its own (no BEGIN/COMMIT round trips), and events are
@@ -48,17 +50,17 @@ WITH inserted AS (
 ), written AS (
   SELECT tenant_id, id FROM inserted UNION ALL SELECT tenant_id, id FROM updated
 ), appended AS (
-  INSERT INTO events (tenant_id, aggregate_type, aggregate_id, version, type, data, occurred_at)
-  SELECT e.tenant_id, e.aggregate_type, e.aggregate_id, e.version, e.type, e.data, e.occurred_at
-  FROM json_to_recordset($3::json) AS e(tenant_id text, aggregate_type text, aggregate_id text, version integer, type text, data json, occurred_at bigint)
+  INSERT INTO events (tenant_id, aggregate_type, aggregate_id, version, type, data, occurred_at, published_at)
+  SELECT e.tenant_id, e.aggregate_type, e.aggregate_id, e.version, e.type, e.data, e.occurred_at, e.published_at
+  FROM json_to_recordset($3::json) AS e(tenant_id text, aggregate_type text, aggregate_id text, version integer, type text, data json, occurred_at bigint, published_at bigint)
   JOIN written w ON w.tenant_id = e.tenant_id AND w.id = e.aggregate_id
 )
 SELECT tenant_id, id FROM written`;
 
 export const INSERT_EVENTS = `
-INSERT INTO events (tenant_id, aggregate_type, aggregate_id, version, type, data, occurred_at)
-SELECT r.tenant_id, r.aggregate_type, r.aggregate_id, r.version, r.type, r.data, r.occurred_at
-FROM json_to_recordset($1::json) AS r(tenant_id text, aggregate_type text, aggregate_id text, version integer, type text, data json, occurred_at bigint)`;
+INSERT INTO events (tenant_id, aggregate_type, aggregate_id, version, type, data, occurred_at, published_at)
+SELECT r.tenant_id, r.aggregate_type, r.aggregate_id, r.version, r.type, r.data, r.occurred_at, r.published_at
+FROM json_to_recordset($1::json) AS r(tenant_id text, aggregate_type text, aggregate_id text, version integer, type text, data json, occurred_at bigint, published_at bigint)`;
 
 const rowKey = (tenantId: string, id: string) => `${tenantId}\u0000${id}`;
 
@@ -181,7 +183,7 @@ export class WriteBatcher {
         const { input: _input, ...row } = taskRow(w.task);
         return { ...row, expected: w.expectedVersion };
       });
-    const events = batch.flatMap((w) => w.events.map(eventRow));
+    const events = batch.flatMap((w) => w.events.map((e) => eventRow(e, this.options.relayEvents)));
     const { rows } = await this.db.query<{ tenant_id: string; id: string }>(WRITE_BATCH, [
       JSON.stringify(inserts),
       JSON.stringify(updates),

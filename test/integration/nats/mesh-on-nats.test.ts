@@ -1,4 +1,4 @@
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../../src/sdk/index.js';
@@ -15,11 +15,37 @@ const newNamespace = () => {
   return ns;
 };
 
+/** Every event published so far in a namespace's event stream, for one task, in stream order. */
+async function publishedEvents(namespace: string, taskId: string): Promise<Array<{ type: string; version: number; aggregateId: string }>> {
+  const nc = await connect({ servers: natsUrl! });
+  try {
+    const js = jetstream(nc);
+    // The namespace's own stream holds only this test's events; the task is picked out below.
+    const consumer = await js.consumers.get(`AGENTMESH_EVENTS_${namespace.toUpperCase()}`);
+    const out: Array<{ type: string; version: number; aggregateId: string }> = [];
+    const info = await consumer.info(true);
+    let left = info.num_pending;
+    while (left > 0) {
+      const batch = await consumer.fetch({ max_messages: Math.min(left, 500), expires: 2000 });
+      for await (const m of batch) {
+        left--;
+        const e = m.json<{ type: string; version: number; aggregateId: string }>();
+        if (e.aggregateId === taskId) out.push(e);
+      }
+    }
+    return out;
+  } finally {
+    await nc.close();
+  }
+}
+
 afterAll(async () => {
   if (natsUrl === null) return;
   const nc = await connect({ servers: natsUrl });
   const jsm = await jetstreamManager(nc);
-  for (const ns of namespaces) await jsm.streams.delete(`AGENTMESH_WORK_${ns.toUpperCase()}`).catch(() => false);
+  for (const ns of namespaces) {
+    for (const stream of ['AGENTMESH_WORK', 'AGENTMESH_EVENTS']) await jsm.streams.delete(`${stream}_${ns.toUpperCase()}`).catch(() => false);
+  }
   await nc.close();
 });
 
@@ -53,6 +79,17 @@ describe.skipIf(natsUrl === null || postgresUrl === null)('mesh on PostgreSQL an
       expect(results.map((r) => r.status)).toEqual(Array(30).fill('completed'));
       expect(results.map((r) => r.output?.n)).toEqual(Array.from({ length: 30 }, (_, n) => n));
       expect(new Set(results.map((r) => r.output?.by))).toEqual(new Set([0, 1]));
+      // The outbox relay publishes each task's events to the tenant's event subjects, in order.
+      const events = await eventually(async () => {
+        const got = await publishedEvents(env.AGENTMESH_NATS_NAMESPACE!, results[0]!.id);
+        return got.length >= 4 ? got : undefined;
+      }, 10_000, 'the events of a task on NATS');
+      expect(events.map((e) => [e.type, e.version])).toEqual([
+        ['TaskSubmitted', 1],
+        ['TaskAssigned', 2],
+        ['TaskStarted', 3],
+        ['TaskCompleted', 4],
+      ]);
     } finally {
       await Promise.all(workers.map((w) => w.stop({ graceMs: 1000 })));
     }
@@ -75,11 +112,12 @@ describe.skipIf(natsUrl === null || postgresUrl === null)('mesh on PostgreSQL an
 describe.skipIf(natsUrl === null)('mesh on NATS: the broker goes away and comes back', () => {
   let proxy: TcpProxy;
   let h: Harness;
+  const namespace = newNamespace();
 
   beforeAll(async () => {
     const target = new URL(natsUrl!.split(',')[0]!);
     proxy = await TcpProxy.start(target.hostname, Number(target.port || 4222));
-    h = await startHarness({ AGENTMESH_NATS_URL: `nats://127.0.0.1:${proxy.port}`, AGENTMESH_NATS_NAMESPACE: newNamespace(), AGENTMESH_DATA_DIR: ':memory:' });
+    h = await startHarness({ AGENTMESH_NATS_URL: `nats://127.0.0.1:${proxy.port}`, AGENTMESH_NATS_NAMESPACE: namespace, AGENTMESH_DATA_DIR: ':memory:' });
   });
   afterAll(async () => {
     await proxy?.restore();
@@ -97,6 +135,8 @@ describe.skipIf(natsUrl === null)('mesh on NATS: the broker goes away and comes 
     expect(down.body.checks).toMatchObject({ store: { status: 'up' }, broker: { status: 'down' } });
     // The store still takes it; its assignment cannot be published now.
     const { id } = await h.admin.submit('nats-outage', { during: 'outage' }, { leaseMs: 1000 });
+    // Its events wait in the outbox meanwhile.
+    await eventually(async () => (await h.running.store.outbox.pendingCount()) >= 2, 5000, 'events waiting in the outbox');
 
     await proxy.restore();
     await eventually(async () => (await h.request('GET', '/health/ready')).status === 200, 15_000, 'readiness to come back');
@@ -104,6 +144,12 @@ describe.skipIf(natsUrl === null)('mesh on NATS: the broker goes away and comes 
     expect(delivered.id).toBe(id);
     await h.admin.complete(id, agent.id, 'done');
     expect((await h.admin.get(id)).status).toBe('completed');
+    // Once NATS is back, everything that waited flows, each event once and in order.
+    await eventually(async () => (await h.running.store.outbox.pendingCount()) === 0, 10_000, 'the outbox to drain');
+    const events = await publishedEvents(namespace, id);
+    expect(events.map((e) => e.version)).toEqual(events.map((_, i) => i + 1));
+    expect(events[0]!.type).toBe('TaskSubmitted');
+    expect(events.at(-1)!.type).toBe('TaskCompleted');
   }, 60_000);
 });
 

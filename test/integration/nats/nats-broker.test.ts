@@ -18,7 +18,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function isolated(): { prefix: string; options: NatsBrokerOptions } {
   const id = `${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
   const prefix = `amtest_${id}`;
-  return { prefix, options: { streamName: `AMTEST_${id}`, workSubjects: [`${prefix}.*.*`] } };
+  return { prefix, options: { streamName: `AMTEST_${id}`, workSubjects: [`${prefix}.*.*`], eventStreamName: `AMTEST_EV_${id}`, eventSubjects: [`${prefix}_events.>`] } };
 }
 
 async function withManager<T>(work: (jsm: Awaited<ReturnType<typeof jetstreamManager>>) => Promise<T>): Promise<T> {
@@ -51,7 +51,10 @@ describe('NATS subject matching (no server needed)', () => {
 describe.skipIf(natsUrl === null)('NatsBroker on the real NATS server', () => {
   afterAll(async () => {
     await withManager(async (jsm) => {
-      for (const name of streamsCreated) await jsm.streams.delete(name).catch(() => false);
+      for (const name of streamsCreated) {
+        await jsm.streams.delete(name).catch(() => false);
+        await jsm.streams.delete(name.replace(/^AMTEST_/u, 'AMTEST_EV_')).catch(() => false);
+      }
     });
   });
 
@@ -224,10 +227,22 @@ describe.skipIf(natsUrl === null)('NatsBroker on the real NATS server', () => {
       await expect(b.purge(subject())).resolves.toBeUndefined();
     });
 
-    it('keeps work and notify subjects apart', async () => {
+    it('keeps published events in the event stream, once per message-id', async () => {
       const b = await broker();
-      expect(() => b.notify(subject(), bytes('x'))).toThrow(/work subject/);
-      expect(() => b.listen(subject(), () => {})).toThrow(/work subject/);
+      const eventSubject = `${prefix}_events.t1.task.TaskCompleted`;
+      await b.publish(eventSubject, bytes('e1'), { 'message-id': 't1:task:x:4' });
+      await b.publish(eventSubject, bytes('e1 again'), { 'message-id': 't1:task:x:4' });
+      await b.publish(eventSubject, bytes('e2'), { 'message-id': 't1:task:y:4' });
+      const info = await withManager((jsm) => jsm.streams.info(options.eventStreamName!));
+      expect(info.config.retention).toBe('limits');
+      expect(info.state.messages).toBe(2);
+    });
+
+    it('keeps work, event and notify subjects apart', async () => {
+      const b = await broker();
+      expect(() => b.notify(subject(), bytes('x'))).toThrow(/subject of a stream/);
+      expect(() => b.listen(subject(), () => {})).toThrow(/subject of a stream/);
+      expect(() => b.notify(`${prefix}_events.t.task.done`, bytes('x'))).toThrow(/subject of a stream/);
       await expect(b.publish(`${prefix}_notify.a.b`, bytes('x'))).rejects.toThrow(/not a work subject/);
     });
 

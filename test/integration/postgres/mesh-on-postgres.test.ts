@@ -2,6 +2,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, SchemaTooNewError } from '../../../src/infrastructure/persistence/migrate.js';
 import { PostgresClient } from '../../../src/infrastructure/persistence/postgres-client.js';
+import { INSTANCE_LOCK_KEY } from '../../../src/infrastructure/persistence/instance-lock.js';
+import { MIGRATIONS } from '../../../src/infrastructure/persistence/migrations/index.js';
 import { DatabaseInUseError } from '../../../src/infrastructure/persistence/postgres-store.js';
 import { Agent } from '../../../src/sdk/index.js';
 import { eventually, startHarness, type Harness } from '../../support/mesh-harness.js';
@@ -90,7 +92,7 @@ describe.skipIf(postgresUrl === null)('mesh on PostgreSQL', () => {
     const clients = await Promise.all([1, 2, 3].map(() => PostgresClient.connect(fresh.url, { maxConnections: 2, applicationName: 'migrate-race' })));
     try {
       const applied = await Promise.all(clients.map((c) => migrate(c)));
-      expect(applied.flat()).toEqual([1]);
+      expect(applied.flat()).toEqual(MIGRATIONS.map((m) => m.version));
       await clients[0]!.query(`INSERT INTO schema_migrations (version, name) VALUES (99, 'from the future')`);
       await expect(migrate(clients[1]!)).rejects.toBeInstanceOf(SchemaTooNewError);
     } finally {
@@ -98,7 +100,7 @@ describe.skipIf(postgresUrl === null)('mesh on PostgreSQL', () => {
     }
     const run = await serve({ AGENTMESH_DATABASE_URL: fresh.url });
     expect(run.code).not.toBe(0);
-    expect(run.stderr).toMatch(/^agentmesh: the database schema is at version 99, newer than this build knows \(1\)/);
+    expect(run.stderr).toMatch(new RegExp(`^agentmesh: the database schema is at version 99, newer than this build knows \\(${MIGRATIONS.at(-1)!.version}\\)`));
     await fresh.drop();
   }, 30_000);
 
@@ -174,13 +176,22 @@ describe.skipIf(postgresUrl === null)('mesh on PostgreSQL: the database goes awa
   }, 60_000);
 
   it('retakes the instance lock when the database returns, so a second instance is still refused', async () => {
-    await eventually(async () => {
+    // Watch the lock from outside: a second instance tried too early would take it itself.
+    const holders = async () => {
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
       try {
-        await startHarness({ AGENTMESH_DATABASE_URL: db.url }).then((second) => second.stop());
-        return false;
-      } catch (error) {
-        return error instanceof DatabaseInUseError;
+        const { rows } = await client.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+           WHERE l.locktype = 'advisory' AND l.granted AND l.objid = $1::oid AND d.datname = current_database()`,
+          [INSTANCE_LOCK_KEY],
+        );
+        return rows[0]!.n;
+      } finally {
+        await client.end();
       }
-    }, 10_000, 'the lock to be held again');
+    };
+    await eventually(async () => (await holders()) === 1, 10_000, 'the lock to be held again');
+    await expect(startHarness({ AGENTMESH_DATABASE_URL: db.url })).rejects.toBeInstanceOf(DatabaseInUseError);
   }, 30_000);
 });

@@ -10,7 +10,7 @@ storeContract(
   'PostgreSQL',
   async () => {
     database = await createTestDatabase();
-    return openPostgresStore(database.url);
+    return openPostgresStore(database.url, { relayEvents: true });
   },
   { skip: postgresUrl === null },
 );

@@ -1,4 +1,5 @@
 import { sql as init } from './001-init.js';
+import { sql as outbox } from './002-outbox.js';
 
 export interface Migration {
   version: number;
@@ -7,4 +8,7 @@ export interface Migration {
 }
 
 /** Forward-only and versioned: append, never edit one that has shipped. */
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'init', sql: init }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'init', sql: init },
+  { version: 2, name: 'outbox', sql: outbox },
+];

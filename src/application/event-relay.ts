@@ -1,0 +1,100 @@
+import type { Logger } from './logger.js';
+import type { MessageBroker, Outbox, StoredEvent } from './ports.js';
+import { eventSubject } from './subjects.js';
+
+export interface EventRelayOptions {
+  /** Events per turn. */
+  batch: number;
+  /** Pause between turns when the outbox was empty. */
+  idleMs: number;
+  /** Longest pause after failures (the broker or the store is down). */
+  maxBackoffMs: number;
+}
+
+export const DEFAULT_EVENT_RELAY_OPTIONS: EventRelayOptions = { batch: 500, idleMs: 50, maxBackoffMs: 2_000 };
+
+/** The id the broker de-duplicates on: an aggregate's version is unique, so a re-publish is dropped. */
+export const eventMessageId = (e: StoredEvent) => `${e.tenantId}:${e.aggregateType}:${e.aggregateId}:${e.version}`;
+
+/**
+ * Publishes committed domain events from the outbox to the broker, in commit order, each on its
+ * tenant's subject. Events wait in the outbox while the broker is down and flow when it returns.
+ */
+export class EventRelay {
+  relayed = 0;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private wake: (() => void) | undefined;
+  private failing = false;
+
+  constructor(
+    private readonly outbox: Outbox,
+    private readonly broker: MessageBroker,
+    private readonly logger: Logger,
+    private readonly options: EventRelayOptions = DEFAULT_EVENT_RELAY_OPTIONS,
+  ) {}
+
+  start(): void {
+    this.running ??= this.loop();
+  }
+
+  /** Stops the loop, then takes a last few turns for what was committed on the way down (best effort: the rest waits in the outbox). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.running;
+    try {
+      for (let turn = 0; turn < 10; turn++) {
+        const published = await this.outbox.relay(this.options.batch, (events) => this.publish(events));
+        this.relayed += published;
+        if (published < this.options.batch) break;
+      }
+    } catch {
+      // The broker or the store is gone: the events stay in the outbox for the next start.
+    }
+  }
+
+  private async loop(): Promise<void> {
+    let failures = 0;
+    while (!this.stopped) {
+      let published = 0;
+      try {
+        published = await this.outbox.relay(this.options.batch, (events) => this.publish(events));
+        this.relayed += published;
+        if (this.failing) this.logger.info({ relayed: published }, 'event relay: publishing again');
+        this.failing = false;
+        failures = 0;
+      } catch (error) {
+        if (!this.failing) this.logger.warn({ err: error }, 'event relay: cannot publish; events wait in the outbox');
+        this.failing = true;
+        failures++;
+      }
+      if (published < this.options.batch || failures > 0) {
+        await this.pause(failures > 0 ? Math.min(this.options.maxBackoffMs, this.options.idleMs * 2 ** failures) : this.options.idleMs);
+      }
+    }
+  }
+
+  /** All of a turn's publishes go out at once: the connection keeps their order, and every ack is awaited. */
+  private async publish(events: StoredEvent[]): Promise<void> {
+    await Promise.all(
+      events.map((e) =>
+        this.broker.publish(eventSubject(e.tenantId, e.aggregateType, e.type), Buffer.from(JSON.stringify(e)), {
+          'message-id': eventMessageId(e),
+          'event-type': e.type,
+        }),
+      ),
+    );
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}
