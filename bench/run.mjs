@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { measureStore } from './store.mjs';
 import { withScratchDatabase } from './postgres-scratch.mjs';
+import { dropStreams, measureJetStreamPublish, natsReachable, NATS_URL } from './jetstream-baseline.mjs';
 
 const quick = process.argv.includes('--quick');
 const f = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
@@ -46,6 +47,24 @@ await withScratchDatabase(async (url) => {
   const pgPeak = await measurePeak({ total: quick ? 5000 : 20_000, env: { AGENTMESH_DATABASE_URL: url } });
   line('  end to end tasks/s', f(pgPeak.tasksPerSecond), `${f(pgPeak.cpuMicrosPerTask)} µs CPU per task (both threads); ratio to PGlite ${f(pgPeak.tasksPerSecond / peak.tasksPerSecond, 2)}`);
 });
+
+if (await natsReachable()) {
+  const js = await measureJetStreamPublish({ messages: quick ? 10_000 : 40_000 });
+  console.log(`\nProduction backends, one instance: PostgreSQL + NATS JetStream (${NATS_URL}), assignments over NATS, events through the outbox relay`);
+  line('  baseline: JetStream acked publishes/s (256 in flight)', f(js.publishesPerSecond));
+  await withScratchDatabase(async (url) => {
+    const namespace = `bench_${process.pid}`;
+    const env = { AGENTMESH_DATABASE_URL: url, AGENTMESH_NATS_URL: NATS_URL, AGENTMESH_NATS_NAMESPACE: namespace };
+    const prod = await measurePeak({ total: quick ? 5000 : 20_000, env });
+    line('  end to end tasks/s, SDK batching', f(prod.tasksPerSecond), `${f(prod.cpuMicrosPerTask)} µs CPU per task in the mesh process; ratio to the JetStream baseline ${f(prod.tasksPerSecond / js.publishesPerSecond, 2)}`);
+    const single = await measurePeak({ total: quick ? 3000 : 10_000, env, batching: false });
+    const pacedProd = await measurePaced({ rate: Math.max(50, Math.round(single.tasksPerSecond / 2)), seconds: quick ? 3 : 5, env });
+    line(`  submit -> handler at ${pacedProd.rate} tasks/s (half the single-request peak), p50 / p99 ms`, `${f(pacedProd.p50Ms, 1)} / ${f(pacedProd.p99Ms, 1)}`);
+    await dropStreams(namespace);
+  });
+} else {
+  console.log(`\n(NATS at ${NATS_URL} unreachable: the production-backends figures are skipped)`);
+}
 
 const { stdout } = await promisify(execFile)(process.execPath, [new URL('./rss-idle.mjs', import.meta.url).pathname]);
 const idle = JSON.parse(stdout.trim().split('\n').at(-1));

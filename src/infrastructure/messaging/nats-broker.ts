@@ -204,6 +204,9 @@ export class NatsBroker implements MessageBroker {
         timeout: settings.connectTimeoutMs,
         waitOnFirstConnect: false,
         maxReconnectAttempts: -1,
+        // Otherwise every publish builds two error objects with stack traces up front, in case it
+        // times out: measured at 14 % of the mesh thread under load. Our errors name the subject.
+        noAsyncTraces: true,
       });
     } catch (error) {
       throw new UnavailableError(`cannot connect to NATS at ${where}: ${(error as Error).message}`);
