@@ -333,11 +333,13 @@ export class Dispatcher {
         }
       })
       .catch(async (error: unknown) => {
-        ctx.stats.routingErrors++;
-        ctx.logger.error({ err: error, task_id: taskId, agent_id: agentId }, 'assignment failed; task stays queued');
         undo();
         const task = await ctx.tasks.get(tenantId, taskId).catch(() => undefined);
-        if (task?.status === 'queued') this.enqueue(task);
+        // A new task whose insert failed shared its write with this assignment: its submitter got the error.
+        if (!task) return;
+        ctx.stats.routingErrors++;
+        ctx.logger.error({ err: error, task_id: taskId, agent_id: agentId }, 'assignment failed; task stays queued');
+        if (task.status === 'queued') this.enqueue(task);
       });
   }
 

@@ -34,10 +34,29 @@ export class TaskLifecycle {
     return retryBackoffMs(task.attempts, s.retryBaseMs, s.retryCapMs, this.ctx.random.next());
   }
 
+  /**
+   * A new task is queued (and routed, if an agent is free) while its insert waits for the group
+   * commit, so that its assignment joins the same row write: one commit, not two, between submit
+   * and delivery. The assignment message goes out only after that commit. If the insert fails,
+   * the assignment (same write) fails with it and the queue forgets the task.
+   */
   async commitNew(change: { task: Task; events: DomainEvent[] }): Promise<Task> {
-    await this.ctx.tasks.insert(change.task, change.events);
+    const inserted = this.ctx.tasks.insert(change.task, change.events);
     this.follow(undefined, change.task);
+    try {
+      await inserted;
+    } catch (error) {
+      this.forgetNew(change.task);
+      throw error;
+    }
     return change.task;
+  }
+
+  /** Undoes what following a new task did, when its insert did not commit. */
+  private forgetNew(task: Task): void {
+    this.ctx.dispatcher.dequeue(task);
+    this.deadlines.delete(key(task.tenantId, task.id));
+    if (task.parentId === undefined) this.ctx.stats.submitted--;
   }
 
   async commit(before: Task, change: { task: Task; events: DomainEvent[] }): Promise<Task> {

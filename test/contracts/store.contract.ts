@@ -47,6 +47,9 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
         ['TaskStarted', 3],
         ['TaskCompleted', 4],
       ]);
+      // Appended in the order they happened: the outbox relay publishes by seq.
+      const seqs = events.map((e) => e.seq);
+      expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
       const stored = (await store.db.query<{ status: string; output: unknown }>('SELECT status, output FROM tasks WHERE id = $1', [s.task.id])).rows[0];
       expect(stored).toEqual({ status: 'completed', output: { done: true } });
     });

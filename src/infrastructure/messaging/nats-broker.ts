@@ -96,9 +96,23 @@ export function redactNatsUrl(url: string): string {
   return url.replace(/\/\/[^@/]*@/gu, '//***@');
 }
 
-/** nats.js takes credentials as options, not in the URL: 'nats://user:pass@host', 'nats://token@host'. */
-function connectionTarget(url: string): { servers: string[]; user?: string; pass?: string; token?: string } {
-  const target: { servers: string[]; user?: string; pass?: string; token?: string } = { servers: [] };
+interface ConnectionTarget {
+  servers: string[];
+  user?: string;
+  pass?: string;
+  token?: string;
+  /** Set when the URLs say tls://: nats.js would otherwise connect in clear text whatever the scheme. */
+  tls?: Record<string, never>;
+}
+
+/**
+ * nats.js takes credentials and TLS as options, not in the URL: 'nats://user:pass@host',
+ * 'nats://token@host', 'tls://host' (TLS required, server certificate verified against the
+ * system's CAs). Several servers are separated by commas and must agree on tls:// or not.
+ */
+function connectionTarget(url: string): ConnectionTarget {
+  const target: ConnectionTarget = { servers: [] };
+  const schemes = new Set<string>();
   for (const part of url.split(',')) {
     const trimmed = part.trim();
     let parsed: URL;
@@ -113,8 +127,11 @@ function connectionTarget(url: string): { servers: string[]; user?: string; pass
     } else if (parsed.username) {
       target.token = decodeURIComponent(parsed.username);
     }
-    target.servers.push(`${parsed.protocol}//${parsed.host}`);
+    schemes.add(parsed.protocol);
+    target.servers.push(`${parsed.host}`);
   }
+  if (schemes.size > 1) throw new Error(`NATS URLs mix ${[...schemes].join(' and ')}: use tls:// for every server or for none`);
+  if (schemes.has('tls:')) target.tls = {};
   return target;
 }
 
@@ -245,14 +262,16 @@ export class NatsBroker implements MessageBroker {
     return this.workSubject(subject).pull(options.ackWaitMs, options.waitMs, options.signal);
   }
 
-  /** Drops the subject's stored messages, and its consumer unless this process is still using it. */
+  /**
+   * The agent left for good: drops the subject's stored messages, ends this process's pulls and
+   * consumers on it, and deletes its consumer on the server.
+   */
   async purge(subject: string): Promise<void> {
     if (this.closed) throw new UnavailableError('broker is closed');
     this.assertWorkSubject(subject);
     try {
       await this.jsm.streams.purge(this.settings.streamName, { filter: onWire(this.settings, subject) });
-      const work = this.subjects.get(subject);
-      if (work && !work.idle) return;
+      this.subjects.get(subject)?.close();
       this.subjects.delete(subject);
       await this.jsm.consumers.delete(this.settings.streamName, consumerNameFor(onWire(this.settings, subject))).catch((error: unknown) => {
         if (!(error instanceof JetStreamApiError && error.status === 404)) throw error;

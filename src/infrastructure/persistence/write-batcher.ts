@@ -52,15 +52,18 @@ WITH inserted AS (
 ), appended AS (
   INSERT INTO events (tenant_id, aggregate_type, aggregate_id, version, type, data, occurred_at, published_at)
   SELECT e.tenant_id, e.aggregate_type, e.aggregate_id, e.version, e.type, e.data, e.occurred_at, e.published_at
-  FROM json_to_recordset($3::json) AS e(tenant_id text, aggregate_type text, aggregate_id text, version integer, type text, data json, occurred_at bigint, published_at bigint)
+  FROM ROWS FROM (json_to_recordset($3::json) AS (tenant_id text, aggregate_type text, aggregate_id text, version integer, type text, data json, occurred_at bigint, published_at bigint)) WITH ORDINALITY AS e(tenant_id, aggregate_type, aggregate_id, version, type, data, occurred_at, published_at, ord)
   JOIN written w ON w.tenant_id = e.tenant_id AND w.id = e.aggregate_id
+  -- seq follows the order the events were made in (the join alone may reorder them)
+  ORDER BY e.ord
 )
 SELECT tenant_id, id FROM written`;
 
 export const INSERT_EVENTS = `
 INSERT INTO events (tenant_id, aggregate_type, aggregate_id, version, type, data, occurred_at, published_at)
 SELECT r.tenant_id, r.aggregate_type, r.aggregate_id, r.version, r.type, r.data, r.occurred_at, r.published_at
-FROM json_to_recordset($1::json) AS r(tenant_id text, aggregate_type text, aggregate_id text, version integer, type text, data json, occurred_at bigint, published_at bigint)`;
+FROM ROWS FROM (json_to_recordset($1::json) AS (tenant_id text, aggregate_type text, aggregate_id text, version integer, type text, data json, occurred_at bigint, published_at bigint)) WITH ORDINALITY AS r(tenant_id, aggregate_type, aggregate_id, version, type, data, occurred_at, published_at, ord)
+ORDER BY r.ord`;
 
 const rowKey = (tenantId: string, id: string) => `${tenantId}\u0000${id}`;
 

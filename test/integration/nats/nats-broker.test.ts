@@ -227,6 +227,18 @@ describe.skipIf(natsUrl === null)('NatsBroker on the real NATS server', () => {
       await expect(b.purge(subject())).resolves.toBeUndefined();
     });
 
+    it('deletes the consumer of a purged subject even while a consume and a pull are open on it (an agent that stopped)', async () => {
+      const b = await broker();
+      const s = subject();
+      const sub = b.consume(s, { ackWaitMs: 5000, maxInFlight: 1 }, () => {});
+      const waiting = b.pull(s, { ackWaitMs: 5000, waitMs: 5000 });
+      await sleep(200);
+      await b.purge(s);
+      expect(await waiting).toBeUndefined();
+      await expect(withManager((jsm) => jsm.consumers.info(options.streamName!, consumerNameFor(s)))).rejects.toThrow(/consumer not found/);
+      sub.unsubscribe();
+    });
+
     it('keeps published events in the event stream, once per message-id', async () => {
       const b = await broker();
       const eventSubject = `${prefix}_events.t1.task.TaskCompleted`;
@@ -305,6 +317,14 @@ describe.skipIf(natsUrl === null)('NatsBroker on the real NATS server', () => {
       expect(error).toBeInstanceOf(UnavailableError);
       expect((error as Error).message).toMatch(/^cannot connect to NATS at nats:\/\//);
       expect(Date.now() - started).toBeLessThan(3000);
+    });
+
+    it('requires TLS for tls:// URLs: the machine\'s plain server is refused, not used in clear text', async () => {
+      const plain = new URL(natsUrl!.split(',')[0]!);
+      const error = await NatsBroker.connect(`tls://${plain.host}`, { connectTimeoutMs: 2000 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(UnavailableError);
+      expect((error as Error).message).toMatch(/tls|TLS|secure/);
+      await expect(NatsBroker.connect(`nats://${plain.host},tls://${plain.host}`)).rejects.toThrow(/use tls:\/\/ for every server or for none/);
     });
 
     it('rejects a malformed URL', async () => {
