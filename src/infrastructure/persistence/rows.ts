@@ -1,3 +1,4 @@
+import { ValidationError } from '../../domain/index.js';
 import type { Agent, DomainEvent, Task } from '../../domain/index.js';
 
 /** Row shapes for jsonb_to_recordset batches, and their way back. */
@@ -98,7 +99,15 @@ export function encodeCursor(id: string): string {
   return Buffer.from(id, 'utf8').toString('base64url');
 }
 
-export function decodeCursor(cursor: string | undefined): string | undefined {
+/** What the ids behind cursors look like: a cursor that decodes to anything else was not made here. */
+export const TASK_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(~\d+)?$/u;
+export const AGENT_ID_PATTERN = /^[A-Za-z0-9._:-]{3,256}$/u;
+
+export function decodeCursor(cursor: string | undefined, idPattern: RegExp): string | undefined {
   if (cursor === undefined || cursor === '') return undefined;
-  return Buffer.from(cursor, 'base64url').toString('utf8');
+  const id = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!idPattern.test(id) || encodeCursor(id) !== cursor) {
+    throw new ValidationError('cursor is not one this API gave out: pass back nextCursor from a previous page, or leave it out');
+  }
+  return id;
 }

@@ -1,7 +1,7 @@
 import { ConcurrencyError, ConflictError, type Agent, type DomainEvent } from '../../domain/index.js';
 import type { AgentFilter, AgentRepository, Page, PageRequest } from '../../application/ports.js';
 import { isUniqueViolation, type SqlClient } from './sql-client.js';
-import { AGENT_COLUMNS, agentFromRow, agentProfile, decodeCursor, eventRow, type AgentRowOut } from './rows.js';
+import { AGENT_COLUMNS, AGENT_ID_PATTERN, agentFromRow, agentProfile, decodeCursor, eventRow, type AgentRowOut } from './rows.js';
 import { pageOf, SqlWhere } from './sql-page.js';
 import { INSERT_EVENTS } from './write-batcher.js';
 
@@ -114,7 +114,7 @@ export class SqlAgentRepository implements AgentRepository {
     const where = new SqlWhere().add('tenant_id = ?', tenantId);
     if (filter.status !== undefined) where.add('status = ?', filter.status);
     if (filter.capability !== undefined) where.add('capabilities @> ARRAY[?]::text[]', filter.capability);
-    const after = decodeCursor(page.cursor);
+    const after = decodeCursor(page.cursor, AGENT_ID_PATTERN);
     if (after !== undefined) where.add('id > ?', after);
     const { rows } = await this.db.query<AgentRowOut>(
       `SELECT ${AGENT_COLUMNS} FROM agents WHERE ${where.sql} ORDER BY id LIMIT ${where.param(page.limit + 1)}`,

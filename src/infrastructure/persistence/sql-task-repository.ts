@@ -1,7 +1,7 @@
 import type { DomainEvent, Task } from '../../domain/index.js';
 import type { Page, PageRequest, TaskFilter, TaskRepository } from '../../application/ports.js';
 import type { SqlExecutor } from './sql-client.js';
-import { decodeCursor, TASK_COLUMNS, taskFromRow, type TaskRowOut } from './rows.js';
+import { decodeCursor, TASK_COLUMNS, TASK_ID_PATTERN, taskFromRow, type TaskRowOut } from './rows.js';
 import { pageOf, SqlWhere } from './sql-page.js';
 import { uuidV7Floor } from '../system/uuid-v7.js';
 import type { WriteBatcher } from './write-batcher.js';
@@ -45,7 +45,7 @@ export class SqlTaskRepository implements TaskRepository {
     if (filter.status !== undefined) where.add('status = ?', filter.status);
     if (filter.capability !== undefined) where.add('capability = ?', filter.capability);
     if (filter.agentId !== undefined) where.add('agent_id = ?', filter.agentId);
-    const after = decodeCursor(page.cursor);
+    const after = decodeCursor(page.cursor, TASK_ID_PATTERN);
     if (after !== undefined) where.add('id < ?', after);
     const { rows } = await this.db.query<TaskRowOut>(
       `SELECT ${TASK_COLUMNS} FROM tasks WHERE ${where.sql} ORDER BY id DESC LIMIT ${where.param(page.limit + 1)}`,

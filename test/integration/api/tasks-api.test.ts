@@ -130,6 +130,14 @@ describe('tasks and agents API', () => {
       expect(seen).toEqual([...submitted].reverse());
     });
 
+    it('answers 400 for a cursor it did not give out, instead of a wrong page', async () => {
+      for (const cursor of ['garbage', 'MDFh', 'not base64!', Buffer.from('a b').toString('base64url')]) {
+        const problem = expectProblem(await h.request('GET', `/v1/tasks?cursor=${encodeURIComponent(cursor)}`), 400, 'validation');
+        expect(problem.detail).toMatch(/cursor is not one this API gave out/);
+      }
+      expectProblem(await h.request('GET', '/v1/agents?cursor=garbage'), 400, 'validation');
+    });
+
     it('a page that ends exactly at the last task carries no cursor', async () => {
       for (let i = 0; i < 4; i++) await submitTask(h, { capability: 'exact-page' });
       const first = expectStatus(await h.request('GET', '/v1/tasks?capability=exact-page&limit=2'), 200);
