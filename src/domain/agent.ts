@@ -2,7 +2,8 @@ import type { DomainEvent, AgentEventType } from './events.js';
 import { ConflictError, InvalidStateError, ValidationError } from './errors.js';
 import { assertIdentifier, assertIntegerInRange, assertJsonWithin, assertName, assertNoNulCharacter } from './validation.js';
 
-export type AgentStatus = 'available' | 'busy' | 'paused' | 'unhealthy' | 'terminated';
+export const AGENT_STATUSES = ['available', 'busy', 'paused', 'unhealthy', 'terminated'] as const;
+export type AgentStatus = (typeof AGENT_STATUSES)[number];
 
 export interface Capability {
   name: string;

@@ -67,7 +67,23 @@ describe('agentmesh CLI', () => {
     it('an unknown command exits 2 with one line on stderr', async () => {
       const run = await cli(['frobnicate']);
       expect(run.code).toBe(2);
-      expect(oneLine(run.stderr)).toMatch(/unknown command 'frobnicate'/);
+      expect(oneLine(run.stderr)).toMatch(/^agentmesh: unknown command 'frobnicate'/);
+      expect(run.stdout).toBe('');
+    });
+
+    it.each([
+      [['tasks', 'submit', 'x', '--strategy', 'nope'], /^agentmesh: --strategy must be one of round_robin, .*broadcast, got 'nope'$/],
+      [['tasks', 'submit', 'x', '--strategy', 'affinity'], /^agentmesh: --strategy affinity needs --affinity-key <key>$/],
+      [['tasks', 'submit', 'x', '--affinity-key', 'k'], /^agentmesh: --affinity-key goes with --strategy affinity$/],
+      [['tasks', 'submit', 'x', '--timeout', '5'], /^agentmesh: --timeout goes with --wait$/],
+      [['agents', 'list', '--status', 'bogus'], /^agentmesh: --status must be one of available, busy, paused, unhealthy, terminated, got 'bogus'$/],
+      [['agents', 'list', '--url', 'notaurl'], /^agentmesh: --url must be an http:\/\/ or https:\/\/ address, got 'notaurl'$/],
+      [['agents', 'list', '--url', 'ftp://x'], /^agentmesh: --url must be an http:\/\/ or https:\/\/ address/],
+      [['tasks', 'submit', 'x', '--bogus'], /^agentmesh: unknown option '--bogus'$/],
+    ])('%j: one line, exit 2', async (args, message) => {
+      const run = await cli([...args, '--api-key', 'unused-key-0123456789']);
+      expect(run.code).toBe(2);
+      expect(oneLine(run.stderr)).toMatch(message);
       expect(run.stdout).toBe('');
     });
 

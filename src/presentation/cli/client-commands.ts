@@ -1,17 +1,39 @@
 import type { Command } from 'commander';
+import { AGENT_STATUSES, ROUTING_STRATEGIES } from '../../domain/index.js';
 import { AgentMeshClient } from '../../sdk/index.js';
 import { UsageError } from './usage-error.js';
 
 interface ClientFlags {
-  url: string;
+  url?: string;
   apiKey?: string;
 }
+
+function oneOf(name: string, allowed: readonly string[]) {
+  return (value: string): string => {
+    if (!allowed.includes(value)) throw new UsageError(`${name} must be one of ${allowed.join(', ')}, got '${value}'`);
+    return value;
+  };
+}
+
+function checkUrl(value: string, name: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    // reported below
+  }
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') throw new UsageError(`${name} must be an http:// or https:// address, got '${value}'`);
+  return value;
+}
+
+const parseUrl = (value: string) => checkUrl(value, '--url');
 
 function clientFrom(flags: ClientFlags): AgentMeshClient {
   // Read the environment here, not as an option default: commander prints defaults in --help.
   const apiKey = flags.apiKey ?? process.env.AGENTMESH_API_KEY;
+  const url = flags.url ?? checkUrl(process.env.AGENTMESH_URL ?? 'http://127.0.0.1:8080', 'AGENTMESH_URL');
   if (!apiKey) throw new UsageError('an API key is required: pass --api-key or set AGENTMESH_API_KEY');
-  return new AgentMeshClient({ url: flags.url, apiKey });
+  return new AgentMeshClient({ url, apiKey });
 }
 
 function parseInteger(name: string, min: number, max: number) {
@@ -36,7 +58,7 @@ const print = (value: unknown): void => void process.stdout.write(`${JSON.string
 
 function withClientFlags(command: Command): Command {
   return command
-    .option('--url <url>', 'mesh API address', process.env.AGENTMESH_URL ?? 'http://127.0.0.1:8080')
+    .option('--url <url>', 'mesh API address (default: $AGENTMESH_URL or http://127.0.0.1:8080)', parseUrl)
     .option('--api-key <key>', 'API key (default: $AGENTMESH_API_KEY)');
 }
 
@@ -44,7 +66,7 @@ export function registerClientCommands(program: Command): void {
   const agents = program.command('agents').description('inspect agents');
   withClientFlags(agents.command('list').description("list the tenant's agents"))
     .option('--capability <name>', 'only agents with this capability')
-    .option('--status <status>', 'only agents in this status')
+    .option('--status <status>', `only agents in this status (${AGENT_STATUSES.join(', ')})`, oneOf('--status', AGENT_STATUSES))
     .option('--limit <n>', 'page size (1-500)', parseInteger('--limit', 1, 500), 50)
     .action(async (flags: ClientFlags & { capability?: string; status?: string; limit: number }) => {
       const page = await clientFrom(flags).listAgents({
@@ -59,12 +81,15 @@ export function registerClientCommands(program: Command): void {
   withClientFlags(tasks.command('submit').description('submit a task').argument('<capability>', 'capability that must handle it'))
     .option('--input <json>', 'task input as JSON', parseJson, null)
     .option('--priority <n>', 'priority 0-9', parseInteger('--priority', 0, 9))
-    .option('--strategy <name>', 'routing strategy')
+    .option('--strategy <name>', `routing strategy (${ROUTING_STRATEGIES.join(', ')})`, oneOf('--strategy', ROUTING_STRATEGIES))
     .option('--affinity-key <key>', 'key for the affinity strategy')
     .option('--max-attempts <n>', 'attempts before dead letter', parseInteger('--max-attempts', 1, 100))
     .option('--wait', 'wait for the result and print the settled task')
-    .option('--timeout <ms>', 'with --wait: give up after this long, print the task as it stands and exit 1', parseInteger('--timeout', 1, 3_600_000), 60_000)
-    .action(async (capability: string, flags: ClientFlags & { input: unknown; priority?: number; strategy?: string; affinityKey?: string; maxAttempts?: number; wait?: boolean; timeout: number }) => {
+    .option('--timeout <ms>', 'with --wait: give up after this long (default 60000), print the task as it stands and exit 1', parseInteger('--timeout', 1, 3_600_000))
+    .action(async (capability: string, flags: ClientFlags & { input: unknown; priority?: number; strategy?: string; affinityKey?: string; maxAttempts?: number; wait?: boolean; timeout?: number }) => {
+      if (flags.strategy === 'affinity' && flags.affinityKey === undefined) throw new UsageError('--strategy affinity needs --affinity-key <key>');
+      if (flags.affinityKey !== undefined && flags.strategy !== 'affinity') throw new UsageError('--affinity-key goes with --strategy affinity');
+      if (flags.timeout !== undefined && !flags.wait) throw new UsageError('--timeout goes with --wait');
       const client = clientFrom(flags);
       const result = await client.submit(capability, flags.input, {
         ...(flags.priority !== undefined && { priority: flags.priority }),
@@ -75,10 +100,11 @@ export function registerClientCommands(program: Command): void {
         print(result);
         return;
       }
-      const task = await client.waitForResult(result.id, { timeoutMs: flags.timeout });
+      const timeoutMs = flags.timeout ?? 60_000;
+      const task = await client.waitForResult(result.id, { timeoutMs });
       print(task);
       if (!SETTLED.has(task.status)) {
-        process.stderr.write(`agentmesh: task ${task.id} is still ${task.status} after ${flags.timeout} ms (no capable agent took it?)\n`);
+        process.stderr.write(`agentmesh: task ${task.id} is still ${task.status} after ${timeoutMs} ms (no capable agent took it?)\n`);
         process.exitCode = 1;
       }
     });

@@ -13,7 +13,8 @@ const program = new Command()
   .description('AgentMesh: an event-driven mesh for software and AI agents')
   .version(VERSION)
   .exitOverride()
-  .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+  // Commander's own complaints (unknown option, missing argument) read like every other: 'agentmesh: ...'.
+  .configureOutput({ writeErr: (text) => process.stderr.write(text), outputError: (text, write) => write(text.replace(/^error: /u, 'agentmesh: ')) });
 
 program.command('serve').description('run the mesh and its REST API (settings from AGENTMESH_* variables)').action(serve);
 
