@@ -1,6 +1,6 @@
 import type { DomainEvent, TaskEventType } from './events.js';
 import { ConflictError, InvalidStateError, LeaseNotHeldError, ValidationError } from './errors.js';
-import { assertIntegerInRange, assertJsonWithin, assertName } from './validation.js';
+import { assertIntegerInRange, assertJsonWithin, assertName, jsonEqual } from './validation.js';
 
 export type TaskStatus = 'queued' | 'assigned' | 'running' | 'completed' | 'failed' | 'dead_lettered' | 'canceled';
 
@@ -214,7 +214,11 @@ export function extendLease(task: Task, agentId: string, leaseMs: number, now: n
 }
 
 export function complete(task: Task, agentId: string, output: unknown, now: number, limits = DEFAULT_TASK_LIMITS): Change {
-  if (task.status === 'completed' && task.agentId === agentId) return { task, events: [] };
+  if (task.status === 'completed' && task.agentId === agentId) {
+    // A retried completion is harmless; another output for a finished task is a bug worth hearing about.
+    if (jsonEqual(task.output, output ?? null)) return { task, events: [] };
+    throw new ConflictError(`task '${task.id}' was already completed with another output`, { id: task.id });
+  }
   assertHeldBy(task, agentId);
   const value = output ?? null;
   assertJsonWithin(value, limits.maxOutputBytes, 'output');

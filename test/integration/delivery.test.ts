@@ -118,6 +118,9 @@ describe('delivery', () => {
     const types = (await h.running.store.events.readStream('default', 'task', id)).map((e) => e.type);
     expect(types.filter((t) => t === 'TaskCompleted')).toHaveLength(1);
     expect(types).toEqual(['TaskSubmitted', 'TaskAssigned', 'TaskStarted', 'TaskCompleted']);
+    const other = await h.admin.complete(id, a.id, { v: 2 }).catch((e: unknown) => e);
+    expect((other as AgentMeshError).status).toBe(409);
+    expect((await h.admin.get(id)).output).toEqual({ v: 1 });
   });
 
   it('long poll answers 204 when nothing arrives, and 200 as soon as a task does', async () => {

@@ -334,13 +334,20 @@ describe('complete', () => {
     expect(done.attempts).toBe(2);
   });
 
-  it('is idempotent for the same agent: no new events, same task', () => {
-    const first = complete(held('agent-a', true), 'agent-a', 'out', T0 + 50);
-    const second = complete(first.task, 'agent-a', 'different', T0 + 60);
+  it('is idempotent for the same agent and output (key order aside): no new events, same task', () => {
+    const first = complete(held('agent-a', true), 'agent-a', { a: 1, b: [1, { c: null }] }, T0 + 50);
+    const second = complete(first.task, 'agent-a', { b: [1, { c: null }], a: 1 }, T0 + 60);
     expect(second.events).toEqual([]);
     expect(second.task).toBe(first.task);
-    expect(second.task.output).toBe('out');
     expect(second.task.version).toBe(first.task.version);
+    const empty = complete(held('agent-a', true), 'agent-a', undefined, T0 + 50).task;
+    expect(complete(empty, 'agent-a', null, T0 + 60).events).toEqual([]);
+  });
+
+  it('refuses a second completion with another output (409), keeping the first', () => {
+    const first = complete(held('agent-a', true), 'agent-a', 'out', T0 + 50);
+    expect(() => complete(first.task, 'agent-a', 'different', T0 + 60)).toThrow(ConflictError);
+    expect(() => complete(first.task, 'agent-a', ['out'], T0 + 60)).toThrow(/already completed with another output/);
   });
 
   it('throws LeaseNotHeldError for a non-holder, including after another agent completed', () => {
