@@ -30,7 +30,8 @@ type Env = Record<string, string | undefined>;
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
+  // Plain decimal digits only: Number() would also take '0x10', '2.0' and '1e3'.
+  const value = /^-?\d+$/u.test(raw.trim()) ? Number(raw) : NaN;
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got '${raw}'`);
   }
@@ -90,6 +91,7 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
   }
   const natsUrl = serviceUrls(env, 'AGENTMESH_NATS_URL', ['nats:', 'tls:'], 'nats://nats.internal:4222');
   const natsNamespace = env.AGENTMESH_NATS_NAMESPACE ?? '';
+  if (natsNamespace !== '' && natsUrl === undefined) throw new ConfigError('AGENTMESH_NATS_NAMESPACE is set but AGENTMESH_NATS_URL is not: set both, or neither');
   if (natsNamespace !== '' && !/^[A-Za-z0-9_-]{1,64}$/u.test(natsNamespace)) {
     throw new ConfigError(`AGENTMESH_NATS_NAMESPACE must be 1-64 letters, digits, '_' or '-', got '${natsNamespace}'`);
   }
@@ -99,6 +101,9 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
   const dataDirRaw = env.AGENTMESH_DATA_DIR ?? './.agentmesh';
   const maxInputBytes = integer(env, 'AGENTMESH_MAX_INPUT_BYTES', DEFAULT_TASK_LIMITS.maxInputBytes, 1024, 64 * 1024 * 1024);
   const defaultLeaseMs = integer(env, 'AGENTMESH_DEFAULT_LEASE_MS', DEFAULT_TASK_LIMITS.defaultLeaseMs, 100, 24 * 3600_000);
+  const retryBaseMs = integer(env, 'AGENTMESH_RETRY_BASE_MS', DEFAULT_MESH_SETTINGS.retryBaseMs, 0, 3600_000);
+  const retryCapMs = integer(env, 'AGENTMESH_RETRY_CAP_MS', DEFAULT_MESH_SETTINGS.retryCapMs, 0, 24 * 3600_000);
+  if (retryCapMs < retryBaseMs) throw new ConfigError(`AGENTMESH_RETRY_CAP_MS (${retryCapMs}) must not be below AGENTMESH_RETRY_BASE_MS (${retryBaseMs})`);
   return {
     host: env.AGENTMESH_HOST || '127.0.0.1',
     port: integer(env, 'AGENTMESH_PORT', 8080, 0, 65535),
@@ -112,8 +117,8 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
       ...DEFAULT_MESH_SETTINGS,
       heartbeatTimeoutMs: integer(env, 'AGENTMESH_HEARTBEAT_TIMEOUT_MS', DEFAULT_MESH_SETTINGS.heartbeatTimeoutMs, 100, 3600_000),
       sweepIntervalMs: integer(env, 'AGENTMESH_SWEEP_INTERVAL_MS', DEFAULT_MESH_SETTINGS.sweepIntervalMs, 10, 60_000),
-      retryBaseMs: integer(env, 'AGENTMESH_RETRY_BASE_MS', DEFAULT_MESH_SETTINGS.retryBaseMs, 0, 3600_000),
-      retryCapMs: integer(env, 'AGENTMESH_RETRY_CAP_MS', DEFAULT_MESH_SETTINGS.retryCapMs, 0, 24 * 3600_000),
+      retryBaseMs,
+      retryCapMs,
       maxQueuedPerTenant: integer(env, 'AGENTMESH_MAX_QUEUED_PER_TENANT', DEFAULT_MESH_SETTINGS.maxQueuedPerTenant, 1, 10_000_000),
       taskLimits: {
         ...DEFAULT_TASK_LIMITS,

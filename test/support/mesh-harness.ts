@@ -26,8 +26,15 @@ export interface Harness {
  * A mesh on embedded defaults listening on a free loopback port, with a data directory of its
  * own. Settings are AGENTMESH_* variables, so tests exercise config.ts too.
  */
+/** Data directories this test process made; whatever a test left behind goes when the process ends. */
+const madeDirs = new Set<string>();
+process.once('exit', () => {
+  for (const dir of madeDirs) rmSync(dir, { recursive: true, force: true });
+});
+
 export async function startHarness(env: Record<string, string> = {}, reuseDataDir?: string): Promise<Harness> {
   const dataDir = reuseDataDir ?? mkdtempSync(join(tmpdir(), 'agentmesh-test-'));
+  madeDirs.add(dataDir);
   const config = loadConfig({ AGENTMESH_DATA_DIR: dataDir, AGENTMESH_PORT: '0', AGENTMESH_ADMIN_KEY: ADMIN_KEY, AGENTMESH_LOG_LEVEL: 'silent', ...env });
   const running = await startMesh(config, { listen: true, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
   const url = running.url!;

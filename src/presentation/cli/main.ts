@@ -44,6 +44,9 @@ try {
   if (error instanceof AgentMeshError) fail(error.message, 1);
   const e = error as NodeJS.ErrnoException;
   if (e.code === 'EADDRINUSE') fail(`the address is in use: ${e.message}; set AGENTMESH_PORT to another port`, 1);
+  if ((e.code === 'ENOTFOUND' || e.code === 'EADDRNOTAVAIL' || e.code === 'EAI_AGAIN') && (e.syscall === 'getaddrinfo' || e.syscall === 'listen')) {
+    fail(`cannot listen on AGENTMESH_HOST (${process.env.AGENTMESH_HOST ?? '127.0.0.1'}): ${e.message}`, 2);
+  }
   if (e.message === 'fetch failed' && e.cause instanceof Error) fail(`cannot reach the mesh: ${e.cause.message}`, 1);
   fail(e.message ?? String(error), 1);
 }

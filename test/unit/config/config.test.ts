@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../../src/config.js';
+
+const fails = (env: Record<string, string>) => {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error(`accepted ${JSON.stringify(env)}`);
+};
+
+describe('loadConfig', () => {
+  it('takes the defaults from an empty environment', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ host: '127.0.0.1', port: 8080, dataDir: './.agentmesh', databaseUrl: undefined, nats: undefined });
+  });
+
+  it.each(['0x5', '2.0', '1e3', ' ', '5ms', '-'])('refuses %j as an integer, naming the variable', (raw) => {
+    expect(fails({ AGENTMESH_MAX_ATTEMPTS: raw })).toMatch(/^AGENTMESH_MAX_ATTEMPTS must be an integer from 1 to 100/);
+  });
+
+  it('refuses a retry cap below the retry base', () => {
+    expect(fails({ AGENTMESH_RETRY_BASE_MS: '5000', AGENTMESH_RETRY_CAP_MS: '10' })).toMatch(/AGENTMESH_RETRY_CAP_MS \(10\) must not be below AGENTMESH_RETRY_BASE_MS \(5000\)/);
+  });
+
+  it('takes the production backends, and refuses half or malformed settings of them', () => {
+    const config = loadConfig({ AGENTMESH_DATABASE_URL: 'postgres://u:p@db:5432/am', AGENTMESH_NATS_URL: 'nats://a:4222,nats://b:4222', AGENTMESH_NATS_NAMESPACE: 'prod' });
+    expect(config.databaseUrl).toBe('postgres://u:p@db:5432/am');
+    expect(config.nats).toEqual({ url: 'nats://a:4222,nats://b:4222', namespace: 'prod' });
+    expect(fails({ AGENTMESH_NATS_NAMESPACE: 'orphan' })).toMatch(/AGENTMESH_NATS_NAMESPACE is set but AGENTMESH_NATS_URL is not/);
+    expect(fails({ AGENTMESH_NATS_URL: 'http://a:4222' })).toMatch(/AGENTMESH_NATS_URL must be a nats:\/\/ or tls:\/\/ URL/);
+    expect(fails({ AGENTMESH_DATABASE_URL: 'mysql://secret:pw@x/db' })).not.toContain('pw@');
+    expect(fails({ AGENTMESH_REDIS_URL: 'redis://x' })).toMatch(/AGENTMESH_REDIS_URL/);
+  });
+});
