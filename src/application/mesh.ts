@@ -77,7 +77,8 @@ export class Mesh {
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
-    this.sweeper.stop();
+    // A sweep under way may hold agents' counters in flight: let it finish before the last flush.
+    await this.sweeper.stop();
     this.ctx.dispatcher.stop();
     await this.sweeper.flushAgentCounters();
   }

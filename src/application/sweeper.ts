@@ -7,7 +7,7 @@ import type { MeshContext } from './mesh-context.js';
  */
 export class Sweeper {
   private timer: NodeJS.Timeout | undefined;
-  private running = false;
+  private running: Promise<void> | undefined;
 
   constructor(private readonly ctx: MeshContext) {}
 
@@ -16,21 +16,25 @@ export class Sweeper {
     this.timer.unref();
   }
 
-  stop(): void {
+  /** No new sweep starts; resolves once the one under way (if any) has finished its writes. */
+  async stop(): Promise<void> {
     clearInterval(this.timer);
+    await this.running;
   }
 
-  async sweep(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    try {
-      const now = this.ctx.clock.now();
-      // Settle every duty before the next sweep may start, whichever of them fails.
-      const results = await Promise.allSettled([this.expireLeases(now), this.expireDeadlines(now), this.checkHeartbeats(now), this.flushAgentCounters()]);
-      for (const r of results) if (r.status === 'rejected') this.ctx.logger.error({ err: r.reason }, 'sweep duty failed');
-    } finally {
-      this.running = false;
-    }
+  sweep(): Promise<void> {
+    if (this.running) return this.running;
+    this.running = this.sweepOnce().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async sweepOnce(): Promise<void> {
+    const now = this.ctx.clock.now();
+    // Settle every duty before the next sweep may start, whichever of them fails.
+    const results = await Promise.allSettled([this.expireLeases(now), this.expireDeadlines(now), this.checkHeartbeats(now), this.flushAgentCounters()]);
+    for (const r of results) if (r.status === 'rejected') this.ctx.logger.error({ err: r.reason }, 'sweep duty failed');
   }
 
   private async expireLeases(now: number): Promise<void> {

@@ -22,6 +22,9 @@ export class Http {
   private readonly authorization: string;
 
   constructor(options: HttpOptions) {
+    // Said here, not as a 401 from the server that reads like a revoked key.
+    if (typeof options.apiKey !== 'string' || options.apiKey === '') throw new TypeError('apiKey is required: pass the API key the mesh gave you (for example from AGENTMESH_API_KEY)');
+    if (typeof options.url !== 'string' || !/^https?:\/\//u.test(options.url)) throw new TypeError(`url must be the mesh's http:// or https:// address, got ${JSON.stringify(options.url)}`);
     this.baseUrl = options.url.replace(/\/+$/, '');
     this.fetchFn = options.fetch ?? fetch;
     this.authorization = `Bearer ${options.apiKey}`;
