@@ -228,6 +228,14 @@ describe('agentmesh CLI', () => {
       const filtered = await cli(['agents', 'list', '--capability', 'cli-cap', ...flags()]);
       expect(filtered.code, filtered.stderr).toBe(0);
       expect(JSON.parse(filtered.stdout).items.map((a: { id: string }) => a.id)).toEqual(['cli-agent']);
+
+      await h.admin.registerAgent({ id: 'cli-agent-2', name: 'cli agent 2', capabilities: [{ name: 'cli-cap' }] });
+      const first = await cli(['agents', 'list', '--capability', 'cli-cap', '--limit', '1', ...flags()]);
+      const page1 = JSON.parse(first.stdout);
+      expect(page1.items.map((a: { id: string }) => a.id)).toEqual(['cli-agent']);
+      const second = await cli(['agents', 'list', '--capability', 'cli-cap', '--limit', '1', '--cursor', page1.nextCursor, ...flags()]);
+      expect(second.code, second.stderr).toBe(0);
+      expect(JSON.parse(second.stdout).items.map((a: { id: string }) => a.id)).toEqual(['cli-agent-2']);
     });
 
     it('an API error exits 1 with the problem on one line', async () => {

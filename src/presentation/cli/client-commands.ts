@@ -68,9 +68,11 @@ export function registerClientCommands(program: Command): void {
     .option('--capability <name>', 'only agents with this capability')
     .option('--status <status>', `only agents in this status (${AGENT_STATUSES.join(', ')})`, oneOf('--status', AGENT_STATUSES))
     .option('--limit <n>', 'page size (1-500)', parseInteger('--limit', 1, 500), 50)
-    .action(async (flags: ClientFlags & { capability?: string; status?: string; limit: number }) => {
+    .option('--cursor <cursor>', 'nextCursor of the previous page')
+    .action(async (flags: ClientFlags & { capability?: string; status?: string; limit: number; cursor?: string }) => {
       const page = await clientFrom(flags).listAgents({
         limit: flags.limit,
+        ...(flags.cursor !== undefined && { cursor: flags.cursor }),
         ...(flags.capability !== undefined && { capability: flags.capability }),
         ...(flags.status !== undefined && { status: flags.status }),
       });

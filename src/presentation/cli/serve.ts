@@ -1,4 +1,5 @@
 import { loadConfig, redactUrl } from '../../config.js';
+import { redactNatsUrl } from '../../infrastructure/messaging/nats-broker.js';
 import { startMesh } from '../compose.js';
 
 /** Within the 10 s most orchestrators wait after SIGTERM before they kill. */
@@ -10,7 +11,14 @@ export async function serve(): Promise<void> {
   let stopping: ((reason: string, exitCode: number) => Promise<void>) | undefined;
   const running = await startMesh(config, { listen: true, onFatal: () => void stopping?.('fatal error', 1) });
   const log = running.mesh.ctx.logger;
-  log.info({ url: running.url, store: config.databaseUrl !== undefined ? redactUrl(config.databaseUrl) : (config.dataDir ?? ':memory:') }, 'AgentMesh is listening');
+  log.info(
+    {
+      url: running.url,
+      store: config.databaseUrl !== undefined ? redactUrl(config.databaseUrl) : (config.dataDir ?? ':memory:'),
+      broker: config.nats !== undefined ? `nats ${redactNatsUrl(config.nats.url)}${config.nats.namespace ? ` (namespace ${config.nats.namespace})` : ''}` : 'in-memory',
+    },
+    'AgentMesh is listening',
+  );
   if (running.createdAdminKey) {
     process.stdout.write(
       `\nFirst start: tenant 'default' and its platform admin key were created.\n` +
