@@ -44,11 +44,7 @@ export class EventRelay {
     this.wake?.();
     await this.running;
     try {
-      for (let turn = 0; turn < 10; turn++) {
-        const published = await this.outbox.relay(this.options.batch, (events) => this.publish(events));
-        this.relayed += published;
-        if (published < this.options.batch) break;
-      }
+      for (let turn = 0; turn < 10; turn++) if ((await this.turn()) < this.options.batch) break;
     } catch {
       // The broker or the store is gone: the events stay in the outbox for the next start.
     }
@@ -59,8 +55,7 @@ export class EventRelay {
     while (!this.stopped) {
       let published = 0;
       try {
-        published = await this.outbox.relay(this.options.batch, (events) => this.publish(events));
-        this.relayed += published;
+        published = await this.turn();
         if (this.failing) this.logger.info({ relayed: published }, 'event relay: publishing again');
         this.failing = false;
         failures = 0;
@@ -73,6 +68,12 @@ export class EventRelay {
         await this.pause(failures > 0 ? Math.min(this.options.maxBackoffMs, this.options.idleMs * 2 ** failures) : this.options.idleMs);
       }
     }
+  }
+
+  private async turn(): Promise<number> {
+    const published = await this.outbox.relay(this.options.batch, (events) => this.publish(events));
+    this.relayed += published;
+    return published;
   }
 
   /** All of a turn's publishes go out at once: the connection keeps their order, and every ack is awaited. */

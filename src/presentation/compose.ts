@@ -64,7 +64,6 @@ async function openNats(nats: { url: string; namespace: string }): Promise<Messa
   }
 }
 
-/** The composition root: adapters chosen from config, wired to the use cases, API on top. */
 export interface StartOptions {
   listen: boolean;
   logger?: pino.Logger;
@@ -72,6 +71,7 @@ export interface StartOptions {
   onFatal?: (error: Error) => void;
 }
 
+/** The composition root: adapters chosen from config, wired to the use cases, API on top. */
 export async function startMesh(config: AgentMeshConfig, options: StartOptions): Promise<RunningMesh> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'agentmesh' } });
   // With NATS, committed events wait in the outbox and a relay publishes them; the in-memory broker has no one to publish to.

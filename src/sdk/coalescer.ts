@@ -1,4 +1,4 @@
-import { AgentMeshError } from './errors.js';
+import { errorFromProblem } from './errors.js';
 
 /** One item's answer in a batch reply: the status and body its single request would have had. */
 export interface BatchItemReply<T> {
@@ -78,9 +78,7 @@ export class Coalescer<R> {
           const reply = replies[i];
           if (!reply) return w.reject(new Error('the batch reply has fewer results than items'));
           if (reply.status < 400) return w.resolve(reply.body as R);
-          const problem = reply.body as Record<string, unknown>;
-          const detail = typeof problem.detail === 'string' ? problem.detail : 'error';
-          w.reject(new AgentMeshError(reply.status, typeof problem.type === 'string' ? problem.type : 'about:blank', `${reply.status} ${detail}`, problem));
+          w.reject(errorFromProblem(reply.status, reply.body as Record<string, unknown>, 'error'));
         }),
       (error: unknown) => batch.forEach((w) => w.reject(error)),
     );

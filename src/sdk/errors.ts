@@ -16,6 +16,12 @@ export class AgentMeshError extends Error {
   }
 }
 
+/** The error for a problem+json answer (a whole response's, or one batch item's): `<status> <detail>`. */
+export function errorFromProblem(status: number, problem: Record<string, unknown>, fallbackDetail: string): AgentMeshError {
+  const detail = typeof problem.detail === 'string' ? problem.detail : fallbackDetail;
+  return new AgentMeshError(status, typeof problem.type === 'string' ? problem.type : 'about:blank', `${status} ${detail}`, problem);
+}
+
 /** Throw from a handler to fail the task without further attempts. */
 export class NonRetryableError extends Error {
   constructor(message: string, readonly code?: string) {

@@ -1,4 +1,4 @@
-import { AgentMeshError } from './errors.js';
+import { errorFromProblem, type AgentMeshError } from './errors.js';
 
 export interface HttpOptions {
   url: string;
@@ -69,6 +69,5 @@ async function toError(response: Response): Promise<AgentMeshError> {
   } catch {
     // not JSON: keep the status line
   }
-  const detail = typeof problem.detail === 'string' ? problem.detail : response.statusText;
-  return new AgentMeshError(response.status, typeof problem.type === 'string' ? problem.type : 'about:blank', `${response.status} ${detail}`, problem);
+  return errorFromProblem(response.status, problem, response.statusText);
 }

@@ -81,15 +81,19 @@ const SWEEP_EVERY_MS = 30_000;
 /** Past this many cached subjects, idle ones are forgotten at once whatever their age. */
 const MAX_CACHED_SUBJECTS = 10_000;
 
-/** NATS wildcard match: '*' is one token, '>' one or more trailing tokens. */
-export function subjectMatches(pattern: string, subject: string): boolean {
-  const p = pattern.split('.');
-  const s = subject.split('.');
-  for (let i = 0; i < p.length; i++) {
-    if (p[i] === '>') return s.length > i;
-    if (i >= s.length || (p[i] !== '*' && p[i] !== s[i])) return false;
-  }
-  return p.length === s.length;
+/**
+ * A matcher for NATS subject patterns ('*' one token, '>' one or more trailing tokens), compiled
+ * once: every publish is checked against it.
+ */
+export function subjectMatcher(patterns: readonly string[]): (subject: string) => boolean {
+  const tokens = patterns.map((pattern) =>
+    pattern
+      .split('.')
+      .map((t) => (t === '*' ? '[^.]+' : t === '>' ? '.+' : t.replace(/[\\^$.|?*+()[\]{}]/gu, '\\$&')))
+      .join('\\.'),
+  );
+  const regex = new RegExp(`^(?:${tokens.join('|')})$`, 'u');
+  return (subject) => regex.test(subject);
 }
 
 export function redactNatsUrl(url: string): string {
@@ -192,12 +196,17 @@ export class NatsBroker implements MessageBroker {
   private readonly sweeper: NodeJS.Timeout;
   private closed = false;
 
+  private readonly isWorkSubject: (subject: string) => boolean;
+  private readonly isEventSubject: (subject: string) => boolean;
+
   private constructor(
     private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly settings: Settings,
   ) {
+    this.isWorkSubject = subjectMatcher(settings.workSubjects);
+    this.isEventSubject = subjectMatcher(settings.eventSubjects);
     this.sweeper = setInterval(() => this.forgetIdleSubjects(FORGET_IDLE_SUBJECT_MS), SWEEP_EVERY_MS);
     this.sweeper.unref();
   }
@@ -359,18 +368,14 @@ export class NatsBroker implements MessageBroker {
   }
 
   private assertWorkSubject(subject: string): void {
-    if (!this.settings.workSubjects.some((pattern) => subjectMatches(pattern, subject))) {
+    if (!this.isWorkSubject(subject)) {
       throw new Error(`'${subject}' is not a work subject of stream '${this.settings.streamName}' (${this.settings.workSubjects.join(', ')})`);
     }
   }
 
-  private isEventSubject(subject: string): boolean {
-    return this.settings.eventSubjects.some((pattern) => subjectMatches(pattern, subject));
-  }
-
   /** A notice on a work or event subject would be stored by a stream (and handed out as work). */
   private assertNotifySubject(subject: string): void {
-    if (this.settings.workSubjects.some((pattern) => subjectMatches(pattern, subject)) || this.isEventSubject(subject)) {
+    if (this.isWorkSubject(subject) || this.isEventSubject(subject)) {
       throw new Error(`'${subject}' is a subject of a stream ('${this.settings.streamName}' or '${this.settings.eventStreamName}'): notifications must use other subjects`);
     }
   }

@@ -40,10 +40,6 @@ export class InstanceLock {
     return lock;
   }
 
-  get held(): boolean {
-    return this.session !== undefined;
-  }
-
   private lost(error: Error): void {
     if (this.closed || !this.session) return;
     this.session = undefined;

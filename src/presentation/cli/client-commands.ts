@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { AGENT_STATUSES, ROUTING_STRATEGIES } from '../../domain/index.js';
+import { AGENT_STATUSES, ROUTING_STRATEGIES, TERMINAL_STATUSES } from '../../domain/index.js';
 import { AgentMeshClient } from '../../sdk/index.js';
 import { UsageError } from './usage-error.js';
 
@@ -52,8 +52,6 @@ function parseJson(value: string): unknown {
   }
 }
 
-const SETTLED = new Set(['completed', 'failed', 'dead_lettered', 'canceled']);
-
 const print = (value: unknown): void => void process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 
 function withClientFlags(command: Command): Command {
@@ -105,7 +103,7 @@ export function registerClientCommands(program: Command): void {
       const timeoutMs = flags.timeout ?? 60_000;
       const task = await client.waitForResult(result.id, { timeoutMs });
       print(task);
-      if (!SETTLED.has(task.status)) {
+      if (!TERMINAL_STATUSES.has(task.status)) {
         process.stderr.write(`agentmesh: task ${task.id} is still ${task.status} after ${timeoutMs} ms (no capable agent took it?)\n`);
         process.exitCode = 1;
       }

@@ -3,7 +3,7 @@ import { connect } from '@nats-io/transport-node';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { BrokerMessage } from '../../../src/application/ports.js';
 import { UnavailableError } from '../../../src/domain/index.js';
-import { NatsBroker, subjectMatches, type NatsBrokerOptions } from '../../../src/infrastructure/messaging/nats-broker.js';
+import { NatsBroker, subjectMatcher, type NatsBrokerOptions } from '../../../src/infrastructure/messaging/nats-broker.js';
 import { consumerNameFor } from '../../../src/infrastructure/messaging/nats-work-subject.js';
 import { messageBrokerContract } from '../../contracts/message-broker.contract.js';
 import { eventually } from '../../support/mesh-harness.js';
@@ -40,11 +40,16 @@ function newStream(extra: NatsBrokerOptions = {}): { prefix: string; options: Na
 describe('NATS subject matching (no server needed)', () => {
   it('matches work subjects and keeps the mesh notify subjects out of the default stream', () => {
     const work = 'agentmesh.*.agent.*';
-    expect(subjectMatches(work, 'agentmesh.t1.agent.a%2Fb')).toBe(true);
-    expect(subjectMatches(work, 'agentmesh.t1.task.x.settled')).toBe(false);
-    expect(subjectMatches(work, 'agentmesh.t1.agent.a.extra')).toBe(false);
-    expect(subjectMatches('agentmesh.>', 'agentmesh.t1.task.x.settled')).toBe(true);
-    expect(subjectMatches('agentmesh.>', 'agentmesh')).toBe(false);
+    const isWork = subjectMatcher([work]);
+    expect(isWork('agentmesh.t1.agent.a%2Fb')).toBe(true);
+    expect(isWork('agentmesh.t1.task.x.settled')).toBe(false);
+    expect(isWork('agentmesh.t1.agent.a.extra')).toBe(false);
+    expect(isWork('agentmeshXt1.agent.a')).toBe(false);
+    const anything = subjectMatcher(['agentmesh.>']);
+    expect(anything('agentmesh.t1.task.x.settled')).toBe(true);
+    expect(anything('agentmesh')).toBe(false);
+    const either = subjectMatcher(['a.*.b', 'c.>']);
+    expect([either('a.x.b'), either('c.d.e'), either('a.x.c'), either('c')]).toEqual([true, true, false, false]);
   });
 });
 

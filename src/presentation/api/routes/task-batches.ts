@@ -1,4 +1,5 @@
 import type { Static } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import type { Mesh } from '../../../application/mesh.js';
 import { submitTaskUseCase } from '../../../application/use-cases/submit-task.js';
 import { completeTask, failTask } from '../../../application/use-cases/work-task.js';
@@ -8,6 +9,11 @@ import { bearerSecurity, type TypedApp } from '../typed-app.js';
 import { parseDeadline } from './deadline.js';
 
 type ItemResult<T> = { status: number; body: T | ProblemBody };
+
+/** Runs every item as its own request would run, and answers each with its status and body, or its problem. */
+function answerEach<I, T>(request: FastifyRequest, items: I[], path: string, run: (item: I) => Promise<ItemResult<T>>): Promise<Array<ItemResult<T>>> {
+  return Promise.all(items.map((item, i) => run(item).catch((error: unknown) => itemProblem(error, `${path}[${i}]`, request.url, request.log))));
+}
 
 /**
  * Many submits or many settlements in one request: each item does exactly what its single
@@ -28,25 +34,18 @@ export function taskBatchRoutes(app: TypedApp, mesh: Mesh): void {
         response: { 200: batchReply(SubmitTaskReply), ...errors(413) },
       },
     },
-    async (request) => {
-      const results = await Promise.all(
-        request.body.tasks.map(async (item, i): Promise<ItemResult<Static<typeof SubmitTaskReply>>> => {
-          try {
-            const { deadline, routing, ...rest } = item;
-            const parsedDeadline = parseDeadline(deadline);
-            const { task, created } = await submitTaskUseCase(mesh.ctx, mesh.submitCounter, request.caller, {
-              ...rest,
-              ...(routing !== undefined && { routing }),
-              ...(parsedDeadline !== undefined && { deadline: parsedDeadline }),
-            });
-            return { status: created ? 202 : 200, body: { id: task.id, status: task.status, created } };
-          } catch (error) {
-            return itemProblem(error, `body.tasks[${i}]`, request.url, request.log);
-          }
-        }),
-      );
-      return { results };
-    },
+    async (request) => ({
+      results: await answerEach(request, request.body.tasks, 'body.tasks', async (item): Promise<ItemResult<Static<typeof SubmitTaskReply>>> => {
+        const { deadline, routing, ...rest } = item;
+        const parsedDeadline = parseDeadline(deadline);
+        const { task, created } = await submitTaskUseCase(mesh.ctx, mesh.submitCounter, request.caller, {
+          ...rest,
+          ...(routing !== undefined && { routing }),
+          ...(parsedDeadline !== undefined && { deadline: parsedDeadline }),
+        });
+        return { status: created ? 202 : 200, body: { id: task.id, status: task.status, created } };
+      }),
+    }),
   );
 
   app.post(
@@ -60,21 +59,14 @@ export function taskBatchRoutes(app: TypedApp, mesh: Mesh): void {
         response: { 200: batchReply(SettleReply), ...errors(413) },
       },
     },
-    async (request) => {
-      const results = await Promise.all(
-        request.body.outcomes.map(async (item, i): Promise<ItemResult<Static<typeof SettleReply>>> => {
-          try {
-            const task =
-              item.outcome === 'completed'
-                ? await completeTask(mesh.ctx, request.caller, item.taskId, item.agentId, item.output)
-                : await failTask(mesh.ctx, request.caller, item.taskId, item.agentId, typeof item.error === 'string' ? { message: item.error } : item.error, item.retryable ?? true);
-            return { status: 200, body: { id: task.id, status: task.status } };
-          } catch (error) {
-            return itemProblem(error, `body.outcomes[${i}]`, request.url, request.log);
-          }
-        }),
-      );
-      return { results };
-    },
+    async (request) => ({
+      results: await answerEach(request, request.body.outcomes, 'body.outcomes', async (item): Promise<ItemResult<Static<typeof SettleReply>>> => {
+        const task =
+          item.outcome === 'completed'
+            ? await completeTask(mesh.ctx, request.caller, item.taskId, item.agentId, item.output)
+            : await failTask(mesh.ctx, request.caller, item.taskId, item.agentId, typeof item.error === 'string' ? { message: item.error } : item.error, item.retryable ?? true);
+        return { status: 200, body: { id: task.id, status: task.status } };
+      }),
+    }),
   );
 }
