@@ -1,5 +1,5 @@
 import type { Outbox, StoredEvent } from '../../application/ports.js';
-import type { SqlClient } from './sql-client.js';
+import type { SqlClient, SqlExecutor } from './sql-client.js';
 import { eventFromRow, type EventRow } from './sql-event-store.js';
 
 /** Key of the transaction-level advisory lock that gives one relay at a time its turn. */
@@ -24,25 +24,20 @@ export class SqlOutbox implements Outbox {
   ) {}
 
   relay(limit: number, publish: (events: StoredEvent[]) => Promise<void>): Promise<number> {
-    if (this.singleProcess) return this.relayAlone(limit, publish);
+    if (this.singleProcess) return this.publishOldest(this.db, limit, publish, '');
     return this.db.transaction(async (tx) => {
       const { rows: turn } = await tx.query<{ mine: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS mine', [RELAY_LOCK_KEY]);
       if (!turn[0]?.mine) return 0;
-      const { rows } = await tx.query<EventRow>('SELECT * FROM events WHERE published_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED', [limit]);
-      if (rows.length === 0) return 0;
-      const events = rows.map(eventFromRow);
-      await publish(events);
-      await tx.query('UPDATE events SET published_at = $2 WHERE seq = ANY($1::bigint[])', [events.map((e) => e.seq), this.now()]);
-      return events.length;
+      return this.publishOldest(tx, limit, publish, ' FOR UPDATE SKIP LOCKED');
     });
   }
 
-  private async relayAlone(limit: number, publish: (events: StoredEvent[]) => Promise<void>): Promise<number> {
-    const { rows } = await this.db.query<EventRow>('SELECT * FROM events WHERE published_at IS NULL ORDER BY seq LIMIT $1', [limit]);
+  private async publishOldest(db: SqlExecutor, limit: number, publish: (events: StoredEvent[]) => Promise<void>, rowLock: string): Promise<number> {
+    const { rows } = await db.query<EventRow>(`SELECT * FROM events WHERE published_at IS NULL ORDER BY seq LIMIT $1${rowLock}`, [limit]);
     if (rows.length === 0) return 0;
     const events = rows.map(eventFromRow);
     await publish(events);
-    await this.db.query('UPDATE events SET published_at = $2 WHERE seq = ANY($1::bigint[])', [events.map((e) => e.seq), this.now()]);
+    await db.query('UPDATE events SET published_at = $2 WHERE seq = ANY($1::bigint[])', [events.map((e) => e.seq), this.now()]);
     return events.length;
   }
 

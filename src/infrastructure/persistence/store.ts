@@ -21,12 +21,12 @@ export interface Store {
   close(): Promise<void>;
 }
 
-/** The repositories of the mesh over one SQL database (PGlite or PostgreSQL), sharing one group-commit batcher. */
 export interface StoreOptions {
   /** Events wait in the outbox for a relay to the broker; without one, they are marked published as written. */
   relayEvents?: boolean;
 }
 
+/** The repositories of the mesh over one SQL database (PGlite or PostgreSQL), sharing one group-commit batcher. */
 export function storeOn(
   db: SqlClient,
   options: StoreOptions & { cacheActiveTasks: boolean; singleProcess: boolean; concurrentFlushes?: number; beforeClose?: () => Promise<void> },
