@@ -1,10 +1,10 @@
-import { DomainError, NotFoundError, type Task } from '../domain/index.js';
+import { DomainError, NotFoundError, type Agent, type Task } from '../domain/index.js';
 import { CAN_WORK_TASKS, requireRole, type Caller } from './caller.js';
+import type { MeshCommands } from './mesh-commands.js';
 import type { MeshContext } from './mesh-context.js';
 import type { BrokerMessage, Subscription } from './ports.js';
 import { agentInboxSubject } from './subjects.js';
 import type { AssignmentMessage } from './task-lifecycle.js';
-import { startTask } from './use-cases/work-task.js';
 
 /** What an agent receives: the task it must complete or fail before the lease expires. */
 export interface DeliveredTask {
@@ -41,12 +41,17 @@ export function toDelivered(task: Task): DeliveredTask {
  * A message whose assignment is stale (lease moved on, task canceled) is dropped, not delivered.
  */
 export class AgentDelivery {
-  constructor(private readonly ctx: MeshContext) {}
+  constructor(
+    private readonly ctx: MeshContext,
+    /** Where "the task is running" is committed: this instance, or the leader. */
+    private readonly commands: () => MeshCommands,
+  ) {}
 
-  private async assertAgent(caller: Caller, agentId: string): Promise<void> {
+  private async assertAgent(caller: Caller, agentId: string): Promise<Agent> {
     requireRole(caller, CAN_WORK_TASKS, 'receive tasks');
     const known = this.ctx.directory.get(caller.tenantId, agentId) ?? (await this.ctx.agents.get(caller.tenantId, agentId));
     if (!known) throw new NotFoundError('agent', agentId);
+    return known;
   }
 
   private ackWaitMs(): number {
@@ -63,7 +68,7 @@ export class AgentDelivery {
       return undefined;
     }
     try {
-      return await startTask(this.ctx, tenantId, parsed.taskId, agentId, parsed.attempt);
+      return await this.commands().startTask(tenantId, parsed.taskId, agentId, parsed.attempt);
     } catch (error) {
       if (error instanceof DomainError) {
         message.term();
@@ -75,10 +80,9 @@ export class AgentDelivery {
   }
 
   async stream(caller: Caller, agentId: string, deliver: (task: DeliveredTask) => Promise<void>): Promise<Subscription> {
-    await this.assertAgent(caller, agentId);
-    const agent = this.ctx.directory.get(caller.tenantId, agentId);
+    const agent = await this.assertAgent(caller, agentId);
     const subject = agentInboxSubject(caller.tenantId, agentId);
-    return this.ctx.broker.consume(subject, { ackWaitMs: this.ackWaitMs(), maxInFlight: agent?.maxConcurrentTasks ?? 1 }, (message) => {
+    return this.ctx.broker.consume(subject, { ackWaitMs: this.ackWaitMs(), maxInFlight: agent.maxConcurrentTasks }, (message) => {
       void this.accept(caller.tenantId, agentId, message)
         .then(async (task) => {
           if (!task) return;

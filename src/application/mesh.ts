@@ -2,6 +2,7 @@ import { AgentDelivery } from './agent-delivery.js';
 import { AgentDirectory } from './agent-directory.js';
 import { Dispatcher } from './dispatcher.js';
 import { KeyedMutex } from './keyed-mutex.js';
+import { localCommands, type MeshCommands } from './mesh-commands.js';
 import type { MeshContext, MeshPorts } from './mesh-context.js';
 import { MeshStats } from './mesh-stats.js';
 import type { MeshSettings } from './settings.js';
@@ -9,20 +10,35 @@ import { SubmitCounter } from './submit-counter.js';
 import { Sweeper } from './sweeper.js';
 import { TaskLifecycle } from './task-lifecycle.js';
 import { TaskWaiters } from './task-waiters.js';
+import type { Caller } from './caller.js';
+import type { Subscription } from './ports.js';
+import { KEY_REVOKED_SUBJECT } from './subjects.js';
 import { Authenticator } from './use-cases/authenticate.js';
 import { bootstrap } from './use-cases/bootstrap.js';
 
+/** Between two heartbeats a follower forwards for one agent's open connection. */
+const FORWARDED_HEARTBEAT_EVERY_MS = 1_000;
+const MAX_FORWARDED_HEARTBEATS = 100_000;
+
 /**
  * One mesh instance: the ports plus the in-memory coordination state, started from the store.
- * The presentation layer calls use cases with `mesh.ctx` and the services exposed here.
+ * The leader (or a lone instance) runs the queues, leases and registry; a follower reads from the
+ * store and sends every change to the leader (`commands`). The presentation layer calls
+ * `commands` for changes, and read use cases with `mesh.ctx`.
  */
 export class Mesh {
   readonly ctx: MeshContext;
   readonly auth: Authenticator;
   readonly delivery: AgentDelivery;
   readonly submitCounter = new SubmitCounter();
+  /** The commands run on this instance's own state. */
+  readonly local: MeshCommands;
+  private remote: MeshCommands | undefined;
   private readonly sweeper: Sweeper;
   private started = false;
+  private revocations: Subscription | undefined;
+  /** When this follower last forwarded a keep-alive for an agent (bounded). */
+  private readonly forwardedHeartbeats = new Map<string, number>();
 
   constructor(ports: MeshPorts, settings: MeshSettings) {
     const ctx = {
@@ -38,8 +54,46 @@ export class Mesh {
     ctx.lifecycle = new TaskLifecycle(ctx);
     this.ctx = ctx;
     this.auth = new Authenticator(ports.apiKeys, ports.clock);
-    this.delivery = new AgentDelivery(ctx);
+    this.local = localCommands(ctx, this.submitCounter);
+    this.delivery = new AgentDelivery(ctx, () => this.commands);
     this.sweeper = new Sweeper(ctx);
+  }
+
+  /** Where changes run: here when this instance leads (or is alone), else on the leader. */
+  get commands(): MeshCommands {
+    return this.started || this.remote === undefined ? this.local : this.remote;
+  }
+
+  get role(): 'leader' | 'follower' | 'standalone' {
+    if (this.remote === undefined) return 'standalone';
+    return this.started ? 'leader' : 'follower';
+  }
+
+  /**
+   * Until `start` (elected), this instance sends changes to the leader and hears of settled tasks
+   * from it; from now on it also hears of keys revoked on any instance.
+   */
+  follow(remote: MeshCommands): void {
+    this.remote = remote;
+    this.revocations = this.ctx.broker.listen(KEY_REVOKED_SUBJECT, (data) => this.auth.forget(Buffer.from(data).toString('utf8')));
+    this.ctx.waiters.followRemote({ broker: this.ctx.broker, read: (tenantId, id) => this.ctx.tasks.getCommitted(tenantId, id) });
+  }
+
+  /**
+   * An agent's open connection (long poll, stream) says it is alive. A follower forwards at most one
+   * such heartbeat a second per agent: the leader needs to hear of it well within the heartbeat
+   * timeout, not at every poll.
+   */
+  async keepAgentAlive(caller: Caller, agentId: string): Promise<void> {
+    if (this.commands === this.local) return void (await this.local.heartbeatAgent(caller, agentId));
+    const k = `${caller.tenantId}\u0000${agentId}`;
+    const now = this.ctx.clock.now();
+    const last = this.forwardedHeartbeats.get(k);
+    if (last !== undefined && now - last < FORWARDED_HEARTBEAT_EVERY_MS) return;
+    await this.commands.heartbeatAgent(caller, agentId);
+    this.forwardedHeartbeats.delete(k);
+    this.forwardedHeartbeats.set(k, now);
+    if (this.forwardedHeartbeats.size > MAX_FORWARDED_HEARTBEATS) this.forwardedHeartbeats.delete(this.forwardedHeartbeats.keys().next().value!);
   }
 
   /** Loads agents and active tasks from the store, bootstraps the first tenant, starts the sweeper. */
@@ -65,7 +119,9 @@ export class Mesh {
     for (const agent of [...ctx.directory.all()]) ctx.directory.put({ ...ctx.directory.get(agent.tenantId, agent.id)!, lastHeartbeatAt: now });
     this.sweeper.start();
     this.started = true;
-    ctx.logger.info({ agents: ctx.directory.size, active_tasks: active.length }, 'mesh started');
+    // A new leader answers waiters itself from now on.
+    ctx.waiters.followRemote(undefined);
+    ctx.logger.info({ agents: ctx.directory.size, active_tasks: active.length, role: this.role }, 'mesh started');
     return boot.createdKey !== undefined ? { createdAdminKey: boot.createdKey } : {};
   }
 
@@ -75,6 +131,7 @@ export class Mesh {
   }
 
   async stop(): Promise<void> {
+    this.revocations?.unsubscribe();
     if (!this.started) return;
     this.started = false;
     // A sweep under way may hold agents' counters in flight: let it finish before the last flush.

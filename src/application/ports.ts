@@ -164,8 +164,25 @@ export interface MessageBroker {
   purge(subject: string): Promise<void>;
   notify(subject: string, data: Uint8Array): void;
   listen(subject: string, handler: (data: Uint8Array) => void): Subscription;
+  /**
+   * Request/reply between mesh instances: one of those serving `subject` answers. Rejects with
+   * NoResponderError when nobody serves it, UnavailableError when the answer does not come in time.
+   */
+  request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+  /** Answers requests on `subject`; when several instances serve it, each request goes to one. */
+  serve(subject: string, handler: (data: Uint8Array) => Promise<Uint8Array>): Subscription;
+  /** The largest message the broker carries (NATS max_payload); undefined when unbounded. */
+  readonly maxPayloadBytes: number | undefined;
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A request found nobody serving its subject (between one mesh leader and the next, say). */
+export class NoResponderError extends Error {
+  constructor(readonly subject: string) {
+    super(`nobody serves '${subject}'`);
+    this.name = 'NoResponderError';
+  }
 }
 
 export interface HealthProbe {

@@ -13,6 +13,8 @@ export interface MeshSettings {
   dispatchScanLimit: number;
   taskLimits: TaskLimits;
   agentLimits: AgentLimits;
+  /** Other instances share this mesh: tell them on the broker when a task settles or a key is revoked. */
+  clustered: boolean;
 }
 
 export const DEFAULT_MESH_SETTINGS: MeshSettings = {
@@ -24,4 +26,5 @@ export const DEFAULT_MESH_SETTINGS: MeshSettings = {
   dispatchScanLimit: 2_000,
   taskLimits: DEFAULT_TASK_LIMITS,
   agentLimits: DEFAULT_AGENT_LIMITS,
+  clustered: false,
 };

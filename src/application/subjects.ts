@@ -16,6 +16,9 @@ export function taskSettledSubject(tenantId: string, taskId: string): string {
   return `agentmesh.${subjectToken(tenantId)}.task.${subjectToken(taskId)}.settled`;
 }
 
+/** Instances tell each other that an API key was revoked (its id only), so no cache keeps it alive. */
+export const KEY_REVOKED_SUBJECT = 'agentmesh._mesh.keys.revoked';
+
 /** Where a domain event is published: `agentmesh.<tenant>.events.<aggregate type>.<event type>`. */
 export function eventSubject(tenantId: string, aggregateType: string, type: string): string {
   return `agentmesh.${subjectToken(tenantId)}.events.${subjectToken(aggregateType)}.${subjectToken(type)}`;

@@ -1,9 +1,11 @@
 import { isTerminal, retryBackoffMs, type DomainEvent, type Task } from '../domain/index.js';
 import type { MeshContext } from './mesh-context.js';
-import { agentInboxSubject } from './subjects.js';
+import { agentInboxSubject, taskSettledSubject } from './subjects.js';
 
 const key = (tenantId: string, id: string) => `${tenantId}\u0000${id}`;
 const holdsLease = (t: Task | undefined) => t !== undefined && (t.status === 'assigned' || t.status === 'running') && t.agentId !== undefined;
+
+const NO_DATA = new Uint8Array(0);
 
 export interface AssignmentMessage {
   taskId: string;
@@ -134,6 +136,8 @@ export class TaskLifecycle {
       else if (after.status === 'dead_lettered') ctx.stats.deadLettered++;
       else if (after.status === 'canceled') ctx.stats.canceled++;
       ctx.waiters.settled(after);
+      // Callers waiting on other instances read the committed task when they hear of it.
+      if (ctx.settings.clustered) ctx.broker.notify(taskSettledSubject(after.tenantId, after.id), NO_DATA);
       if (after.parentId !== undefined) ctx.dispatcher.copySettled(after);
     }
   }

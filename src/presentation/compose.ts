@@ -9,7 +9,9 @@ import type { MessageBroker } from '../application/ports.js';
 import { EventRelay } from '../application/event-relay.js';
 import { openEmbeddedStore } from '../infrastructure/persistence/embedded-store.js';
 import { SchemaTooNewError } from '../infrastructure/persistence/migrate.js';
-import { DatabaseInUseError, openPostgresStore, type InstanceLockEvent } from '../infrastructure/persistence/postgres-store.js';
+import { DatabaseInUseError, openPostgresStore, type InstanceLockEvent, type PostgresStore } from '../infrastructure/persistence/postgres-store.js';
+import { remoteCommands, serveCommands } from '../application/remote-commands.js';
+import type { MeshSettings } from '../application/settings.js';
 import type { Store } from '../infrastructure/persistence/store.js';
 import { mathRandom } from '../infrastructure/system/math-random.js';
 import { systemClock } from '../infrastructure/system/system-clock.js';
@@ -39,17 +41,28 @@ export class StartupError extends Error {
   }
 }
 
-async function openPostgres(url: string, logger: pino.Logger, onFatal: (error: Error) => void, relayEvents: boolean): Promise<Store> {
+/** How often a follower asks whether the leader's lock is free (a leader that died frees it at once). */
+const LEADER_POLL_MS = 1_000;
+/** A command's round trip to the leader, and how long a follower waits for a leader to be elected. */
+const COMMAND_TIMEOUT_MS = 30_000;
+const LEADER_WAIT_MS = 10_000;
+
+async function openPostgres(
+  url: string,
+  logger: pino.Logger,
+  options: { exclusive: boolean; relayEvents: boolean; onElected: () => void; onFatal: (error: Error) => void },
+): Promise<PostgresStore> {
   const onLockEvent = (event: InstanceLockEvent) => {
-    if (event.kind === 'lost') logger.warn({ err: event.error }, 'lost the connection that holds the instance lock; retaking it when the database answers');
-    else if (event.kind === 'regained') logger.info('instance lock held again');
+    if (event.kind === 'elected') options.onElected();
+    else if (event.kind === 'lost') logger.warn({ err: event.error }, 'lost the connection that holds the leader lock; retaking it when the database answers');
+    else if (event.kind === 'regained') logger.info('leader lock held again');
     else {
-      logger.fatal({ err: event.error }, 'this instance no longer owns its database; stopping');
-      onFatal(event.error);
+      logger.fatal({ err: event.error }, 'another instance took over the mesh while this one was cut off from the database; stopping');
+      options.onFatal(event.error);
     }
   };
   try {
-    return await openPostgresStore(url, { onLockEvent, relayEvents });
+    return await openPostgresStore(url, { onLockEvent, exclusive: options.exclusive, relayEvents: options.relayEvents });
   } catch (error) {
     if (error instanceof DatabaseInUseError || error instanceof SchemaTooNewError) throw error;
     throw new StartupError(`cannot use PostgreSQL at AGENTMESH_DATABASE_URL (${redactUrl(url)}): ${(error as Error).message}`, { cause: error });
@@ -71,14 +84,34 @@ export interface StartOptions {
   onFatal?: (error: Error) => void;
 }
 
+/**
+ * A command and its answer travel as one NATS message, and an answer carries a task's input and
+ * its output: both must fit in the server's max_payload.
+ */
+function fitToBroker(settings: MeshSettings, maxPayloadBytes: number | undefined, logger: pino.Logger): MeshSettings {
+  if (maxPayloadBytes === undefined) return settings;
+  const room = Math.floor((maxPayloadBytes - 64 * 1024) / 2);
+  const { taskLimits } = settings;
+  if (taskLimits.maxInputBytes <= room && taskLimits.maxOutputBytes <= room) return settings;
+  logger.warn(
+    { max_input_bytes: room, nats_max_payload: maxPayloadBytes },
+    "task inputs and outputs are limited to half of NATS's max_payload in a mesh of many instances; raise max_payload on the NATS server to allow more",
+  );
+  return { ...settings, taskLimits: { ...taskLimits, maxInputBytes: Math.min(taskLimits.maxInputBytes, room), maxOutputBytes: Math.min(taskLimits.maxOutputBytes, room) } };
+}
+
 /** The composition root: adapters chosen from config, wired to the use cases, API on top. */
 export async function startMesh(config: AgentMeshConfig, options: StartOptions): Promise<RunningMesh> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'agentmesh' } });
   // With NATS, committed events wait in the outbox and a relay publishes them; the in-memory broker has no one to publish to.
   const relayEvents = config.nats !== undefined;
+  // PostgreSQL and NATS: any number of instances form one mesh, with an elected leader running the queues.
+  const clustered = config.databaseUrl !== undefined && config.nats !== undefined;
+  let lead: () => Promise<void> = async () => {};
+  const onFatal = options.onFatal ?? (() => {});
   const store =
     config.databaseUrl !== undefined
-      ? await openPostgres(config.databaseUrl, logger, options.onFatal ?? (() => {}), relayEvents)
+      ? await openPostgres(config.databaseUrl, logger, { exclusive: !clustered, relayEvents, onElected: () => void lead(), onFatal })
       : await openEmbeddedStore(config.dataDir, { relayEvents });
   let broker: MessageBroker;
   try {
@@ -87,6 +120,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     await store.close();
     throw error;
   }
+  const settings = clustered ? { ...fitToBroker(config.mesh, broker.maxPayloadBytes, logger), clustered: true } : config.mesh;
   const mesh = new Mesh(
     {
       tenants: store.tenants,
@@ -100,9 +134,31 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
       random: mathRandom,
       logger: logger as unknown as Logger,
     },
-    config.mesh,
+    settings,
   );
-  const { createdAdminKey } = await mesh.start(config.adminKey !== undefined ? { adminKey: config.adminKey } : {});
+  const startOptions = config.adminKey !== undefined ? { adminKey: config.adminKey } : {};
+  let createdAdminKey: string | undefined;
+  let commandServer: { unsubscribe(): void } | undefined;
+  let closing = false;
+  if (clustered) {
+    mesh.follow(remoteCommands(broker, { timeoutMs: COMMAND_TIMEOUT_MS, leaderWaitMs: LEADER_WAIT_MS }));
+    lead = async () => {
+      if (closing) return;
+      try {
+        ({ createdAdminKey } = await mesh.start(startOptions));
+        commandServer = serveCommands(broker, mesh.local, logger as unknown as Logger);
+        logger.info('this instance leads the mesh now: it runs the queues, leases and agent registry');
+      } catch (error) {
+        logger.fatal({ err: error }, 'elected leader, but could not start the mesh; stopping');
+        onFatal(error as Error);
+      }
+    };
+    const leading = await (store as PostgresStore).campaign(LEADER_POLL_MS);
+    if (leading) await lead();
+    else logger.info('another instance leads the mesh: this one serves the API and sends changes to it');
+  } else {
+    ({ createdAdminKey } = await mesh.start(startOptions));
+  }
   const relay = relayEvents ? new EventRelay(store.outbox, broker, logger as unknown as Logger) : undefined;
   relay?.start();
   const storeProbe = { ping: async () => void (await store.db.query('SELECT 1')) };
@@ -121,7 +177,9 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     async close() {
       if (closed) return;
       closed = true;
+      closing = true;
       await api.close();
+      commandServer?.unsubscribe();
       await mesh.stop();
       // The relay's last turn publishes what the mesh committed on its way down.
       await relay?.stop();

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { BrokerMessage, MessageBroker } from '../../src/application/ports.js';
+import { NoResponderError, type BrokerMessage, type MessageBroker } from '../../src/application/ports.js';
+import { UnavailableError } from '../../src/domain/index.js';
 
 const text = (m: BrokerMessage | undefined) => (m ? Buffer.from(m.data).toString('utf8') : undefined);
 const bytes = (s: string) => Buffer.from(s);
@@ -145,6 +146,32 @@ export function messageBrokerContract(
       broker.notify(s, bytes('unheard'));
       await sleep(50);
       expect(heard).toHaveLength(2);
+    });
+
+    it('sends each request to one of the servers of its subject and returns its answer', async () => {
+      const s = notifySubject();
+      const served: number[] = [];
+      const subs = [1, 2].map((i) =>
+        broker.serve(s, async (d) => {
+          served.push(i);
+          return bytes(`${i} got ${Buffer.from(d).toString()}`);
+        }),
+      );
+      const answers = await Promise.all([1, 2, 3, 4].map((k) => broker.request(s, bytes(`q${k}`), 2000)));
+      expect(answers.map((a) => Buffer.from(a).toString().split(' got ')[1])).toEqual(['q1', 'q2', 'q3', 'q4']);
+      // Each request was answered once, by one server.
+      expect(served).toHaveLength(4);
+      subs.forEach((sub) => sub.unsubscribe());
+    });
+
+    it('says nobody serves a subject, and times out a server that does not answer', async () => {
+      const s = notifySubject();
+      await expect(broker.request(s, bytes('anyone?'), 1000)).rejects.toBeInstanceOf(NoResponderError);
+      const sub = broker.serve(s, () => new Promise<Uint8Array>(() => {}));
+      await expect(broker.request(s, bytes('hello?'), 200)).rejects.toBeInstanceOf(UnavailableError);
+      sub.unsubscribe();
+      await sleep(50);
+      await expect(broker.request(s, bytes('gone?'), 1000)).rejects.toBeInstanceOf(NoResponderError);
     });
 
     it('answers ping while open', async () => {

@@ -18,3 +18,50 @@ export function serveUntilExit(env: Record<string, string>, timeoutMs = 30_000):
     });
   });
 }
+
+export interface ServeProcess {
+  url: string;
+  pid: number;
+  /** What the process wrote to stderr so far (its logs go there when AGENTMESH_LOG_LEVEL is set). */
+  output(): string;
+  /** Resolves with the exit code (null when killed by a signal). */
+  exited: Promise<number | null>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/** Starts the built `agentmesh serve` and resolves once it listens (its start-up line names the URL). */
+export function spawnServe(env: Record<string, string>, timeoutMs = 30_000): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [CLI, 'serve'], { env: { ...process.env, AGENTMESH_PORT: '0', AGENTMESH_LOG_LEVEL: 'info', ...env } });
+  let out = '';
+  // Per-request lines would crowd out what explains a failure.
+  const keep = (chunk: Buffer) =>
+    chunk
+      .toString()
+      .split('\n')
+      .filter((l) => !l.includes('"msg":"incoming request"') && !l.includes('"msg":"request completed"'))
+      .join('\n');
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`agentmesh serve did not start within ${timeoutMs} ms:\n${out}`));
+    }, timeoutMs);
+    const onData = (d: Buffer) => {
+      out += keep(d);
+      // Keep the last 64 KiB: enough to explain a failure, bounded under load.
+      if (out.length > 65_536) out = out.slice(-65_536);
+      const line = out.split('\n').find((l) => l.includes('AgentMesh is listening'));
+      if (!line) return;
+      clearTimeout(timer);
+      child.stdout.off('data', onData);
+      child.stdout.on('data', (more: Buffer) => (out = (out + keep(more)).slice(-65_536)));
+      resolve({ url: (JSON.parse(line) as { url: string }).url, pid: child.pid!, output: () => out, exited, kill: (signal) => child.kill(signal) });
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-65_536)));
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`agentmesh serve exited with ${code} before it listened:\n${out}`));
+    });
+  });
+}

@@ -3,6 +3,7 @@ import { hashApiKey, newApiKeySecret } from '../api-key-secrets.js';
 import { CAN_MANAGE_KEYS, requireRole, type Caller } from '../caller.js';
 import type { MeshContext } from '../mesh-context.js';
 import { ROLES, type ApiKeyRecord, type Role } from '../ports.js';
+import { KEY_REVOKED_SUBJECT } from '../subjects.js';
 import type { Authenticator } from './authenticate.js';
 
 export interface ApiKeyView {
@@ -44,4 +45,5 @@ export async function revokeApiKey(ctx: MeshContext, auth: Authenticator, caller
   if (target?.platform) throw new ForbiddenError('the platform admin key cannot be revoked through the API', { keyId: id });
   if (!(await ctx.apiKeys.revoke(caller.tenantId, id, ctx.clock.now()))) throw new NotFoundError('api key', id);
   auth.forget(id);
+  if (ctx.settings.clustered) ctx.broker.notify(KEY_REVOKED_SUBJECT, Buffer.from(id));
 }

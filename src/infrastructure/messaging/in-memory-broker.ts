@@ -1,5 +1,5 @@
 import { UnavailableError } from '../../domain/index.js';
-import type { BrokerMessage, ConsumeOptions, MessageBroker, Subscription } from '../../application/ports.js';
+import { NoResponderError, type BrokerMessage, type ConsumeOptions, type MessageBroker, type Subscription } from '../../application/ports.js';
 
 interface Stored {
   seq: number;
@@ -57,6 +57,9 @@ export interface InMemoryBrokerOptions {
 export class InMemoryBroker implements MessageBroker {
   private readonly subjects = new Map<string, SubjectQueue>();
   private readonly listeners = new Map<string, Set<(data: Uint8Array) => void>>();
+  private readonly servers = new Map<string, Array<(data: Uint8Array) => Promise<Uint8Array>>>();
+  private nextServer = 0;
+  readonly maxPayloadBytes = undefined;
   private seq = 0;
   private closed = false;
   published = 0;
@@ -161,6 +164,36 @@ export class InMemoryBroker implements MessageBroker {
     };
   }
 
+  async request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    if (this.closed) throw new UnavailableError('broker is closed');
+    const handlers = this.servers.get(subject);
+    if (!handlers || handlers.length === 0) throw new NoResponderError(subject);
+    const handler = handlers[this.nextServer++ % handlers.length]!;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new UnavailableError(`no answer on '${subject}' within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      // A copy, as a network would make: neither side may share the other's buffer.
+      return await Promise.race([handler(Uint8Array.from(data)).then((reply) => Uint8Array.from(reply)), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  serve(subject: string, handler: (data: Uint8Array) => Promise<Uint8Array>): Subscription {
+    let handlers = this.servers.get(subject);
+    if (!handlers) this.servers.set(subject, (handlers = []));
+    handlers.push(handler);
+    return {
+      unsubscribe: () => {
+        const i = handlers!.indexOf(handler);
+        if (i >= 0) handlers!.splice(i, 1);
+        if (handlers!.length === 0 && this.servers.get(subject) === handlers) this.servers.delete(subject);
+      },
+    };
+  }
+
   async ping(): Promise<void> {
     if (this.closed) throw new UnavailableError('broker is closed');
   }
@@ -173,6 +206,7 @@ export class InMemoryBroker implements MessageBroker {
     }
     this.subjects.clear();
     this.listeners.clear();
+    this.servers.clear();
   }
 
   /** Hand ready messages to waiting pullers first, then to push consumers with room, round robin. */

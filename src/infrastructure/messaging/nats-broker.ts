@@ -1,9 +1,9 @@
 import { DiscardPolicy, JetStreamApiError, jetstream, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import type { JetStreamClient, JetStreamManager, StreamConfig } from '@nats-io/jetstream';
-import { connect, deadline, headers as natsHeaders, nanos } from '@nats-io/transport-node';
+import { connect, deadline, headers as natsHeaders, nanos, RequestError } from '@nats-io/transport-node';
 import type { NatsConnection, Subscription as NatsSubscription } from '@nats-io/transport-node';
 import { UnavailableError } from '../../domain/index.js';
-import type { BrokerMessage, ConsumeOptions, MessageBroker, Subscription } from '../../application/ports.js';
+import { NoResponderError, type BrokerMessage, type ConsumeOptions, type MessageBroker, type Subscription } from '../../application/ports.js';
 import { consumerNameFor, WorkSubject } from './nats-work-subject.js';
 
 export interface NatsBrokerOptions {
@@ -311,6 +311,38 @@ export class NatsBroker implements MessageBroker {
         } catch {
           // nats.js calls this from its socket reader: a throw there would break the connection.
         }
+      },
+    });
+    return { unsubscribe: () => sub.unsubscribe() };
+  }
+
+  get maxPayloadBytes(): number | undefined {
+    return this.nc.info?.max_payload;
+  }
+
+  async request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    this.assertNotifySubject(subject);
+    if (this.closed) throw new UnavailableError('broker is closed');
+    try {
+      return (await this.nc.request(onWire(this.settings, subject), data, { timeout: timeoutMs })).data;
+    } catch (error) {
+      if (error instanceof RequestError && error.isNoResponders()) throw new NoResponderError(subject);
+      throw new UnavailableError(`NATS request on '${subject}' failed: ${(error as Error).message}`);
+    }
+  }
+
+  serve(subject: string, handler: (data: Uint8Array) => Promise<Uint8Array>): Subscription {
+    this.assertNotifySubject(subject);
+    if (this.closed) return { unsubscribe: () => {} };
+    // A queue group: with several servers, each request reaches one of them.
+    const sub: NatsSubscription = this.nc.subscribe(onWire(this.settings, subject), {
+      queue: 'agentmesh',
+      callback: (error, message) => {
+        if (error) return;
+        handler(message.data)
+          .then((reply) => message.respond(reply))
+          // The handler answers its own errors; one that throws leaves the requester to its timeout.
+          .catch(() => {});
       },
     });
     return { unsubscribe: () => sub.unsubscribe() };

@@ -4,7 +4,8 @@ import type { Page, PageRequest, TaskFilter, TaskRepository } from '../../applic
 const key = (tenantId: string, id: string) => `${tenantId}\u0000${id}`;
 
 /**
- * For a store that only this process writes (the embedded default): active tasks are kept in
+ * For a store that only this process writes (the embedded default, or the leader of many
+ * instances; a follower passes everything through until it leads): active tasks are kept in
  * memory, so the hot path (assign, deliver, complete) reads no rows. A save shows at once (the
  * next transition of the task may merge into the same group commit) and is undone if its commit
  * fails. Readers outside the mesh use `getCommitted`, which answers the state before any change
@@ -20,7 +21,15 @@ export class CachedTaskRepository implements TaskRepository {
   constructor(
     private readonly inner: TaskRepository,
     private readonly settledCapacity = 10_000,
+    private caching = true,
   ) {}
+
+  /** This process writes the tasks from now on (it was elected leader): cache from here. */
+  startCaching(): void {
+    this.active.clear();
+    this.settled.clear();
+    this.caching = true;
+  }
 
   get activeCount(): number {
     return this.active.size;
@@ -46,6 +55,7 @@ export class CachedTaskRepository implements TaskRepository {
 
   /** Show the new state now; if the store refuses it, drop it so the next read asks the store. */
   private async writeThrough(tasks: Task[], write: Promise<void>): Promise<void> {
+    if (!this.caching) return write;
     for (const t of tasks) {
       const k = key(t.tenantId, t.id);
       const entry = this.uncommitted.get(k);
@@ -80,6 +90,7 @@ export class CachedTaskRepository implements TaskRepository {
   }
 
   async get(tenantId: string, id: string): Promise<Task | undefined> {
+    if (!this.caching) return this.inner.get(tenantId, id);
     const k = key(tenantId, id);
     const hit = this.active.get(k) ?? this.settled.get(k);
     if (hit) return hit;
@@ -89,6 +100,7 @@ export class CachedTaskRepository implements TaskRepository {
   }
 
   async getCommitted(tenantId: string, id: string): Promise<Task | undefined> {
+    if (!this.caching) return this.inner.getCommitted(tenantId, id);
     const pending = this.uncommitted.get(key(tenantId, id));
     if (pending) return pending.before ?? this.inner.getCommitted(tenantId, id);
     return this.get(tenantId, id);
@@ -104,7 +116,7 @@ export class CachedTaskRepository implements TaskRepository {
 
   async listActive(): Promise<Task[]> {
     const tasks = await this.inner.listActive();
-    for (const t of tasks) this.remember(t);
+    if (this.caching) for (const t of tasks) this.remember(t);
     return tasks;
   }
 

@@ -6,7 +6,7 @@ import { storeOn, type Store, type StoreOptions } from './store.js';
 export async function openEmbeddedStore(dataDir: string | undefined, options: StoreOptions = {}): Promise<Store> {
   const db = await PgliteClient.open(dataDir);
   await migrate(db);
-  return storeOn(db, { ...options, cacheActiveTasks: true, singleProcess: true });
+  return storeOn(db, { ...options, singleProcess: true });
 }
 
 export { storeOn, type Store } from './store.js';

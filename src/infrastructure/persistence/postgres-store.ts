@@ -7,24 +7,56 @@ export { DatabaseInUseError, type InstanceLockEvent } from './instance-lock.js';
 
 export interface PostgresStoreOptions extends StoreOptions {
   maxConnections?: number;
-  /** What happens to the instance lock after start: lost with the connection, regained, or stolen. */
+  /**
+   * true: this instance alone runs the mesh on the database (start fails if another does).
+   * false: several instances share it and elect a leader with `campaign`.
+   */
+  exclusive?: boolean;
+  /** What happens to the lock after it is held: lost with the connection, regained, or stolen. */
   onLockEvent?: (event: InstanceLockEvent) => void;
 }
 
-/** PostgreSQL at `url`: connected, migrated under an advisory lock, and held by this instance alone. */
-export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<Store> {
+export interface PostgresStore extends Store {
+  /**
+   * Stands for leader among the instances sharing the database: resolves true when this one leads
+   * now; otherwise it asks again every `pollMs` and reports `elected` through `onLockEvent`.
+   */
+  campaign(pollMs: number): Promise<boolean>;
+}
+
+/** PostgreSQL at `url`: connected and migrated under an advisory lock; held by this instance alone when `exclusive`. */
+export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
   const db = await PostgresClient.connect(url, { maxConnections: options.maxConnections ?? 10, applicationName: 'agentmesh' });
+  const exclusive = options.exclusive ?? true;
+  let lock: InstanceLock | undefined;
   try {
-    const lock = await InstanceLock.acquire(db, options.onLockEvent);
-    try {
-      await migrate(db);
-    } catch (error) {
-      await lock.release();
-      throw error;
-    }
-    // Several commits in flight on the pool: a server commits them in parallel (and flushes its WAL once for them).
-    return storeOn(db, { relayEvents: options.relayEvents ?? false, cacheActiveTasks: true, singleProcess: false, concurrentFlushes: 4, beforeClose: () => lock.release() });
+    if (exclusive) lock = await InstanceLock.acquire(db, options.onLockEvent);
+    await migrate(db);
+    const store = storeOn(db, {
+      relayEvents: options.relayEvents ?? false,
+      // Tasks are cached only by the one instance that writes them: the exclusive one, or the leader once elected.
+      deferTaskCache: !exclusive,
+      singleProcess: false,
+      // Several commits in flight on the pool: a server commits them in parallel (and flushes its WAL once for them).
+      concurrentFlushes: 4,
+      beforeClose: async () => lock?.release(),
+    });
+    const onLockEvent = (event: InstanceLockEvent) => {
+      if (event.kind === 'elected') store.tasks.startCaching();
+      options.onLockEvent?.(event);
+    };
+    return {
+      ...store,
+      async campaign(pollMs) {
+        if (lock) throw new Error('this store has its lock already');
+        const result = await InstanceLock.campaign(db, onLockEvent, pollMs);
+        lock = result.lock;
+        if (result.leading) store.tasks.startCaching();
+        return result.leading;
+      },
+    };
   } catch (error) {
+    await lock?.release();
     await db.close();
     throw error;
   }

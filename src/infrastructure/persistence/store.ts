@@ -14,7 +14,7 @@ export interface Store {
   tenants: SqlTenantRepository;
   apiKeys: SqlApiKeyRepository;
   agents: SqlAgentRepository;
-  tasks: CachedTaskRepository | SqlTaskRepository;
+  tasks: CachedTaskRepository;
   events: SqlEventStore;
   outbox: SqlOutbox;
   /** Drains pending writes, then closes the database. */
@@ -29,7 +29,13 @@ export interface StoreOptions {
 /** The repositories of the mesh over one SQL database (PGlite or PostgreSQL), sharing one group-commit batcher. */
 export function storeOn(
   db: SqlClient,
-  options: StoreOptions & { cacheActiveTasks: boolean; singleProcess: boolean; concurrentFlushes?: number; beforeClose?: () => Promise<void> },
+  options: StoreOptions & {
+    /** Until `tasks.startCaching()`, tasks are read from the database every time (a follower: others write them). */
+    deferTaskCache?: boolean;
+    singleProcess: boolean;
+    concurrentFlushes?: number;
+    beforeClose?: () => Promise<void>;
+  },
 ): Store {
   const relayEvents = options.relayEvents ?? false;
   const batcher = new WriteBatcher(db, { ...DEFAULT_WRITE_BATCHER_OPTIONS, maxConcurrentFlushes: options.concurrentFlushes ?? 1, relayEvents });
@@ -40,7 +46,7 @@ export function storeOn(
     tenants: new SqlTenantRepository(db),
     apiKeys: new SqlApiKeyRepository(db),
     agents: new SqlAgentRepository(db, relayEvents),
-    tasks: options.cacheActiveTasks ? new CachedTaskRepository(sqlTasks) : sqlTasks,
+    tasks: new CachedTaskRepository(sqlTasks, undefined, !(options.deferTaskCache ?? false)),
     events: new SqlEventStore(db),
     outbox: new SqlOutbox(db, options.singleProcess),
     async close() {

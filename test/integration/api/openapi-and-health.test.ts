@@ -146,7 +146,7 @@ describe('OpenAPI document, docs and health', () => {
 
     it('/health/ready answers 200 with store and broker up', async () => {
       const res = await h.request('GET', '/health/ready', { key: null });
-      expect(expectStatus(res, 200)).toEqual({ status: 'ready', checks: { store: { status: 'up' }, broker: { status: 'up' } } });
+      expect(expectStatus(res, 200)).toEqual({ status: 'ready', role: 'standalone', checks: { store: { status: 'up' }, broker: { status: 'up' } } });
     });
   });
 });

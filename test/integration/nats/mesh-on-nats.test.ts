@@ -1,16 +1,16 @@
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../../src/sdk/index.js';
 import { eventually, startHarness, type Harness } from '../../support/mesh-harness.js';
-import { natsUrl } from '../../support/nats.js';
+import { deleteNamespaceStreams, natsUrl, newNamespace as newTestNamespace } from '../../support/nats.js';
 import { createTestDatabase, postgresUrl, type TestDatabase } from '../../support/postgres.js';
 import { serveUntilExit } from '../../support/serve-process.js';
 import { TcpProxy } from '../../support/tcp-proxy.js';
 
 const namespaces: string[] = [];
 const newNamespace = () => {
-  const ns = `amtest_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 6)}`;
+  const ns = newTestNamespace();
   namespaces.push(ns);
   return ns;
 };
@@ -39,15 +39,7 @@ async function publishedEvents(namespace: string, taskId: string): Promise<Array
   }
 }
 
-afterAll(async () => {
-  if (natsUrl === null) return;
-  const nc = await connect({ servers: natsUrl });
-  const jsm = await jetstreamManager(nc);
-  for (const ns of namespaces) {
-    for (const stream of ['AGENTMESH_WORK', 'AGENTMESH_EVENTS']) await jsm.streams.delete(`${stream}_${ns.toUpperCase()}`).catch(() => false);
-  }
-  await nc.close();
-});
+afterAll(() => deleteNamespaceStreams(namespaces));
 
 /** One instance on the production backends: PostgreSQL for the store, NATS JetStream for delivery. */
 describe.skipIf(natsUrl === null || postgresUrl === null)('mesh on PostgreSQL and NATS JetStream', () => {

@@ -1,6 +1,5 @@
 import { Type } from '@fastify/type-provider-typebox';
 import type { Mesh } from '../../../application/mesh.js';
-import { heartbeatAgent } from '../../../application/use-cases/change-agent.js';
 import { bearerToken } from '../plugins/authenticate.js';
 import { DeliveredTask, errors, IdParams, WaitQuery } from '../schemas.js';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
@@ -42,7 +41,7 @@ export function agentInboxRoutes(app: TypedApp, mesh: Mesh): void {
       if (reply.raw.destroyed || request.raw.socket?.destroyed) abort.abort();
       const token = bearerToken(request);
       // Each slice of the wait re-checks the key and counts as a heartbeat.
-      const keepAlive = async () => void (await heartbeatAgent(mesh.ctx, await mesh.auth.authenticate(token), request.params.id));
+      const keepAlive = async () => mesh.keepAgentAlive(await mesh.auth.authenticate(token), request.params.id);
       const task = await mesh.delivery.next(request.caller, request.params.id, request.query.waitMs ?? 0, { signal: abort.signal, keepAlive });
       if (!task) return reply.code(204).send(null);
       return task;
@@ -91,7 +90,7 @@ export function agentInboxRoutes(app: TypedApp, mesh: Mesh): void {
         });
       try {
         // Validate before hijacking, so a bad agent id still gets a problem+json 404.
-        await heartbeatAgent(mesh.ctx, request.caller, request.params.id);
+        await mesh.commands.heartbeatAgent(request.caller, request.params.id);
         subscription = await mesh.delivery.stream(request.caller, request.params.id, (task) =>
           write(`event: task\nid: ${task.id}:${task.attempt}\ndata: ${JSON.stringify(task)}\n\n`),
         );
@@ -110,7 +109,7 @@ export function agentInboxRoutes(app: TypedApp, mesh: Mesh): void {
       keepalive = setInterval(() => {
         mesh.auth
           .authenticate(token)
-          .then((caller) => heartbeatAgent(mesh.ctx, caller, request.params.id))
+          .then((caller) => mesh.keepAgentAlive(caller, request.params.id))
           .then(() => open && raw.write(': keepalive\n\n'))
           // A revoked key or a removed agent ends the stream.
           .catch(() => end());

@@ -1,7 +1,5 @@
 import type { Mesh } from '../../../application/mesh.js';
-import { heartbeatAgent, pauseAgent, resumeAgent, terminateAgent } from '../../../application/use-cases/change-agent.js';
 import { getAgent, listAgents } from '../../../application/use-cases/query-agents.js';
-import { registerAgentUseCase } from '../../../application/use-cases/register-agent.js';
 import { Agent, AgentListQuery, errors, IdParams, pageOf, RegisterAgentBody } from '../schemas.js';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
 
@@ -10,7 +8,7 @@ export function agentRoutes(app: TypedApp, mesh: Mesh): void {
   app.post(
     '/v1/agents',
     { schema: { tags, summary: 'Register an agent with its capabilities', security: bearerSecurity, body: RegisterAgentBody, response: { 201: Agent, ...errors(409, 413, 429) } } },
-    async (request, reply) => reply.code(201).send(await registerAgentUseCase(mesh.ctx, request.caller, request.body)),
+    async (request, reply) => reply.code(201).send(await mesh.commands.registerAgent(request.caller, request.body)),
   );
 
   app.get(
@@ -34,21 +32,21 @@ export function agentRoutes(app: TypedApp, mesh: Mesh): void {
   );
 
   const lifecycle = [
-    ['heartbeat', 'Heartbeat: the agent is alive (an unhealthy agent recovers)', heartbeatAgent],
-    ['pause', 'Pause: keep in-flight tasks, take no new ones', pauseAgent],
-    ['resume', 'Resume a paused agent', resumeAgent],
+    ['heartbeat', 'Heartbeat: the agent is alive (an unhealthy agent recovers)', 'heartbeatAgent'],
+    ['pause', 'Pause: keep in-flight tasks, take no new ones', 'pauseAgent'],
+    ['resume', 'Resume a paused agent', 'resumeAgent'],
   ] as const;
-  for (const [verb, summary, useCase] of lifecycle) {
+  for (const [verb, summary, command] of lifecycle) {
     app.post(
       `/v1/agents/:id/${verb}`,
       { schema: { tags, summary, security: bearerSecurity, params: IdParams, response: { 200: Agent, ...errors(404, 409) } } },
-      async (request) => useCase(mesh.ctx, request.caller, request.params.id),
+      async (request) => mesh.commands[command](request.caller, request.params.id),
     );
   }
 
   app.delete(
     '/v1/agents/:id',
     { schema: { tags, summary: 'Terminate an agent; its tasks go back to the queue', security: bearerSecurity, params: IdParams, response: { 200: Agent, ...errors(404) } } },
-    async (request) => terminateAgent(mesh.ctx, request.caller, request.params.id),
+    async (request) => mesh.commands.terminateAgent(request.caller, request.params.id),
   );
 }

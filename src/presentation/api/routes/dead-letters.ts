@@ -1,6 +1,6 @@
 import { Type } from '@fastify/type-provider-typebox';
 import type { Mesh } from '../../../application/mesh.js';
-import { listDeadLetters, requeueDeadLetterUseCase } from '../../../application/use-cases/dead-letters.js';
+import { listDeadLetters } from '../../../application/use-cases/dead-letters.js';
 import { errors, IdParams, pageOf, PageQuery, Task } from '../schemas.js';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
 
@@ -26,6 +26,6 @@ export function deadLetterRoutes(app: TypedApp, mesh: Mesh): void {
   app.post(
     '/v1/dead-letters/:id/requeue',
     { schema: { tags, summary: 'Put a dead-lettered task back in its queue with fresh attempts', security: bearerSecurity, params: IdParams, response: { 200: Task, ...errors(404, 409) } } },
-    async (request) => requeueDeadLetterUseCase(mesh.ctx, request.caller, request.params.id),
+    async (request) => mesh.commands.requeueDeadLetter(request.caller, request.params.id),
   );
 }

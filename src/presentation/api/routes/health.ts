@@ -4,7 +4,12 @@ import type { HealthProbe } from '../../../application/ports.js';
 import { type TypedApp } from '../typed-app.js';
 
 const Check = Type.Object({ status: Type.Union([Type.Literal('up'), Type.Literal('down')]), error: Type.Optional(Type.String()) });
-const Readiness = Type.Object({ status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')]), checks: Type.Record(Type.String(), Check) });
+const Readiness = Type.Object({
+  status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')]),
+  /** What this instance does in the mesh: alone, the elected leader (queues, leases, registry), or a follower (API only). */
+  role: Type.Union([Type.Literal('standalone'), Type.Literal('leader'), Type.Literal('follower')]),
+  checks: Type.Record(Type.String(), Check),
+});
 
 /** A probe that hangs counts as down: readiness answers within this bound. */
 const PROBE_TIMEOUT_MS = 2_000;
@@ -35,7 +40,7 @@ export function healthRoutes(app: TypedApp, mesh: Mesh, store: HealthProbe): voi
     async (_request, reply) => {
       const checks = { store: await check(store), broker: await check(mesh.ctx.broker) };
       const ready = Object.values(checks).every((c) => c.status === 'up');
-      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', role: mesh.role, checks });
     },
   );
 }

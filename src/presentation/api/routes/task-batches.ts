@@ -1,8 +1,6 @@
 import type { Static } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Mesh } from '../../../application/mesh.js';
-import { submitTaskUseCase } from '../../../application/use-cases/submit-task.js';
-import { completeTask, failTask } from '../../../application/use-cases/work-task.js';
 import { itemProblem, type ProblemBody } from '../plugins/problem-details.js';
 import { batchReply, errors, SettleBatchBody, SettleReply, SubmitBatchBody, SubmitTaskReply } from '../schemas.js';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
@@ -38,7 +36,7 @@ export function taskBatchRoutes(app: TypedApp, mesh: Mesh): void {
       results: await answerEach(request, request.body.tasks, 'body.tasks', async (item): Promise<ItemResult<Static<typeof SubmitTaskReply>>> => {
         const { deadline, routing, ...rest } = item;
         const parsedDeadline = parseDeadline(deadline);
-        const { task, created } = await submitTaskUseCase(mesh.ctx, mesh.submitCounter, request.caller, {
+        const { task, created } = await mesh.commands.submitTask(request.caller, {
           ...rest,
           ...(routing !== undefined && { routing }),
           ...(parsedDeadline !== undefined && { deadline: parsedDeadline }),
@@ -63,8 +61,8 @@ export function taskBatchRoutes(app: TypedApp, mesh: Mesh): void {
       results: await answerEach(request, request.body.outcomes, 'body.outcomes', async (item): Promise<ItemResult<Static<typeof SettleReply>>> => {
         const task =
           item.outcome === 'completed'
-            ? await completeTask(mesh.ctx, request.caller, item.taskId, item.agentId, item.output)
-            : await failTask(mesh.ctx, request.caller, item.taskId, item.agentId, typeof item.error === 'string' ? { message: item.error } : item.error, item.retryable ?? true);
+            ? await mesh.commands.completeTask(request.caller, item.taskId, item.agentId, item.output)
+            : await mesh.commands.failTask(request.caller, item.taskId, item.agentId, typeof item.error === 'string' ? { message: item.error } : item.error, item.retryable ?? true);
         return { status: 200, body: { id: task.id, status: task.status } };
       }),
     }),

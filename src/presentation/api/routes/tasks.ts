@@ -1,9 +1,6 @@
 import { Type } from '@fastify/type-provider-typebox';
 import type { Mesh } from '../../../application/mesh.js';
-import { cancelTask } from '../../../application/use-cases/cancel-task.js';
 import { getTask, listTasks } from '../../../application/use-cases/query-tasks.js';
-import { submitTaskUseCase } from '../../../application/use-cases/submit-task.js';
-import { completeTask, extendTaskLease, failTask } from '../../../application/use-cases/work-task.js';
 import { CompleteBody, errors, ExtendBody, FailBody, IdParams, pageOf, SubmitTaskBody, SubmitTaskReply, Task, TaskListQuery, WaitQuery } from '../schemas.js';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
 import { parseDeadline } from './deadline.js';
@@ -30,7 +27,7 @@ export function taskRoutes(app: TypedApp, mesh: Mesh): void {
       const { deadline, routing, ...rest } = request.body;
       const idempotencyKey = request.headers['idempotency-key'];
       const parsedDeadline = parseDeadline(deadline);
-      const { task, created } = await submitTaskUseCase(mesh.ctx, mesh.submitCounter, request.caller, {
+      const { task, created } = await mesh.commands.submitTask(request.caller, {
         ...rest,
         ...(routing !== undefined && { routing }),
         ...(parsedDeadline !== undefined && { deadline: parsedDeadline }),
@@ -64,7 +61,7 @@ export function taskRoutes(app: TypedApp, mesh: Mesh): void {
   app.post(
     '/v1/tasks/:id/complete',
     { schema: { tags, summary: 'The holding agent reports success; repeating it is harmless', security: bearerSecurity, params: IdParams, body: CompleteBody, response: { 200: Task, ...errors(404, 409, 413) } } },
-    async (request) => completeTask(mesh.ctx, request.caller, request.params.id, request.body.agentId, request.body.output),
+    async (request) => mesh.commands.completeTask(request.caller, request.params.id, request.body.agentId, request.body.output),
   );
 
   app.post(
@@ -73,19 +70,19 @@ export function taskRoutes(app: TypedApp, mesh: Mesh): void {
     async (request) => {
       const { agentId, error, retryable = true } = request.body;
       const taskError = typeof error === 'string' ? { message: error } : error;
-      return failTask(mesh.ctx, request.caller, request.params.id, agentId, taskError, retryable);
+      return mesh.commands.failTask(request.caller, request.params.id, agentId, taskError, retryable);
     },
   );
 
   app.post(
     '/v1/tasks/:id/extend',
     { schema: { tags, summary: 'The holding agent extends its lease to now + leaseMs', security: bearerSecurity, params: IdParams, body: ExtendBody, response: { 200: Task, ...errors(404, 409) } } },
-    async (request) => extendTaskLease(mesh.ctx, request.caller, request.params.id, request.body.agentId, request.body.leaseMs),
+    async (request) => mesh.commands.extendTaskLease(request.caller, request.params.id, request.body.agentId, request.body.leaseMs),
   );
 
   app.post(
     '/v1/tasks/:id/cancel',
     { schema: { tags, summary: 'Cancel a task that has not settled', security: bearerSecurity, params: IdParams, response: { 200: Task, ...errors(404, 409) } } },
-    async (request) => cancelTask(mesh.ctx, request.caller, request.params.id),
+    async (request) => mesh.commands.cancelTask(request.caller, request.params.id),
   );
 }

@@ -1,0 +1,66 @@
+import type { Agent, RegisterAgentInput, Task, TaskError } from '../domain/index.js';
+import type { Caller } from './caller.js';
+import type { MeshContext } from './mesh-context.js';
+import type { SubmitCounter } from './submit-counter.js';
+import { cancelTask } from './use-cases/cancel-task.js';
+import { heartbeatAgent, pauseAgent, resumeAgent, terminateAgent } from './use-cases/change-agent.js';
+import { requeueDeadLetterUseCase } from './use-cases/dead-letters.js';
+import { registerAgentUseCase } from './use-cases/register-agent.js';
+import { submitTaskUseCase, type SubmitRequest } from './use-cases/submit-task.js';
+import { completeTask, extendTaskLease, failTask, startTask } from './use-cases/work-task.js';
+
+/**
+ * Every change to tasks and agents. They run where the queues, leases and agent registry live:
+ * on the mesh leader. Other instances send them there (remote-commands.ts); arguments and
+ * results are plain JSON.
+ */
+export interface MeshCommands {
+  submitTask(caller: Caller, request: SubmitRequest): Promise<{ task: Task; created: boolean }>;
+  completeTask(caller: Caller, id: string, agentId: string, output: unknown): Promise<Task>;
+  failTask(caller: Caller, id: string, agentId: string, error: TaskError, retryable: boolean): Promise<Task>;
+  extendTaskLease(caller: Caller, id: string, agentId: string, leaseMs: number): Promise<Task>;
+  cancelTask(caller: Caller, id: string): Promise<Task>;
+  requeueDeadLetter(caller: Caller, id: string): Promise<Task>;
+  registerAgent(caller: Caller, input: Omit<RegisterAgentInput, 'tenantId' | 'id'> & { id?: string }): Promise<Agent>;
+  heartbeatAgent(caller: Caller, id: string): Promise<Agent>;
+  pauseAgent(caller: Caller, id: string): Promise<Agent>;
+  resumeAgent(caller: Caller, id: string): Promise<Agent>;
+  terminateAgent(caller: Caller, id: string): Promise<Agent>;
+  /** An assignment reached its agent: the task is running. The caller checked the agent's key. */
+  startTask(tenantId: string, taskId: string, agentId: string, attempt: number): Promise<Task>;
+}
+
+export type MeshCommandName = keyof MeshCommands;
+
+export const MESH_COMMAND_NAMES: readonly MeshCommandName[] = [
+  'submitTask',
+  'completeTask',
+  'failTask',
+  'extendTaskLease',
+  'cancelTask',
+  'requeueDeadLetter',
+  'registerAgent',
+  'heartbeatAgent',
+  'pauseAgent',
+  'resumeAgent',
+  'terminateAgent',
+  'startTask',
+];
+
+/** The commands run in this process, on its queues and registry. */
+export function localCommands(ctx: MeshContext, counter: SubmitCounter): MeshCommands {
+  return {
+    submitTask: (caller, request) => submitTaskUseCase(ctx, counter, caller, request),
+    completeTask: (caller, id, agentId, output) => completeTask(ctx, caller, id, agentId, output),
+    failTask: (caller, id, agentId, error, retryable) => failTask(ctx, caller, id, agentId, error, retryable),
+    extendTaskLease: (caller, id, agentId, leaseMs) => extendTaskLease(ctx, caller, id, agentId, leaseMs),
+    cancelTask: (caller, id) => cancelTask(ctx, caller, id),
+    requeueDeadLetter: (caller, id) => requeueDeadLetterUseCase(ctx, caller, id),
+    registerAgent: (caller, input) => registerAgentUseCase(ctx, caller, input),
+    heartbeatAgent: (caller, id) => heartbeatAgent(ctx, caller, id),
+    pauseAgent: (caller, id) => pauseAgent(ctx, caller, id),
+    resumeAgent: (caller, id) => resumeAgent(ctx, caller, id),
+    terminateAgent: (caller, id) => terminateAgent(ctx, caller, id),
+    startTask: (tenantId, taskId, agentId, attempt) => startTask(ctx, tenantId, taskId, agentId, attempt),
+  };
+}

@@ -1,0 +1,103 @@
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Agent, AgentMeshClient } from '../../../src/sdk/index.js';
+import { eventually, startHarness, type Harness } from '../../support/mesh-harness.js';
+import { deleteNamespaceStreams, natsUrl, newNamespace } from '../../support/nats.js';
+import { createTestDatabase, postgresUrl, type TestDatabase } from '../../support/postgres.js';
+
+const namespaces: string[] = [];
+afterAll(() => deleteNamespaceStreams(namespaces));
+
+/** Two instances in this process on one PostgreSQL database and one NATS namespace: one mesh. */
+describe.skipIf(natsUrl === null || postgresUrl === null)('two instances as one mesh', () => {
+  let db: TestDatabase;
+  let env: Record<string, string>;
+  const harnesses: Harness[] = [];
+  const agents: Agent[] = [];
+
+  beforeEach(async () => {
+    db = await createTestDatabase();
+    const namespace = newNamespace();
+    namespaces.push(namespace);
+    env = { AGENTMESH_DATABASE_URL: db.url, AGENTMESH_NATS_URL: natsUrl!, AGENTMESH_NATS_NAMESPACE: namespace, AGENTMESH_HEARTBEAT_TIMEOUT_MS: '3000' };
+  });
+  afterEach(async () => {
+    await Promise.all(agents.splice(0).map((a) => a.stop()));
+    await Promise.all(harnesses.splice(0).map((h) => h.stop()));
+    await db.drop();
+  });
+
+  const start = async () => {
+    const h = await startHarness(env);
+    harnesses.push(h);
+    return h;
+  };
+  const agentOn = (h: Harness, name: string, transport: 'stream' | 'poll') => {
+    const agent = new Agent({ url: h.url, apiKey: h.adminKey, id: name, name, capabilities: ['echo'], transport, maxConcurrentTasks: 2, heartbeatIntervalMs: 300 }).handle(
+      'echo',
+      async (input: { n: number }) => ({ n: input.n, by: name }),
+    );
+    agents.push(agent);
+    return agent.start();
+  };
+
+  it('elects one leader; tasks submitted on either instance reach agents on both, round robin across them', async () => {
+    const a = await start();
+    const b = await start();
+    expect((await a.request('GET', '/health/ready')).body).toMatchObject({ status: 'ready', role: 'leader' });
+    expect((await b.request('GET', '/health/ready')).body).toMatchObject({ status: 'ready', role: 'follower' });
+
+    await agentOn(a, 'on-a', 'stream');
+    await agentOn(b, 'on-b1', 'stream');
+    await agentOn(b, 'on-b2', 'poll');
+    // An agent registered through the follower is in the leader's registry at once.
+    expect((await a.request('GET', '/v1/agents/on-b2')).status).toBe(200);
+
+    const results = await Promise.all(
+      Array.from({ length: 60 }, (_, n) => (n % 2 === 0 ? a : b).admin.run<{ n: number; by: string }>('echo', { n }, { routing: { strategy: 'round_robin' }, timeoutMs: 20_000 })),
+    );
+    expect(results.map((r) => r.status)).toEqual(Array(60).fill('completed'));
+    expect(results.map((r) => r.output!.n)).toEqual(Array.from({ length: 60 }, (_, n) => n));
+    const by = new Map<string, number>();
+    for (const r of results) by.set(r.output!.by, (by.get(r.output!.by) ?? 0) + 1);
+    expect([...by.keys()].sort()).toEqual(['on-a', 'on-b1', 'on-b2']);
+    for (const count of by.values()) expect(count).toBeGreaterThanOrEqual(10);
+  });
+
+  it('answers the same problem on the follower as on the leader, and a key revoked on one instance is refused by the other at once', async () => {
+    const a = await start();
+    const b = await start();
+    for (const h of [a, b]) {
+      const id = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
+      const missing = await h.request('POST', `/v1/tasks/${id}/complete`, { body: { agentId: 'agent-x', output: 1 } });
+      expect(missing.status).toBe(404);
+      expect(missing.body).toMatchObject({ type: 'https://agentmesh.dev/problems/not_found', detail: `task '${id}' was not found` });
+      const tooMany = await h.request('POST', '/v1/tasks', { body: { capability: 'c', input: {}, priority: 12 } });
+      expect(tooMany.status).toBe(400);
+      const badId = await h.request('POST', '/v1/agents', { body: { id: 'bad id!', name: 'x', capabilities: [{ name: 'c' }] } });
+      expect(badId.status).toBe(400);
+      expect(badId.body.detail).toMatch(/id/);
+    }
+    const created = await b.request('POST', '/v1/api-keys', { body: { name: 'temp', role: 'observer' } });
+    const key = created.body.key as string;
+    // Warm both instances' key caches.
+    expect((await a.request('GET', '/v1/agents', { key })).status).toBe(200);
+    expect((await b.request('GET', '/v1/agents', { key })).status).toBe(200);
+    expect((await a.request('DELETE', `/v1/api-keys/${created.body.id}`)).status).toBe(204);
+    await eventually(async () => (await b.request('GET', '/v1/agents', { key })).status === 401, 1000, 'the follower to refuse the revoked key');
+  });
+
+  it('hands leadership to the follower when the leader stops; its agents and tasks carry on', async () => {
+    const a = await start();
+    const b = await start();
+    await agentOn(b, 'survivor', 'stream');
+    const client = new AgentMeshClient({ url: b.url, apiKey: b.adminKey });
+    expect((await client.run('echo', { n: 1 }, { timeoutMs: 10_000 })).status).toBe('completed');
+
+    // Submitted on the follower while the leader goes away: it waits for the new leader.
+    await harnesses.splice(harnesses.indexOf(a), 1)[0]!.stop();
+    const during = client.run<{ n: number }>('echo', { n: 2 }, { timeoutMs: 20_000 });
+    await eventually(async () => (await b.request('GET', '/health/ready')).body.role === 'leader', 10_000, 'the follower to be elected');
+    expect((await during).output).toMatchObject({ n: 2, by: 'survivor' });
+    expect((await client.run('echo', { n: 3 }, { timeoutMs: 10_000 })).status).toBe('completed');
+  });
+});
