@@ -11,6 +11,8 @@ export interface AgentMeshConfig {
   databaseUrl: string | undefined;
   /** NATS JetStream instead of the in-memory broker: the server list, and the namespace of this mesh's subjects and stream. */
   nats: { url: string; namespace: string } | undefined;
+  /** Redis for the agents' live state and shared counters: its URL, and the prefix of this mesh's keys. */
+  redis: { url: string; keyPrefix: string } | undefined;
   adminKey: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Largest accepted request body; input and output limits come on top of the JSON envelope. */
@@ -86,9 +88,10 @@ function serviceUrls(env: Env, name: string, protocols: readonly string[], examp
 }
 
 export function loadConfig(env: Env = process.env): AgentMeshConfig {
-  if (env.AGENTMESH_REDIS_URL) {
-    throw new ConfigError('AGENTMESH_REDIS_URL is set, but this build has no Redis adapter yet (one instance keeps its counters in memory); unset it');
-  }
+  const redisUrl = serviceUrl(env, 'AGENTMESH_REDIS_URL', ['redis:', 'rediss:'], 'redis://redis.internal:6379');
+  const redisPrefix = env.AGENTMESH_REDIS_PREFIX ?? 'agentmesh';
+  if (env.AGENTMESH_REDIS_PREFIX !== undefined && redisUrl === undefined) throw new ConfigError('AGENTMESH_REDIS_PREFIX is set but AGENTMESH_REDIS_URL is not: set both, or neither');
+  if (!/^[A-Za-z0-9_.-]{1,64}$/u.test(redisPrefix)) throw new ConfigError(`AGENTMESH_REDIS_PREFIX must be 1-64 letters, digits, '_', '.' or '-', got '${redisPrefix}'`);
   const natsUrl = serviceUrls(env, 'AGENTMESH_NATS_URL', ['nats:', 'tls:'], 'nats://nats.internal:4222');
   const natsNamespace = env.AGENTMESH_NATS_NAMESPACE ?? '';
   if (natsNamespace !== '' && natsUrl === undefined) throw new ConfigError('AGENTMESH_NATS_NAMESPACE is set but AGENTMESH_NATS_URL is not: set both, or neither');
@@ -110,6 +113,7 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
     dataDir: dataDirRaw === ':memory:' ? undefined : dataDirRaw,
     databaseUrl,
     nats: natsUrl !== undefined ? { url: natsUrl, namespace: natsNamespace } : undefined,
+    redis: redisUrl !== undefined ? { url: redisUrl, keyPrefix: redisPrefix } : undefined,
     adminKey: adminKey || undefined,
     logLevel: oneOf(env, 'AGENTMESH_LOG_LEVEL', 'info', LOG_LEVELS),
     bodyLimitBytes: maxInputBytes + 64 * 1024,

@@ -9,6 +9,7 @@ import type {
   Clock,
   EventStore,
   IdGenerator,
+  LiveAgentView,
   MessageBroker,
   RandomSource,
   TaskRepository,
@@ -29,6 +30,8 @@ export interface MeshPorts {
   ids: IdGenerator;
   random: RandomSource;
   logger: Logger;
+  /** Agents' live state for every instance to read (Redis); absent when this instance's registry is the only reader. */
+  liveAgents?: LiveAgentView;
 }
 
 /** Everything a use case may touch: the ports plus this instance's in-memory coordination state. */

@@ -177,6 +177,31 @@ export interface MessageBroker {
   close(): Promise<void>;
 }
 
+/** What changes from moment to moment about an agent: its load, counters and last sign of life. */
+export type AgentLiveState = Pick<Agent, 'status' | 'inFlight' | 'assignedCount' | 'completedCount' | 'failedCount' | 'avgLatencyMs' | 'lastHeartbeatAt' | 'updatedAt'>;
+
+/**
+ * Every instance's view of the agents' live state (Redis): the leader, which routes, writes it as
+ * load changes; the other instances answer agent reads from it. Keys carry the tenant.
+ */
+export interface LiveAgentView {
+  publish(agents: readonly Agent[]): Promise<void>;
+  forget(tenantId: string, agentId: string): Promise<void>;
+  /** The live state of those of `agentIds` that have one. */
+  read(tenantId: string, agentIds: readonly string[]): Promise<Map<string, AgentLiveState>>;
+}
+
+/**
+ * Counters every instance shares (Redis; in memory on one instance), over a sliding window kept
+ * in 60 buckets: rate limits and quotas. Keys carry the tenant.
+ */
+export interface SharedCounters {
+  /** Adds `amount` now and returns the total over the last `windowMs`, this addition included. */
+  add(tenantId: string, name: string, windowMs: number, amount: number, now: number): Promise<number>;
+  /** The total over the last `windowMs`. */
+  total(tenantId: string, name: string, windowMs: number, now: number): Promise<number>;
+}
+
 /** A request found nobody serving its subject (between one mesh leader and the next, say). */
 export class NoResponderError extends Error {
   constructor(readonly subject: string) {

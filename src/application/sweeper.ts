@@ -77,13 +77,18 @@ export class Sweeper {
   }
 
   async flushAgentCounters(): Promise<void> {
-    const dirty = this.ctx.directory.takeDirty();
+    const { ctx } = this;
+    const dirty = ctx.directory.takeDirty();
+    // The shared view only shows the moment: when it cannot be written, the next change writes it again.
+    const published = ctx.liveAgents?.publish(dirty).catch((error: unknown) => ctx.logger.warn({ err: error }, "agents' live state not published"));
     try {
-      await Promise.all(dirty.map((a) => this.ctx.agents.save(a, [])));
+      await Promise.all(dirty.map((a) => ctx.agents.save(a, [])));
     } catch (error) {
       // Try again at the next sweep.
-      for (const a of dirty) this.ctx.directory.markDirty(a.tenantId, a.id);
+      for (const a of dirty) ctx.directory.markDirty(a.tenantId, a.id);
       throw error;
+    } finally {
+      await published;
     }
   }
 }

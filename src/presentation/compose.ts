@@ -5,7 +5,11 @@ import type { Logger } from '../application/logger.js';
 import { redactUrl, type AgentMeshConfig } from '../config.js';
 import { InMemoryBroker } from '../infrastructure/messaging/in-memory-broker.js';
 import { NatsBroker } from '../infrastructure/messaging/nats-broker.js';
-import type { MessageBroker } from '../application/ports.js';
+import type { HealthProbe, MessageBroker, SharedCounters } from '../application/ports.js';
+import { InMemoryCounters } from '../infrastructure/caching/in-memory-counters.js';
+import { RedisAgentView } from '../infrastructure/caching/redis-agent-view.js';
+import { RedisConnection } from '../infrastructure/caching/redis-client.js';
+import { RedisCounters } from '../infrastructure/caching/redis-counters.js';
 import { EventRelay } from '../application/event-relay.js';
 import { openEmbeddedStore } from '../infrastructure/persistence/embedded-store.js';
 import { SchemaTooNewError } from '../infrastructure/persistence/migrate.js';
@@ -28,6 +32,10 @@ export interface RunningMesh {
   broker: MessageBroker;
   /** Publishes committed events to the broker; only with NATS. */
   relay?: EventRelay;
+  /** With AGENTMESH_REDIS_URL. */
+  redis?: RedisConnection;
+  /** Sliding-window counters every instance shares (Redis), or this instance's own. */
+  counters: SharedCounters;
   /** Where the API listens, once `listen` was asked for. */
   url?: string;
   createdAdminKey?: string;
@@ -66,6 +74,14 @@ async function openPostgres(
   } catch (error) {
     if (error instanceof DatabaseInUseError || error instanceof SchemaTooNewError) throw error;
     throw new StartupError(`cannot use PostgreSQL at AGENTMESH_DATABASE_URL (${redactUrl(url)}): ${(error as Error).message}`, { cause: error });
+  }
+}
+
+async function openRedis(redis: { url: string; keyPrefix: string }): Promise<RedisConnection> {
+  try {
+    return await RedisConnection.connect(redis.url, { keyPrefix: redis.keyPrefix });
+  } catch (error) {
+    throw new StartupError(`cannot use Redis at AGENTMESH_REDIS_URL (${redactUrl(redis.url)}): ${(error as Error).message}`, { cause: error });
   }
 }
 
@@ -114,12 +130,20 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
       ? await openPostgres(config.databaseUrl, logger, { exclusive: !clustered, relayEvents, onElected: () => void lead(), onFatal })
       : await openEmbeddedStore(config.dataDir, { relayEvents });
   let broker: MessageBroker;
+  let redis: RedisConnection | undefined;
   try {
     broker = config.nats !== undefined ? await openNats(config.nats) : new InMemoryBroker();
+    try {
+      redis = config.redis !== undefined ? await openRedis(config.redis) : undefined;
+    } catch (error) {
+      await broker.close();
+      throw error;
+    }
   } catch (error) {
     await store.close();
     throw error;
   }
+  const counters: SharedCounters = redis ? new RedisCounters(redis) : new InMemoryCounters();
   const settings = clustered ? { ...fitToBroker(config.mesh, broker.maxPayloadBytes, logger), clustered: true } : config.mesh;
   const mesh = new Mesh(
     {
@@ -133,6 +157,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
       ids: new UuidV7Generator(),
       random: mathRandom,
       logger: logger as unknown as Logger,
+      ...(redis && { liveAgents: new RedisAgentView(redis) }),
     },
     settings,
   );
@@ -161,8 +186,12 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   }
   const relay = relayEvents ? new EventRelay(store.outbox, broker, logger as unknown as Logger) : undefined;
   relay?.start();
-  const storeProbe = { ping: async () => void (await store.db.query('SELECT 1')) };
-  const api = await buildApi(mesh, storeProbe, { bodyLimitBytes: config.bodyLimitBytes, logger, version: VERSION });
+  const probes: Record<string, HealthProbe> = {
+    store: { ping: async () => void (await store.db.query('SELECT 1')) },
+    broker,
+    ...(redis && { redis }),
+  };
+  const api = await buildApi(mesh, probes, { bodyLimitBytes: config.bodyLimitBytes, logger, version: VERSION });
   let url: string | undefined;
   if (options.listen) url = await api.listen({ host: config.host, port: config.port });
   let closed = false;
@@ -172,6 +201,8 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     store,
     broker,
     ...(relay !== undefined && { relay }),
+    ...(redis !== undefined && { redis }),
+    counters,
     ...(url !== undefined && { url }),
     ...(createdAdminKey !== undefined && { createdAdminKey }),
     async close() {
@@ -184,6 +215,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
       // The relay's last turn publishes what the mesh committed on its way down.
       await relay?.stop();
       await broker.close();
+      await redis?.close();
       await store.close();
     },
   };

@@ -1,9 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AgentMeshError } from '../../src/sdk/index.js';
 import { eventually } from '../support/mesh-harness.js';
-import { natsUrl } from '../support/nats.js';
-import { postgresUrl } from '../support/postgres.js';
-import { Cluster } from '../integration/cluster/cluster-support.js';
+import { Cluster, clusterServicesMissing } from '../integration/cluster/cluster-support.js';
 
 const TASKS = 600;
 const BATCH = 30;
@@ -12,7 +10,7 @@ const BATCH = 30;
  * kill -9 of the leading instance under load: the follower is elected, the tasks the dead
  * instance's agent held are re-routed when their lease lapses, and every task completes once.
  */
-describe.skipIf(natsUrl === null || postgresUrl === null)('an instance killed mid-load', () => {
+describe.skipIf(clusterServicesMissing)('an instance killed mid-load', () => {
   let cluster: Cluster | undefined;
   afterEach(async () => cluster?.close());
 

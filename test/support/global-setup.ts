@@ -1,5 +1,6 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 
@@ -9,11 +10,14 @@ declare module 'vitest' {
     postgresUrl: string | null;
     /** URL of the real NATS server with JetStream the suites may use (they create streams of their own), or null. */
     natsUrl: string | null;
+    /** URL of the real Redis the suites may use (under key prefixes of their own), or null. */
+    redisUrl: string | null;
   }
 }
 
 const POSTGRES_URL = process.env.AGENTMESH_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const NATS_URL = process.env.AGENTMESH_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+const REDIS_URL = process.env.AGENTMESH_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 const redact = (url: string) => url.replace(/\/\/[^@/]*@/, '//***@');
 
@@ -46,6 +50,20 @@ async function natsProblem(url: string): Promise<string | undefined> {
   }
 }
 
+async function redisProblem(url: string): Promise<string | undefined> {
+  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    await redis.ping();
+    return undefined;
+  } catch (error) {
+    return (error as Error).message || 'connection refused';
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /** A missing service skips its suites with a one-line notice, or fails the run under CI=true. */
 function report(service: string, variable: string, url: string, problem: string | undefined): string | null {
   if (problem === undefined) return url;
@@ -57,7 +75,8 @@ function report(service: string, variable: string, url: string, problem: string 
 
 /** Probes the machine's real services once per run. */
 export default async function setup(project: TestProject): Promise<void> {
-  const [postgres, nats] = await Promise.all([postgresProblem(POSTGRES_URL), natsProblem(NATS_URL)]);
+  const [postgres, nats, redis] = await Promise.all([postgresProblem(POSTGRES_URL), natsProblem(NATS_URL), redisProblem(REDIS_URL)]);
   project.provide('postgresUrl', report('PostgreSQL', 'AGENTMESH_TEST_POSTGRES_URL', POSTGRES_URL, postgres));
   project.provide('natsUrl', report('NATS', 'AGENTMESH_TEST_NATS_URL', NATS_URL, nats));
+  project.provide('redisUrl', report('Redis', 'AGENTMESH_TEST_REDIS_URL', REDIS_URL, redis));
 }

@@ -42,6 +42,7 @@ export async function terminateAgent(ctx: MeshContext, caller: Caller, id: strin
   const { agent } = await changeAgent(ctx, caller, id, 'terminate agents', terminate);
   await releaseAgentTasks(ctx, agent.tenantId, agent.id, 'agent_stopped');
   await ctx.broker.purge(agentInboxSubject(agent.tenantId, agent.id));
+  await ctx.liveAgents?.forget(agent.tenantId, agent.id);
   const left = { ...agent, inFlight: 0 };
   await ctx.agents.save(left, []);
   return left;

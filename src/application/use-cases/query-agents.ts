@@ -1,18 +1,39 @@
 import { NotFoundError, type Agent } from '../../domain/index.js';
 import { CAN_READ, requireRole, type Caller } from '../caller.js';
 import type { MeshContext } from '../mesh-context.js';
-import type { AgentFilter, Page, PageRequest } from '../ports.js';
+import type { AgentFilter, AgentLiveState, Page, PageRequest } from '../ports.js';
 
-/** Live agents are read from the registry (current load); terminated ones from the store. */
+/**
+ * Live agents are read from the registry (current load) where this instance keeps it; on a
+ * follower, the stored agent gets its live state from the shared view when there is one.
+ */
 export async function getAgent(ctx: MeshContext, caller: Caller, id: string): Promise<Agent> {
   requireRole(caller, CAN_READ, 'read agents');
-  const agent = ctx.directory.get(caller.tenantId, id) ?? (await ctx.agents.get(caller.tenantId, id));
-  if (!agent) throw new NotFoundError('agent', id);
-  return agent;
+  const live = ctx.directory.get(caller.tenantId, id);
+  if (live) return live;
+  const stored = await ctx.agents.get(caller.tenantId, id);
+  if (!stored) throw new NotFoundError('agent', id);
+  return (await withLiveState(ctx, caller.tenantId, [stored]))[0]!;
 }
 
 export async function listAgents(ctx: MeshContext, caller: Caller, filter: AgentFilter, page: PageRequest): Promise<Page<Agent>> {
   requireRole(caller, CAN_READ, 'list agents');
   const result = await ctx.agents.list(caller.tenantId, filter, page);
-  return { ...result, items: result.items.map((a) => ctx.directory.get(a.tenantId, a.id) ?? a) };
+  const items = result.items.map((a) => ctx.directory.get(a.tenantId, a.id) ?? a);
+  return { ...result, items: await withLiveState(ctx, caller.tenantId, items) };
+}
+
+/** Agents not in this instance's registry take their load and counters from the shared view, when it has fresher ones. */
+async function withLiveState(ctx: MeshContext, tenantId: string, agents: Agent[]): Promise<Agent[]> {
+  const stale = agents.filter((a) => a.status !== 'terminated' && ctx.directory.get(tenantId, a.id) === undefined);
+  if (!ctx.liveAgents || stale.length === 0) return agents;
+  const states = await ctx.liveAgents.read(tenantId, stale.map((a) => a.id)).catch((error: unknown) => {
+    // The stored counters are at most one sweep old: answer with them rather than fail the read.
+    ctx.logger.warn({ err: error }, "agents' live state unavailable; answering with the stored state");
+    return new Map<string, AgentLiveState>();
+  });
+  return agents.map((a) => {
+    const state = states.get(a.id);
+    return state && state.updatedAt >= a.updatedAt ? { ...a, ...state } : a;
+  });
 }

@@ -86,7 +86,8 @@ export class PostgresClient implements SqlClient {
    * the connection dies (the lock dies with it).
    */
   async tryAdvisoryLockSession(key: number, onConnectionLost: (error: Error) => void): Promise<{ release(): Promise<void> } | undefined> {
-    const client = new pg.Client({ ...this.pool.options, types } as pg.ClientConfig);
+    // Keepalives both ways: the holder notices a dead link, and the server drops a vanished holder's session (and lock) within ~25 s.
+    const client = new pg.Client({ ...this.pool.options, types, keepAlive: true, keepAliveInitialDelayMillis: 10_000 } as pg.ClientConfig);
     let released = false;
     // Without an 'error' listener a dying connection would crash the process.
     client.on('error', (error) => {
@@ -97,6 +98,7 @@ export class PostgresClient implements SqlClient {
     });
     try {
       await client.connect();
+      await client.query('SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3');
       const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [key]);
       if (!rows[0]?.locked) {
         released = true;

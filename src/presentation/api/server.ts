@@ -25,7 +25,7 @@ export interface ApiOptions {
 }
 
 /** The REST API: OpenAPI at /openapi.json, Swagger UI at /docs, every error as problem+json. */
-export async function buildApi(mesh: Mesh, store: HealthProbe, options: ApiOptions): Promise<TypedApp> {
+export async function buildApi(mesh: Mesh, probes: Record<string, HealthProbe>, options: ApiOptions): Promise<TypedApp> {
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: options.bodyLimitBytes,
@@ -55,7 +55,7 @@ export async function buildApi(mesh: Mesh, store: HealthProbe, options: ApiOptio
   registerAuthentication(app, mesh.auth);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  healthRoutes(app, mesh, store);
+  healthRoutes(app, mesh, probes);
   tenantRoutes(app, mesh);
   apiKeyRoutes(app, mesh);
   agentRoutes(app, mesh);

@@ -16,6 +16,8 @@ export async function serve(): Promise<void> {
       url: running.url,
       store: config.databaseUrl !== undefined ? redactUrl(config.databaseUrl) : (config.dataDir ?? ':memory:'),
       broker: config.nats !== undefined ? `nats ${redactNatsUrl(config.nats.url)}${config.nats.namespace ? ` (namespace ${config.nats.namespace})` : ''}` : 'in-memory',
+      shared_state: config.redis !== undefined ? `redis ${redactUrl(config.redis.url)} (key prefix ${config.redis.keyPrefix})` : 'in-process',
+      role: running.mesh.role,
     },
     'AgentMesh is listening',
   );

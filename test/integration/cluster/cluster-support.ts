@@ -1,14 +1,19 @@
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { Agent, AgentMeshClient, type SubmitOptions } from '../../../src/sdk/index.js';
 import { ADMIN_KEY } from '../../support/mesh-harness.js';
 import { deleteNamespaceStreams, natsUrl, newNamespace } from '../../support/nats.js';
-import { createTestDatabase, type TestDatabase } from '../../support/postgres.js';
+import { createTestDatabase, postgresUrl, type TestDatabase } from '../../support/postgres.js';
+import { newKeyPrefix, redisUrl } from '../../support/redis.js';
 import { spawnServe, type ServeProcess } from '../../support/serve-process.js';
 
 export const STRATEGIES: NonNullable<SubmitOptions['routing']>['strategy'][] = ['round_robin', 'least_loaded', 'affinity', 'priority'];
 
+/** The services a mesh of many instances runs on; its suites skip (or fail under CI=true) without them. */
+export const clusterServicesMissing = natsUrl === null || postgresUrl === null || redisUrl === null;
+
 /**
- * A mesh of `agentmesh serve` processes on a database and a NATS namespace of their own, SDK
+ * A mesh of `agentmesh serve` processes on a database, a NATS namespace and a Redis key prefix of their own, SDK
  * agents in this process connected to them, and a count of what every agent ran.
  */
 export class Cluster {
@@ -17,6 +22,7 @@ export class Cluster {
   /** Task id -> agents that ran it (a task run twice shows up with two). */
   readonly runs = new Map<string, string[]>();
   private readonly namespace = newNamespace();
+  readonly redisPrefix = newKeyPrefix();
 
   private constructor(
     readonly db: TestDatabase,
@@ -33,6 +39,8 @@ export class Cluster {
       AGENTMESH_DATABASE_URL: this.db.url,
       AGENTMESH_NATS_URL: natsUrl!,
       AGENTMESH_NATS_NAMESPACE: this.namespace,
+      AGENTMESH_REDIS_URL: redisUrl!,
+      AGENTMESH_REDIS_PREFIX: this.redisPrefix,
       AGENTMESH_ADMIN_KEY: ADMIN_KEY,
       AGENTMESH_DATA_DIR: ':memory:',
       ...this.env,
@@ -85,5 +93,9 @@ export class Cluster {
     await Promise.all(this.instances.map((i) => i.exited));
     await this.db.drop();
     await deleteNamespaceStreams([this.namespace]);
+    const redis = new Redis(redisUrl!);
+    const keys = await redis.keys(`${this.redisPrefix}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.quit();
   }
 }

@@ -1,13 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from '../../support/mesh-harness.js';
-import { natsUrl } from '../../support/nats.js';
-import { postgresUrl } from '../../support/postgres.js';
-import { Cluster, STRATEGIES } from './cluster-support.js';
+import { Cluster, clusterServicesMissing, STRATEGIES } from './cluster-support.js';
 
 const TASKS = 5_000;
 
 /** Two `agentmesh serve` processes on one PostgreSQL and one NATS: one mesh. */
-describe.skipIf(natsUrl === null || postgresUrl === null)('many instances as one mesh', () => {
+describe.skipIf(clusterServicesMissing)('many instances as one mesh', () => {
   let cluster: Cluster | undefined;
   afterEach(async () => cluster?.close());
 

@@ -3,6 +3,8 @@ import { Agent, AgentMeshClient } from '../../../src/sdk/index.js';
 import { eventually, startHarness, type Harness } from '../../support/mesh-harness.js';
 import { deleteNamespaceStreams, natsUrl, newNamespace } from '../../support/nats.js';
 import { createTestDatabase, postgresUrl, type TestDatabase } from '../../support/postgres.js';
+import { newKeyPrefix, redisUrl } from '../../support/redis.js';
+import { Redis } from 'ioredis';
 
 const namespaces: string[] = [];
 afterAll(() => deleteNamespaceStreams(namespaces));
@@ -99,5 +101,36 @@ describe.skipIf(natsUrl === null || postgresUrl === null)('two instances as one 
     await eventually(async () => (await b.request('GET', '/health/ready')).body.role === 'leader', 10_000, 'the follower to be elected');
     expect((await during).output).toMatchObject({ n: 2, by: 'survivor' });
     expect((await client.run('echo', { n: 3 }, { timeoutMs: 10_000 })).status).toBe('completed');
+  });
+
+  it.skipIf(redisUrl === null)("with Redis, the follower answers agent reads with the load the leader publishes there", async () => {
+    const prefix = newKeyPrefix();
+    env = { ...env, AGENTMESH_REDIS_URL: redisUrl!, AGENTMESH_REDIS_PREFIX: prefix, AGENTMESH_SWEEP_INTERVAL_MS: '50' };
+    const a = await start();
+    const b = await start();
+    expect((await b.request('GET', '/health/ready')).body.checks.redis).toEqual({ status: 'up' });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const worker = new Agent({ url: b.url, apiKey: b.adminKey, id: 'holder', name: 'holder', capabilities: ['hold'], maxConcurrentTasks: 2, heartbeatIntervalMs: 300 }).handle('hold', () => held);
+    agents.push(worker);
+    await worker.start();
+    const { id } = await b.admin.submit('hold', {});
+    const redis = new Redis(redisUrl!);
+    try {
+      const published = await eventually(async () => {
+        const raw = await redis.hget(`${prefix}:{default}:agents`, 'holder');
+        return raw !== null && JSON.parse(raw).inFlight === 1 ? JSON.parse(raw) : undefined;
+      }, 5000, 'the leader to publish the load');
+      expect(published).toMatchObject({ status: 'available', inFlight: 1, assignedCount: 1 });
+      const seen = await b.request('GET', '/v1/agents/holder');
+      expect(seen.body).toMatchObject({ inFlight: 1, assignedCount: 1 });
+      release();
+      await b.admin.waitForResult(id, { timeoutMs: 5000 });
+      await eventually(async () => (await b.request('GET', '/v1/agents?capability=hold')).body.items[0]?.completedCount === 1, 5000, 'the follower to see the completion');
+    } finally {
+      release();
+      await redis.del(...(await redis.keys(`${prefix}:*`)));
+      await redis.quit();
+    }
   });
 });

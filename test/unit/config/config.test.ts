@@ -32,6 +32,10 @@ describe('loadConfig', () => {
     expect(fails({ AGENTMESH_NATS_NAMESPACE: 'orphan' })).toMatch(/AGENTMESH_NATS_NAMESPACE is set but AGENTMESH_NATS_URL is not/);
     expect(fails({ AGENTMESH_NATS_URL: 'http://a:4222' })).toMatch(/AGENTMESH_NATS_URL must be a nats:\/\/ or tls:\/\/ URL/);
     expect(fails({ AGENTMESH_DATABASE_URL: 'mysql://secret:pw@x/db' })).not.toContain('pw@');
-    expect(fails({ AGENTMESH_REDIS_URL: 'redis://x' })).toMatch(/AGENTMESH_REDIS_URL/);
+    expect(loadConfig({ AGENTMESH_REDIS_URL: 'rediss://:pw@cache:6380/2' }).redis).toEqual({ url: 'rediss://:pw@cache:6380/2', keyPrefix: 'agentmesh' });
+    expect(loadConfig({ AGENTMESH_REDIS_URL: 'redis://cache', AGENTMESH_REDIS_PREFIX: 'prod-eu' }).redis).toEqual({ url: 'redis://cache', keyPrefix: 'prod-eu' });
+    expect(fails({ AGENTMESH_REDIS_URL: 'http://cache:6379' })).toMatch(/AGENTMESH_REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/);
+    expect(fails({ AGENTMESH_REDIS_PREFIX: 'orphan' })).toMatch(/AGENTMESH_REDIS_PREFIX is set but AGENTMESH_REDIS_URL is not/);
+    expect(fails({ AGENTMESH_REDIS_URL: 'redis://cache', AGENTMESH_REDIS_PREFIX: 'a b' })).toMatch(/AGENTMESH_REDIS_PREFIX must be 1-64/);
   });
 });

@@ -31,14 +31,16 @@ async function check(probe: HealthProbe): Promise<{ status: 'up' | 'down'; error
   }
 }
 
-/** Liveness: the process answers. Readiness: the store and the broker answer too. */
-export function healthRoutes(app: TypedApp, mesh: Mesh, store: HealthProbe): void {
+/** Liveness: the process answers. Readiness: every dependency (store, broker, Redis when used) answers too. */
+export function healthRoutes(app: TypedApp, mesh: Mesh, probes: Record<string, HealthProbe>): void {
   app.get('/health/live', { schema: { tags: ['health'], summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('alive') }) } } }, async () => ({ status: 'alive' as const }));
   app.get(
     '/health/ready',
-    { schema: { tags: ['health'], summary: 'Readiness: store and broker reachable (503 when not)', response: { 200: Readiness, 503: Readiness } } },
+    { schema: { tags: ['health'], summary: 'Readiness: store, broker and Redis (when used) reachable (503 when not)', response: { 200: Readiness, 503: Readiness } } },
     async (_request, reply) => {
-      const checks = { store: await check(store), broker: await check(mesh.ctx.broker) };
+      const names = Object.keys(probes);
+      const results = await Promise.all(names.map((name) => check(probes[name]!)));
+      const checks = Object.fromEntries(names.map((name, i) => [name, results[i]!]));
       const ready = Object.values(checks).every((c) => c.status === 'up');
       return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', role: mesh.role, checks });
     },
