@@ -3,17 +3,20 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { Agent, AgentMeshClient } from '../dist/sdk/index.js';
 
-const { url, apiKey, agents: agentCount, batching = true } = workerData;
+// `urls`: several instances of one mesh; agents and submits are spread over them.
+const { url, urls = [url], apiKey, agents: agentCount, batching = true } = workerData;
 const latencies = [];
 const workers = [];
 for (let i = 0; i < agentCount; i++) {
-  const agent = new Agent({ url, apiKey, name: `bench-${i}`, capabilities: ['work'], maxConcurrentTasks: 64, batching }).handle('work', (input) => {
+  const agent = new Agent({ url: urls[i % urls.length], apiKey, name: `bench-${i}`, capabilities: ['work'], maxConcurrentTasks: 64, batching }).handle('work', (input) => {
     if (input.t !== undefined && input.measure) latencies.push(performance.timeOrigin + performance.now() - input.t);
     return { ok: true };
   });
   workers.push(await agent.start());
 }
-const client = new AgentMeshClient({ url, apiKey, batching });
+const clients = urls.map((u) => new AgentMeshClient({ url: u, apiKey, batching }));
+let nextClient = 0;
+const client = { submit: (...args) => clients[nextClient++ % clients.length].submit(...args) };
 parentPort.postMessage({ ready: true });
 
 parentPort.on('message', async (msg) => {

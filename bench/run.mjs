@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { measureStore } from './store.mjs';
 import { withScratchDatabase } from './postgres-scratch.mjs';
 import { dropStreams, measureJetStreamPublish, natsReachable, NATS_URL } from './jetstream-baseline.mjs';
+import { measureCluster, REDIS_URL, summarizeProfile, withProfileDir } from './cluster.mjs';
 
 const quick = process.argv.includes('--quick');
 const f = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
@@ -62,8 +63,37 @@ if (await natsReachable()) {
     line(`  submit -> handler at ${pacedProd.rate} tasks/s (half the single-request peak), p50 / p99 ms`, `${f(pacedProd.p50Ms, 1)} / ${f(pacedProd.p99Ms, 1)}`);
     await dropStreams(namespace);
   });
+  await benchCluster(js.publishesPerSecond);
 } else {
   console.log(`\n(NATS at ${NATS_URL} unreachable: the production-backends figures are skipped)`);
+}
+
+/** One and two `agentmesh serve` processes on PostgreSQL + NATS + Redis; the leader's CPU profile in the one-instance run. */
+async function benchCluster(jetStreamBaseline) {
+  console.log(`\nMany instances as one mesh: agentmesh serve processes on PostgreSQL + NATS + Redis (${REDIS_URL}); agents and client on a worker thread, spread over the instances`);
+  const total = quick ? 4000 : 12_000;
+  const results = [];
+  for (const instances of [1, 2]) {
+    const result = await withScratchDatabase((databaseUrl) =>
+      withProfileDir(async (dir) => {
+        const measured = await measureCluster({ databaseUrl, instances, total, profileDir: instances === 1 ? dir : undefined });
+        const peak = { ...measured, profile: instances === 1 ? summarizeProfile(dir) : undefined };
+        // Latency on a fresh mesh at half of this peak.
+        const paced = await withScratchDatabase((url) => measureCluster({ databaseUrl: url, instances, total: 500, pacedRate: Math.round(peak.tasksPerSecond / 2), pacedSeconds: quick ? 3 : 5 }));
+        return { ...peak, paced: paced.paced };
+      }),
+    );
+    if (!result) return;
+    results.push(result);
+    const cpu = result.cpuMicrosPerTask.map((us, i) => `${i === 0 ? 'leader' : 'follower'} ${f(us)} µs`).join(', ');
+    line(`  ${instances} instance${instances > 1 ? 's' : ''}: end to end tasks/s`, f(result.tasksPerSecond), `CPU per task: ${cpu}; ratio to the JetStream baseline ${f(result.tasksPerSecond / jetStreamBaseline, 2)}`);
+    line(`    submit -> handler at ${result.paced.rate} tasks/s (half that peak), p50 / p99 ms`, `${f(result.paced.p50Ms, 1)} / ${f(result.paced.p99Ms, 1)}`);
+  }
+  if (results.length === 2) line('  two instances / one instance', f(results[1].tasksPerSecond / results[0].tasksPerSecond, 2), '2 cores carry both instances, PostgreSQL, NATS, Redis and the load');
+  const profile = results[0].profile;
+  console.log(`  the leader's CPU profile, one instance (busy ${f(profile.busyPercent)} % of the run): self time by origin, then the busiest functions`);
+  for (const o of profile.origins) line(`    ${o.name}`, `${f(o.percentOfBusy, 1)} %`);
+  for (const fn of profile.functions) line(`    ${fn.name.slice(0, 70)}`, `${f(fn.percentOfBusy, 1)} %`);
 }
 
 const { stdout } = await promisify(execFile)(process.execPath, [new URL('./rss-idle.mjs', import.meta.url).pathname]);

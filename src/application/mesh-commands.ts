@@ -1,4 +1,4 @@
-import type { Agent, RegisterAgentInput, Task, TaskError } from '../domain/index.js';
+import type { Agent, RegisterAgentInput, Task, TaskError, TaskStatus } from '../domain/index.js';
 import type { Caller } from './caller.js';
 import type { MeshContext } from './mesh-context.js';
 import type { SubmitCounter } from './submit-counter.js';
@@ -15,9 +15,12 @@ import { completeTask, extendTaskLease, failTask, startTask } from './use-cases/
  * results are plain JSON.
  */
 export interface MeshCommands {
-  submitTask(caller: Caller, request: SubmitRequest): Promise<{ task: Task; created: boolean }>;
+  /** `created: false` when an idempotency key matched an earlier submit (whose task this is). */
+  submitTask(caller: Caller, request: SubmitRequest): Promise<TaskOutcome & { created: boolean }>;
   completeTask(caller: Caller, id: string, agentId: string, output: unknown): Promise<Task>;
   failTask(caller: Caller, id: string, agentId: string, error: TaskError, retryable: boolean): Promise<Task>;
+  /** Complete or fail, answering only where the task stands (the batch route's answer). */
+  settleTask(caller: Caller, settlement: Settlement): Promise<TaskOutcome>;
   extendTaskLease(caller: Caller, id: string, agentId: string, leaseMs: number): Promise<Task>;
   cancelTask(caller: Caller, id: string): Promise<Task>;
   requeueDeadLetter(caller: Caller, id: string): Promise<Task>;
@@ -30,12 +33,23 @@ export interface MeshCommands {
   startTask(tenantId: string, taskId: string, agentId: string, attempt: number): Promise<Task>;
 }
 
+/** Where a task stands after a command: what batch answers carry. */
+export interface TaskOutcome {
+  id: string;
+  status: TaskStatus;
+}
+
+export type Settlement =
+  | { taskId: string; agentId: string; outcome: 'completed'; output?: unknown }
+  | { taskId: string; agentId: string; outcome: 'failed'; error: TaskError; retryable: boolean };
+
 export type MeshCommandName = keyof MeshCommands;
 
 export const MESH_COMMAND_NAMES: readonly MeshCommandName[] = [
   'submitTask',
   'completeTask',
   'failTask',
+  'settleTask',
   'extendTaskLease',
   'cancelTask',
   'requeueDeadLetter',
@@ -49,10 +63,16 @@ export const MESH_COMMAND_NAMES: readonly MeshCommandName[] = [
 
 /** The commands run in this process, on its queues and registry. */
 export function localCommands(ctx: MeshContext, counter: SubmitCounter): MeshCommands {
+  const outcome = (task: Task): TaskOutcome => ({ id: task.id, status: task.status });
   return {
-    submitTask: (caller, request) => submitTaskUseCase(ctx, counter, caller, request),
+    submitTask: async (caller, request) => {
+      const { task, created } = await submitTaskUseCase(ctx, counter, caller, request);
+      return { ...outcome(task), created };
+    },
     completeTask: (caller, id, agentId, output) => completeTask(ctx, caller, id, agentId, output),
     failTask: (caller, id, agentId, error, retryable) => failTask(ctx, caller, id, agentId, error, retryable),
+    settleTask: async (caller, s) =>
+      outcome(s.outcome === 'completed' ? await completeTask(ctx, caller, s.taskId, s.agentId, s.output) : await failTask(ctx, caller, s.taskId, s.agentId, s.error, s.retryable)),
     extendTaskLease: (caller, id, agentId, leaseMs) => extendTaskLease(ctx, caller, id, agentId, leaseMs),
     cancelTask: (caller, id) => cancelTask(ctx, caller, id),
     requeueDeadLetter: (caller, id) => requeueDeadLetterUseCase(ctx, caller, id),

@@ -77,23 +77,33 @@ export interface RemoteCommandOptions {
   retryEveryMs?: number;
 }
 
+/** Commands whose answers are small by construction: those of one tick travel to the leader together. */
+const COALESCED: ReadonlySet<MeshCommandName> = new Set<MeshCommandName>(['submitTask', 'settleTask']);
+const MAX_COMMANDS_PER_MESSAGE = 128;
+/** Without a broker limit, messages still stay this small. */
+const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
+
+interface Waiting {
+  encoded: string;
+  resolve: (reply: CommandReply) => void;
+  reject: (error: unknown) => void;
+}
+
 /**
  * The commands of a follower instance: each is sent to the leader and its answer (or its error,
- * as the same DomainError) returned. A command nobody received is asked again until a leader
- * answers; one that timed out is not (it may have run), and the caller gets 503.
+ * as the same DomainError) returned. Small commands made in the same tick share one message (a
+ * batch of 100 submits is one round trip, not 100). A message nobody received is sent again until
+ * a leader answers; one that timed out is not (its commands may have run), and callers get 503.
  */
 export function remoteCommands(broker: MessageBroker, options: RemoteCommandOptions): MeshCommands {
   const retryEveryMs = options.retryEveryMs ?? 100;
-  const call = async (op: MeshCommandName, args: unknown[]): Promise<unknown> => {
-    const data = encode({ op, args } satisfies CommandRequest);
-    const max = broker.maxPayloadBytes;
-    if (max !== undefined && data.byteLength > max) throw new PayloadTooLargeError('the request', max, data.byteLength);
+  const maxBytes = () => broker.maxPayloadBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+
+  const send = async (data: Uint8Array): Promise<Uint8Array> => {
     const giveUpAt = Date.now() + options.leaderWaitMs;
     for (;;) {
       try {
-        const reply = decode<CommandReply>(await broker.request(COMMAND_SUBJECT, data, options.timeoutMs));
-        if (reply.ok) return reply.value;
-        throw reviveError(reply.error);
+        return await broker.request(COMMAND_SUBJECT, data, options.timeoutMs);
       } catch (error) {
         if (!(error instanceof NoResponderError)) throw error;
         if (Date.now() >= giveUpAt) throw new UnavailableError('no mesh leader is answering (one is being elected); try again shortly', 2);
@@ -101,27 +111,83 @@ export function remoteCommands(broker: MessageBroker, options: RemoteCommandOpti
       }
     }
   };
+
+  let queue: Waiting[] = [];
+  const sendBatch = (batch: Waiting[]) => {
+    send(Buffer.from(`{"batch":[${batch.map((w) => w.encoded).join(',')}]}`))
+      .then((data) => {
+        const { replies } = decode<{ replies: CommandReply[] }>(data);
+        batch.forEach((w, i) => w.resolve(replies[i]!));
+      })
+      .catch((error: unknown) => batch.forEach((w) => w.reject(error)));
+  };
+  const flush = () => {
+    const waiting = queue;
+    queue = [];
+    // Room for the envelope and the answers' framing.
+    const limit = maxBytes() - 64 * 1024;
+    let batch: Waiting[] = [];
+    let bytes = 0;
+    for (const w of waiting) {
+      if (batch.length > 0 && (batch.length >= MAX_COMMANDS_PER_MESSAGE || bytes + w.encoded.length > limit)) {
+        sendBatch(batch);
+        batch = [];
+        bytes = 0;
+      }
+      batch.push(w);
+      bytes += w.encoded.length + 1;
+    }
+    if (batch.length > 0) sendBatch(batch);
+  };
+
+  const call = async (op: MeshCommandName, args: unknown[]): Promise<unknown> => {
+    const encoded = JSON.stringify({ op, args } satisfies CommandRequest);
+    const size = Buffer.byteLength(encoded);
+    if (size > maxBytes()) throw new PayloadTooLargeError('the request', maxBytes(), size);
+    let reply: CommandReply;
+    if (COALESCED.has(op)) {
+      reply = await new Promise<CommandReply>((resolve, reject) => {
+        if (queue.push({ encoded, resolve, reject }) === 1) queueMicrotask(flush);
+      });
+    } else {
+      reply = decode<CommandReply>(await send(Buffer.from(encoded)));
+    }
+    if (reply.ok) return reply.value;
+    throw reviveError(reply.error);
+  };
   return Object.fromEntries(MESH_COMMAND_NAMES.map((op) => [op, (...args: unknown[]) => call(op, args)])) as unknown as MeshCommands;
 }
 
 /** The leader's side: runs the commands other instances send, on its own queues and registry. */
 export function serveCommands(broker: MessageBroker, commands: MeshCommands, logger: Logger): Subscription {
   const run = commands as unknown as Record<MeshCommandName, (...args: unknown[]) => Promise<unknown>>;
-  return broker.serve(COMMAND_SUBJECT, async (data) => {
-    let reply: CommandReply;
+  const runOne = async (request: CommandRequest): Promise<CommandReply> => {
     try {
-      const request = decode<CommandRequest>(data);
       if (!MESH_COMMAND_NAMES.includes(request.op) || !Array.isArray(request.args)) throw new Error(`unknown command '${String(request.op)}'`);
-      reply = { ok: true, value: await run[request.op](...request.args) };
+      return { ok: true, value: await run[request.op](...request.args) };
     } catch (error) {
       if (!(error instanceof DomainError)) logger.error({ err: error }, 'a command from another instance failed');
-      reply = { ok: false, error: serializeError(error) };
+      return { ok: false, error: serializeError(error) };
     }
-    const encoded = encode(reply);
-    const max = broker.maxPayloadBytes;
-    if (max !== undefined && encoded.byteLength > max) {
-      return encode({ ok: false, error: serializeError(new PayloadTooLargeError('the answer', max, encoded.byteLength)) } satisfies CommandReply);
+  };
+  const tooLarge = (max: number, size: number): CommandReply => ({ ok: false, error: serializeError(new PayloadTooLargeError('the answer', max, size)) });
+  return broker.serve(COMMAND_SUBJECT, async (data) => {
+    const max = broker.maxPayloadBytes ?? Infinity;
+    let request: CommandRequest | { batch: CommandRequest[] };
+    try {
+      request = decode(data);
+    } catch (error) {
+      return encode({ ok: false, error: serializeError(error) } satisfies CommandReply);
     }
-    return encoded;
+    if ('batch' in request) {
+      // Coalesced commands answer small (an id and a status, or a problem), so the batch's answer fits.
+      const replies = await Promise.all(request.batch.map(runOne));
+      const encoded = encode({ replies });
+      if (encoded.byteLength <= max) return encoded;
+      const share = Math.floor(max / replies.length);
+      return encode({ replies: replies.map((r) => (encode(r).byteLength > share ? tooLarge(share, encode(r).byteLength) : r)) });
+    }
+    const encoded = encode(await runOne(request));
+    return encoded.byteLength > max ? encode(tooLarge(max, encoded.byteLength)) : encoded;
   });
 }

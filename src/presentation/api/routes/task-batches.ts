@@ -36,12 +36,12 @@ export function taskBatchRoutes(app: TypedApp, mesh: Mesh): void {
       results: await answerEach(request, request.body.tasks, 'body.tasks', async (item): Promise<ItemResult<Static<typeof SubmitTaskReply>>> => {
         const { deadline, routing, ...rest } = item;
         const parsedDeadline = parseDeadline(deadline);
-        const { task, created } = await mesh.commands.submitTask(request.caller, {
+        const { created, ...task } = await mesh.commands.submitTask(request.caller, {
           ...rest,
           ...(routing !== undefined && { routing }),
           ...(parsedDeadline !== undefined && { deadline: parsedDeadline }),
         });
-        return { status: created ? 202 : 200, body: { id: task.id, status: task.status, created } };
+        return { status: created ? 202 : 200, body: { ...task, created } };
       }),
     }),
   );
@@ -59,11 +59,11 @@ export function taskBatchRoutes(app: TypedApp, mesh: Mesh): void {
     },
     async (request) => ({
       results: await answerEach(request, request.body.outcomes, 'body.outcomes', async (item): Promise<ItemResult<Static<typeof SettleReply>>> => {
-        const task =
+        const settlement =
           item.outcome === 'completed'
-            ? await mesh.commands.completeTask(request.caller, item.taskId, item.agentId, item.output)
-            : await mesh.commands.failTask(request.caller, item.taskId, item.agentId, typeof item.error === 'string' ? { message: item.error } : item.error, item.retryable ?? true);
-        return { status: 200, body: { id: task.id, status: task.status } };
+            ? { taskId: item.taskId, agentId: item.agentId, outcome: item.outcome, output: item.output }
+            : { taskId: item.taskId, agentId: item.agentId, outcome: item.outcome, error: typeof item.error === 'string' ? { message: item.error } : item.error, retryable: item.retryable ?? true };
+        return { status: 200, body: await mesh.commands.settleTask(request.caller, settlement) };
       }),
     }),
   );

@@ -27,14 +27,14 @@ export function taskRoutes(app: TypedApp, mesh: Mesh): void {
       const { deadline, routing, ...rest } = request.body;
       const idempotencyKey = request.headers['idempotency-key'];
       const parsedDeadline = parseDeadline(deadline);
-      const { task, created } = await mesh.commands.submitTask(request.caller, {
+      const { id, status, created } = await mesh.commands.submitTask(request.caller, {
         ...rest,
         ...(routing !== undefined && { routing }),
         ...(parsedDeadline !== undefined && { deadline: parsedDeadline }),
         ...(idempotencyKey !== undefined && { idempotencyKey }),
       });
-      void reply.header('location', `/v1/tasks/${task.id}`);
-      return reply.code(created ? 202 : 200).send({ id: task.id, status: task.status, created });
+      void reply.header('location', `/v1/tasks/${id}`);
+      return reply.code(created ? 202 : 200).send({ id, status, created });
     },
   );
 
