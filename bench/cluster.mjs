@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { percentile, BENCH_ADMIN_KEY } from './e2e.mjs';
+import { once } from './e2e-threads.mjs';
 import { NATS_URL, dropStreams } from './jetstream-baseline.mjs';
 
 const CLI = new URL('../dist/presentation/cli/main.js', import.meta.url).pathname;
@@ -49,18 +50,6 @@ async function startInstance(env, nodeArgs = []) {
 function cpuMicros(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / 100;
-}
-
-function once(worker, type) {
-  return new Promise((resolve) => {
-    const on = (m) => {
-      if (m.type === type || (type === 'ready' && m.ready)) {
-        worker.off('message', on);
-        resolve(m);
-      }
-    };
-    worker.on('message', on);
-  });
 }
 
 /**

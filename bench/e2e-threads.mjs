@@ -2,7 +2,8 @@ import { Worker } from 'node:worker_threads';
 import { startBenchMesh, percentile } from './e2e.mjs';
 import { withScratchDatabase } from './postgres-scratch.mjs';
 
-function once(worker, type) {
+/** The worker's next message of this type. */
+export function once(worker, type) {
   return new Promise((resolve) => {
     const on = (m) => {
       if (m.type === type || (type === 'ready' && m.ready)) {
