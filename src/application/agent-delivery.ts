@@ -19,6 +19,9 @@ export interface DeliveredTask {
   leaseExpiresAt: number;
   deadline?: number;
   parentId?: string;
+  /** The submitter's W3C trace context: continue the trace in the agent's work. */
+  traceparent?: string;
+  tracestate?: string;
 }
 
 export function toDelivered(task: Task): DeliveredTask {
@@ -33,6 +36,7 @@ export function toDelivered(task: Task): DeliveredTask {
     leaseExpiresAt: task.leaseExpiresAt!,
     ...(task.deadline !== undefined && { deadline: task.deadline }),
     ...(task.parentId !== undefined && { parentId: task.parentId }),
+    ...(task.traceContext !== undefined && task.traceContext),
   };
 }
 

@@ -147,8 +147,14 @@ export class TaskLifecycle {
     const message: AssignmentMessage = { taskId: task.id, attempt: task.attempts };
     const data = Buffer.from(JSON.stringify(message));
     // A lost publish is covered by the lease: it lapses and the task is routed again.
+    const trace = task.traceContext;
+    const headers: Record<string, string> = { 'task-id': task.id, attempt: String(task.attempts) };
+    if (trace) {
+      headers.traceparent = trace.traceparent;
+      if (trace.tracestate !== undefined) headers.tracestate = trace.tracestate;
+    }
     this.ctx.broker
-      .publish(agentInboxSubject(task.tenantId, task.agentId!), data, { 'task-id': task.id, attempt: String(task.attempts) })
+      .publish(agentInboxSubject(task.tenantId, task.agentId!), data, headers)
       .catch((error: unknown) => this.ctx.logger.warn({ err: error, task_id: task.id }, 'assignment publish failed; lease expiry will re-route'));
   }
 }

@@ -1,4 +1,5 @@
 import type { DomainEvent, TaskEventType } from './events.js';
+import type { TraceContext } from './trace-context.js';
 import { ConflictError, InvalidStateError, LeaseNotHeldError, ValidationError } from './errors.js';
 import { assertIntegerInRange, assertJsonWithin, assertName, jsonEqual } from './validation.js';
 
@@ -55,6 +56,8 @@ export interface Task {
   startedAt?: number;
   finishedAt?: number;
   version: number;
+  /** The submitter's W3C trace context, handed to every agent that works the task. */
+  traceContext?: TraceContext;
 }
 
 export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'dead_lettered', 'canceled']);
@@ -92,6 +95,7 @@ export interface SubmitTaskInput {
   leaseMs?: number;
   deadline?: number;
   idempotencyKey?: string;
+  traceContext?: TraceContext;
 }
 
 type Change = { task: Task; events: DomainEvent[] };
@@ -148,6 +152,7 @@ export function submitTask(input: SubmitTaskInput, now: number, limits = DEFAULT
     leaseMs,
     ...(input.deadline !== undefined && { deadline: input.deadline }),
     ...(input.idempotencyKey !== undefined && { idempotencyKey: input.idempotencyKey }),
+    ...(input.traceContext !== undefined && { traceContext: input.traceContext }),
     status: 'queued',
     attempts: 0,
     availableAt: now,

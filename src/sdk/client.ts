@@ -59,19 +59,22 @@ export class AgentMeshClient {
   }
 
   submit(capability: string, input: unknown, options: SubmitOptions = {}): Promise<SubmitResult> {
-    const { deadline, ...rest } = options;
+    const { deadline, traceparent, tracestate, ...rest } = options;
     const item: SubmitItem = {
       capability,
       input,
       ...rest,
       ...(deadline !== undefined && { deadline: deadline instanceof Date ? deadline.getTime() : deadline }),
     };
-    return this.submits ? this.submits.push(item) : this.submitOne(item);
+    const trace = traceparent !== undefined ? { traceparent, ...(tracestate !== undefined && { tracestate }) } : undefined;
+    // A trace context is a header of the whole request: such a submit goes on its own.
+    return this.submits && !trace ? this.submits.push(item) : this.submitOne(item, trace);
   }
 
-  private submitOne(item: SubmitItem): Promise<SubmitResult> {
+  private submitOne(item: SubmitItem, trace?: { traceparent: string; tracestate?: string }): Promise<SubmitResult> {
     const { idempotencyKey, ...body } = item;
-    return this.http.json('POST', '/v1/tasks', { body, ...(idempotencyKey !== undefined && { headers: { 'idempotency-key': idempotencyKey } }) });
+    const headers = { ...trace, ...(idempotencyKey !== undefined && { 'idempotency-key': idempotencyKey }) };
+    return this.http.json('POST', '/v1/tasks', { body, headers });
   }
 
   /**

@@ -28,6 +28,8 @@ export interface Task<Output = unknown> {
   assignedAt?: number;
   startedAt?: number;
   finishedAt?: number;
+  /** The W3C trace context the task was submitted with. */
+  traceContext?: { traceparent: string; tracestate?: string };
 }
 
 export interface SubmitOptions {
@@ -39,6 +41,9 @@ export interface SubmitOptions {
   deadline?: number | Date | string;
   /** Retries with the same key return the first task instead of submitting again. */
   idempotencyKey?: string;
+  /** W3C trace context to hand to the agent (sent as the traceparent and tracestate headers; such a submit is not batched). */
+  traceparent?: string;
+  tracestate?: string;
 }
 
 export interface AgentInfo {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, AgentMeshError } from '../../src/sdk/index.js';
+import { agentInboxSubject } from '../../src/application/subjects.js';
 import { eventually, startHarness, type Harness } from '../support/mesh-harness.js';
 
 /** Delivery semantics: leases, heartbeats, retries, dead letters, idempotency, SSE and long poll. */
@@ -369,6 +370,50 @@ describe('delivery', () => {
       expect(slowTask).toMatchObject({ status: 'completed', attempts: 1 });
     } finally {
       await Promise.all(workers.map((w) => w.stop({ graceMs: 1000 })));
+    }
+  });
+
+  it("carries the submitter's W3C trace context to the agent: in the assignment's headers and in the delivered task", async () => {
+    const c = cap();
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const a = await agentIn(c);
+    const stop = heartbeatWhile([a.id]);
+    try {
+      const single = await h.request('POST', '/v1/tasks', { body: { capability: c, input: 1 }, headers: { traceparent, tracestate: 'vendor=abc' } });
+      expect((await h.request('GET', `/v1/tasks/${single.body.id}`)).body.traceContext).toEqual({ traceparent, tracestate: 'vendor=abc' });
+      // The assignment message itself, read off the agent's inbox.
+      const message = await h.running.broker.pull(agentInboxSubject('default', a.id), { ackWaitMs: 1000, waitMs: 2000 });
+      expect(message!.headers).toMatchObject({ 'task-id': single.body.id, traceparent, tracestate: 'vendor=abc' });
+      message!.nak(0);
+      expect(await h.admin.nextTask(a.id, 2000)).toMatchObject({ id: single.body.id, traceparent, tracestate: 'vendor=abc' });
+
+      // A batch gives each of its tasks the request's context; a malformed one is ignored, not refused.
+      const batch = await h.request('POST', '/v1/tasks/batch', { body: { tasks: [{ capability: c }, { capability: c }] }, headers: { traceparent } });
+      for (const r of batch.body.results) expect((await h.request('GET', `/v1/tasks/${r.body.id}`)).body.traceContext).toEqual({ traceparent });
+      const malformed = await h.request('POST', '/v1/tasks', { body: { capability: c }, headers: { traceparent: 'not-a-trace' } });
+      expect(malformed.status).toBe(202);
+      expect((await h.request('GET', `/v1/tasks/${malformed.body.id}`)).body.traceContext).toBeUndefined();
+    } finally {
+      stop();
+    }
+  });
+
+  it('hands the trace context to an SDK agent, and the SDK client sends it', async () => {
+    const c = cap();
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    let seen: string | undefined;
+    const worker = await new Agent({ url: h.url, apiKey: h.adminKey, name: 'tracer', capabilities: [c], heartbeatIntervalMs: 100 })
+      .handle(c, (_input, { task }) => {
+        seen = task.traceparent;
+        return 'ok';
+      })
+      .start();
+    try {
+      const { id } = await h.admin.submit(c, {}, { traceparent });
+      expect((await h.admin.waitForResult(id, { timeoutMs: 5000 })).status).toBe('completed');
+      expect(seen).toBe(traceparent);
+    } finally {
+      await worker.stop();
     }
   });
 });

@@ -180,6 +180,12 @@ export const Task = Type.Object({
   startedAt: Type.Optional(EpochMs),
   finishedAt: Type.Optional(EpochMs),
   version: Type.Integer(),
+  traceContext: Type.Optional(
+    Type.Object(
+      { traceparent: Type.String(), tracestate: Type.Optional(Type.String()) },
+      { description: 'The W3C Trace Context of the submit request (its traceparent and tracestate headers), handed to the agents that work the task.' },
+    ),
+  ),
 });
 
 export const SubmitTaskBody = Type.Object(
@@ -280,6 +286,8 @@ export const DeliveredTask = Type.Object({
   leaseExpiresAt: EpochMs,
   deadline: Type.Optional(EpochMs),
   parentId: Type.Optional(Type.String()),
+  traceparent: Type.Optional(Type.String({ description: "The submitter's W3C traceparent: continue the trace from it." })),
+  tracestate: Type.Optional(Type.String()),
 });
 
 export const WaitQuery = Type.Object({ waitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000 })) });

@@ -1,6 +1,7 @@
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentInboxSubject } from '../../../src/application/subjects.js';
 import { Agent } from '../../../src/sdk/index.js';
 import { eventually, startHarness, type Harness } from '../../support/mesh-harness.js';
 import { deleteNamespaceStreams, natsUrl, newNamespace as newTestNamespace } from '../../support/nats.js';
@@ -98,6 +99,15 @@ describe.skipIf(natsUrl === null || postgresUrl === null)('mesh on PostgreSQL an
     await h.admin.complete(id, agent.id, 'ok');
     expect((await h.admin.get(id)).status).toBe('completed');
   }, 60_000);
+
+  it('carries the task id and the W3C trace context in the JetStream message headers', async () => {
+    const agent = await h!.admin.registerAgent({ id: 'nats-traced', name: 'traced', capabilities: [{ name: 'nats-trace' }] });
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const { id } = await h!.admin.submit('nats-trace', {}, { traceparent, tracestate: 'v=1' });
+    const message = await h!.running.broker.pull(agentInboxSubject('default', agent.id), { ackWaitMs: 5000, waitMs: 5000 });
+    expect(message!.headers).toMatchObject({ 'task-id': id, attempt: '1', traceparent, tracestate: 'v=1' });
+    message!.nak(0);
+  }, 30_000);
 });
 
 /** NATS lost after start, through a proxy the test cuts: readiness says so, and work still gets done after it returns. */

@@ -4,6 +4,7 @@ import type { Mesh } from '../../../application/mesh.js';
 import { itemProblem, type ProblemBody } from '../plugins/problem-details.js';
 import { batchReply, errors, SettleBatchBody, SettleReply, SubmitBatchBody, SubmitTaskReply } from '../schemas.js';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
+import { parseTraceContext } from '../../../domain/index.js';
 import { parseDeadline } from './deadline.js';
 
 type ItemResult<T> = { status: number; body: T | ProblemBody };
@@ -32,18 +33,22 @@ export function taskBatchRoutes(app: TypedApp, mesh: Mesh): void {
         response: { 200: batchReply(SubmitTaskReply), ...errors(413) },
       },
     },
-    async (request) => ({
-      results: await answerEach(request, request.body.tasks, 'body.tasks', async (item): Promise<ItemResult<Static<typeof SubmitTaskReply>>> => {
+    async (request) => {
+      // One trace context for the whole batch: that of the request.
+      const traceContext = parseTraceContext(request.headers.traceparent, request.headers.tracestate);
+      const results = await answerEach(request, request.body.tasks, 'body.tasks', async (item): Promise<ItemResult<Static<typeof SubmitTaskReply>>> => {
         const { deadline, routing, ...rest } = item;
         const parsedDeadline = parseDeadline(deadline);
         const { created, ...task } = await mesh.commands.submitTask(request.caller, {
           ...rest,
           ...(routing !== undefined && { routing }),
           ...(parsedDeadline !== undefined && { deadline: parsedDeadline }),
+          ...(traceContext !== undefined && { traceContext }),
         });
         return { status: created ? 202 : 200, body: { ...task, created } };
-      }),
-    }),
+      });
+      return { results };
+    },
   );
 
   app.post(

@@ -3,6 +3,7 @@ import type { Mesh } from '../../../application/mesh.js';
 import { getTask, listTasks } from '../../../application/use-cases/query-tasks.js';
 import { CompleteBody, errors, ExtendBody, FailBody, IdParams, pageOf, SubmitTaskBody, SubmitTaskReply, Task, TaskListQuery, WaitQuery } from '../schemas.js';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
+import { parseTraceContext } from '../../../domain/index.js';
 import { parseDeadline } from './deadline.js';
 
 const IdempotencyHeaders = Type.Object({
@@ -26,12 +27,14 @@ export function taskRoutes(app: TypedApp, mesh: Mesh): void {
     async (request, reply) => {
       const { deadline, routing, ...rest } = request.body;
       const idempotencyKey = request.headers['idempotency-key'];
+      const traceContext = parseTraceContext(request.headers.traceparent, request.headers.tracestate);
       const parsedDeadline = parseDeadline(deadline);
       const { id, status, created } = await mesh.commands.submitTask(request.caller, {
         ...rest,
         ...(routing !== undefined && { routing }),
         ...(parsedDeadline !== undefined && { deadline: parsedDeadline }),
         ...(idempotencyKey !== undefined && { idempotencyKey }),
+        ...(traceContext !== undefined && { traceContext }),
       });
       void reply.header('location', `/v1/tasks/${id}`);
       return reply.code(created ? 202 : 200).send({ id, status, created });
