@@ -130,6 +130,17 @@ export class Mesh {
     return this.sweeper.sweep();
   }
 
+  /**
+   * This instance lost the leader's lock: another may lead already. Stop routing and sweeping at
+   * once, and write nothing more from the registry (its counters may be stale by now).
+   */
+  async abdicate(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    this.ctx.dispatcher.stop();
+    await this.sweeper.stop();
+  }
+
   async stop(): Promise<void> {
     this.revocations?.unsubscribe();
     if (!this.started) return;

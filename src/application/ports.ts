@@ -151,6 +151,11 @@ export interface Subscription {
   unsubscribe(): void;
 }
 
+/** What serves requests: stopping takes no new ones and resolves once those taken are answered. */
+export interface Service {
+  stop(): Promise<void>;
+}
+
 /**
  * Work subjects have JetStream semantics: a message is kept until acknowledged, delivered to one
  * consumer at a time, redelivered after ackWait or nak. Notify subjects are fire-and-forget fan-out.
@@ -170,7 +175,7 @@ export interface MessageBroker {
    */
   request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
   /** Answers requests on `subject`; when several instances serve it, each request goes to one. */
-  serve(subject: string, handler: (data: Uint8Array) => Promise<Uint8Array>): Subscription;
+  serve(subject: string, handler: (data: Uint8Array) => Promise<Uint8Array>): Service;
   /** The largest message the broker carries (NATS max_payload); undefined when unbounded. */
   readonly maxPayloadBytes: number | undefined;
   ping(): Promise<void>;

@@ -15,7 +15,7 @@ import {
 } from '../domain/index.js';
 import type { Logger } from './logger.js';
 import { MESH_COMMAND_NAMES, type MeshCommandName, type MeshCommands } from './mesh-commands.js';
-import { NoResponderError, type MessageBroker, type Subscription } from './ports.js';
+import { NoResponderError, type MessageBroker, type Service } from './ports.js';
 
 /** Where the leader takes commands. Instances only: no tenant's client ever holds NATS credentials. */
 export const COMMAND_SUBJECT = 'agentmesh._mesh.commands';
@@ -85,6 +85,7 @@ const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 
 interface Waiting {
   encoded: string;
+  bytes: number;
   resolve: (reply: CommandReply) => void;
   reject: (error: unknown) => void;
 }
@@ -129,13 +130,13 @@ export function remoteCommands(broker: MessageBroker, options: RemoteCommandOpti
     let batch: Waiting[] = [];
     let bytes = 0;
     for (const w of waiting) {
-      if (batch.length > 0 && (batch.length >= MAX_COMMANDS_PER_MESSAGE || bytes + w.encoded.length > limit)) {
+      if (batch.length > 0 && (batch.length >= MAX_COMMANDS_PER_MESSAGE || bytes + w.bytes > limit)) {
         sendBatch(batch);
         batch = [];
         bytes = 0;
       }
       batch.push(w);
-      bytes += w.encoded.length + 1;
+      bytes += w.bytes + 1;
     }
     if (batch.length > 0) sendBatch(batch);
   };
@@ -147,7 +148,7 @@ export function remoteCommands(broker: MessageBroker, options: RemoteCommandOpti
     let reply: CommandReply;
     if (COALESCED.has(op)) {
       reply = await new Promise<CommandReply>((resolve, reject) => {
-        if (queue.push({ encoded, resolve, reject }) === 1) queueMicrotask(flush);
+        if (queue.push({ encoded, bytes: size, resolve, reject }) === 1) queueMicrotask(flush);
       });
     } else {
       reply = decode<CommandReply>(await send(Buffer.from(encoded)));
@@ -159,11 +160,13 @@ export function remoteCommands(broker: MessageBroker, options: RemoteCommandOpti
 }
 
 /** The leader's side: runs the commands other instances send, on its own queues and registry. */
-export function serveCommands(broker: MessageBroker, commands: MeshCommands, logger: Logger): Subscription {
+export function serveCommands(broker: MessageBroker, commands: MeshCommands, logger: Logger): Service {
   const run = commands as unknown as Record<MeshCommandName, (...args: unknown[]) => Promise<unknown>>;
   const runOne = async (request: CommandRequest): Promise<CommandReply> => {
     try {
-      if (!MESH_COMMAND_NAMES.includes(request.op) || !Array.isArray(request.args)) throw new Error(`unknown command '${String(request.op)}'`);
+      if (typeof request !== 'object' || request === null || !MESH_COMMAND_NAMES.includes(request.op) || !Array.isArray(request.args)) {
+        throw new Error(`not a command: ${JSON.stringify(request)?.slice(0, 200)}`);
+      }
       return { ok: true, value: await run[request.op](...request.args) };
     } catch (error) {
       if (!(error instanceof DomainError)) logger.error({ err: error }, 'a command from another instance failed');
@@ -179,7 +182,7 @@ export function serveCommands(broker: MessageBroker, commands: MeshCommands, log
     } catch (error) {
       return encode({ ok: false, error: serializeError(error) } satisfies CommandReply);
     }
-    if ('batch' in request) {
+    if (typeof request === 'object' && request !== null && 'batch' in request && Array.isArray(request.batch)) {
       // Coalesced commands answer small (an id and a status, or a problem), so the batch's answer fits.
       const replies = await Promise.all(request.batch.map(runOne));
       const encoded = encode({ replies });
@@ -187,7 +190,8 @@ export function serveCommands(broker: MessageBroker, commands: MeshCommands, log
       const share = Math.floor(max / replies.length);
       return encode({ replies: replies.map((r) => (encode(r).byteLength > share ? tooLarge(share, encode(r).byteLength) : r)) });
     }
-    const encoded = encode(await runOne(request));
+    // Anything else is one command (runOne says so when it is not one).
+    const encoded = encode(await runOne(request as CommandRequest));
     return encoded.byteLength > max ? encode(tooLarge(max, encoded.byteLength)) : encoded;
   });
 }

@@ -14,8 +14,8 @@ import { EventRelay } from '../application/event-relay.js';
 import { openEmbeddedStore } from '../infrastructure/persistence/embedded-store.js';
 import { SchemaTooNewError } from '../infrastructure/persistence/migrate.js';
 import { DatabaseInUseError, openPostgresStore, type InstanceLockEvent, type PostgresStore } from '../infrastructure/persistence/postgres-store.js';
-import { remoteCommands, serveCommands } from '../application/remote-commands.js';
 import type { MeshSettings } from '../application/settings.js';
+import { Leadership } from './leadership.js';
 import type { Store } from '../infrastructure/persistence/store.js';
 import { mathRandom } from '../infrastructure/system/math-random.js';
 import { systemClock } from '../infrastructure/system/system-clock.js';
@@ -49,23 +49,18 @@ export class StartupError extends Error {
   }
 }
 
-/** How often a follower asks whether the leader's lock is free (a leader that died frees it at once). */
-const LEADER_POLL_MS = 1_000;
-/** A command's round trip to the leader, and how long a follower waits for a leader to be elected. */
-const COMMAND_TIMEOUT_MS = 30_000;
-const LEADER_WAIT_MS = 10_000;
-
 async function openPostgres(
   url: string,
   logger: pino.Logger,
-  options: { exclusive: boolean; relayEvents: boolean; onElected: () => void; onFatal: (error: Error) => void },
+  options: { exclusive: boolean; relayEvents: boolean; onLockEvent: (event: InstanceLockEvent) => void; onFatal: (error: Error) => void },
 ): Promise<PostgresStore> {
+  // Alone on its database, an instance takes its lock back after an outage; in a mesh of many, Leadership decides.
   const onLockEvent = (event: InstanceLockEvent) => {
-    if (event.kind === 'elected') options.onElected();
-    else if (event.kind === 'lost') logger.warn({ err: event.error }, 'lost the connection that holds the leader lock; retaking it when the database answers');
-    else if (event.kind === 'regained') logger.info('leader lock held again');
-    else {
-      logger.fatal({ err: event.error }, 'another instance took over the mesh while this one was cut off from the database; stopping');
+    if (!options.exclusive) options.onLockEvent(event);
+    else if (event.kind === 'lost') logger.warn({ err: event.error }, 'lost the connection that holds the instance lock; retaking it when the database answers');
+    else if (event.kind === 'regained') logger.info('instance lock held again');
+    else if (event.kind === 'stolen') {
+      logger.fatal({ err: event.error }, 'another instance took the database while this one was cut off from it; stopping');
       options.onFatal(event.error);
     }
   };
@@ -123,11 +118,12 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   const relayEvents = config.nats !== undefined;
   // PostgreSQL and NATS: any number of instances form one mesh, with an elected leader running the queues.
   const clustered = config.databaseUrl !== undefined && config.nats !== undefined;
-  let lead: () => Promise<void> = async () => {};
+  let leadership: Leadership | undefined;
   const onFatal = options.onFatal ?? (() => {});
+  const onLockEvent = (event: InstanceLockEvent) => leadership?.onLockEvent(event);
   const store =
     config.databaseUrl !== undefined
-      ? await openPostgres(config.databaseUrl, logger, { exclusive: !clustered, relayEvents, onElected: () => void lead(), onFatal })
+      ? await openPostgres(config.databaseUrl, logger, { exclusive: !clustered, relayEvents, onLockEvent, onFatal })
       : await openEmbeddedStore(config.dataDir, { relayEvents });
   let broker: MessageBroker;
   let redis: RedisConnection | undefined;
@@ -163,24 +159,19 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   );
   const startOptions = config.adminKey !== undefined ? { adminKey: config.adminKey } : {};
   let createdAdminKey: string | undefined;
-  let commandServer: { unsubscribe(): void } | undefined;
-  let closing = false;
   if (clustered) {
-    mesh.follow(remoteCommands(broker, { timeoutMs: COMMAND_TIMEOUT_MS, leaderWaitMs: LEADER_WAIT_MS }));
-    lead = async () => {
-      if (closing) return;
-      try {
-        ({ createdAdminKey } = await mesh.start(startOptions));
-        commandServer = serveCommands(broker, mesh.local, logger as unknown as Logger);
-        logger.info('this instance leads the mesh now: it runs the queues, leases and agent registry');
-      } catch (error) {
-        logger.fatal({ err: error }, 'elected leader, but could not start the mesh; stopping');
-        onFatal(error as Error);
-      }
-    };
-    const leading = await (store as PostgresStore).campaign(LEADER_POLL_MS);
-    if (leading) await lead();
-    else logger.info('another instance leads the mesh: this one serves the API and sends changes to it');
+    leadership = new Leadership(mesh, broker, logger, startOptions, onFatal);
+    try {
+      await leadership.begin(store as PostgresStore);
+    } catch (error) {
+      await leadership.close();
+      await mesh.stop();
+      await broker.close();
+      await redis?.close();
+      await store.close();
+      throw new StartupError(`elected leader, but could not start the mesh: ${(error as Error).message}`, { cause: error });
+    }
+    createdAdminKey = leadership.createdAdminKey;
   } else {
     ({ createdAdminKey } = await mesh.start(startOptions));
   }
@@ -208,9 +199,9 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     async close() {
       if (closed) return;
       closed = true;
-      closing = true;
       await api.close();
-      commandServer?.unsubscribe();
+      // Commands already taken are answered before the mesh stops.
+      await leadership?.close();
       await mesh.stop();
       // The relay's last turn publishes what the mesh committed on its way down.
       await relay?.stop();

@@ -161,17 +161,37 @@ export function messageBrokerContract(
       expect(answers.map((a) => Buffer.from(a).toString().split(' got ')[1])).toEqual(['q1', 'q2', 'q3', 'q4']);
       // Each request was answered once, by one server.
       expect(served).toHaveLength(4);
-      subs.forEach((sub) => sub.unsubscribe());
+      await Promise.all(subs.map((sub) => sub.stop()));
     });
 
     it('says nobody serves a subject, and times out a server that does not answer', async () => {
       const s = notifySubject();
       await expect(broker.request(s, bytes('anyone?'), 1000)).rejects.toBeInstanceOf(NoResponderError);
-      const sub = broker.serve(s, () => new Promise<Uint8Array>(() => {}));
+      let release!: () => void;
+      const service = broker.serve(s, () => new Promise<Uint8Array>((resolve) => (release = () => resolve(bytes('late')))));
       await expect(broker.request(s, bytes('hello?'), 200)).rejects.toBeInstanceOf(UnavailableError);
-      sub.unsubscribe();
-      await sleep(50);
+      release();
+      await service.stop();
       await expect(broker.request(s, bytes('gone?'), 1000)).rejects.toBeInstanceOf(NoResponderError);
+    });
+
+    it('answers, when a server stops, the requests it took before it resolves', async () => {
+      const s = notifySubject();
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const service = broker.serve(s, async (d) => {
+        await gate;
+        return bytes(`done ${Buffer.from(d).toString()}`);
+      });
+      const answer = broker.request(s, bytes('work'), 2000);
+      await sleep(50);
+      let stopped = false;
+      const stopping = service.stop().then(() => (stopped = true));
+      await sleep(50);
+      expect(stopped).toBe(false);
+      release();
+      expect(Buffer.from(await answer).toString()).toBe('done work');
+      await stopping;
     });
 
     it('answers ping while open', async () => {

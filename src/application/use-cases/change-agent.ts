@@ -42,7 +42,8 @@ export async function terminateAgent(ctx: MeshContext, caller: Caller, id: strin
   const { agent } = await changeAgent(ctx, caller, id, 'terminate agents', terminate);
   await releaseAgentTasks(ctx, agent.tenantId, agent.id, 'agent_stopped');
   await ctx.broker.purge(agentInboxSubject(agent.tenantId, agent.id));
-  await ctx.liveAgents?.forget(agent.tenantId, agent.id);
+  // The view only mirrors the registry: a Redis outage must not fail a termination that has happened.
+  await ctx.liveAgents?.forget(agent.tenantId, agent.id).catch((error: unknown) => ctx.logger.warn({ err: error, agent_id: agent.id }, "terminated agent's live state not removed"));
   const left = { ...agent, inFlight: 0 };
   await ctx.agents.save(left, []);
   return left;

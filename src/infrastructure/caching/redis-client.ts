@@ -28,14 +28,18 @@ export class RedisConnection implements HealthProbe {
       // Reconnect for ever, at most every 2 s: the mesh degrades meanwhile and recovers when Redis returns.
       retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
     });
-    // Without a listener, a lost connection would be an uncaught 'error' event.
-    redis.on('error', () => {});
+    // Without a listener, a lost connection would be an uncaught 'error' event. The last one says
+    // why a connection failed (ECONNREFUSED, ENOTFOUND...), where connect() only says it closed.
+    let lastError: Error | undefined;
+    redis.on('error', (error: Error) => (lastError = error));
     try {
       await redis.connect();
+      // ioredis selects the URL's database quietly; ask again so that a wrong index is said at start.
+      if (redis.options.db) await redis.select(redis.options.db);
       await redis.ping();
     } catch (error) {
       redis.disconnect();
-      throw new Error((error as Error).message || 'connection refused');
+      throw new Error(lastError?.message ?? ((error as Error).message || 'connection refused'));
     }
     return new RedisConnection(redis, options.keyPrefix ?? 'agentmesh');
   }

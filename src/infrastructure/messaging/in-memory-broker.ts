@@ -1,5 +1,5 @@
 import { UnavailableError } from '../../domain/index.js';
-import { NoResponderError, type BrokerMessage, type ConsumeOptions, type MessageBroker, type Subscription } from '../../application/ports.js';
+import { NoResponderError, type BrokerMessage, type ConsumeOptions, type MessageBroker, type Service, type Subscription } from '../../application/ports.js';
 
 interface Stored {
   seq: number;
@@ -181,15 +181,23 @@ export class InMemoryBroker implements MessageBroker {
     }
   }
 
-  serve(subject: string, handler: (data: Uint8Array) => Promise<Uint8Array>): Subscription {
+  serve(subject: string, handler: (data: Uint8Array) => Promise<Uint8Array>): Service {
     let handlers = this.servers.get(subject);
     if (!handlers) this.servers.set(subject, (handlers = []));
-    handlers.push(handler);
+    const inFlight = new Set<Promise<unknown>>();
+    const tracked = (data: Uint8Array) => {
+      const answer = handler(data);
+      inFlight.add(answer);
+      void answer.catch(() => {}).finally(() => inFlight.delete(answer));
+      return answer;
+    };
+    handlers.push(tracked);
     return {
-      unsubscribe: () => {
-        const i = handlers!.indexOf(handler);
+      stop: async () => {
+        const i = handlers!.indexOf(tracked);
         if (i >= 0) handlers!.splice(i, 1);
         if (handlers!.length === 0 && this.servers.get(subject) === handlers) this.servers.delete(subject);
+        await Promise.allSettled([...inFlight]);
       },
     };
   }

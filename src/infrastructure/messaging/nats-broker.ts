@@ -3,7 +3,7 @@ import type { JetStreamClient, JetStreamManager, StreamConfig } from '@nats-io/j
 import { connect, deadline, headers as natsHeaders, nanos, RequestError } from '@nats-io/transport-node';
 import type { NatsConnection, Subscription as NatsSubscription } from '@nats-io/transport-node';
 import { UnavailableError } from '../../domain/index.js';
-import { NoResponderError, type BrokerMessage, type ConsumeOptions, type MessageBroker, type Subscription } from '../../application/ports.js';
+import { NoResponderError, type BrokerMessage, type ConsumeOptions, type MessageBroker, type Service, type Subscription } from '../../application/ports.js';
 import { consumerNameFor, WorkSubject } from './nats-work-subject.js';
 
 export interface NatsBrokerOptions {
@@ -331,21 +331,30 @@ export class NatsBroker implements MessageBroker {
     }
   }
 
-  serve(subject: string, handler: (data: Uint8Array) => Promise<Uint8Array>): Subscription {
+  serve(subject: string, handler: (data: Uint8Array) => Promise<Uint8Array>): Service {
     this.assertNotifySubject(subject);
-    if (this.closed) return { unsubscribe: () => {} };
+    if (this.closed) return { stop: async () => {} };
+    const inFlight = new Set<Promise<void>>();
     // A queue group: with several servers, each request reaches one of them.
     const sub: NatsSubscription = this.nc.subscribe(onWire(this.settings, subject), {
       queue: 'agentmesh',
       callback: (error, message) => {
         if (error) return;
-        handler(message.data)
-          .then((reply) => message.respond(reply))
+        const answered = handler(message.data)
+          .then((reply) => void message.respond(reply))
           // The handler answers its own errors; one that throws leaves the requester to its timeout.
-          .catch(() => {});
+          .catch(() => {})
+          .finally(() => inFlight.delete(answered));
+        inFlight.add(answered);
       },
     });
-    return { unsubscribe: () => sub.unsubscribe() };
+    return {
+      // Drain: requests the server routed here already are still handed over, then none come.
+      stop: async () => {
+        await sub.drain().catch(() => {});
+        await Promise.allSettled([...inFlight]);
+      },
+    };
   }
 
   async ping(): Promise<void> {
