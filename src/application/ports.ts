@@ -149,6 +149,8 @@ export interface ConsumeOptions {
 
 export interface Subscription {
   unsubscribe(): void;
+  /** Resolves once the broker's server knows of the subscription (what is published after it is heard). */
+  ready?: Promise<void>;
 }
 
 /** What serves requests: stopping takes no new ones and resolves once those taken are answered. */

@@ -53,6 +53,11 @@ export class TaskWaiters {
     });
   }
 
+  /** Resolves once a settlement of the task announced from now on will be heard (at once on the leader). */
+  async listening(tenantId: string, id: string): Promise<void> {
+    await this.subscriptions.get(key(tenantId, id))?.ready;
+  }
+
   /** Wake every waiter empty-handed (shutdown): each answers with the task as it stands. */
   releaseAll(): void {
     for (const set of [...this.waiting.values()]) for (const listener of [...set]) listener(undefined);

@@ -12,6 +12,7 @@ export async function getTask(ctx: MeshContext, caller: Caller, id: string, wait
   if (!task) throw new NotFoundError('task', id);
   if (waitMs <= 0 || isTerminal(task)) return task;
   const waiting = ctx.waiters.wait(caller.tenantId, id, Math.min(waitMs, MAX_WAIT_MS));
+  await ctx.waiters.listening(caller.tenantId, id);
   // It may have settled between the read and the wait.
   const again = await ctx.tasks.getCommitted(caller.tenantId, id);
   if (again && isTerminal(again)) return again;

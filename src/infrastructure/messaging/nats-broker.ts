@@ -313,7 +313,9 @@ export class NatsBroker implements MessageBroker {
         }
       },
     });
-    return { unsubscribe: () => sub.unsubscribe() };
+    // A round trip to the server after the SUB: once it returns, the server has the interest.
+    const ready = this.nc.flush().catch(() => {});
+    return { unsubscribe: () => sub.unsubscribe(), ready };
   }
 
   get maxPayloadBytes(): number | undefined {
