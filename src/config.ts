@@ -11,6 +11,8 @@ export interface AgentMeshConfig {
   databaseUrl: string | undefined;
   /** NATS JetStream instead of the in-memory broker: the server list, and the namespace of this mesh's subjects and stream. */
   nats: { url: string; namespace: string } | undefined;
+  /** Prometheus: a port of its own for GET /metrics (no key), and the caps on label values. */
+  metrics: { port: number | undefined; maxTenants: number; maxCapabilities: number };
   /** Redis for the agents' live state and shared counters: its URL, and the prefix of this mesh's keys. */
   redis: { url: string; keyPrefix: string } | undefined;
   adminKey: string | undefined;
@@ -114,6 +116,11 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
     databaseUrl,
     nats: natsUrl !== undefined ? { url: natsUrl, namespace: natsNamespace } : undefined,
     redis: redisUrl !== undefined ? { url: redisUrl, keyPrefix: redisPrefix } : undefined,
+    metrics: {
+      port: env.AGENTMESH_METRICS_PORT ? integer(env, 'AGENTMESH_METRICS_PORT', 9464, 0, 65535) : undefined,
+      maxTenants: integer(env, 'AGENTMESH_METRICS_MAX_TENANTS', 100, 1, 100_000),
+      maxCapabilities: integer(env, 'AGENTMESH_METRICS_MAX_CAPABILITIES', 200, 1, 100_000),
+    },
     adminKey: adminKey || undefined,
     logLevel: oneOf(env, 'AGENTMESH_LOG_LEVEL', 'info', LOG_LEVELS),
     bodyLimitBytes: maxInputBytes + 64 * 1024,

@@ -82,6 +82,13 @@ export class AgentDirectory {
     return merged;
   }
 
+  /** Agents that may take work (available or busy), per tenant. */
+  liveCountByTenant(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const a of this.agents.values()) if (isLive(a)) counts.set(a.tenantId, (counts.get(a.tenantId) ?? 0) + 1);
+    return counts;
+  }
+
   /** Live agents of the tenant able to run the capability. */
   liveFor(tenantId: string, capability: string): Agent[] {
     const ids = this.byCapability.get(key(tenantId, capability));

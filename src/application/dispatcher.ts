@@ -52,6 +52,11 @@ export class Dispatcher {
     return this.queuedPerTenant.get(tenantId) ?? 0;
   }
 
+  /** Queued tasks per tenant with any (bounded by the tenants). */
+  queuedByTenant(): IterableIterator<[string, number]> {
+    return this.queuedPerTenant.entries();
+  }
+
   get totalQueued(): number {
     let n = 0;
     for (const v of this.queuedPerTenant.values()) n += v;
@@ -338,6 +343,7 @@ export class Dispatcher {
         // A new task whose insert failed shared its write with this assignment: its submitter got the error.
         if (!task) return;
         ctx.stats.routingErrors++;
+        ctx.metrics.routingError(tenantId, task.capability);
         ctx.logger.error({ err: error, task_id: taskId, agent_id: agentId }, 'assignment failed; task stays queued');
         if (task.status === 'queued') this.enqueue(task);
       });
@@ -376,6 +382,7 @@ export class Dispatcher {
         ctx.stats.routingErrors++;
         ctx.logger.error({ err: error, task_id: parentId }, 'broadcast fan-out failed; retrying shortly');
         const task = await ctx.tasks.get(tenantId, parentId).catch(() => undefined);
+        ctx.metrics.routingError(tenantId, task?.capability ?? 'unknown');
         if (task?.status === 'queued') setTimeout(() => this.enqueue(task), 1000).unref();
       });
   }

@@ -10,6 +10,7 @@ import type {
   EventStore,
   IdGenerator,
   LiveAgentView,
+  MeshMetrics,
   MessageBroker,
   RandomSource,
   TaskRepository,
@@ -32,10 +33,13 @@ export interface MeshPorts {
   logger: Logger;
   /** Agents' live state for every instance to read (Redis); absent when this instance's registry is the only reader. */
   liveAgents?: LiveAgentView;
+  /** Prometheus in production; none when left out. */
+  metrics?: MeshMetrics;
 }
 
 /** Everything a use case may touch: the ports plus this instance's in-memory coordination state. */
-export interface MeshContext extends MeshPorts {
+export interface MeshContext extends Omit<MeshPorts, 'metrics'> {
+  metrics: MeshMetrics;
   settings: MeshSettings;
   directory: AgentDirectory;
   dispatcher: Dispatcher;

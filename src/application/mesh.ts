@@ -11,7 +11,7 @@ import { Sweeper } from './sweeper.js';
 import { TaskLifecycle } from './task-lifecycle.js';
 import { TaskWaiters } from './task-waiters.js';
 import type { Caller } from './caller.js';
-import type { Subscription } from './ports.js';
+import { NO_METRICS, type Subscription } from './ports.js';
 import { KEY_REVOKED_SUBJECT } from './subjects.js';
 import { Authenticator } from './use-cases/authenticate.js';
 import { bootstrap } from './use-cases/bootstrap.js';
@@ -43,6 +43,7 @@ export class Mesh {
   constructor(ports: MeshPorts, settings: MeshSettings) {
     const ctx = {
       ...ports,
+      metrics: ports.metrics ?? NO_METRICS,
       settings,
       directory: new AgentDirectory(),
       taskLocks: new KeyedMutex(),

@@ -209,6 +209,29 @@ export interface SharedCounters {
   total(tenantId: string, name: string, windowMs: number, now: number): Promise<number>;
 }
 
+/**
+ * What the mesh reports as it works (Prometheus in production). Calls are synchronous and cheap;
+ * the adapter bounds its label values.
+ */
+export interface MeshMetrics {
+  /** A client's task was stored (broadcast copies are not counted). */
+  taskSubmitted(task: Task): void;
+  /** A task was assigned to an agent after waiting `waitedMs` in its queue. */
+  taskRouted(task: Task, waitedMs: number): void;
+  routingError(tenantId: string, capability: string): void;
+  /** A task ended (completed, failed, dead-lettered or canceled); `executionMs` from start to end when it ran. */
+  taskSettled(task: Task, executionMs: number | undefined): void;
+  agentRegistered(agent: Agent): void;
+}
+
+export const NO_METRICS: MeshMetrics = {
+  taskSubmitted() {},
+  taskRouted() {},
+  routingError() {},
+  taskSettled() {},
+  agentRegistered() {},
+};
+
 /** A request found nobody serving its subject (between one mesh leader and the next, say). */
 export class NoResponderError extends Error {
   constructor(readonly subject: string) {

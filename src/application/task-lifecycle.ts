@@ -51,6 +51,7 @@ export class TaskLifecycle {
       this.forgetNew(change.task);
       throw error;
     }
+    if (change.task.parentId === undefined) this.ctx.metrics.taskSubmitted(change.task);
     return change.task;
   }
 
@@ -126,6 +127,7 @@ export class TaskLifecycle {
     if (after.status === 'assigned' && before?.status === 'queued') {
       ctx.stats.routed++;
       this.publishAssignment(after);
+      ctx.metrics.taskRouted(after, Math.max(0, (after.assignedAt ?? now) - after.availableAt));
     }
     if (before === undefined && after.status === 'queued' && after.parentId === undefined) ctx.stats.submitted++;
     if (after.status === 'queued' && before !== undefined && before.status !== 'queued' && before.status !== 'dead_lettered') ctx.stats.retried++;
@@ -139,6 +141,7 @@ export class TaskLifecycle {
       // Callers waiting on other instances read the committed task when they hear of it.
       if (ctx.settings.clustered) ctx.broker.notify(taskSettledSubject(after.tenantId, after.id), NO_DATA);
       if (after.parentId !== undefined) ctx.dispatcher.copySettled(after);
+      ctx.metrics.taskSettled(after, after.startedAt !== undefined && after.finishedAt !== undefined ? after.finishedAt - after.startedAt : undefined);
     }
   }
 

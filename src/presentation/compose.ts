@@ -16,6 +16,8 @@ import { SchemaTooNewError } from '../infrastructure/persistence/migrate.js';
 import { DatabaseInUseError, openPostgresStore, type InstanceLockEvent, type PostgresStore } from '../infrastructure/persistence/postgres-store.js';
 import type { MeshSettings } from '../application/settings.js';
 import { Leadership } from './leadership.js';
+import { startMetricsServer } from './metrics-server.js';
+import { AgentMeshMetrics } from '../infrastructure/observability/metrics.js';
 import type { Store } from '../infrastructure/persistence/store.js';
 import { mathRandom } from '../infrastructure/system/math-random.js';
 import { systemClock } from '../infrastructure/system/system-clock.js';
@@ -34,6 +36,9 @@ export interface RunningMesh {
   relay?: EventRelay;
   /** With AGENTMESH_REDIS_URL. */
   redis?: RedisConnection;
+  metrics: AgentMeshMetrics;
+  /** Where GET /metrics is served without a key, with AGENTMESH_METRICS_PORT. */
+  metricsUrl?: string;
   /** Sliding-window counters every instance shares (Redis), or this instance's own. */
   counters: SharedCounters;
   /** Where the API listens, once `listen` was asked for. */
@@ -140,6 +145,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     throw error;
   }
   const counters: SharedCounters = redis ? new RedisCounters(redis) : new InMemoryCounters();
+  const metrics = new AgentMeshMetrics(config.metrics);
   const settings = clustered ? { ...fitToBroker(config.mesh, broker.maxPayloadBytes, logger), clustered: true } : config.mesh;
   const mesh = new Mesh(
     {
@@ -154,9 +160,18 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
       random: mathRandom,
       logger: logger as unknown as Logger,
       ...(redis && { liveAgents: new RedisAgentView(redis) }),
+      metrics,
     },
     settings,
   );
+  metrics.observeMesh({
+    queuedByTenant: () => mesh.ctx.dispatcher.queuedByTenant(),
+    liveAgentsByTenant: () => mesh.ctx.directory.liveCountByTenant(),
+    leasesHeld: () => mesh.ctx.lifecycle.leases.size,
+    taskWaiters: () => mesh.ctx.waiters.count,
+    storeWriteQueue: () => store.batcher.pendingCount,
+    role: () => mesh.role,
+  });
   const startOptions = config.adminKey !== undefined ? { adminKey: config.adminKey } : {};
   let createdAdminKey: string | undefined;
   if (clustered) {
@@ -182,9 +197,13 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     broker,
     ...(redis && { redis }),
   };
-  const api = await buildApi(mesh, probes, { bodyLimitBytes: config.bodyLimitBytes, logger, version: VERSION });
+  const api = await buildApi(mesh, probes, { bodyLimitBytes: config.bodyLimitBytes, logger, version: VERSION, metrics });
   let url: string | undefined;
-  if (options.listen) url = await api.listen({ host: config.host, port: config.port });
+  let metricsServer: { url: string; close(): Promise<void> } | undefined;
+  if (options.listen) {
+    url = await api.listen({ host: config.host, port: config.port });
+    if (config.metrics.port !== undefined) metricsServer = await startMetricsServer(metrics, config.host, config.metrics.port);
+  }
   let closed = false;
   return {
     mesh,
@@ -194,11 +213,14 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     ...(relay !== undefined && { relay }),
     ...(redis !== undefined && { redis }),
     counters,
+    metrics,
+    ...(metricsServer !== undefined && { metricsUrl: metricsServer.url }),
     ...(url !== undefined && { url }),
     ...(createdAdminKey !== undefined && { createdAdminKey }),
     async close() {
       if (closed) return;
       closed = true;
+      await metricsServer?.close();
       await api.close();
       // Commands already taken are answered before the mesh stops.
       await leadership?.close();

@@ -34,6 +34,7 @@ export async function registerAgentUseCase(
       if (existing && existing.status !== 'terminated') await releaseAgentTasks(ctx, caller.tenantId, id, 'agent_stopped');
       if (existing) await ctx.agents.save(agent, events);
       else await ctx.agents.insert(agent, events);
+      if (!existing) ctx.metrics.agentRegistered(agent);
       ctx.directory.put(agent);
       ctx.dispatcher.membershipChanged(agent.tenantId, [...new Set([...agent.capabilities, ...(existing?.capabilities ?? [])].map((c) => c.name))]);
       ctx.logger.info({ tenant_id: agent.tenantId, agent_id: agent.id, capabilities: agent.capabilities.map((c) => c.name) }, 'agent registered');

@@ -12,6 +12,7 @@ import { agentRoutes } from './routes/agents.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { deadLetterRoutes } from './routes/dead-letters.js';
 import { healthRoutes } from './routes/health.js';
+import { metricsRoutes, type ApiMetrics } from './routes/metrics.js';
 import { taskBatchRoutes } from './routes/task-batches.js';
 import { taskRoutes } from './routes/tasks.js';
 import { tenantRoutes } from './routes/tenants.js';
@@ -20,6 +21,8 @@ import type { TypedApp } from './typed-app.js';
 
 export interface ApiOptions {
   bodyLimitBytes: number;
+  /** Counts requests and serves GET /metrics. */
+  metrics?: ApiMetrics;
   logger: FastifyServerOptions['loggerInstance'] | false;
   version: string;
 }
@@ -56,6 +59,7 @@ export async function buildApi(mesh: Mesh, probes: Record<string, HealthProbe>, 
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   healthRoutes(app, mesh, probes);
+  if (options.metrics) metricsRoutes(app, mesh, options.metrics);
   tenantRoutes(app, mesh);
   apiKeyRoutes(app, mesh);
   agentRoutes(app, mesh);

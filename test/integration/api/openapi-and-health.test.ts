@@ -6,6 +6,7 @@ import { startHarness, type Harness } from '../../support/mesh-harness.js';
 const API_ROUTES: Record<string, string[]> = {
   '/health/live': ['get'],
   '/health/ready': ['get'],
+  '/metrics': ['get'],
   '/v1/tenants': ['post'],
   '/v1/tenants/{id}': ['get'],
   '/v1/api-keys': ['get', 'post'],
@@ -61,12 +62,13 @@ describe('OpenAPI document, docs and health', () => {
       expect(doc.paths).not.toHaveProperty('/openapi.json');
     });
 
-    it('declares the bearerAuth scheme and requires it on every /v1 operation', () => {
+    it('declares the bearerAuth scheme and requires it on every /v1 operation and /metrics', () => {
       expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
       for (const [path, item] of Object.entries<Record<string, any>>(doc.paths)) {
         for (const [method, op] of Object.entries<any>(item)) {
           if (!HTTP_METHODS.has(method)) continue;
-          if (path.startsWith('/v1/')) expect(op.security, `${method} ${path}`).toEqual([{ bearerAuth: [] }]);
+          // /metrics takes the platform admin key too.
+          if (path.startsWith('/v1/') || path === '/metrics') expect(op.security, `${method} ${path}`).toEqual([{ bearerAuth: [] }]);
           else expect(op.security, `${method} ${path}`).toBeUndefined();
           expect(op.summary, `${method} ${path} has a summary`).toBeTypeOf('string');
         }

@@ -1,0 +1,178 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Agent, Task } from '../../domain/index.js';
+import type { MeshMetrics } from '../../application/ports.js';
+import { BoundedLabel } from './bounded-label.js';
+
+export interface MetricsOptions {
+  /** Distinct tenants named in labels; the rest are `other`. */
+  maxTenants: number;
+  /** Distinct capabilities named in labels; the rest are `other`. */
+  maxCapabilities: number;
+}
+
+export const DEFAULT_METRICS_OPTIONS: MetricsOptions = { maxTenants: 100, maxCapabilities: 200 };
+
+/** What the registry reads at each scrape from the running mesh. */
+export interface MeshGaugeSource {
+  queuedByTenant(): Iterable<[string, number]>;
+  liveAgentsByTenant(): Iterable<[string, number]>;
+  leasesHeld(): number;
+  taskWaiters(): number;
+  storeWriteQueue(): number;
+  role(): 'standalone' | 'leader' | 'follower';
+}
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const EXECUTION_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+
+/** The trace id of a W3C traceparent, for exemplars. */
+const traceIdOf = (task: Task) => task.traceContext?.traceparent.split('-')[1];
+
+/**
+ * The mesh's Prometheus metrics, with the seed's names, in one registry (OpenMetrics, so latency
+ * histograms carry the task's trace id as an exemplar). Tenant and capability labels are capped.
+ */
+export class AgentMeshMetrics implements MeshMetrics {
+  readonly registry = new Registry<typeof Registry.OPENMETRICS_CONTENT_TYPE>();
+  private readonly tenants: BoundedLabel;
+  private readonly capabilities: BoundedLabel;
+  private readonly routed: Counter<'tenant' | 'capability' | 'strategy'>;
+  private readonly routingLatency: Histogram<'tenant' | 'capability' | 'strategy'>;
+  private readonly routingErrors: Counter<'tenant' | 'capability'>;
+  private readonly submitted: Counter<'tenant' | 'capability'>;
+  private readonly completed: Counter<'tenant' | 'capability'>;
+  private readonly failed: Counter<'tenant' | 'capability'>;
+  private readonly deadLettered: Counter<'tenant' | 'capability'>;
+  private readonly canceled: Counter<'tenant' | 'capability'>;
+  private readonly execution: Histogram<'tenant' | 'capability' | 'status'>;
+  private readonly agentsCreated: Counter<'tenant'>;
+  private readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+
+  constructor(options: MetricsOptions = DEFAULT_METRICS_OPTIONS) {
+    this.registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+    this.tenants = new BoundedLabel(options.maxTenants);
+    this.capabilities = new BoundedLabel(options.maxCapabilities);
+    const registers = [this.registry];
+    const byTask = ['tenant', 'capability'] as const;
+    this.routed = new Counter({ name: 'agentmesh_messages_routed_total', help: 'Tasks assigned to an agent', labelNames: [...byTask, 'strategy'], registers });
+    this.routingLatency = new Histogram({
+      name: 'agentmesh_message_routing_latency_seconds',
+      help: 'Time a task waited in its queue before it was assigned (from submit, or from its retry)',
+      labelNames: [...byTask, 'strategy'],
+      buckets: LATENCY_BUCKETS,
+      enableExemplars: true,
+      registers,
+    });
+    this.routingErrors = new Counter({ name: 'agentmesh_routing_errors_total', help: 'Assignments or broadcast fan-outs that failed and were retried', labelNames: byTask, registers });
+    this.submitted = new Counter({ name: 'agentmesh_tasks_submitted_total', help: 'Tasks submitted by clients', labelNames: byTask, registers });
+    this.completed = new Counter({ name: 'agentmesh_tasks_completed_total', help: 'Tasks completed', labelNames: byTask, registers });
+    this.failed = new Counter({ name: 'agentmesh_tasks_failed_total', help: 'Tasks that ended failed (not retryable, or a deadline passed)', labelNames: byTask, registers });
+    this.deadLettered = new Counter({ name: 'agentmesh_tasks_dead_lettered_total', help: 'Tasks dead-lettered after their last attempt', labelNames: byTask, registers });
+    this.canceled = new Counter({ name: 'agentmesh_tasks_canceled_total', help: 'Tasks canceled', labelNames: byTask, registers });
+    this.execution = new Histogram({
+      name: 'agentmesh_task_execution_seconds',
+      help: "Time from the agent's start to the task's end, by final status",
+      labelNames: [...byTask, 'status'],
+      buckets: EXECUTION_BUCKETS,
+      enableExemplars: true,
+      registers,
+    });
+    this.agentsCreated = new Counter({ name: 'agentmesh_agents_created_total', help: 'Agents registered (not counting re-registrations)', labelNames: ['tenant'], registers });
+    this.httpDuration = new Histogram({
+      name: 'agentmesh_http_request_duration_seconds',
+      help: 'API requests by method, route template and status (its _count is the request count)',
+      labelNames: ['method', 'route', 'status'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    collectDefaultMetrics({ register: this.registry, prefix: 'agentmesh_' });
+  }
+
+  /** Gauges read from the running mesh at each scrape. */
+  observeMesh(source: MeshGaugeSource): void {
+    const registers = [this.registry];
+    const tenants = this.tenants;
+    const perTenant = (name: string, help: string, read: () => Iterable<[string, number]>) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['tenant'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [tenant, n] of read()) this.inc({ tenant: tenants.value(tenant) }, n);
+        },
+      });
+    perTenant('agentmesh_messages_in_queue', 'Tasks queued, waiting for an agent (on the leader)', () => source.queuedByTenant());
+    perTenant('agentmesh_active_agents', 'Agents available or busy (on the leader)', () => source.liveAgentsByTenant());
+    const simple = (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      });
+    simple('agentmesh_leases_held', 'Tasks leased to agents right now (on the leader)', () => source.leasesHeld());
+    simple('agentmesh_task_waiters', 'Requests waiting for a task to settle (GET /v1/tasks/{id}?waitMs=)', () => source.taskWaiters());
+    simple('agentmesh_store_write_queue', "Writes waiting for the store's group commit (bounded; full means 503)", () => source.storeWriteQueue());
+    new Gauge({
+      name: 'agentmesh_instance_role',
+      help: 'This instance: 1 for its role (standalone, leader or follower)',
+      labelNames: ['role'],
+      registers,
+      collect() {
+        this.reset();
+        this.set({ role: source.role() }, 1);
+      },
+    });
+  }
+
+  recordMessageRouted(labels: { tenant: string; capability: string; strategy: string }, latencySeconds: number, traceId?: string): void {
+    const bounded = { ...labels, tenant: this.tenants.value(labels.tenant), capability: this.capabilities.value(labels.capability) };
+    this.routed.inc(bounded);
+    this.observe(this.routingLatency, bounded, latencySeconds, traceId);
+  }
+
+  /** The exposition a scrape gets. */
+  async scrape(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  recordHttpRequest(method: string, route: string, status: number, seconds: number): void {
+    this.httpDuration.observe({ method, route, status: String(status) }, seconds);
+  }
+
+  taskSubmitted(task: Task): void {
+    this.submitted.inc(this.taskLabels(task));
+  }
+
+  taskRouted(task: Task, waitedMs: number): void {
+    this.recordMessageRouted({ tenant: task.tenantId, capability: task.capability, strategy: task.routing.strategy }, waitedMs / 1000, traceIdOf(task));
+  }
+
+  routingError(tenantId: string, capability: string): void {
+    this.routingErrors.inc({ tenant: this.tenants.value(tenantId), capability: this.capabilities.value(capability) });
+  }
+
+  taskSettled(task: Task, executionMs: number | undefined): void {
+    const labels = this.taskLabels(task);
+    const counter = { completed: this.completed, failed: this.failed, dead_lettered: this.deadLettered, canceled: this.canceled }[task.status as 'completed'];
+    counter?.inc(labels);
+    if (executionMs !== undefined) this.observe(this.execution, { ...labels, status: task.status }, executionMs / 1000, traceIdOf(task));
+  }
+
+  agentRegistered(agent: Agent): void {
+    this.agentsCreated.inc({ tenant: this.tenants.value(agent.tenantId) });
+  }
+
+  private taskLabels(task: Task) {
+    return { tenant: this.tenants.value(task.tenantId), capability: this.capabilities.value(task.capability) };
+  }
+
+  private observe<L extends string>(histogram: Histogram<L>, labels: Partial<Record<L, string>>, value: number, traceId: string | undefined): void {
+    // With exemplars enabled, prom-client takes only the object form.
+    histogram.observe({ labels, value, ...(traceId !== undefined && { exemplarLabels: { trace_id: traceId } as unknown as Partial<Record<L, string>> }) });
+  }
+}

@@ -1,0 +1,38 @@
+import { requirePlatform } from '../../../application/caller.js';
+import type { Mesh } from '../../../application/mesh.js';
+import { bearerToken } from '../plugins/authenticate.js';
+import { errors } from '../schemas.js';
+import { bearerSecurity, type TypedApp } from '../typed-app.js';
+
+/** What the API needs of the metrics: count its requests, and render the exposition. */
+export interface ApiMetrics {
+  recordHttpRequest(method: string, route: string, status: number, seconds: number): void;
+  scrape(): Promise<{ contentType: string; body: string }>;
+}
+
+/**
+ * `GET /metrics` for Prometheus. Its labels name tenants, so on the API's port it takes the
+ * platform admin key (AGENTMESH_METRICS_PORT serves it without one, for a private network).
+ */
+export function metricsRoutes(app: TypedApp, mesh: Mesh, metrics: ApiMetrics): void {
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.recordHttpRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'Prometheus metrics (OpenMetrics text); the platform admin key only',
+        security: bearerSecurity,
+        produces: ['application/openmetrics-text'],
+        response: { 200: { type: 'string', description: 'OpenMetrics exposition' }, ...errors(401, 403) },
+      },
+    },
+    async (request, reply) => {
+      requirePlatform(await mesh.auth.authenticate(bearerToken(request)), 'read metrics');
+      const { contentType, body } = await metrics.scrape();
+      return reply.type(contentType).send(body);
+    },
+  );
+}
