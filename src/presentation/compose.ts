@@ -16,6 +16,7 @@ import { SchemaTooNewError } from '../infrastructure/persistence/migrate.js';
 import { DatabaseInUseError, openPostgresStore, type InstanceLockEvent, type PostgresStore } from '../infrastructure/persistence/postgres-store.js';
 import type { MeshSettings } from '../application/settings.js';
 import { Leadership } from './leadership.js';
+import { checkDependencies } from '../application/health-check.js';
 import { startMetricsServer } from './metrics-server.js';
 import { AgentMeshMetrics } from '../infrastructure/observability/metrics.js';
 import type { Store } from '../infrastructure/persistence/store.js';
@@ -164,14 +165,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     },
     settings,
   );
-  metrics.observeMesh({
-    queuedByTenant: () => mesh.ctx.dispatcher.queuedByTenant(),
-    liveAgentsByTenant: () => mesh.ctx.directory.liveCountByTenant(),
-    leasesHeld: () => mesh.ctx.lifecycle.leases.size,
-    taskWaiters: () => mesh.ctx.waiters.count,
-    storeWriteQueue: () => store.batcher.pendingCount,
-    role: () => mesh.role,
-  });
+
   const startOptions = config.adminKey !== undefined ? { adminKey: config.adminKey } : {};
   let createdAdminKey: string | undefined;
   if (clustered) {
@@ -197,6 +191,15 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     broker,
     ...(redis && { redis }),
   };
+  metrics.observeMesh({
+    queuedByTenant: () => mesh.ctx.dispatcher.queuedByTenant(),
+    liveAgentsByTenant: () => mesh.ctx.directory.liveCountByTenant(),
+    leasesHeld: () => mesh.ctx.lifecycle.leases.size,
+    taskWaiters: () => mesh.ctx.waiters.count,
+    storeWriteQueue: () => store.batcher.pendingCount,
+    role: () => mesh.role,
+    dependencies: () => checkDependencies(probes),
+  });
   const api = await buildApi(mesh, probes, { bodyLimitBytes: config.bodyLimitBytes, logger, version: VERSION, metrics });
   let url: string | undefined;
   let metricsServer: { url: string; close(): Promise<void> } | undefined;

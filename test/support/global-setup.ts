@@ -2,6 +2,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { execFileSync } from 'node:child_process';
 import type { TestProject } from 'vitest/node';
 
 declare module 'vitest' {
@@ -12,6 +13,8 @@ declare module 'vitest' {
     natsUrl: string | null;
     /** URL of the real Redis the suites may use (under key prefixes of their own), or null. */
     redisUrl: string | null;
+    /** Prometheus and promtool on this machine (Debian's prometheus package), or null. */
+    prometheus: { server: string; promtool: string } | null;
   }
 }
 
@@ -64,6 +67,15 @@ async function redisProblem(url: string): Promise<string | undefined> {
   }
 }
 
+/** Where a command is on PATH, or undefined. */
+function which(command: string): string | undefined {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A missing service skips its suites with a one-line notice, or fails the run under CI=true. */
 function report(service: string, variable: string, url: string, problem: string | undefined): string | null {
   if (problem === undefined) return url;
@@ -79,4 +91,12 @@ export default async function setup(project: TestProject): Promise<void> {
   project.provide('postgresUrl', report('PostgreSQL', 'AGENTMESH_TEST_POSTGRES_URL', POSTGRES_URL, postgres));
   project.provide('natsUrl', report('NATS', 'AGENTMESH_TEST_NATS_URL', NATS_URL, nats));
   project.provide('redisUrl', report('Redis', 'AGENTMESH_TEST_REDIS_URL', REDIS_URL, redis));
+  const [server, promtool] = [which('prometheus'), which('promtool')];
+  if (server !== undefined && promtool !== undefined) project.provide('prometheus', { server, promtool });
+  else {
+    const line = 'prometheus and promtool are not installed (Debian: apt-get install prometheus)';
+    if (process.env.CI === 'true') throw new Error(`${line}; under CI=true the Prometheus suite must run`);
+    process.stderr.write(`\n!! skipping the Prometheus suite: ${line}.\n\n`);
+    project.provide('prometheus', null);
+  }
 }

@@ -20,6 +20,8 @@ export interface MeshGaugeSource {
   taskWaiters(): number;
   storeWriteQueue(): number;
   role(): 'standalone' | 'leader' | 'follower';
+  /** Whether each dependency answers now (as /health/ready checks them). */
+  dependencies(): Promise<Record<string, { status: 'up' | 'down' }>>;
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -117,6 +119,16 @@ export class AgentMeshMetrics implements MeshMetrics {
     simple('agentmesh_leases_held', 'Tasks leased to agents right now (on the leader)', () => source.leasesHeld());
     simple('agentmesh_task_waiters', 'Requests waiting for a task to settle (GET /v1/tasks/{id}?waitMs=)', () => source.taskWaiters());
     simple('agentmesh_store_write_queue', "Writes waiting for the store's group commit (bounded; full means 503)", () => source.storeWriteQueue());
+    new Gauge({
+      name: 'agentmesh_dependency_up',
+      help: 'Whether a dependency (store, broker, redis) answered its readiness probe at this scrape: 1 or 0',
+      labelNames: ['dependency'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const [dependency, { status }] of Object.entries(await source.dependencies())) this.set({ dependency }, status === 'up' ? 1 : 0);
+      },
+    });
     new Gauge({
       name: 'agentmesh_instance_role',
       help: 'This instance: 1 for its role (standalone, leader or follower)',

@@ -32,6 +32,8 @@ describe('Prometheus metrics', () => {
       expect(body).toMatch(/agentmesh_active_agents\{tenant="default"\} 1/);
       expect(body).toMatch(/agentmesh_instance_role\{role="standalone"\} 1/);
       expect(body).toMatch(/agentmesh_store_write_queue \d+/);
+      expect(body).toMatch(/agentmesh_dependency_up\{dependency="store"\} 1/);
+      expect(body).toMatch(/agentmesh_dependency_up\{dependency="broker"\} 1/);
       expect(body).toMatch(/agentmesh_http_request_duration_seconds_count\{method="POST",route="\/v1\/tasks\/batch",status="200"\} \d+|agentmesh_http_request_duration_seconds_count\{method="POST",route="\/v1\/tasks",status="202"\} \d+/);
       expect(body).toMatch(/agentmesh_http_request_duration_seconds_count\{method="GET",route="\/v1\/tasks\/:id",status="200"\} \d+/);
     } finally {

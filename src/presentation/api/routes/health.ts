@@ -1,5 +1,6 @@
 import { Type } from '@fastify/type-provider-typebox';
 import type { Mesh } from '../../../application/mesh.js';
+import { checkDependencies } from '../../../application/health-check.js';
 import type { HealthProbe } from '../../../application/ports.js';
 import { type TypedApp } from '../typed-app.js';
 
@@ -11,26 +12,6 @@ const Readiness = Type.Object({
   checks: Type.Record(Type.String(), Check),
 });
 
-/** A probe that hangs counts as down: readiness answers within this bound. */
-const PROBE_TIMEOUT_MS = 2_000;
-
-async function check(probe: HealthProbe): Promise<{ status: 'up' | 'down'; error?: string }> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      probe.ping(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`)), PROBE_TIMEOUT_MS);
-      }),
-    ]);
-    return { status: 'up' };
-  } catch (error) {
-    return { status: 'down', error: (error as Error).message };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** Liveness: the process answers. Readiness: every dependency (store, broker, Redis when used) answers too. */
 export function healthRoutes(app: TypedApp, mesh: Mesh, probes: Record<string, HealthProbe>): void {
   app.get('/health/live', { schema: { tags: ['health'], summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('alive') }) } } }, async () => ({ status: 'alive' as const }));
@@ -38,9 +19,7 @@ export function healthRoutes(app: TypedApp, mesh: Mesh, probes: Record<string, H
     '/health/ready',
     { schema: { tags: ['health'], summary: 'Readiness: store, broker and Redis (when used) reachable (503 when not)', response: { 200: Readiness, 503: Readiness } } },
     async (_request, reply) => {
-      const names = Object.keys(probes);
-      const results = await Promise.all(names.map((name) => check(probes[name]!)));
-      const checks = Object.fromEntries(names.map((name, i) => [name, results[i]!]));
+      const checks = await checkDependencies(probes);
       const ready = Object.values(checks).every((c) => c.status === 'up');
       return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', role: mesh.role, checks });
     },
