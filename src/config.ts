@@ -11,6 +11,8 @@ export interface AgentMeshConfig {
   databaseUrl: string | undefined;
   /** NATS JetStream instead of the in-memory broker: the server list, and the namespace of this mesh's subjects and stream. */
   nats: { url: string; namespace: string } | undefined;
+  /** How long a readiness result is reused. */
+  healthCacheMs: number;
   /** Prometheus: a port of its own for GET /metrics (no key), and the caps on label values. */
   metrics: { port: number | undefined; maxTenants: number; maxCapabilities: number };
   /** Redis for the agents' live state and shared counters: its URL, and the prefix of this mesh's keys. */
@@ -116,6 +118,7 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
     databaseUrl,
     nats: natsUrl !== undefined ? { url: natsUrl, namespace: natsNamespace } : undefined,
     redis: redisUrl !== undefined ? { url: redisUrl, keyPrefix: redisPrefix } : undefined,
+    healthCacheMs: integer(env, 'AGENTMESH_HEALTH_CACHE_MS', 5_000, 0, 60_000),
     metrics: {
       port: env.AGENTMESH_METRICS_PORT ? integer(env, 'AGENTMESH_METRICS_PORT', 9464, 0, 65535) : undefined,
       maxTenants: integer(env, 'AGENTMESH_METRICS_MAX_TENANTS', 100, 1, 100_000),

@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { HealthProbe } from './ports.js';
 
 /** A probe that hangs counts as down: checks answer within this bound. */
@@ -31,4 +32,75 @@ export async function checkDependencies(probes: Record<string, HealthProbe>): Pr
   const names = Object.keys(probes);
   const results = await Promise.all(names.map((name) => checkDependency(probes[name]!)));
   return Object.fromEntries(names.map((name, i) => [name, results[i]!]));
+}
+
+export interface HealthOptions {
+  /** How long a result of the dependency checks is reused (probes stay cheap under frequent polling). */
+  cacheMs: number;
+  /** An event loop delay (p99 over the last window) above this means the process is stuck: not alive. */
+  maxEventLoopDelayMs: number;
+}
+
+export const DEFAULT_HEALTH_OPTIONS: HealthOptions = { cacheMs: 5_000, maxEventLoopDelayMs: 10_000 };
+
+export interface SystemHealth {
+  status: 'healthy' | 'unhealthy';
+  checks: Record<string, DependencyStatus>;
+  /** When the checks ran (epoch ms): up to cacheMs ago. */
+  checkedAt: number;
+  eventLoopDelayP99Ms: number;
+  uptimeSeconds: number;
+}
+
+/**
+ * The seed's health service: dependency checks with timeouts, their result reused for `cacheMs`
+ * (one check in flight at a time, however many probes ask), and liveness from the event loop.
+ */
+export class HealthCheckService {
+  private cached: { at: number; checks: Promise<Record<string, DependencyStatus>> } | undefined;
+  private readonly loopDelay: IntervalHistogram;
+  private readonly startedAt = Date.now();
+
+  constructor(
+    private readonly probes: Record<string, HealthProbe>,
+    private readonly options: HealthOptions = DEFAULT_HEALTH_OPTIONS,
+  ) {
+    this.loopDelay = monitorEventLoopDelay({ resolution: 20 });
+    this.loopDelay.enable();
+  }
+
+  async getSystemHealth({ useCache = true }: { useCache?: boolean } = {}): Promise<SystemHealth> {
+    const now = Date.now();
+    if (!useCache || this.cached === undefined || now - this.cached.at >= this.options.cacheMs) {
+      this.cached = { at: now, checks: checkDependencies(this.probes) };
+    }
+    const { at, checks } = this.cached;
+    const results = await checks;
+    return {
+      status: Object.values(results).every((c) => c.status === 'up') ? 'healthy' : 'unhealthy',
+      checks: results,
+      checkedAt: at,
+      eventLoopDelayP99Ms: this.loopDelay.percentile(99) / 1e6,
+      uptimeSeconds: Math.round((now - this.startedAt) / 1000),
+    };
+  }
+
+  async isReady(): Promise<boolean> {
+    return (await this.getSystemHealth()).status === 'healthy';
+  }
+
+  isAlive(): boolean {
+    return this.liveness().alive;
+  }
+
+  /** Alive unless the event loop's delay (p99 since the last call) passed the bound: no dependency is asked. */
+  liveness(): { alive: boolean; eventLoopDelayP99Ms: number } {
+    const eventLoopDelayP99Ms = this.loopDelay.percentile(99) / 1e6;
+    this.loopDelay.reset();
+    return { alive: eventLoopDelayP99Ms <= this.options.maxEventLoopDelayMs, eventLoopDelayP99Ms };
+  }
+
+  close(): void {
+    this.loopDelay.disable();
+  }
 }

@@ -16,7 +16,7 @@ import { SchemaTooNewError } from '../infrastructure/persistence/migrate.js';
 import { DatabaseInUseError, openPostgresStore, type InstanceLockEvent, type PostgresStore } from '../infrastructure/persistence/postgres-store.js';
 import type { MeshSettings } from '../application/settings.js';
 import { Leadership } from './leadership.js';
-import { checkDependencies } from '../application/health-check.js';
+import { DEFAULT_HEALTH_OPTIONS, HealthCheckService } from '../application/health-check.js';
 import { startMetricsServer } from './metrics-server.js';
 import { AgentMeshMetrics } from '../infrastructure/observability/metrics.js';
 import type { Store } from '../infrastructure/persistence/store.js';
@@ -191,6 +191,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     broker,
     ...(redis && { redis }),
   };
+  const health = new HealthCheckService(probes, { ...DEFAULT_HEALTH_OPTIONS, cacheMs: config.healthCacheMs });
   metrics.observeMesh({
     queuedByTenant: () => mesh.ctx.dispatcher.queuedByTenant(),
     liveAgentsByTenant: () => mesh.ctx.directory.liveCountByTenant(),
@@ -198,9 +199,9 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     taskWaiters: () => mesh.ctx.waiters.count,
     storeWriteQueue: () => store.batcher.pendingCount,
     role: () => mesh.role,
-    dependencies: () => checkDependencies(probes),
+    dependencies: async () => (await health.getSystemHealth()).checks,
   });
-  const api = await buildApi(mesh, probes, { bodyLimitBytes: config.bodyLimitBytes, logger, version: VERSION, metrics });
+  const api = await buildApi(mesh, health, { bodyLimitBytes: config.bodyLimitBytes, logger, version: VERSION, metrics });
   let url: string | undefined;
   let metricsServer: { url: string; close(): Promise<void> } | undefined;
   if (options.listen) {
@@ -233,6 +234,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
       await broker.close();
       await redis?.close();
       await store.close();
+      health.close();
     },
   };
 }

@@ -35,7 +35,7 @@ process.once('exit', () => {
 export async function startHarness(env: Record<string, string> = {}, reuseDataDir?: string): Promise<Harness> {
   const dataDir = reuseDataDir ?? mkdtempSync(join(tmpdir(), 'agentmesh-test-'));
   madeDirs.add(dataDir);
-  const config = loadConfig({ AGENTMESH_DATA_DIR: dataDir, AGENTMESH_PORT: '0', AGENTMESH_ADMIN_KEY: ADMIN_KEY, AGENTMESH_LOG_LEVEL: 'silent', ...env });
+  const config = loadConfig({ AGENTMESH_DATA_DIR: dataDir, AGENTMESH_PORT: '0', AGENTMESH_ADMIN_KEY: ADMIN_KEY, AGENTMESH_LOG_LEVEL: 'silent', AGENTMESH_HEALTH_CACHE_MS: '0', ...env });
   const running = await startMesh(config, { listen: true, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
   const url = running.url!;
   const stop = () => running.close();

@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Mesh } from '../../application/mesh.js';
-import type { HealthProbe } from '../../application/ports.js';
+import type { HealthCheckService } from '../../application/health-check.js';
 import { registerAuthentication } from './plugins/authenticate.js';
 import { registerGracefulClose } from './plugins/graceful-close.js';
 import { registerProblemDetails } from './plugins/problem-details.js';
@@ -28,7 +28,7 @@ export interface ApiOptions {
 }
 
 /** The REST API: OpenAPI at /openapi.json, Swagger UI at /docs, every error as problem+json. */
-export async function buildApi(mesh: Mesh, probes: Record<string, HealthProbe>, options: ApiOptions): Promise<TypedApp> {
+export async function buildApi(mesh: Mesh, health: HealthCheckService, options: ApiOptions): Promise<TypedApp> {
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: options.bodyLimitBytes,
@@ -58,7 +58,7 @@ export async function buildApi(mesh: Mesh, probes: Record<string, HealthProbe>, 
   registerAuthentication(app, mesh.auth);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  healthRoutes(app, mesh, probes);
+  healthRoutes(app, mesh, health, options.version);
   if (options.metrics) metricsRoutes(app, mesh, options.metrics);
   tenantRoutes(app, mesh);
   apiKeyRoutes(app, mesh);

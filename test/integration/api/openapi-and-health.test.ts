@@ -4,6 +4,7 @@ import { startHarness, type Harness } from '../../support/mesh-harness.js';
 
 /** Every route of the API, as OpenAPI paths with their methods. */
 const API_ROUTES: Record<string, string[]> = {
+  '/health': ['get'],
   '/health/live': ['get'],
   '/health/ready': ['get'],
   '/metrics': ['get'],
@@ -67,8 +68,8 @@ describe('OpenAPI document, docs and health', () => {
       for (const [path, item] of Object.entries<Record<string, any>>(doc.paths)) {
         for (const [method, op] of Object.entries<any>(item)) {
           if (!HTTP_METHODS.has(method)) continue;
-          // /metrics takes the platform admin key too.
-          if (path.startsWith('/v1/') || path === '/metrics') expect(op.security, `${method} ${path}`).toEqual([{ bearerAuth: [] }]);
+          // /metrics and /health take the platform admin key too.
+          if (path.startsWith('/v1/') || path === '/metrics' || path === '/health') expect(op.security, `${method} ${path}`).toEqual([{ bearerAuth: [] }]);
           else expect(op.security, `${method} ${path}`).toBeUndefined();
           expect(op.summary, `${method} ${path} has a summary`).toBeTypeOf('string');
         }
@@ -143,12 +144,26 @@ describe('OpenAPI document, docs and health', () => {
   describe('health', () => {
     it('/health/live answers 200 without a key', async () => {
       const res = await h.request('GET', '/health/live', { key: null });
-      expect(expectStatus(res, 200)).toEqual({ status: 'alive' });
+      expect(expectStatus(res, 200)).toEqual({ status: 'alive', eventLoopDelayP99Ms: expect.any(Number) });
     });
 
     it('/health/ready answers 200 with store and broker up', async () => {
       const res = await h.request('GET', '/health/ready', { key: null });
       expect(expectStatus(res, 200)).toEqual({ status: 'ready', role: 'standalone', checks: { store: { status: 'up' }, broker: { status: 'up' } } });
+    });
+
+    it('/health gives the platform admin the detail, checked now; other keys get 403, none 401', async () => {
+      const res = await h.request('GET', '/health');
+      expect(expectStatus(res, 200)).toMatchObject({
+        status: 'healthy',
+        role: 'standalone',
+        version: expect.any(String),
+        checks: { store: { status: 'up' }, broker: { status: 'up' } },
+        mesh: { queuedTasks: expect.any(Number), leasesHeld: expect.any(Number), liveAgents: expect.any(Number), taskWaiters: expect.any(Number) },
+      });
+      expect((await h.request('GET', '/health', { key: null })).status).toBe(401);
+      const tenant = await h.request('POST', '/v1/tenants', { body: { id: 'health-tenant' } });
+      expect((await h.request('GET', '/health', { key: tenant.body.apiKey.key })).status).toBe(403);
     });
   });
 });

@@ -1,27 +1,80 @@
 import { Type } from '@fastify/type-provider-typebox';
+import { requirePlatform } from '../../../application/caller.js';
+import type { HealthCheckService } from '../../../application/health-check.js';
 import type { Mesh } from '../../../application/mesh.js';
-import { checkDependencies } from '../../../application/health-check.js';
-import type { HealthProbe } from '../../../application/ports.js';
-import { type TypedApp } from '../typed-app.js';
+import { bearerToken } from '../plugins/authenticate.js';
+import { errors } from '../schemas.js';
+import { bearerSecurity, type TypedApp } from '../typed-app.js';
 
 const Check = Type.Object({ status: Type.Union([Type.Literal('up'), Type.Literal('down')]), error: Type.Optional(Type.String()) });
+const Role = Type.Union([Type.Literal('standalone'), Type.Literal('leader'), Type.Literal('follower')], {
+  description: 'What this instance does in the mesh: alone, the elected leader (queues, leases, registry), or a follower (API only)',
+});
 const Readiness = Type.Object({
   status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')]),
-  /** What this instance does in the mesh: alone, the elected leader (queues, leases, registry), or a follower (API only). */
-  role: Type.Union([Type.Literal('standalone'), Type.Literal('leader'), Type.Literal('follower')]),
+  role: Role,
   checks: Type.Record(Type.String(), Check),
 });
+const Liveness = Type.Object({ status: Type.Union([Type.Literal('alive'), Type.Literal('stalled')]), eventLoopDelayP99Ms: Type.Number() });
+const Detailed = Type.Object({
+  status: Type.Union([Type.Literal('healthy'), Type.Literal('unhealthy')]),
+  role: Role,
+  version: Type.String(),
+  uptimeSeconds: Type.Integer(),
+  eventLoopDelayP99Ms: Type.Number(),
+  checks: Type.Record(Type.String(), Check),
+  checkedAt: Type.Integer({ description: 'When the checks ran (epoch ms)' }),
+  mesh: Type.Object({
+    queuedTasks: Type.Integer(),
+    leasesHeld: Type.Integer(),
+    liveAgents: Type.Integer(),
+    taskWaiters: Type.Integer(),
+  }),
+});
 
-/** Liveness: the process answers. Readiness: every dependency (store, broker, Redis when used) answers too. */
-export function healthRoutes(app: TypedApp, mesh: Mesh, probes: Record<string, HealthProbe>): void {
-  app.get('/health/live', { schema: { tags: ['health'], summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('alive') }) } } }, async () => ({ status: 'alive' as const }));
+/**
+ * Liveness: the event loop is not stalled. Readiness: every dependency (store, broker, Redis when
+ * used) answers; results are reused for AGENTMESH_HEALTH_CACHE_MS. Detail for the platform admin.
+ */
+export function healthRoutes(app: TypedApp, mesh: Mesh, health: HealthCheckService, version: string): void {
+  const tags = ['health'];
+  app.get(
+    '/health/live',
+    { schema: { tags, summary: 'Liveness: the process answers and its event loop is not stalled (503 when it is)', response: { 200: Liveness, 503: Liveness } } },
+    async (_request, reply) => {
+      const { alive, eventLoopDelayP99Ms } = health.liveness();
+      return reply.code(alive ? 200 : 503).send({ status: alive ? 'alive' : 'stalled', eventLoopDelayP99Ms });
+    },
+  );
   app.get(
     '/health/ready',
-    { schema: { tags: ['health'], summary: 'Readiness: store, broker and Redis (when used) reachable (503 when not)', response: { 200: Readiness, 503: Readiness } } },
+    { schema: { tags, summary: 'Readiness: store, broker and Redis (when used) reachable (503 when not)', response: { 200: Readiness, 503: Readiness } } },
     async (_request, reply) => {
-      const checks = await checkDependencies(probes);
-      const ready = Object.values(checks).every((c) => c.status === 'up');
+      const { status, checks } = await health.getSystemHealth();
+      const ready = status === 'healthy';
       return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', role: mesh.role, checks });
+    },
+  );
+  app.get(
+    '/health',
+    {
+      schema: {
+        tags,
+        summary: 'Everything health knows, checked now: dependencies, event loop, role, the mesh in figures (the platform admin key only)',
+        security: bearerSecurity,
+        response: { 200: Detailed, 503: Detailed, ...errors(401, 403) },
+      },
+    },
+    async (request, reply) => {
+      requirePlatform(await mesh.auth.authenticate(bearerToken(request)), 'read the detailed health');
+      const systemHealth = await health.getSystemHealth({ useCache: false });
+      const { ctx } = mesh;
+      return reply.code(systemHealth.status === 'healthy' ? 200 : 503).send({
+        ...systemHealth,
+        role: mesh.role,
+        version,
+        mesh: { queuedTasks: ctx.dispatcher.totalQueued, leasesHeld: ctx.lifecycle.leases.size, liveAgents: [...ctx.directory.liveCountByTenant().values()].reduce((a, b) => a + b, 0), taskWaiters: ctx.waiters.count },
+      });
     },
   );
 }
