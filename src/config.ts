@@ -19,6 +19,12 @@ export interface AgentMeshConfig {
   redis: { url: string; keyPrefix: string } | undefined;
   adminKey: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** JSON lines, or pretty lines for a person at a terminal. */
+  logFormat: 'json' | 'pretty';
+  /** More fields to hide in logs (pino redact paths, e.g. body.input.email). */
+  logRedactPaths: string[];
+  /** Share of requests whose redacted body is logged (0 to 1). */
+  logBodySampleRate: number;
   /** Largest accepted request body; input and output limits come on top of the JSON envelope. */
   bodyLimitBytes: number;
   mesh: MeshSettings;
@@ -52,6 +58,28 @@ function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: r
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** A decimal from 0 to 1, as a share. */
+function fraction(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = /^(0(\.\d+)?|1(\.0+)?|\.\d+)$/u.test(raw.trim()) ? Number(raw) : NaN;
+  if (Number.isNaN(value)) throw new ConfigError(`${name} must be a number from 0 to 1, got '${raw}'`);
+  return value;
+}
+
+/** AGENTMESH_LOG_REDACT: comma-separated pino paths (letters, digits, _, ., [*], *). */
+function redactPaths(env: Env): string[] {
+  const raw = env.AGENTMESH_LOG_REDACT;
+  if (raw === undefined || raw.trim() === '') return [];
+  const paths = raw.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  for (const path of paths) {
+    if (!/^[A-Za-z_*][A-Za-z0-9_*]*(\.[A-Za-z_*][A-Za-z0-9_*]*|\[\*\])*$/u.test(path)) {
+      throw new ConfigError(`AGENTMESH_LOG_REDACT must be comma-separated field paths such as body.input.email or body.tasks[*].input.ssn, got '${path}'`);
+    }
+  }
+  return paths;
+}
 
 /** A URL as it may be shown: the password replaced. */
 export function redactUrl(raw: string): string {
@@ -126,6 +154,9 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
     },
     adminKey: adminKey || undefined,
     logLevel: oneOf(env, 'AGENTMESH_LOG_LEVEL', 'info', LOG_LEVELS),
+    logFormat: oneOf(env, 'AGENTMESH_LOG_FORMAT', 'json', ['json', 'pretty'] as const),
+    logRedactPaths: redactPaths(env),
+    logBodySampleRate: fraction(env, 'AGENTMESH_LOG_BODY_SAMPLE_RATE', 0),
     bodyLimitBytes: maxInputBytes + 64 * 1024,
     mesh: {
       ...DEFAULT_MESH_SETTINGS,

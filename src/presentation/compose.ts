@@ -19,6 +19,7 @@ import { Leadership } from './leadership.js';
 import { DEFAULT_HEALTH_OPTIONS, HealthCheckService } from '../application/health-check.js';
 import { startMetricsServer } from './metrics-server.js';
 import { AgentMeshMetrics } from '../infrastructure/observability/metrics.js';
+import { configureLogger } from '../infrastructure/observability/logger.js';
 import type { Store } from '../infrastructure/persistence/store.js';
 import { mathRandom } from '../infrastructure/system/math-random.js';
 import { systemClock } from '../infrastructure/system/system-clock.js';
@@ -119,7 +120,7 @@ function fitToBroker(settings: MeshSettings, maxPayloadBytes: number | undefined
 
 /** The composition root: adapters chosen from config, wired to the use cases, API on top. */
 export async function startMesh(config: AgentMeshConfig, options: StartOptions): Promise<RunningMesh> {
-  const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'agentmesh' } });
+  const logger = options.logger ?? configureLogger({ serviceName: 'agentmesh', logLevel: config.logLevel, format: config.logFormat, redactPaths: config.logRedactPaths });
   // With NATS, committed events wait in the outbox and a relay publishes them; the in-memory broker has no one to publish to.
   const relayEvents = config.nats !== undefined;
   // PostgreSQL and NATS: any number of instances form one mesh, with an elected leader running the queues.
@@ -201,7 +202,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     role: () => mesh.role,
     dependencies: async () => (await health.getSystemHealth()).checks,
   });
-  const api = await buildApi(mesh, health, { bodyLimitBytes: config.bodyLimitBytes, logger, version: VERSION, metrics });
+  const api = await buildApi(mesh, health, { bodyLimitBytes: config.bodyLimitBytes, logger, version: VERSION, metrics, logBodySampleRate: config.logBodySampleRate });
   let url: string | undefined;
   let metricsServer: { url: string; close(): Promise<void> } | undefined;
   if (options.listen) {

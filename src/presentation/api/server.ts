@@ -7,6 +7,7 @@ import type { HealthCheckService } from '../../application/health-check.js';
 import { registerAuthentication } from './plugins/authenticate.js';
 import { registerGracefulClose } from './plugins/graceful-close.js';
 import { registerProblemDetails } from './plugins/problem-details.js';
+import { registerRequestLog } from './plugins/request-log.js';
 import { agentInboxRoutes } from './routes/agent-inbox.js';
 import { agentRoutes } from './routes/agents.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
@@ -23,6 +24,8 @@ export interface ApiOptions {
   bodyLimitBytes: number;
   /** Counts requests and serves GET /metrics. */
   metrics?: ApiMetrics;
+  /** Share of requests whose (redacted) body is logged; default none. */
+  logBodySampleRate?: number;
   logger: FastifyServerOptions['loggerInstance'] | false;
   version: string;
 }
@@ -32,6 +35,8 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: options.bodyLimitBytes,
+    // Our own line per request (registerRequestLog) replaces Fastify's two.
+    disableRequestLogging: true,
     // Sockets are destroyed only after registerGracefulClose has drained in-flight requests.
     forceCloseConnections: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
@@ -53,6 +58,7 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   registerProblemDetails(app);
+  if (options.logger) registerRequestLog(app, { bodySampleRate: options.logBodySampleRate ?? 0 });
   const gracefulClose = registerGracefulClose(app);
   app.addHook('preClose', async () => mesh.ctx.waiters.releaseAll());
   registerAuthentication(app, mesh.auth);

@@ -21,6 +21,15 @@ describe('loadConfig', () => {
     expect(fails({ AGENTMESH_MAX_ATTEMPTS: raw })).toMatch(/^AGENTMESH_MAX_ATTEMPTS must be an integer from 1 to 100/);
   });
 
+  it('takes the log settings, and refuses a format, a redaction path or a sample rate it cannot use', () => {
+    const config = loadConfig({ AGENTMESH_LOG_FORMAT: 'pretty', AGENTMESH_LOG_REDACT: 'body.input.email, body.tasks[*].input.ssn', AGENTMESH_LOG_BODY_SAMPLE_RATE: '0.25' });
+    expect(config).toMatchObject({ logFormat: 'pretty', logRedactPaths: ['body.input.email', 'body.tasks[*].input.ssn'], logBodySampleRate: 0.25 });
+    expect(loadConfig({})).toMatchObject({ logFormat: 'json', logRedactPaths: [], logBodySampleRate: 0 });
+    expect(fails({ AGENTMESH_LOG_FORMAT: 'xml' })).toMatch(/^AGENTMESH_LOG_FORMAT must be one of json, pretty, got 'xml'/);
+    expect(fails({ AGENTMESH_LOG_REDACT: 'body.input.email,bad path' })).toMatch(/^AGENTMESH_LOG_REDACT must be comma-separated field paths .* got 'bad path'/);
+    for (const raw of ['1.5', '-0.1', 'half', '1e-2']) expect(fails({ AGENTMESH_LOG_BODY_SAMPLE_RATE: raw })).toMatch(/^AGENTMESH_LOG_BODY_SAMPLE_RATE must be a number from 0 to 1/);
+  });
+
   it('refuses a retry cap below the retry base', () => {
     expect(fails({ AGENTMESH_RETRY_BASE_MS: '5000', AGENTMESH_RETRY_CAP_MS: '10' })).toMatch(/AGENTMESH_RETRY_CAP_MS \(10\) must not be below AGENTMESH_RETRY_BASE_MS \(5000\)/);
   });

@@ -1,0 +1,58 @@
+import { createRequire } from 'node:module';
+import pino, { type DestinationStream, type Logger } from 'pino';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface LoggerOptions {
+  serviceName: string;
+  logLevel: LogLevel;
+  /** JSON lines (production), or colored lines for a person at a terminal. */
+  format: 'json' | 'pretty';
+  /** More paths to hide (pino redact paths), e.g. `body.input.email` for a logged request body. */
+  redactPaths?: readonly string[];
+  /** Where lines go; standard output by default. */
+  destination?: DestinationStream;
+}
+
+export const REDACTED = '[redacted]';
+
+/** Never logged, wherever they appear in a log line's fields. */
+const ALWAYS_REDACTED = [
+  'authorization',
+  'headers.authorization',
+  'req.headers.authorization',
+  '*.authorization',
+  'apiKey',
+  '*.apiKey',
+  'adminKey',
+  '*.adminKey',
+  'key',
+  '*.key',
+  'secret',
+  '*.secret',
+  'password',
+  '*.password',
+  'token',
+  '*.token',
+];
+
+/** The seed's logger: pino with the service's name, secrets redacted, JSON or pretty. Child loggers per component share it. */
+export function configureLogger(options: LoggerOptions): Logger {
+  const settings: pino.LoggerOptions = {
+    level: options.logLevel,
+    base: { service: options.serviceName },
+    redact: { paths: [...ALWAYS_REDACTED, ...(options.redactPaths ?? [])], censor: REDACTED },
+  };
+  if (options.destination) return pino(settings, options.destination);
+  if (options.format === 'pretty') {
+    // In-process (not a worker transport), so a line is written before the process exits.
+    return pino(settings, pinoPrettyStream());
+  }
+  return pino(settings);
+}
+
+function pinoPrettyStream(): DestinationStream {
+  // Loaded only for the pretty format: production never pays for it.
+  const pretty = createRequire(import.meta.url)('pino-pretty') as (options: object) => DestinationStream;
+  return pretty({ colorize: process.stdout.isTTY, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
+}
