@@ -1,3 +1,4 @@
+import { tracingRequested } from './infrastructure/observability/tracing.js';
 import { DEFAULT_AGENT_LIMITS, DEFAULT_TASK_LIMITS } from './domain/index.js';
 import { DEFAULT_MESH_SETTINGS, type MeshSettings } from './application/settings.js';
 
@@ -11,6 +12,8 @@ export interface AgentMeshConfig {
   databaseUrl: string | undefined;
   /** NATS JetStream instead of the in-memory broker: the server list, and the namespace of this mesh's subjects and stream. */
   nats: { url: string; namespace: string } | undefined;
+  /** OpenTelemetry tracing, on when an OTLP endpoint is set (the OTEL_* variables configure the rest). */
+  tracing: boolean;
   /** How long a readiness result is reused. */
   healthCacheMs: number;
   /** Prometheus: a port of its own for GET /metrics (no key), and the caps on label values. */
@@ -146,6 +149,7 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
     databaseUrl,
     nats: natsUrl !== undefined ? { url: natsUrl, namespace: natsNamespace } : undefined,
     redis: redisUrl !== undefined ? { url: redisUrl, keyPrefix: redisPrefix } : undefined,
+    tracing: tracingRequested(env),
     healthCacheMs: integer(env, 'AGENTMESH_HEALTH_CACHE_MS', 5_000, 0, 60_000),
     metrics: {
       port: env.AGENTMESH_METRICS_PORT ? integer(env, 'AGENTMESH_METRICS_PORT', 9464, 0, 65535) : undefined,

@@ -1,4 +1,5 @@
-import { DomainError, NotFoundError, type Agent, type Task } from '../domain/index.js';
+import { DomainError, NotFoundError, type Agent, type Task, type TraceContext } from '../domain/index.js';
+import { carrierOf, contextFrom, inSpan, SpanKind } from './tracing.js';
 import { CAN_WORK_TASKS, requireRole, type Caller } from './caller.js';
 import type { MeshCommands } from './mesh-commands.js';
 import type { MeshContext } from './mesh-context.js';
@@ -24,7 +25,8 @@ export interface DeliveredTask {
   tracestate?: string;
 }
 
-export function toDelivered(task: Task): DeliveredTask {
+/** What the agent gets; `trace` (the delivery's span) replaces the task's own trace context when tracing is on. */
+export function toDelivered(task: Task, trace: TraceContext | undefined = task.traceContext): DeliveredTask {
   return {
     id: task.id,
     capability: task.capability,
@@ -36,7 +38,7 @@ export function toDelivered(task: Task): DeliveredTask {
     leaseExpiresAt: task.leaseExpiresAt!,
     ...(task.deadline !== undefined && { deadline: task.deadline }),
     ...(task.parentId !== undefined && { parentId: task.parentId }),
-    ...(task.traceContext !== undefined && task.traceContext),
+    ...(trace !== undefined && trace),
   };
 }
 
@@ -62,8 +64,8 @@ export class AgentDelivery {
     return this.ctx.settings.taskLimits.defaultLeaseMs;
   }
 
-  /** Validates the message; returns the running task, or undefined (message terminated) when stale. */
-  private async accept(tenantId: string, agentId: string, message: BrokerMessage): Promise<Task | undefined> {
+  /** Validates the message; returns the running task as the agent gets it, or undefined (message terminated) when stale. */
+  private async accept(tenantId: string, agentId: string, message: BrokerMessage): Promise<DeliveredTask | undefined> {
     let parsed: AssignmentMessage;
     try {
       parsed = JSON.parse(Buffer.from(message.data).toString('utf8')) as AssignmentMessage;
@@ -71,16 +73,20 @@ export class AgentDelivery {
       message.term();
       return undefined;
     }
-    try {
-      return await this.commands().startTask(tenantId, parsed.taskId, agentId, parsed.attempt);
-    } catch (error) {
-      if (error instanceof DomainError) {
-        message.term();
-        return undefined;
+    const attributes = { 'agentmesh.tenant': tenantId, 'agentmesh.task_id': parsed.taskId, 'agentmesh.agent_id': agentId, 'agentmesh.attempt': parsed.attempt };
+    return inSpan('agentmesh.deliver', { kind: SpanKind.CONSUMER, attributes }, contextFrom(message.headers), async (_span, ctx) => {
+      try {
+        const task = await this.commands().startTask(tenantId, parsed.taskId, agentId, parsed.attempt);
+        return toDelivered(task, carrierOf(ctx) ?? task.traceContext);
+      } catch (error) {
+        if (error instanceof DomainError) {
+          message.term();
+          return undefined;
+        }
+        message.nak(1000);
+        throw error;
       }
-      message.nak(1000);
-      throw error;
-    }
+    });
   }
 
   async stream(caller: Caller, agentId: string, deliver: (task: DeliveredTask) => Promise<void>): Promise<Subscription> {
@@ -91,7 +97,7 @@ export class AgentDelivery {
         .then(async (task) => {
           if (!task) return;
           try {
-            await deliver(toDelivered(task));
+            await deliver(task);
             message.ack();
           } catch {
             // The connection is going away: let the next connection have it, not this one again at once.
@@ -129,7 +135,7 @@ export class AgentDelivery {
       const task = await this.accept(caller.tenantId, agentId, message);
       if (task) {
         message.ack();
-        return toDelivered(task);
+        return task;
       }
       if (remaining === 0 || signal?.aborted) return undefined;
     }

@@ -1,4 +1,4 @@
-import type { Agent, RegisterAgentInput, Task, TaskError, TaskStatus } from '../domain/index.js';
+import type { Agent, RegisterAgentInput, Task, TaskError, TaskStatus, TraceContext } from '../domain/index.js';
 import type { Caller } from './caller.js';
 import type { MeshContext } from './mesh-context.js';
 import type { SubmitCounter } from './submit-counter.js';
@@ -17,8 +17,8 @@ import { completeTask, extendTaskLease, failTask, startTask } from './use-cases/
 export interface MeshCommands {
   /** `created: false` when an idempotency key matched an earlier submit (whose task this is). */
   submitTask(caller: Caller, request: SubmitRequest): Promise<TaskOutcome & { created: boolean }>;
-  completeTask(caller: Caller, id: string, agentId: string, output: unknown): Promise<Task>;
-  failTask(caller: Caller, id: string, agentId: string, error: TaskError, retryable: boolean): Promise<Task>;
+  completeTask(caller: Caller, id: string, agentId: string, output: unknown, trace?: TraceContext): Promise<Task>;
+  failTask(caller: Caller, id: string, agentId: string, error: TaskError, retryable: boolean, trace?: TraceContext): Promise<Task>;
   /** Complete or fail, answering only where the task stands (the batch route's answer). */
   settleTask(caller: Caller, settlement: Settlement): Promise<TaskOutcome>;
   extendTaskLease(caller: Caller, id: string, agentId: string, leaseMs: number): Promise<Task>;
@@ -39,9 +39,10 @@ export interface TaskOutcome {
   status: TaskStatus;
 }
 
-export type Settlement =
-  | { taskId: string; agentId: string; outcome: 'completed'; output?: unknown }
-  | { taskId: string; agentId: string; outcome: 'failed'; error: TaskError; retryable: boolean };
+export type Settlement = { taskId: string; agentId: string; traceContext?: TraceContext } & (
+  | { outcome: 'completed'; output?: unknown }
+  | { outcome: 'failed'; error: TaskError; retryable: boolean }
+);
 
 export type MeshCommandName = keyof MeshCommands;
 
@@ -69,10 +70,14 @@ export function localCommands(ctx: MeshContext, counter: SubmitCounter): MeshCom
       const { task, created } = await submitTaskUseCase(ctx, counter, caller, request);
       return { ...outcome(task), created };
     },
-    completeTask: (caller, id, agentId, output) => completeTask(ctx, caller, id, agentId, output),
-    failTask: (caller, id, agentId, error, retryable) => failTask(ctx, caller, id, agentId, error, retryable),
+    completeTask: (caller, id, agentId, output, trace) => completeTask(ctx, caller, id, agentId, output, trace),
+    failTask: (caller, id, agentId, error, retryable, trace) => failTask(ctx, caller, id, agentId, error, retryable, trace),
     settleTask: async (caller, s) =>
-      outcome(s.outcome === 'completed' ? await completeTask(ctx, caller, s.taskId, s.agentId, s.output) : await failTask(ctx, caller, s.taskId, s.agentId, s.error, s.retryable)),
+      outcome(
+        s.outcome === 'completed'
+          ? await completeTask(ctx, caller, s.taskId, s.agentId, s.output, s.traceContext)
+          : await failTask(ctx, caller, s.taskId, s.agentId, s.error, s.retryable, s.traceContext),
+      ),
     extendTaskLease: (caller, id, agentId, leaseMs) => extendTaskLease(ctx, caller, id, agentId, leaseMs),
     cancelTask: (caller, id) => cancelTask(ctx, caller, id),
     requeueDeadLetter: (caller, id) => requeueDeadLetterUseCase(ctx, caller, id),

@@ -1,6 +1,8 @@
 import { isTerminal, retryBackoffMs, type DomainEvent, type Task } from '../domain/index.js';
 import type { MeshContext } from './mesh-context.js';
+import type { Context } from '@opentelemetry/api';
 import { agentInboxSubject, taskSettledSubject } from './subjects.js';
+import { carrierOf, contextFrom, inSpan, recordSpan, SpanKind } from './tracing.js';
 
 const key = (tenantId: string, id: string) => `${tenantId}\u0000${id}`;
 const holdsLease = (t: Task | undefined) => t !== undefined && (t.status === 'assigned' || t.status === 'running') && t.agentId !== undefined;
@@ -46,7 +48,7 @@ export class TaskLifecycle {
     const inserted = this.ctx.tasks.insert(change.task, change.events);
     this.follow(undefined, change.task);
     try {
-      await inserted;
+      await inSpan('agentmesh.store.write', { attributes: { 'agentmesh.task_id': change.task.id, 'db.operation.name': 'insert' } }, undefined, () => inserted);
     } catch (error) {
       this.forgetNew(change.task);
       throw error;
@@ -126,7 +128,16 @@ export class TaskLifecycle {
 
     if (after.status === 'assigned' && before?.status === 'queued') {
       ctx.stats.routed++;
-      this.publishAssignment(after);
+      // The decision as a span: from when the task could go (its queue wait) to the assignment.
+      const routed = recordSpan(
+        'agentmesh.route',
+        {
+          attributes: { 'agentmesh.tenant': after.tenantId, 'agentmesh.task_id': after.id, 'agentmesh.strategy': after.routing.strategy, 'agentmesh.agent_id': after.agentId!, 'agentmesh.attempt': after.attempts },
+          startTime: Math.min(after.availableAt, now),
+        },
+        contextFrom(after.traceContext),
+      );
+      this.publishAssignment(after, routed);
       ctx.metrics.taskRouted(after, Math.max(0, (after.assignedAt ?? now) - after.availableAt));
     }
     if (before === undefined && after.status === 'queued' && after.parentId === undefined) ctx.stats.submitted++;
@@ -145,12 +156,13 @@ export class TaskLifecycle {
     }
   }
 
-  private publishAssignment(task: Task): void {
+  private publishAssignment(task: Task, parent: Context = contextFrom(task.traceContext)): void {
     // The message names the task and attempt; the delivery reads the task, so inputs never ride the broker.
     const message: AssignmentMessage = { taskId: task.id, attempt: task.attempts };
     const data = Buffer.from(JSON.stringify(message));
+    const published = recordSpan('agentmesh.publish', { kind: SpanKind.PRODUCER, attributes: { 'messaging.operation.type': 'publish', 'agentmesh.task_id': task.id } }, parent);
     // A lost publish is covered by the lease: it lapses and the task is routed again.
-    const trace = task.traceContext;
+    const trace = carrierOf(published) ?? task.traceContext;
     const headers: Record<string, string> = { 'task-id': task.id, attempt: String(task.attempts) };
     if (trace) {
       headers.traceparent = trace.traceparent;

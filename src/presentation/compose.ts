@@ -20,6 +20,7 @@ import { DEFAULT_HEALTH_OPTIONS, HealthCheckService } from '../application/healt
 import { startMetricsServer } from './metrics-server.js';
 import { AgentMeshMetrics } from '../infrastructure/observability/metrics.js';
 import { configureLogger } from '../infrastructure/observability/logger.js';
+import { startTracing } from '../infrastructure/observability/tracing.js';
 import type { Store } from '../infrastructure/persistence/store.js';
 import { mathRandom } from '../infrastructure/system/math-random.js';
 import { systemClock } from '../infrastructure/system/system-clock.js';
@@ -120,6 +121,8 @@ function fitToBroker(settings: MeshSettings, maxPayloadBytes: number | undefined
 
 /** The composition root: adapters chosen from config, wired to the use cases, API on top. */
 export async function startMesh(config: AgentMeshConfig, options: StartOptions): Promise<RunningMesh> {
+  // First, so the spans of everything that follows are recorded.
+  const tracing = config.tracing ? startTracing({ serviceName: 'agentmesh', version: VERSION }) : undefined;
   const logger = options.logger ?? configureLogger({ serviceName: 'agentmesh', logLevel: config.logLevel, format: config.logFormat, redactPaths: config.logRedactPaths });
   // With NATS, committed events wait in the outbox and a relay publishes them; the in-memory broker has no one to publish to.
   const relayEvents = config.nats !== undefined;
@@ -236,6 +239,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
       await redis?.close();
       await store.close();
       health.close();
+      await tracing?.shutdown();
     },
   };
 }

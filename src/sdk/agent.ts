@@ -2,6 +2,7 @@ import { AgentMeshClient } from './client.js';
 import { AgentMeshError, NonRetryableError } from './errors.js';
 import { readEvents } from './sse.js';
 import type { DeliveredTask } from './types.js';
+import { startWorkSpan } from './work-span.js';
 
 export interface TaskContext {
   task: DeliveredTask;
@@ -216,19 +217,22 @@ export class Agent {
       extendLease: async (ms) => void (await this.client.extendLease(task.id, agentId, ms)),
     };
     let outcome: { ok: true; output: unknown } | { ok: false; error: unknown };
+    const work = startWorkSpan(task, agentId);
     try {
       if (!handler) throw new NonRetryableError(`no handler for capability '${task.capability}'`, 'no_handler');
-      outcome = { ok: true, output: await handler(task.input, context) };
+      outcome = { ok: true, output: await work.run(() => handler(task.input, context)) };
     } catch (error) {
       outcome = { ok: false, error };
     } finally {
       clearInterval(extender);
     }
+    work.end(outcome.ok ? undefined : outcome.error);
     if (controller.signal.aborted) return;
+    const trace = work.carrier ?? (task.traceparent !== undefined ? { traceparent: task.traceparent, ...(task.tracestate !== undefined && { tracestate: task.tracestate }) } : {});
     try {
       if (outcome.ok) {
         const output = outcome.output ?? null;
-        await withRetry(() => this.client.settle({ taskId: task.id, agentId, outcome: 'completed', output }));
+        await withRetry(() => this.client.settle({ taskId: task.id, agentId, outcome: 'completed', output, ...trace }));
         this.completed++;
       } else {
         const { error } = outcome;
@@ -236,7 +240,7 @@ export class Agent {
         const message = error instanceof Error ? error.message : String(error);
         const code = error instanceof NonRetryableError ? error.code : undefined;
         const taskError = { message, ...(code !== undefined && { code }) };
-        await withRetry(() => this.client.settle({ taskId: task.id, agentId, outcome: 'failed', error: taskError, retryable }));
+        await withRetry(() => this.client.settle({ taskId: task.id, agentId, outcome: 'failed', error: taskError, retryable, ...trace }));
         this.failed++;
       }
     } catch (settleError) {

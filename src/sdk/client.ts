@@ -21,9 +21,11 @@ export interface ClientOptions extends HttpOptions {
 }
 
 /** What an agent reports for a task it holds, alone or in a batch. */
-export type Settlement =
-  | { taskId: string; agentId: string; outcome: 'completed'; output: unknown }
-  | { taskId: string; agentId: string; outcome: 'failed'; error: { message: string; code?: string }; retryable: boolean };
+/** `traceparent`/`tracestate`: the W3C trace context of the work, so that the settlement joins its trace. */
+export type Settlement = { taskId: string; agentId: string; traceparent?: string; tracestate?: string } & (
+  | { outcome: 'completed'; output: unknown }
+  | { outcome: 'failed'; error: { message: string; code?: string }; retryable: boolean }
+);
 
 export interface SettleResult {
   id: string;
@@ -86,7 +88,8 @@ export class AgentMeshClient {
   }
 
   private async settleOne(s: Settlement): Promise<SettleResult> {
-    const task = s.outcome === 'completed' ? await this.complete(s.taskId, s.agentId, s.output) : await this.fail(s.taskId, s.agentId, s.error, s.retryable);
+    const trace = s.traceparent !== undefined ? { traceparent: s.traceparent, ...(s.tracestate !== undefined && { tracestate: s.tracestate }) } : undefined;
+    const task = s.outcome === 'completed' ? await this.complete(s.taskId, s.agentId, s.output, trace) : await this.fail(s.taskId, s.agentId, s.error, s.retryable, trace);
     return { id: task.id, status: task.status };
   }
 
@@ -163,12 +166,13 @@ export class AgentMeshClient {
     return this.http.json('GET', `/v1/agents/${encodeURIComponent(agentId)}/tasks/next`, { query: { waitMs }, ...(signal && { signal }) });
   }
 
-  complete(taskId: string, agentId: string, output: unknown): Promise<Task> {
-    return this.http.json('POST', `/v1/tasks/${encodeURIComponent(taskId)}/complete`, { body: { agentId, output } });
+  /** `trace`: the W3C trace context of the work, sent as headers. */
+  complete(taskId: string, agentId: string, output: unknown, trace?: { traceparent: string; tracestate?: string }): Promise<Task> {
+    return this.http.json('POST', `/v1/tasks/${encodeURIComponent(taskId)}/complete`, { body: { agentId, output }, ...(trace && { headers: trace }) });
   }
 
-  fail(taskId: string, agentId: string, error: { message: string; code?: string }, retryable = true): Promise<Task> {
-    return this.http.json('POST', `/v1/tasks/${encodeURIComponent(taskId)}/fail`, { body: { agentId, error, retryable } });
+  fail(taskId: string, agentId: string, error: { message: string; code?: string }, retryable = true, trace?: { traceparent: string; tracestate?: string }): Promise<Task> {
+    return this.http.json('POST', `/v1/tasks/${encodeURIComponent(taskId)}/fail`, { body: { agentId, error, retryable }, ...(trace && { headers: trace }) });
   }
 
   extendLease(taskId: string, agentId: string, leaseMs: number): Promise<Task> {

@@ -1,5 +1,7 @@
 import equal from 'fast-deep-equal';
-import { ConflictError, QuotaExceededError, submitTask, type SubmitTaskInput, type Task } from '../../domain/index.js';
+import type { Context } from '@opentelemetry/api';
+import { ConflictError, QuotaExceededError, submitTask, type SubmitTaskInput, type Task, type TraceContext } from '../../domain/index.js';
+import { carrierOf, contextFrom, inSpan } from '../tracing.js';
 import { CAN_SUBMIT_TASKS, requireRole, type Caller } from '../caller.js';
 import type { MeshContext } from '../mesh-context.js';
 import type { SubmitCounter } from '../submit-counter.js';
@@ -17,6 +19,21 @@ export async function submitTaskUseCase(
   request: SubmitRequest,
 ): Promise<{ task: Task; created: boolean }> {
   requireRole(caller, CAN_SUBMIT_TASKS, 'submit tasks');
+  const attributes = { 'agentmesh.tenant': caller.tenantId, 'agentmesh.capability': request.capability };
+  return inSpan('agentmesh.submit', { attributes }, contextFrom(request.traceContext), async (span, spanContext) => {
+    const result = await submitInSpan(ctx, counter, caller, { ...request, ...traceOf(spanContext, request) });
+    span.setAttributes({ 'agentmesh.task_id': result.task.id, 'agentmesh.created': result.created });
+    return result;
+  });
+}
+
+/** The task carries the submit span's context onwards (or, with tracing off, the caller's). */
+function traceOf(spanContext: Context, request: SubmitRequest): { traceContext?: TraceContext } {
+  const traceContext = carrierOf(spanContext) ?? request.traceContext;
+  return traceContext !== undefined ? { traceContext } : {};
+}
+
+async function submitInSpan(ctx: MeshContext, counter: SubmitCounter, caller: Caller, request: SubmitRequest): Promise<{ task: Task; created: boolean }> {
   const now = ctx.clock.now();
   const change = submitTask({ ...request, id: ctx.ids.newId(), tenantId: caller.tenantId }, now, ctx.settings.taskLimits);
 

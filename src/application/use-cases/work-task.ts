@@ -8,8 +8,10 @@ import {
   type DomainEvent,
   type Task,
   type TaskError,
+  type TraceContext,
 } from '../../domain/index.js';
 import { CAN_WORK_TASKS, requireRole, type Caller } from '../caller.js';
+import { contextFrom, inSpan } from '../tracing.js';
 import type { MeshContext } from '../mesh-context.js';
 
 /** Read-modify-commit of one task under its lock. */
@@ -42,15 +44,25 @@ export async function startTask(ctx: MeshContext, tenantId: string, id: string, 
   return task;
 }
 
-/** Idempotent: the same agent completing twice gets the completed task back, and one event is stored. */
-export function completeTask(ctx: MeshContext, caller: Caller, id: string, agentId: string, output: unknown): Promise<Task> {
-  requireRole(caller, CAN_WORK_TASKS, 'complete tasks');
-  return changeTask(ctx, caller.tenantId, id, (t, now) => complete(t, agentId, output, now, ctx.settings.taskLimits));
+/** The settlement as a span, child of the agent's work when its trace came along. */
+function settling(name: string, caller: Caller, id: string, agentId: string, trace: TraceContext | undefined, work: () => Promise<Task>): Promise<Task> {
+  const attributes = { 'agentmesh.tenant': caller.tenantId, 'agentmesh.task_id': id, 'agentmesh.agent_id': agentId };
+  return inSpan(name, { attributes }, trace ? contextFrom(trace) : undefined, async (span) => {
+    const task = await work();
+    span.setAttribute('agentmesh.status', task.status);
+    return task;
+  });
 }
 
-export function failTask(ctx: MeshContext, caller: Caller, id: string, agentId: string, error: TaskError, retryable: boolean): Promise<Task> {
+/** Idempotent: the same agent completing twice gets the completed task back, and one event is stored. */
+export function completeTask(ctx: MeshContext, caller: Caller, id: string, agentId: string, output: unknown, trace?: TraceContext): Promise<Task> {
+  requireRole(caller, CAN_WORK_TASKS, 'complete tasks');
+  return settling('agentmesh.complete', caller, id, agentId, trace, () => changeTask(ctx, caller.tenantId, id, (t, now) => complete(t, agentId, output, now, ctx.settings.taskLimits)));
+}
+
+export function failTask(ctx: MeshContext, caller: Caller, id: string, agentId: string, error: TaskError, retryable: boolean, trace?: TraceContext): Promise<Task> {
   requireRole(caller, CAN_WORK_TASKS, 'fail tasks');
-  return changeTask(ctx, caller.tenantId, id, (t, now) => fail(t, agentId, error, retryable, ctx.lifecycle.backoffFor(t), now));
+  return settling('agentmesh.fail', caller, id, agentId, trace, () => changeTask(ctx, caller.tenantId, id, (t, now) => fail(t, agentId, error, retryable, ctx.lifecycle.backoffFor(t), now)));
 }
 
 export function extendTaskLease(ctx: MeshContext, caller: Caller, id: string, agentId: string, leaseMs: number): Promise<Task> {

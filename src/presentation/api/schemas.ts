@@ -226,15 +226,25 @@ export const SubmitBatchBody = Type.Object(
   { additionalProperties: false },
 );
 
+/** The W3C trace context of one item's work (the agent's span), for a batch whose items come from different traces. */
+const ItemTrace = () => ({
+  traceparent: Type.Optional(Type.String({ maxLength: 256, description: "The W3C traceparent of this outcome's work; a malformed one is ignored." })),
+  tracestate: Type.Optional(Type.String({ maxLength: 512 })),
+});
+
 export const SettleBatchBody = Type.Object(
   {
     outcomes: Type.Array(
       Type.Union([
-        Type.Object({ taskId: Type.String({ minLength: 1, maxLength: 512 }), ...AgentRefProps(), outcome: Type.Literal('completed'), output: Type.Optional(Type.Unknown()) }, { additionalProperties: false }),
+        Type.Object(
+          { taskId: Type.String({ minLength: 1, maxLength: 512 }), ...AgentRefProps(), ...ItemTrace(), outcome: Type.Literal('completed'), output: Type.Optional(Type.Unknown()) },
+          { additionalProperties: false },
+        ),
         Type.Object(
           {
             taskId: Type.String({ minLength: 1, maxLength: 512 }),
             ...AgentRefProps(),
+            ...ItemTrace(),
             outcome: Type.Literal('failed'),
             error: TaskErrorInput(),
             retryable: Type.Optional(Type.Boolean({ description: 'Default true: retried with backoff until maxAttempts.' })),

@@ -8,6 +8,7 @@ import { registerAuthentication } from './plugins/authenticate.js';
 import { registerGracefulClose } from './plugins/graceful-close.js';
 import { registerProblemDetails } from './plugins/problem-details.js';
 import { registerRequestLog } from './plugins/request-log.js';
+import { registerTracing } from './plugins/tracing.js';
 import { agentInboxRoutes } from './routes/agent-inbox.js';
 import { agentRoutes } from './routes/agents.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
@@ -57,6 +58,7 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
+  registerTracing(app);
   registerProblemDetails(app);
   if (options.logger) registerRequestLog(app, { bodySampleRate: options.logBodySampleRate ?? 0 });
   const gracefulClose = registerGracefulClose(app);

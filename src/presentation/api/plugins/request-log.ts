@@ -14,7 +14,9 @@ export interface RequestLogOptions {
 export function registerRequestLog(app: FastifyInstance, options: RequestLogOptions): void {
   app.addHook('onResponse', async (request, reply) => {
     const caller = request.caller as typeof request.caller | undefined;
-    const trace = parseTraceContext(request.headers.traceparent, undefined);
+    // The server span's trace when tracing is on (its id is all zeros while off), else the caller's.
+    const spanTraceId = request.serverSpan?.spanContext().traceId;
+    const traceId = spanTraceId !== undefined && !/^0+$/u.test(spanTraceId) ? spanTraceId : parseTraceContext(request.headers.traceparent, undefined)?.traceparent.split('-')[1];
     const sampled = options.bodySampleRate > 0 && request.body !== undefined && Math.random() < options.bodySampleRate;
     const line = {
       method: request.method,
@@ -25,7 +27,7 @@ export function registerRequestLog(app: FastifyInstance, options: RequestLogOpti
       req_bytes: Number(request.headers['content-length'] ?? 0),
       res_bytes: Number(reply.getHeader('content-length') ?? 0),
       ...(caller && { key_id: caller.keyId, tenant_id: caller.tenantId }),
-      ...(trace && { trace_id: trace.traceparent.split('-')[1] }),
+      ...(traceId !== undefined && { trace_id: traceId }),
       ...(sampled && { body: request.body }),
     };
     if (reply.statusCode >= 500) request.log.error(line, 'request');

@@ -6,6 +6,7 @@ import { batchReply, errors, SettleBatchBody, SettleReply, SubmitBatchBody, Subm
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
 import { parseTraceContext } from '../../../domain/index.js';
 import { parseDeadline } from './deadline.js';
+import { requestTraceContext } from './request-trace.js';
 
 type ItemResult<T> = { status: number; body: T | ProblemBody };
 
@@ -35,7 +36,7 @@ export function taskBatchRoutes(app: TypedApp, mesh: Mesh): void {
     },
     async (request) => {
       // One trace context for the whole batch: that of the request.
-      const traceContext = parseTraceContext(request.headers.traceparent, request.headers.tracestate);
+      const traceContext = requestTraceContext(request);
       const results = await answerEach(request, request.body.tasks, 'body.tasks', async (item): Promise<ItemResult<Static<typeof SubmitTaskReply>>> => {
         const { deadline, routing, ...rest } = item;
         const parsedDeadline = parseDeadline(deadline);
@@ -64,10 +65,12 @@ export function taskBatchRoutes(app: TypedApp, mesh: Mesh): void {
     },
     async (request) => ({
       results: await answerEach(request, request.body.outcomes, 'body.outcomes', async (item): Promise<ItemResult<Static<typeof SettleReply>>> => {
+        const traceContext = parseTraceContext(item.traceparent, item.tracestate) ?? requestTraceContext(request);
+        const common = { taskId: item.taskId, agentId: item.agentId, ...(traceContext !== undefined && { traceContext }) };
         const settlement =
           item.outcome === 'completed'
-            ? { taskId: item.taskId, agentId: item.agentId, outcome: item.outcome, output: item.output }
-            : { taskId: item.taskId, agentId: item.agentId, outcome: item.outcome, error: typeof item.error === 'string' ? { message: item.error } : item.error, retryable: item.retryable ?? true };
+            ? { ...common, outcome: item.outcome, output: item.output }
+            : { ...common, outcome: item.outcome, error: typeof item.error === 'string' ? { message: item.error } : item.error, retryable: item.retryable ?? true };
         return { status: 200, body: await mesh.commands.settleTask(request.caller, settlement) };
       }),
     }),

@@ -3,8 +3,8 @@ import type { Mesh } from '../../../application/mesh.js';
 import { getTask, listTasks } from '../../../application/use-cases/query-tasks.js';
 import { CompleteBody, errors, ExtendBody, FailBody, IdParams, pageOf, SubmitTaskBody, SubmitTaskReply, Task, TaskListQuery, WaitQuery } from '../schemas.js';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
-import { parseTraceContext } from '../../../domain/index.js';
 import { parseDeadline } from './deadline.js';
+import { requestTraceContext } from './request-trace.js';
 
 const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'Retries with the same key return the first task (200, created false); the same key with a different request is 409.' })),
@@ -27,7 +27,7 @@ export function taskRoutes(app: TypedApp, mesh: Mesh): void {
     async (request, reply) => {
       const { deadline, routing, ...rest } = request.body;
       const idempotencyKey = request.headers['idempotency-key'];
-      const traceContext = parseTraceContext(request.headers.traceparent, request.headers.tracestate);
+      const traceContext = requestTraceContext(request);
       const parsedDeadline = parseDeadline(deadline);
       const { id, status, created } = await mesh.commands.submitTask(request.caller, {
         ...rest,
@@ -64,7 +64,7 @@ export function taskRoutes(app: TypedApp, mesh: Mesh): void {
   app.post(
     '/v1/tasks/:id/complete',
     { schema: { tags, summary: 'The holding agent reports success; repeating it is harmless', security: bearerSecurity, params: IdParams, body: CompleteBody, response: { 200: Task, ...errors(404, 409, 413) } } },
-    async (request) => mesh.commands.completeTask(request.caller, request.params.id, request.body.agentId, request.body.output),
+    async (request) => mesh.commands.completeTask(request.caller, request.params.id, request.body.agentId, request.body.output, requestTraceContext(request)),
   );
 
   app.post(
@@ -73,7 +73,7 @@ export function taskRoutes(app: TypedApp, mesh: Mesh): void {
     async (request) => {
       const { agentId, error, retryable = true } = request.body;
       const taskError = typeof error === 'string' ? { message: error } : error;
-      return mesh.commands.failTask(request.caller, request.params.id, agentId, taskError, retryable);
+      return mesh.commands.failTask(request.caller, request.params.id, agentId, taskError, retryable, requestTraceContext(request));
     },
   );
 

@@ -1,0 +1,44 @@
+import { context, propagation, trace } from '@opentelemetry/api';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchSpanProcessor, NodeTracerProvider, SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-node';
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Tracing is on when an OTLP endpoint is configured (OTEL_EXPORTER_OTLP_ENDPOINT or
+ * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) and OTEL_SDK_DISABLED is not true.
+ */
+export function tracingRequested(env: Env): boolean {
+  if (env.OTEL_SDK_DISABLED === 'true' || env.OTEL_TRACES_EXPORTER === 'none') return false;
+  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+}
+
+export interface Tracing {
+  /** Exports what is pending, then stops tracing in this process. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Registers the OpenTelemetry SDK for this process: W3C trace context, async context, and spans
+ * exported over OTLP/HTTP (or to `exporter`). The standard OTEL_* variables apply: service name
+ * and resource attributes, sampler (OTEL_TRACES_SAMPLER, default parent-based always-on), endpoint,
+ * headers, batch sizes.
+ */
+export function startTracing(options: { serviceName: string; version: string; exporter?: SpanExporter; env?: Env }): Tracing {
+  const env = options.env ?? process.env;
+  const resource = resourceFromAttributes({ 'service.name': env.OTEL_SERVICE_NAME ?? options.serviceName, 'service.version': options.version }).merge(
+    detectResources({ detectors: [envDetector] }),
+  );
+  const processor = options.exporter ? new SimpleSpanProcessor(options.exporter) : new BatchSpanProcessor(new OTLPTraceExporter());
+  const provider = new NodeTracerProvider({ resource, spanProcessors: [processor] });
+  provider.register();
+  return {
+    async shutdown() {
+      await provider.shutdown();
+      trace.disable();
+      context.disable();
+      propagation.disable();
+    },
+  };
+}
