@@ -16,8 +16,8 @@ export function once(worker, type) {
 }
 
 /** Peak tasks/s, submit -> agent -> complete, mesh on this thread, agents + client on a worker. */
-export async function measurePeak({ total = 20_000, agents = 4, window = 256, env = {}, batching = true } = {}) {
-  const mesh = await startBenchMesh(env);
+export async function measurePeak({ total = 20_000, agents = 4, window = 256, env = {}, batching = true, logger } = {}) {
+  const mesh = await startBenchMesh(env, logger);
   const worker = new Worker(new URL('./load-worker.mjs', import.meta.url), { workerData: { url: mesh.url, apiKey: mesh.apiKey, agents, batching } });
   await once(worker, 'ready');
   const stats = mesh.running.mesh.ctx.stats;

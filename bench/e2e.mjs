@@ -9,7 +9,8 @@ import { Agent, AgentMeshClient } from '../dist/sdk/index.js';
 
 export const BENCH_ADMIN_KEY = 'bench-admin-key-0123456789';
 
-export async function startBenchMesh(extraEnv = {}) {
+/** `logger`: the mesh's logger (default: pino at warn, so request lines are not measured). */
+export async function startBenchMesh(extraEnv = {}, logger = pino({ level: 'warn' })) {
   const dataDir = mkdtempSync(join(tmpdir(), 'agentmesh-bench-'));
   const config = loadConfig({
     AGENTMESH_DATA_DIR: dataDir,
@@ -18,7 +19,7 @@ export async function startBenchMesh(extraEnv = {}) {
     AGENTMESH_MAX_QUEUED_PER_TENANT: '1000000',
     ...extraEnv,
   });
-  const running = await startMesh(config, { listen: true, logger: pino({ level: 'warn' }) });
+  const running = await startMesh(config, { listen: true, logger });
   const admin = new AgentMeshClient({ url: running.url, apiKey: BENCH_ADMIN_KEY });
   // A tenant whose hourly quota does not cap the benchmark.
   const created = await admin.http.json('POST', '/v1/tenants', { body: { id: `bench-${Date.now()}`, quotas: { maxTasksPerHour: 1_000_000_000 } } });

@@ -8,6 +8,7 @@ import { measureStore } from './store.mjs';
 import { withScratchDatabase } from './postgres-scratch.mjs';
 import { dropStreams, measureJetStreamPublish, natsReachable, NATS_URL } from './jetstream-baseline.mjs';
 import { measureCluster, REDIS_URL, summarizeProfile, withProfileDir } from './cluster.mjs';
+import { measureObservabilityCosts, measureObservabilityEndToEnd } from './observability.mjs';
 
 const quick = process.argv.includes('--quick');
 const f = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
@@ -33,6 +34,14 @@ line('  tasks/s, SDK batching on (goal >= 2,000)', f(peak.tasksPerSecond), `${f(
 const single = await measurePeak({ total: quick ? 3000 : 10_000, batching: false });
 line('  baseline: tasks/s, single requests only', f(single.tasksPerSecond), `${f(single.cpuMicrosPerTask)} µs CPU per task; batching gains ${f(peak.tasksPerSecond / single.tasksPerSecond, 2)}x`);
 line('  ratio to the store alone', f(peak.tasksPerSecond / store.lifecyclesPerSecond, 2), 'how much of the store ceiling the whole path reaches');
+
+const costs = await measureObservabilityCosts();
+console.log('\nObservability: cost of one operation against the bare library (tinybench), and end to end');
+line('  log line, µs (budget 1,000)', f(costs.log, 1), `bare pino ${f(costs.bareLog, 1)} µs; ratio ${f(costs.log / costs.bareLog, 2)}`);
+line('  metric update, µs (budget 500)', f(costs.metric, 1), `bare prom-client ${f(costs.bareMetric, 1)} µs; ratio ${f(costs.metric / costs.bareMetric, 2)}`);
+line('  span, µs (budget 100)', f(costs.span, 1), `bare tracer ${f(costs.bareSpan, 1)} µs; ratio ${f(costs.span / costs.bareSpan, 2)}`);
+const observed = await measureObservabilityEndToEnd({ total: quick ? 4000 : 12_000 });
+line('  tasks/s, logs + metrics + tracing on (goal >= 0.85x off)', f(observed.on), `off: ${f(observed.off)}; ratio ${f(observed.ratio, 2)}`);
 
 // Paced submits arrive one at a time, so they do not batch: pace at half the single-request peak.
 const paced = await measurePaced({ rate: Math.max(50, Math.round(single.tasksPerSecond / 2)), seconds: quick ? 3 : 5 });

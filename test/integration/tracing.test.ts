@@ -1,6 +1,9 @@
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inSpan } from '../../src/application/tracing.js';
+import { configureLogger } from '../../src/infrastructure/observability/logger.js';
 import { startTracing, type Tracing } from '../../src/infrastructure/observability/tracing.js';
+import { captureLines } from '../support/log-capture.js';
 import { Agent } from '../../src/sdk/index.js';
 import { eventually, startHarness, type Harness } from '../support/mesh-harness.js';
 
@@ -99,5 +102,19 @@ describe('tracing', () => {
       expect(span.parentSpanContext?.spanId).toBe(works[i]);
       expect(span.attributes['agentmesh.task_id']).toBe(ids[i]);
     }
+  });
+
+  it('names the trace and span on every log line written inside a span, and none outside', async () => {
+    const out = captureLines();
+    const log = configureLogger({ serviceName: 'agentmesh', logLevel: 'info', format: 'json', destination: out.stream });
+    let inside: { traceId: string; spanId: string } | undefined;
+    await inSpan('agentmesh.test', {}, undefined, async (span) => {
+      inside = span.spanContext();
+      log.info({ task_id: 't1' }, 'inside');
+    });
+    log.info('outside');
+    const [a, b] = out.lines;
+    expect(a).toMatchObject({ msg: 'inside', trace_id: inside!.traceId, span_id: inside!.spanId, task_id: 't1' });
+    expect(b!.trace_id).toBeUndefined();
   });
 });

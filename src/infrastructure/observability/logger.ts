@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { context, INVALID_TRACEID, trace } from '@opentelemetry/api';
 import pino, { type DestinationStream, type Logger } from 'pino';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -36,11 +37,21 @@ const ALWAYS_REDACTED = [
   '*.token',
 ];
 
+function traceFields(): { trace_id?: string; span_id?: string } {
+  const span = trace.getSpan(context.active());
+  if (span === undefined) return {};
+  const { traceId, spanId, traceFlags } = span.spanContext();
+  // While tracing is off, spans are the API's no-op ones: nothing to name.
+  return traceId === INVALID_TRACEID && traceFlags === 0 ? {} : { trace_id: traceId, span_id: spanId };
+}
+
 /** The seed's logger: pino with the service's name, secrets redacted, JSON or pretty. Child loggers per component share it. */
 export function configureLogger(options: LoggerOptions): Logger {
   const settings: pino.LoggerOptions = {
     level: options.logLevel,
     base: { service: options.serviceName },
+    // A line written inside a span (a request, a task's step) says which: trace_id and span_id.
+    mixin: traceFields,
     redact: { paths: [...ALWAYS_REDACTED, ...(options.redactPaths ?? [])], censor: REDACTED },
   };
   if (options.destination) return pino(settings, options.destination);
