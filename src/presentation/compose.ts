@@ -163,7 +163,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
       clock: systemClock,
       ids: new UuidV7Generator(),
       random: mathRandom,
-      logger: logger as unknown as Logger,
+      logger: logger.child({ component: 'mesh' }) as unknown as Logger,
       ...(redis && { liveAgents: new RedisAgentView(redis) }),
       metrics,
     },
@@ -173,7 +173,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   const startOptions = config.adminKey !== undefined ? { adminKey: config.adminKey } : {};
   let createdAdminKey: string | undefined;
   if (clustered) {
-    leadership = new Leadership(mesh, broker, logger, startOptions, onFatal);
+    leadership = new Leadership(mesh, broker, logger.child({ component: 'leadership' }), startOptions, onFatal);
     try {
       await leadership.begin(store as PostgresStore);
     } catch (error) {
@@ -188,7 +188,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   } else {
     ({ createdAdminKey } = await mesh.start(startOptions));
   }
-  const relay = relayEvents ? new EventRelay(store.outbox, broker, logger as unknown as Logger) : undefined;
+  const relay = relayEvents ? new EventRelay(store.outbox, broker, logger.child({ component: 'relay' }) as unknown as Logger) : undefined;
   relay?.start();
   const probes: Record<string, HealthProbe> = {
     store: { ping: async () => void (await store.db.query('SELECT 1')) },
@@ -205,7 +205,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     role: () => mesh.role,
     dependencies: async () => (await health.getSystemHealth()).checks,
   });
-  const api = await buildApi(mesh, health, { bodyLimitBytes: config.bodyLimitBytes, logger, version: VERSION, metrics, logBodySampleRate: config.logBodySampleRate });
+  const api = await buildApi(mesh, health, { bodyLimitBytes: config.bodyLimitBytes, logger: logger.child({ component: 'api' }), version: VERSION, metrics, logBodySampleRate: config.logBodySampleRate });
   let url: string | undefined;
   let metricsServer: { url: string; close(): Promise<void> } | undefined;
   if (options.listen) {

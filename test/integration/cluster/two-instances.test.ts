@@ -5,6 +5,8 @@ import { deleteNamespaceStreams, natsUrl, newNamespace } from '../../support/nat
 import { createTestDatabase, postgresUrl, type TestDatabase } from '../../support/postgres.js';
 import { newKeyPrefix, redisUrl } from '../../support/redis.js';
 import { Redis } from 'ioredis';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-node';
+import { startTracing } from '../../../src/infrastructure/observability/tracing.js';
 
 const namespaces: string[] = [];
 afterAll(() => deleteNamespaceStreams(namespaces));
@@ -131,6 +133,30 @@ describe.skipIf(natsUrl === null || postgresUrl === null)('two instances as one 
       release();
       await redis.del(...(await redis.keys(`${prefix}:*`)));
       await redis.quit();
+    }
+  });
+
+  it('keeps one trace per task across instances: the follower takes the request, the leader routes, the follower delivers', async () => {
+    const exporter = new InMemorySpanExporter();
+    const tracing = startTracing({ serviceName: 'agentmesh-test', version: 'test', exporter });
+    try {
+      const a = await start();
+      const b = await start();
+      await agentOn(b, 'traced-on-b', 'stream');
+      const traceId = '6bf92f3577b34da6a3ce929d0e0e4736';
+      const { id } = await b.admin.submit('echo', { n: 1 }, { traceparent: `00-${traceId}-00f067aa0ba902b7-01` });
+      expect((await b.admin.waitForResult(id, { timeoutMs: 10_000 })).status).toBe('completed');
+      const names = await eventually(() => {
+        const found = exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId).map((s) => s.name);
+        return found.includes('agentmesh.complete') ? found : undefined;
+      }, 5000, 'the completion span');
+      expect(names).toEqual(expect.arrayContaining(['POST /v1/tasks', 'agentmesh.submit', 'agentmesh.store.write', 'agentmesh.route', 'agentmesh.publish', 'agentmesh.deliver', 'agentmesh.agent.work', 'agentmesh.complete']));
+      // The submit ran on the leader, from the follower's command: still the caller's trace.
+      expect(a.running.mesh.role).toBe('leader');
+      expect(b.running.mesh.role).toBe('follower');
+    } finally {
+      await Promise.all(agents.splice(0).map((agent) => agent.stop()));
+      await tracing.shutdown();
     }
   });
 });
