@@ -19,7 +19,7 @@ export function registerTracing(app: FastifyInstance): void {
     const span = tracer.startSpan(request.method, { kind: SpanKind.SERVER, attributes: { 'http.request.method': request.method, 'url.path': request.url.split('?')[0] } }, parent);
     request.serverSpan = span;
     // Streams and long polls may end without a response hook: the socket's close ends the span then.
-    reply.raw.once('close', () => span.end());
+    reply.raw.once('close', () => span.isRecording() && span.end());
     context.with(trace.setSpan(parent, span), done);
   });
   app.addHook('onResponse', async (request, reply) => {
@@ -29,6 +29,6 @@ export function registerTracing(app: FastifyInstance): void {
     span.updateName(`${request.method} ${route}`);
     span.setAttributes({ 'http.route': route, 'http.response.status_code': reply.statusCode });
     if (reply.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
-    span.end();
+    if (span.isRecording()) span.end();
   });
 }
