@@ -1,6 +1,7 @@
 // The cost of observability: one log line, one metric update, one span, each against the bare
 // library in the same run; and end-to-end tasks/s with logs (info, to /dev/null), metrics and
-// tracing (100 % sampled, spans exported to nowhere) on, against the same run with them off.
+// tracing (100 % sampled, batched as in production, exported to nowhere) on, against the same run
+// with them off. Metrics cannot be turned off: both runs have them, so the ratio is logs and tracing.
 import { trace } from '@opentelemetry/api';
 import pino from 'pino';
 import { Counter, Histogram, Registry } from 'prom-client';

@@ -17,7 +17,7 @@ export interface AgentMeshConfig {
   /** How long a readiness result is reused. */
   healthCacheMs: number;
   /** Prometheus: a port of its own for GET /metrics (no key), and the caps on label values. */
-  metrics: { port: number | undefined; maxTenants: number; maxCapabilities: number };
+  metrics: { port: number | undefined; host: string; maxTenants: number; maxCapabilities: number };
   /** Redis for the agents' live state and shared counters: its URL, and the prefix of this mesh's keys. */
   redis: { url: string; keyPrefix: string } | undefined;
   adminKey: string | undefined;
@@ -153,6 +153,8 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
     healthCacheMs: integer(env, 'AGENTMESH_HEALTH_CACHE_MS', 5_000, 0, 60_000),
     metrics: {
       port: env.AGENTMESH_METRICS_PORT ? integer(env, 'AGENTMESH_METRICS_PORT', 9464, 0, 65535) : undefined,
+      // Its own host: the API may listen on every interface, the keyless metrics port should not unless asked.
+      host: env.AGENTMESH_METRICS_HOST || '127.0.0.1',
       maxTenants: integer(env, 'AGENTMESH_METRICS_MAX_TENANTS', 100, 1, 100_000),
       maxCapabilities: integer(env, 'AGENTMESH_METRICS_MAX_CAPABILITIES', 200, 1, 100_000),
     },

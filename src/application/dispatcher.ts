@@ -12,6 +12,7 @@ import {
   type RoutingCandidate,
   type Task,
 } from '../domain/index.js';
+import { context, ROOT_CONTEXT } from '@opentelemetry/api';
 import type { MeshContext } from './mesh-context.js';
 import { releaseTask } from './sweeper.js';
 
@@ -203,7 +204,8 @@ export class Dispatcher {
     this.dirty.add(k);
     if (this.scheduled || this.stopped) return;
     this.scheduled = true;
-    queueMicrotask(() => this.runPass());
+    // A pass routes every tenant's tasks: it belongs to no request's trace, whichever request scheduled it.
+    queueMicrotask(() => context.with(ROOT_CONTEXT, () => this.runPass()));
   }
 
   private runPass(): void {

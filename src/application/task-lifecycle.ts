@@ -152,7 +152,9 @@ export class TaskLifecycle {
       // Callers waiting on other instances read the committed task when they hear of it.
       if (ctx.settings.clustered) ctx.broker.notify(taskSettledSubject(after.tenantId, after.id), NO_DATA);
       if (after.parentId !== undefined) ctx.dispatcher.copySettled(after);
-      ctx.metrics.taskSettled(after, after.startedAt !== undefined && after.finishedAt !== undefined ? after.finishedAt - after.startedAt : undefined);
+      // Execution time only for a task that ended while an agent ran it (a retry keeps an old startedAt).
+      const ran = before?.status === 'running' && after.startedAt !== undefined && after.finishedAt !== undefined;
+      ctx.metrics.taskSettled(after, ran ? after.finishedAt! - after.startedAt! : undefined);
     }
   }
 

@@ -5,7 +5,9 @@ import type { TraceContext } from '../domain/index.js';
  * The mesh's spans, through the OpenTelemetry API: with no tracer provider registered (tracing
  * off) every call here is a no-op of the API's own, so the hot path pays next to nothing.
  */
-const tracer = () => trace.getTracer('agentmesh');
+const agentmeshTracer = trace.getTracer('agentmesh');
+// The API's proxy follows whichever provider is registered later: one lookup serves for good.
+const tracer = () => agentmeshTracer;
 
 /** The context a W3C carrier (a task's trace context, a message's headers) names; the root context when none. */
 export function contextFrom(carrier: { traceparent?: string; tracestate?: string } | undefined): Context {

@@ -210,7 +210,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   let metricsServer: { url: string; close(): Promise<void> } | undefined;
   if (options.listen) {
     url = await api.listen({ host: config.host, port: config.port });
-    if (config.metrics.port !== undefined) metricsServer = await startMetricsServer(metrics, config.host, config.metrics.port);
+    if (config.metrics.port !== undefined) metricsServer = await startMetricsServer(metrics, config.metrics.host, config.metrics.port);
   }
   let closed = false;
   return {

@@ -18,8 +18,13 @@ export async function startMetricsServer(metrics: ApiMetrics, host: string, port
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => resolve());
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
+  // After start, a failing socket must not take the process down.
+  server.on('error', () => {});
   const address = server.address() as { port: number };
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${address.port}/metrics`,

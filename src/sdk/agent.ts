@@ -228,6 +228,7 @@ export class Agent {
     }
     work.end(outcome.ok ? undefined : outcome.error);
     if (controller.signal.aborted) return;
+    // Without tracing in this process, the settlement carries the delivery's trace as it came.
     const trace = work.carrier ?? (task.traceparent !== undefined ? { traceparent: task.traceparent, ...(task.tracestate !== undefined && { tracestate: task.tracestate }) } : {});
     try {
       if (outcome.ok) {

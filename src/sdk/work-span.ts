@@ -17,7 +17,8 @@ export function startWorkSpan(task: DeliveredTask, agentId: string) {
   const headers: Record<string, string> = {};
   propagation.inject(ctx, headers);
   return {
-    carrier: headers.traceparent !== undefined ? { traceparent: headers.traceparent, ...(headers.tracestate !== undefined && { tracestate: headers.tracestate }) } : undefined,
+    // Only a span the agent's process records names a trace of its own.
+    carrier: span.isRecording() && headers.traceparent !== undefined ? { traceparent: headers.traceparent, ...(headers.tracestate !== undefined && { tracestate: headers.tracestate }) } : undefined,
     /** Runs the handler with the span active, so its own spans are children. */
     run<T>(work: () => T): T {
       return context.with(ctx, work);

@@ -15,7 +15,7 @@ describe('tracing', () => {
   let agent: Agent;
 
   beforeAll(async () => {
-    tracing = startTracing({ serviceName: 'agentmesh-test', version: 'test', exporter });
+    tracing = startTracing({ serviceName: 'agentmesh-test', version: 'test', exporter, processor: 'simple' });
     h = await startHarness();
     agent = await new Agent({ url: h.url, apiKey: h.adminKey, name: 'traced', capabilities: ['traced'], heartbeatIntervalMs: 200 }).handle('traced', async () => 'done').start();
   });

@@ -17,25 +17,12 @@ export interface LoggerOptions {
 
 export const REDACTED = '[redacted]';
 
-/** Never logged, wherever they appear in a log line's fields. */
-const ALWAYS_REDACTED = [
-  'authorization',
-  'headers.authorization',
-  'req.headers.authorization',
-  '*.authorization',
-  'apiKey',
-  '*.apiKey',
-  'adminKey',
-  '*.adminKey',
-  'key',
-  '*.key',
-  'secret',
-  '*.secret',
-  'password',
-  '*.password',
-  'token',
-  '*.token',
-];
+const SECRET_FIELDS = ['authorization', 'apiKey', 'adminKey', 'key', 'secret', 'password', 'token'];
+/** How deep in a line's fields they are looked for: `body.tasks[0].input.secret` is four levels down. */
+const SECRET_DEPTH = 4;
+
+/** Never logged, wherever they appear in a log line's fields, up to SECRET_DEPTH levels down (arrays included). */
+const ALWAYS_REDACTED = SECRET_FIELDS.flatMap((field) => Array.from({ length: SECRET_DEPTH + 1 }, (_, depth) => [...Array<string>(depth).fill('*'), field].join('.')));
 
 function traceFields(): { trace_id?: string; span_id?: string } {
   const span = trace.getSpan(context.active());

@@ -177,6 +177,11 @@ export class AgentMeshMetrics implements MeshMetrics {
 
   agentRegistered(agent: Agent): void {
     this.agentsCreated.inc({ tenant: this.tenants.value(agent.tenantId) });
+    // Its capabilities' outcome series start at 0, so that increase() and rate() see their first event.
+    for (const { name } of agent.capabilities) {
+      const labels = { tenant: this.tenants.value(agent.tenantId), capability: this.capabilities.value(name) };
+      for (const counter of [this.submitted, this.completed, this.failed, this.deadLettered, this.canceled, this.routingErrors]) counter.inc(labels, 0);
+    }
   }
 
   private taskLabels(task: Task) {

@@ -25,12 +25,21 @@ export interface Tracing {
  * and resource attributes, sampler (OTEL_TRACES_SAMPLER, default parent-based always-on), endpoint,
  * headers, batch sizes.
  */
-export function startTracing(options: { serviceName: string; version: string; exporter?: SpanExporter; env?: Env }): Tracing {
+export function startTracing(options: {
+  serviceName: string;
+  version: string;
+  /** Where spans go instead of OTLP (tests, benchmarks). */
+  exporter?: SpanExporter;
+  /** 'simple' exports each span as it ends (tests); 'batch' (default) as in production. */
+  processor?: 'simple' | 'batch';
+  env?: Env;
+}): Tracing {
   const env = options.env ?? process.env;
   const resource = resourceFromAttributes({ 'service.name': env.OTEL_SERVICE_NAME ?? options.serviceName, 'service.version': options.version }).merge(
     detectResources({ detectors: [envDetector] }),
   );
-  const processor = options.exporter ? new SimpleSpanProcessor(options.exporter) : new BatchSpanProcessor(new OTLPTraceExporter());
+  const exporter = options.exporter ?? new OTLPTraceExporter();
+  const processor = options.processor === 'simple' ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter);
   const provider = new NodeTracerProvider({ resource, spanProcessors: [processor] });
   provider.register();
   return {

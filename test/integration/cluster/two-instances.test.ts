@@ -138,7 +138,7 @@ describe.skipIf(natsUrl === null || postgresUrl === null)('two instances as one 
 
   it('keeps one trace per task across instances: the follower takes the request, the leader routes, the follower delivers', async () => {
     const exporter = new InMemorySpanExporter();
-    const tracing = startTracing({ serviceName: 'agentmesh-test', version: 'test', exporter });
+    const tracing = startTracing({ serviceName: 'agentmesh-test', version: 'test', exporter, processor: 'simple' });
     try {
       const a = await start();
       const b = await start();

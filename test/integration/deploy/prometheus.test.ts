@@ -101,6 +101,9 @@ describe.skipIf(prometheusTools === null)('deploy/: Prometheus config, alert rul
           await Promise.all(Array.from({ length: 5 }, (_, i) => h.admin.run('scraped', { round, i }, { timeoutMs: 5000 })));
           await new Promise((r) => setTimeout(r, 1000));
         }
+        // The agent's registration started its capabilities' series at 0: once Prometheus has that,
+        // the first dead letter is an increase it can see.
+        await eventually(async () => ((await query('agentmesh_tasks_dead_lettered_total{capability="doomed"} == 0')).data.result.length > 0 ? true : undefined), 20_000, 'the dead-letter series at 0');
         await h.admin.run('doomed', {}, { maxAttempts: 2, timeoutMs: 5000 });
         // Rates need a few scrapes after the work.
         await eventually(async () => ((await query('sum(rate(agentmesh_tasks_completed_total[20s]))')).data.result.length > 0 ? true : undefined), 20_000, 'rates to have data');

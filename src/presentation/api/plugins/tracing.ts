@@ -15,6 +15,8 @@ declare module 'fastify' {
 export function registerTracing(app: FastifyInstance): void {
   const tracer = trace.getTracer('agentmesh');
   app.addHook('onRequest', (request, reply, done) => {
+    // Probes and scrapes come every few seconds: a trace each would drown the tasks' traces.
+    if (request.url.startsWith('/health') || request.url.startsWith('/metrics')) return done();
     const parent = propagation.extract(ROOT_CONTEXT, request.headers);
     const span = tracer.startSpan(request.method, { kind: SpanKind.SERVER, attributes: { 'http.request.method': request.method, 'url.path': request.url.split('?')[0] } }, parent);
     request.serverSpan = span;

@@ -15,7 +15,11 @@ const Readiness = Type.Object({
   role: Role,
   checks: Type.Record(Type.String(), Check),
 });
-const Liveness = Type.Object({ status: Type.Union([Type.Literal('alive'), Type.Literal('stalled')]), eventLoopDelayP99Ms: Type.Number() });
+const Liveness = Type.Object({
+  status: Type.Union([Type.Literal('alive'), Type.Literal('stalled')]),
+  eventLoopDelayP99Ms: Type.Number(),
+  eventLoopDelayMaxMs: Type.Number({ description: 'The longest block of the event loop since the last liveness check' }),
+});
 const Detailed = Type.Object({
   status: Type.Union([Type.Literal('healthy'), Type.Literal('unhealthy')]),
   role: Role,
@@ -42,8 +46,8 @@ export function healthRoutes(app: TypedApp, mesh: Mesh, health: HealthCheckServi
     '/health/live',
     { schema: { tags, summary: 'Liveness: the process answers and its event loop is not stalled (503 when it is)', response: { 200: Liveness, 503: Liveness } } },
     async (_request, reply) => {
-      const { alive, eventLoopDelayP99Ms } = health.liveness();
-      return reply.code(alive ? 200 : 503).send({ status: alive ? 'alive' : 'stalled', eventLoopDelayP99Ms });
+      const { alive, eventLoopDelayP99Ms, eventLoopDelayMaxMs } = health.liveness();
+      return reply.code(alive ? 200 : 503).send({ status: alive ? 'alive' : 'stalled', eventLoopDelayP99Ms, eventLoopDelayMaxMs });
     },
   );
   app.get(
