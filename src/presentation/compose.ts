@@ -208,9 +208,31 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   const api = await buildApi(mesh, health, { bodyLimitBytes: config.bodyLimitBytes, logger: logger.child({ component: 'api' }), version: VERSION, metrics, logBodySampleRate: config.logBodySampleRate });
   let url: string | undefined;
   let metricsServer: { url: string; close(): Promise<void> } | undefined;
+  const stopAll = async () => {
+    await metricsServer?.close();
+    await api.close();
+    // Commands already taken are answered before the mesh stops.
+    await leadership?.close();
+    await mesh.stop();
+    // The relay's last turn publishes what the mesh committed on its way down.
+    await relay?.stop();
+    await broker.close();
+    await redis?.close();
+    await store.close();
+    health.close();
+    await tracing?.shutdown();
+  };
   if (options.listen) {
     url = await api.listen({ host: config.host, port: config.port });
-    if (config.metrics.port !== undefined) metricsServer = await startMetricsServer(metrics, config.metrics.host, config.metrics.port);
+    if (config.metrics.port !== undefined) {
+      try {
+        metricsServer = await startMetricsServer(metrics, config.metrics.host, config.metrics.port);
+      } catch (error) {
+        // Nothing of this start may stay open: the host reports the error and exits.
+        await stopAll();
+        throw new StartupError(`AGENTMESH_METRICS_PORT: cannot listen on ${config.metrics.host}:${config.metrics.port}: ${(error as Error).message}`, { cause: error });
+      }
+    }
   }
   let closed = false;
   return {
@@ -228,18 +250,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     async close() {
       if (closed) return;
       closed = true;
-      await metricsServer?.close();
-      await api.close();
-      // Commands already taken are answered before the mesh stops.
-      await leadership?.close();
-      await mesh.stop();
-      // The relay's last turn publishes what the mesh committed on its way down.
-      await relay?.stop();
-      await broker.close();
-      await redis?.close();
-      await store.close();
-      health.close();
-      await tracing?.shutdown();
+      await stopAll();
     },
   };
 }

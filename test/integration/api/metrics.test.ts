@@ -57,4 +57,9 @@ describe('Prometheus metrics', () => {
     expect(await res.text()).toMatch(/agentmesh_tasks_submitted_total/);
     expect((await fetch(url.replace('/metrics', '/v1/tasks'))).status).toBe(404);
   });
+
+  it('says which variable is wrong when the metrics port is taken', async () => {
+    const taken = Number(new URL(h.running.metricsUrl!).port);
+    await expect(startHarness({ AGENTMESH_METRICS_PORT: String(taken) })).rejects.toThrow(/^AGENTMESH_METRICS_PORT: cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+  });
 });
