@@ -30,10 +30,15 @@ export interface SpanOptions {
   startTime?: number;
 }
 
+function startSpan(name: string, options: SpanOptions, parent: Context): Span {
+  const { kind = SpanKind.INTERNAL, attributes, startTime } = options;
+  return tracer().startSpan(name, { kind, ...(attributes && { attributes }), ...(startTime !== undefined && { startTime }) }, parent);
+}
+
 /** Runs `work` in a span, child of `parent` (the active context by default); an error marks the span and goes on. */
 export async function inSpan<T>(name: string, options: SpanOptions, parent: Context | undefined, work: (span: Span, ctx: Context) => Promise<T>): Promise<T> {
   const base = parent ?? context.active();
-  const span = tracer().startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, ...(options.attributes && { attributes: options.attributes }), ...(options.startTime !== undefined && { startTime: options.startTime }) }, base);
+  const span = startSpan(name, options, base);
   const ctx = trace.setSpan(base, span);
   try {
     return await context.with(ctx, () => work(span, ctx));
@@ -48,7 +53,7 @@ export async function inSpan<T>(name: string, options: SpanOptions, parent: Cont
 
 /** A span that is over at once (a decision made, a message handed on), child of `parent`; returns its context. */
 export function recordSpan(name: string, options: SpanOptions, parent: Context): Context {
-  const span = tracer().startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, ...(options.attributes && { attributes: options.attributes }), ...(options.startTime !== undefined && { startTime: options.startTime }) }, parent);
+  const span = startSpan(name, options, parent);
   span.end();
   return trace.setSpan(parent, span);
 }

@@ -4,6 +4,11 @@ export interface TraceContext {
   tracestate?: string;
 }
 
+/** The trace id a traceparent names (its second field). */
+export function traceIdOf(context: TraceContext): string {
+  return context.traceparent.split('-')[1]!;
+}
+
 /** version-traceid-parentid-flags; version ff is forbidden, all-zero ids are invalid. */
 const TRACEPARENT = /^(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}(-[^\s]*)?$/u;
 const MAX_TRACESTATE = 512;

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { context, INVALID_TRACEID, trace } from '@opentelemetry/api';
+import { context, isSpanContextValid, trace } from '@opentelemetry/api';
 import pino, { type DestinationStream, type Logger } from 'pino';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -25,11 +25,9 @@ const SECRET_DEPTH = 4;
 const ALWAYS_REDACTED = SECRET_FIELDS.flatMap((field) => Array.from({ length: SECRET_DEPTH + 1 }, (_, depth) => [...Array<string>(depth).fill('*'), field].join('.')));
 
 function traceFields(): { trace_id?: string; span_id?: string } {
-  const span = trace.getSpan(context.active());
-  if (span === undefined) return {};
-  const { traceId, spanId, traceFlags } = span.spanContext();
-  // While tracing is off, spans are the API's no-op ones: nothing to name.
-  return traceId === INVALID_TRACEID && traceFlags === 0 ? {} : { trace_id: traceId, span_id: spanId };
+  const spanContext = trace.getSpan(context.active())?.spanContext();
+  // While tracing is off, spans are the API's no-op ones, with an invalid context: nothing to name.
+  return spanContext && isSpanContextValid(spanContext) ? { trace_id: spanContext.traceId, span_id: spanContext.spanId } : {};
 }
 
 /** The seed's logger: pino with the service's name, secrets redacted, JSON or pretty. Child loggers per component share it. */

@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Agent, Task } from '../../domain/index.js';
+import { traceIdOf, type Agent, type Task } from '../../domain/index.js';
 import type { MeshMetrics } from '../../application/ports.js';
 import { BoundedLabel } from './bounded-label.js';
 
@@ -27,8 +27,8 @@ export interface MeshGaugeSource {
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const EXECUTION_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
 
-/** The trace id of a W3C traceparent, for exemplars. */
-const traceIdOf = (task: Task) => task.traceContext?.traceparent.split('-')[1];
+/** The task's trace id, for exemplars. */
+const taskTraceId = (task: Task) => (task.traceContext ? traceIdOf(task.traceContext) : undefined);
 
 /**
  * The mesh's Prometheus metrics, with the seed's names, in one registry (OpenMetrics, so latency
@@ -161,7 +161,7 @@ export class AgentMeshMetrics implements MeshMetrics {
   }
 
   taskRouted(task: Task, waitedMs: number): void {
-    this.recordMessageRouted({ tenant: task.tenantId, capability: task.capability, strategy: task.routing.strategy }, waitedMs / 1000, traceIdOf(task));
+    this.recordMessageRouted({ tenant: task.tenantId, capability: task.capability, strategy: task.routing.strategy }, waitedMs / 1000, taskTraceId(task));
   }
 
   routingError(tenantId: string, capability: string): void {
@@ -172,7 +172,7 @@ export class AgentMeshMetrics implements MeshMetrics {
     const labels = this.taskLabels(task);
     const counter = { completed: this.completed, failed: this.failed, dead_lettered: this.deadLettered, canceled: this.canceled }[task.status as 'completed'];
     counter?.inc(labels);
-    if (executionMs !== undefined) this.observe(this.execution, { ...labels, status: task.status }, executionMs / 1000, traceIdOf(task));
+    if (executionMs !== undefined) this.observe(this.execution, { ...labels, status: task.status }, executionMs / 1000, taskTraceId(task));
   }
 
   agentRegistered(agent: Agent): void {

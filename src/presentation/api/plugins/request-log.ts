@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { parseTraceContext } from '../../../domain/index.js';
+import { isSpanContextValid } from '@opentelemetry/api';
+import { parseTraceContext, traceIdOf } from '../../../domain/index.js';
 
 export interface RequestLogOptions {
   /** Share of requests (0 to 1) whose body is logged too, redacted like every line. */
@@ -14,9 +15,10 @@ export interface RequestLogOptions {
 export function registerRequestLog(app: FastifyInstance, options: RequestLogOptions): void {
   app.addHook('onResponse', async (request, reply) => {
     const caller = request.caller as typeof request.caller | undefined;
-    // The server span's trace when tracing is on (its id is all zeros while off), else the caller's.
-    const spanTraceId = request.serverSpan?.spanContext().traceId;
-    const traceId = spanTraceId !== undefined && !/^0+$/u.test(spanTraceId) ? spanTraceId : parseTraceContext(request.headers.traceparent, undefined)?.traceparent.split('-')[1];
+    // The server span's trace when tracing is on (while off its context is invalid), else the caller's.
+    const span = request.serverSpan?.spanContext();
+    const callers = parseTraceContext(request.headers.traceparent, undefined);
+    const traceId = span && isSpanContextValid(span) ? span.traceId : callers && traceIdOf(callers);
     const sampled = options.bodySampleRate > 0 && request.body !== undefined && Math.random() < options.bodySampleRate;
     const line = {
       method: request.method,
