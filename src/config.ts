@@ -114,6 +114,11 @@ function serviceUrl(env: Env, name: string, protocols: readonly string[], exampl
   return raw;
 }
 
+/** The OTLP endpoints, when set, are http(s) URLs: the exporter would drop every span quietly otherwise. */
+function checkOtlpEndpoints(env: Env): void {
+  for (const name of ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']) serviceUrl(env, name, ['http:', 'https:'], 'http://otel-collector.internal:4318');
+}
+
 /** A comma-separated list of URLs (a cluster's seed servers), each checked. */
 function serviceUrls(env: Env, name: string, protocols: readonly string[], example: string): string | undefined {
   const raw = env[name];
@@ -123,6 +128,7 @@ function serviceUrls(env: Env, name: string, protocols: readonly string[], examp
 }
 
 export function loadConfig(env: Env = process.env): AgentMeshConfig {
+  checkOtlpEndpoints(env);
   const redisUrl = serviceUrl(env, 'AGENTMESH_REDIS_URL', ['redis:', 'rediss:'], 'redis://redis.internal:6379');
   const redisPrefix = env.AGENTMESH_REDIS_PREFIX ?? 'agentmesh';
   if (env.AGENTMESH_REDIS_PREFIX !== undefined && redisUrl === undefined) throw new ConfigError('AGENTMESH_REDIS_PREFIX is set but AGENTMESH_REDIS_URL is not: set both, or neither');

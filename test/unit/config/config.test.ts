@@ -30,6 +30,14 @@ describe('loadConfig', () => {
     for (const raw of ['1.5', '-0.1', 'half', '1e-2']) expect(fails({ AGENTMESH_LOG_BODY_SAMPLE_RATE: raw })).toMatch(/^AGENTMESH_LOG_BODY_SAMPLE_RATE must be a number from 0 to 1/);
   });
 
+  it('turns tracing on with an OTLP endpoint, and refuses one that is not an http(s) URL', () => {
+    expect(loadConfig({}).tracing).toBe(false);
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).tracing).toBe(true);
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'true' }).tracing).toBe(false);
+    expect(fails({ OTEL_EXPORTER_OTLP_ENDPOINT: 'notaurl' })).toMatch(/^OTEL_EXPORTER_OTLP_ENDPOINT is not a URL \(expected e\.g\. http:\/\/otel-collector\.internal:4318\)/);
+    expect(fails({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'grpc://collector:4317' })).toMatch(/^OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must be a http:\/\/ or https:\/\/ URL/);
+  });
+
   it('refuses a retry cap below the retry base', () => {
     expect(fails({ AGENTMESH_RETRY_BASE_MS: '5000', AGENTMESH_RETRY_CAP_MS: '10' })).toMatch(/AGENTMESH_RETRY_CAP_MS \(10\) must not be below AGENTMESH_RETRY_BASE_MS \(5000\)/);
   });
