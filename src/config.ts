@@ -28,6 +28,12 @@ export interface AgentMeshConfig {
   logRedactPaths: string[];
   /** Share of requests whose redacted body is logged (0 to 1). */
   logBodySampleRate: number;
+  /**
+   * The audit log: the Ed25519 key file that signs checkpoints (a development key is made in the
+   * data directory when unset), how often chain heads are checkpointed, and how often a key's
+   * successful authentication is recorded (besides the entry of every change it makes).
+   */
+  audit: { signingKeyFile: string | undefined; checkpointIntervalMs: number; authSuccessIntervalMs: number };
   /** Largest accepted request body; input and output limits come on top of the JSON envelope. */
   bodyLimitBytes: number;
   mesh: MeshSettings;
@@ -170,6 +176,11 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
     logRedactPaths: redactPaths(env),
     logBodySampleRate: fraction(env, 'AGENTMESH_LOG_BODY_SAMPLE_RATE', 0),
     bodyLimitBytes: maxInputBytes + 64 * 1024,
+    audit: {
+      signingKeyFile: env.AGENTMESH_AUDIT_SIGNING_KEY_FILE || undefined,
+      checkpointIntervalMs: integer(env, 'AGENTMESH_AUDIT_CHECKPOINT_SECONDS', 60, 1, 86_400) * 1000,
+      authSuccessIntervalMs: integer(env, 'AGENTMESH_AUDIT_AUTH_SUCCESS_SECONDS', 300, 0, 86_400) * 1000,
+    },
     mesh: {
       ...DEFAULT_MESH_SETTINGS,
       heartbeatTimeoutMs: integer(env, 'AGENTMESH_HEARTBEAT_TIMEOUT_MS', DEFAULT_MESH_SETTINGS.heartbeatTimeoutMs, 100, 3600_000),

@@ -6,6 +6,7 @@ import type { MeshStats } from './mesh-stats.js';
 import type {
   AgentRepository,
   ApiKeyRepository,
+  AuditStore,
   Clock,
   EventStore,
   IdGenerator,
@@ -26,6 +27,8 @@ export interface MeshPorts {
   agents: AgentRepository;
   tasks: TaskRepository;
   events: EventStore;
+  /** The tamper-evident audit log. */
+  audit: AuditStore;
   broker: MessageBroker;
   clock: Clock;
   ids: IdGenerator;

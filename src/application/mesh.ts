@@ -1,5 +1,6 @@
 import { AgentDelivery } from './agent-delivery.js';
 import { AgentDirectory } from './agent-directory.js';
+import { AuditLogger } from './audit-logger.js';
 import { Dispatcher } from './dispatcher.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { localCommands, type MeshCommands } from './mesh-commands.js';
@@ -29,6 +30,7 @@ const MAX_FORWARDED_HEARTBEATS = 100_000;
 export class Mesh {
   readonly ctx: MeshContext;
   readonly auth: Authenticator;
+  readonly audit: AuditLogger;
   readonly delivery: AgentDelivery;
   readonly submitCounter = new SubmitCounter();
   /** The commands run on this instance's own state. */
@@ -55,6 +57,7 @@ export class Mesh {
     ctx.lifecycle = new TaskLifecycle(ctx);
     this.ctx = ctx;
     this.auth = new Authenticator(ports.apiKeys, ports.clock);
+    this.audit = new AuditLogger(ports.audit, ports.logger.child({ subsystem: 'audit' }));
     this.local = localCommands(ctx, this.submitCounter);
     this.delivery = new AgentDelivery(ctx, () => this.commands);
     this.sweeper = new Sweeper(ctx);

@@ -1,4 +1,4 @@
-import type { Agent, AgentStatus, DomainEvent, Task, TaskStatus, Tenant } from '../domain/index.js';
+import type { Agent, AgentStatus, AuditAction, AuditEntry, AuditRecord, AuditStatus, DomainEvent, Task, TaskStatus, Tenant } from '../domain/index.js';
 
 /** Interfaces the use cases need; infrastructure/ implements them. */
 
@@ -243,3 +243,64 @@ export class NoResponderError extends Error {
 export interface HealthProbe {
   ping(): Promise<void>;
 }
+
+export interface AuditFilter {
+  action?: AuditAction;
+  status?: AuditStatus;
+  resourceType?: string;
+  resourceId?: string;
+  actorKeyId?: string;
+  /** Epoch ms, inclusive. */
+  from?: number;
+  /** Epoch ms, exclusive. */
+  to?: number;
+}
+
+/**
+ * The tamper-evident audit log: one hash chain per tenant, append-only. `append` resolves once
+ * the entries are committed (appends of the same moment share one transaction) and rejects with
+ * UnavailableError when the log cannot take them: callers fail closed.
+ */
+export interface AuditStore {
+  append(records: readonly AuditRecord[]): Promise<AuditEntry[]>;
+  /** Recomputes the chains (one tenant's, or all) and checks their checkpoints. */
+  verify(range: AuditVerifyRange): Promise<VerifyReport>;
+  /** Newest first; the cursor is opaque. */
+  query(tenantId: string, filter: AuditFilter, page: PageRequest): Promise<Page<AuditEntry>>;
+}
+
+export interface AuditVerifyRange {
+  tenantId?: string;
+  /** Epoch ms: verify entries from this time (inclusive); the entry before it anchors the chain. */
+  from?: number;
+  /** Epoch ms, exclusive. */
+  to?: number;
+}
+
+export interface ChainProblem {
+  /** The first entry found bad, or the entry after a gap; absent when the chain's end is missing. */
+  entryId?: string;
+  seq: number;
+  reason: string;
+}
+
+export interface ChainReport {
+  tenantId: string;
+  entries: number;
+  firstSeq?: number;
+  lastSeq?: number;
+  headSeq: number;
+  checkpoints: number;
+  lastCheckpointSeq?: number;
+  problem?: ChainProblem;
+}
+
+export interface VerifyReport {
+  intact: boolean;
+  /** The keys the checkpoints were checked against were given by the verifier (true), or read from the database. */
+  signaturesTrusted: boolean;
+  entries: number;
+  millis: number;
+  chains: ChainReport[];
+}
+

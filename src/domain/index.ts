@@ -9,3 +9,4 @@ export * from './routing/candidate.js';
 export * from './routing/strategies.js';
 export * from './routing/task-queue.js';
 export { hash53 } from './routing/hash.js';
+export * from './audit.js';

@@ -25,6 +25,8 @@ import type { Store } from '../infrastructure/persistence/store.js';
 import { mathRandom } from '../infrastructure/system/math-random.js';
 import { systemClock } from '../infrastructure/system/system-clock.js';
 import { UuidV7Generator } from '../infrastructure/system/uuid-v7.js';
+import { AuditCheckpointer } from '../infrastructure/security/audit-checkpointer.js';
+import { developmentSigningKey, loadSigningKey, SigningKeyError, type AuditSigner } from '../infrastructure/security/audit-signing.js';
 import { buildApi } from './api/server.js';
 import type { TypedApp } from './api/typed-app.js';
 
@@ -35,6 +37,8 @@ export interface RunningMesh {
   api: TypedApp;
   store: Store;
   broker: MessageBroker;
+  /** Signs the heads of the audit chains. */
+  checkpointer: AuditCheckpointer;
   /** Publishes committed events to the broker; only with NATS. */
   relay?: EventRelay;
   /** With AGENTMESH_REDIS_URL. */
@@ -96,6 +100,26 @@ async function openNats(nats: { url: string; namespace: string }): Promise<Messa
   }
 }
 
+/** The key that signs audit checkpoints: the configured one, or a development key (with a warning). */
+function auditSigner(config: AgentMeshConfig, logger: pino.Logger): AuditSigner {
+  try {
+    if (config.audit.signingKeyFile !== undefined) return loadSigningKey(config.audit.signingKeyFile);
+    const dev = developmentSigningKey(config.dataDir);
+    if (dev.created) {
+      logger.warn(
+        { key_id: dev.signer.keyId, ...(dev.file !== undefined && { file: dev.file }) },
+        dev.file !== undefined
+          ? 'made a development key to sign audit checkpoints; in production set AGENTMESH_AUDIT_SIGNING_KEY_FILE to a key you keep safe'
+          : 'audit checkpoints are signed with a key that lives only in this process; set AGENTMESH_AUDIT_SIGNING_KEY_FILE',
+      );
+    }
+    return dev.signer;
+  } catch (error) {
+    if (error instanceof SigningKeyError) throw new StartupError(`AGENTMESH_AUDIT_SIGNING_KEY_FILE: ${error.message}`, { cause: error });
+    throw error;
+  }
+}
+
 export interface StartOptions {
   listen: boolean;
   logger?: pino.Logger;
@@ -124,6 +148,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   // First, so the spans of everything that follows are recorded.
   const tracing = config.tracing ? startTracing({ serviceName: 'agentmesh', version: VERSION }) : undefined;
   const logger = options.logger ?? configureLogger({ serviceName: 'agentmesh', logLevel: config.logLevel, format: config.logFormat, redactPaths: config.logRedactPaths });
+  const signer = auditSigner(config, logger);
   // With NATS, committed events wait in the outbox and a relay publishes them; the in-memory broker has no one to publish to.
   const relayEvents = config.nats !== undefined;
   // PostgreSQL and NATS: any number of instances form one mesh, with an elected leader running the queues.
@@ -159,6 +184,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
       agents: store.agents,
       tasks: store.tasks,
       events: store.events,
+      audit: store.audit,
       broker,
       clock: systemClock,
       ids: new UuidV7Generator(),
@@ -188,6 +214,8 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   } else {
     ({ createdAdminKey } = await mesh.start(startOptions));
   }
+  const checkpointer = new AuditCheckpointer(store.db, signer, systemClock, logger.child({ component: 'audit' }) as unknown as Logger, config.audit.checkpointIntervalMs);
+  checkpointer.start();
   const relay = relayEvents ? new EventRelay(store.outbox, broker, logger.child({ component: 'relay' }) as unknown as Logger) : undefined;
   relay?.start();
   const probes: Record<string, HealthProbe> = {
@@ -205,7 +233,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     role: () => mesh.role,
     dependencies: async () => (await health.getSystemHealth()).checks,
   });
-  const api = await buildApi(mesh, health, { bodyLimitBytes: config.bodyLimitBytes, logger: logger.child({ component: 'api' }), version: VERSION, metrics, logBodySampleRate: config.logBodySampleRate });
+  const api = await buildApi(mesh, health, { bodyLimitBytes: config.bodyLimitBytes, logger: logger.child({ component: 'api' }), version: VERSION, metrics, logBodySampleRate: config.logBodySampleRate, auditAuthSuccessIntervalMs: config.audit.authSuccessIntervalMs });
   let url: string | undefined;
   let metricsServer: { url: string; close(): Promise<void> } | undefined;
   const stopAll = async () => {
@@ -216,6 +244,9 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     await mesh.stop();
     // The relay's last turn publishes what the mesh committed on its way down.
     await relay?.stop();
+    // Everything audited on the way down is committed, then signed.
+    await store.audit.drain();
+    await checkpointer.stop();
     await broker.close();
     await redis?.close();
     await store.close();
@@ -240,6 +271,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     api,
     store,
     broker,
+    checkpointer,
     ...(relay !== undefined && { relay }),
     ...(redis !== undefined && { redis }),
     counters,

@@ -1,4 +1,7 @@
 import { CachedTaskRepository } from './cached-task-repository.js';
+import { SqlAuditStore } from '../security/sql-audit-store.js';
+import { systemClock } from '../system/system-clock.js';
+import { UuidV7Generator } from '../system/uuid-v7.js';
 import { SqlAgentRepository } from './sql-agent-repository.js';
 import { SqlApiKeyRepository } from './sql-api-key-repository.js';
 import type { SqlClient } from './sql-client.js';
@@ -17,6 +20,7 @@ export interface Store {
   tasks: CachedTaskRepository;
   events: SqlEventStore;
   outbox: SqlOutbox;
+  audit: SqlAuditStore;
   /** Drains pending writes, then closes the database. */
   close(): Promise<void>;
 }
@@ -40,6 +44,7 @@ export function storeOn(
   const relayEvents = options.relayEvents ?? false;
   const batcher = new WriteBatcher(db, { ...DEFAULT_WRITE_BATCHER_OPTIONS, maxConcurrentFlushes: options.concurrentFlushes ?? 1, relayEvents });
   const sqlTasks = new SqlTaskRepository(db, batcher);
+  const audit = new SqlAuditStore(db, systemClock, new UuidV7Generator());
   return {
     db,
     batcher,
@@ -49,8 +54,10 @@ export function storeOn(
     tasks: new CachedTaskRepository(sqlTasks, undefined, !(options.deferTaskCache ?? false)),
     events: new SqlEventStore(db),
     outbox: new SqlOutbox(db, options.singleProcess),
+    audit,
     async close() {
       await batcher.drain();
+      await audit.drain();
       await options.beforeClose?.();
       await db.close();
     },

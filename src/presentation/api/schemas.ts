@@ -1,5 +1,5 @@
 import { Type, type Static } from '@fastify/type-provider-typebox';
-import { ROUTING_STRATEGIES } from '../../domain/index.js';
+import { AUDIT_ACTIONS, AUDIT_STATUSES, ROUTING_STRATEGIES } from '../../domain/index.js';
 
 /** JSON Schemas of the API (TypeBox): they validate requests and feed the OpenAPI document. */
 
@@ -306,3 +306,66 @@ export const pageOf = <T extends ReturnType<typeof Type.Object>>(item: T) =>
   Type.Object({ items: Type.Array(item), nextCursor: Type.Optional(Type.String()) });
 
 export type SubmitTaskBodyT = Static<typeof SubmitTaskBody>;
+
+export const AuditEntrySchema = Type.Object(
+  {
+    id: Type.String(),
+    tenantId: Type.String(),
+    seq: Type.Integer({ description: "Place in the tenant's hash chain, from 1" }),
+    at: Type.Integer({ description: 'Epoch milliseconds' }),
+    actor: Type.Object({
+      type: stringEnum(['key', 'system', 'anonymous'] as const),
+      keyId: Type.Optional(Type.String()),
+      role: Type.Optional(Type.String()),
+      agentId: Type.Optional(Type.String()),
+    }),
+    action: stringEnum(AUDIT_ACTIONS),
+    resourceType: Type.String(),
+    resourceId: Type.Optional(Type.String()),
+    status: stringEnum(AUDIT_STATUSES),
+    sourceIp: Type.Optional(Type.String()),
+    userAgent: Type.Optional(Type.String()),
+    traceId: Type.Optional(Type.String()),
+    details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    prevHash: Type.String({ description: 'Hash of the entry before (64 zeros for the first)' }),
+    hash: Type.String({ description: 'SHA-256 over prevHash and the canonical JSON (RFC 8785) of this entry' }),
+  },
+  { $id: 'AuditEntry' },
+);
+
+export const AuditQuery = Type.Object({
+  ...PageQuery,
+  tenant: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "Another tenant's log: the platform admin only" })),
+  action: Type.Optional(stringEnum(AUDIT_ACTIONS)),
+  status: Type.Optional(stringEnum(AUDIT_STATUSES)),
+  resourceType: Type.Optional(Type.String({ maxLength: 64 })),
+  resourceId: Type.Optional(Type.String({ maxLength: 512 })),
+  actorKeyId: Type.Optional(Type.String({ maxLength: 128 })),
+  from: Type.Optional(Type.String({ format: 'date-time', description: 'ISO 8601, inclusive' })),
+  to: Type.Optional(Type.String({ format: 'date-time', description: 'ISO 8601, exclusive' })),
+});
+
+export const AuditVerifyQuery = Type.Object({
+  tenant: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "Another tenant's chain (the platform admin only; without it, the platform admin verifies every chain)" })),
+  from: Type.Optional(Type.String({ format: 'date-time', description: 'ISO 8601, inclusive' })),
+  to: Type.Optional(Type.String({ format: 'date-time', description: 'ISO 8601, exclusive' })),
+});
+
+export const AuditVerifyReport = Type.Object({
+  intact: Type.Boolean(),
+  signaturesTrusted: Type.Boolean({ description: 'false: checkpoint signatures were checked against the keys the database lists (use `agentmesh audit verify --public-key` to check against a key you hold)' }),
+  entries: Type.Integer(),
+  millis: Type.Integer(),
+  chains: Type.Array(
+    Type.Object({
+      tenantId: Type.String(),
+      entries: Type.Integer(),
+      firstSeq: Type.Optional(Type.Integer()),
+      lastSeq: Type.Optional(Type.Integer()),
+      headSeq: Type.Integer(),
+      checkpoints: Type.Integer(),
+      lastCheckpointSeq: Type.Optional(Type.Integer()),
+      problem: Type.Optional(Type.Object({ entryId: Type.Optional(Type.String()), seq: Type.Integer(), reason: Type.String() })),
+    }),
+  ),
+});

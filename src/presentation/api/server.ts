@@ -4,6 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Mesh } from '../../application/mesh.js';
 import type { HealthCheckService } from '../../application/health-check.js';
+import { registerAudit } from './plugins/audit.js';
 import { registerAuthentication } from './plugins/authenticate.js';
 import { registerGracefulClose } from './plugins/graceful-close.js';
 import { registerProblemDetails } from './plugins/problem-details.js';
@@ -11,6 +12,7 @@ import { registerRequestLog } from './plugins/request-log.js';
 import { registerTracing } from './plugins/tracing.js';
 import { agentInboxRoutes } from './routes/agent-inbox.js';
 import { agentRoutes } from './routes/agents.js';
+import { auditRoutes } from './routes/audit.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { deadLetterRoutes } from './routes/dead-letters.js';
 import { healthRoutes } from './routes/health.js';
@@ -28,6 +30,8 @@ export interface ApiOptions {
   /** Share of requests whose (redacted) body is logged; default none. */
   logBodySampleRate?: number;
   logger: FastifyServerOptions['loggerInstance'] | false;
+  /** How often a key's successful authentication is recorded in the audit log, per instance. */
+  auditAuthSuccessIntervalMs: number;
   version: string;
 }
 
@@ -64,6 +68,7 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
   const gracefulClose = registerGracefulClose(app);
   app.addHook('preClose', async () => mesh.ctx.waiters.releaseAll());
   registerAuthentication(app, mesh.auth);
+  registerAudit(app, mesh.audit, { authSuccessIntervalMs: options.auditAuthSuccessIntervalMs });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   healthRoutes(app, mesh, health, options.version);
@@ -75,6 +80,7 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
   taskRoutes(app, mesh);
   taskBatchRoutes(app, mesh);
   deadLetterRoutes(app, mesh);
+  auditRoutes(app, mesh);
   gracefulClose.drainLast();
   await app.ready();
   return app;

@@ -3,8 +3,10 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../../config.js';
 import { AgentMeshError } from '../../sdk/index.js';
 import { VERSION } from '../compose.js';
+import { registerAuditCommands } from './audit-commands.js';
 import { registerClientCommands } from './client-commands.js';
 import { demo, parseDemoOptions } from './demo.js';
+import { registerMigrateCommand } from './migrate-command.js';
 import { serve } from './serve.js';
 import { UsageError } from './usage-error.js';
 
@@ -27,6 +29,8 @@ program
   .action(async (flags: { tasks: string; agents: string; progress: boolean }) => demo(parseDemoOptions(flags)));
 
 registerClientCommands(program);
+registerAuditCommands(program);
+registerMigrateCommand(program);
 
 function fail(message: string, code: number): never {
   process.stderr.write(`agentmesh: ${message}\n`);

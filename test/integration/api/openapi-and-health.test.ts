@@ -29,6 +29,8 @@ const API_ROUTES: Record<string, string[]> = {
   '/v1/tasks/{id}/cancel': ['post'],
   '/v1/dead-letters': ['get'],
   '/v1/dead-letters/{id}/requeue': ['post'],
+  '/v1/audit': ['get'],
+  '/v1/audit/verify': ['get'],
 };
 
 const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);

@@ -1,5 +1,6 @@
 import { sql as init } from './001-init.js';
 import { sql as outbox } from './002-outbox.js';
+import { sql as audit } from './003-audit.js';
 
 export interface Migration {
   version: number;
@@ -11,4 +12,5 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'init', sql: init },
   { version: 2, name: 'outbox', sql: outbox },
+  { version: 3, name: 'audit', sql: audit },
 ];

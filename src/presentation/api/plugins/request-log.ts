@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { isSpanContextValid } from '@opentelemetry/api';
-import { parseTraceContext, traceIdOf } from '../../../domain/index.js';
+import { requestTraceId } from '../routes/request-trace.js';
 
 export interface RequestLogOptions {
   /** Share of requests (0 to 1) whose body is logged too, redacted like every line. */
@@ -15,10 +14,7 @@ export interface RequestLogOptions {
 export function registerRequestLog(app: FastifyInstance, options: RequestLogOptions): void {
   app.addHook('onResponse', async (request, reply) => {
     const caller = request.caller as typeof request.caller | undefined;
-    // The server span's trace when tracing is on (while off its context is invalid), else the caller's.
-    const span = request.serverSpan?.spanContext();
-    const callers = parseTraceContext(request.headers.traceparent, undefined);
-    const traceId = span && isSpanContextValid(span) ? span.traceId : callers && traceIdOf(callers);
+    const traceId = requestTraceId(request);
     const sampled = options.bodySampleRate > 0 && request.body !== undefined && Math.random() < options.bodySampleRate;
     const line = {
       method: request.method,

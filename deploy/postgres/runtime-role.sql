@@ -1,0 +1,19 @@
+-- Least privilege for the role the mesh runs as (AGENTMESH_DATABASE_URL of `agentmesh serve`).
+--
+-- The schema belongs to another role, which applies migrations (`agentmesh migrate`, run with
+-- that role's URL before a new version starts). Run this file as that owner or a superuser after
+-- every migration:
+--
+--   psql "$OWNER_DATABASE_URL" -v role=agentmesh -f deploy/postgres/runtime-role.sql
+--
+-- The run-time role may read and change the mesh's tables, but may only INSERT and SELECT the
+-- audit log, its checkpoints and signing keys: it cannot UPDATE, DELETE or TRUNCATE them (and
+-- triggers refuse those statements to everyone, the owner included).
+\set ON_ERROR_STOP on
+
+GRANT USAGE ON SCHEMA public TO :"role";
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO :"role";
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO :"role";
+REVOKE UPDATE, DELETE, TRUNCATE ON audit_log, audit_checkpoints, audit_signing_keys FROM :"role";
+-- The heads of the chains move with every append; tampering with them is caught by verification.
+GRANT SELECT, INSERT, UPDATE ON audit_heads TO :"role";

@@ -1,0 +1,90 @@
+import { AuditAction, AuditStatus, NotFoundError, type AuditEntry, type AuditRecord } from '../domain/index.js';
+import { requireRole, type Caller } from './caller.js';
+import type { Logger } from './logger.js';
+import type { AuditFilter, AuditStore, AuditVerifyRange, Page, PageRequest, VerifyReport } from './ports.js';
+
+/** What a security event is: an entry to record, and a warning line for the operator at once. */
+const SECURITY_ACTIONS: ReadonlySet<AuditAction> = new Set([AuditAction.AUTH_FAILURE, AuditAction.UNAUTHORIZED_ACCESS]);
+
+/**
+ * The audit trail as the mesh uses it. Every method that records resolves once the entry is
+ * committed to the tenant's hash chain, and rejects (UnavailableError) when it cannot be: the
+ * caller fails closed rather than act unrecorded.
+ */
+export class AuditLogger {
+  constructor(
+    private readonly store: AuditStore,
+    private readonly logger: Logger,
+  ) {}
+
+  async logAction(record: AuditRecord): Promise<AuditEntry> {
+    return (await this.store.append([record]))[0]!;
+  }
+
+  /** Several entries, committed together. */
+  logActions(records: readonly AuditRecord[]): Promise<AuditEntry[]> {
+    return this.store.append(records);
+  }
+
+  /** A denied access, a failed authentication and the like: recorded, and logged as a warning. */
+  async logSecurityEvent(record: AuditRecord): Promise<AuditEntry> {
+    const entry = await this.logAction(record);
+    this.logger.warn(
+      { audit_id: entry.id, action: entry.action, tenant_id: entry.tenantId, key_id: entry.actor.keyId, resource: entry.resourceId, source_ip: entry.sourceIp, details: entry.details },
+      'security event',
+    );
+    return entry;
+  }
+
+  isSecurityAction(action: AuditAction): boolean {
+    return SECURITY_ACTIONS.has(action);
+  }
+
+  /**
+   * A tenant's entries, newest first, for its admins; the platform admin may read any tenant's.
+   * The reading is itself recorded.
+   */
+  /**
+   * Recomputes the caller's tenant's chain (the platform admin: any tenant's, or every chain when
+   * none is named) and records the check as COMPLIANCE_CHECK with its verdict.
+   */
+  async verifyChains(caller: Caller, range: AuditVerifyRange, context: Pick<AuditRecord, 'sourceIp' | 'userAgent' | 'traceId'> = {}): Promise<VerifyReport> {
+    requireRole(caller, ['admin'], 'verify the audit log');
+    const tenantId = range.tenantId ?? (caller.platform ? undefined : caller.tenantId);
+    if (tenantId !== undefined && tenantId !== caller.tenantId && !caller.platform) throw new NotFoundError('tenant', tenantId);
+    const report = await this.store.verify({ ...range, ...(tenantId !== undefined ? { tenantId } : {}) });
+    const problem = report.chains.find((c) => c.problem);
+    await this.logAction({
+      tenantId: caller.tenantId,
+      actor: { type: 'key', keyId: caller.keyId, role: caller.role },
+      action: AuditAction.COMPLIANCE_CHECK,
+      resourceType: 'audit_log',
+      ...(tenantId !== undefined && { resourceId: tenantId }),
+      status: report.intact ? AuditStatus.SUCCESS : AuditStatus.FAILURE,
+      ...context,
+      details: { check: 'chain verification', entries: report.entries, chains: report.chains.length, intact: report.intact, ...(problem && { tenant: problem.tenantId, problem: problem.problem }) },
+    });
+    if (!report.intact) this.logger.error({ tenant_id: problem?.tenantId, problem: problem?.problem }, 'the audit log failed verification');
+    return report;
+  }
+
+  async queryLogs(caller: Caller, tenantId: string | undefined, filter: AuditFilter, page: PageRequest, context: Pick<AuditRecord, 'sourceIp' | 'userAgent' | 'traceId'> = {}): Promise<Page<AuditEntry>> {
+    requireRole(caller, ['admin'], 'read the audit log');
+    const tenant = tenantId ?? caller.tenantId;
+    if (tenant !== caller.tenantId && !caller.platform) {
+      // The same answer as for a tenant that does not exist: nothing about other tenants leaks.
+      throw new NotFoundError('tenant', tenant);
+    }
+    const result = await this.store.query(tenant, filter, page);
+    await this.logAction({
+      tenantId: tenant,
+      actor: { type: 'key', keyId: caller.keyId, role: caller.role },
+      action: AuditAction.AUDIT_LOG_EXPORTED,
+      resourceType: 'audit_log',
+      status: AuditStatus.SUCCESS,
+      ...context,
+      details: { filter: { ...filter }, returned: result.items.length },
+    });
+    return result;
+  }
+}

@@ -1,0 +1,115 @@
+/** What an audit entry records. The seed's list, plus TASK_SUBMITTED and the key actions. */
+export const AuditAction = {
+  AGENT_CREATED: 'AGENT_CREATED',
+  AGENT_UPDATED: 'AGENT_UPDATED',
+  AGENT_TERMINATED: 'AGENT_TERMINATED',
+  AGENT_RESTARTED: 'AGENT_RESTARTED',
+  TASK_SUBMITTED: 'TASK_SUBMITTED',
+  TASK_ASSIGNED: 'TASK_ASSIGNED',
+  TASK_COMPLETED: 'TASK_COMPLETED',
+  TASK_FAILED: 'TASK_FAILED',
+  TASK_CANCELLED: 'TASK_CANCELLED',
+  TASK_RETRIED: 'TASK_RETRIED',
+  TASK_DEAD_LETTERED: 'TASK_DEAD_LETTERED',
+  MESSAGE_ROUTED: 'MESSAGE_ROUTED',
+  MESSAGE_DELIVERED: 'MESSAGE_DELIVERED',
+  MESSAGE_FAILED: 'MESSAGE_FAILED',
+  AUTH_SUCCESS: 'AUTH_SUCCESS',
+  AUTH_FAILURE: 'AUTH_FAILURE',
+  UNAUTHORIZED_ACCESS: 'UNAUTHORIZED_ACCESS',
+  API_KEY_CREATED: 'API_KEY_CREATED',
+  API_KEY_REVOKED: 'API_KEY_REVOKED',
+  SECRET_ACCESSED: 'SECRET_ACCESSED',
+  SECRET_ROTATED: 'SECRET_ROTATED',
+  SECRET_REVOKED: 'SECRET_REVOKED',
+  POLICY_CREATED: 'POLICY_CREATED',
+  POLICY_UPDATED: 'POLICY_UPDATED',
+  POLICY_DELETED: 'POLICY_DELETED',
+  TENANT_CREATED: 'TENANT_CREATED',
+  CONFIG_CHANGED: 'CONFIG_CHANGED',
+  AUDIT_LOG_EXPORTED: 'AUDIT_LOG_EXPORTED',
+  COMPLIANCE_CHECK: 'COMPLIANCE_CHECK',
+  ADMIN_ACTION: 'ADMIN_ACTION',
+} as const;
+export type AuditAction = (typeof AuditAction)[keyof typeof AuditAction];
+export const AUDIT_ACTIONS: readonly AuditAction[] = Object.values(AuditAction);
+
+export const AuditStatus = { SUCCESS: 'success', FAILURE: 'failure', DENIED: 'denied', TIMEOUT: 'timeout', UNKNOWN: 'unknown' } as const;
+export type AuditStatus = (typeof AuditStatus)[keyof typeof AuditStatus];
+export const AUDIT_STATUSES: readonly AuditStatus[] = Object.values(AuditStatus);
+
+/** Who did it: an API key (with its role, and its agent for an agent key), or the mesh itself. */
+export interface AuditActor {
+  type: 'key' | 'system' | 'anonymous';
+  keyId?: string;
+  role?: string;
+  agentId?: string;
+}
+
+export const SYSTEM_ACTOR: AuditActor = { type: 'system' };
+
+/** An entry as a caller hands it in; the log gives it its id, time, place in the chain and hash. */
+export interface AuditRecord {
+  tenantId: string;
+  actor: AuditActor;
+  action: AuditAction;
+  resourceType: string;
+  resourceId?: string;
+  status: AuditStatus;
+  sourceIp?: string;
+  userAgent?: string;
+  traceId?: string;
+  details?: Record<string, unknown>;
+}
+
+/** An entry as stored: `seq` is its place in its tenant's chain, `hash` covers it and `prevHash`. */
+export interface AuditEntry extends AuditRecord {
+  id: string;
+  seq: number;
+  at: number;
+  prevHash: string;
+  hash: string;
+}
+
+export const MAX_AUDIT_DETAILS_BYTES = 4096;
+const MAX_TEXT = 512;
+const MAX_DEPTH = 4;
+const SECRET_KEY = /(secret|password|passwd|token|authorization|api[-_]?key|credential|private[-_]?key|cookie)/iu;
+export const REDACTED = '[REDACTED]';
+const utf8 = new TextEncoder();
+
+/** A string cut to a bound, without NUL (PostgreSQL's jsonb refuses it). */
+export function boundedText(value: string, max = MAX_TEXT): string {
+  const clean = value.includes('\u0000') ? value.replaceAll('\u0000', '') : value;
+  return clean.length <= max ? clean : `${clean.slice(0, max)}…`;
+}
+
+function cleanValue(value: unknown, depth: number): unknown {
+  if (value === null || typeof value === 'boolean') return value;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
+  if (typeof value === 'string') return boundedText(value);
+  if (typeof value === 'bigint') return value.toString();
+  if (depth >= MAX_DEPTH) return '[…]';
+  if (Array.isArray(value)) return value.slice(0, 50).map((v) => cleanValue(v, depth + 1));
+  if (typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value as Record<string, unknown>).slice(0, 50)) {
+      if (v === undefined) continue;
+      out[boundedText(k, 128)] = SECRET_KEY.test(k) ? REDACTED : cleanValue(v, depth + 1);
+    }
+    return out;
+  }
+  return String(value);
+}
+
+/**
+ * Details as they may be stored: secrets redacted by key name, strings and collections bounded,
+ * and the whole no larger than MAX_AUDIT_DETAILS_BYTES (else replaced by a note of its size).
+ */
+export function boundedDetails(details: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (details === undefined) return undefined;
+  const clean = cleanValue(details, 0) as Record<string, unknown>;
+  const bytes = utf8.encode(JSON.stringify(clean)).length;
+  if (bytes <= MAX_AUDIT_DETAILS_BYTES) return clean;
+  return { truncated: true, bytes, keys: Object.keys(clean).slice(0, 20) };
+}

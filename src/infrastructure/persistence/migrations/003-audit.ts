@@ -1,0 +1,69 @@
+/**
+ * The audit log: one hash chain per tenant (seq 1, 2, ... each entry's hash covering the one
+ * before), the head of each chain, and signed checkpoints of heads. The log and the checkpoints
+ * are append-only by triggers, which bind the table owner too; PUBLIC loses UPDATE, DELETE and
+ * TRUNCATE on them, and deploy/postgres/least-privilege.sql gives the mesh's own role only
+ * INSERT and SELECT there.
+ */
+export const sql = `
+CREATE TABLE audit_log (
+  tenant_id text NOT NULL,
+  seq bigint NOT NULL,
+  id text NOT NULL UNIQUE,
+  at bigint NOT NULL,
+  actor_type text NOT NULL,
+  actor_key_id text,
+  actor_role text,
+  actor_agent_id text,
+  action text NOT NULL,
+  resource_type text NOT NULL,
+  resource_id text,
+  status text NOT NULL,
+  source_ip text,
+  user_agent text,
+  trace_id text,
+  details jsonb,
+  prev_hash text NOT NULL,
+  hash text NOT NULL,
+  PRIMARY KEY (tenant_id, seq)
+);
+CREATE INDEX audit_log_by_time ON audit_log (tenant_id, at);
+CREATE INDEX audit_log_by_action ON audit_log (tenant_id, action, at);
+
+-- Where each chain ends; locked by every append, so appends to one chain form one sequence.
+CREATE TABLE audit_heads (
+  tenant_id text PRIMARY KEY,
+  seq bigint NOT NULL,
+  hash text NOT NULL,
+  updated_at bigint NOT NULL
+);
+
+-- Public keys that signed checkpoints; verification trusts only the keys it is given, these say which was used.
+CREATE TABLE audit_signing_keys (
+  key_id text PRIMARY KEY,
+  public_key text NOT NULL,
+  created_at bigint NOT NULL
+);
+
+CREATE TABLE audit_checkpoints (
+  tenant_id text NOT NULL,
+  seq bigint NOT NULL,
+  hash text NOT NULL,
+  at bigint NOT NULL,
+  key_id text NOT NULL REFERENCES audit_signing_keys(key_id),
+  signature text NOT NULL,
+  PRIMARY KEY (tenant_id, seq)
+);
+
+CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION '% is append-only (% refused)', TG_TABLE_NAME, TG_OP USING ERRCODE = 'insufficient_privilege';
+END $$;
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_checkpoints_append_only BEFORE UPDATE OR DELETE ON audit_checkpoints FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON audit_checkpoints FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_signing_keys_append_only BEFORE UPDATE OR DELETE ON audit_signing_keys FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+
+REVOKE UPDATE, DELETE, TRUNCATE ON audit_log, audit_checkpoints, audit_signing_keys FROM PUBLIC;
+`;

@@ -1,0 +1,193 @@
+import type { AuditFilter, AuditStore, AuditVerifyRange, Clock, IdGenerator, Page, PageRequest, VerifyReport } from '../../application/ports.js';
+import { boundedDetails, boundedText, UnavailableError, type AuditEntry, type AuditRecord } from '../../domain/index.js';
+import type { SqlClient, SqlExecutor } from '../persistence/sql-client.js';
+import { decodeCursor, encodeCursor } from '../persistence/rows.js';
+import { SqlWhere } from '../persistence/sql-page.js';
+import { entryHash, GENESIS_HASH } from './audit-chain.js';
+import { entryFromRow, rowOf, type AuditRow } from './audit-rows.js';
+import { verifyAuditLog } from './audit-verifier.js';
+
+export interface AuditStoreOptions {
+  /** Entries per transaction. */
+  maxBatch: number;
+  /** Entries waiting for a transaction; past it, appends are refused (the caller fails closed). */
+  maxPending: number;
+}
+
+export const DEFAULT_AUDIT_STORE_OPTIONS: AuditStoreOptions = { maxBatch: 2000, maxPending: 50_000 };
+
+const SEQ_CURSOR = /^\d{1,19}$/u;
+
+const INSERT_ENTRIES = `
+INSERT INTO audit_log (tenant_id, seq, id, at, actor_type, actor_key_id, actor_role, actor_agent_id, action, resource_type,
+  resource_id, status, source_ip, user_agent, trace_id, details, prev_hash, hash)
+SELECT r.tenant_id, r.seq, r.id, r.at, r.actor_type, r.actor_key_id, r.actor_role, r.actor_agent_id, r.action, r.resource_type,
+  r.resource_id, r.status, r.source_ip, r.user_agent, r.trace_id, r.details, r.prev_hash, r.hash
+FROM json_to_recordset($1::json) AS r(tenant_id text, seq bigint, id text, at bigint, actor_type text, actor_key_id text, actor_role text,
+  actor_agent_id text, action text, resource_type text, resource_id text, status text, source_ip text, user_agent text, trace_id text,
+  details jsonb, prev_hash text, hash text)`;
+
+const MOVE_HEADS = `
+UPDATE audit_heads AS h SET seq = r.seq, hash = r.hash, updated_at = r.at
+FROM json_to_recordset($1::json) AS r(tenant_id text, seq bigint, hash text, at bigint)
+WHERE h.tenant_id = r.tenant_id`;
+
+interface Pending {
+  records: readonly AuditRecord[];
+  resolve: (entries: AuditEntry[]) => void;
+  reject: (error: Error) => void;
+}
+
+/** The record as it may be stored: texts and details bounded, details redacted. */
+function bounded(record: AuditRecord): AuditRecord {
+  const details = boundedDetails(record.details);
+  return {
+    tenantId: record.tenantId,
+    actor: {
+      type: record.actor.type,
+      ...(record.actor.keyId !== undefined && { keyId: boundedText(record.actor.keyId, 128) }),
+      ...(record.actor.role !== undefined && { role: boundedText(record.actor.role, 32) }),
+      ...(record.actor.agentId !== undefined && { agentId: boundedText(record.actor.agentId, 256) }),
+    },
+    action: record.action,
+    resourceType: boundedText(record.resourceType, 64),
+    ...(record.resourceId !== undefined && { resourceId: boundedText(record.resourceId, 256) }),
+    status: record.status,
+    ...(record.sourceIp !== undefined && { sourceIp: boundedText(record.sourceIp, 64) }),
+    ...(record.userAgent !== undefined && { userAgent: boundedText(record.userAgent, 256) }),
+    ...(record.traceId !== undefined && { traceId: boundedText(record.traceId, 64) }),
+    ...(details !== undefined && { details }),
+  };
+}
+
+/**
+ * The audit log on PostgreSQL or PGlite. Group commit: appends made in the same tick share one
+ * transaction, which locks the heads of the chains it extends (so appends from any number of
+ * instances form one sequence per tenant), hashes each entry onto its chain, inserts the entries
+ * and moves the heads.
+ */
+export class SqlAuditStore implements AuditStore {
+  private pending: Pending[] = [];
+  private pendingEntries = 0;
+  private flushing = false;
+  private scheduled = false;
+  appended = 0;
+
+  constructor(
+    private readonly db: SqlClient,
+    private readonly clock: Clock,
+    private readonly ids: IdGenerator,
+    private readonly options: AuditStoreOptions = DEFAULT_AUDIT_STORE_OPTIONS,
+  ) {}
+
+  get pendingCount(): number {
+    return this.pendingEntries;
+  }
+
+  append(records: readonly AuditRecord[]): Promise<AuditEntry[]> {
+    if (records.length === 0) return Promise.resolve([]);
+    if (this.pendingEntries + records.length > this.options.maxPending) {
+      return Promise.reject(new UnavailableError(`the audit log's write queue is full (${this.options.maxPending} entries); retry shortly`));
+    }
+    return new Promise((resolve, reject) => {
+      this.pending.push({ records: records.map(bounded), resolve, reject });
+      this.pendingEntries += records.length;
+      this.schedule();
+    });
+  }
+
+  /** Resolves when everything appended so far is committed. */
+  async drain(): Promise<void> {
+    while (this.pending.length > 0 || this.flushing) await new Promise((r) => setTimeout(r, 1));
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.flushing) return;
+    this.scheduled = true;
+    setImmediate(() => void this.flush());
+  }
+
+  private takeBatch(): Pending[] {
+    const batch: Pending[] = [];
+    let entries = 0;
+    while (this.pending.length > 0) {
+      const next = this.pending[0]!;
+      if (batch.length > 0 && entries + next.records.length > this.options.maxBatch) break;
+      batch.push(this.pending.shift()!);
+      entries += next.records.length;
+    }
+    this.pendingEntries -= entries;
+    return batch;
+  }
+
+  private async flush(): Promise<void> {
+    this.scheduled = false;
+    if (this.flushing || this.pending.length === 0) return;
+    this.flushing = true;
+    const batch = this.takeBatch();
+    try {
+      const entries = await this.db.transaction((tx) => this.writeBatch(tx, batch.flatMap((p) => p.records)));
+      this.appended += entries.length;
+      let offset = 0;
+      for (const p of batch) {
+        p.resolve(entries.slice(offset, offset + p.records.length));
+        offset += p.records.length;
+      }
+    } catch (error) {
+      const cause = error as Error;
+      const failure = new UnavailableError(`the audit log could not be written: ${cause.message}`);
+      (failure as Error).cause = cause;
+      for (const p of batch) p.reject(failure);
+    } finally {
+      this.flushing = false;
+      if (this.pending.length > 0) this.schedule();
+    }
+  }
+
+  private async writeBatch(tx: SqlExecutor, records: AuditRecord[]): Promise<AuditEntry[]> {
+    const tenants = [...new Set(records.map((r) => r.tenantId))].sort();
+    const now = this.clock.now();
+    await tx.query(
+      'INSERT INTO audit_heads (tenant_id, seq, hash, updated_at) SELECT t, 0, $2, $3 FROM unnest($1::text[]) AS t ON CONFLICT DO NOTHING',
+      [tenants, GENESIS_HASH, now],
+    );
+    // Sorted, so that two instances locking overlapping sets of heads cannot deadlock.
+    const { rows: heads } = await tx.query<{ tenant_id: string; seq: string | number; hash: string }>(
+      'SELECT tenant_id, seq, hash FROM audit_heads WHERE tenant_id = ANY($1::text[]) ORDER BY tenant_id FOR UPDATE',
+      [tenants],
+    );
+    const chain = new Map(heads.map((h) => [h.tenant_id, { seq: Number(h.seq), hash: h.hash }]));
+    const entries = records.map((record) => {
+      const head = chain.get(record.tenantId)!;
+      const unsealed = { ...record, id: this.ids.newId(), seq: head.seq + 1, at: now };
+      const entry: AuditEntry = { ...unsealed, prevHash: head.hash, hash: entryHash(head.hash, unsealed) };
+      head.seq = entry.seq;
+      head.hash = entry.hash;
+      return entry;
+    });
+    await tx.query(INSERT_ENTRIES, [JSON.stringify(entries.map(rowOf))]);
+    await tx.query(MOVE_HEADS, [JSON.stringify([...chain].map(([tenant_id, h]) => ({ tenant_id, seq: h.seq, hash: h.hash, at: now })))]);
+    return entries;
+  }
+
+  verify(range: AuditVerifyRange): Promise<VerifyReport> {
+    return verifyAuditLog(this.db, range);
+  }
+
+  async query(tenantId: string, filter: AuditFilter, page: PageRequest): Promise<Page<AuditEntry>> {
+    const where = new SqlWhere().add('tenant_id = ?', tenantId);
+    const before = decodeCursor(page.cursor, SEQ_CURSOR);
+    if (before !== undefined) where.add('seq < ?', before);
+    if (filter.action !== undefined) where.add('action = ?', filter.action);
+    if (filter.status !== undefined) where.add('status = ?', filter.status);
+    if (filter.resourceType !== undefined) where.add('resource_type = ?', filter.resourceType);
+    if (filter.resourceId !== undefined) where.add('resource_id = ?', filter.resourceId);
+    if (filter.actorKeyId !== undefined) where.add('actor_key_id = ?', filter.actorKeyId);
+    if (filter.from !== undefined) where.add('at >= ?', filter.from);
+    if (filter.to !== undefined) where.add('at < ?', filter.to);
+    const limit = where.param(page.limit + 1);
+    const { rows } = await this.db.query<AuditRow>(`SELECT * FROM audit_log WHERE ${where.sql} ORDER BY seq DESC LIMIT ${limit}`, where.params);
+    const items = rows.slice(0, page.limit).map(entryFromRow);
+    return rows.length > page.limit ? { items, nextCursor: encodeCursor(String(items.at(-1)!.seq)) } : { items };
+  }
+}

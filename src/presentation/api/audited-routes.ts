@@ -1,0 +1,96 @@
+import type { FastifyRequest } from 'fastify';
+import { AuditAction, AuditStatus } from '../../domain/index.js';
+
+/** One change a request made (or tried to make), before the who, where and when are added. */
+export interface AuditedChange {
+  action: AuditAction;
+  resourceType: string;
+  resourceId?: string;
+  status: AuditStatus;
+  details?: Record<string, unknown>;
+}
+
+type Params = { id?: string };
+type Body = Record<string, unknown> | undefined;
+type Result = { status: number; body?: { id?: string; type?: string; detail?: string } };
+
+/** The outcome of a request or of one item of a batch, from its HTTP status. */
+export function statusOf(httpStatus: number): AuditStatus {
+  if (httpStatus < 400) return AuditStatus.SUCCESS;
+  if (httpStatus === 401 || httpStatus === 403) return AuditStatus.DENIED;
+  if (httpStatus === 408 || httpStatus === 504) return AuditStatus.TIMEOUT;
+  return AuditStatus.FAILURE;
+}
+
+function one(action: AuditAction, resourceType: string, id: (request: FastifyRequest, reply: Result) => string | undefined, details?: (request: FastifyRequest) => Record<string, unknown>) {
+  return (request: FastifyRequest, reply: Result): AuditedChange[] => {
+    const resourceId = id(request, reply);
+    const extra = details?.(request);
+    const failed = reply.status >= 400 ? { httpStatus: reply.status, ...(reply.body?.type !== undefined && { problem: reply.body.type }) } : undefined;
+    return [
+      {
+        action,
+        resourceType,
+        ...(resourceId !== undefined && { resourceId }),
+        status: statusOf(reply.status),
+        ...((extra !== undefined || failed !== undefined) && { details: { ...extra, ...failed } }),
+      },
+    ];
+  };
+}
+
+const param = (request: FastifyRequest) => (request.params as Params).id;
+const bodyId = (request: FastifyRequest) => (request.body as Body)?.id as string | undefined;
+const createdId = (_request: FastifyRequest, reply: Result) => reply.body?.id;
+
+/** Per item of a batch: results[i] answers items[i]. */
+function each(
+  itemsOf: (body: Body) => Array<Record<string, unknown>> | undefined,
+  change: (item: Record<string, unknown>, result: Result) => AuditedChange,
+) {
+  return (request: FastifyRequest, reply: Result): AuditedChange[] => {
+    const items = itemsOf(request.body as Body) ?? [];
+    const results = (reply.body as { results?: Result[] } | undefined)?.results;
+    if (!results) return [{ ...change({}, reply), details: { httpStatus: reply.status, items: items.length } }];
+    return items.map((item, i) => change(item, results[i] ?? { status: reply.status }));
+  };
+}
+
+function itemChange(action: AuditAction, resourceType: string, id: string | undefined, result: Result, details?: Record<string, unknown>): AuditedChange {
+  const failed = result.status >= 400 ? { httpStatus: result.status, ...(result.body?.type !== undefined && { problem: result.body.type }) } : undefined;
+  return {
+    action,
+    resourceType,
+    ...(id !== undefined && { resourceId: id }),
+    status: statusOf(result.status),
+    ...((details !== undefined || failed !== undefined) && { details: { ...details, ...failed } }),
+  };
+}
+
+/**
+ * The changes each mutating route makes, keyed by method and route template. Heartbeats and
+ * lease extensions are keep-alives, not changes: they are not recorded.
+ */
+export const AUDITED_ROUTES: Record<string, (request: FastifyRequest, reply: Result) => AuditedChange[]> = {
+  'POST /v1/tenants': one(AuditAction.TENANT_CREATED, 'tenant', bodyId),
+  'POST /v1/api-keys': one(AuditAction.API_KEY_CREATED, 'api_key', createdId, (r) => ({ role: (r.body as Body)?.role, name: (r.body as Body)?.name })),
+  'DELETE /v1/api-keys/:id': one(AuditAction.API_KEY_REVOKED, 'api_key', param),
+  'POST /v1/agents': one(AuditAction.AGENT_CREATED, 'agent', bodyId, (r) => ({ capabilities: ((r.body as Body)?.capabilities as Array<{ name: string }> | undefined)?.map((c) => c.name) })),
+  'POST /v1/agents/:id/pause': one(AuditAction.AGENT_UPDATED, 'agent', param, () => ({ change: 'pause' })),
+  'POST /v1/agents/:id/resume': one(AuditAction.AGENT_UPDATED, 'agent', param, () => ({ change: 'resume' })),
+  'DELETE /v1/agents/:id': one(AuditAction.AGENT_TERMINATED, 'agent', param),
+  'POST /v1/tasks': one(AuditAction.TASK_SUBMITTED, 'task', createdId, (r) => ({ capability: (r.body as Body)?.capability })),
+  'POST /v1/tasks/:id/complete': one(AuditAction.TASK_COMPLETED, 'task', param, (r) => ({ agentId: (r.body as Body)?.agentId })),
+  'POST /v1/tasks/:id/fail': one(AuditAction.TASK_FAILED, 'task', param, (r) => ({ agentId: (r.body as Body)?.agentId })),
+  'POST /v1/tasks/:id/cancel': one(AuditAction.TASK_CANCELLED, 'task', param),
+  'POST /v1/dead-letters/:id/requeue': one(AuditAction.TASK_RETRIED, 'task', param, () => ({ change: 'requeue from dead letters' })),
+  'POST /v1/tasks/batch': each(
+    (body) => body?.tasks as Array<Record<string, unknown>> | undefined,
+    (item, result) => itemChange(AuditAction.TASK_SUBMITTED, 'task', result.body?.id, result, { capability: item.capability }),
+  ),
+  'POST /v1/tasks/settle': each(
+    (body) => body?.outcomes as Array<Record<string, unknown>> | undefined,
+    (item, result) =>
+      itemChange(item.outcome === 'failed' ? AuditAction.TASK_FAILED : AuditAction.TASK_COMPLETED, 'task', item.taskId as string | undefined, result, { agentId: item.agentId }),
+  ),
+};

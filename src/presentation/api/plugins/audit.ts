@@ -1,0 +1,141 @@
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AuditLogger } from '../../../application/audit-logger.js';
+import type { Caller } from '../../../application/caller.js';
+import { DEFAULT_TENANT_ID } from '../../../application/use-cases/bootstrap.js';
+import { AuditAction, AuditStatus, type AuditActor, type AuditRecord } from '../../../domain/index.js';
+import { AUDITED_ROUTES, type AuditedChange } from '../audited-routes.js';
+import { requestTraceId } from '../routes/request-trace.js';
+import { bearerToken } from './authenticate.js';
+import { PROBLEM_BASE } from './problem-details.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The reply's body before serialization, for the audit entry (ids of what was made, batch results). */
+    auditReplyBody?: unknown;
+  }
+}
+
+export interface AuditPluginOptions {
+  /** How often a key's successful authentication is recorded on this instance; 0: every request. */
+  authSuccessIntervalMs: number;
+}
+
+const MAX_REMEMBERED_KEYS = 10_000;
+
+function actorOf(caller: Caller | undefined): AuditActor {
+  return caller ? { type: 'key', keyId: caller.keyId, role: caller.role } : { type: 'anonymous' };
+}
+
+/** The first 16 hex digits of the SHA-256 of a presented key: tells attempts with the same key apart, and reveals nothing of it. */
+function keyFingerprint(request: FastifyRequest): string | undefined {
+  const token = bearerToken(request);
+  return token === undefined ? undefined : createHash('sha256').update(token).digest('hex').slice(0, 16);
+}
+
+/** A change refused for want of rights, or aimed at what the tenant cannot see (404), is a denied access. */
+function asDenied(change: AuditedChange, attempted: string, reason: string | undefined): AuditedChange {
+  return {
+    action: AuditAction.UNAUTHORIZED_ACCESS,
+    resourceType: change.resourceType,
+    ...(change.resourceId !== undefined && { resourceId: change.resourceId }),
+    status: AuditStatus.DENIED,
+    details: { ...change.details, attempted, ...(change.action !== AuditAction.UNAUTHORIZED_ACCESS && { attemptedAction: change.action }), ...(reason !== undefined && { reason }) },
+  };
+}
+
+/**
+ * Records every change made through the API, every failed authentication, every denied access
+ * (403, and 404 on a resource: what the caller's tenant cannot see), and a key's successful
+ * authentication now and then, before the response leaves. When the log cannot take the entry,
+ * the response becomes a 503: nothing happens through the API unrecorded.
+ */
+export function registerAudit(app: FastifyInstance, audit: AuditLogger, options: AuditPluginOptions): void {
+  const lastSuccess = new Map<string, number>();
+
+  app.addHook('preSerialization', async (request, _reply, payload) => {
+    request.auditReplyBody = payload;
+    return payload;
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (!request.url.startsWith('/v1/') || reply.statusCode === 503) return payload;
+    const records = recordsFor(request, reply);
+    if (records.length === 0) return payload;
+    try {
+      if (records.length === 1 && audit.isSecurityAction(records[0]!.action)) await audit.logSecurityEvent(records[0]!);
+      else await audit.logActions(records);
+      return payload;
+    } catch (error) {
+      request.log.error({ err: error }, 'the audit log could not record this request; answering 503');
+      void reply.code(503).header('retry-after', '1').type('application/problem+json');
+      return JSON.stringify({
+        type: `${PROBLEM_BASE}audit_unavailable`,
+        title: 'Service Unavailable',
+        status: 503,
+        detail: 'the audit log could not record this request; it may have taken effect: check before retrying',
+        instance: request.url,
+      });
+    }
+  });
+
+  function recordsFor(request: FastifyRequest, reply: FastifyReply): AuditRecord[] {
+    const caller = request.caller as Caller | undefined;
+    const route = request.routeOptions.url;
+    const attempted = `${request.method} ${route ?? request.url.split('?')[0]}`;
+    const problem = reply.statusCode >= 400 ? (request.auditReplyBody as { detail?: string } | undefined) : undefined;
+    const base = {
+      tenantId: caller?.tenantId ?? DEFAULT_TENANT_ID,
+      actor: actorOf(caller),
+      sourceIp: request.ip,
+      ...(request.headers['user-agent'] !== undefined && { userAgent: request.headers['user-agent'] }),
+      ...(requestTraceId(request) !== undefined && { traceId: requestTraceId(request)! }),
+    };
+    if (reply.statusCode === 401 || caller === undefined) {
+      if (reply.statusCode !== 401) return [];
+      const fingerprint = keyFingerprint(request);
+      return [
+        {
+          ...base,
+          action: AuditAction.AUTH_FAILURE,
+          resourceType: 'api_key',
+          status: AuditStatus.DENIED,
+          details: { attempted, ...(problem?.detail !== undefined && { reason: problem.detail }), ...(fingerprint !== undefined && { keyFingerprint: fingerprint }) },
+        },
+      ];
+    }
+    const describe = route !== undefined ? AUDITED_ROUTES[`${request.method} ${route}`] : undefined;
+    const resourceId = (request.params as { id?: string } | undefined)?.id;
+    const denied = reply.statusCode === 403 || (reply.statusCode === 404 && resourceId !== undefined && route !== undefined);
+    if (describe === undefined) {
+      if (denied) {
+        const change: AuditedChange = { action: AuditAction.UNAUTHORIZED_ACCESS, resourceType: resourceTypeOf(route), ...(resourceId !== undefined && { resourceId }), status: AuditStatus.DENIED };
+        return [{ ...base, ...asDenied(change, attempted, problem?.detail) }];
+      }
+      return authSuccessDue(caller) ? [{ ...base, action: AuditAction.AUTH_SUCCESS, resourceType: 'api_key', resourceId: caller.keyId, status: AuditStatus.SUCCESS }] : [];
+    }
+    const changes = describe(request, { status: reply.statusCode, body: request.auditReplyBody as { id?: string } });
+    return changes.map((change) => {
+      const httpStatus = change.details?.httpStatus;
+      const isDenied = httpStatus === 403 || httpStatus === 404 ? true : denied;
+      return { ...base, ...(isDenied ? asDenied(change, attempted, problem?.detail) : change) };
+    });
+  }
+
+  function authSuccessDue(caller: Caller): boolean {
+    const now = Date.now();
+    const last = lastSuccess.get(caller.keyId);
+    if (last !== undefined && now - last < options.authSuccessIntervalMs) return false;
+    lastSuccess.delete(caller.keyId);
+    if (lastSuccess.size >= MAX_REMEMBERED_KEYS) lastSuccess.delete(lastSuccess.keys().next().value!);
+    lastSuccess.set(caller.keyId, now);
+    return true;
+  }
+}
+
+/** `/v1/agents/:id/stream` -> `agent`. */
+function resourceTypeOf(route: string | undefined): string {
+  const segment = route?.split('/')[2] ?? 'unknown';
+  const singular: Record<string, string> = { agents: 'agent', tasks: 'task', tenants: 'tenant', 'api-keys': 'api_key', 'dead-letters': 'task', audit: 'audit_log' };
+  return singular[segment] ?? segment;
+}

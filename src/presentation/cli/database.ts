@@ -1,0 +1,34 @@
+import { loadConfig, redactUrl } from '../../config.js';
+import { migrate } from '../../infrastructure/persistence/migrate.js';
+import { PgliteClient } from '../../infrastructure/persistence/pglite-client.js';
+import { PostgresClient } from '../../infrastructure/persistence/postgres-client.js';
+import type { SqlClient } from '../../infrastructure/persistence/sql-client.js';
+import { UsageError } from './usage-error.js';
+
+/**
+ * The mesh's database as `agentmesh serve` would open it, migrated. The embedded one must not be
+ * in use by a running mesh (PGlite has one process at a time).
+ */
+export async function openDatabase(purpose: string): Promise<{ db: SqlClient; where: string; applied: number[] }> {
+  const config = loadConfig();
+  if (config.databaseUrl !== undefined) {
+    const url = config.databaseUrl;
+    const db = await PostgresClient.connect(url, { maxConnections: 1, applicationName: `agentmesh ${purpose}` }).catch((error: Error) => {
+      throw new Error(`cannot use PostgreSQL at AGENTMESH_DATABASE_URL (${redactUrl(url)}): ${error.message}`);
+    });
+    try {
+      return { db, where: redactUrl(url), applied: await migrate(db) };
+    } catch (error) {
+      await db.close();
+      throw error;
+    }
+  }
+  if (config.dataDir === undefined) throw new UsageError('AGENTMESH_DATA_DIR is :memory:, which keeps nothing; point it at a data directory or set AGENTMESH_DATABASE_URL');
+  const db = await PgliteClient.open(config.dataDir);
+  try {
+    return { db, where: config.dataDir, applied: await migrate(db) };
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+}

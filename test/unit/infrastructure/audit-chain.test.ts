@@ -1,0 +1,55 @@
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { canonicalEntry, checkpointMessage, entryHash, GENESIS_HASH } from '../../../src/infrastructure/security/audit-chain.js';
+import { keyIdOf, publicKeyFromPem, verifySignature } from '../../../src/infrastructure/security/audit-signing.js';
+
+const entry = {
+  id: '0190a2b4-0000-7000-8000-000000000001',
+  tenantId: 'acme',
+  seq: 1,
+  at: 1_700_000_000_000,
+  actor: { type: 'key' as const, keyId: 'k1', role: 'admin' },
+  action: 'AGENT_CREATED' as const,
+  resourceType: 'agent',
+  resourceId: 'a1',
+  status: 'success' as const,
+  details: { b: 2, a: [1, 'x'], c: { z: true, y: null } },
+};
+
+describe('audit chain', () => {
+  it('hashes the RFC 8785 canonical form: key order does not matter, absent fields are left out', () => {
+    expect(canonicalEntry(entry)).toBe(
+      '{"action":"AGENT_CREATED","actor":{"keyId":"k1","role":"admin","type":"key"},"at":1700000000000,"details":{"a":[1,"x"],"b":2,"c":{"y":null,"z":true}},"id":"0190a2b4-0000-7000-8000-000000000001","resourceId":"a1","resourceType":"agent","seq":1,"status":"success","tenantId":"acme"}',
+    );
+    const reordered = { ...entry, details: { c: { y: null, z: true }, a: [1, 'x'], b: 2 } };
+    expect(entryHash(GENESIS_HASH, reordered)).toBe(entryHash(GENESIS_HASH, entry));
+  });
+
+  it('changes with any field, with the previous hash, and with the place in the chain', () => {
+    const base = entryHash(GENESIS_HASH, entry);
+    expect(base).toMatch(/^[0-9a-f]{64}$/u);
+    expect(entryHash(GENESIS_HASH, { ...entry, status: 'failure' })).not.toBe(base);
+    expect(entryHash(GENESIS_HASH, { ...entry, details: { ...entry.details, b: 3 } })).not.toBe(base);
+    expect(entryHash(GENESIS_HASH, { ...entry, seq: 2 })).not.toBe(base);
+    expect(entryHash('1'.repeat(64), entry)).not.toBe(base);
+  });
+
+  it('is domain-separated: not the plain SHA-256 of the canonical form', async () => {
+    const { createHash } = await import('node:crypto');
+    expect(entryHash(GENESIS_HASH, entry)).not.toBe(createHash('sha256').update(GENESIS_HASH + canonicalEntry(entry)).digest('hex'));
+  });
+
+  it('checkpoint signatures verify with the signing key only, and only for the signed head', () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const other = generateKeyPairSync('ed25519').publicKey;
+    const body = { tenantId: 'acme', seq: 10, hash: 'a'.repeat(64), at: 1 };
+    const signature = sign(null, checkpointMessage(body), privateKey).toString('base64');
+    expect(verifySignature(publicKey, checkpointMessage(body), signature)).toBe(true);
+    expect(verifySignature(other, checkpointMessage(body), signature)).toBe(false);
+    expect(verifySignature(publicKey, checkpointMessage({ ...body, seq: 11 }), signature)).toBe(false);
+    expect(verifySignature(publicKey, checkpointMessage(body), 'not base64 at all')).toBe(false);
+    const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    expect(keyIdOf(publicKeyFromPem(pem))).toBe(keyIdOf(publicKey));
+    expect(() => publicKeyFromPem(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString())).toThrow(/Ed25519/u);
+  });
+});
