@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditAction, AuditStatus, UnavailableError, type AuditRecord } from '../../src/domain/index.js';
+import type { SqlClient } from '../../src/infrastructure/persistence/sql-client.js';
+import { SqlAuditStore } from '../../src/infrastructure/security/sql-audit-store.js';
+import { systemClock } from '../../src/infrastructure/system/system-clock.js';
+import { UuidV7Generator } from '../../src/infrastructure/system/uuid-v7.js';
+
+const record = (tenantId: string, n: number, extra: Partial<AuditRecord> = {}): AuditRecord => ({
+  tenantId,
+  actor: { type: 'key', keyId: `key-${n % 3}`, role: 'admin' },
+  action: n % 2 === 0 ? AuditAction.TASK_SUBMITTED : AuditAction.AGENT_CREATED,
+  resourceType: n % 2 === 0 ? 'task' : 'agent',
+  resourceId: `r-${n}`,
+  status: AuditStatus.SUCCESS,
+  details: { n },
+  ...extra,
+});
+
+/**
+ * The audit store contract, on PGlite and on PostgreSQL: `open` gives two connections (pools) to
+ * one migrated database, as two mesh instances would have.
+ */
+export function auditStoreContract(name: string, open: () => Promise<{ first: SqlClient; second: SqlClient; close(): Promise<void> }>, options: { skip?: boolean } = {}): void {
+  describe.skipIf(options.skip ?? false)(`audit store contract: ${name}`, () => {
+    let dbs: { first: SqlClient; second: SqlClient; close(): Promise<void> };
+    let a: SqlAuditStore;
+    let b: SqlAuditStore;
+    beforeAll(async () => {
+      dbs = await open();
+      a = new SqlAuditStore(dbs.first, systemClock, new UuidV7Generator());
+      b = new SqlAuditStore(dbs.second, systemClock, new UuidV7Generator());
+    });
+    afterAll(async () => dbs?.close());
+
+    it('gives each tenant its own chain, numbered from 1, each entry linked to the one before', async () => {
+      const made = await a.append([record('t1', 0), record('t2', 1), record('t1', 2)]);
+      expect(made.map((e) => [e.tenantId, e.seq])).toEqual([['t1', 1], ['t2', 1], ['t1', 2]]);
+      expect(made[0]!.prevHash).toBe('0'.repeat(64));
+      expect(made[2]!.prevHash).toBe(made[0]!.hash);
+      const report = await a.verify({});
+      expect(report).toMatchObject({ intact: true, entries: 3 });
+    });
+
+    it('appends from two instances at once into one unbroken sequence per tenant', async () => {
+      const writes = Array.from({ length: 400 }, (_, n) => (n % 2 === 0 ? a : b).append([record(n % 4 === 0 ? 't3' : 't4', n)]));
+      const made = (await Promise.all(writes)).flat();
+      for (const tenant of ['t3', 't4']) {
+        const seqs = made.filter((e) => e.tenantId === tenant).map((e) => e.seq).sort((x, y) => x - y);
+        expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+      }
+      const report = await b.verify({});
+      expect(report.intact).toBe(true);
+      expect(report.chains.find((c) => c.tenantId === 't3')).toMatchObject({ entries: 100, headSeq: 100 });
+    });
+
+    it('commits the appends of one tick together', async () => {
+      const before = a.appended;
+      const made = await Promise.all(Array.from({ length: 300 }, (_, n) => a.append([record('t5', n)])));
+      expect(a.appended - before).toBe(300);
+      expect(new Set(made.map((m) => m[0]!.at)).size).toBeLessThanOrEqual(3);
+    });
+
+    it('queries newest first, by filter and page, and only within the tenant', async () => {
+      const page = await a.query('t3', { action: AuditAction.TASK_SUBMITTED }, { limit: 30 });
+      expect(page.items).toHaveLength(30);
+      expect(page.items.every((e) => e.tenantId === 't3' && e.action === 'TASK_SUBMITTED')).toBe(true);
+      expect(page.items[0]!.seq).toBeGreaterThan(page.items[29]!.seq);
+      const next = await a.query('t3', { action: AuditAction.TASK_SUBMITTED }, { limit: 100, cursor: page.nextCursor! });
+      expect(next.items.length + 30).toBe(100);
+      expect(next.nextCursor).toBeUndefined();
+      expect((await a.query('t3', { actorKeyId: 'key-1', resourceType: 'task' }, { limit: 500 })).items.every((e) => e.actor.keyId === 'key-1')).toBe(true);
+      expect((await a.query('t3', { resourceId: 'r-4' }, { limit: 5 })).items.map((e) => e.resourceId)).toEqual(['r-4']);
+      expect((await a.query('nobody', {}, { limit: 5 })).items).toEqual([]);
+      expect((await a.query('t3', { from: Date.now() + 60_000 }, { limit: 5 })).items).toEqual([]);
+    });
+
+    it('stores details redacted and bounded, and hashes what it stored', async () => {
+      const [entry] = await a.append([record('t6', 1, { details: { token: 'secret-value', text: 'x'.repeat(5000), nul: 'a\u0000b' }, userAgent: 'u'.repeat(1000) })]);
+      expect(entry!.details).toMatchObject({ token: '[REDACTED]', nul: 'ab' });
+      expect(entry!.userAgent!.length).toBeLessThanOrEqual(257);
+      const [back] = (await a.query('t6', {}, { limit: 1 })).items;
+      expect(back).toEqual(entry);
+      expect((await a.verify({ tenantId: 't6' })).intact).toBe(true);
+    });
+
+    it('refuses appends past its bound with UnavailableError, and loses none it took', async () => {
+      const small = new SqlAuditStore(dbs.first, systemClock, new UuidV7Generator(), { maxBatch: 10, maxPending: 20 });
+      const taken = small.append(Array.from({ length: 15 }, (_, n) => record('t7', n)));
+      await expect(small.append(Array.from({ length: 10 }, (_, n) => record('t7', n)))).rejects.toBeInstanceOf(UnavailableError);
+      expect(await taken).toHaveLength(15);
+      expect((await small.verify({ tenantId: 't7' })).chains[0]).toMatchObject({ entries: 15, headSeq: 15 });
+    });
+
+    it('refuses UPDATE, DELETE and TRUNCATE of the log by anyone, the owner included', async () => {
+      await expect(dbs.first.query("UPDATE audit_log SET status = 'failure'")).rejects.toThrow(/append-only/u);
+      await expect(dbs.first.query('DELETE FROM audit_log')).rejects.toThrow(/append-only/u);
+      await expect(dbs.first.query('TRUNCATE audit_log')).rejects.toThrow(/append-only/u);
+      expect((await a.verify({})).intact).toBe(true);
+    });
+  });
+}
