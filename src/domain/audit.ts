@@ -51,6 +51,8 @@ export const SYSTEM_ACTOR: AuditActor = { type: 'system' };
 /** An entry as a caller hands it in; the log gives it its id, time, place in the chain and hash. */
 export interface AuditRecord {
   tenantId: string;
+  /** When it happened (epoch ms); when appended, if left out. */
+  at?: number;
   actor: AuditActor;
   action: AuditAction;
   resourceType: string;

@@ -26,6 +26,7 @@ import { mathRandom } from '../infrastructure/system/math-random.js';
 import { systemClock } from '../infrastructure/system/system-clock.js';
 import { UuidV7Generator } from '../infrastructure/system/uuid-v7.js';
 import { AuditCheckpointer } from '../infrastructure/security/audit-checkpointer.js';
+import { AuditProjector } from '../infrastructure/security/audit-projector.js';
 import { developmentSigningKey, loadSigningKey, SigningKeyError, type AuditSigner } from '../infrastructure/security/audit-signing.js';
 import { buildApi } from './api/server.js';
 import type { TypedApp } from './api/typed-app.js';
@@ -39,6 +40,8 @@ export interface RunningMesh {
   broker: MessageBroker;
   /** Signs the heads of the audit chains. */
   checkpointer: AuditCheckpointer;
+  /** Audits what the mesh did on its own, from the committed events. */
+  projector: AuditProjector;
   /** Publishes committed events to the broker; only with NATS. */
   relay?: EventRelay;
   /** With AGENTMESH_REDIS_URL. */
@@ -216,6 +219,8 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   }
   const checkpointer = new AuditCheckpointer(store.db, signer, systemClock, logger.child({ component: 'audit' }) as unknown as Logger, config.audit.checkpointIntervalMs);
   checkpointer.start();
+  const projector = new AuditProjector(store.db, store.audit, logger.child({ component: 'audit' }) as unknown as Logger);
+  projector.start();
   const relay = relayEvents ? new EventRelay(store.outbox, broker, logger.child({ component: 'relay' }) as unknown as Logger) : undefined;
   relay?.start();
   const probes: Record<string, HealthProbe> = {
@@ -245,6 +250,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     // The relay's last turn publishes what the mesh committed on its way down.
     await relay?.stop();
     // Everything audited on the way down is committed, then signed.
+    await projector.stop();
     await store.audit.drain();
     await checkpointer.stop();
     await broker.close();
@@ -272,6 +278,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     store,
     broker,
     checkpointer,
+    projector,
     ...(relay !== undefined && { relay }),
     ...(redis !== undefined && { redis }),
     counters,

@@ -43,6 +43,7 @@ function bounded(record: AuditRecord): AuditRecord {
   const details = boundedDetails(record.details);
   return {
     tenantId: record.tenantId,
+    ...(record.at !== undefined && { at: record.at }),
     actor: {
       type: record.actor.type,
       ...(record.actor.keyId !== undefined && { keyId: boundedText(record.actor.keyId, 128) }),
@@ -90,7 +91,7 @@ export class SqlAuditStore implements AuditStore {
       return Promise.reject(new UnavailableError(`the audit log's write queue is full (${this.options.maxPending} entries); retry shortly`));
     }
     return new Promise((resolve, reject) => {
-      this.pending.push({ records: records.map(bounded), resolve, reject });
+      this.pending.push({ records, resolve, reject });
       this.pendingEntries += records.length;
       this.schedule();
     });
@@ -126,7 +127,7 @@ export class SqlAuditStore implements AuditStore {
     this.flushing = true;
     const batch = this.takeBatch();
     try {
-      const entries = await this.db.transaction((tx) => this.writeBatch(tx, batch.flatMap((p) => p.records)));
+      const entries = await this.db.transaction((tx) => this.appendWithin(tx, batch.flatMap((p) => p.records)));
       this.appended += entries.length;
       let offset = 0;
       for (const p of batch) {
@@ -144,7 +145,13 @@ export class SqlAuditStore implements AuditStore {
     }
   }
 
-  private async writeBatch(tx: SqlExecutor, records: AuditRecord[]): Promise<AuditEntry[]> {
+  /**
+   * Appends `records` inside the caller's transaction (which then commits them with whatever else
+   * it wrote): locks the heads of their chains, hashes them on, moves the heads.
+   */
+  async appendWithin(tx: SqlExecutor, unbounded: readonly AuditRecord[]): Promise<AuditEntry[]> {
+    if (unbounded.length === 0) return [];
+    const records = unbounded.map(bounded);
     const tenants = [...new Set(records.map((r) => r.tenantId))].sort();
     const now = this.clock.now();
     await tx.query(
@@ -159,7 +166,7 @@ export class SqlAuditStore implements AuditStore {
     const chain = new Map(heads.map((h) => [h.tenant_id, { seq: Number(h.seq), hash: h.hash }]));
     const entries = records.map((record) => {
       const head = chain.get(record.tenantId)!;
-      const unsealed = { ...record, id: this.ids.newId(), seq: head.seq + 1, at: now };
+      const unsealed = { ...record, id: this.ids.newId(), seq: head.seq + 1, at: record.at ?? now };
       const entry: AuditEntry = { ...unsealed, prevHash: head.hash, hash: entryHash(head.hash, unsealed) };
       head.seq = entry.seq;
       head.hash = entry.hash;

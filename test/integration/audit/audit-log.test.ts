@@ -4,6 +4,16 @@ import { startHarness, type Harness } from '../../support/mesh-harness.js';
 
 type Entry = Record<string, any>;
 
+async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > until) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** The newest entries of the caller's tenant (the reading itself adds an AUDIT_LOG_EXPORTED entry after them). */
 async function entries(h: Harness, query = '', key?: string): Promise<Entry[]> {
   const res = await h.request('GET', `/v1/audit?limit=500${query}`, key !== undefined ? { key } : {});
@@ -144,6 +154,30 @@ describe('audit log through the API', () => {
     expectProblem(await h.request('GET', '/v1/audit/verify?tenant=default', { key: acme.key }), 404, 'not_found');
     const checks = await entries(h, '&action=COMPLIANCE_CHECK', acme.key);
     expect(checks[0]).toMatchObject({ status: 'success', details: { intact: true } });
+  });
+
+  it("tells a task's whole story: who submitted and completed it through the API, and what the mesh did on its own", async () => {
+    await registerAgent(h, 'story-agent', ['story'], { key: acme.key });
+    const id = (await h.request('POST', '/v1/tasks', { key: acme.key, body: { capability: 'story', input: { n: 1 }, leaseMs: 500, maxAttempts: 2 } })).body.id as string;
+    // First attempt: taken and left to expire; second: taken and completed.
+    expectStatus(await h.request('GET', '/v1/agents/story-agent/tasks/next?waitMs=5000', { key: acme.key }), 200);
+    const again = await eventually(async () => {
+      const res = await h.request('GET', '/v1/agents/story-agent/tasks/next?waitMs=1000', { key: acme.key });
+      return res.status === 200 ? res.body : undefined;
+    });
+    expect(again.attempt).toBe(2);
+    expectStatus(await h.request('POST', `/v1/tasks/${id}/complete`, { key: acme.key, body: { agentId: 'story-agent', output: { ok: true } } }), 200);
+    const story = await eventually(async () => {
+      const items = (await entries(h, `&resourceId=${id}`, acme.key)).reverse();
+      return items.some((e) => e.action === 'TASK_COMPLETED') && items.filter((e) => e.action === 'MESSAGE_DELIVERED').length === 2 ? items : undefined;
+    });
+    // The mesh's own entries come from its events a moment later: in order among themselves, at the time each happened.
+    const system: Entry[] = story.filter((e: Entry) => e.actor.type === 'system');
+    expect(system.map((e: Entry) => e.action)).toEqual(['TASK_ASSIGNED', 'MESSAGE_DELIVERED', 'TASK_RETRIED', 'TASK_ASSIGNED', 'MESSAGE_DELIVERED']);
+    for (let i = 1; i < system.length; i++) expect(system[i]!.at).toBeGreaterThanOrEqual(system[i - 1]!.at);
+    expect(story.filter((e: Entry) => e.actor.type === 'key').map((e: Entry) => `${e.action}/${e.actor.keyId}`)).toEqual([`TASK_SUBMITTED/${acme.keyId}`, `TASK_COMPLETED/${acme.keyId}`]);
+    expect(system[0]!.details).toMatchObject({ agentId: 'story-agent', attempt: 1 });
+    expect(system[2]!.details).toMatchObject({ attempt: 1, reason: 'lease_expired' });
   });
 
   it('keeps secrets out of details: the key created is named, its secret is not', async () => {

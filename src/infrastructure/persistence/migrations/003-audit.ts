@@ -65,5 +65,19 @@ CREATE TRIGGER audit_checkpoints_append_only BEFORE UPDATE OR DELETE ON audit_ch
 CREATE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON audit_checkpoints FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
 CREATE TRIGGER audit_signing_keys_append_only BEFORE UPDATE OR DELETE ON audit_signing_keys FOR EACH ROW EXECUTE FUNCTION audit_append_only();
 
+-- What the mesh did on its own (assignments, deliveries, retries, dead letters, agents lost) is
+-- audited from the events, which commit with the state change: the projector reads the events
+-- of finished transactions (xid below the oldest running one) in (xid, seq) order, and moves its
+-- cursor in the transaction that appends their entries, so each event is audited exactly once.
+ALTER TABLE events ADD COLUMN xid xid8 NOT NULL DEFAULT pg_current_xact_id();
+CREATE INDEX events_by_xid ON events (xid, seq);
+CREATE TABLE audit_projection (
+  id smallint PRIMARY KEY CHECK (id = 1),
+  xid xid8 NOT NULL,
+  seq bigint NOT NULL
+);
+-- Events written before the audit log existed are not projected.
+INSERT INTO audit_projection (id, xid, seq) SELECT 1, coalesce(max(xid), '0'::xid8), coalesce(max(seq), 0) FROM events;
+
 REVOKE UPDATE, DELETE, TRUNCATE ON audit_log, audit_checkpoints, audit_signing_keys FROM PUBLIC;
 `;

@@ -1,0 +1,32 @@
+import { AuditAction, AuditStatus, SYSTEM_ACTOR, type AuditRecord, type DomainEvent } from '../domain/index.js';
+
+/**
+ * The audit entry of a change the mesh made on its own, from its event; undefined for a change
+ * made through the API, which the API's entry records with who asked for it.
+ */
+export function systemAuditOf(event: DomainEvent): AuditRecord | undefined {
+  const base = { tenantId: event.tenantId, at: event.occurredAt, actor: SYSTEM_ACTOR, resourceType: event.aggregateType, resourceId: event.aggregateId };
+  const d = event.data;
+  const agent = typeof d.agentId === 'string' ? { agentId: d.agentId } : {};
+  switch (event.type) {
+    case 'TaskAssigned':
+      return { ...base, action: AuditAction.TASK_ASSIGNED, status: AuditStatus.SUCCESS, details: { ...agent, ...(d.attempt !== undefined && { attempt: d.attempt }), ...(Array.isArray(d.copies) && { copies: d.copies.length }) } };
+    case 'TaskStarted':
+      return { ...base, action: AuditAction.MESSAGE_DELIVERED, status: AuditStatus.SUCCESS, details: { ...agent, attempt: d.attempt } };
+    case 'TaskRetried':
+      return { ...base, action: AuditAction.TASK_RETRIED, status: AuditStatus.FAILURE, details: { attempt: d.attempt, reason: d.reason, backoffMs: d.backoffMs } };
+    case 'TaskDeadLettered':
+      return { ...base, action: AuditAction.TASK_DEAD_LETTERED, status: AuditStatus.FAILURE, details: { attempts: d.attempts, error: d.error } };
+    case 'TaskFailed':
+      // An agent's failure report carries its attempt and comes through the API; the mesh fails a task itself on a deadline or when it cannot be routed.
+      return d.attempt === undefined ? { ...base, action: AuditAction.TASK_FAILED, status: AuditStatus.FAILURE, details: { ...agent, error: d.error } } : undefined;
+    case 'TaskCanceled':
+      return d.reason !== 'canceled by request' ? { ...base, action: AuditAction.TASK_CANCELLED, status: AuditStatus.SUCCESS, details: { reason: d.reason } } : undefined;
+    case 'AgentHeartbeatMissed':
+      return { ...base, action: AuditAction.AGENT_UPDATED, status: AuditStatus.FAILURE, details: { change: 'unhealthy: heartbeats stopped', lastHeartbeatAt: d.lastHeartbeatAt } };
+    case 'AgentRecovered':
+      return { ...base, action: AuditAction.AGENT_UPDATED, status: AuditStatus.SUCCESS, details: { change: 'recovered: heartbeating again' } };
+    default:
+      return undefined;
+  }
+}
