@@ -1,6 +1,6 @@
 import { DomainError, NotFoundError, type Agent, type Task, type TraceContext } from '../domain/index.js';
 import { carrierOf, contextFrom, inSpan, SpanKind } from './tracing.js';
-import { CAN_WORK_TASKS, requireRole, type Caller } from './caller.js';
+import { CAN_WORK_TASKS, requireActingAs, requireRole, type Caller } from './caller.js';
 import type { MeshCommands } from './mesh-commands.js';
 import type { MeshContext } from './mesh-context.js';
 import type { BrokerMessage, Subscription } from './ports.js';
@@ -55,6 +55,7 @@ export class AgentDelivery {
 
   private async assertAgent(caller: Caller, agentId: string): Promise<Agent> {
     requireRole(caller, CAN_WORK_TASKS, 'receive tasks');
+    requireActingAs(caller, agentId, 'receive tasks');
     const known = this.ctx.directory.get(caller.tenantId, agentId) ?? (await this.ctx.agents.get(caller.tenantId, agentId));
     if (!known) throw new NotFoundError('agent', agentId);
     return known;

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 
 /** Keys look like `am_<id>.<secret>`: the id is safe to log, the secret is never stored. */
-export function newApiKeySecret(): { id: string; secret: string } {
-  const id = randomBytes(9).toString('base64url');
+/** A new secret, for a new key or (rotation) for the key `id`. */
+export function newApiKeySecret(id = randomBytes(9).toString('base64url')): { id: string; secret: string } {
   return { id, secret: `am_${id}.${randomBytes(24).toString('base64url')}` };
 }
 

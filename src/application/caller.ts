@@ -7,11 +7,27 @@ export interface Caller {
   tenantId: string;
   role: Role;
   platform: boolean;
+  /** An agent key's agent, the only one it may act as. */
+  agentId?: string;
 }
 
 export function requireRole(caller: Caller, allowed: readonly Role[], action: string): void {
   if (!allowed.includes(caller.role)) {
     throw new ForbiddenError(`role '${caller.role}' may not ${action}`, { role: caller.role, action, allowed });
+  }
+}
+
+/**
+ * An agent key acts only as its own agent; admins act as any agent of their tenant. Refused
+ * (403) otherwise, which the API audits as UNAUTHORIZED_ACCESS.
+ */
+export function requireActingAs(caller: Caller, agentId: string, action: string): void {
+  if (caller.role !== 'agent') return;
+  if (caller.agentId === undefined) {
+    throw new ForbiddenError(`this agent key is bound to no agent (it was made before keys were bound): create a key with agentId to ${action}`, { action });
+  }
+  if (caller.agentId !== agentId) {
+    throw new ForbiddenError(`this key acts for agent '${caller.agentId}' only, not '${agentId}'`, { action, agentId, keyAgentId: caller.agentId });
   }
 }
 

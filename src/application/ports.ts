@@ -45,6 +45,8 @@ export interface ApiKeyRecord {
   role: Role;
   /** Platform keys may manage tenants. Only the bootstrap key is one. */
   platform: boolean;
+  /** An agent key's agent: the only one it may act as. */
+  agentId?: string;
   /** SHA-256 of the secret, hex. The secret itself is never stored. */
   secretHash: string;
   createdAt: number;
@@ -57,6 +59,8 @@ export interface ApiKeyRepository {
   list(tenantId: string): Promise<ApiKeyRecord[]>;
   /** Returns false when no such live key of the tenant exists. */
   revoke(tenantId: string, id: string, now: number): Promise<boolean>;
+  /** Replaces a live key's secret; the old one stops working. Returns false when no such live key of the tenant exists. */
+  replaceSecret(tenantId: string, id: string, secretHash: string): Promise<boolean>;
 }
 
 export interface AgentFilter {

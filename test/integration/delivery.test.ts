@@ -298,7 +298,7 @@ describe('delivery', () => {
     const empty = await h.request('GET', `/v1/agents/${a.id}/tasks/next?waitMs=1500`);
     expect(empty.status).toBe(204);
     expect((await h.admin.getAgent(a.id)).status).toBe('available');
-    const key = await h.admin.http.json<{ id: string; key: string }>('POST', '/v1/api-keys', { body: { name: 'poller', role: 'agent' } });
+    const key = await h.admin.http.json<{ id: string; key: string }>('POST', '/v1/api-keys', { body: { name: 'poller', role: 'agent', agentId: a.id } });
     const started = Date.now();
     const polling = h.request('GET', `/v1/agents/${a.id}/tasks/next?waitMs=10000`, { key: key.key });
     await new Promise((r) => setTimeout(r, 100));
@@ -319,8 +319,8 @@ describe('delivery', () => {
 
   it('ends an open stream when its key is revoked', async () => {
     const c = cap();
-    const key = await h.admin.http.json<{ id: string; key: string }>('POST', '/v1/api-keys', { body: { name: 'worker key', role: 'agent' } });
     const a = await agentIn(c);
+    const key = await h.admin.http.json<{ id: string; key: string }>('POST', '/v1/api-keys', { body: { name: 'worker key', role: 'agent', agentId: a.id } });
     const response = await fetch(`${h.url}/v1/agents/${a.id}/stream`, { headers: { authorization: `Bearer ${key.key}` } });
     expect(response.status).toBe(200);
     await h.request('DELETE', `/v1/api-keys/${key.id}`);
@@ -336,9 +336,9 @@ describe('delivery', () => {
 
   it('stops an SDK agent whose key is revoked without crashing the process', async () => {
     const c = cap();
-    const key = await h.admin.http.json<{ id: string; key: string }>('POST', '/v1/api-keys', { body: { name: 'doomed key', role: 'agent' } });
+    const key = await h.admin.http.json<{ id: string; key: string }>('POST', '/v1/api-keys', { body: { name: 'doomed key', role: 'agent', agentId: 'revoked-agent' } });
     const errors: unknown[] = [];
-    const worker = await new Agent({ url: h.url, apiKey: key.key, name: 'revoked', capabilities: [c], transport: 'poll', heartbeatIntervalMs: 100, onError: (e) => errors.push(e) })
+    const worker = await new Agent({ url: h.url, apiKey: key.key, id: 'revoked-agent', name: 'revoked', capabilities: [c], transport: 'poll', heartbeatIntervalMs: 100, onError: (e) => errors.push(e) })
       .handle(c, () => 'never')
       .start();
     await h.request('DELETE', `/v1/api-keys/${key.id}`);

@@ -67,9 +67,10 @@ export async function createTenant(h: Harness, id: string, quotas?: Record<strin
   return { tenant: body.tenant, key: body.apiKey.key, keyId: body.apiKey.id };
 }
 
-/** Creates an API key with `role` in the tenant of `adminKey`; returns its id and secret. */
-export async function createApiKey(h: Harness, role: string, adminKey?: string, name = `${role} key`): Promise<{ id: string; key: string; body: any }> {
-  const res = await h.request('POST', '/v1/api-keys', { ...(adminKey !== undefined && { key: adminKey }), body: { name, role } });
+/** Creates an API key with `role` in the tenant of `adminKey` (an agent key acts as `agentId`); returns its id and secret. */
+export async function createApiKey(h: Harness, role: string, adminKey?: string, name = `${role} key`, agentId?: string): Promise<{ id: string; key: string; body: any }> {
+  if (role === 'agent' && agentId === undefined) throw new Error('an agent key needs the agentId it acts as');
+  const res = await h.request('POST', '/v1/api-keys', { ...(adminKey !== undefined && { key: adminKey }), body: { name, role, ...(agentId !== undefined && { agentId }) } });
   const body = expectStatus(res, 201);
   return { id: body.id, key: body.key, body };
 }

@@ -36,7 +36,7 @@ export class Authenticator {
     }
     const record = cached.record;
     if (!record || record.revokedAt !== undefined) throw new UnauthorizedError('invalid or revoked API key');
-    return { keyId: record.id, tenantId: record.tenantId, role: record.role, platform: record.platform };
+    return { keyId: record.id, tenantId: record.tenantId, role: record.role, platform: record.platform, ...(record.agentId !== undefined && { agentId: record.agentId }) };
   }
 
   forget(keyId: string): void {

@@ -1,5 +1,5 @@
 import { heartbeat, NotFoundError, pause, resume, terminate, type Agent, type DomainEvent } from '../../domain/index.js';
-import { CAN_MANAGE_AGENTS, requireRole, type Caller } from '../caller.js';
+import { CAN_MANAGE_AGENTS, requireActingAs, requireRole, type Caller } from '../caller.js';
 import type { MeshContext } from '../mesh-context.js';
 import { releaseAgentTasks } from '../sweeper.js';
 import { agentInboxSubject } from '../subjects.js';
@@ -9,6 +9,7 @@ type Transition = (agent: Agent, now: number) => { agent: Agent; events: DomainE
 /** Read-modify-write of one agent under its lock; the registry follows the store. */
 async function changeAgent(ctx: MeshContext, caller: Caller, id: string, action: string, transition: Transition): Promise<{ agent: Agent; changed: boolean }> {
   requireRole(caller, CAN_MANAGE_AGENTS, action);
+  requireActingAs(caller, id, action);
   return ctx.agentLocks.run(`${caller.tenantId}\u0000${id}`, async () => {
     const current = ctx.directory.get(caller.tenantId, id) ?? (await ctx.agents.get(caller.tenantId, id));
     if (!current) throw new NotFoundError('agent', id);

@@ -1,4 +1,4 @@
-import { ForbiddenError, NotFoundError, ValidationError } from '../../domain/index.js';
+import { assertIdentifier, ForbiddenError, NotFoundError, ValidationError } from '../../domain/index.js';
 import { hashApiKey, newApiKeySecret } from '../api-key-secrets.js';
 import { CAN_MANAGE_KEYS, requireRole, type Caller } from '../caller.js';
 import type { MeshContext } from '../mesh-context.js';
@@ -10,6 +10,7 @@ export interface ApiKeyView {
   id: string;
   name: string;
   role: Role;
+  agentId?: string;
   createdAt: number;
   revokedAt?: number;
 }
@@ -18,17 +19,30 @@ const view = (k: ApiKeyRecord): ApiKeyView => ({
   id: k.id,
   name: k.name,
   role: k.role,
+  ...(k.agentId !== undefined && { agentId: k.agentId }),
   createdAt: k.createdAt,
   ...(k.revokedAt !== undefined && { revokedAt: k.revokedAt }),
 });
 
-export async function createApiKey(ctx: MeshContext, caller: Caller, input: { name: string; role: Role }) {
+export async function createApiKey(ctx: MeshContext, caller: Caller, input: { name: string; role: Role; agentId?: string }) {
   requireRole(caller, CAN_MANAGE_KEYS, 'create API keys');
   if (!ROLES.includes(input.role)) throw new ValidationError(`role must be one of ${ROLES.join(', ')}`, 'role');
   const name = input.name.trim();
   if (name.length === 0 || name.length > 256) throw new ValidationError('name must be 1-256 characters', 'name');
+  if (input.role === 'agent' && input.agentId === undefined) throw new ValidationError('an agent key acts as one agent: name it in agentId', 'agentId');
+  if (input.role !== 'agent' && input.agentId !== undefined) throw new ValidationError(`only agent keys are bound to an agent; a key of role '${input.role}' takes no agentId`, 'agentId');
+  if (input.agentId !== undefined) assertIdentifier(input.agentId, 'agentId');
   const { id, secret } = newApiKeySecret();
-  const record: ApiKeyRecord = { id, tenantId: caller.tenantId, name, role: input.role, platform: false, secretHash: hashApiKey(secret), createdAt: ctx.clock.now() };
+  const record: ApiKeyRecord = {
+    id,
+    tenantId: caller.tenantId,
+    name,
+    role: input.role,
+    platform: false,
+    secretHash: hashApiKey(secret),
+    createdAt: ctx.clock.now(),
+    ...(input.agentId !== undefined && { agentId: input.agentId }),
+  };
   await ctx.apiKeys.create(record);
   return { ...view(record), key: secret };
 }
@@ -36,6 +50,19 @@ export async function createApiKey(ctx: MeshContext, caller: Caller, input: { na
 export async function listApiKeys(ctx: MeshContext, caller: Caller): Promise<ApiKeyView[]> {
   requireRole(caller, CAN_MANAGE_KEYS, 'list API keys');
   return (await ctx.apiKeys.list(caller.tenantId)).map(view);
+}
+
+/** A new secret for a live key (same id, role and agent); the old secret stops working at once, on every instance. */
+export async function rotateApiKey(ctx: MeshContext, auth: Authenticator, caller: Caller, id: string) {
+  requireRole(caller, CAN_MANAGE_KEYS, 'rotate API keys');
+  const target = (await ctx.apiKeys.list(caller.tenantId)).find((k) => k.id === id && k.revokedAt === undefined);
+  if (!target) throw new NotFoundError('api key', id);
+  if (target.platform) throw new ForbiddenError('the platform admin key is rotated by changing AGENTMESH_ADMIN_KEY, not through the API', { keyId: id });
+  const { secret } = newApiKeySecret(id);
+  if (!(await ctx.apiKeys.replaceSecret(caller.tenantId, id, hashApiKey(secret)))) throw new NotFoundError('api key', id);
+  auth.forget(id);
+  if (ctx.settings.clustered) ctx.broker.notify(KEY_REVOKED_SUBJECT, Buffer.from(id));
+  return { ...view(target), key: secret };
 }
 
 export async function revokeApiKey(ctx: MeshContext, auth: Authenticator, caller: Caller, id: string): Promise<void> {

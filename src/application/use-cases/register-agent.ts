@@ -1,5 +1,5 @@
 import { QuotaExceededError, registerAgent, reregisterAgent, type Agent, type RegisterAgentInput } from '../../domain/index.js';
-import { CAN_MANAGE_AGENTS, requireRole, type Caller } from '../caller.js';
+import { CAN_MANAGE_AGENTS, requireActingAs, requireRole, type Caller } from '../caller.js';
 import type { MeshContext } from '../mesh-context.js';
 import { releaseAgentTasks } from '../sweeper.js';
 
@@ -10,7 +10,9 @@ export async function registerAgentUseCase(
   input: Omit<RegisterAgentInput, 'tenantId' | 'id'> & { id?: string },
 ): Promise<Agent> {
   requireRole(caller, CAN_MANAGE_AGENTS, 'register agents');
-  const id = input.id ?? `agent-${ctx.ids.newId()}`;
+  // An agent key registers its own agent, named or not.
+  const id = input.id ?? caller.agentId ?? `agent-${ctx.ids.newId()}`;
+  requireActingAs(caller, id, 'register agents');
   // One registration per tenant at a time keeps the agent quota exact; then the agent's own lock.
   return ctx.agentLocks.run(`${caller.tenantId}\u0000:register`, () =>
     ctx.agentLocks.run(`${caller.tenantId}\u0000${id}`, async () => {

@@ -10,7 +10,7 @@ import {
   type TaskError,
   type TraceContext,
 } from '../../domain/index.js';
-import { CAN_WORK_TASKS, requireRole, type Caller } from '../caller.js';
+import { CAN_WORK_TASKS, requireActingAs, requireRole, type Caller } from '../caller.js';
 import { contextFrom, inSpan } from '../tracing.js';
 import type { MeshContext } from '../mesh-context.js';
 
@@ -57,15 +57,18 @@ function settling(name: string, caller: Caller, id: string, agentId: string, tra
 /** Idempotent: the same agent completing twice gets the completed task back, and one event is stored. */
 export function completeTask(ctx: MeshContext, caller: Caller, id: string, agentId: string, output: unknown, trace?: TraceContext): Promise<Task> {
   requireRole(caller, CAN_WORK_TASKS, 'complete tasks');
+  requireActingAs(caller, agentId, 'complete tasks');
   return settling('agentmesh.complete', caller, id, agentId, trace, () => changeTask(ctx, caller.tenantId, id, (t, now) => complete(t, agentId, output, now, ctx.settings.taskLimits)));
 }
 
 export function failTask(ctx: MeshContext, caller: Caller, id: string, agentId: string, error: TaskError, retryable: boolean, trace?: TraceContext): Promise<Task> {
   requireRole(caller, CAN_WORK_TASKS, 'fail tasks');
+  requireActingAs(caller, agentId, 'fail tasks');
   return settling('agentmesh.fail', caller, id, agentId, trace, () => changeTask(ctx, caller.tenantId, id, (t, now) => fail(t, agentId, error, retryable, ctx.lifecycle.backoffFor(t), now)));
 }
 
 export function extendTaskLease(ctx: MeshContext, caller: Caller, id: string, agentId: string, leaseMs: number): Promise<Task> {
   requireRole(caller, CAN_WORK_TASKS, 'extend leases');
+  requireActingAs(caller, agentId, 'extend leases');
   return changeTask(ctx, caller.tenantId, id, (t, now) => extendLease(t, agentId, leaseMs, now, ctx.settings.taskLimits));
 }

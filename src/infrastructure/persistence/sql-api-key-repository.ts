@@ -10,6 +10,7 @@ interface ApiKeyRow {
   secret_hash: string;
   created_at: string | number;
   revoked_at: string | number | null;
+  agent_id: string | null;
 }
 
 const fromRow = (r: ApiKeyRow): ApiKeyRecord => ({
@@ -21,6 +22,7 @@ const fromRow = (r: ApiKeyRow): ApiKeyRecord => ({
   secretHash: r.secret_hash,
   createdAt: Number(r.created_at),
   ...(r.revoked_at !== null && { revokedAt: Number(r.revoked_at) }),
+  ...(r.agent_id !== null && { agentId: r.agent_id }),
 });
 
 export class SqlApiKeyRepository implements ApiKeyRepository {
@@ -28,8 +30,8 @@ export class SqlApiKeyRepository implements ApiKeyRepository {
 
   async create(k: ApiKeyRecord): Promise<void> {
     await this.db.query(
-      'INSERT INTO api_keys (id, tenant_id, name, role, platform, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-      [k.id, k.tenantId, k.name, k.role, k.platform, k.secretHash, k.createdAt],
+      'INSERT INTO api_keys (id, tenant_id, name, role, platform, secret_hash, created_at, agent_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+      [k.id, k.tenantId, k.name, k.role, k.platform, k.secretHash, k.createdAt, k.agentId ?? null],
     );
   }
 
@@ -49,6 +51,11 @@ export class SqlApiKeyRepository implements ApiKeyRepository {
       id,
       now,
     ]);
+    return rows.length > 0;
+  }
+
+  async replaceSecret(tenantId: string, id: string, secretHash: string): Promise<boolean> {
+    const { rows } = await this.db.query('UPDATE api_keys SET secret_hash = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL RETURNING id', [tenantId, id, secretHash]);
     return rows.length > 0;
   }
 }

@@ -84,10 +84,13 @@ export const CreateTenantBody = Type.Object(
 
 export const RoleSchema = stringEnum(['admin', 'orchestrator', 'agent', 'observer']);
 
+const BoundAgent = Type.Optional(Type.String({ description: "An agent key's agent: the only agent it may act as" }));
+
 export const ApiKey = Type.Object({
   id: Type.String(),
   name: Type.String(),
   role: RoleSchema,
+  agentId: BoundAgent,
   createdAt: EpochMs,
   revokedAt: Type.Optional(EpochMs),
 });
@@ -96,12 +99,17 @@ export const ApiKeyWithSecret = Type.Object({
   id: Type.String(),
   name: Type.String(),
   role: RoleSchema,
+  agentId: BoundAgent,
   createdAt: EpochMs,
   key: Type.String({ description: 'The secret, shown this once. Send it as Authorization: Bearer <key>.' }),
 });
 
 export const CreateApiKeyBody = Type.Object(
-  { name: Type.String({ minLength: 1, maxLength: 256 }), role: RoleSchema },
+  {
+    name: Type.String({ minLength: 1, maxLength: 256 }),
+    role: RoleSchema,
+    agentId: Type.Optional(Type.String({ minLength: 3, maxLength: 256, description: 'Required for role agent, refused for the others: the agent the key acts as' })),
+  },
   { additionalProperties: false },
 );
 

@@ -143,7 +143,7 @@ describe('API errors', () => {
     });
 
     it('an agent key may not submit tasks', async () => {
-      const { key } = await createApiKey(h, 'agent');
+      const { key } = await createApiKey(h, 'agent', undefined, 'agent key', 'some-agent');
       expectProblem(await h.request('POST', '/v1/tasks', { key, body: { capability: 'echo' } }), 403, 'forbidden');
     });
 

@@ -73,8 +73,8 @@ describe('tenants, API keys and tenant isolation', () => {
       const { key: admin } = await createTenant(h, 'roles-tenant');
       const keys: Record<string, { id: string; key: string; body: any }> = {};
       for (const role of ['admin', 'orchestrator', 'agent', 'observer']) {
-        const created = await createApiKey(h, role, admin, `${role} key`);
-        expect(created.body).toEqual({ id: expect.any(String), name: `${role} key`, role, createdAt: expect.any(Number), key: expect.stringMatching(/^am_/) });
+        const created = await createApiKey(h, role, admin, `${role} key`, role === 'agent' ? 'roles-agent' : undefined);
+        expect(created.body).toEqual({ id: expect.any(String), name: `${role} key`, role, ...(role === 'agent' && { agentId: 'roles-agent' }), createdAt: expect.any(Number), key: expect.stringMatching(/^am_/) });
         keys[role] = created;
         // Every role reads.
         expectStatus(await h.request('GET', '/v1/tasks', { key: created.key }), 200);

@@ -181,9 +181,9 @@ describe('audit log through the API', () => {
   });
 
   it('keeps secrets out of details: the key created is named, its secret is not', async () => {
-    const made = await createApiKey(h, 'agent', acme.key, 'worker key');
+    const made = await createApiKey(h, 'agent', acme.key, 'worker key', 'worker-1');
     const [entry] = await entries(h, `&action=API_KEY_CREATED&resourceId=${made.id}`, acme.key);
-    expect(entry!.details).toEqual({ role: 'agent', name: 'worker key' });
+    expect(entry!.details).toEqual({ role: 'agent', name: 'worker key', agentId: 'worker-1' });
     const everything = JSON.stringify(await entries(h, '', acme.key));
     expect(everything).not.toContain(made.key);
     expect(everything).not.toContain(acme.key);

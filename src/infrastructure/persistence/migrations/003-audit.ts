@@ -79,5 +79,8 @@ CREATE TABLE audit_projection (
 -- Events written before the audit log existed are not projected.
 INSERT INTO audit_projection (id, xid, seq) SELECT 1, coalesce(max(xid), '0'::xid8), coalesce(max(seq), 0) FROM events;
 
+-- An agent key acts only as its own agent.
+ALTER TABLE api_keys ADD COLUMN agent_id text;
+
 REVOKE UPDATE, DELETE, TRUNCATE ON audit_log, audit_checkpoints, audit_signing_keys FROM PUBLIC;
 `;

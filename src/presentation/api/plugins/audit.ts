@@ -24,7 +24,7 @@ export interface AuditPluginOptions {
 const MAX_REMEMBERED_KEYS = 10_000;
 
 function actorOf(caller: Caller | undefined): AuditActor {
-  return caller ? { type: 'key', keyId: caller.keyId, role: caller.role } : { type: 'anonymous' };
+  return caller ? { type: 'key', keyId: caller.keyId, role: caller.role, ...(caller.agentId !== undefined && { agentId: caller.agentId }) } : { type: 'anonymous' };
 }
 
 /** The first 16 hex digits of the SHA-256 of a presented key: tells attempts with the same key apart, and reveals nothing of it. */
@@ -106,11 +106,14 @@ export function registerAudit(app: FastifyInstance, audit: AuditLogger, options:
     }
     const describe = route !== undefined ? AUDITED_ROUTES[`${request.method} ${route}`] : undefined;
     const resourceId = (request.params as { id?: string } | undefined)?.id;
-    const denied = reply.statusCode === 403 || (reply.statusCode === 404 && resourceId !== undefined && route !== undefined);
+    // A 404 from a matched route is something the caller's tenant cannot see (an unknown route is no access at all).
+    const denied = reply.statusCode === 403 || (reply.statusCode === 404 && route !== undefined);
     if (describe === undefined) {
       if (denied) {
         const change: AuditedChange = { action: AuditAction.UNAUTHORIZED_ACCESS, resourceType: resourceTypeOf(route), ...(resourceId !== undefined && { resourceId }), status: AuditStatus.DENIED };
-        return [{ ...base, ...asDenied(change, attempted, problem?.detail) }];
+        const query = request.query as Record<string, unknown> | undefined;
+        const denial = asDenied(change, attempted, problem?.detail);
+        return [{ ...base, ...denial, ...(query && Object.keys(query).length > 0 && { details: { ...denial.details, query } }) }];
       }
       return authSuccessDue(caller) ? [{ ...base, action: AuditAction.AUTH_SUCCESS, resourceType: 'api_key', resourceId: caller.keyId, status: AuditStatus.SUCCESS }] : [];
     }

@@ -1,6 +1,6 @@
 import { Type } from '@fastify/type-provider-typebox';
 import type { Mesh } from '../../../application/mesh.js';
-import { createApiKey, listApiKeys, revokeApiKey } from '../../../application/use-cases/manage-api-keys.js';
+import { createApiKey, listApiKeys, revokeApiKey, rotateApiKey } from '../../../application/use-cases/manage-api-keys.js';
 import { ApiKey, ApiKeyWithSecret, CreateApiKeyBody, errors, IdParams } from '../schemas.js';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
 
@@ -23,6 +23,20 @@ export function apiKeyRoutes(app: TypedApp, mesh: Mesh): void {
     '/v1/api-keys',
     { schema: { tags: ['api-keys'], summary: "The tenant's keys (never their secrets)", security: bearerSecurity, response: { 200: Type.Object({ items: Type.Array(ApiKey) }), ...errors() } } },
     async (request) => ({ items: await listApiKeys(mesh.ctx, request.caller) }),
+  );
+
+  app.post(
+    '/v1/api-keys/:id/rotate',
+    {
+      schema: {
+        tags: ['api-keys'],
+        summary: 'Give a key a new secret, shown once; the old secret stops working at once on every instance',
+        security: bearerSecurity,
+        params: IdParams,
+        response: { 200: ApiKeyWithSecret, ...errors(404) },
+      },
+    },
+    async (request) => rotateApiKey(mesh.ctx, mesh.auth, request.caller, request.params.id),
   );
 
   app.delete(
