@@ -9,6 +9,7 @@ import { withScratchDatabase } from './postgres-scratch.mjs';
 import { dropStreams, measureJetStreamPublish, natsReachable, NATS_URL } from './jetstream-baseline.mjs';
 import { measureCluster, REDIS_URL, summarizeProfile, withProfileDir } from './cluster.mjs';
 import { measureObservabilityCosts, measureObservabilityEndToEnd } from './observability.mjs';
+import { measureAuditOnPglite, measureAuditOnPostgres, measureHashCost } from './audit.mjs';
 
 const quick = process.argv.includes('--quick');
 const f = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
@@ -42,6 +43,18 @@ line('  metric update, µs (budget 500)', f(costs.metric, 1), `bare prom-client 
 line('  span, µs (budget 100)', f(costs.span, 1), `bare tracer ${f(costs.bareSpan, 1)} µs; ratio ${f(costs.span / costs.bareSpan, 2)}`);
 const observed = await measureObservabilityEndToEnd({ total: quick ? 4000 : 12_000 });
 line('  tasks/s, logs + metrics + tracing on (goal >= 0.85x off)', f(observed.on), `off: ${f(observed.off)}; ratio ${f(observed.ratio, 2)}`);
+
+const hashCost = await measureHashCost();
+console.log('\nAudit log: appends with the hash chain against a plain batched INSERT of the same rows, one request\'s entry, verification');
+line('  hash of one entry (RFC 8785 + SHA-256), µs', f(hashCost.chained, 1), `bare SHA-256 of its JSON ${f(hashCost.bare, 1)} µs; ratio ${f(hashCost.chained / hashCost.bare, 2)}`);
+const printAudit = (where, a) => {
+  line(`  ${where}: baseline plain batched INSERT, rows/s`, f(a.plainPerSecond));
+  line(`  ${where}: appends with the chain, entries/s (goal >= 20,000)`, f(a.chainedPerSecond), `ratio ${f(a.ratio, 2)}`);
+  line(`  ${where}: one request's entry on an idle log, p50 / p99 ms (goal < 2)`, `${f(a.requestP50Ms, 2)} / ${f(a.requestP99Ms, 2)}`);
+  line(`  ${where}: verify, entries/s (goal >= 100,000)`, f(a.verifyPerSecond), `${f(a.verified)} entries`);
+};
+printAudit('PGlite', await measureAuditOnPglite({ entries: quick ? 10_000 : 40_000 }));
+await withScratchDatabase(async (url) => printAudit('PostgreSQL', await measureAuditOnPostgres({ url, entries: quick ? 20_000 : 100_000 })));
 
 // Paced submits arrive one at a time, so they do not batch: pace at half the single-request peak.
 const paced = await measurePaced({ rate: Math.max(50, Math.round(single.tasksPerSecond / 2)), seconds: quick ? 3 : 5 });

@@ -12,24 +12,42 @@ export const GENESIS_HASH = '0'.repeat(64);
 const ENTRY_DOMAIN = 'agentmesh/audit-entry/v1\n';
 const CHECKPOINT_DOMAIN = 'agentmesh/audit-checkpoint/v1\n';
 
-/** The fields an entry's hash covers, in RFC 8785 canonical JSON (absent fields are left out, not null). */
+const text = (value: string) => JSON.stringify(value);
+
+/** The actor's canonical form: its keys are known (agentId, keyId, role, type, in that order); anything else goes through the library. */
+function canonicalActor(actor: AuditEntry['actor']): string {
+  const { agentId, keyId, role, type, ...rest } = actor;
+  if (Object.keys(rest).length > 0) return canonicalize(actor)!;
+  let out = '{';
+  if (agentId !== undefined) out += `"agentId":${text(agentId)},`;
+  if (keyId !== undefined) out += `"keyId":${text(keyId)},`;
+  if (role !== undefined) out += `"role":${text(role)},`;
+  return `${out}"type":${text(type)}}`;
+}
+
+/**
+ * The fields an entry's hash covers, in RFC 8785 canonical JSON (absent fields are left out, not
+ * null). The entry's own fields (and the actor's) are written in their canonical (sorted) order
+ * directly, which is what the library would produce; the free-form details go through the library.
+ */
 export function canonicalEntry(entry: Omit<AuditEntry, 'hash' | 'prevHash'>): string {
-  const body = {
-    id: entry.id,
-    tenantId: entry.tenantId,
-    seq: entry.seq,
-    at: entry.at,
-    actor: entry.actor,
-    action: entry.action,
-    resourceType: entry.resourceType,
-    resourceId: entry.resourceId,
-    status: entry.status,
-    sourceIp: entry.sourceIp,
-    userAgent: entry.userAgent,
-    traceId: entry.traceId,
-    details: entry.details,
-  };
-  return canonicalize(body)!;
+  // Keys in UTF-16 code unit order: action, actor, at, details, id, resourceId, resourceType, seq, sourceIp, status, tenantId, traceId, userAgent.
+  let out = `{"action":${text(entry.action)},"actor":${canonicalActor(entry.actor)},"at":${JSON.stringify(entry.at)}`;
+  if (entry.details !== undefined) out += `,"details":${canonicalize(entry.details)!}`;
+  out += `,"id":${text(entry.id)}`;
+  if (entry.resourceId !== undefined) out += `,"resourceId":${text(entry.resourceId)}`;
+  out += `,"resourceType":${text(entry.resourceType)},"seq":${JSON.stringify(entry.seq)}`;
+  if (entry.sourceIp !== undefined) out += `,"sourceIp":${text(entry.sourceIp)}`;
+  out += `,"status":${text(entry.status)},"tenantId":${text(entry.tenantId)}`;
+  if (entry.traceId !== undefined) out += `,"traceId":${text(entry.traceId)}`;
+  if (entry.userAgent !== undefined) out += `,"userAgent":${text(entry.userAgent)}`;
+  return `${out}}`;
+}
+
+/** The same, by the library alone over the whole entry: the reference the direct form must equal. */
+export function canonicalEntryReference(entry: Omit<AuditEntry, 'hash' | 'prevHash'>): string {
+  const { id, tenantId, seq, at, actor, action, resourceType, resourceId, status, sourceIp, userAgent, traceId, details } = entry;
+  return canonicalize({ id, tenantId, seq, at, actor, action, resourceType, resourceId, status, sourceIp, userAgent, traceId, details })!;
 }
 
 /** SHA-256 (hex) over the domain tag, the previous entry's hash and this entry's canonical form. */

@@ -18,18 +18,25 @@ export const DEFAULT_AUDIT_STORE_OPTIONS: AuditStoreOptions = { maxBatch: 2000, 
 
 const SEQ_CURSOR = /^\d{1,19}$/u;
 
-const INSERT_ENTRIES = `
-INSERT INTO audit_log (tenant_id, seq, id, at, actor_type, actor_key_id, actor_role, actor_agent_id, action, resource_type,
-  resource_id, status, source_ip, user_agent, trace_id, details, prev_hash, hash)
-SELECT r.tenant_id, r.seq, r.id, r.at, r.actor_type, r.actor_key_id, r.actor_role, r.actor_agent_id, r.action, r.resource_type,
-  r.resource_id, r.status, r.source_ip, r.user_agent, r.trace_id, r.details, r.prev_hash, r.hash
-FROM json_to_recordset($1::json) AS r(tenant_id text, seq bigint, id text, at bigint, actor_type text, actor_key_id text, actor_role text,
-  actor_agent_id text, action text, resource_type text, resource_id text, status text, source_ip text, user_agent text, trace_id text,
-  details jsonb, prev_hash text, hash text)`;
+const LOCK_HEADS = `
+INSERT INTO audit_heads AS h (tenant_id, seq, hash, updated_at)
+SELECT t, 0, $2, $3 FROM unnest($1::text[]) WITH ORDINALITY AS u(t, ord) ORDER BY ord
+ON CONFLICT (tenant_id) DO UPDATE SET tenant_id = h.tenant_id
+RETURNING h.tenant_id, h.seq, h.hash`;
 
-const MOVE_HEADS = `
+/** The entries, and the heads moved to their last ones, in one statement (a WITH that writes always runs to completion). */
+const APPEND = `
+WITH appended AS (
+  INSERT INTO audit_log (tenant_id, seq, id, at, actor_type, actor_key_id, actor_role, actor_agent_id, action, resource_type,
+    resource_id, status, source_ip, user_agent, trace_id, details, prev_hash, hash)
+  SELECT r.tenant_id, r.seq, r.id, r.at, r.actor_type, r.actor_key_id, r.actor_role, r.actor_agent_id, r.action, r.resource_type,
+    r.resource_id, r.status, r.source_ip, r.user_agent, r.trace_id, r.details, r.prev_hash, r.hash
+  FROM json_to_recordset($1::json) AS r(tenant_id text, seq bigint, id text, at bigint, actor_type text, actor_key_id text, actor_role text,
+    actor_agent_id text, action text, resource_type text, resource_id text, status text, source_ip text, user_agent text, trace_id text,
+    details json, prev_hash text, hash text)
+)
 UPDATE audit_heads AS h SET seq = r.seq, hash = r.hash, updated_at = r.at
-FROM json_to_recordset($1::json) AS r(tenant_id text, seq bigint, hash text, at bigint)
+FROM json_to_recordset($2::json) AS r(tenant_id text, seq bigint, hash text, at bigint)
 WHERE h.tenant_id = r.tenant_id`;
 
 interface Pending {
@@ -154,15 +161,9 @@ export class SqlAuditStore implements AuditStore {
     const records = unbounded.map(bounded);
     const tenants = [...new Set(records.map((r) => r.tenantId))].sort();
     const now = this.clock.now();
-    await tx.query(
-      'INSERT INTO audit_heads (tenant_id, seq, hash, updated_at) SELECT t, 0, $2, $3 FROM unnest($1::text[]) AS t ON CONFLICT DO NOTHING',
-      [tenants, GENESIS_HASH, now],
-    );
-    // Sorted, so that two instances locking overlapping sets of heads cannot deadlock.
-    const { rows: heads } = await tx.query<{ tenant_id: string; seq: string | number; hash: string }>(
-      'SELECT tenant_id, seq, hash FROM audit_heads WHERE tenant_id = ANY($1::text[]) ORDER BY tenant_id FOR UPDATE',
-      [tenants],
-    );
+    // One statement makes the missing heads and locks them all (a conflicting insert locks the row it
+    // hits), in sorted order, so that two instances locking overlapping sets of heads cannot deadlock.
+    const { rows: heads } = await tx.query<{ tenant_id: string; seq: string | number; hash: string }>(LOCK_HEADS, [tenants, GENESIS_HASH, now]);
     const chain = new Map(heads.map((h) => [h.tenant_id, { seq: Number(h.seq), hash: h.hash }]));
     const entries = records.map((record) => {
       const head = chain.get(record.tenantId)!;
@@ -172,8 +173,7 @@ export class SqlAuditStore implements AuditStore {
       head.hash = entry.hash;
       return entry;
     });
-    await tx.query(INSERT_ENTRIES, [JSON.stringify(entries.map(rowOf))]);
-    await tx.query(MOVE_HEADS, [JSON.stringify([...chain].map(([tenant_id, h]) => ({ tenant_id, seq: h.seq, hash: h.hash, at: now })))]);
+    await tx.query(APPEND, [JSON.stringify(entries.map(rowOf)), JSON.stringify([...chain].map(([tenant_id, h]) => ({ tenant_id, seq: h.seq, hash: h.hash, at: now })))]);
     return entries;
   }
 

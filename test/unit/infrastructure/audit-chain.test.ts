@@ -53,3 +53,34 @@ describe('audit chain', () => {
     expect(() => publicKeyFromPem(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString())).toThrow(/Ed25519/u);
   });
 });
+
+describe('audit chain canonical form', () => {
+  it('writes exactly what the RFC 8785 library writes for the whole entry, for any entry', async () => {
+    const fc = (await import('fast-check')).default;
+    const { canonicalEntryReference } = await import('../../../src/infrastructure/security/audit-chain.js');
+    const text = fc.string({ unit: 'binary', maxLength: 20 });
+    const optional = <T>(arb: import('fast-check').Arbitrary<T>) => fc.option(arb, { nil: undefined });
+    const arbitraryEntry = fc.record({
+      id: text,
+      tenantId: text,
+      seq: fc.nat(),
+      at: fc.nat(),
+      actor: fc.record({ type: fc.constantFrom('key', 'system', 'anonymous'), keyId: optional(text), role: optional(text), agentId: optional(text) }, { requiredKeys: ['type'] }),
+      action: fc.constantFrom('AGENT_CREATED', 'TASK_SUBMITTED'),
+      resourceType: text,
+      resourceId: optional(text),
+      status: fc.constantFrom('success', 'failure'),
+      sourceIp: optional(text),
+      userAgent: optional(text),
+      traceId: optional(text),
+      details: optional(fc.dictionary(text, fc.jsonValue({ maxDepth: 3 }))),
+    });
+    fc.assert(
+      fc.property(arbitraryEntry, (e) => {
+        const clean = Object.fromEntries(Object.entries(e).filter(([, v]) => v !== undefined)) as typeof e;
+        expect(canonicalEntry(clean as never)).toBe(canonicalEntryReference(clean as never));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

@@ -9,7 +9,8 @@ export const sql = `
 CREATE TABLE audit_log (
   tenant_id text NOT NULL,
   seq bigint NOT NULL,
-  id text NOT NULL UNIQUE,
+  -- UUIDv7: unique without an index of its own; (tenant_id, seq) is the key
+  id text NOT NULL,
   at bigint NOT NULL,
   actor_type text NOT NULL,
   actor_key_id text,
@@ -22,13 +23,13 @@ CREATE TABLE audit_log (
   source_ip text,
   user_agent text,
   trace_id text,
-  details jsonb,
+  -- json keeps the text as written (jsonb would re-encode it); hashing works on the parsed value either way
+  details json,
   prev_hash text NOT NULL,
   hash text NOT NULL,
   PRIMARY KEY (tenant_id, seq)
 );
 CREATE INDEX audit_log_by_time ON audit_log (tenant_id, at);
-CREATE INDEX audit_log_by_action ON audit_log (tenant_id, action, at);
 
 -- Where each chain ends; locked by every append, so appends to one chain form one sequence.
 CREATE TABLE audit_heads (
