@@ -96,6 +96,21 @@ describe('agentmesh CLI', () => {
       expect(line).toContain('AGENTMESH_PORT');
       expect(line).toContain("'abc'");
     });
+
+    it('serve with an audit signing key that is missing or not Ed25519 exits 1 with one line naming AGENTMESH_AUDIT_SIGNING_KEY_FILE', async () => {
+      const { generateKeyPairSync } = await import('node:crypto');
+      const { mkdtempSync, writeFileSync } = await import('node:fs');
+      const { tmpdir } = await import('node:os');
+      const { join } = await import('node:path');
+      const missing = await cli(['serve'], { AGENTMESH_DATA_DIR: ':memory:', AGENTMESH_PORT: '0', AGENTMESH_AUDIT_SIGNING_KEY_FILE: '/nonexistent/key.pem' }, 15_000);
+      expect(missing.code).toBe(1);
+      expect(oneLine(missing.stderr)).toMatch(/^agentmesh: AGENTMESH_AUDIT_SIGNING_KEY_FILE: cannot read the audit signing key \/nonexistent\/key\.pem: ENOENT/u);
+      const file = join(mkdtempSync(join(tmpdir(), 'agentmesh-key-')), 'ec.pem');
+      writeFileSync(file, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+      const wrongKind = await cli(['serve'], { AGENTMESH_DATA_DIR: ':memory:', AGENTMESH_PORT: '0', AGENTMESH_AUDIT_SIGNING_KEY_FILE: file }, 15_000);
+      expect(wrongKind.code).toBe(1);
+      expect(oneLine(wrongKind.stderr)).toBe('agentmesh: AGENTMESH_AUDIT_SIGNING_KEY_FILE: the audit signing key must be Ed25519, this one is ec');
+    });
   });
 
   it('serve stops on SIGTERM with an SSE stream, a long poll and a task wait open: exit 0 within 10 s', async () => {
