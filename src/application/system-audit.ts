@@ -1,5 +1,17 @@
 import { AuditAction, AuditStatus, SYSTEM_ACTOR, type AuditRecord, type DomainEvent } from '../domain/index.js';
 
+/** The event types that may make an entry (systemAuditOf answers undefined for every other). */
+export const SYSTEM_AUDITED_EVENT_TYPES: readonly DomainEvent['type'][] = [
+  'TaskAssigned',
+  'TaskStarted',
+  'TaskRetried',
+  'TaskDeadLettered',
+  'TaskFailed',
+  'TaskCanceled',
+  'AgentHeartbeatMissed',
+  'AgentRecovered',
+];
+
 /**
  * The audit entry of a change the mesh made on its own, from its event; undefined for a change
  * made through the API, which the API's entry records with who asked for it.

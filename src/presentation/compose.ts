@@ -235,6 +235,13 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     leasesHeld: () => mesh.ctx.lifecycle.leases.size,
     taskWaiters: () => mesh.ctx.waiters.count,
     storeWriteQueue: () => store.batcher.pendingCount,
+    audit: {
+      writeQueue: () => store.audit.pendingCount,
+      appended: () => store.audit.appended + projector.audited,
+      failed: () => store.audit.failed,
+      projected: () => projector.projected,
+      checkpoints: () => checkpointer.written,
+    },
     role: () => mesh.role,
     dependencies: async () => (await health.getSystemHealth()).checks,
   });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditAction, AuditStatus, UnavailableError, type AuditRecord } from '../../src/domain/index.js';
 import type { SqlClient } from '../../src/infrastructure/persistence/sql-client.js';
-import { SqlAuditStore } from '../../src/infrastructure/security/sql-audit-store.js';
+import { DEFAULT_AUDIT_STORE_OPTIONS, SqlAuditStore } from '../../src/infrastructure/security/sql-audit-store.js';
 import { systemClock } from '../../src/infrastructure/system/system-clock.js';
 import { UuidV7Generator } from '../../src/infrastructure/system/uuid-v7.js';
 
@@ -20,15 +20,21 @@ const record = (tenantId: string, n: number, extra: Partial<AuditRecord> = {}): 
  * The audit store contract, on PGlite and on PostgreSQL: `open` gives two connections (pools) to
  * one migrated database, as two mesh instances would have.
  */
-export function auditStoreContract(name: string, open: () => Promise<{ first: SqlClient; second: SqlClient; close(): Promise<void> }>, options: { skip?: boolean } = {}): void {
-  describe.skipIf(options.skip ?? false)(`audit store contract: ${name}`, () => {
+export function auditStoreContract(
+  name: string,
+  open: () => Promise<{ first: SqlClient; second: SqlClient; close(): Promise<void> }>,
+  options: { skip?: boolean; soleWriter?: boolean } = {},
+): void {
+  const soleWriter = options.soleWriter ?? false;
+  describe.skipIf(options.skip ?? false)(`audit store contract: ${name}${soleWriter ? ', sole writer' : ''}`, () => {
     let dbs: { first: SqlClient; second: SqlClient; close(): Promise<void> };
     let a: SqlAuditStore;
     let b: SqlAuditStore;
     beforeAll(async () => {
       dbs = await open();
-      a = new SqlAuditStore(dbs.first, systemClock, new UuidV7Generator());
-      b = new SqlAuditStore(dbs.second, systemClock, new UuidV7Generator());
+      a = new SqlAuditStore(dbs.first, systemClock, new UuidV7Generator(), { ...DEFAULT_AUDIT_STORE_OPTIONS, soleWriter });
+      // A sole writer is alone by definition: its "second instance" is itself.
+      b = soleWriter ? a : new SqlAuditStore(dbs.second, systemClock, new UuidV7Generator());
     });
     afterAll(async () => dbs?.close());
 
@@ -84,11 +90,24 @@ export function auditStoreContract(name: string, open: () => Promise<{ first: Sq
     });
 
     it('refuses appends past its bound with UnavailableError, and loses none it took', async () => {
-      const small = new SqlAuditStore(dbs.first, systemClock, new UuidV7Generator(), { maxBatch: 10, maxPending: 20 });
+      const small = new SqlAuditStore(dbs.first, systemClock, new UuidV7Generator(), { maxBatch: 10, maxPending: 20, soleWriter });
       const taken = small.append(Array.from({ length: 15 }, (_, n) => record('t7', n)));
       await expect(small.append(Array.from({ length: 10 }, (_, n) => record('t7', n)))).rejects.toBeInstanceOf(UnavailableError);
       expect(await taken).toHaveLength(15);
       expect((await small.verify({ tenantId: 't7' })).chains[0]).toMatchObject({ entries: 15, headSeq: 15 });
+    });
+
+    it('commits entries appended in a transaction with the rest of it, or not at all', async () => {
+      await expect(
+        a.transaction(async (tx, append) => {
+          await append([record('t8', 1)]);
+          await tx.query('SELECT 1/0');
+        }),
+      ).rejects.toThrow(/division by zero/u);
+      const [made] = await a.transaction(async (_tx, append) => append([record('t8', 2)]));
+      expect(made!.seq).toBe(1);
+      await a.append([record('t8', 3)]);
+      expect((await a.verify({ tenantId: 't8' })).chains[0]).toMatchObject({ entries: 2, headSeq: 2 });
     });
 
     it('refuses UPDATE, DELETE and TRUNCATE of the log by anyone, the owner included', async () => {

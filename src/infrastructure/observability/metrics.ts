@@ -19,6 +19,8 @@ export interface MeshGaugeSource {
   leasesHeld(): number;
   taskWaiters(): number;
   storeWriteQueue(): number;
+  /** The audit log's counts, monotonic in this process. */
+  audit: { writeQueue(): number; appended(): number; failed(): number; projected(): number; checkpoints(): number };
   role(): 'standalone' | 'leader' | 'follower';
   /** Whether each dependency answers now (as /health/ready checks them). */
   dependencies(): Promise<Record<string, { status: 'up' | 'down' }>>;
@@ -119,6 +121,24 @@ export class AgentMeshMetrics implements MeshMetrics {
     simple('agentmesh_leases_held', 'Tasks leased to agents right now (on the leader)', () => source.leasesHeld());
     simple('agentmesh_task_waiters', 'Requests waiting for a task to settle (GET /v1/tasks/{id}?waitMs=)', () => source.taskWaiters());
     simple('agentmesh_store_write_queue', "Writes waiting for the store's group commit (bounded; full means 503)", () => source.storeWriteQueue());
+    simple('agentmesh_audit_write_queue', 'Audit entries waiting for their commit (bounded at 50,000; full means 503)', () => source.audit.writeQueue());
+    const counted = (name: string, help: string, read: () => number) => {
+      let reported = 0;
+      return new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          const now = read();
+          if (now > reported) this.inc(now - reported);
+          reported = now;
+        },
+      });
+    };
+    counted('agentmesh_audit_entries_appended_total', 'Audit entries committed to their hash chains by this instance', () => source.audit.appended());
+    counted('agentmesh_audit_append_failures_total', 'Audit entries this instance could not commit (their requests were answered 503)', () => source.audit.failed());
+    counted('agentmesh_audit_events_projected_total', "Domain events read by this instance's audit projector", () => source.audit.projected());
+    counted('agentmesh_audit_checkpoints_total', 'Signed checkpoints of audit chain heads written by this instance', () => source.audit.checkpoints());
     new Gauge({
       name: 'agentmesh_dependency_up',
       help: 'Whether a dependency (store, broker, redis) answered its readiness probe at this scrape: 1 or 0',

@@ -37,6 +37,8 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
       // Tasks are cached only by the one instance that writes them: the exclusive one, or the leader once elected.
       deferTaskCache: !exclusive,
       singleProcess: false,
+      // Alone on its database (its instance lock held for life), this instance is the audit log's only writer.
+      soleAuditWriter: exclusive,
       // Several commits in flight on the pool: a server commits them in parallel (and flushes its WAL once for them).
       concurrentFlushes: 4,
       beforeClose: async () => lock?.release(),

@@ -1,5 +1,5 @@
 import { CachedTaskRepository } from './cached-task-repository.js';
-import { SqlAuditStore } from '../security/sql-audit-store.js';
+import { DEFAULT_AUDIT_STORE_OPTIONS, SqlAuditStore } from '../security/sql-audit-store.js';
 import { systemClock } from '../system/system-clock.js';
 import { UuidV7Generator } from '../system/uuid-v7.js';
 import { SqlAgentRepository } from './sql-agent-repository.js';
@@ -37,6 +37,8 @@ export function storeOn(
     /** Until `tasks.startCaching()`, tasks are read from the database every time (a follower: others write them). */
     deferTaskCache?: boolean;
     singleProcess: boolean;
+    /** This process alone writes the audit log (the embedded store, or PostgreSQL held by one instance); default singleProcess. */
+    soleAuditWriter?: boolean;
     concurrentFlushes?: number;
     beforeClose?: () => Promise<void>;
   },
@@ -44,7 +46,7 @@ export function storeOn(
   const relayEvents = options.relayEvents ?? false;
   const batcher = new WriteBatcher(db, { ...DEFAULT_WRITE_BATCHER_OPTIONS, maxConcurrentFlushes: options.concurrentFlushes ?? 1, relayEvents });
   const sqlTasks = new SqlTaskRepository(db, batcher);
-  const audit = new SqlAuditStore(db, systemClock, new UuidV7Generator());
+  const audit = new SqlAuditStore(db, systemClock, new UuidV7Generator(), { ...DEFAULT_AUDIT_STORE_OPTIONS, soleWriter: options.soleAuditWriter ?? options.singleProcess });
   return {
     db,
     batcher,

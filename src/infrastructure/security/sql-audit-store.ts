@@ -12,9 +12,22 @@ export interface AuditStoreOptions {
   maxBatch: number;
   /** Entries waiting for a transaction; past it, appends are refused (the caller fails closed). */
   maxPending: number;
+  /**
+   * This process is the only one writing the log (the embedded store, or PostgreSQL held by one
+   * instance): the chains' heads are kept in memory and a batch is one statement. Otherwise every
+   * batch locks the heads it extends in a transaction.
+   */
+  soleWriter: boolean;
 }
 
-export const DEFAULT_AUDIT_STORE_OPTIONS: AuditStoreOptions = { maxBatch: 2000, maxPending: 50_000 };
+export const DEFAULT_AUDIT_STORE_OPTIONS: AuditStoreOptions = { maxBatch: 2000, maxPending: 50_000, soleWriter: false };
+
+/** Heads a sole writer keeps in memory; past it, the least recently used is read again when needed. */
+const MAX_CACHED_HEADS = 100_000;
+
+type Head = { seq: number; hash: string };
+/** Appends entries inside a transaction that commits them with whatever else it wrote. */
+export type AppendInTransaction = (records: readonly AuditRecord[]) => Promise<AuditEntry[]>;
 
 const SEQ_CURSOR = /^\d{1,19}$/u;
 
@@ -23,6 +36,21 @@ INSERT INTO audit_heads AS h (tenant_id, seq, hash, updated_at)
 SELECT t, 0, $2, $3 FROM unnest($1::text[]) WITH ORDINALITY AS u(t, ord) ORDER BY ord
 ON CONFLICT (tenant_id) DO UPDATE SET tenant_id = h.tenant_id
 RETURNING h.tenant_id, h.seq, h.hash`;
+
+/** A sole writer's batch: the entries, and the heads made or moved to their last ones, in one statement. */
+const APPEND_SOLE = `
+WITH appended AS (
+  INSERT INTO audit_log (tenant_id, seq, id, at, actor_type, actor_key_id, actor_role, actor_agent_id, action, resource_type,
+    resource_id, status, source_ip, user_agent, trace_id, details, prev_hash, hash)
+  SELECT r.tenant_id, r.seq, r.id, r.at, r.actor_type, r.actor_key_id, r.actor_role, r.actor_agent_id, r.action, r.resource_type,
+    r.resource_id, r.status, r.source_ip, r.user_agent, r.trace_id, r.details, r.prev_hash, r.hash
+  FROM json_to_recordset($1::json) AS r(tenant_id text, seq bigint, id text, at bigint, actor_type text, actor_key_id text, actor_role text,
+    actor_agent_id text, action text, resource_type text, resource_id text, status text, source_ip text, user_agent text, trace_id text,
+    details json, prev_hash text, hash text)
+)
+INSERT INTO audit_heads AS h (tenant_id, seq, hash, updated_at)
+SELECT r.tenant_id, r.seq, r.hash, r.at FROM json_to_recordset($2::json) AS r(tenant_id text, seq bigint, hash text, at bigint)
+ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, updated_at = excluded.updated_at`;
 
 /** The entries, and the heads moved to their last ones, in one statement (a WITH that writes always runs to completion). */
 const APPEND = `
@@ -70,16 +98,22 @@ function bounded(record: AuditRecord): AuditRecord {
 
 /**
  * The audit log on PostgreSQL or PGlite. Group commit: appends made in the same tick share one
- * transaction, which locks the heads of the chains it extends (so appends from any number of
- * instances form one sequence per tenant), hashes each entry onto its chain, inserts the entries
- * and moves the heads.
+ * batch. Among many instances, a batch is a transaction that locks the heads of the chains it
+ * extends (so appends from any number of instances form one sequence per tenant), hashes each
+ * entry onto its chain, inserts the entries and moves the heads. A sole writer keeps the heads in
+ * memory and writes a batch in one statement.
  */
 export class SqlAuditStore implements AuditStore {
   private pending: Pending[] = [];
   private pendingEntries = 0;
   private flushing = false;
   private scheduled = false;
+  /** A sole writer's heads, as committed. */
+  private readonly heads = new Map<string, Head>();
+  /** A sole writer's writes, one at a time (batches and the projector's transactions). */
+  private writing: Promise<unknown> = Promise.resolve();
   appended = 0;
+  failed = 0;
 
   constructor(
     private readonly db: SqlClient,
@@ -109,6 +143,37 @@ export class SqlAuditStore implements AuditStore {
     while (this.pending.length > 0 || this.flushing) await new Promise((r) => setTimeout(r, 1));
   }
 
+  /**
+   * Runs `work` in a transaction in which `append` adds entries to the chains: they commit with
+   * whatever else `work` writes, or not at all.
+   */
+  transaction<T>(work: (tx: SqlExecutor, append: AppendInTransaction) => Promise<T>): Promise<T> {
+    if (!this.options.soleWriter) return this.db.transaction((tx) => work(tx, (records) => this.appendLocked(tx, records)));
+    return this.exclusively(async () => {
+      const staged = new Map<string, Head>();
+      const result = await this.db.transaction((tx) => work(tx, (records) => this.appendSole(tx, records, staged)));
+      this.remember(staged);
+      return result;
+    });
+  }
+
+  private exclusively<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.writing.then(work, work);
+    this.writing = run.catch(() => {
+      // A failed write may leave the cache ahead of the database or behind it: read the heads again.
+      this.heads.clear();
+    });
+    return run;
+  }
+
+  private remember(staged: Map<string, Head>): void {
+    for (const [tenant, head] of staged) {
+      this.heads.delete(tenant);
+      if (this.heads.size >= MAX_CACHED_HEADS) this.heads.delete(this.heads.keys().next().value!);
+      this.heads.set(tenant, head);
+    }
+  }
+
   private schedule(): void {
     if (this.scheduled || this.flushing) return;
     this.scheduled = true;
@@ -128,13 +193,23 @@ export class SqlAuditStore implements AuditStore {
     return batch;
   }
 
+  private writeBatch(records: AuditRecord[]): Promise<AuditEntry[]> {
+    if (!this.options.soleWriter) return this.db.transaction((tx) => this.appendLocked(tx, records));
+    return this.exclusively(async () => {
+      const staged = new Map<string, Head>();
+      const entries = await this.appendSole(this.db, records, staged);
+      this.remember(staged);
+      return entries;
+    });
+  }
+
   private async flush(): Promise<void> {
     this.scheduled = false;
     if (this.flushing || this.pending.length === 0) return;
     this.flushing = true;
     const batch = this.takeBatch();
     try {
-      const entries = await this.db.transaction((tx) => this.appendWithin(tx, batch.flatMap((p) => p.records)));
+      const entries = await this.writeBatch(batch.flatMap((p) => p.records));
       this.appended += entries.length;
       let offset = 0;
       for (const p of batch) {
@@ -145,35 +220,68 @@ export class SqlAuditStore implements AuditStore {
       const cause = error as Error;
       const failure = new UnavailableError(`the audit log could not be written: ${cause.message}`);
       (failure as Error).cause = cause;
-      for (const p of batch) p.reject(failure);
+      for (const p of batch) {
+        this.failed += p.records.length;
+        p.reject(failure);
+      }
     } finally {
       this.flushing = false;
       if (this.pending.length > 0) this.schedule();
     }
   }
 
-  /**
-   * Appends `records` inside the caller's transaction (which then commits them with whatever else
-   * it wrote): locks the heads of their chains, hashes them on, moves the heads.
-   */
-  async appendWithin(tx: SqlExecutor, unbounded: readonly AuditRecord[]): Promise<AuditEntry[]> {
-    if (unbounded.length === 0) return [];
-    const records = unbounded.map(bounded);
-    const tenants = [...new Set(records.map((r) => r.tenantId))].sort();
-    const now = this.clock.now();
-    // One statement makes the missing heads and locks them all (a conflicting insert locks the row it
-    // hits), in sorted order, so that two instances locking overlapping sets of heads cannot deadlock.
-    const { rows: heads } = await tx.query<{ tenant_id: string; seq: string | number; hash: string }>(LOCK_HEADS, [tenants, GENESIS_HASH, now]);
-    const chain = new Map(heads.map((h) => [h.tenant_id, { seq: Number(h.seq), hash: h.hash }]));
-    const entries = records.map((record) => {
-      const head = chain.get(record.tenantId)!;
+  /** Hashes `records` onto their chains from `heads`, moving the heads. */
+  private seal(records: readonly AuditRecord[], heads: Map<string, Head>, now: number): AuditEntry[] {
+    return records.map((record) => {
+      const head = heads.get(record.tenantId)!;
       const unsealed = { ...record, id: this.ids.newId(), seq: head.seq + 1, at: record.at ?? now };
       const entry: AuditEntry = { ...unsealed, prevHash: head.hash, hash: entryHash(head.hash, unsealed) };
       head.seq = entry.seq;
       head.hash = entry.hash;
       return entry;
     });
-    await tx.query(APPEND, [JSON.stringify(entries.map(rowOf)), JSON.stringify([...chain].map(([tenant_id, h]) => ({ tenant_id, seq: h.seq, hash: h.hash, at: now })))]);
+  }
+
+  private static headRows(heads: Map<string, Head>, now: number): string {
+    return JSON.stringify([...heads].map(([tenant_id, h]) => ({ tenant_id, seq: h.seq, hash: h.hash, at: now })));
+  }
+
+  /** Among many writers: lock the heads of the chains, hash on, insert and move the heads (in the caller's transaction). */
+  private async appendLocked(tx: SqlExecutor, unbounded: readonly AuditRecord[]): Promise<AuditEntry[]> {
+    if (unbounded.length === 0) return [];
+    const records = unbounded.map(bounded);
+    const tenants = [...new Set(records.map((r) => r.tenantId))].sort();
+    const now = this.clock.now();
+    // One statement makes the missing heads and locks them all (a conflicting insert locks the row it
+    // hits), in sorted order, so that two instances locking overlapping sets of heads cannot deadlock.
+    const { rows } = await tx.query<{ tenant_id: string; seq: string | number; hash: string }>(LOCK_HEADS, [tenants, GENESIS_HASH, now]);
+    const heads = new Map(rows.map((h) => [h.tenant_id, { seq: Number(h.seq), hash: h.hash }]));
+    const entries = this.seal(records, heads, now);
+    await tx.query(APPEND, [JSON.stringify(entries.map(rowOf)), SqlAuditStore.headRows(heads, now)]);
+    return entries;
+  }
+
+  /** The sole writer: heads from memory (read once), one statement; `staged` gets the moved heads. */
+  private async appendSole(executor: SqlExecutor, unbounded: readonly AuditRecord[], staged: Map<string, Head>): Promise<AuditEntry[]> {
+    if (unbounded.length === 0) return [];
+    const records = unbounded.map(bounded);
+    const now = this.clock.now();
+    const heads = new Map<string, Head>();
+    const unknown: string[] = [];
+    for (const { tenantId } of records) {
+      if (heads.has(tenantId)) continue;
+      const known = staged.get(tenantId) ?? this.heads.get(tenantId);
+      if (known) heads.set(tenantId, { ...known });
+      else if (!unknown.includes(tenantId)) unknown.push(tenantId);
+    }
+    if (unknown.length > 0) {
+      const { rows } = await executor.query<{ tenant_id: string; seq: string | number; hash: string }>('SELECT tenant_id, seq, hash FROM audit_heads WHERE tenant_id = ANY($1::text[])', [unknown]);
+      for (const r of rows) heads.set(r.tenant_id, { seq: Number(r.seq), hash: r.hash });
+      for (const tenant of unknown) if (!heads.has(tenant)) heads.set(tenant, { seq: 0, hash: GENESIS_HASH });
+    }
+    const entries = this.seal(records, heads, now);
+    await executor.query(APPEND_SOLE, [JSON.stringify(entries.map(rowOf)), SqlAuditStore.headRows(heads, now)]);
+    for (const [tenant, head] of heads) staged.set(tenant, head);
     return entries;
   }
 

@@ -32,6 +32,11 @@ describe('Prometheus metrics', () => {
       expect(body).toMatch(/agentmesh_active_agents\{tenant="default"\} 1/);
       expect(body).toMatch(/agentmesh_instance_role\{role="standalone"\} 1/);
       expect(body).toMatch(/agentmesh_store_write_queue \d+/);
+      expect(body).toMatch(/agentmesh_audit_write_queue \d+/);
+      expect(body).toMatch(/agentmesh_audit_entries_appended_total [1-9]\d*/);
+      expect(body).toMatch(/agentmesh_audit_append_failures_total 0/);
+      expect(body).toMatch(/agentmesh_audit_events_projected_total \d+/);
+      expect(body).toMatch(/agentmesh_audit_checkpoints_total \d+/);
       expect(body).toMatch(/agentmesh_dependency_up\{dependency="store"\} 1/);
       expect(body).toMatch(/agentmesh_dependency_up\{dependency="broker"\} 1/);
       expect(body).toMatch(/agentmesh_http_request_duration_seconds_count\{method="POST",route="\/v1\/tasks\/batch",status="200"\} \d+|agentmesh_http_request_duration_seconds_count\{method="POST",route="\/v1\/tasks",status="202"\} \d+/);

@@ -28,6 +28,18 @@ auditStoreContract(
   { skip },
 );
 
+auditStoreContract(
+  'PostgreSQL, one pool',
+  async () => {
+    const database = await createTestDatabase();
+    databases.push(database);
+    const db = await PostgresClient.connect(database.url, { maxConnections: 4, applicationName: 'audit-contract-sole' });
+    await migrate(db);
+    return { first: db, second: db, close: () => db.close() };
+  },
+  { skip, soleWriter: true },
+);
+
 function withUser(url: string, user: string): string {
   const u = new URL(url);
   u.username = user;
