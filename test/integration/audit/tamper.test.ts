@@ -13,7 +13,7 @@ import { startHarness } from '../../support/mesh-harness.js';
  * An auditor's view: the mesh writes its log and stops; someone with full access to the database
  * (a superuser who turns the triggers off) changes it; `agentmesh audit verify` must notice.
  */
-describe('agentmesh audit verify on a tampered log', () => {
+describe('agentmesh audit verify on a tampered log', { timeout: 90_000 }, () => {
   let original: string;
   const scratch = mkdtempSync(join(tmpdir(), 'agentmesh-tamper-'));
   let ids: string[] = [];
