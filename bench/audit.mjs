@@ -7,7 +7,7 @@ import { PgliteClient } from '../dist/infrastructure/persistence/pglite-client.j
 import { PostgresClient } from '../dist/infrastructure/persistence/postgres-client.js';
 import { entryHash, GENESIS_HASH } from '../dist/infrastructure/security/audit-chain.js';
 import { rowOf } from '../dist/infrastructure/security/audit-rows.js';
-import { SqlAuditStore } from '../dist/infrastructure/security/sql-audit-store.js';
+import { DEFAULT_AUDIT_STORE_OPTIONS, SqlAuditStore } from '../dist/infrastructure/security/sql-audit-store.js';
 import { verifyAuditLog } from '../dist/infrastructure/security/audit-verifier.js';
 import { systemClock } from '../dist/infrastructure/system/system-clock.js';
 import { UuidV7Generator } from '../dist/infrastructure/system/uuid-v7.js';
@@ -48,16 +48,16 @@ function plainRows(entries) {
   });
 }
 
-async function measureOn(db, { entries, batch = 2000 }) {
+async function measureOn(db, { entries, soleWriter, batch = 2000 }) {
   await migrate(db);
-  await db.exec('CREATE TABLE audit_plain (LIKE audit_log INCLUDING ALL)');
+  await db.exec('DROP TABLE IF EXISTS audit_plain; CREATE TABLE audit_plain (LIKE audit_log INCLUDING ALL)');
   const rows = plainRows(entries);
   let started = performance.now();
   for (let i = 0; i < rows.length; i += batch) await db.query(PLAIN_INSERT, [JSON.stringify(rows.slice(i, i + batch))]);
   const plainPerSecond = entries / ((performance.now() - started) / 1000);
 
   // The chain: many callers appending at once, as requests do; the store batches what arrives together.
-  const store = new SqlAuditStore(db, systemClock, new UuidV7Generator());
+  const store = new SqlAuditStore(db, systemClock, new UuidV7Generator(), { ...DEFAULT_AUDIT_STORE_OPTIONS, soleWriter });
   const callers = 256;
   started = performance.now();
   let next = 0;
@@ -96,19 +96,21 @@ async function measureOn(db, { entries, batch = 2000 }) {
   };
 }
 
+/** The embedded store: one process, so the log's only writer (heads in memory, one statement per batch). */
 export async function measureAuditOnPglite({ entries }) {
   const db = await PgliteClient.open(undefined);
   try {
-    return await measureOn(db, { entries });
+    return await measureOn(db, { entries, soleWriter: true });
   } finally {
     await db.close();
   }
 }
 
-export async function measureAuditOnPostgres({ url, entries }) {
+/** PostgreSQL: as one instance alone on its database (sole writer), and as one of many (each batch locks the heads it extends). */
+export async function measureAuditOnPostgres({ url, entries, soleWriter }) {
   const db = await PostgresClient.connect(url, { maxConnections: 4, applicationName: 'bench audit' });
   try {
-    return await measureOn(db, { entries });
+    return await measureOn(db, { entries, soleWriter });
   } finally {
     await db.close();
   }

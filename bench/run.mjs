@@ -54,7 +54,8 @@ const printAudit = (where, a) => {
   line(`  ${where}: verify, entries/s (goal >= 100,000)`, f(a.verifyPerSecond), `${f(a.verified)} entries`);
 };
 printAudit('PGlite', await measureAuditOnPglite({ entries: quick ? 10_000 : 40_000 }));
-await withScratchDatabase(async (url) => printAudit('PostgreSQL', await measureAuditOnPostgres({ url, entries: quick ? 20_000 : 100_000 })));
+await withScratchDatabase(async (url) => printAudit('PostgreSQL, one instance', await measureAuditOnPostgres({ url, entries: quick ? 20_000 : 100_000, soleWriter: true })));
+await withScratchDatabase(async (url) => printAudit('PostgreSQL, many instances', await measureAuditOnPostgres({ url, entries: quick ? 20_000 : 100_000, soleWriter: false })));
 
 // Paced submits arrive one at a time, so they do not batch: pace at half the single-request peak.
 const paced = await measurePaced({ rate: Math.max(50, Math.round(single.tasksPerSecond / 2)), seconds: quick ? 3 : 5 });
