@@ -1,7 +1,8 @@
-import { AuditAction, AuditStatus, NotFoundError, type AuditEntry, type AuditRecord } from '../domain/index.js';
+import { AuditAction, AuditStatus, NotFoundError, ValidationError, type AuditEntry, type AuditRecord } from '../domain/index.js';
 import { requireRole, type Caller } from './caller.js';
 import type { Logger } from './logger.js';
-import type { AuditFilter, AuditStore, AuditVerifyRange, Page, PageRequest, VerifyReport } from './ports.js';
+import { gatherComplianceReport, type ComplianceReport, type Framework } from './compliance-report.js';
+import type { ApiKeyRepository, AuditFilter, AuditStore, AuditVerifyRange, Clock, Page, PageRequest, VerifyReport } from './ports.js';
 
 /** What a security event is: an entry to record, and a warning line for the operator at once. */
 const SECURITY_ACTIONS: ReadonlySet<AuditAction> = new Set([AuditAction.AUTH_FAILURE, AuditAction.UNAUTHORIZED_ACCESS]);
@@ -15,6 +16,8 @@ export class AuditLogger {
   constructor(
     private readonly store: AuditStore,
     private readonly logger: Logger,
+    private readonly apiKeys: ApiKeyRepository,
+    private readonly clock: Clock,
   ) {}
 
   async logAction(record: AuditRecord): Promise<AuditEntry> {
@@ -65,6 +68,33 @@ export class AuditLogger {
       details: { check: 'chain verification', entries: report.entries, chains: report.chains.length, intact: report.intact, ...(problem && { tenant: problem.tenantId, problem: problem.problem }) },
     });
     if (!report.intact) this.logger.error({ tenant_id: problem?.tenantId, problem: problem?.problem }, 'the audit log failed verification');
+    return report;
+  }
+
+  /**
+   * A compliance report of a tenant's log for a period (the caller's tenant; the platform admin:
+   * any), recorded as AUDIT_LOG_EXPORTED with the report's content hash.
+   */
+  async exportComplianceReport(
+    caller: Caller,
+    request: { framework: Framework; tenantId?: string; from: number; to: number },
+    context: Pick<AuditRecord, 'sourceIp' | 'userAgent' | 'traceId'> = {},
+  ): Promise<ComplianceReport> {
+    requireRole(caller, ['admin'], 'export compliance reports');
+    const tenantId = request.tenantId ?? caller.tenantId;
+    if (tenantId !== caller.tenantId && !caller.platform) throw new NotFoundError('tenant', tenantId);
+    if (request.to <= request.from) throw new ValidationError('to must be after from', 'to');
+    const report = await gatherComplianceReport({ audit: this.store, apiKeys: this.apiKeys }, { framework: request.framework, tenantId, from: request.from, to: request.to }, { now: this.clock.now(), generatedBy: `key ${caller.keyId}` });
+    await this.logAction({
+      tenantId,
+      actor: { type: 'key', keyId: caller.keyId, role: caller.role },
+      action: AuditAction.AUDIT_LOG_EXPORTED,
+      resourceType: 'compliance_report',
+      resourceId: request.framework,
+      status: AuditStatus.SUCCESS,
+      ...context,
+      details: { framework: request.framework, from: report.period.from, to: report.period.to, contentHash: report.contentHash, chainIntact: report.chain.intact },
+    });
     return report;
   }
 

@@ -267,6 +267,8 @@ export interface AuditFilter {
  */
 export interface AuditStore {
   append(records: readonly AuditRecord[]): Promise<AuditEntry[]>;
+  /** What a compliance report is built from: the tenant's entries of a period, counted and grouped. */
+  evidence(tenantId: string, from: number, to: number): Promise<AuditEvidence>;
   /** Recomputes the chains (one tenant's, or all) and checks their checkpoints. */
   verify(range: AuditVerifyRange): Promise<VerifyReport>;
   /** Newest first; the cursor is opaque. */
@@ -308,3 +310,21 @@ export interface VerifyReport {
   chains: ChainReport[];
 }
 
+
+/** A tenant's audit entries of a period, counted (the sources of a compliance report's evidence). */
+export interface AuditEvidence {
+  /** Entries by action and status. */
+  counts: Array<{ action: string; status: string; count: number }>;
+  /** Keys that made entries, and keys refused, with their counts. */
+  distinctKeys: number;
+  deniedByKey: Array<{ keyId: string | null; role: string | null; count: number; first: number; last: number }>;
+  /** Security events (denied accesses, failed authentications) per UTC day. */
+  securityByDay: Array<{ day: string; action: string; count: number }>;
+  /** Tasks submitted per capability: the processing activities. */
+  processing: Array<{ capability: string; submitted: number }>;
+  /** Key created, rotated or revoked; tenant created; and the like, newest first (at most 100). */
+  keyAndAdminEvents: Array<{ at: number; action: string; keyId: string | null; resourceId: string | null; status: string }>;
+  /** The chain's head now, and its latest signed checkpoint. */
+  head: { seq: number; hash: string } | undefined;
+  checkpoint: { seq: number; hash: string; at: number; keyId: string; signature: string } | undefined;
+}

@@ -39,9 +39,9 @@ export const AuditStatus = { SUCCESS: 'success', FAILURE: 'failure', DENIED: 'de
 export type AuditStatus = (typeof AuditStatus)[keyof typeof AuditStatus];
 export const AUDIT_STATUSES: readonly AuditStatus[] = Object.values(AuditStatus);
 
-/** Who did it: an API key (with its role, and its agent for an agent key), or the mesh itself. */
+/** Who did it: an API key (with its role, and its agent for an agent key), the mesh itself, or an operator at the database (the CLI). */
 export interface AuditActor {
-  type: 'key' | 'system' | 'anonymous';
+  type: 'key' | 'system' | 'anonymous' | 'operator';
   keyId?: string;
   role?: string;
   agentId?: string;

@@ -61,6 +61,7 @@ async function withRetry<T>(work: () => Promise<T>, attempts = 6): Promise<T> {
 export class Agent {
   readonly client: AgentMeshClient;
   private readonly handlers = new Map<string, TaskHandler>();
+  /** Running attempts, by task id and attempt. */
   private readonly inFlight = new Map<string, AbortController>();
   private readonly stopping = new AbortController();
   /** Aborted on stop(), or when the mesh refuses the agent for good. */
@@ -194,10 +195,13 @@ export class Agent {
   }
 
   private dispatch(task: DeliveredTask): void {
-    if (this.inFlight.has(task.id)) return;
+    // A repeated delivery of the same attempt is dropped; a new attempt runs even while the last
+    // one's settlement is still on its way (the mesh may re-route a failed task that quickly).
+    const key = `${task.id}#${task.attempt}`;
+    if (this.inFlight.has(key)) return;
     const controller = new AbortController();
-    this.inFlight.set(task.id, controller);
-    void this.run(task, controller).finally(() => this.inFlight.delete(task.id));
+    this.inFlight.set(key, controller);
+    void this.run(task, controller).finally(() => this.inFlight.delete(key));
   }
 
   private async run(task: DeliveredTask, controller: AbortController): Promise<void> {

@@ -1,9 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
+import { canonicalJson as canonicalize } from '../../application/canonical-json.js';
 import type { AuditEntry } from '../../domain/index.js';
-
-// RFC 8785 (JCS) by the RFC's author; a CommonJS module whose types declare an ESM default.
-const canonicalize = createRequire(import.meta.url)('canonicalize') as (value: unknown) => string | undefined;
 
 /** The hash before a chain's first entry. */
 export const GENESIS_HASH = '0'.repeat(64);

@@ -1,4 +1,4 @@
-import type { AuditFilter, AuditStore, AuditVerifyRange, Clock, IdGenerator, Page, PageRequest, VerifyReport } from '../../application/ports.js';
+import type { AuditEvidence, AuditFilter, AuditStore, AuditVerifyRange, Clock, IdGenerator, Page, PageRequest, VerifyReport } from '../../application/ports.js';
 import { boundedDetails, boundedText, UnavailableError, type AuditEntry, type AuditRecord } from '../../domain/index.js';
 import type { SqlClient, SqlExecutor } from '../persistence/sql-client.js';
 import { decodeCursor, encodeCursor } from '../persistence/rows.js';
@@ -6,6 +6,7 @@ import { SqlWhere } from '../persistence/sql-page.js';
 import { entryHash, GENESIS_HASH } from './audit-chain.js';
 import { entryFromRow, rowOf, type AuditRow } from './audit-rows.js';
 import { verifyAuditLog } from './audit-verifier.js';
+import { auditEvidence } from './sql-audit-evidence.js';
 
 export interface AuditStoreOptions {
   /** Entries per transaction. */
@@ -283,6 +284,10 @@ export class SqlAuditStore implements AuditStore {
     await executor.query(APPEND_SOLE, [JSON.stringify(entries.map(rowOf)), SqlAuditStore.headRows(heads, now)]);
     for (const [tenant, head] of heads) staged.set(tenant, head);
     return entries;
+  }
+
+  evidence(tenantId: string, from: number, to: number): Promise<AuditEvidence> {
+    return auditEvidence(this.db, tenantId, from, to);
   }
 
   verify(range: AuditVerifyRange): Promise<VerifyReport> {

@@ -322,7 +322,7 @@ export const AuditEntrySchema = Type.Object(
     seq: Type.Integer({ description: "Place in the tenant's hash chain, from 1" }),
     at: Type.Integer({ description: 'Epoch milliseconds' }),
     actor: Type.Object({
-      type: stringEnum(['key', 'system', 'anonymous'] as const),
+      type: stringEnum(['key', 'system', 'anonymous', 'operator'] as const),
       keyId: Type.Optional(Type.String()),
       role: Type.Optional(Type.String()),
       agentId: Type.Optional(Type.String()),
@@ -377,3 +377,49 @@ export const AuditVerifyReport = Type.Object({
     }),
   ),
 });
+
+export const ComplianceReportQuery = Type.Object({
+  framework: stringEnum(['hipaa', 'gdpr', 'soc2'] as const),
+  from: Type.String({ format: 'date-time', description: 'Start of the period, ISO 8601, inclusive' }),
+  to: Type.String({ format: 'date-time', description: 'End of the period, ISO 8601, exclusive' }),
+  tenant: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "Another tenant's report: the platform admin only" })),
+  format: Type.Optional(stringEnum(['json', 'html'] as const, { default: 'json', description: 'json (default), or html: one self-contained page' })),
+});
+
+const EvidenceSchema = Type.Object({
+  label: Type.String(),
+  value: Type.Union([Type.String(), Type.Number()]),
+  rows: Type.Optional(Type.Array(Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Null()])))),
+});
+
+export const ComplianceReportSchema = Type.Object(
+  {
+    framework: stringEnum(['hipaa', 'gdpr', 'soc2'] as const),
+    title: Type.String(),
+    tenantId: Type.String(),
+    period: Type.Object({ from: Type.String(), to: Type.String() }),
+    generatedAt: Type.String(),
+    generatedBy: Type.String(),
+    chain: Type.Object({
+      intact: Type.Boolean(),
+      entriesVerified: Type.Integer(),
+      head: Type.Union([Type.Object({ seq: Type.Integer(), hash: Type.String() }), Type.Null()]),
+      checkpoint: Type.Union([Type.Object({ seq: Type.Integer(), hash: Type.String(), at: Type.String(), keyId: Type.String(), signature: Type.String() }), Type.Null()]),
+      signaturesTrusted: Type.Boolean(),
+      problem: Type.Union([Type.Object({ seq: Type.Integer(), entryId: Type.Optional(Type.String()), reason: Type.String() }), Type.Null()]),
+    }),
+    summary: Type.Object({ entries: Type.Integer(), byStatus: Type.Record(Type.String(), Type.Integer()), byAction: Type.Record(Type.String(), Type.Integer()) }),
+    controls: Type.Array(
+      Type.Object({
+        id: Type.String(),
+        name: Type.String(),
+        requirement: Type.String(),
+        status: stringEnum(['evidence', 'attention'] as const),
+        evidence: Type.Array(EvidenceSchema),
+        findings: Type.Array(Type.String()),
+      }),
+    ),
+    contentHash: Type.String({ description: "SHA-256 (hex) of the RFC 8785 JSON of every other field, tagged 'agentmesh/compliance-report/v1\\n'" }),
+  },
+  { $id: 'ComplianceReport' },
+);

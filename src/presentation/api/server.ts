@@ -13,6 +13,7 @@ import { registerTracing } from './plugins/tracing.js';
 import { agentInboxRoutes } from './routes/agent-inbox.js';
 import { agentRoutes } from './routes/agents.js';
 import { auditRoutes } from './routes/audit.js';
+import { complianceRoutes } from './routes/compliance.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { deadLetterRoutes } from './routes/dead-letters.js';
 import { healthRoutes } from './routes/health.js';
@@ -81,6 +82,7 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
   taskBatchRoutes(app, mesh);
   deadLetterRoutes(app, mesh);
   auditRoutes(app, mesh);
+  complianceRoutes(app, mesh);
   gracefulClose.drainLast();
   await app.ready();
   return app;

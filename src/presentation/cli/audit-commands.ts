@@ -1,8 +1,17 @@
 import { readFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import type { Command } from 'commander';
+import { writeFileSync } from 'node:fs';
+import { FRAMEWORKS, gatherComplianceReport, type Framework } from '../../application/compliance-report.js';
+import { AuditAction, AuditStatus } from '../../domain/index.js';
+import { SqlApiKeyRepository } from '../../infrastructure/persistence/sql-api-key-repository.js';
+import { htmlToPdf } from '../../infrastructure/reports/chromium-pdf.js';
 import { publicKeyFromPem } from '../../infrastructure/security/audit-signing.js';
 import { verifyAuditLog, type VerifyReport } from '../../infrastructure/security/audit-verifier.js';
+import { SqlAuditStore } from '../../infrastructure/security/sql-audit-store.js';
+import { systemClock } from '../../infrastructure/system/system-clock.js';
+import { UuidV7Generator } from '../../infrastructure/system/uuid-v7.js';
+import { renderComplianceHtml } from '../reports/compliance-html.js';
 import { openDatabase } from './database.js';
 import { UsageError } from './usage-error.js';
 
@@ -22,6 +31,23 @@ function parseTime(name: string) {
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
+
+function oneOf<T extends string>(name: string, allowed: readonly T[]) {
+  return (value: string): T => {
+    if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`${name} must be one of ${allowed.join(', ')}, got '${value}'`);
+    return value as T;
+  };
+}
+
+interface ReportFlags {
+  framework: Framework;
+  tenant: string;
+  from: string;
+  to: string;
+  format: 'json' | 'html' | 'pdf';
+  out?: string;
+  publicKey: string[];
+}
 
 function trustedKeys(files: string[]): KeyObject[] | undefined {
   if (files.length === 0) return undefined;
@@ -54,6 +80,53 @@ function printReport(report: VerifyReport, where: string): void {
 
 export function registerAuditCommands(program: Command): void {
   const audit = program.command('audit').description('the tamper-evident audit log');
+  audit
+    .command('report')
+    .description("a compliance report of a tenant's audit log for a period, read from the database (recorded in the log as AUDIT_LOG_EXPORTED)")
+    .requiredOption('--framework <name>', `one of ${FRAMEWORKS.join(', ')}`, oneOf('--framework', FRAMEWORKS))
+    .requiredOption('--tenant <id>', 'the tenant')
+    .requiredOption('--from <time>', 'start of the period (ISO 8601, inclusive)', parseTime('--from'))
+    .requiredOption('--to <time>', 'end of the period (ISO 8601, exclusive)', parseTime('--to'))
+    .option('--format <format>', 'json, html, or pdf (printed by Chromium)', oneOf('--format', ['json', 'html', 'pdf'] as const), 'json')
+    .option('--out <file>', 'write the report here instead of standard output (required for pdf)')
+    .option('--public-key <file>', 'a trusted Ed25519 public key (PEM) to check the checkpoints with; repeatable', collect, [])
+    .action(async (flags: ReportFlags) => {
+      const from = Date.parse(flags.from);
+      const to = Date.parse(flags.to);
+      if (to <= from) throw new UsageError('--to must be after --from');
+      if (flags.format === 'pdf' && flags.out === undefined) throw new UsageError('--format pdf needs --out <file>: a PDF is not written to a terminal');
+      const keys = trustedKeys(flags.publicKey);
+      const { db, where } = await openDatabase('audit');
+      try {
+        const audit = new SqlAuditStore(db, systemClock, new UuidV7Generator());
+        const report = await gatherComplianceReport(
+          { audit, apiKeys: new SqlApiKeyRepository(db) },
+          { framework: flags.framework, tenantId: flags.tenant, from, to },
+          { now: Date.now(), generatedBy: `agentmesh audit report on ${where}`, verify: (range) => verifyAuditLog(db, { ...range, ...(keys !== undefined && { trustedKeys: keys }) }) },
+        );
+        const output = flags.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : flags.format === 'html' ? renderComplianceHtml(report) : await htmlToPdf(renderComplianceHtml(report));
+        if (flags.out !== undefined) writeFileSync(flags.out, output);
+        else process.stdout.write(output);
+        await audit.append([
+          {
+            tenantId: flags.tenant,
+            actor: { type: 'operator' },
+            action: AuditAction.AUDIT_LOG_EXPORTED,
+            resourceType: 'compliance_report',
+            resourceId: flags.framework,
+            status: AuditStatus.SUCCESS,
+            details: { via: 'agentmesh audit report', format: flags.format, from: report.period.from, to: report.period.to, contentHash: report.contentHash, chainIntact: report.chain.intact },
+          },
+        ]);
+        if (flags.out !== undefined) process.stdout.write(`wrote the ${flags.framework} report of tenant '${flags.tenant}' to ${flags.out} (content hash ${report.contentHash})\n`);
+        if (!report.chain.intact) {
+          process.stderr.write(`agentmesh: the audit chain of tenant '${flags.tenant}' is broken at entry ${report.chain.problem!.seq}: ${report.chain.problem!.reason}\n`);
+          process.exitCode = 1;
+        }
+      } finally {
+        await db.close();
+      }
+    });
   audit
     .command('verify')
     .description('recompute the hash chains and checkpoint signatures; exit 0 when intact, 1 with the first bad entry')

@@ -32,6 +32,7 @@ const API_ROUTES: Record<string, string[]> = {
   '/v1/dead-letters/{id}/requeue': ['post'],
   '/v1/audit': ['get'],
   '/v1/audit/verify': ['get'],
+  '/v1/compliance/reports': ['get'],
 };
 
 const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);

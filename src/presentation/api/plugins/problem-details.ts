@@ -77,8 +77,9 @@ export function registerProblemDetails(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof DomainError) {
       const status = STATUS[error.code];
-      // Domain checks name fields of the body; say so, as schema violations do.
-      const details = typeof error.details.field === 'string' ? { ...error.details, field: `body.${error.details.field}` } : error.details;
+      // Domain checks name fields of the body; say so, as schema violations do (a route's own check may name its place already).
+      const field = error.details.field;
+      const details = typeof field === 'string' && !/^(querystring|params|headers)\./u.test(field) ? { ...error.details, field: `body.${field}` } : error.details;
       return sendProblem(reply, request, status, error.code, error.message, details);
     }
     if (error.validation) {

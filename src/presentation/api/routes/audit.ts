@@ -1,14 +1,9 @@
-import type { FastifyRequest } from 'fastify';
 import type { Mesh } from '../../../application/mesh.js';
 import { AuditEntrySchema, AuditQuery, AuditVerifyQuery, AuditVerifyReport, errors, pageOf } from '../schemas.js';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
-import { requestTraceId } from './request-trace.js';
+import { auditContext } from './audit-context.js';
 
 export function auditRoutes(app: TypedApp, mesh: Mesh): void {
-  const context = (request: FastifyRequest) => {
-    const traceId = requestTraceId(request);
-    return { sourceIp: request.ip, ...(request.headers['user-agent'] !== undefined && { userAgent: request.headers['user-agent'] }), ...(traceId !== undefined && { traceId }) };
-  };
 
   app.get(
     '/v1/audit',
@@ -28,7 +23,7 @@ export function auditRoutes(app: TypedApp, mesh: Mesh): void {
         tenant,
         { ...filter, ...(from !== undefined && { from: Date.parse(from) }), ...(to !== undefined && { to: Date.parse(to) }) },
         { limit, ...(cursor !== undefined && { cursor }) },
-        context(request),
+        auditContext(request),
       );
     },
   );
@@ -49,7 +44,7 @@ export function auditRoutes(app: TypedApp, mesh: Mesh): void {
       return mesh.audit.verifyChains(
         request.caller,
         { ...(tenant !== undefined && { tenantId: tenant }), ...(from !== undefined && { from: Date.parse(from) }), ...(to !== undefined && { to: Date.parse(to) }) },
-        context(request),
+        auditContext(request),
       );
     },
   );
