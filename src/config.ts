@@ -34,6 +34,14 @@ export interface AgentMeshConfig {
    * successful authentication is recorded (besides the entry of every change it makes).
    */
   audit: { signingKeyFile: string | undefined; checkpointIntervalMs: number; authSuccessIntervalMs: number };
+  /** Sensitive-action alerts: a syslog collector (tcp:// or tls://) and/or an HTTPS webhook, and when failed authentications make a burst. */
+  siem: {
+    syslogUrl: string | undefined;
+    webhook: { url: string; authorization: string | undefined; format: 'ocsf' | 'splunk-hec' } | undefined;
+    caFile: string | undefined;
+    authFailureThreshold: number;
+    authFailureWindowMs: number;
+  };
   /** Largest accepted request body; input and output limits come on top of the JSON envelope. */
   bodyLimitBytes: number;
   mesh: MeshSettings;
@@ -133,6 +141,25 @@ function serviceUrls(env: Env, name: string, protocols: readonly string[], examp
   return raw;
 }
 
+function siemSettings(env: Env): AgentMeshConfig['siem'] {
+  const syslog = serviceUrl(env, 'AGENTMESH_SIEM_SYSLOG_URL', ['tcp:', 'tls:'], 'tls://siem.internal:6514');
+  if (syslog !== undefined && new URL(syslog).port === '') throw new ConfigError(`AGENTMESH_SIEM_SYSLOG_URL needs a port (e.g. tls://siem.internal:6514), got '${redactUrl(syslog)}'`);
+  const webhookUrl = serviceUrl(env, 'AGENTMESH_SIEM_WEBHOOK_URL', ['https:'], 'https://splunk.internal:8088/services/collector/event');
+  for (const name of ['AGENTMESH_SIEM_WEBHOOK_AUTHORIZATION', 'AGENTMESH_SIEM_WEBHOOK_FORMAT']) {
+    if (env[name] !== undefined && env[name] !== '' && webhookUrl === undefined) throw new ConfigError(`${name} is set but AGENTMESH_SIEM_WEBHOOK_URL is not`);
+  }
+  return {
+    syslogUrl: syslog,
+    webhook:
+      webhookUrl !== undefined
+        ? { url: webhookUrl, authorization: env.AGENTMESH_SIEM_WEBHOOK_AUTHORIZATION || undefined, format: oneOf(env, 'AGENTMESH_SIEM_WEBHOOK_FORMAT', 'ocsf', ['ocsf', 'splunk-hec'] as const) }
+        : undefined,
+    caFile: env.AGENTMESH_SIEM_CA_FILE || undefined,
+    authFailureThreshold: integer(env, 'AGENTMESH_SIEM_AUTH_FAILURE_THRESHOLD', 5, 1, 100_000),
+    authFailureWindowMs: integer(env, 'AGENTMESH_SIEM_AUTH_FAILURE_WINDOW_SECONDS', 60, 1, 86_400) * 1000,
+  };
+}
+
 export function loadConfig(env: Env = process.env): AgentMeshConfig {
   checkOtlpEndpoints(env);
   const redisUrl = serviceUrl(env, 'AGENTMESH_REDIS_URL', ['redis:', 'rediss:'], 'redis://redis.internal:6379');
@@ -176,6 +203,7 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
     logRedactPaths: redactPaths(env),
     logBodySampleRate: fraction(env, 'AGENTMESH_LOG_BODY_SAMPLE_RATE', 0),
     bodyLimitBytes: maxInputBytes + 64 * 1024,
+    siem: siemSettings(env),
     audit: {
       signingKeyFile: env.AGENTMESH_AUDIT_SIGNING_KEY_FILE || undefined,
       checkpointIntervalMs: integer(env, 'AGENTMESH_AUDIT_CHECKPOINT_SECONDS', 60, 1, 86_400) * 1000,

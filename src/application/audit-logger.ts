@@ -18,15 +18,18 @@ export class AuditLogger {
     private readonly logger: Logger,
     private readonly apiKeys: ApiKeyRepository,
     private readonly clock: Clock,
+    private readonly alerts?: { consider(entries: readonly AuditEntry[]): void },
   ) {}
 
   async logAction(record: AuditRecord): Promise<AuditEntry> {
-    return (await this.store.append([record]))[0]!;
+    return (await this.logActions([record]))[0]!;
   }
 
-  /** Several entries, committed together. */
-  logActions(records: readonly AuditRecord[]): Promise<AuditEntry[]> {
-    return this.store.append(records);
+  /** Several entries, committed together; then the alert rules see them (without waiting for any delivery). */
+  async logActions(records: readonly AuditRecord[]): Promise<AuditEntry[]> {
+    const entries = await this.store.append(records);
+    this.alerts?.consider(entries);
+    return entries;
   }
 
   /** A denied access, a failed authentication and the like: recorded, and logged as a warning. */

@@ -1,3 +1,4 @@
+import type { AuditEntry } from '../domain/index.js';
 import type { AgentDirectory } from './agent-directory.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { KeyedMutex } from './keyed-mutex.js';
@@ -38,6 +39,8 @@ export interface MeshPorts {
   liveAgents?: LiveAgentView;
   /** Prometheus in production; none when left out. */
   metrics?: MeshMetrics;
+  /** Told of every entry the API records, to raise sensitive-action alerts; none when no SIEM is configured. */
+  alerts?: { consider(entries: readonly AuditEntry[]): void };
 }
 
 /** Everything a use case may touch: the ports plus this instance's in-memory coordination state. */

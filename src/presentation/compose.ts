@@ -27,6 +27,10 @@ import { systemClock } from '../infrastructure/system/system-clock.js';
 import { UuidV7Generator } from '../infrastructure/system/uuid-v7.js';
 import { AuditCheckpointer } from '../infrastructure/security/audit-checkpointer.js';
 import { AuditProjector } from '../infrastructure/security/audit-projector.js';
+import { AlertDispatcher, DEFAULT_ALERT_OPTIONS, type AlertSink } from '../application/security-alerts.js';
+import { SyslogSink } from '../infrastructure/security/siem/syslog-sink.js';
+import { WebhookSink } from '../infrastructure/security/siem/webhook-sink.js';
+import { readFileSync } from 'node:fs';
 import { developmentSigningKey, loadSigningKey, SigningKeyError, type AuditSigner } from '../infrastructure/security/audit-signing.js';
 import { buildApi } from './api/server.js';
 import type { TypedApp } from './api/typed-app.js';
@@ -123,6 +127,26 @@ function auditSigner(config: AgentMeshConfig, logger: pino.Logger): AuditSigner 
   }
 }
 
+/** The SIEM sinks the configuration names (none: no alerts). */
+function siemSinks(config: AgentMeshConfig): AlertSink[] {
+  const { siem } = config;
+  let ca: string | undefined;
+  if (siem.caFile !== undefined) {
+    try {
+      ca = readFileSync(siem.caFile, 'utf8');
+    } catch (error) {
+      throw new StartupError(`AGENTMESH_SIEM_CA_FILE: cannot read ${siem.caFile}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  const sinks: AlertSink[] = [];
+  if (siem.syslogUrl !== undefined) sinks.push(new SyslogSink({ url: siem.syslogUrl, ...(ca !== undefined && { ca }) }, VERSION));
+  if (siem.webhook !== undefined) {
+    const { url, authorization, format } = siem.webhook;
+    sinks.push(new WebhookSink({ url, format, ...(authorization !== undefined && { authorization }), ...(ca !== undefined && { ca }) }, VERSION));
+  }
+  return sinks;
+}
+
 export interface StartOptions {
   listen: boolean;
   logger?: pino.Logger;
@@ -152,6 +176,11 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   const tracing = config.tracing ? startTracing({ serviceName: 'agentmesh', version: VERSION }) : undefined;
   const logger = options.logger ?? configureLogger({ serviceName: 'agentmesh', logLevel: config.logLevel, format: config.logFormat, redactPaths: config.logRedactPaths });
   const signer = auditSigner(config, logger);
+  const alerts = new AlertDispatcher(siemSinks(config), logger.child({ component: 'siem' }) as unknown as Logger, {
+    ...DEFAULT_ALERT_OPTIONS,
+    authFailureThreshold: config.siem.authFailureThreshold,
+    authFailureWindowMs: config.siem.authFailureWindowMs,
+  });
   // With NATS, committed events wait in the outbox and a relay publishes them; the in-memory broker has no one to publish to.
   const relayEvents = config.nats !== undefined;
   // PostgreSQL and NATS: any number of instances form one mesh, with an elected leader running the queues.
@@ -195,6 +224,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
       logger: logger.child({ component: 'mesh' }) as unknown as Logger,
       ...(redis && { liveAgents: new RedisAgentView(redis) }),
       metrics,
+      ...(alerts.active && { alerts }),
     },
     settings,
   );
@@ -242,6 +272,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
       projected: () => projector.projected,
       checkpoints: () => checkpointer.written,
     },
+    siem: () => alerts.counts(),
     role: () => mesh.role,
     dependencies: async () => (await health.getSystemHealth()).checks,
   });
@@ -260,6 +291,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     await projector.stop();
     await store.audit.drain();
     await checkpointer.stop();
+    await alerts.close();
     await broker.close();
     await redis?.close();
     await store.close();

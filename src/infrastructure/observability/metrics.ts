@@ -21,6 +21,8 @@ export interface MeshGaugeSource {
   storeWriteQueue(): number;
   /** The audit log's counts, monotonic in this process. */
   audit: { writeQueue(): number; appended(): number; failed(): number; projected(): number; checkpoints(): number };
+  /** Each SIEM sink's alerts sent, failed (deliveries to retry), dropped (its queue was full), and waiting. */
+  siem(): Array<{ sink: string; sent: number; failed: number; dropped: number; queued: number }>;
   role(): 'standalone' | 'leader' | 'follower';
   /** Whether each dependency answers now (as /health/ready checks them). */
   dependencies(): Promise<Record<string, { status: 'up' | 'down' }>>;
@@ -138,6 +140,33 @@ export class AgentMeshMetrics implements MeshMetrics {
     counted('agentmesh_audit_entries_appended_total', 'Audit entries committed to their hash chains by this instance', () => source.audit.appended());
     counted('agentmesh_audit_append_failures_total', 'Audit entries this instance could not commit (their requests were answered 503)', () => source.audit.failed());
     counted('agentmesh_audit_events_projected_total', "Domain events read by this instance's audit projector", () => source.audit.projected());
+    const reported = new Map<string, number>();
+    new Counter({
+      name: 'agentmesh_siem_alerts_total',
+      help: 'Security alerts per SIEM sink: sent, failed (a delivery to retry) or dropped (its queue was full)',
+      labelNames: ['sink', 'outcome'],
+      registers,
+      collect() {
+        for (const s of source.siem()) {
+          for (const outcome of ['sent', 'failed', 'dropped'] as const) {
+            const key = `${s.sink}\u0000${outcome}`;
+            const delta = s[outcome] - (reported.get(key) ?? 0);
+            if (delta > 0) this.inc({ sink: s.sink, outcome }, delta);
+            else this.inc({ sink: s.sink, outcome }, 0);
+            reported.set(key, s[outcome]);
+          }
+        }
+      },
+    });
+    new Gauge({
+      name: 'agentmesh_siem_queue',
+      help: 'Security alerts waiting per SIEM sink (bounded at 10,000; past it the oldest are dropped)',
+      labelNames: ['sink'],
+      registers,
+      collect() {
+        for (const s of source.siem()) this.set({ sink: s.sink }, s.queued);
+      },
+    });
     counted('agentmesh_audit_checkpoints_total', 'Signed checkpoints of audit chain heads written by this instance', () => source.audit.checkpoints());
     new Gauge({
       name: 'agentmesh_dependency_up',
