@@ -7,6 +7,7 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 20_000,
-    hookTimeout: 30_000,
+    // A mesh on a fresh embedded store starts in 1-3 s alone, but much slower beside other suites on 2 cores.
+    hookTimeout: 60_000,
   },
 });

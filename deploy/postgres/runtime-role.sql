@@ -15,5 +15,7 @@ GRANT USAGE ON SCHEMA public TO :"role";
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO :"role";
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO :"role";
 REVOKE UPDATE, DELETE, TRUNCATE ON audit_log, audit_checkpoints, audit_signing_keys FROM :"role";
--- The heads of the chains move with every append; tampering with them is caught by verification.
+-- The heads of the chains move with every append (UPDATE), but are never removed; a head moved
+-- against its chain is reported by `agentmesh audit verify`.
+REVOKE DELETE, TRUNCATE ON audit_heads FROM :"role";
 GRANT SELECT, INSERT, UPDATE ON audit_heads TO :"role";

@@ -13,6 +13,9 @@ const SECURITY_ACTIONS: ReadonlySet<AuditAction> = new Set([AuditAction.AUTH_FAI
  * caller fails closed rather than act unrecorded.
  */
 export class AuditLogger {
+  /** Failed authentications not recorded (the log was busy, or failed). */
+  anonymousDropped = 0;
+
   constructor(
     private readonly store: AuditStore,
     private readonly logger: Logger,
@@ -40,6 +43,24 @@ export class AuditLogger {
       'security event',
     );
     return entry;
+  }
+
+  /**
+   * A failed authentication: nobody is known to hold the caller to account, so a flood of them must
+   * not take the log from everyone else. Past half the write queue they are dropped (and counted),
+   * and a failure to record one does not fail the (already refused) request.
+   */
+  async logAnonymous(record: AuditRecord): Promise<void> {
+    if (this.store.load() >= 0.5) {
+      this.anonymousDropped++;
+      return;
+    }
+    try {
+      await this.logSecurityEvent(record);
+    } catch (error) {
+      this.anonymousDropped++;
+      this.logger.warn({ err: error, action: record.action, source_ip: record.sourceIp }, 'could not record a failed authentication');
+    }
   }
 
   isSecurityAction(action: AuditAction): boolean {

@@ -267,6 +267,8 @@ export interface AuditFilter {
  */
 export interface AuditStore {
   append(records: readonly AuditRecord[]): Promise<AuditEntry[]>;
+  /** How full the write queue is, from 0 to 1 (at 1 appends are refused). */
+  load(): number;
   /** What a compliance report is built from: the tenant's entries of a period, counted and grouped. */
   evidence(tenantId: string, from: number, to: number): Promise<AuditEvidence>;
   /** Recomputes the chains (one tenant's, or all) and checks their checkpoints. */

@@ -80,11 +80,21 @@ const MAX_DEPTH = 4;
 const SECRET_KEY = /(secret|password|passwd|token|authorization|api[-_]?key|credential|private[-_]?key|cookie)/iu;
 export const REDACTED = '[REDACTED]';
 const utf8 = new TextEncoder();
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/gu;
 
-/** A string cut to a bound, without NUL (PostgreSQL's jsonb refuses it). */
-export function boundedText(value: string, max = MAX_TEXT): string {
-  const clean = value.includes('\u0000') ? value.replaceAll('\u0000', '') : value;
-  return clean.length <= max ? clean : `${clean.slice(0, max)}…`;
+/**
+ * A string as it may be stored: cut to a bound at a code point (never inside a surrogate pair),
+ * well-formed (a lone surrogate replaced), without NUL. PostgreSQL's json refuses both of those.
+ */
+export function boundedText(value: unknown, max = MAX_TEXT): string {
+  let text = typeof value === 'string' ? value : String(value);
+  if (text.includes('\u0000')) text = text.replaceAll('\u0000', '');
+  if (text.length > max) {
+    // Back off one unit when the cut would split a surrogate pair.
+    const end = /[\uD800-\uDBFF]/u.test(text[max - 1] ?? '') ? max - 1 : max;
+    text = `${text.slice(0, end)}…`;
+  }
+  return text.replace(LONE_SURROGATE, '\uFFFD');
 }
 
 function cleanValue(value: unknown, depth: number): unknown {

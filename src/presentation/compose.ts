@@ -269,6 +269,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
       writeQueue: () => store.audit.pendingCount,
       appended: () => store.audit.appended + projector.audited,
       failed: () => store.audit.failed,
+      anonymousDropped: () => mesh.audit.anonymousDropped,
       projected: () => projector.projected,
       checkpoints: () => checkpointer.written,
     },

@@ -110,11 +110,46 @@ export function auditStoreContract(
       expect((await a.verify({ tenantId: 't8' })).chains[0]).toMatchObject({ entries: 2, headSeq: 2 });
     });
 
+    it("isolates a record the database refuses: the others of its batch are written", async () => {
+      const bad = a.append([record('t9', 1, { at: Number.NaN })]);
+      const good = a.append([record('t9', 2)]);
+      await expect(bad).rejects.toBeInstanceOf(UnavailableError);
+      expect((await good)[0]!.seq).toBe(1);
+      expect((await a.verify({ tenantId: 't9' })).intact).toBe(true);
+    });
+
+    it('verifies a range by seq, however the times of entries run, and ends it at the first entry at or after `to`', async () => {
+      await a.append([record('t10', 1, { at: 10_000 }), record('t10', 2, { at: 9_000 }), record('t10', 3, { at: 10_000 }), record('t10', 4, { at: 20_000 })]);
+      const ranged = await a.verify({ tenantId: 't10', to: 9_500 });
+      expect(ranged.chains[0]).toMatchObject({ entries: 0 });
+      expect(ranged.intact).toBe(true);
+      const wider = await a.verify({ tenantId: 't10', to: 15_000 });
+      expect(wider.chains[0]).toMatchObject({ entries: 3, lastSeq: 3 });
+      expect(wider.intact).toBe(true);
+    });
+
+    it('reports a head moved back behind its chain', async () => {
+      await a.append([record('t11', 1), record('t11', 2)]);
+      await dbs.first.query("UPDATE audit_heads SET seq = 1 WHERE tenant_id = 't11'");
+      const report = await a.verify({ tenantId: 't11' });
+      expect(report.intact).toBe(false);
+      expect(report.chains[0]!.problem!.reason).toMatch(/behind its last entry 2/u);
+    });
+
+    it('carries on when another writer appended to a chain (the CLI at the database)', async () => {
+      await a.append([record('t12', 1)]);
+      const other = new SqlAuditStore(dbs.second, systemClock, new UuidV7Generator());
+      await other.append([record('t12', 2)]);
+      const [next] = await a.append([record('t12', 3)]);
+      expect(next!.seq).toBe(3);
+      expect((await a.verify({ tenantId: 't12' })).intact).toBe(true);
+    });
+
     it('refuses UPDATE, DELETE and TRUNCATE of the log by anyone, the owner included', async () => {
       await expect(dbs.first.query("UPDATE audit_log SET status = 'failure'")).rejects.toThrow(/append-only/u);
       await expect(dbs.first.query('DELETE FROM audit_log')).rejects.toThrow(/append-only/u);
       await expect(dbs.first.query('TRUNCATE audit_log')).rejects.toThrow(/append-only/u);
-      expect((await a.verify({})).intact).toBe(true);
+      expect((await a.verify({ tenantId: 't3' })).intact).toBe(true);
     });
   });
 }

@@ -20,7 +20,7 @@ export interface MeshGaugeSource {
   taskWaiters(): number;
   storeWriteQueue(): number;
   /** The audit log's counts, monotonic in this process. */
-  audit: { writeQueue(): number; appended(): number; failed(): number; projected(): number; checkpoints(): number };
+  audit: { writeQueue(): number; appended(): number; failed(): number; anonymousDropped(): number; projected(): number; checkpoints(): number };
   /** Each SIEM sink's alerts sent, failed (deliveries to retry), dropped (its queue was full), and waiting. */
   siem(): Array<{ sink: string; sent: number; failed: number; dropped: number; queued: number }>;
   role(): 'standalone' | 'leader' | 'follower';
@@ -139,6 +139,7 @@ export class AgentMeshMetrics implements MeshMetrics {
     };
     counted('agentmesh_audit_entries_appended_total', 'Audit entries committed to their hash chains by this instance', () => source.audit.appended());
     counted('agentmesh_audit_append_failures_total', 'Audit entries this instance could not commit (their requests were answered 503)', () => source.audit.failed());
+    counted('agentmesh_audit_anonymous_dropped_total', 'Failed authentications not recorded: the write queue was over half full (a flood), or the write failed', () => source.audit.anonymousDropped());
     counted('agentmesh_audit_events_projected_total', "Domain events read by this instance's audit projector", () => source.audit.projected());
     const reported = new Map<string, number>();
     new Counter({

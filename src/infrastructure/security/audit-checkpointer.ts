@@ -9,6 +9,7 @@ const MOVED_HEADS = `
 SELECT h.tenant_id, h.seq, h.hash FROM audit_heads h
 WHERE h.seq > coalesce((SELECT max(c.seq) FROM audit_checkpoints c WHERE c.tenant_id = h.tenant_id), 0)
 ORDER BY h.tenant_id LIMIT 10000`;
+const PAGE = 10_000;
 
 const INSERT_CHECKPOINTS = `
 INSERT INTO audit_checkpoints (tenant_id, seq, hash, at, key_id, signature)
@@ -65,15 +66,21 @@ export class AuditCheckpointer {
       ]);
       this.keyRegistered = true;
     }
-    const { rows } = await this.db.query<{ tenant_id: string; seq: number | string; hash: string }>(MOVED_HEADS);
-    if (rows.length === 0) return 0;
-    const at = this.clock.now();
-    const checkpoints = rows.map((r) => {
-      const body = { tenantId: r.tenant_id, seq: Number(r.seq), hash: r.hash, at };
-      return { tenant_id: body.tenantId, seq: body.seq, hash: body.hash, at, key_id: this.signer.keyId, signature: this.signer.sign(checkpointMessage(body)) };
-    });
-    await this.db.query(INSERT_CHECKPOINTS, [JSON.stringify(checkpoints)]);
-    this.written += checkpoints.length;
-    return checkpoints.length;
+    let written = 0;
+    // Pages of moved heads until none is left (a page's checkpoints take its heads out of the next).
+    for (let page = 0; page < 100; page++) {
+      const { rows } = await this.db.query<{ tenant_id: string; seq: number | string; hash: string }>(MOVED_HEADS);
+      if (rows.length === 0) break;
+      const at = this.clock.now();
+      const checkpoints = rows.map((r) => {
+        const body = { tenantId: r.tenant_id, seq: Number(r.seq), hash: r.hash, at };
+        return { tenant_id: body.tenantId, seq: body.seq, hash: body.hash, at, key_id: this.signer.keyId, signature: this.signer.sign(checkpointMessage(body)) };
+      });
+      await this.db.query(INSERT_CHECKPOINTS, [JSON.stringify(checkpoints)]);
+      written += checkpoints.length;
+      if (rows.length < PAGE) break;
+    }
+    this.written += written;
+    return written;
   }
 }

@@ -36,6 +36,9 @@ type Cursor = { xid: string; seq: number };
 
 class CursorMoved extends Error {}
 
+/** Failed turns in a row after which entries are written without their details. */
+const STUCK_TURNS = 5;
+
 /** How long the cursor may stay ahead of the stored one while no entry is made. */
 const PERSIST_EVERY_MS = 5_000;
 
@@ -58,6 +61,8 @@ export class AuditProjector {
   private storedAt = 0;
   projected = 0;
   audited = 0;
+  /** Turns failed in a row at the same cursor: past a few, entries are written without their details. */
+  private stuck = 0;
 
   constructor(
     private readonly db: SqlClient,
@@ -91,8 +96,10 @@ export class AuditProjector {
         taken = await this.turn();
         if (failing) this.logger.info({}, 'audit projection: running again');
         failing = false;
+        this.stuck = 0;
       } catch (error) {
         if (!(error instanceof CursorMoved)) {
+          this.stuck++;
           if (!failing) this.logger.warn({ err: error }, 'audit projection failed; the events wait and are retried');
           failing = true;
         }
@@ -128,7 +135,8 @@ export class AuditProjector {
     const records: AuditRecord[] = [];
     for (const row of rows) {
       const record = systemAuditOf(eventFromRow(row));
-      if (record) records.push(record);
+      // An event whose details the log keeps refusing must not stop the audit of everything after it.
+      if (record) records.push(this.stuck >= STUCK_TURNS ? { ...record, details: { detailsDropped: 'the log refused them repeatedly' } } : record);
     }
     if (records.length > 0) {
       await this.audit.transaction(async (tx, append) => {

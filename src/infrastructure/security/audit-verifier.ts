@@ -93,21 +93,27 @@ async function verifyChain(db: SqlExecutor, tenantId: string, options: VerifyOpt
       }
     }
   }
-  const to = options.to ?? Number.MAX_SAFE_INTEGER;
   const hashes = new Map<number, string>();
   const checkpoints = await checkpointsOf(db, tenantId);
   const page = (after: number) => {
-    const rows = db.query<AuditRow>('SELECT * FROM audit_log WHERE tenant_id = $1 AND seq > $2 AND at < $3 ORDER BY seq LIMIT $4', [tenantId, after, to, pageSize]);
+    // By seq alone: times need not rise with seq (entries of the mesh's own carry their event's time, instances' clocks differ).
+    const rows = db.query<AuditRow>('SELECT * FROM audit_log WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3', [tenantId, after, pageSize]);
     // Read ahead while this page is hashed; a chain that fails early leaves the next page unread.
     rows.catch(() => {});
     return rows;
   };
   let next = page(prevSeq);
+  let ended = false;
   for (;;) {
     const { rows } = await next;
     if (rows.length === pageSize) next = page(Number(rows.at(-1)!.seq));
     for (const row of rows) {
       const entry = entryFromRow(row);
+      // A range ends at the first entry at or after `to`.
+      if (options.to !== undefined && entry.at >= options.to) {
+        ended = true;
+        break;
+      }
       report.firstSeq ??= entry.seq;
       if (entry.seq !== prevSeq + 1) return fail(report, entry.id, entry.seq, `entries ${prevSeq + 1} to ${entry.seq - 1} are missing`);
       if (entry.prevHash !== prevHash) return fail(report, entry.id, entry.seq, 'does not link to the entry before it (prev_hash differs)');
@@ -119,7 +125,7 @@ async function verifyChain(db: SqlExecutor, tenantId: string, options: VerifyOpt
       report.entries++;
       report.lastSeq = entry.seq;
     }
-    if (rows.length < pageSize) break;
+    if (ended || rows.length < pageSize) break;
   }
   // A chain read to its end must reach its head: entries removed from the end leave the head pointing past them.
   if (options.to === undefined && head.seq > prevSeq) {
@@ -127,6 +133,9 @@ async function verifyChain(db: SqlExecutor, tenantId: string, options: VerifyOpt
   }
   if (options.to === undefined && head.seq === prevSeq && head.seq > 0 && head.hash !== prevHash) {
     return fail(report, undefined, head.seq, "the chain's head does not match its last entry");
+  }
+  if (options.to === undefined && head.seq < prevSeq) {
+    return fail(report, undefined, head.seq, `the chain's head says ${head.seq}, behind its last entry ${prevSeq}: the head was moved back or removed`);
   }
   const lastCheckedSeq = prevSeq;
   const firstCheckedSeq = report.firstSeq ?? lastCheckedSeq + 1;

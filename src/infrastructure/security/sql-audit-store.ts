@@ -1,6 +1,6 @@
 import type { AuditEvidence, AuditFilter, AuditStore, AuditVerifyRange, Clock, IdGenerator, Page, PageRequest, VerifyReport } from '../../application/ports.js';
 import { boundedDetails, boundedText, UnavailableError, type AuditEntry, type AuditRecord } from '../../domain/index.js';
-import type { SqlClient, SqlExecutor } from '../persistence/sql-client.js';
+import { isUniqueViolation, type SqlClient, type SqlExecutor } from '../persistence/sql-client.js';
 import { decodeCursor, encodeCursor } from '../persistence/rows.js';
 import { SqlWhere } from '../persistence/sql-page.js';
 import { entryHash, GENESIS_HASH } from './audit-chain.js';
@@ -127,6 +127,10 @@ export class SqlAuditStore implements AuditStore {
     return this.pendingEntries;
   }
 
+  load(): number {
+    return this.pendingEntries / this.options.maxPending;
+  }
+
   append(records: readonly AuditRecord[]): Promise<AuditEntry[]> {
     if (records.length === 0) return Promise.resolve([]);
     if (this.pendingEntries + records.length > this.options.maxPending) {
@@ -197,11 +201,37 @@ export class SqlAuditStore implements AuditStore {
   private writeBatch(records: AuditRecord[]): Promise<AuditEntry[]> {
     if (!this.options.soleWriter) return this.db.transaction((tx) => this.appendLocked(tx, records));
     return this.exclusively(async () => {
-      const staged = new Map<string, Head>();
-      const entries = await this.appendSole(this.db, records, staged);
-      this.remember(staged);
-      return entries;
+      const attempt = async () => {
+        const staged = new Map<string, Head>();
+        const entries = await this.appendSole(this.db, records, staged);
+        this.remember(staged);
+        return entries;
+      };
+      try {
+        return await attempt();
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+        // Someone else appended (agentmesh audit report, at the database): read the heads again, once.
+        this.heads.clear();
+        return attempt();
+      }
     });
+  }
+
+  private settle(batch: Pending[], entries: AuditEntry[]): void {
+    this.appended += entries.length;
+    let offset = 0;
+    for (const p of batch) {
+      p.resolve(entries.slice(offset, offset + p.records.length));
+      offset += p.records.length;
+    }
+  }
+
+  private reject(pending: Pending, cause: Error): void {
+    const failure = new UnavailableError(`the audit log could not be written: ${cause.message}`);
+    (failure as Error).cause = cause;
+    this.failed += pending.records.length;
+    pending.reject(failure);
   }
 
   private async flush(): Promise<void> {
@@ -210,20 +240,18 @@ export class SqlAuditStore implements AuditStore {
     this.flushing = true;
     const batch = this.takeBatch();
     try {
-      const entries = await this.writeBatch(batch.flatMap((p) => p.records));
-      this.appended += entries.length;
-      let offset = 0;
-      for (const p of batch) {
-        p.resolve(entries.slice(offset, offset + p.records.length));
-        offset += p.records.length;
-      }
+      this.settle(batch, await this.writeBatch(batch.flatMap((p) => p.records)));
     } catch (error) {
-      const cause = error as Error;
-      const failure = new UnavailableError(`the audit log could not be written: ${cause.message}`);
-      (failure as Error).cause = cause;
-      for (const p of batch) {
-        this.failed += p.records.length;
-        p.reject(failure);
+      if (batch.length === 1) this.reject(batch[0]!, error as Error);
+      else {
+        // One caller's records must not sink the others': each again on its own.
+        for (const p of batch) {
+          try {
+            this.settle([p], await this.writeBatch([...p.records]));
+          } catch (own) {
+            this.reject(p, own as Error);
+          }
+        }
       }
     } finally {
       this.flushing = false;

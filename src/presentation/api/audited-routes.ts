@@ -39,9 +39,11 @@ function one(action: AuditAction, resourceType: string, id: (request: FastifyReq
   };
 }
 
-const param = (request: FastifyRequest) => (request.params as Params).id;
-const bodyId = (request: FastifyRequest) => (request.body as Body)?.id as string | undefined;
-const createdId = (_request: FastifyRequest, reply: Result) => reply.body?.id;
+/** Only a string is an id: a body that failed validation may carry anything. */
+const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+const param = (request: FastifyRequest) => text((request.params as Params | undefined)?.id);
+const bodyId = (request: FastifyRequest) => text((request.body as Body)?.id);
+const createdId = (_request: FastifyRequest, reply: Result) => text(reply.body?.id);
 
 /** Per item of a batch: results[i] answers items[i]. */
 function each(
@@ -87,11 +89,11 @@ export const AUDITED_ROUTES: Record<string, (request: FastifyRequest, reply: Res
   'POST /v1/dead-letters/:id/requeue': one(AuditAction.TASK_RETRIED, 'task', param, () => ({ change: 'requeue from dead letters' })),
   'POST /v1/tasks/batch': each(
     (body) => body?.tasks as Array<Record<string, unknown>> | undefined,
-    (item, result) => itemChange(AuditAction.TASK_SUBMITTED, 'task', result.body?.id, result, { capability: item.capability }),
+    (item, result) => itemChange(AuditAction.TASK_SUBMITTED, 'task', text(result.body?.id), result, { capability: item.capability }),
   ),
   'POST /v1/tasks/settle': each(
     (body) => body?.outcomes as Array<Record<string, unknown>> | undefined,
     (item, result) =>
-      itemChange(item.outcome === 'failed' ? AuditAction.TASK_FAILED : AuditAction.TASK_COMPLETED, 'task', item.taskId as string | undefined, result, { agentId: item.agentId }),
+      itemChange(item.outcome === 'failed' ? AuditAction.TASK_FAILED : AuditAction.TASK_COMPLETED, 'task', text(item.taskId), result, { agentId: item.agentId }),
   ),
 };

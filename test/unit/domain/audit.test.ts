@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { boundedDetails, MAX_AUDIT_DETAILS_BYTES, REDACTED } from '../../../src/domain/index.js';
+import { boundedDetails, boundedText, MAX_AUDIT_DETAILS_BYTES, REDACTED } from '../../../src/domain/index.js';
 
 describe('audit details', () => {
   it('redacts secret-looking fields at any depth and keeps the rest', () => {
@@ -15,6 +15,14 @@ describe('audit details', () => {
     expect(details).not.toHaveProperty('gone');
     expect(details.inf).toBe('Infinity');
     expect(details.deep).toEqual({ a: { b: { c: '[…]' } } });
+  });
+
+  it('cuts text at a code point and leaves it well-formed (PostgreSQL refuses a lone surrogate)', () => {
+    const cut = boundedText(`${'a'.repeat(511)}😀tail`, 512);
+    expect(cut).toBe(`${'a'.repeat(511)}…`);
+    expect(boundedText('x\uD800y')).toBe('x\uFFFDy');
+    expect(boundedText('ok 😀')).toBe('ok 😀');
+    expect(boundedText({ not: 'a string' } as unknown)).toBe('[object Object]');
   });
 
   it('replaces details larger than the bound by a note of their size', () => {

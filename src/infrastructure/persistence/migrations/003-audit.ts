@@ -2,7 +2,7 @@
  * The audit log: one hash chain per tenant (seq 1, 2, ... each entry's hash covering the one
  * before), the head of each chain, and signed checkpoints of heads. The log and the checkpoints
  * are append-only by triggers, which bind the table owner too; PUBLIC loses UPDATE, DELETE and
- * TRUNCATE on them, and deploy/postgres/least-privilege.sql gives the mesh's own role only
+ * TRUNCATE on them, and deploy/postgres/runtime-role.sql gives the mesh's own role only
  * INSERT and SELECT there.
  */
 export const sql = `

@@ -62,6 +62,10 @@ export function registerAudit(app: FastifyInstance, audit: AuditLogger, options:
     if (!request.url.startsWith('/v1/') || reply.statusCode === 503) return payload;
     const records = recordsFor(request, reply);
     if (records.length === 0) return payload;
+    if (records.length === 1 && records[0]!.actor.type === 'anonymous') {
+      await audit.logAnonymous(records[0]!);
+      return payload;
+    }
     try {
       if (records.length === 1 && audit.isSecurityAction(records[0]!.action)) await audit.logSecurityEvent(records[0]!);
       else await audit.logActions(records);
