@@ -167,6 +167,8 @@ export async function demo(options: DemoOptions): Promise<void> {
     out(`Retries: ${s.retried} (flaky tasks fail their first attempt, then succeed)`);
     out(`Dead letters: ${dead.items.length} (${dead.items.map((t) => `${t.capability} after ${t.attempts} attempts: ${t.error?.message}`).join('; ')})`);
     out(`Failed: ${top.filter((t) => t.status === 'failed').length}, still open: ${top.filter((t) => !['completed', 'failed', 'dead_lettered', 'canceled'].includes(t.status)).length}`);
+    const audit = await client.http.json<{ intact: boolean; entries: number }>('GET', '/v1/audit/verify');
+    out(`Audit log: ${audit.entries} entries in the tenant's hash chain, ${audit.intact ? 'verified intact' : 'BROKEN'} (GET /v1/audit/verify; see docs/security.md)`);
   } finally {
     await Promise.all(agents.map((a) => a.stop({ graceMs: 2000 })));
     await running.close();
