@@ -33,7 +33,7 @@ export interface AgentMeshConfig {
    * data directory when unset), how often chain heads are checkpointed, and how often a key's
    * successful authentication is recorded (besides the entry of every change it makes).
    */
-  audit: { signingKeyFile: string | undefined; checkpointIntervalMs: number; authSuccessIntervalMs: number };
+  audit: { signingKeyFile: string | undefined; checkpointIntervalMs: number; authSuccessIntervalMs: number; pruneIntervalMs: number };
   /** Sensitive-action alerts: a syslog collector (tcp:// or tls://) and/or an HTTPS webhook, and when failed authentications make a burst. */
   siem: {
     syslogUrl: string | undefined;
@@ -208,6 +208,7 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
       signingKeyFile: env.AGENTMESH_AUDIT_SIGNING_KEY_FILE || undefined,
       checkpointIntervalMs: integer(env, 'AGENTMESH_AUDIT_CHECKPOINT_SECONDS', 60, 1, 86_400) * 1000,
       authSuccessIntervalMs: integer(env, 'AGENTMESH_AUDIT_AUTH_SUCCESS_SECONDS', 300, 0, 86_400) * 1000,
+      pruneIntervalMs: integer(env, 'AGENTMESH_AUDIT_PRUNE_SECONDS', 3600, 10, 604_800) * 1000,
     },
     mesh: {
       ...DEFAULT_MESH_SETTINGS,

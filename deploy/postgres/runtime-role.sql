@@ -14,7 +14,9 @@
 GRANT USAGE ON SCHEMA public TO :"role";
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO :"role";
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO :"role";
-REVOKE UPDATE, DELETE, TRUNCATE ON audit_log, audit_checkpoints, audit_signing_keys FROM :"role";
+REVOKE UPDATE, DELETE, TRUNCATE ON audit_log, audit_checkpoints, audit_signing_keys, audit_prunes FROM :"role";
+-- Pruning past a tenant's retention goes through this function only (it runs as the owner).
+GRANT EXECUTE ON FUNCTION audit_prune(text) TO :"role";
 -- The heads of the chains move with every append (UPDATE), but are never removed; a head moved
 -- against its chain is reported by `agentmesh audit verify`.
 REVOKE DELETE, TRUNCATE ON audit_heads FROM :"role";

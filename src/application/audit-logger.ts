@@ -122,6 +122,55 @@ export class AuditLogger {
     return report;
   }
 
+  /** The caller's tenant's retention (admins): days, or null for forever. */
+  async retention(caller: Caller): Promise<{ days: number | null }> {
+    requireRole(caller, ['admin'], 'read the audit retention');
+    return { days: (await this.store.retention(caller.tenantId)) ?? null };
+  }
+
+  /** Sets how long the caller's tenant keeps its log (null: forever); recorded as CONFIG_CHANGED. */
+  async setRetention(caller: Caller, days: number | null, context: Pick<AuditRecord, 'sourceIp' | 'userAgent' | 'traceId'> = {}): Promise<{ days: number | null }> {
+    requireRole(caller, ['admin'], 'change the audit retention');
+    if (days !== null && (!Number.isInteger(days) || days < 1 || days > 36_500)) throw new ValidationError('days must be an integer from 1 to 36,500, or null to keep the log forever', 'days');
+    const before = (await this.store.retention(caller.tenantId)) ?? null;
+    await this.store.setRetention(caller.tenantId, days ?? undefined, this.clock.now());
+    await this.logAction({
+      tenantId: caller.tenantId,
+      actor: { type: 'key', keyId: caller.keyId, role: caller.role },
+      action: AuditAction.CONFIG_CHANGED,
+      resourceType: 'audit_retention',
+      status: AuditStatus.SUCCESS,
+      ...context,
+      details: { setting: 'audit retention days', from: before, to: days },
+    });
+    return { days };
+  }
+
+  /**
+   * Prunes every tenant's entries past its retention (or one tenant's), each prune recorded in the
+   * tenant's chain as ADMIN_ACTION by the mesh. Returns what was removed.
+   */
+  async prune(tenantId?: string, by: { caller: Caller; context: Pick<AuditRecord, 'sourceIp' | 'userAgent' | 'traceId'> } | undefined = undefined): Promise<Array<{ tenantId: string; entries: number; uptoSeq: number }>> {
+    if (by) requireRole(by.caller, ['admin'], 'prune the audit log');
+    const tenants = tenantId !== undefined ? [tenantId] : await this.store.tenantsWithRetention();
+    const pruned: Array<{ tenantId: string; entries: number; uptoSeq: number }> = [];
+    for (const tenant of tenants) {
+      const result = await this.store.prune(tenant);
+      if (!result) continue;
+      pruned.push({ tenantId: tenant, ...result });
+      await this.logAction({
+        tenantId: tenant,
+        actor: by ? { type: 'key', keyId: by.caller.keyId, role: by.caller.role } : { type: 'system' },
+        action: AuditAction.ADMIN_ACTION,
+        resourceType: 'audit_log',
+        status: AuditStatus.SUCCESS,
+        ...by?.context,
+        details: { operation: 'retention prune', removedEntries: result.entries, upToSeq: result.uptoSeq, retentionDays: (await this.store.retention(tenant)) ?? null },
+      });
+    }
+    return pruned;
+  }
+
   async queryLogs(caller: Caller, tenantId: string | undefined, filter: AuditFilter, page: PageRequest, context: Pick<AuditRecord, 'sourceIp' | 'userAgent' | 'traceId'> = {}): Promise<Page<AuditEntry>> {
     requireRole(caller, ['admin'], 'read the audit log');
     const tenant = tenantId ?? caller.tenantId;

@@ -271,6 +271,12 @@ export interface AuditStore {
   load(): number;
   /** What a compliance report is built from: the tenant's entries of a period, counted and grouped. */
   evidence(tenantId: string, from: number, to: number): Promise<AuditEvidence>;
+  /** A tenant's retention in days; undefined: kept forever. */
+  retention(tenantId: string): Promise<number | undefined>;
+  setRetention(tenantId: string, days: number | undefined, now: number): Promise<void>;
+  tenantsWithRetention(): Promise<string[]>;
+  /** Removes a tenant's entries past its retention, up to its newest signed checkpoint among them (the database records the prune). */
+  prune(tenantId: string): Promise<{ entries: number; uptoSeq: number } | undefined>;
   /** Recomputes the chains (one tenant's, or all) and checks their checkpoints. */
   verify(range: AuditVerifyRange): Promise<VerifyReport>;
   /** Newest first; the cursor is opaque. */
@@ -300,6 +306,8 @@ export interface ChainReport {
   headSeq: number;
   checkpoints: number;
   lastCheckpointSeq?: number;
+  /** The chain's entries up to here were pruned past the tenant's retention (anchored on a signed checkpoint). */
+  prunedUpTo?: number;
   problem?: ChainProblem;
 }
 

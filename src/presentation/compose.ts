@@ -251,6 +251,11 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   checkpointer.start();
   const projector = new AuditProjector(store.db, store.audit, logger.child({ component: 'audit' }) as unknown as Logger);
   projector.start();
+  // Entries past a tenant's retention go now and then; every instance may try (the database takes one prune of a tenant at a time).
+  const pruning = setInterval(() => {
+    mesh.audit.prune().catch((error: Error) => logger.warn({ err: error }, 'audit retention prune failed; trying again at the next interval'));
+  }, config.audit.pruneIntervalMs);
+  pruning.unref();
   const relay = relayEvents ? new EventRelay(store.outbox, broker, logger.child({ component: 'relay' }) as unknown as Logger) : undefined;
   relay?.start();
   const probes: Record<string, HealthProbe> = {
@@ -289,6 +294,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     // The relay's last turn publishes what the mesh committed on its way down.
     await relay?.stop();
     // Everything audited on the way down is committed, then signed.
+    clearInterval(pruning);
     await projector.stop();
     await store.audit.drain();
     await checkpointer.stop();

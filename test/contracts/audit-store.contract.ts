@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditAction, AuditStatus, UnavailableError, type AuditRecord } from '../../src/domain/index.js';
 import type { SqlClient } from '../../src/infrastructure/persistence/sql-client.js';
 import { DEFAULT_AUDIT_STORE_OPTIONS, SqlAuditStore } from '../../src/infrastructure/security/sql-audit-store.js';
+import { AuditCheckpointer } from '../../src/infrastructure/security/audit-checkpointer.js';
+import { developmentSigningKey } from '../../src/infrastructure/security/audit-signing.js';
+import { silentLogger } from '../../src/application/logger.js';
 import { systemClock } from '../../src/infrastructure/system/system-clock.js';
 import { UuidV7Generator } from '../../src/infrastructure/system/uuid-v7.js';
 
@@ -143,6 +146,37 @@ export function auditStoreContract(
       const [next] = await a.append([record('t12', 3)]);
       expect(next!.seq).toBe(3);
       expect((await a.verify({ tenantId: 't12' })).intact).toBe(true);
+    });
+
+    it('prunes entries past the retention up to a signed checkpoint, and the shortened chain still verifies', async () => {
+      const day = 86_400_000;
+      const signer = developmentSigningKey(undefined).signer;
+      const checkpointer = new AuditCheckpointer(dbs.first, signer, systemClock, silentLogger, 60_000);
+      await a.append(Array.from({ length: 5 }, (_, n) => record('t13', n, { at: Date.now() - 3 * day })));
+      await checkpointer.checkpoint();
+      await a.append(Array.from({ length: 3 }, (_, n) => record('t13', n)));
+      expect(await a.prune('t13')).toBeUndefined();
+      await a.setRetention('t13', 1, Date.now());
+      expect(await a.retention('t13')).toBe(1);
+      expect(await a.prune('t13')).toEqual({ entries: 5, uptoSeq: 5 });
+      expect(await a.prune('t13')).toBeUndefined();
+      const report = await a.verify({ tenantId: 't13' });
+      expect(report.intact).toBe(true);
+      expect(report.chains[0]).toMatchObject({ prunedUpTo: 5, firstSeq: 6, lastSeq: 8, entries: 3 });
+      await expect(dbs.first.query("DELETE FROM audit_log WHERE tenant_id = 't13'")).rejects.toThrow(/append-only/u);
+      await a.setRetention('t13', undefined, Date.now());
+      expect(await a.retention('t13')).toBeUndefined();
+    });
+
+    it('reports a prefix removed without a prune', async () => {
+      await a.append(Array.from({ length: 4 }, (_, n) => record('t14', n)));
+      await dbs.first.transaction(async (tx) => {
+        await tx.exec("SET LOCAL session_replication_role = 'replica'");
+        await tx.query("DELETE FROM audit_log WHERE tenant_id = 't14' AND seq <= 2");
+      });
+      const report = await a.verify({ tenantId: 't14' });
+      expect(report.intact).toBe(false);
+      expect(report.chains[0]!.problem!.reason).toBe('entries 1 to 2 are missing');
     });
 
     it('refuses UPDATE, DELETE and TRUNCATE of the log by anyone, the owner included', async () => {

@@ -76,8 +76,24 @@ async function verifyChain(db: SqlExecutor, tenantId: string, options: VerifyOpt
   const report: ChainReport = { tenantId, entries: 0, headSeq: head.seq, checkpoints: 0 };
 
   // Where to start: the first entry, or the first at or after `from` (anchored on the entry before it).
+  // A pruned chain starts after its latest prune, anchored on the pruned entry's hash, which a
+  // signed checkpoint must cover.
+  const checkpoints = await checkpointsOf(db, tenantId);
   let prevSeq = 0;
   let prevHash = GENESIS_HASH;
+  const { rows: prunes } = await db.query<{ upto_seq: number | string; upto_hash: string }>('SELECT upto_seq, upto_hash FROM audit_prunes WHERE tenant_id = $1 ORDER BY upto_seq DESC LIMIT 1', [tenantId]);
+  if (prunes[0]) {
+    const upto = Number(prunes[0].upto_seq);
+    const anchor = checkpoints.get(upto);
+    if (!anchor || anchor.hash !== prunes[0].upto_hash) return fail(report, undefined, upto, `the chain was pruned up to ${upto}, but no signed checkpoint covers that entry`);
+    const key = keys.get(anchor.key_id);
+    if (!key || !verifySignature(key, checkpointMessage({ tenantId, seq: upto, hash: anchor.hash, at: Number(anchor.at) }), anchor.signature)) {
+      return fail(report, undefined, upto, `the checkpoint that anchors the prune up to ${upto} is not signed by a trusted key`);
+    }
+    prevSeq = upto;
+    prevHash = prunes[0].upto_hash;
+    report.prunedUpTo = upto;
+  }
   if (options.from !== undefined) {
     const { rows } = await db.query<{ seq: number | string }>('SELECT min(seq) AS seq FROM audit_log WHERE tenant_id = $1 AND at >= $2', [tenantId, options.from]);
     const first = rows[0]?.seq;
@@ -87,14 +103,13 @@ async function verifyChain(db: SqlExecutor, tenantId: string, options: VerifyOpt
         'SELECT seq, hash FROM audit_log WHERE tenant_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT 1',
         [tenantId, Number(first)],
       );
-      if (before[0]) {
+      if (before[0] && Number(before[0].seq) > prevSeq) {
         prevSeq = Number(before[0].seq);
         prevHash = before[0].hash;
       }
     }
   }
   const hashes = new Map<number, string>();
-  const checkpoints = await checkpointsOf(db, tenantId);
   const page = (after: number) => {
     // By seq alone: times need not rise with seq (entries of the mesh's own carry their event's time, instances' clocks differ).
     const rows = db.query<AuditRow>('SELECT * FROM audit_log WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3', [tenantId, after, pageSize]);

@@ -7,6 +7,7 @@ import { entryHash, GENESIS_HASH } from './audit-chain.js';
 import { entryFromRow, rowOf, type AuditRow } from './audit-rows.js';
 import { verifyAuditLog } from './audit-verifier.js';
 import { auditEvidence } from './sql-audit-evidence.js';
+import { pruneTenant, retentionOf, setRetention, tenantsWithRetention } from './sql-audit-retention.js';
 
 export interface AuditStoreOptions {
   /** Entries per transaction. */
@@ -312,6 +313,22 @@ export class SqlAuditStore implements AuditStore {
     await executor.query(APPEND_SOLE, [JSON.stringify(entries.map(rowOf)), SqlAuditStore.headRows(heads, now)]);
     for (const [tenant, head] of heads) staged.set(tenant, head);
     return entries;
+  }
+
+  retention(tenantId: string): Promise<number | undefined> {
+    return retentionOf(this.db, tenantId);
+  }
+
+  setRetention(tenantId: string, days: number | undefined, now: number): Promise<void> {
+    return setRetention(this.db, tenantId, days, now);
+  }
+
+  tenantsWithRetention(): Promise<string[]> {
+    return tenantsWithRetention(this.db);
+  }
+
+  prune(tenantId: string): Promise<{ entries: number; uptoSeq: number } | undefined> {
+    return pruneTenant(this.db, tenantId);
   }
 
   evidence(tenantId: string, from: number, to: number): Promise<AuditEvidence> {

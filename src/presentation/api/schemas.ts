@@ -373,6 +373,7 @@ export const AuditVerifyReport = Type.Object({
       headSeq: Type.Integer(),
       checkpoints: Type.Integer(),
       lastCheckpointSeq: Type.Optional(Type.Integer()),
+      prunedUpTo: Type.Optional(Type.Integer({ description: 'Entries up to here were pruned past the retention, anchored on a signed checkpoint' })),
       problem: Type.Optional(Type.Object({ entryId: Type.Optional(Type.String()), seq: Type.Integer(), reason: Type.String() })),
     }),
   ),
@@ -422,4 +423,10 @@ export const ComplianceReportSchema = Type.Object(
     contentHash: Type.String({ description: "SHA-256 (hex) of the RFC 8785 JSON of every other field, tagged 'agentmesh/compliance-report/v1\\n'" }),
   },
   { $id: 'ComplianceReport' },
+);
+
+export const AuditRetention = Type.Object(
+  // One schema with both types, not a union: with type coercion on, a union's null branch would take 0.
+  { days: Type.Unsafe<number | null>({ type: ['integer', 'null'], minimum: 1, maximum: 36_500, description: 'Days to keep entries (1 to 36,500); null keeps them forever' }) },
+  { additionalProperties: false },
 );

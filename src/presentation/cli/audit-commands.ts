@@ -70,7 +70,7 @@ function printReport(report: VerifyReport, where: string): void {
   const out = process.stdout;
   out.write(`audit log at ${where}: ${report.entries} entries in ${report.chains.length} chain(s) verified in ${report.millis} ms\n`);
   for (const chain of report.chains) {
-    const range = chain.firstSeq !== undefined ? `entries ${chain.firstSeq}-${chain.lastSeq}` : 'no entries in range';
+    const range = `${chain.prunedUpTo !== undefined ? `pruned up to ${chain.prunedUpTo}, ` : ''}${chain.firstSeq !== undefined ? `entries ${chain.firstSeq}-${chain.lastSeq}` : 'no entries in range'}`;
     const checkpoints = `${chain.checkpoints} checkpoint(s)${chain.lastCheckpointSeq !== undefined ? `, last at ${chain.lastCheckpointSeq}` : ''}`;
     const verdict = chain.problem ? `TAMPERED at ${chain.problem.seq}${chain.problem.entryId ? ` (entry ${chain.problem.entryId})` : ''}: ${chain.problem.reason}` : 'intact';
     out.write(`  tenant ${chain.tenantId}: ${range}, head ${chain.headSeq}, ${checkpoints}: ${verdict}\n`);

@@ -32,6 +32,8 @@ const API_ROUTES: Record<string, string[]> = {
   '/v1/dead-letters/{id}/requeue': ['post'],
   '/v1/audit': ['get'],
   '/v1/audit/verify': ['get'],
+  '/v1/audit/retention': ['get', 'put'],
+  '/v1/audit/prune': ['post'],
   '/v1/compliance/reports': ['get'],
 };
 

@@ -180,6 +180,21 @@ describe('audit log through the API', () => {
     expect(system[2]!.details).toMatchObject({ attempt: 1, reason: 'lease_expired' });
   });
 
+  it('sets the retention (admins; recorded as CONFIG_CHANGED) and prunes on demand; refuses a bad value', async () => {
+    expect(expectStatus(await h.request('GET', '/v1/audit/retention', { key: acme.key }), 200)).toEqual({ days: null });
+    expect(expectStatus(await h.request('PUT', '/v1/audit/retention', { key: acme.key, body: { days: 30 } }), 200)).toEqual({ days: 30 });
+    expect(expectStatus(await h.request('GET', '/v1/audit/retention', { key: acme.key }), 200)).toEqual({ days: 30 });
+    const [changed] = await entries(h, '&action=CONFIG_CHANGED', acme.key);
+    expect(changed).toMatchObject({ resourceType: 'audit_retention', details: { from: null, to: 30 } });
+    // Nothing is 30 days old yet.
+    expect(expectStatus(await h.request('POST', '/v1/audit/prune', { key: acme.key }), 200)).toEqual({ removedEntries: 0, upToSeq: null });
+    expect(expectProblem(await h.request('PUT', '/v1/audit/retention', { key: acme.key, body: { days: 0 } }), 400, 'validation').field).toBe('body.days');
+    const observer = await createApiKey(h, 'observer', acme.key, 'retention reader');
+    expectProblem(await h.request('PUT', '/v1/audit/retention', { key: observer.key, body: { days: 1 } }), 403, 'forbidden');
+    expectProblem(await h.request('POST', '/v1/audit/prune', { key: observer.key }), 403, 'forbidden');
+    expect(expectStatus(await h.request('PUT', '/v1/audit/retention', { key: acme.key, body: { days: null } }), 200)).toEqual({ days: null });
+  });
+
   it('keeps secrets out of details: the key created is named, its secret is not', async () => {
     const made = await createApiKey(h, 'agent', acme.key, 'worker key', 'worker-1');
     const [entry] = await entries(h, `&action=API_KEY_CREATED&resourceId=${made.id}`, acme.key);

@@ -15,6 +15,10 @@ function listStore(state: { load: number; failing: boolean; entries: AuditRecord
     },
     query: async () => ({ items: [] }),
     verify: async () => ({ intact: true, signaturesTrusted: false, entries: 0, millis: 0, chains: [] }),
+    retention: async () => undefined,
+    setRetention: async () => {},
+    tenantsWithRetention: async () => [],
+    prune: async () => undefined,
     evidence: async () => ({ counts: [], distinctKeys: 0, deniedByKey: [], securityByDay: [], processing: [], keyAndAdminEvents: [], head: undefined, checkpoint: undefined }),
   };
 }

@@ -1,5 +1,6 @@
 import type { Mesh } from '../../../application/mesh.js';
-import { AuditEntrySchema, AuditQuery, AuditVerifyQuery, AuditVerifyReport, errors, pageOf } from '../schemas.js';
+import { AuditEntrySchema, AuditQuery, AuditRetention, AuditVerifyQuery, AuditVerifyReport, errors, pageOf } from '../schemas.js';
+import { Type } from '@fastify/type-provider-typebox';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
 import { auditContext } from './audit-context.js';
 
@@ -46,6 +47,42 @@ export function auditRoutes(app: TypedApp, mesh: Mesh): void {
         { ...(tenant !== undefined && { tenantId: tenant }), ...(from !== undefined && { from: Date.parse(from) }), ...(to !== undefined && { to: Date.parse(to) }) },
         auditContext(request),
       );
+    },
+  );
+
+  app.get(
+    '/v1/audit/retention',
+    { schema: { tags: ['audit'], summary: "How long the tenant keeps its audit log (admins): days, or null for forever", security: bearerSecurity, response: { 200: AuditRetention, ...errors() } } },
+    async (request) => mesh.audit.retention(request.caller),
+  );
+
+  app.put(
+    '/v1/audit/retention',
+    {
+      schema: {
+        tags: ['audit'],
+        summary: 'Set how long the tenant keeps its audit log; older entries are pruned hourly, up to a signed checkpoint (admins; recorded as CONFIG_CHANGED)',
+        security: bearerSecurity,
+        body: AuditRetention,
+        response: { 200: AuditRetention, ...errors() },
+      },
+    },
+    async (request) => mesh.audit.setRetention(request.caller, request.body.days, auditContext(request)),
+  );
+
+  app.post(
+    '/v1/audit/prune',
+    {
+      schema: {
+        tags: ['audit'],
+        summary: "Prune the tenant's entries past its retention now (admins; recorded as ADMIN_ACTION)",
+        security: bearerSecurity,
+        response: { 200: Type.Object({ removedEntries: Type.Integer(), upToSeq: Type.Union([Type.Integer(), Type.Null()]) }), ...errors() },
+      },
+    },
+    async (request) => {
+      const [pruned] = await mesh.audit.prune(request.caller.tenantId, { caller: request.caller, context: auditContext(request) });
+      return { removedEntries: pruned?.entries ?? 0, upToSeq: pruned?.uptoSeq ?? null };
     },
   );
 }
