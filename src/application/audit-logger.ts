@@ -2,7 +2,7 @@ import { AuditAction, AuditStatus, NotFoundError, ValidationError, type AuditEnt
 import { requireRole, type Caller } from './caller.js';
 import type { Logger } from './logger.js';
 import { gatherComplianceReport, type ComplianceReport, type Framework } from './compliance-report.js';
-import type { ApiKeyRepository, AuditFilter, AuditStore, AuditVerifyRange, Clock, Page, PageRequest, VerifyReport } from './ports.js';
+import type { ApiKeyRepository, AuditFilter, AuditStore, AuditVerifyRange, Clock, Page, PageRequest, TenantRepository, VerifyReport } from './ports.js';
 
 /** What a security event is: an entry to record, and a warning line for the operator at once. */
 const SECURITY_ACTIONS: ReadonlySet<AuditAction> = new Set([AuditAction.AUTH_FAILURE, AuditAction.UNAUTHORIZED_ACCESS]);
@@ -21,8 +21,18 @@ export class AuditLogger {
     private readonly logger: Logger,
     private readonly apiKeys: ApiKeyRepository,
     private readonly clock: Clock,
+    private readonly tenants: TenantRepository,
     private readonly alerts?: { consider(entries: readonly AuditEntry[]): void },
   ) {}
+
+  /** The tenant a call is about: the caller's own, or (the platform admin only) another that exists; else 404. */
+  private async tenantFor(caller: Caller, tenantId: string | undefined): Promise<string> {
+    const tenant = tenantId ?? caller.tenantId;
+    if (tenant === caller.tenantId) return tenant;
+    // The same answer for a tenant that does not exist as for one the caller may not see: nothing leaks.
+    if (!caller.platform || !(await this.tenants.get(tenant))) throw new NotFoundError('tenant', tenant);
+    return tenant;
+  }
 
   async logAction(record: AuditRecord): Promise<AuditEntry> {
     return (await this.logActions([record]))[0]!;
@@ -77,8 +87,7 @@ export class AuditLogger {
    */
   async verifyChains(caller: Caller, range: AuditVerifyRange, context: Pick<AuditRecord, 'sourceIp' | 'userAgent' | 'traceId'> = {}): Promise<VerifyReport> {
     requireRole(caller, ['admin'], 'verify the audit log');
-    const tenantId = range.tenantId ?? (caller.platform ? undefined : caller.tenantId);
-    if (tenantId !== undefined && tenantId !== caller.tenantId && !caller.platform) throw new NotFoundError('tenant', tenantId);
+    const tenantId = range.tenantId === undefined ? (caller.platform ? undefined : caller.tenantId) : await this.tenantFor(caller, range.tenantId);
     const report = await this.store.verify({ ...range, ...(tenantId !== undefined ? { tenantId } : {}) });
     const problem = report.chains.find((c) => c.problem);
     await this.logAction({
@@ -105,8 +114,7 @@ export class AuditLogger {
     context: Pick<AuditRecord, 'sourceIp' | 'userAgent' | 'traceId'> = {},
   ): Promise<ComplianceReport> {
     requireRole(caller, ['admin'], 'export compliance reports');
-    const tenantId = request.tenantId ?? caller.tenantId;
-    if (tenantId !== caller.tenantId && !caller.platform) throw new NotFoundError('tenant', tenantId);
+    const tenantId = await this.tenantFor(caller, request.tenantId);
     if (request.to <= request.from) throw new ValidationError('to must be after from', 'to');
     const report = await gatherComplianceReport({ audit: this.store, apiKeys: this.apiKeys }, { framework: request.framework, tenantId, from: request.from, to: request.to }, { now: this.clock.now(), generatedBy: `key ${caller.keyId}` });
     await this.logAction({
@@ -173,11 +181,7 @@ export class AuditLogger {
 
   async queryLogs(caller: Caller, tenantId: string | undefined, filter: AuditFilter, page: PageRequest, context: Pick<AuditRecord, 'sourceIp' | 'userAgent' | 'traceId'> = {}): Promise<Page<AuditEntry>> {
     requireRole(caller, ['admin'], 'read the audit log');
-    const tenant = tenantId ?? caller.tenantId;
-    if (tenant !== caller.tenantId && !caller.platform) {
-      // The same answer as for a tenant that does not exist: nothing about other tenants leaks.
-      throw new NotFoundError('tenant', tenant);
-    }
+    const tenant = await this.tenantFor(caller, tenantId);
     const result = await this.store.query(tenant, filter, page);
     await this.logAction({
       tenantId: tenant,

@@ -108,7 +108,7 @@ function commonEvidence(input: ReportInput, t: Tally) {
   const authentication: EvidenceItem[] = [
     { label: 'Successful authentications recorded (each key at most once per interval per instance)', value: t.of('AUTH_SUCCESS') },
     { label: 'Distinct keys that acted', value: evidence.distinctKeys },
-    { label: 'Keys created / rotated / revoked', value: `${t.of('API_KEY_CREATED')} / ${t.of('API_KEY_ROTATED')} / ${t.of('API_KEY_REVOKED')}` },
+    { label: 'Keys created / rotated / revoked', value: `${t.of('API_KEY_CREATED', 'success')} / ${t.of('API_KEY_ROTATED', 'success')} / ${t.of('API_KEY_REVOKED', 'success')}` },
     { label: 'Agent keys bound to one agent', value: `${live.filter((k) => k.role === 'agent' && k.agentId !== undefined).length} of ${live.filter((k) => k.role === 'agent').length}` },
     {
       label: 'Failed authentications',
@@ -129,7 +129,7 @@ function commonEvidence(input: ReportInput, t: Tally) {
     label: 'Tasks completed / failed / dead-lettered / canceled',
     value: `${t.of('TASK_COMPLETED', 'success')} / ${t.of('TASK_FAILED')} / ${t.of('TASK_DEAD_LETTERED')} / ${t.of('TASK_CANCELLED')}`,
   };
-  const agents: EvidenceItem = { label: 'Agents registered / changed / terminated', value: `${t.of('AGENT_CREATED')} / ${t.of('AGENT_UPDATED')} / ${t.of('AGENT_TERMINATED')}` };
+  const agents: EvidenceItem = { label: 'Agents registered / changed / terminated', value: `${t.of('AGENT_CREATED', 'success')} / ${t.of('AGENT_UPDATED')} / ${t.of('AGENT_TERMINATED', 'success')}` };
   const reviews: EvidenceItem = { label: 'Reads of the log, and verifications of it', value: `${t.of('AUDIT_LOG_EXPORTED')} / ${t.of('COMPLIANCE_CHECK')}` };
   return { integrity, denied, keyEvents, keysByRole, authentication, securityTimeline, processing, outcomes, agents, reviews };
 }

@@ -78,7 +78,7 @@ export const AUDITED_ROUTES: Record<string, (request: FastifyRequest, reply: Res
   'POST /v1/api-keys': one(AuditAction.API_KEY_CREATED, 'api_key', createdId, (r) => ({ role: (r.body as Body)?.role, name: (r.body as Body)?.name, agentId: (r.body as Body)?.agentId })),
   'DELETE /v1/api-keys/:id': one(AuditAction.API_KEY_REVOKED, 'api_key', param),
   'POST /v1/api-keys/:id/rotate': one(AuditAction.API_KEY_ROTATED, 'api_key', param),
-  'POST /v1/agents': one(AuditAction.AGENT_CREATED, 'agent', bodyId, (r) => ({ capabilities: ((r.body as Body)?.capabilities as Array<{ name: string }> | undefined)?.map((c) => c.name) })),
+  'POST /v1/agents': one(AuditAction.AGENT_CREATED, 'agent', (r, reply) => bodyId(r) ?? createdId(r, reply), (r) => ({ capabilities: ((r.body as Body)?.capabilities as Array<{ name: string }> | undefined)?.map((c) => c.name) })),
   'POST /v1/agents/:id/pause': one(AuditAction.AGENT_UPDATED, 'agent', param, () => ({ change: 'pause' })),
   'POST /v1/agents/:id/resume': one(AuditAction.AGENT_UPDATED, 'agent', param, () => ({ change: 'resume' })),
   'DELETE /v1/agents/:id': one(AuditAction.AGENT_TERMINATED, 'agent', param),

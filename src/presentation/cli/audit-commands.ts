@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { FRAMEWORKS, gatherComplianceReport, type Framework } from '../../application/compliance-report.js';
 import { AuditAction, AuditStatus } from '../../domain/index.js';
 import { SqlApiKeyRepository } from '../../infrastructure/persistence/sql-api-key-repository.js';
+import { SqlTenantRepository } from '../../infrastructure/persistence/sql-tenant-repository.js';
 import { htmlToPdf } from '../../infrastructure/reports/chromium-pdf.js';
 import { publicKeyFromPem } from '../../infrastructure/security/audit-signing.js';
 import { verifyAuditLog, type VerifyReport } from '../../infrastructure/security/audit-verifier.js';
@@ -72,7 +73,7 @@ function printReport(report: VerifyReport, where: string): void {
   for (const chain of report.chains) {
     const range = `${chain.prunedUpTo !== undefined ? `pruned up to ${chain.prunedUpTo}, ` : ''}${chain.firstSeq !== undefined ? `entries ${chain.firstSeq}-${chain.lastSeq}` : 'no entries in range'}`;
     const checkpoints = `${chain.checkpoints} checkpoint(s)${chain.lastCheckpointSeq !== undefined ? `, last at ${chain.lastCheckpointSeq}` : ''}`;
-    const verdict = chain.problem ? `TAMPERED at ${chain.problem.seq}${chain.problem.entryId ? ` (entry ${chain.problem.entryId})` : ''}: ${chain.problem.reason}` : 'intact';
+    const verdict = chain.problem ? `FAILED at ${chain.problem.seq}${chain.problem.entryId ? ` (entry ${chain.problem.entryId})` : ''}: ${chain.problem.reason}` : 'intact';
     out.write(`  tenant ${chain.tenantId}: ${range}, head ${chain.headSeq}, ${checkpoints}: ${verdict}\n`);
   }
   if (!report.signaturesTrusted) out.write('note: checkpoint signatures were checked against the keys the database lists; pass --public-key to check them against a key you trust\n');
@@ -98,6 +99,7 @@ export function registerAuditCommands(program: Command): void {
       const keys = trustedKeys(flags.publicKey);
       const { db, where } = await openDatabase('audit');
       try {
+        if (!(await new SqlTenantRepository(db).get(flags.tenant))) throw new Error(`there is no tenant '${flags.tenant}' in ${where}`);
         const audit = new SqlAuditStore(db, systemClock, new UuidV7Generator());
         const report = await gatherComplianceReport(
           { audit, apiKeys: new SqlApiKeyRepository(db) },
@@ -115,7 +117,7 @@ export function registerAuditCommands(program: Command): void {
             resourceType: 'compliance_report',
             resourceId: flags.framework,
             status: AuditStatus.SUCCESS,
-            details: { via: 'agentmesh audit report', format: flags.format, from: report.period.from, to: report.period.to, contentHash: report.contentHash, chainIntact: report.chain.intact },
+            details: { via: 'agentmesh audit report', framework: flags.framework, format: flags.format, from: report.period.from, to: report.period.to, contentHash: report.contentHash, chainIntact: report.chain.intact },
           },
         ]);
         if (flags.out !== undefined) process.stdout.write(`wrote the ${flags.framework} report of tenant '${flags.tenant}' to ${flags.out} (content hash ${report.contentHash})\n`);
@@ -140,6 +142,7 @@ export function registerAuditCommands(program: Command): void {
       const { db, where } = await openDatabase('audit');
       let report: VerifyReport;
       try {
+        if (flags.tenant !== undefined && !(await new SqlTenantRepository(db).get(flags.tenant))) throw new Error(`there is no tenant '${flags.tenant}' in ${where}`);
         report = await verifyAuditLog(db, {
           ...(flags.tenant !== undefined && { tenantId: flags.tenant }),
           ...(flags.from !== undefined && { from: Date.parse(flags.from) }),
@@ -153,7 +156,7 @@ export function registerAuditCommands(program: Command): void {
       else printReport(report, where);
       if (!report.intact) {
         const bad = report.chains.find((c) => c.problem)!;
-        process.stderr.write(`agentmesh: the audit log of tenant '${bad.tenantId}' was tampered with at entry ${bad.problem!.seq}${bad.problem!.entryId ? ` (${bad.problem!.entryId})` : ''}: ${bad.problem!.reason}\n`);
+        process.stderr.write(`agentmesh: the audit log of tenant '${bad.tenantId}' failed verification at entry ${bad.problem!.seq}${bad.problem!.entryId ? ` (${bad.problem!.entryId})` : ''}: ${bad.problem!.reason}\n`);
         process.exitCode = 1;
       }
     });

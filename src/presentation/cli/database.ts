@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { loadConfig, redactUrl } from '../../config.js';
 import { migrate } from '../../infrastructure/persistence/migrate.js';
 import { PgliteClient } from '../../infrastructure/persistence/pglite-client.js';
@@ -24,6 +25,9 @@ export async function openDatabase(purpose: string): Promise<{ db: SqlClient; wh
     }
   }
   if (config.dataDir === undefined) throw new UsageError('AGENTMESH_DATA_DIR is :memory:, which keeps nothing; point it at a data directory or set AGENTMESH_DATABASE_URL');
+  if (purpose !== 'migrate' && !existsSync(config.dataDir)) {
+    throw new UsageError(`there is no embedded database at ${config.dataDir}: set AGENTMESH_DATA_DIR to the mesh's data directory, or AGENTMESH_DATABASE_URL`);
+  }
   const db = await PgliteClient.open(config.dataDir);
   try {
     return { db, where: config.dataDir, applied: await migrate(db) };

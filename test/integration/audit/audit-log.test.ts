@@ -117,6 +117,9 @@ describe('audit log through the API', () => {
     const orchestrator = await createApiKey(h, 'orchestrator', acme.key);
     expectProblem(await h.request('GET', '/v1/audit', { key: orchestrator.key }), 403, 'forbidden');
     expectProblem(await h.request('GET', '/v1/audit?tenant=default', { key: acme.key }), 404, 'not_found');
+    // A tenant that does not exist is a 404 even for the platform admin, and makes no chain.
+    expectProblem(await h.request('GET', '/v1/audit?tenant=nope'), 404, 'not_found');
+    expectProblem(await h.request('GET', '/v1/audit/verify?tenant=nope'), 404, 'not_found');
     const platformView = await entries(h, '&tenant=acme');
     expect(platformView.length).toBeGreaterThan(0);
     expect(platformView.every((e) => e.tenantId === 'acme')).toBe(true);

@@ -87,7 +87,10 @@ describe('compliance reports', () => {
 
   it('refuses a bad framework, time or period with problem+json naming the field', async () => {
     const bad = (query: string) => h.request('GET', `/v1/compliance/reports?${query}`, { key: acme.key });
-    expect(expectProblem(await bad(`framework=pci&${PERIOD}`), 400, 'validation').field).toBe('querystring.framework');
+    const framework = expectProblem(await bad(`framework=pci&${PERIOD}`), 400, 'validation');
+    expect(framework.field).toBe('querystring.framework');
+    expect(framework.detail).toBe('querystring.framework must be one of hipaa, gdpr, soc2');
+    expectProblem(await h.request('GET', `/v1/compliance/reports?framework=soc2&${PERIOD}&tenant=ghost`), 404, 'not_found');
     expect(expectProblem(await bad('framework=hipaa&from=yesterday&to=2030-01-01T00:00:00Z'), 400, 'validation').field).toBe('querystring.from');
     expect(expectProblem(await bad('framework=hipaa&from=2030-01-01T00:00:00Z'), 400, 'validation').field).toBe('querystring.to');
     expect(expectProblem(await bad('framework=hipaa&from=2030-01-01T00:00:00Z&to=2029-01-01T00:00:00Z'), 400, 'validation').field).toBe('querystring.to');
@@ -130,6 +133,12 @@ describe('compliance reports', () => {
     expect(noOut.code).toBe(2);
     const backwards = await cli(['audit', 'report', '--framework', 'soc2', '--tenant', 'acme', '--from', to, '--to', from], env);
     expect(oneLine(backwards.stderr)).toBe('agentmesh: --to must be after --from');
+    const ghost = await cli(['audit', 'report', '--framework', 'soc2', '--tenant', 'ghost', '--from', from, '--to', to], env, 60_000);
+    expect(ghost.code).toBe(1);
+    expect(oneLine(ghost.stderr)).toMatch(/^agentmesh: there is no tenant 'ghost' in /u);
+    const nowhere = await cli(['audit', 'verify'], { AGENTMESH_DATA_DIR: join(scratch, 'missing') }, 30_000);
+    expect(nowhere.code).toBe(2);
+    expect(oneLine(nowhere.stderr)).toMatch(/there is no embedded database at .*missing/u);
     if (!haveChromium) return;
     const pdf = join(scratch, 'report.pdf');
     const printed = await cli(['audit', 'report', '--framework', 'hipaa', '--tenant', 'acme', '--from', from, '--to', to, '--format', 'pdf', '--out', pdf], env, 120_000);

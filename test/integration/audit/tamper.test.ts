@@ -78,7 +78,7 @@ describe('agentmesh audit verify on a tampered log', { timeout: 90_000 }, () => 
     const dir = await tampered('altered', (db) => db.query("UPDATE audit_log SET status = 'failure' WHERE tenant_id = 'default' AND seq = 5").then(() => undefined));
     const run = await verify(dir);
     expect(run.code).toBe(1);
-    expect(oneLine(run.stderr)).toBe(`agentmesh: the audit log of tenant 'default' was tampered with at entry 5 (${ids[4]}): was altered (its content does not hash to its hash)`);
+    expect(oneLine(run.stderr)).toBe(`agentmesh: the audit log of tenant 'default' failed verification at entry 5 (${ids[4]}): was altered (its content does not hash to its hash)`);
   });
 
   it('names the entry after one that was removed', async () => {
@@ -146,9 +146,12 @@ describe('agentmesh audit verify on a tampered log', { timeout: 90_000 }, () => 
     const dir = await tampered('range', async () => {});
     const ranged = await verify(dir, '--tenant', 'default', '--from', new Date(Date.now() - 3600_000).toISOString(), '--to', new Date(Date.now() + 3600_000).toISOString());
     expect(ranged.code).toBe(0);
-    const empty = await verify(dir, '--tenant', 'nobody');
-    expect(empty.code).toBe(0);
-    expect(empty.stdout).toContain('tenant nobody: no entries in range');
+    const unknown = await verify(dir, '--tenant', 'nobody');
+    expect(unknown.code).toBe(1);
+    expect(oneLine(unknown.stderr)).toMatch(/^agentmesh: there is no tenant 'nobody' in /u);
+    const future = await verify(dir, '--tenant', 'default', '--from', new Date(Date.now() + 86_400_000).toISOString());
+    expect(future.code).toBe(0);
+    expect(future.stdout).toContain('tenant default: no entries in range');
 
     const badTime = await verify(dir, '--from', 'yesterday');
     expect(badTime.code).toBe(2);

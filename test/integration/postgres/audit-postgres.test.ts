@@ -111,6 +111,6 @@ describe.skipIf(skip)('audit log on PostgreSQL with a least-privilege run-time r
     await superuser.end();
     const run = await cli(['audit', 'verify', '--tenant', 'default'], { AGENTMESH_DATABASE_URL: database.url });
     expect(run.code).toBe(1);
-    expect(oneLine(run.stderr)).toBe(`agentmesh: the audit log of tenant 'default' was tampered with at entry ${rows[0].seq} (${rows[0].id}): was altered (its content does not hash to its hash)`);
+    expect(oneLine(run.stderr)).toBe(`agentmesh: the audit log of tenant 'default' failed verification at entry ${rows[0].seq} (${rows[0].id}): was altered (its content does not hash to its hash)`);
   }, 60_000);
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AuditLogger } from '../../../src/application/audit-logger.js';
 import { silentLogger } from '../../../src/application/logger.js';
-import type { ApiKeyRepository, AuditStore } from '../../../src/application/ports.js';
+import type { ApiKeyRepository, AuditStore, TenantRepository } from '../../../src/application/ports.js';
 import { AuditAction, AuditStatus, UnavailableError, type AuditEntry, type AuditRecord } from '../../../src/domain/index.js';
 
 /** An audit store that keeps entries in a list, with a queue load and failures set by the test. */
@@ -28,7 +28,7 @@ const failure: AuditRecord = { tenantId: 'default', actor: { type: 'anonymous' }
 describe('AuditLogger.logAnonymous', () => {
   it('records failed authentications while the log has room, and drops (and counts) them past half the queue or on failure, without throwing', async () => {
     const state = { load: 0.1, failing: false, entries: [] as AuditRecord[] };
-    const logger = new AuditLogger(listStore(state), silentLogger, {} as ApiKeyRepository, { now: () => 0 });
+    const logger = new AuditLogger(listStore(state), silentLogger, {} as ApiKeyRepository, { now: () => 0 }, {} as TenantRepository);
     await logger.logAnonymous(failure);
     expect(state.entries).toHaveLength(1);
     state.load = 0.6;

@@ -85,9 +85,14 @@ export function registerProblemDetails(app: FastifyInstance): void {
     if (error.validation) {
       const field = fieldOf(error);
       const v = error.validation[0];
-      const detail = v?.params && (v.params as { additionalProperty?: string }).additionalProperty
+      const params = (v?.params ?? {}) as { additionalProperty?: string; allowedValues?: unknown[]; type?: string | string[] };
+      const detail = params.additionalProperty
         ? `${field} is not a known field`
-        : `${field ?? 'request'} ${v?.message ?? 'is invalid'}`;
+        : v?.keyword === 'enum' && Array.isArray(params.allowedValues)
+          ? `${field ?? 'request'} must be one of ${params.allowedValues.join(', ')}`
+          : v?.keyword === 'type' && Array.isArray(params.type)
+            ? `${field ?? 'request'} must be ${params.type.join(' or ')}`
+            : `${field ?? 'request'} ${v?.message ?? 'is invalid'}`;
       return sendProblem(reply, request, 400, 'validation', detail, field ? { field } : {});
     }
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
