@@ -7,7 +7,7 @@ import { PgliteClient } from '../dist/infrastructure/persistence/pglite-client.j
 import { PostgresClient } from '../dist/infrastructure/persistence/postgres-client.js';
 import { entryHash, GENESIS_HASH } from '../dist/infrastructure/security/audit-chain.js';
 import { rowOf } from '../dist/infrastructure/security/audit-rows.js';
-import { DEFAULT_AUDIT_STORE_OPTIONS, SqlAuditStore } from '../dist/infrastructure/security/sql-audit-store.js';
+import { DEFAULT_AUDIT_STORE_OPTIONS, insertEntries, SqlAuditStore } from '../dist/infrastructure/security/sql-audit-store.js';
 import { verifyAuditLog } from '../dist/infrastructure/security/audit-verifier.js';
 import { systemClock } from '../dist/infrastructure/system/system-clock.js';
 import { UuidV7Generator } from '../dist/infrastructure/system/uuid-v7.js';
@@ -27,14 +27,7 @@ const record = (n) => ({
   details: { capability: 'summarize' },
 });
 
-const PLAIN_INSERT = `
-INSERT INTO audit_plain (tenant_id, seq, id, at, actor_type, actor_key_id, actor_role, actor_agent_id, action, resource_type,
-  resource_id, status, source_ip, user_agent, trace_id, details, prev_hash, hash)
-SELECT r.tenant_id, r.seq, r.id, r.at, r.actor_type, r.actor_key_id, r.actor_role, r.actor_agent_id, r.action, r.resource_type,
-  r.resource_id, r.status, r.source_ip, r.user_agent, r.trace_id, r.details, r.prev_hash, r.hash
-FROM json_to_recordset($1::json) AS r(tenant_id text, seq bigint, id text, at bigint, actor_type text, actor_key_id text, actor_role text,
-  actor_agent_id text, action text, resource_type text, resource_id text, status text, source_ip text, user_agent text, trace_id text,
-  details json, prev_hash text, hash text)`;
+const PLAIN_INSERT = insertEntries('audit_plain');
 
 /** The same rows a plain batched INSERT would write: ids, seqs and (precomputed, untimed) hashes. */
 function plainRows(entries) {

@@ -1,4 +1,5 @@
 import type { Logger } from './logger.js';
+import { TurnLoop } from './turn-loop.js';
 import type { MessageBroker, Outbox, StoredEvent } from './ports.js';
 import { eventSubject } from './subjects.js';
 
@@ -22,51 +23,33 @@ export const eventMessageId = (e: StoredEvent) => `${e.tenantId}:${e.aggregateTy
  */
 export class EventRelay {
   relayed = 0;
-  private running: Promise<void> | undefined;
-  private stopped = false;
-  private wake: (() => void) | undefined;
-  private failing = false;
+  private readonly loop: TurnLoop;
 
   constructor(
     private readonly outbox: Outbox,
     private readonly broker: MessageBroker,
-    private readonly logger: Logger,
+    logger: Logger,
     private readonly options: EventRelayOptions = DEFAULT_EVENT_RELAY_OPTIONS,
-  ) {}
+  ) {
+    this.loop = new TurnLoop(options, () => this.turn(), {
+      failed: (error, inARow) => {
+        if (inARow === 1) logger.warn({ err: error }, 'event relay: cannot publish; events wait in the outbox');
+      },
+      recovered: (relayed) => logger.info({ relayed }, 'event relay: publishing again'),
+    });
+  }
 
   start(): void {
-    this.running ??= this.loop();
+    this.loop.start();
   }
 
   /** Stops the loop, then takes a last few turns for what was committed on the way down (best effort: the rest waits in the outbox). */
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.wake?.();
-    await this.running;
+    await this.loop.stop();
     try {
       for (let turn = 0; turn < 10; turn++) if ((await this.turn()) < this.options.batch) break;
     } catch {
       // The broker or the store is gone: the events stay in the outbox for the next start.
-    }
-  }
-
-  private async loop(): Promise<void> {
-    let failures = 0;
-    while (!this.stopped) {
-      let published = 0;
-      try {
-        published = await this.turn();
-        if (this.failing) this.logger.info({ relayed: published }, 'event relay: publishing again');
-        this.failing = false;
-        failures = 0;
-      } catch (error) {
-        if (!this.failing) this.logger.warn({ err: error }, 'event relay: cannot publish; events wait in the outbox');
-        this.failing = true;
-        failures++;
-      }
-      if (published < this.options.batch || failures > 0) {
-        await this.pause(failures > 0 ? Math.min(this.options.maxBackoffMs, this.options.idleMs * 2 ** failures) : this.options.idleMs);
-      }
     }
   }
 
@@ -86,16 +69,5 @@ export class EventRelay {
         }),
       ),
     );
-  }
-
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
   }
 }

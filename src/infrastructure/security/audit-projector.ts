@@ -1,5 +1,6 @@
 import type { Logger } from '../../application/logger.js';
 import { SYSTEM_AUDITED_EVENT_TYPES, systemAuditOf } from '../../application/system-audit.js';
+import { TurnLoop } from '../../application/turn-loop.js';
 import type { AuditRecord } from '../../domain/index.js';
 import type { SqlClient, SqlExecutor } from '../persistence/sql-client.js';
 import { eventFromRow, type EventRow } from '../persistence/sql-event-store.js';
@@ -10,9 +11,11 @@ export interface AuditProjectorOptions {
   batch: number;
   /** Pause between turns once caught up. */
   idleMs: number;
+  /** Longest pause after failures. */
+  maxBackoffMs: number;
 }
 
-export const DEFAULT_AUDIT_PROJECTOR_OPTIONS: AuditProjectorOptions = { batch: 1000, idleMs: 200 };
+export const DEFAULT_AUDIT_PROJECTOR_OPTIONS: AuditProjectorOptions = { batch: 1000, idleMs: 200, maxBackoffMs: 5_000 };
 
 /** The oldest transaction still running: every event below it has committed (or never will). */
 const HORIZON = 'SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon';
@@ -52,9 +55,7 @@ const PERSIST_EVERY_MS = 5_000;
  * reads it again.
  */
 export class AuditProjector {
-  private running: Promise<void> | undefined;
-  private stopped = false;
-  private wake: (() => void) | undefined;
+  private readonly loop: TurnLoop;
   /** Where this instance has read to, and where the store's cursor was when it last read or wrote it. */
   private cursor: Cursor | undefined;
   private stored: Cursor | undefined;
@@ -69,50 +70,33 @@ export class AuditProjector {
     private readonly audit: SqlAuditStore,
     private readonly logger: Logger,
     private readonly options: AuditProjectorOptions = DEFAULT_AUDIT_PROJECTOR_OPTIONS,
-  ) {}
+  ) {
+    this.loop = new TurnLoop(options, () => this.turn(), {
+      failed: (error, inARow) => {
+        // Another instance moved the cursor: no failure, the next turn reads from where it got to.
+        if (error instanceof CursorMoved) return;
+        this.stuck++;
+        if (inARow === 1) logger.warn({ err: error }, 'audit projection failed; the events wait and are retried');
+      },
+      recovered: () => {
+        if (this.stuck > 0) logger.info({}, 'audit projection: running again');
+        this.stuck = 0;
+      },
+    });
+  }
 
   start(): void {
-    this.running ??= this.loop();
+    this.loop.start();
   }
 
   /** Stops the loop after a last turn for what committed on the way down, and stores the cursor. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.wake?.();
-    await this.running;
+    await this.loop.stop();
     try {
       while ((await this.turn()) === this.options.batch);
       await this.persist(true);
     } catch (error) {
       this.logger.warn({ err: error }, 'last audit projection failed; the events are audited at the next start');
-    }
-  }
-
-  private async loop(): Promise<void> {
-    let failing = false;
-    while (!this.stopped) {
-      let taken = 0;
-      try {
-        taken = await this.turn();
-        if (failing) this.logger.info({}, 'audit projection: running again');
-        failing = false;
-        this.stuck = 0;
-      } catch (error) {
-        if (!(error instanceof CursorMoved)) {
-          this.stuck++;
-          if (!failing) this.logger.warn({ err: error }, 'audit projection failed; the events wait and are retried');
-          failing = true;
-        }
-      }
-      if (taken < this.options.batch && !this.stopped) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, failing ? this.options.idleMs * 10 : this.options.idleMs);
-          this.wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-      }
     }
   }
 

@@ -39,16 +39,19 @@ SELECT t, 0, $2, $3 FROM unnest($1::text[]) WITH ORDINALITY AS u(t, ord) ORDER B
 ON CONFLICT (tenant_id) DO UPDATE SET tenant_id = h.tenant_id
 RETURNING h.tenant_id, h.seq, h.hash`;
 
+/** Inserts the entry rows of the JSON array in $1 into `table`. */
+export const insertEntries = (table: string) => `INSERT INTO ${table} (tenant_id, seq, id, at, actor_type, actor_key_id, actor_role, actor_agent_id, action,
+  resource_type, resource_id, status, source_ip, user_agent, trace_id, details, prev_hash, hash)
+SELECT r.tenant_id, r.seq, r.id, r.at, r.actor_type, r.actor_key_id, r.actor_role, r.actor_agent_id, r.action, r.resource_type,
+  r.resource_id, r.status, r.source_ip, r.user_agent, r.trace_id, r.details, r.prev_hash, r.hash
+FROM json_to_recordset($1::json) AS r(tenant_id text, seq bigint, id text, at bigint, actor_type text, actor_key_id text, actor_role text,
+  actor_agent_id text, action text, resource_type text, resource_id text, status text, source_ip text, user_agent text, trace_id text,
+  details json, prev_hash text, hash text)`;
+
 /** A sole writer's batch: the entries, and the heads made or moved to their last ones, in one statement. */
 const APPEND_SOLE = `
 WITH appended AS (
-  INSERT INTO audit_log (tenant_id, seq, id, at, actor_type, actor_key_id, actor_role, actor_agent_id, action, resource_type,
-    resource_id, status, source_ip, user_agent, trace_id, details, prev_hash, hash)
-  SELECT r.tenant_id, r.seq, r.id, r.at, r.actor_type, r.actor_key_id, r.actor_role, r.actor_agent_id, r.action, r.resource_type,
-    r.resource_id, r.status, r.source_ip, r.user_agent, r.trace_id, r.details, r.prev_hash, r.hash
-  FROM json_to_recordset($1::json) AS r(tenant_id text, seq bigint, id text, at bigint, actor_type text, actor_key_id text, actor_role text,
-    actor_agent_id text, action text, resource_type text, resource_id text, status text, source_ip text, user_agent text, trace_id text,
-    details json, prev_hash text, hash text)
+${insertEntries('audit_log')}
 )
 INSERT INTO audit_heads AS h (tenant_id, seq, hash, updated_at)
 SELECT r.tenant_id, r.seq, r.hash, r.at FROM json_to_recordset($2::json) AS r(tenant_id text, seq bigint, hash text, at bigint)
@@ -57,13 +60,7 @@ ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, 
 /** The entries, and the heads moved to their last ones, in one statement (a WITH that writes always runs to completion). */
 const APPEND = `
 WITH appended AS (
-  INSERT INTO audit_log (tenant_id, seq, id, at, actor_type, actor_key_id, actor_role, actor_agent_id, action, resource_type,
-    resource_id, status, source_ip, user_agent, trace_id, details, prev_hash, hash)
-  SELECT r.tenant_id, r.seq, r.id, r.at, r.actor_type, r.actor_key_id, r.actor_role, r.actor_agent_id, r.action, r.resource_type,
-    r.resource_id, r.status, r.source_ip, r.user_agent, r.trace_id, r.details, r.prev_hash, r.hash
-  FROM json_to_recordset($1::json) AS r(tenant_id text, seq bigint, id text, at bigint, actor_type text, actor_key_id text, actor_role text,
-    actor_agent_id text, action text, resource_type text, resource_id text, status text, source_ip text, user_agent text, trace_id text,
-    details json, prev_hash text, hash text)
+${insertEntries('audit_log')}
 )
 UPDATE audit_heads AS h SET seq = r.seq, hash = r.hash, updated_at = r.at
 FROM json_to_recordset($2::json) AS r(tenant_id text, seq bigint, hash text, at bigint)

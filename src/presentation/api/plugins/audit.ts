@@ -5,7 +5,7 @@ import type { Caller } from '../../../application/caller.js';
 import { DEFAULT_TENANT_ID } from '../../../application/use-cases/bootstrap.js';
 import { AuditAction, AuditStatus, type AuditActor, type AuditRecord } from '../../../domain/index.js';
 import { AUDITED_ROUTES, type AuditedChange } from '../audited-routes.js';
-import { requestTraceId } from '../routes/request-trace.js';
+import { auditContext } from '../routes/audit-context.js';
 import { bearerToken } from './authenticate.js';
 import { PROBLEM_BASE } from './problem-details.js';
 
@@ -88,13 +88,7 @@ export function registerAudit(app: FastifyInstance, audit: AuditLogger, options:
     const route = request.routeOptions.url;
     const attempted = `${request.method} ${route ?? request.url.split('?')[0]}`;
     const problem = reply.statusCode >= 400 ? (request.auditReplyBody as { detail?: string } | undefined) : undefined;
-    const base = {
-      tenantId: caller?.tenantId ?? DEFAULT_TENANT_ID,
-      actor: actorOf(caller),
-      sourceIp: request.ip,
-      ...(request.headers['user-agent'] !== undefined && { userAgent: request.headers['user-agent'] }),
-      ...(requestTraceId(request) !== undefined && { traceId: requestTraceId(request)! }),
-    };
+    const base = { tenantId: caller?.tenantId ?? DEFAULT_TENANT_ID, actor: actorOf(caller), ...auditContext(request) };
     if (reply.statusCode === 401 || caller === undefined) {
       if (reply.statusCode !== 401) return [];
       const fingerprint = keyFingerprint(request);
