@@ -1,4 +1,5 @@
 import { tracingRequested } from './infrastructure/observability/tracing.js';
+import { parseMasterKeys } from './infrastructure/security/secrets/master-keys.js';
 import { DEFAULT_AGENT_LIMITS, DEFAULT_TASK_LIMITS } from './domain/index.js';
 import { DEFAULT_MESH_SETTINGS, type MeshSettings } from './application/settings.js';
 
@@ -42,6 +43,12 @@ export interface AgentMeshConfig {
     authFailureThreshold: number;
     authFailureWindowMs: number;
   };
+  /**
+   * The secret store's master keys: from AGENTMESH_MASTER_KEY (comma-separated base64) or a file
+   * (one per line); the first wraps, the rest only unwrap (previous keys, while re-wrapping).
+   * Neither set: a development key in the data directory.
+   */
+  secrets: { masterKeys: Buffer[] | undefined; masterKeyFile: string | undefined };
   /** Largest accepted request body; input and output limits come on top of the JSON envelope. */
   bodyLimitBytes: number;
   mesh: MeshSettings;
@@ -55,6 +62,17 @@ export class ConfigError extends Error {
 }
 
 type Env = Record<string, string | undefined>;
+
+function secretSettings(env: Env): AgentMeshConfig['secrets'] {
+  const raw = env.AGENTMESH_MASTER_KEY || undefined;
+  const masterKeyFile = env.AGENTMESH_MASTER_KEY_FILE || undefined;
+  if (raw !== undefined && masterKeyFile !== undefined) throw new ConfigError('AGENTMESH_MASTER_KEY and AGENTMESH_MASTER_KEY_FILE are both set: set one');
+  try {
+    return { masterKeys: raw !== undefined ? parseMasterKeys(raw, 'AGENTMESH_MASTER_KEY', /,/u) : undefined, masterKeyFile };
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+}
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
@@ -204,6 +222,7 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
     logBodySampleRate: fraction(env, 'AGENTMESH_LOG_BODY_SAMPLE_RATE', 0),
     bodyLimitBytes: maxInputBytes + 64 * 1024,
     siem: siemSettings(env),
+    secrets: secretSettings(env),
     audit: {
       signingKeyFile: env.AGENTMESH_AUDIT_SIGNING_KEY_FILE || undefined,
       checkpointIntervalMs: integer(env, 'AGENTMESH_AUDIT_CHECKPOINT_SECONDS', 60, 1, 86_400) * 1000,

@@ -21,3 +21,5 @@ GRANT EXECUTE ON FUNCTION audit_prune(text) TO :"role";
 -- against its chain is reported by `agentmesh audit verify`.
 REVOKE DELETE, TRUNCATE ON audit_heads FROM :"role";
 GRANT SELECT, INSERT, UPDATE ON audit_heads TO :"role";
+-- Tenant keys are destroyed (their wrapped key cleared), never removed: the row records when.
+REVOKE DELETE, TRUNCATE ON tenant_keys FROM :"role";

@@ -23,6 +23,8 @@ export interface DeliveredTask {
   /** The submitter's W3C trace context: continue the trace in the agent's work. */
   traceparent?: string;
   tracestate?: string;
+  /** The secrets the agent may read for this task (GET /v1/tasks/{id}/secrets/{name}). */
+  secrets?: string[];
 }
 
 /** What the agent gets; `trace` (the delivery's span) replaces the task's own trace context when tracing is on. */
@@ -39,6 +41,7 @@ export function toDelivered(task: Task, trace: TraceContext | undefined = task.t
     ...(task.deadline !== undefined && { deadline: task.deadline }),
     ...(task.parentId !== undefined && { parentId: task.parentId }),
     ...(trace !== undefined && trace),
+    ...(task.secrets !== undefined && { secrets: task.secrets }),
   };
 }
 

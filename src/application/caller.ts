@@ -41,3 +41,8 @@ export const CAN_WORK_TASKS: readonly Role[] = ['admin', 'agent'];
 export const CAN_SUBMIT_TASKS: readonly Role[] = ['admin', 'orchestrator'];
 export const CAN_READ: readonly Role[] = ['admin', 'orchestrator', 'agent', 'observer'];
 export const CAN_MANAGE_DEAD_LETTERS: readonly Role[] = ['admin', 'orchestrator'];
+export const CAN_MANAGE_SECRETS: readonly Role[] = ['admin', 'orchestrator'];
+export const CAN_SEE_SECRETS: readonly Role[] = ['admin', 'orchestrator', 'observer'];
+/** Values are read only by an agent key, for a task assigned to its agent. */
+export const CAN_READ_SECRET_VALUES: readonly Role[] = ['agent'];
+export const CAN_DESTROY_TENANT_KEYS: readonly Role[] = ['admin'];

@@ -15,6 +15,8 @@ import type {
   MeshMetrics,
   MessageBroker,
   RandomSource,
+  SecretRepository,
+  SecretVault,
   TaskRepository,
   TenantRepository,
 } from './ports.js';
@@ -30,6 +32,9 @@ export interface MeshPorts {
   events: EventStore;
   /** The tamper-evident audit log. */
   audit: AuditStore;
+  /** Secrets' metadata and sealed versions, and the envelope encryption that seals and opens them. */
+  secrets: SecretRepository;
+  vault: SecretVault;
   broker: MessageBroker;
   clock: Clock;
   ids: IdGenerator;

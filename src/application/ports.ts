@@ -1,4 +1,4 @@
-import type { Agent, AgentStatus, AuditAction, AuditEntry, AuditRecord, AuditStatus, DomainEvent, Task, TaskStatus, Tenant } from '../domain/index.js';
+import type { Agent, AgentStatus, AuditAction, AuditEntry, AuditRecord, AuditStatus, DomainEvent, SecretMetadata, SecretPolicy, Task, TaskStatus, Tenant } from '../domain/index.js';
 
 /** Interfaces the use cases need; infrastructure/ implements them. */
 
@@ -226,7 +226,11 @@ export interface MeshMetrics {
   /** A task ended (completed, failed, dead-lettered or canceled); `executionMs` from start to end when it ran. */
   taskSettled(task: Task, executionMs: number | undefined): void;
   agentRegistered(agent: Agent): void;
+  /** A read of a secret's value: given, refused, or its tenant key destroyed. Never the value. */
+  secretAccessed(tenantId: string, outcome: SecretAccessOutcome): void;
 }
+
+export type SecretAccessOutcome = 'granted' | 'denied' | 'destroyed' | 'error';
 
 export const NO_METRICS: MeshMetrics = {
   taskSubmitted() {},
@@ -234,6 +238,7 @@ export const NO_METRICS: MeshMetrics = {
   routingError() {},
   taskSettled() {},
   agentRegistered() {},
+  secretAccessed() {},
 };
 
 /** A request found nobody serving its subject (between one mesh leader and the next, say). */
@@ -337,4 +342,99 @@ export interface AuditEvidence {
   /** The chain's head now, and its latest signed checkpoint. */
   head: { seq: number; hash: string } | undefined;
   checkpoint: { seq: number; hash: string; at: number; keyId: string; signature: string } | undefined;
+}
+
+/**
+ * Master keys: wrap and unwrap each tenant's key-encryption key. The local keyring is one
+ * implementation; a cloud KMS (Encrypt/Decrypt with an encryption context) or Vault's Transit
+ * engine fit the same shape. `context` is bound to the wrap: unwrapping with another fails.
+ */
+export interface KeyManagementService {
+  /** The master key new wraps use. */
+  readonly currentKeyId: string;
+  /** Whether what `keyId` wrapped can be unwrapped here. */
+  canUnwrap(keyId: string): boolean;
+  wrap(plaintext: Buffer, context: string): Promise<{ keyId: string; wrapped: string }>;
+  /** Rejects when the key is unknown, or the wrapped key or its context was altered. */
+  unwrap(keyId: string, wrapped: string, context: string): Promise<Buffer>;
+}
+
+/** A tenant's key-encryption key as stored: wrapped by a master key, or destroyed (no key left). */
+export interface TenantKeyRecord {
+  tenantId: string;
+  version: number;
+  masterKeyId: string;
+  /** Absent once destroyed. */
+  wrappedKey?: string;
+  createdAt: number;
+  destroyedAt?: number;
+}
+
+export interface TenantKeyRepository {
+  /** The tenant's newest key, unless it was destroyed. */
+  current(tenantId: string): Promise<TenantKeyRecord | undefined>;
+  get(tenantId: string, version: number): Promise<TenantKeyRecord | undefined>;
+  /** The tenant's highest key version, destroyed ones included; 0 when it has none. */
+  latestVersion(tenantId: string): Promise<number>;
+  /** False when that version exists already (another instance made it first). */
+  create(record: TenantKeyRecord): Promise<boolean>;
+  /** Destroys every key of the tenant (their wrapped forms are overwritten); returns how many were live. */
+  destroyAll(tenantId: string, now: number): Promise<number>;
+  /** Live keys wrapped by another master key than `masterKeyId`, at most `limit`. */
+  wrappedByOtherThan(masterKeyId: string, limit: number): Promise<TenantKeyRecord[]>;
+  /** Replaces a live key's wrapped form, if it is still wrapped by `fromMasterKeyId`. */
+  rewrap(tenantId: string, version: number, fromMasterKeyId: string, toMasterKeyId: string, wrappedKey: string): Promise<boolean>;
+}
+
+/** A value sealed by envelope encryption: its data key wrapped by a tenant key, the value by the data key. */
+export interface SealedValue {
+  tenantKeyVersion: number;
+  /** Base64: IV, tag and the data key encrypted under the tenant key. */
+  wrappedDataKey: string;
+  /** Base64: IV, tag and the value encrypted under the data key. */
+  ciphertext: string;
+}
+
+/**
+ * Seals and opens values for a tenant. `aad` binds a value to where it is kept (tenant, name,
+ * version): a sealed value moved elsewhere does not open. Opening a value whose tenant key was
+ * destroyed rejects with GoneError.
+ */
+export interface SecretVault {
+  seal(tenantId: string, aad: string, plaintext: Buffer): Promise<SealedValue>;
+  open(tenantId: string, aad: string, sealed: SealedValue): Promise<Buffer>;
+  /** Crypto-shredding: every value sealed for the tenant so far can never be opened again. */
+  destroyTenantKeys(tenantId: string): Promise<number>;
+}
+
+/** A new version of a secret, sealed under `versionId` (bound into its AAD). */
+export interface SecretVersionWrite {
+  tenantId: string;
+  name: string;
+  versionId: string;
+  sealed: SealedValue;
+  at: number;
+  /** The writer's key id. */
+  by?: string;
+}
+
+/** The version agents read, with the policy that says who may. */
+export interface CurrentSecret {
+  policy: SecretPolicy;
+  version: number;
+  versionId: string;
+  sealed: SealedValue;
+}
+
+export interface SecretRepository {
+  /** Creates the secret (version 1) or adds a version and replaces its policy and description. */
+  upsert(write: SecretVersionWrite, policy: SecretPolicy, description: string | undefined): Promise<{ version: number; created: boolean }>;
+  /** Adds a version to an existing secret; undefined when there is none. */
+  addVersion(write: SecretVersionWrite): Promise<{ version: number } | undefined>;
+  current(tenantId: string, name: string): Promise<CurrentSecret | undefined>;
+  get(tenantId: string, name: string): Promise<SecretMetadata | undefined>;
+  /** By name; the cursor is opaque. */
+  list(tenantId: string, page: PageRequest): Promise<Page<SecretMetadata>>;
+  /** Deletes the secret and every version of it; false when there was none. */
+  delete(tenantId: string, name: string): Promise<boolean>;
 }

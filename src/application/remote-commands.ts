@@ -12,6 +12,7 @@ import {
   UnavailableError,
   ValidationError,
   type DomainErrorCode,
+  GoneError,
 } from '../domain/index.js';
 import type { Logger } from './logger.js';
 import { MESH_COMMAND_NAMES, type MeshCommandName, type MeshCommands } from './mesh-commands.js';
@@ -48,6 +49,7 @@ const DOMAIN_ERRORS: Record<string, { prototype: DomainError }> = Object.fromEnt
     UnauthorizedError,
     ForbiddenError,
     UnavailableError,
+    GoneError,
   ].map((c) => [c.name, c]),
 );
 

@@ -44,7 +44,10 @@ export const DEFAULT_ALERT_OPTIONS: AlertOptions = { authFailureThreshold: 5, au
 
 const SENSITIVE: Partial<Record<AuditAction, AlertSeverity>> = {
   [AuditAction.SECRET_ACCESSED]: 'medium',
+  [AuditAction.SECRET_CREATED]: 'low',
+  [AuditAction.SECRET_ROTATED]: 'medium',
   [AuditAction.SECRET_REVOKED]: 'high',
+  [AuditAction.TENANT_KEY_DESTROYED]: 'high',
   [AuditAction.UNAUTHORIZED_ACCESS]: 'medium',
   [AuditAction.POLICY_DELETED]: 'high',
   [AuditAction.ADMIN_ACTION]: 'medium',

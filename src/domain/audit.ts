@@ -1,4 +1,4 @@
-/** What an audit entry records. The seed's list, plus TASK_SUBMITTED and the key actions. */
+/** What an audit entry records. The seed's list, plus TASK_SUBMITTED, the key actions and the secret store's. */
 export const AuditAction = {
   AGENT_CREATED: 'AGENT_CREATED',
   AGENT_UPDATED: 'AGENT_UPDATED',
@@ -20,9 +20,12 @@ export const AuditAction = {
   API_KEY_CREATED: 'API_KEY_CREATED',
   API_KEY_REVOKED: 'API_KEY_REVOKED',
   API_KEY_ROTATED: 'API_KEY_ROTATED',
+  SECRET_CREATED: 'SECRET_CREATED',
   SECRET_ACCESSED: 'SECRET_ACCESSED',
   SECRET_ROTATED: 'SECRET_ROTATED',
   SECRET_REVOKED: 'SECRET_REVOKED',
+  /** A tenant's key-encryption key destroyed: every secret it sealed is unreadable for good. */
+  TENANT_KEY_DESTROYED: 'TENANT_KEY_DESTROYED',
   POLICY_CREATED: 'POLICY_CREATED',
   POLICY_UPDATED: 'POLICY_UPDATED',
   POLICY_DELETED: 'POLICY_DELETED',

@@ -9,6 +9,7 @@ export type DomainErrorCode =
   | 'payload_too_large'
   | 'unauthorized'
   | 'forbidden'
+  | 'gone'
   | 'unavailable';
 
 export class DomainError extends Error {
@@ -104,5 +105,13 @@ export class UnavailableError extends DomainError {
   constructor(message: string, readonly retryAfterSeconds = 1) {
     super('unavailable', message, { retryAfterSeconds });
     this.name = 'UnavailableError';
+  }
+}
+
+/** It existed, and can never be had again: a secret whose tenant key was destroyed. */
+export class GoneError extends DomainError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('gone', message, details);
+    this.name = 'GoneError';
   }
 }

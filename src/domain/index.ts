@@ -10,3 +10,4 @@ export * from './routing/strategies.js';
 export * from './routing/task-queue.js';
 export { hash53 } from './routing/hash.js';
 export * from './audit.js';
+export * from './secret.js';

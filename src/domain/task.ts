@@ -1,6 +1,7 @@
 import type { DomainEvent, TaskEventType } from './events.js';
 import type { TraceContext } from './trace-context.js';
 import { ConflictError, InvalidStateError, LeaseNotHeldError, ValidationError } from './errors.js';
+import { taskSecrets } from './secret.js';
 import { assertIntegerInRange, assertJsonWithin, assertName, jsonEqual } from './validation.js';
 
 export type TaskStatus = 'queued' | 'assigned' | 'running' | 'completed' | 'failed' | 'dead_lettered' | 'canceled';
@@ -58,6 +59,8 @@ export interface Task {
   version: number;
   /** The submitter's W3C trace context, handed to every agent that works the task. */
   traceContext?: TraceContext;
+  /** Secrets of the tenant the agent working the task may read, while it holds the lease. */
+  secrets?: string[];
 }
 
 export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'dead_lettered', 'canceled']);
@@ -96,6 +99,7 @@ export interface SubmitTaskInput {
   deadline?: number;
   idempotencyKey?: string;
   traceContext?: TraceContext;
+  secrets?: string[];
 }
 
 type Change = { task: Task; events: DomainEvent[] };
@@ -139,6 +143,7 @@ export function submitTask(input: SubmitTaskInput, now: number, limits = DEFAULT
   }
   const taskInput = input.input ?? null;
   assertJsonWithin(taskInput, limits.maxInputBytes, 'input');
+  const secrets = taskSecrets(input.secrets);
 
   const routing: TaskRouting = affinityKey === undefined ? { strategy } : { strategy, affinityKey };
   const task: Task = {
@@ -153,6 +158,7 @@ export function submitTask(input: SubmitTaskInput, now: number, limits = DEFAULT
     ...(input.deadline !== undefined && { deadline: input.deadline }),
     ...(input.idempotencyKey !== undefined && { idempotencyKey: input.idempotencyKey }),
     ...(input.traceContext !== undefined && { traceContext: input.traceContext }),
+    ...(secrets !== undefined && { secrets }),
     status: 'queued',
     attempts: 0,
     availableAt: now,

@@ -33,6 +33,9 @@ import { WebhookSink } from '../infrastructure/security/siem/webhook-sink.js';
 import { readFileSync } from 'node:fs';
 import { developmentSigningKey, loadSigningKey, SigningKeyError, type AuditSigner } from '../infrastructure/security/audit-signing.js';
 import { buildApi } from './api/server.js';
+import { EnvelopeVault } from '../infrastructure/security/secrets/envelope-vault.js';
+import { LocalKeyring } from '../infrastructure/security/secrets/local-kms.js';
+import { developmentMasterKey, MasterKeyError, readMasterKeyFile } from '../infrastructure/security/secrets/master-keys.js';
 import type { TypedApp } from './api/typed-app.js';
 
 export const VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
@@ -127,6 +130,45 @@ function auditSigner(config: AgentMeshConfig, logger: pino.Logger): AuditSigner 
   }
 }
 
+/** The secret store's master keys: the configured ones, or a development key (with a loud warning). */
+function masterKeyring(config: AgentMeshConfig, logger: pino.Logger): LocalKeyring {
+  try {
+    if (config.secrets.masterKeys !== undefined) return new LocalKeyring(config.secrets.masterKeys);
+    if (config.secrets.masterKeyFile !== undefined) return new LocalKeyring(readMasterKeyFile(config.secrets.masterKeyFile));
+    const dev = developmentMasterKey(config.dataDir);
+    const keyring = new LocalKeyring(dev.keys);
+    logger.warn(
+      { master_key_id: keyring.currentKeyId, ...(dev.file !== undefined && { file: dev.file }) },
+      dev.file !== undefined
+        ? `secrets are sealed under a DEVELOPMENT master key kept next to the data (${dev.created ? 'made now' : 'made earlier'}); in production set AGENTMESH_MASTER_KEY_FILE to a key kept elsewhere`
+        : 'secrets are sealed under a master key that lives only in this process: they are LOST when it stops; set AGENTMESH_MASTER_KEY_FILE',
+    );
+    return keyring;
+  } catch (error) {
+    if (error instanceof MasterKeyError) throw new StartupError(`AGENTMESH_MASTER_KEY_FILE: ${error.message}`, { cause: error });
+    throw error;
+  }
+}
+
+/** At start: tenant keys wrapped by a previous master key are re-wrapped with the current one; keys no configured master key opens are named. */
+async function rewrapTenantKeys(vault: EnvelopeVault, keyring: LocalKeyring, logger: pino.Logger): Promise<void> {
+  let outcome: { rewrapped: number; skipped: number };
+  try {
+    outcome = await vault.rewrapAll();
+  } catch (error) {
+    logger.warn({ err: error }, 'could not re-wrap tenant keys with the current master key; trying again at the next start');
+    return;
+  }
+  const { rewrapped, skipped } = outcome;
+  if (rewrapped > 0) logger.info({ rewrapped, master_key_id: keyring.currentKeyId }, 're-wrapped tenant keys with the current master key');
+  if (skipped > 0) {
+    logger.error(
+      { tenant_keys: skipped, configured_master_keys: keyring.keyIds },
+      'tenant keys are wrapped by a master key not configured here: their secrets cannot be read until that key is added to AGENTMESH_MASTER_KEY(_FILE)',
+    );
+  }
+}
+
 /** The SIEM sinks the configuration names (none: no alerts). */
 function siemSinks(config: AgentMeshConfig): AlertSink[] {
   const { siem } = config;
@@ -176,6 +218,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   const tracing = config.tracing ? startTracing({ serviceName: 'agentmesh', version: VERSION }) : undefined;
   const logger = options.logger ?? configureLogger({ serviceName: 'agentmesh', logLevel: config.logLevel, format: config.logFormat, redactPaths: config.logRedactPaths });
   const signer = auditSigner(config, logger);
+  const keyring = masterKeyring(config, logger);
   const alerts = new AlertDispatcher(siemSinks(config), logger.child({ component: 'siem' }) as unknown as Logger, {
     ...DEFAULT_ALERT_OPTIONS,
     authFailureThreshold: config.siem.authFailureThreshold,
@@ -207,6 +250,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     throw error;
   }
   const counters: SharedCounters = redis ? new RedisCounters(redis) : new InMemoryCounters();
+  const vault = new EnvelopeVault(keyring, store.tenantKeys, systemClock);
   const metrics = new AgentMeshMetrics(config.metrics);
   const settings = clustered ? { ...fitToBroker(config.mesh, broker.maxPayloadBytes, logger), clustered: true } : config.mesh;
   const mesh = new Mesh(
@@ -217,6 +261,8 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
       tasks: store.tasks,
       events: store.events,
       audit: store.audit,
+      secrets: store.secrets,
+      vault,
       broker,
       clock: systemClock,
       ids: new UuidV7Generator(),
@@ -247,6 +293,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   } else {
     ({ createdAdminKey } = await mesh.start(startOptions));
   }
+  await rewrapTenantKeys(vault, keyring, logger);
   const checkpointer = new AuditCheckpointer(store.db, signer, systemClock, logger.child({ component: 'audit' }) as unknown as Logger, config.audit.checkpointIntervalMs);
   checkpointer.start();
   const projector = new AuditProjector(store.db, store.audit, logger.child({ component: 'audit' }) as unknown as Logger);

@@ -11,6 +11,11 @@ export interface TaskContext {
   signal: AbortSignal;
   /** Push the lease out to now + leaseMs (done automatically while the handler runs). */
   extendLease(leaseMs: number): Promise<void>;
+  /**
+   * The value of a secret the task lists, read from the mesh once per attempt (and recorded in its
+   * audit log). Rejects when the task does not list it, or the mesh refuses (404) or has destroyed it (410).
+   */
+  secret(name: string): Promise<string>;
 }
 
 export type TaskHandler = (input: any, context: TaskContext) => Promise<unknown> | unknown;
@@ -33,6 +38,23 @@ export interface AgentOptions {
   /** Default true: outcomes of tasks that finish in the same tick are reported in one request. */
   batching?: boolean;
   onError?: (error: unknown) => void;
+}
+
+/** Reads each secret of one attempt once; a failed read is tried again on the next call. */
+function secretReader(client: AgentMeshClient, task: DeliveredTask): (name: string) => Promise<string> {
+  const reads = new Map<string, Promise<string>>();
+  return (name) => {
+    if (!(task.secrets ?? []).includes(name)) {
+      return Promise.reject(new NonRetryableError(`task ${task.id} does not list secret '${name}': name it in the task's secrets when submitting`, 'secret_not_listed'));
+    }
+    let read = reads.get(name);
+    if (read === undefined) {
+      read = client.taskSecret(task.id, name).then((secret) => secret.value);
+      read.catch(() => reads.delete(name));
+      reads.set(name, read);
+    }
+    return read;
+  };
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -219,6 +241,7 @@ export class Agent {
       agentId,
       signal: controller.signal,
       extendLease: async (ms) => void (await this.client.extendLease(task.id, agentId, ms)),
+      secret: secretReader(this.client, task),
     };
     let outcome: { ok: true; output: unknown } | { ok: false; error: unknown };
     const work = startWorkSpan(task, agentId);

@@ -1,6 +1,6 @@
 import { Coalescer, type BatchItemReply } from './coalescer.js';
 import { Http, type HttpOptions } from './http.js';
-import { TERMINAL, type AgentInfo, type DeliveredTask, type Page, type RegisterAgentRequest, type SubmitOptions, type Task, type TaskStatus } from './types.js';
+import { TERMINAL, type AgentInfo, type DeliveredTask, type Page, type RegisterAgentRequest, type SecretInfo, type SubmitOptions, type Task, type TaskStatus } from './types.js';
 
 export interface SubmitResult {
   id: string;
@@ -177,5 +177,37 @@ export class AgentMeshClient {
 
   extendLease(taskId: string, agentId: string, leaseMs: number): Promise<Task> {
     return this.http.json('POST', `/v1/tasks/${encodeURIComponent(taskId)}/extend`, { body: { agentId, leaseMs } });
+  }
+
+  /** Creates a secret or gives it a new version (and replaces its policy); the value is never shown again. */
+  putSecret(name: string, value: string, policy: { capabilities: string[] }, description?: string): Promise<SecretInfo> {
+    return this.http.json('PUT', `/v1/secrets/${encodeURIComponent(name)}`, { body: { value, policy, ...(description !== undefined && { description }) } });
+  }
+
+  /** A new version; without a value the mesh makes one and returns it (once) in `value`. */
+  rotateSecret(name: string, value?: string): Promise<SecretInfo & { value?: string }> {
+    return this.http.json('POST', `/v1/secrets/${encodeURIComponent(name)}/rotate`, { body: value !== undefined ? { value } : {} });
+  }
+
+  getSecret(name: string): Promise<SecretInfo> {
+    return this.http.json('GET', `/v1/secrets/${encodeURIComponent(name)}`);
+  }
+
+  listSecrets(options: { limit?: number; cursor?: string } = {}): Promise<Page<SecretInfo>> {
+    return this.http.json('GET', '/v1/secrets', { query: options });
+  }
+
+  async deleteSecret(name: string): Promise<void> {
+    await this.http.json('DELETE', `/v1/secrets/${encodeURIComponent(name)}`);
+  }
+
+  /** Crypto-shredding: no secret written so far can be read again. `confirm` repeats the tenant's id. */
+  destroyTenantKeys(confirm: string): Promise<{ destroyedKeys: number }> {
+    return this.http.json('POST', '/v1/tenant-keys/destroy', { body: { confirm } });
+  }
+
+  /** A secret's value for a task the calling agent holds (the agent key of the agent it is assigned to). */
+  taskSecret(taskId: string, name: string): Promise<{ name: string; version: number; value: string }> {
+    return this.http.json('GET', `/v1/tasks/${encodeURIComponent(taskId)}/secrets/${encodeURIComponent(name)}`);
   }
 }

@@ -30,6 +30,7 @@ export interface Task<Output = unknown> {
   finishedAt?: number;
   /** The W3C trace context the task was submitted with. */
   traceContext?: { traceparent: string; tracestate?: string };
+  secrets?: string[];
 }
 
 export interface SubmitOptions {
@@ -41,6 +42,8 @@ export interface SubmitOptions {
   deadline?: number | Date | string;
   /** Retries with the same key return the first task instead of submitting again. */
   idempotencyKey?: string;
+  /** Secrets of the tenant the agent working the task may read (`context.secret(name)`), if their policies allow the capability. */
+  secrets?: string[];
   /** W3C trace context to hand to the agent (sent as the traceparent and tracestate headers; such a submit is not batched). */
   traceparent?: string;
   tracestate?: string;
@@ -84,3 +87,15 @@ export interface Page<T> {
 }
 
 export const TERMINAL: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'dead_lettered', 'canceled']);
+
+/** A secret as the API shows it: never its value. */
+export interface SecretInfo {
+  name: string;
+  description?: string;
+  policy: { capabilities: string[] };
+  currentVersion: number;
+  versions: Array<{ version: number; createdAt: number; createdBy?: string }>;
+  createdAt: number;
+  updatedAt: number;
+  readable: boolean;
+}

@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { traceIdOf, type Agent, type Task } from '../../domain/index.js';
-import type { MeshMetrics } from '../../application/ports.js';
+import type { MeshMetrics, SecretAccessOutcome } from '../../application/ports.js';
 import { BoundedLabel } from './bounded-label.js';
 
 export interface MetricsOptions {
@@ -52,6 +52,7 @@ export class AgentMeshMetrics implements MeshMetrics {
   private readonly canceled: Counter<'tenant' | 'capability'>;
   private readonly execution: Histogram<'tenant' | 'capability' | 'status'>;
   private readonly agentsCreated: Counter<'tenant'>;
+  private readonly secretAccess: Counter<'tenant' | 'outcome'>;
   private readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
 
   constructor(options: MetricsOptions = DEFAULT_METRICS_OPTIONS) {
@@ -75,6 +76,12 @@ export class AgentMeshMetrics implements MeshMetrics {
     this.failed = new Counter({ name: 'agentmesh_tasks_failed_total', help: 'Tasks that ended failed (not retryable, or a deadline passed)', labelNames: byTask, registers });
     this.deadLettered = new Counter({ name: 'agentmesh_tasks_dead_lettered_total', help: 'Tasks dead-lettered after their last attempt', labelNames: byTask, registers });
     this.canceled = new Counter({ name: 'agentmesh_tasks_canceled_total', help: 'Tasks canceled', labelNames: byTask, registers });
+    this.secretAccess = new Counter({
+      name: 'agentmesh_secret_access_total',
+      help: "Reads of secrets' values by agents: granted, denied (404), destroyed (tenant key destroyed, 410) or error",
+      labelNames: ['tenant', 'outcome'],
+      registers,
+    });
     this.execution = new Histogram({
       name: 'agentmesh_task_execution_seconds',
       help: "Time from the agent's start to the task's end, by final status",
@@ -232,6 +239,10 @@ export class AgentMeshMetrics implements MeshMetrics {
       const labels = { tenant: this.tenants.value(agent.tenantId), capability: this.capabilities.value(name) };
       for (const counter of [this.submitted, this.completed, this.failed, this.deadLettered, this.canceled, this.routingErrors]) counter.inc(labels, 0);
     }
+  }
+
+  secretAccessed(tenantId: string, outcome: SecretAccessOutcome): void {
+    this.secretAccess.inc({ tenant: this.tenants.value(tenantId), outcome });
   }
 
   private taskLabels(task: Task) {

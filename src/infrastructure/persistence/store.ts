@@ -9,6 +9,8 @@ import { SqlEventStore } from './sql-event-store.js';
 import { SqlOutbox } from './sql-outbox.js';
 import { SqlTaskRepository } from './sql-task-repository.js';
 import { SqlTenantRepository } from './sql-tenant-repository.js';
+import { SqlSecretRepository } from './sql-secret-repository.js';
+import { SqlTenantKeyRepository } from './sql-tenant-key-repository.js';
 import { DEFAULT_WRITE_BATCHER_OPTIONS, WriteBatcher } from './write-batcher.js';
 
 export interface Store {
@@ -21,6 +23,8 @@ export interface Store {
   events: SqlEventStore;
   outbox: SqlOutbox;
   audit: SqlAuditStore;
+  secrets: SqlSecretRepository;
+  tenantKeys: SqlTenantKeyRepository;
   /** Drains pending writes, then closes the database. */
   close(): Promise<void>;
 }
@@ -57,6 +61,8 @@ export function storeOn(
     events: new SqlEventStore(db),
     outbox: new SqlOutbox(db, options.singleProcess),
     audit,
+    secrets: new SqlSecretRepository(db),
+    tenantKeys: new SqlTenantKeyRepository(db),
     async close() {
       await batcher.drain();
       await audit.drain();

@@ -42,6 +42,17 @@ function one(action: AuditAction, resourceType: string, id: (request: FastifyReq
 /** Only a string is an id: a body that failed validation may carry anything. */
 const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
 const param = (request: FastifyRequest) => text((request.params as Params | undefined)?.id);
+const secretName = (request: FastifyRequest) => text((request.params as { name?: string } | undefined)?.name);
+/** The version a secret route made or read, from its reply; never anything else of the reply (it may hold the value). */
+const secretVersion = (reply: Result) => {
+  const body = reply.body as { currentVersion?: unknown; version?: unknown } | undefined;
+  const version = body?.currentVersion ?? body?.version;
+  return typeof version === 'number' ? { version } : {};
+};
+
+function secretChange(action: (reply: Result) => AuditAction, details: (request: FastifyRequest, reply: Result) => Record<string, unknown> = () => ({})) {
+  return (request: FastifyRequest, reply: Result): AuditedChange[] => one(action(reply), 'secret', secretName, (r) => ({ ...details(r, reply), ...(reply.status < 400 && secretVersion(reply)) }))(request, reply);
+}
 const bodyId = (request: FastifyRequest) => text((request.body as Body)?.id);
 const createdId = (_request: FastifyRequest, reply: Result) => text(reply.body?.id);
 
@@ -87,6 +98,14 @@ export const AUDITED_ROUTES: Record<string, (request: FastifyRequest, reply: Res
   'POST /v1/tasks/:id/fail': one(AuditAction.TASK_FAILED, 'task', param, (r) => ({ agentId: (r.body as Body)?.agentId })),
   'POST /v1/tasks/:id/cancel': one(AuditAction.TASK_CANCELLED, 'task', param),
   'POST /v1/dead-letters/:id/requeue': one(AuditAction.TASK_RETRIED, 'task', param, () => ({ change: 'requeue from dead letters' })),
+  'PUT /v1/secrets/:name': secretChange(
+    (reply) => (reply.status === 201 ? AuditAction.SECRET_CREATED : AuditAction.SECRET_ROTATED),
+    (r) => ({ policy: ((r.body as Body)?.policy as { capabilities?: unknown } | undefined)?.capabilities }),
+  ),
+  'POST /v1/secrets/:name/rotate': secretChange(() => AuditAction.SECRET_ROTATED, (r) => ({ generated: (r.body as Body)?.value === undefined })),
+  'DELETE /v1/secrets/:name': secretChange(() => AuditAction.SECRET_REVOKED),
+  'GET /v1/tasks/:id/secrets/:name': secretChange(() => AuditAction.SECRET_ACCESSED, (r) => ({ taskId: param(r) })),
+  'POST /v1/tenant-keys/destroy': one(AuditAction.TENANT_KEY_DESTROYED, 'tenant_key', (r) => text((r.body as Body)?.confirm), (r) => ({ destroyedKeys: (r.auditReplyBody as { destroyedKeys?: number } | undefined)?.destroyedKeys })),
   'POST /v1/tasks/batch': each(
     (body) => body?.tasks as Array<Record<string, unknown>> | undefined,
     (item, result) => itemChange(AuditAction.TASK_SUBMITTED, 'task', text(result.body?.id), result, { capability: item.capability }),

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@fastify/type-provider-typebox';
-import { AUDIT_ACTIONS, AUDIT_STATUSES, ROUTING_STRATEGIES } from '../../domain/index.js';
+import { AUDIT_ACTIONS, AUDIT_STATUSES, MAX_TASK_SECRETS, ROUTING_STRATEGIES } from '../../domain/index.js';
 
 /** JSON Schemas of the API (TypeBox): they validate requests and feed the OpenAPI document. */
 
@@ -25,6 +25,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   403: "The key's role may not do this",
   404: 'No such resource in the caller’s tenant',
   409: 'Conflict with the current state (lease not held, duplicate id, already settled)',
+  410: 'It existed and can never be read again (a secret sealed under a destroyed tenant key)',
   413: 'Body, input or output over its size limit',
   429: 'A tenant quota or queue bound is reached (Retry-After when waiting helps)',
   503: 'A bounded queue is full or a dependency is down; retry after Retry-After',
@@ -43,6 +44,7 @@ function stringEnum<const T extends readonly string[]>(values: T, options: objec
 
 const Identifier = Type.String({ minLength: 3, maxLength: 256, pattern: '^[A-Za-z0-9._:-]+$' });
 const Name = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:/-]+$' });
+const SecretName = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._-]+$' });
 const EpochMs = Type.Integer({ description: 'Milliseconds since the Unix epoch.' });
 const AgentRefProps = () => ({ agentId: Identifier });
 const TaskErrorInput = () =>
@@ -193,7 +195,7 @@ export const Task = Type.Object({
       { traceparent: Type.String(), tracestate: Type.Optional(Type.String()) },
       { description: 'The W3C Trace Context of the submit request (its traceparent and tracestate headers), handed to the agents that work the task.' },
     ),
-  ),
+  ),  secrets: Type.Optional(Type.Array(Type.String(), { description: 'The secrets the working agent may read for this task (names only).' })),
 });
 
 export const SubmitTaskBody = Type.Object(
@@ -210,6 +212,12 @@ export const SubmitTaskBody = Type.Object(
     maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
     leaseMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 86_400_000 })),
     deadline: Type.Optional(Type.Union([EpochMs, Type.String({ format: 'date-time' })], { description: 'Epoch ms or an RFC 3339 date-time.' })),
+    secrets: Type.Optional(
+      Type.Array(SecretName, {
+        maxItems: MAX_TASK_SECRETS,
+        description: "Secrets of the tenant the agent working this task may read (GET /v1/tasks/{id}/secrets/{name}) while it holds the lease, if each secret's policy allows the task's capability.",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -306,6 +314,7 @@ export const DeliveredTask = Type.Object({
   parentId: Type.Optional(Type.String()),
   traceparent: Type.Optional(Type.String({ description: "The submitter's W3C traceparent: continue the trace from it." })),
   tracestate: Type.Optional(Type.String()),
+  secrets: Type.Optional(Type.Array(Type.String(), { description: 'The secrets this agent may read for the task while it holds the lease: GET /v1/tasks/{id}/secrets/{name}.' })),
 });
 
 export const WaitQuery = Type.Object({ waitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000 })) });

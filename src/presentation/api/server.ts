@@ -14,6 +14,7 @@ import { agentInboxRoutes } from './routes/agent-inbox.js';
 import { agentRoutes } from './routes/agents.js';
 import { auditRoutes } from './routes/audit.js';
 import { complianceRoutes } from './routes/compliance.js';
+import { secretRoutes } from './routes/secrets.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { deadLetterRoutes } from './routes/dead-letters.js';
 import { healthRoutes } from './routes/health.js';
@@ -83,6 +84,7 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
   deadLetterRoutes(app, mesh);
   auditRoutes(app, mesh);
   complianceRoutes(app, mesh);
+  secretRoutes(app, mesh);
   gracefulClose.drainLast();
   await app.ready();
   return app;

@@ -1,6 +1,7 @@
 import { sql as init } from './001-init.js';
 import { sql as outbox } from './002-outbox.js';
 import { sql as audit } from './003-audit.js';
+import { sql as secrets } from './004-secrets.js';
 
 export interface Migration {
   version: number;
@@ -13,4 +14,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'init', sql: init },
   { version: 2, name: 'outbox', sql: outbox },
   { version: 3, name: 'audit', sql: audit },
+  { version: 4, name: 'secrets', sql: secrets },
 ];

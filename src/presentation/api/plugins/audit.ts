@@ -87,7 +87,7 @@ export function registerAudit(app: FastifyInstance, audit: AuditLogger, options:
     const caller = request.caller as Caller | undefined;
     const route = request.routeOptions.url;
     const attempted = `${request.method} ${route ?? request.url.split('?')[0]}`;
-    const problem = reply.statusCode >= 400 ? (request.auditReplyBody as { detail?: string } | undefined) : undefined;
+    const problem = reply.statusCode >= 400 ? { detail: request.auditDenialReason ?? (request.auditReplyBody as { detail?: string } | undefined)?.detail } : undefined;
     const base = { tenantId: caller?.tenantId ?? DEFAULT_TENANT_ID, actor: actorOf(caller), ...auditContext(request) };
     if (reply.statusCode === 401 || caller === undefined) {
       if (reply.statusCode !== 401) return [];

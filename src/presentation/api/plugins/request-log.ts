@@ -15,7 +15,7 @@ export function registerRequestLog(app: FastifyInstance, options: RequestLogOpti
   app.addHook('onResponse', async (request, reply) => {
     const caller = request.caller as typeof request.caller | undefined;
     const traceId = requestTraceId(request);
-    const sampled = options.bodySampleRate > 0 && request.body !== undefined && Math.random() < options.bodySampleRate;
+    const sampled = options.bodySampleRate > 0 && request.body !== undefined && request.routeOptions.config.secretBody !== true && Math.random() < options.bodySampleRate;
     const line = {
       method: request.method,
       route: request.routeOptions.url ?? 'unmatched',
