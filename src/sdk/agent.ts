@@ -49,7 +49,14 @@ function secretReader(client: AgentMeshClient, task: DeliveredTask): (name: stri
     }
     let read = reads.get(name);
     if (read === undefined) {
-      read = client.taskSecret(task.id, name).then((secret) => secret.value);
+      read = client.taskSecret(task.id, name).then(
+        (secret) => secret.value,
+        (error: unknown) => {
+          // Its tenant key was destroyed: no attempt of the task will ever read it.
+          if (error instanceof AgentMeshError && error.status === 410) throw new NonRetryableError(error.message, 'secret_destroyed');
+          throw error;
+        },
+      );
       read.catch(() => reads.delete(name));
       reads.set(name, read);
     }

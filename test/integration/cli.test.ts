@@ -113,6 +113,23 @@ describe('agentmesh CLI', () => {
     });
   });
 
+  it('serve with a master key file that is missing or malformed exits 1 with one line naming AGENTMESH_MASTER_KEY_FILE; a bad AGENTMESH_MASTER_KEY exits 2', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const missing = await cli(['serve'], { AGENTMESH_DATA_DIR: ':memory:', AGENTMESH_PORT: '0', AGENTMESH_MASTER_KEY_FILE: '/nonexistent/master-keys' }, 15_000);
+    expect(missing.code).toBe(1);
+    expect(oneLine(missing.stderr)).toMatch(/^agentmesh: AGENTMESH_MASTER_KEY_FILE: cannot read \/nonexistent\/master-keys: ENOENT/u);
+    const file = join(mkdtempSync(join(tmpdir(), 'agentmesh-master-')), 'keys');
+    writeFileSync(file, 'c2hvcnQ=\n');
+    const malformed = await cli(['serve'], { AGENTMESH_DATA_DIR: ':memory:', AGENTMESH_PORT: '0', AGENTMESH_MASTER_KEY_FILE: file }, 15_000);
+    expect(malformed.code).toBe(1);
+    expect(oneLine(malformed.stderr)).toBe(`agentmesh: AGENTMESH_MASTER_KEY_FILE: ${file}: key 1 is not base64 of 32 bytes (make one with: openssl rand -base64 32)`);
+    const badEnv = await cli(['serve'], { AGENTMESH_DATA_DIR: ':memory:', AGENTMESH_PORT: '0', AGENTMESH_MASTER_KEY: 'c2hvcnQ=' }, 15_000);
+    expect(badEnv.code).toBe(2);
+    expect(oneLine(badEnv.stderr)).toBe('agentmesh: AGENTMESH_MASTER_KEY: key 1 is not base64 of 32 bytes (make one with: openssl rand -base64 32)');
+  });
+
   it('serve stops on SIGTERM with an SSE stream, a long poll and a task wait open: exit 0 within 10 s', async () => {
     const clean: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('AGENTMESH_')) clean[k] = v;

@@ -37,6 +37,20 @@ describe('AlertDispatcher', () => {
     await d.close();
   });
 
+  it("alerts on every change to the secret store, the tenant key's destruction loudest", async () => {
+    const sink = new RecordingSink();
+    const d = new AlertDispatcher([sink], silentLogger);
+    d.consider([entry('SECRET_CREATED'), entry('SECRET_ROTATED'), entry('SECRET_REVOKED'), entry('TENANT_KEY_DESTROYED')]);
+    await settle();
+    expect(sink.received.map((a) => [a.kind, a.severity])).toEqual([
+      ['SECRET_CREATED', 'low'],
+      ['SECRET_ROTATED', 'medium'],
+      ['SECRET_REVOKED', 'high'],
+      ['TENANT_KEY_DESTROYED', 'high'],
+    ]);
+    await d.close();
+  });
+
   it('raises one burst per source and window once failures reach the threshold, and a new one in the next window', async () => {
     const sink = new RecordingSink();
     const d = new AlertDispatcher([sink], silentLogger, { ...DEFAULT_ALERT_OPTIONS, authFailureThreshold: 3, authFailureWindowMs: 1_000 });

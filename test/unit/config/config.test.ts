@@ -38,6 +38,17 @@ describe('loadConfig', () => {
     expect(fails({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'grpc://collector:4317' })).toMatch(/^OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must be a http:\/\/ or https:\/\/ URL/);
   });
 
+  it('takes master keys (comma-separated, first current) or a key file, never both, and refuses a malformed key without showing it', () => {
+    const [a, b] = [Buffer.alloc(32, 1).toString('base64'), Buffer.alloc(32, 2).toString('base64')];
+    expect(loadConfig({ AGENTMESH_MASTER_KEY: `${a},${b}` }).secrets.masterKeys?.map((k) => k.toString('base64'))).toEqual([a, b]);
+    expect(loadConfig({ AGENTMESH_MASTER_KEY_FILE: '/etc/agentmesh/master-keys' }).secrets).toEqual({ masterKeys: undefined, masterKeyFile: '/etc/agentmesh/master-keys' });
+    expect(loadConfig({}).secrets).toEqual({ masterKeys: undefined, masterKeyFile: undefined });
+    expect(fails({ AGENTMESH_MASTER_KEY: a, AGENTMESH_MASTER_KEY_FILE: '/k' })).toBe('AGENTMESH_MASTER_KEY and AGENTMESH_MASTER_KEY_FILE are both set: set one');
+    const short = Buffer.alloc(31, 3).toString('base64');
+    const message = fails({ AGENTMESH_MASTER_KEY: `${a},${short}` });
+    expect(message).toBe('AGENTMESH_MASTER_KEY: key 2 is not base64 of 32 bytes (make one with: openssl rand -base64 32)');
+  });
+
   it('refuses a retry cap below the retry base', () => {
     expect(fails({ AGENTMESH_RETRY_BASE_MS: '5000', AGENTMESH_RETRY_CAP_MS: '10' })).toMatch(/AGENTMESH_RETRY_CAP_MS \(10\) must not be below AGENTMESH_RETRY_BASE_MS \(5000\)/);
   });
