@@ -10,6 +10,7 @@ import { dropStreams, measureJetStreamPublish, natsReachable, NATS_URL } from '.
 import { measureCluster, REDIS_URL, summarizeProfile, withProfileDir } from './cluster.mjs';
 import { measureObservabilityCosts, measureObservabilityEndToEnd } from './observability.mjs';
 import { measureAuditOnPglite, measureAuditOnPostgres, measureHashCost } from './audit.mjs';
+import { measureSecretReads } from './secrets.mjs';
 
 const quick = process.argv.includes('--quick');
 const f = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
@@ -56,6 +57,14 @@ const printAudit = (where, a) => {
 printAudit('PGlite', await measureAuditOnPglite({ entries: quick ? 10_000 : 40_000 }));
 await withScratchDatabase(async (url) => printAudit('PostgreSQL, one instance', await measureAuditOnPostgres({ url, entries: quick ? 20_000 : 100_000, soleWriter: true })));
 await withScratchDatabase(async (url) => printAudit('PostgreSQL, many instances', await measureAuditOnPostgres({ url, entries: quick ? 20_000 : 100_000, soleWriter: false })));
+
+const secrets = await measureSecretReads({ reads: quick ? 1000 : 3000, seconds: quick ? 2 : 5 });
+console.log("\nSecret store, embedded defaults: an agent's read of a secret for its task, against an authenticated GET of the same task, in the same run");
+line('  baseline: GET /v1/tasks/{id}, p50 / p99 ms', `${f(secrets.baseline.p50Ms, 2)} / ${f(secrets.baseline.p99Ms, 2)}`, 'one request at a time, from a worker thread');
+line('  GET /v1/tasks/{id}/secrets/{name}, p50 / p99 ms (goal p99 < 2)', `${f(secrets.secret.p50Ms, 2)} / ${f(secrets.secret.p99Ms, 2)}`, 'lease check, decryption, the audit entry committed first');
+line("  the read's own work in process, p50 / p99 ms", `${f(secrets.ownWork.p50Ms, 2)} / ${f(secrets.ownWork.p99Ms, 2)}`, 'use case + audit commit, without HTTP');
+line('  reads/s, 16 connections', f(secrets.secretRps), `baseline ${f(secrets.baselineRps)} GET/s; ratio ${f(secrets.secretRps / secrets.baselineRps, 2)}`);
+line('  vault open (envelope: two AES-256-GCM opens), µs', f(secrets.vaultOpenMicros, 1), `bare AES-256-GCM open ${f(secrets.bareOpenMicros, 1)} µs; ratio ${f(secrets.vaultOpenMicros / secrets.bareOpenMicros, 2)}`);
 
 // Paced submits arrive one at a time, so they do not batch: pace at half the single-request peak.
 const paced = await measurePaced({ rate: Math.max(50, Math.round(single.tasksPerSecond / 2)), seconds: quick ? 3 : 5 });

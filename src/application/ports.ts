@@ -402,7 +402,8 @@ export interface SealedValue {
  */
 export interface SecretVault {
   seal(tenantId: string, aad: string, plaintext: Buffer): Promise<SealedValue>;
-  open(tenantId: string, aad: string, sealed: SealedValue): Promise<Buffer>;
+  /** `tenantKey`: the record of the key that sealed it, when the caller read it already (saves a lookup); absent if it was never made. */
+  open(tenantId: string, aad: string, sealed: SealedValue, tenantKey?: TenantKeyRecord | null): Promise<Buffer>;
   /** Crypto-shredding: every value sealed for the tenant so far can never be opened again. */
   destroyTenantKeys(tenantId: string): Promise<number>;
 }
@@ -418,12 +419,13 @@ export interface SecretVersionWrite {
   by?: string;
 }
 
-/** The version agents read, with the policy that says who may. */
+/** The version agents read, with the policy that says who may, and the record of the tenant key that sealed it (null if there is none). */
 export interface CurrentSecret {
   policy: SecretPolicy;
   version: number;
   versionId: string;
   sealed: SealedValue;
+  tenantKey: TenantKeyRecord | null;
 }
 
 export interface SecretRepository {
@@ -437,4 +439,6 @@ export interface SecretRepository {
   list(tenantId: string, page: PageRequest): Promise<Page<SecretMetadata>>;
   /** Deletes the secret and every version of it; false when there was none. */
   delete(tenantId: string, name: string): Promise<boolean>;
+  /** Runs the destruction of the tenant's keys so that nothing read before it (a cached current version) is served after it. */
+  destroyingTenantKeys<T>(tenantId: string, destroy: () => Promise<T>): Promise<T>;
 }

@@ -34,6 +34,7 @@ import { readFileSync } from 'node:fs';
 import { developmentSigningKey, loadSigningKey, SigningKeyError, type AuditSigner } from '../infrastructure/security/audit-signing.js';
 import { buildApi } from './api/server.js';
 import { EnvelopeVault } from '../infrastructure/security/secrets/envelope-vault.js';
+import { CachedSecretRepository } from '../infrastructure/persistence/cached-secret-repository.js';
 import { LocalKeyring } from '../infrastructure/security/secrets/local-kms.js';
 import { developmentMasterKey, MasterKeyError, readMasterKeyFile } from '../infrastructure/security/secrets/master-keys.js';
 import type { TypedApp } from './api/typed-app.js';
@@ -324,6 +325,10 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
       anonymousDropped: () => mesh.audit.anonymousDropped,
       projected: () => projector.projected,
       checkpoints: () => checkpointer.written,
+    },
+    secrets: {
+      cachedBytes: () => (store.secrets instanceof CachedSecretRepository ? store.secrets.cachedBytes : 0),
+      tenantKeysCached: () => vault.cachedKeys,
     },
     siem: () => alerts.counts(),
     role: () => mesh.role,

@@ -83,5 +83,5 @@ export async function deleteSecret(ctx: MeshContext, caller: Caller, name: strin
 export async function destroyTenantKeys(ctx: MeshContext, caller: Caller, confirm: string): Promise<{ destroyedKeys: number }> {
   requireRole(caller, CAN_DESTROY_TENANT_KEYS, "destroy the tenant's keys");
   if (confirm !== caller.tenantId) throw new ValidationError(`confirm must be the tenant's id ('${caller.tenantId}'): destroying its keys makes every secret unreadable for good`, 'confirm');
-  return { destroyedKeys: await ctx.vault.destroyTenantKeys(caller.tenantId) };
+  return { destroyedKeys: await ctx.secrets.destroyingTenantKeys(caller.tenantId, () => ctx.vault.destroyTenantKeys(caller.tenantId)) };
 }

@@ -46,7 +46,7 @@ export async function readTaskSecret(ctx: MeshContext, caller: Caller, taskId: s
   if (!current) throw deny('no such secret');
   if (!policyAllows(current.policy, task.capability)) throw deny(`the secret's policy does not allow capability '${task.capability}'`);
   try {
-    const value = await ctx.vault.open(caller.tenantId, secretAad(caller.tenantId, name, current.versionId), current.sealed);
+    const value = await ctx.vault.open(caller.tenantId, secretAad(caller.tenantId, name, current.versionId), current.sealed, current.tenantKey);
     ctx.metrics.secretAccessed(caller.tenantId, 'granted');
     return { name, version: current.version, value: value.toString('utf8') };
   } catch (error) {

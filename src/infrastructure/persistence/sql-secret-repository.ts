@@ -16,6 +16,19 @@ interface SecretRow {
   versions: Array<{ version: number; created_at: string | number; created_by: string | null }> | null;
 }
 
+interface CurrentRow {
+  policy: SecretPolicy;
+  version: number;
+  version_id: string;
+  tenant_key_version: number;
+  wrapped_data_key: string;
+  ciphertext: string;
+  master_key_id: string | null;
+  wrapped_key: string | null;
+  key_created_at: string | number | null;
+  key_destroyed_at: string | number | null;
+}
+
 const fromRow = (r: SecretRow): SecretMetadata => ({
   name: r.name,
   ...(r.description !== null && { description: r.description }),
@@ -75,9 +88,12 @@ export class SqlSecretRepository implements SecretRepository {
   }
 
   async current(tenantId: string, name: string): Promise<CurrentSecret | undefined> {
-    const { rows } = await this.db.query<{ policy: SecretPolicy; version: number; version_id: string; tenant_key_version: number; wrapped_data_key: string; ciphertext: string }>(
-      `SELECT s.policy, v.version, v.version_id, v.tenant_key_version, v.wrapped_data_key, v.ciphertext
+    // The tenant key's row comes along: whether it was destroyed is read in the same snapshot, and the vault needs no lookup of its own.
+    const { rows } = await this.db.query<CurrentRow>(
+      `SELECT s.policy, v.version, v.version_id, v.tenant_key_version, v.wrapped_data_key, v.ciphertext,
+              k.master_key_id, k.wrapped_key, k.created_at AS key_created_at, k.destroyed_at AS key_destroyed_at
          FROM secrets s JOIN secret_versions v ON v.tenant_id = s.tenant_id AND v.name = s.name AND v.version = s.current_version
+         LEFT JOIN tenant_keys k ON k.tenant_id = v.tenant_id AND k.version = v.tenant_key_version
         WHERE s.tenant_id = $1 AND s.name = $2`,
       [tenantId, name],
     );
@@ -88,6 +104,17 @@ export class SqlSecretRepository implements SecretRepository {
       version: r.version,
       versionId: r.version_id,
       sealed: { tenantKeyVersion: r.tenant_key_version, wrappedDataKey: r.wrapped_data_key, ciphertext: r.ciphertext },
+      tenantKey:
+        r.master_key_id === null
+          ? null
+          : {
+              tenantId,
+              version: r.tenant_key_version,
+              masterKeyId: r.master_key_id,
+              ...(r.wrapped_key !== null && { wrappedKey: r.wrapped_key }),
+              createdAt: Number(r.key_created_at),
+              ...(r.key_destroyed_at !== null && { destroyedAt: Number(r.key_destroyed_at) }),
+            },
     };
   }
 
@@ -109,6 +136,10 @@ export class SqlSecretRepository implements SecretRepository {
   async delete(tenantId: string, name: string): Promise<boolean> {
     const { rows } = await this.db.query('DELETE FROM secrets WHERE tenant_id = $1 AND name = $2 RETURNING name', [tenantId, name]);
     return rows.length === 1;
+  }
+
+  destroyingTenantKeys<T>(_tenantId: string, destroy: () => Promise<T>): Promise<T> {
+    return destroy();
   }
 
   private async dropOldVersions(tenantId: string, name: string, current: number): Promise<void> {

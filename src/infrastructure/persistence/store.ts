@@ -10,6 +10,8 @@ import { SqlOutbox } from './sql-outbox.js';
 import { SqlTaskRepository } from './sql-task-repository.js';
 import { SqlTenantRepository } from './sql-tenant-repository.js';
 import { SqlSecretRepository } from './sql-secret-repository.js';
+import { CachedSecretRepository } from './cached-secret-repository.js';
+import type { SecretRepository } from '../../application/ports.js';
 import { SqlTenantKeyRepository } from './sql-tenant-key-repository.js';
 import { DEFAULT_WRITE_BATCHER_OPTIONS, WriteBatcher } from './write-batcher.js';
 
@@ -23,7 +25,8 @@ export interface Store {
   events: SqlEventStore;
   outbox: SqlOutbox;
   audit: SqlAuditStore;
-  secrets: SqlSecretRepository;
+  /** Cached (sealed) by the only writer of its database. */
+  secrets: SecretRepository;
   tenantKeys: SqlTenantKeyRepository;
   /** Drains pending writes, then closes the database. */
   close(): Promise<void>;
@@ -41,7 +44,7 @@ export function storeOn(
     /** Until `tasks.startCaching()`, tasks are read from the database every time (a follower: others write them). */
     deferTaskCache?: boolean;
     singleProcess: boolean;
-    /** This process alone writes the audit log (the embedded store, or PostgreSQL held by one instance); default singleProcess. */
+    /** This process alone writes the database (the embedded store, or PostgreSQL held by one instance): audit heads and secrets are cached; default singleProcess. */
     soleAuditWriter?: boolean;
     concurrentFlushes?: number;
     beforeClose?: () => Promise<void>;
@@ -50,7 +53,8 @@ export function storeOn(
   const relayEvents = options.relayEvents ?? false;
   const batcher = new WriteBatcher(db, { ...DEFAULT_WRITE_BATCHER_OPTIONS, maxConcurrentFlushes: options.concurrentFlushes ?? 1, relayEvents });
   const sqlTasks = new SqlTaskRepository(db, batcher);
-  const audit = new SqlAuditStore(db, systemClock, new UuidV7Generator(), { ...DEFAULT_AUDIT_STORE_OPTIONS, soleWriter: options.soleAuditWriter ?? options.singleProcess });
+  const soleWriter = options.soleAuditWriter ?? options.singleProcess;
+  const audit = new SqlAuditStore(db, systemClock, new UuidV7Generator(), { ...DEFAULT_AUDIT_STORE_OPTIONS, soleWriter });
   return {
     db,
     batcher,
@@ -61,7 +65,7 @@ export function storeOn(
     events: new SqlEventStore(db),
     outbox: new SqlOutbox(db, options.singleProcess),
     audit,
-    secrets: new SqlSecretRepository(db),
+    secrets: soleWriter ? new CachedSecretRepository(new SqlSecretRepository(db)) : new SqlSecretRepository(db),
     tenantKeys: new SqlTenantKeyRepository(db),
     async close() {
       await batcher.drain();

@@ -53,14 +53,15 @@ export class EnvelopeVault implements SecretVault {
     }
   }
 
-  async open(tenantId: string, aad: string, sealed: SealedValue): Promise<Buffer> {
-    const record = await this.keys.get(tenantId, sealed.tenantKeyVersion);
+  async open(tenantId: string, aad: string, sealed: SealedValue, tenantKey?: TenantKeyRecord | null): Promise<Buffer> {
+    const record = tenantKey === undefined ? await this.keys.get(tenantId, sealed.tenantKeyVersion) : (tenantKey ?? undefined);
+    if (record !== undefined && (record.tenantId !== tenantId || record.version !== sealed.tenantKeyVersion)) throw new Error('the tenant key given is not the one that sealed this value');
     if (record === undefined || record.wrappedKey === undefined) {
       this.cache.delete(cacheKey(tenantId, sealed.tenantKeyVersion));
       throw new GoneError(`the tenant key that sealed this value was destroyed: it can never be read again`, { tenantKeyVersion: sealed.tenantKeyVersion });
     }
-    const tenantKey = await this.unwrapped(record);
-    const dataKey = open(tenantKey, Buffer.from(sealed.wrappedDataKey, 'base64'), dataKeyAad(tenantId, record.version, aad));
+    const kek = await this.unwrapped(record);
+    const dataKey = open(kek, Buffer.from(sealed.wrappedDataKey, 'base64'), dataKeyAad(tenantId, record.version, aad));
     try {
       return open(dataKey, Buffer.from(sealed.ciphertext, 'base64'), valueAad(aad));
     } finally {
