@@ -153,18 +153,18 @@ function masterKeyring(config: AgentMeshConfig, logger: pino.Logger): LocalKeyri
 
 /** At start: tenant keys wrapped by a previous master key are re-wrapped with the current one; keys no configured master key opens are named. */
 async function rewrapTenantKeys(vault: EnvelopeVault, keyring: LocalKeyring, logger: pino.Logger): Promise<void> {
-  let outcome: { rewrapped: number; skipped: number };
+  let outcome: Awaited<ReturnType<EnvelopeVault['rewrapAll']>>;
   try {
     outcome = await vault.rewrapAll();
   } catch (error) {
     logger.warn({ err: error }, 'could not re-wrap tenant keys with the current master key; trying again at the next start');
     return;
   }
-  const { rewrapped, skipped } = outcome;
+  const { rewrapped, skipped, missingMasterKeys } = outcome;
   if (rewrapped > 0) logger.info({ rewrapped, master_key_id: keyring.currentKeyId }, 're-wrapped tenant keys with the current master key');
   if (skipped > 0) {
     logger.error(
-      { tenant_keys: skipped, configured_master_keys: keyring.keyIds },
+      { tenant_keys: skipped, missing_master_keys: missingMasterKeys, configured_master_keys: keyring.keyIds },
       'tenant keys are wrapped by a master key not configured here: their secrets cannot be read until that key is added to AGENTMESH_MASTER_KEY(_FILE)',
     );
   }

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { GoneError } from '../../../domain/index.js';
+import { GoneError, UnavailableError } from '../../../domain/index.js';
 import type { Clock, KeyManagementService, SealedValue, SecretVault, TenantKeyRecord, TenantKeyRepository } from '../../../application/ports.js';
 import { newKey, open, seal } from './aes-gcm.js';
 
@@ -76,15 +76,17 @@ export class EnvelopeVault implements SecretVault {
   }
 
   /** Re-wraps every tenant key wrapped by an older master key with the current one; returns how many. Tenant keys and values are untouched. */
-  async rewrapAll(batch = 100): Promise<{ rewrapped: number; skipped: number }> {
+  async rewrapAll(batch = 100): Promise<{ rewrapped: number; skipped: number; missingMasterKeys: string[] }> {
     let rewrapped = 0;
     const skipped = new Set<string>();
+    const missing = new Set<string>();
     for (;;) {
       const stale = (await this.keys.wrappedByOtherThan(this.kms.currentKeyId, batch + skipped.size)).filter((r) => !skipped.has(`${r.tenantId}\0${r.version}`));
-      if (stale.length === 0) return { rewrapped, skipped: skipped.size };
+      if (stale.length === 0) return { rewrapped, skipped: skipped.size, missingMasterKeys: [...missing] };
       for (const record of stale) {
         if (!this.kms.canUnwrap(record.masterKeyId)) {
           skipped.add(`${record.tenantId}\0${record.version}`);
+          missing.add(record.masterKeyId);
           continue;
         }
         const plain = await this.kms.unwrap(record.masterKeyId, record.wrappedKey!, tenantKeyContext(record.tenantId));
@@ -99,6 +101,10 @@ export class EnvelopeVault implements SecretVault {
     const key = cacheKey(record.tenantId, record.version);
     const cached = this.cache.get(key);
     if (cached !== undefined) return cached;
+    if (!this.kms.canUnwrap(record.masterKeyId)) {
+      // A configuration fault of this instance, not the caller's: answer 503 and say what is missing.
+      throw new UnavailableError(`the tenant's key is wrapped by master key ${record.masterKeyId}, which this instance does not have: give every instance the same AGENTMESH_MASTER_KEY(_FILE)`, 30);
+    }
     const plain = await this.kms.unwrap(record.masterKeyId, record.wrappedKey!, tenantKeyContext(record.tenantId));
     this.cache.set(key, plain);
     return plain;
