@@ -35,6 +35,11 @@ const API_ROUTES: Record<string, string[]> = {
   '/v1/audit/retention': ['get', 'put'],
   '/v1/audit/prune': ['post'],
   '/v1/compliance/reports': ['get'],
+  '/v1/secrets': ['get'],
+  '/v1/secrets/{name}': ['delete', 'get', 'put'],
+  '/v1/secrets/{name}/rotate': ['post'],
+  '/v1/tenant-keys/destroy': ['post'],
+  '/v1/tasks/{id}/secrets/{name}': ['get'],
 };
 
 const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);

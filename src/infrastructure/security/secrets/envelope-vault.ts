@@ -120,10 +120,13 @@ export class EnvelopeVault implements SecretVault {
   }
 
   private async createKey(tenantId: string): Promise<TenantKeyRecord> {
+    const latest = await this.keys.latestVersion(tenantId);
+    // Another instance may have made one since this one looked.
+    const newest = latest > 0 ? await this.keys.get(tenantId, latest) : undefined;
+    if (newest?.wrappedKey !== undefined) return newest;
     const plain = newKey();
     const { keyId, wrapped } = await this.kms.wrap(plain, tenantKeyContext(tenantId));
     plain.fill(0);
-    const latest = await this.keys.latestVersion(tenantId);
     const record: TenantKeyRecord = { tenantId, version: latest + 1, masterKeyId: keyId, wrappedKey: wrapped, createdAt: this.clock.now() };
     if (await this.keys.create(record)) return record;
     // Another instance made one first: use it.
