@@ -359,9 +359,12 @@ export interface KeyManagementService {
   unwrap(keyId: string, wrapped: string, context: string): Promise<Buffer>;
 }
 
-/** A tenant's key-encryption key as stored: wrapped by a master key, or destroyed (no key left). */
-export interface TenantKeyRecord {
-  tenantId: string;
+/**
+ * A key-encryption key as stored: wrapped by a master key, or destroyed (no key left). Its owner is
+ * a tenant (the secret store's keys) or one data subject of a tenant (the audit log's personal data).
+ */
+export interface KeyEncryptionKeyRecord {
+  owner: string;
   version: number;
   masterKeyId: string;
   /** Absent once destroyed. */
@@ -370,20 +373,20 @@ export interface TenantKeyRecord {
   destroyedAt?: number;
 }
 
-export interface TenantKeyRepository {
-  /** The tenant's newest key, unless it was destroyed. */
-  current(tenantId: string): Promise<TenantKeyRecord | undefined>;
-  get(tenantId: string, version: number): Promise<TenantKeyRecord | undefined>;
-  /** The tenant's highest key version, destroyed ones included; 0 when it has none. */
-  latestVersion(tenantId: string): Promise<number>;
+export interface KeyEncryptionKeyRepository {
+  /** The owner's newest key, unless it was destroyed. */
+  current(owner: string): Promise<KeyEncryptionKeyRecord | undefined>;
+  get(owner: string, version: number): Promise<KeyEncryptionKeyRecord | undefined>;
+  /** The owner's highest key version, destroyed ones included; 0 when it has none. */
+  latestVersion(owner: string): Promise<number>;
   /** False when that version exists already (another instance made it first). */
-  create(record: TenantKeyRecord): Promise<boolean>;
-  /** Destroys every key of the tenant (their wrapped forms are overwritten); returns how many were live. */
-  destroyAll(tenantId: string, now: number): Promise<number>;
+  create(record: KeyEncryptionKeyRecord): Promise<boolean>;
+  /** Destroys every key of the owner (their wrapped forms are overwritten); returns how many were live. */
+  destroyAll(owner: string, now: number): Promise<number>;
   /** Live keys wrapped by another master key than `masterKeyId`, at most `limit`. */
-  wrappedByOtherThan(masterKeyId: string, limit: number): Promise<TenantKeyRecord[]>;
+  wrappedByOtherThan(masterKeyId: string, limit: number): Promise<KeyEncryptionKeyRecord[]>;
   /** Replaces a live key's wrapped form, if it is still wrapped by `fromMasterKeyId`. */
-  rewrap(tenantId: string, version: number, fromMasterKeyId: string, toMasterKeyId: string, wrappedKey: string): Promise<boolean>;
+  rewrap(owner: string, version: number, fromMasterKeyId: string, toMasterKeyId: string, wrappedKey: string): Promise<boolean>;
 }
 
 /** A value sealed by envelope encryption: its data key wrapped by a tenant key, the value by the data key. */
@@ -403,7 +406,7 @@ export interface SealedValue {
 export interface SecretVault {
   seal(tenantId: string, aad: string, plaintext: Buffer): Promise<SealedValue>;
   /** `tenantKey`: the record of the key that sealed it, when the caller read it already (saves a lookup); absent if it was never made. */
-  open(tenantId: string, aad: string, sealed: SealedValue, tenantKey?: TenantKeyRecord | null): Promise<Buffer>;
+  open(tenantId: string, aad: string, sealed: SealedValue, tenantKey?: KeyEncryptionKeyRecord | null): Promise<Buffer>;
   /** Crypto-shredding: every value sealed for the tenant so far can never be opened again. */
   destroyTenantKeys(tenantId: string): Promise<number>;
 }
@@ -425,7 +428,7 @@ export interface CurrentSecret {
   version: number;
   versionId: string;
   sealed: SealedValue;
-  tenantKey: TenantKeyRecord | null;
+  tenantKey: KeyEncryptionKeyRecord | null;
 }
 
 export interface SecretRepository {

@@ -4,7 +4,7 @@ import type { SecretVersionWrite } from '../../src/application/ports.js';
 import { secretAad } from '../../src/application/use-cases/manage-secrets.js';
 import type { SqlClient } from '../../src/infrastructure/persistence/sql-client.js';
 import { SqlSecretRepository } from '../../src/infrastructure/persistence/sql-secret-repository.js';
-import { SqlTenantKeyRepository } from '../../src/infrastructure/persistence/sql-tenant-key-repository.js';
+import { SqlKeyEncryptionKeyRepository, TENANT_KEYS } from '../../src/infrastructure/persistence/sql-key-encryption-key-repository.js';
 import { DecryptionError, newKey } from '../../src/infrastructure/security/secrets/aes-gcm.js';
 import { EnvelopeVault } from '../../src/infrastructure/security/secrets/envelope-vault.js';
 import { LocalKeyring, masterKeyId } from '../../src/infrastructure/security/secrets/local-kms.js';
@@ -23,7 +23,7 @@ export function secretStoreContract(name: string, open: () => Promise<{ first: S
     const master = [newKey(), newKey(), newKey()];
     let secrets: SqlSecretRepository;
     let otherSecrets: SqlSecretRepository;
-    let keys: SqlTenantKeyRepository;
+    let keys: SqlKeyEncryptionKeyRepository;
     let vault: EnvelopeVault;
     let otherVault: EnvelopeVault;
 
@@ -31,9 +31,9 @@ export function secretStoreContract(name: string, open: () => Promise<{ first: S
       dbs = await open();
       secrets = new SqlSecretRepository(dbs.first);
       otherSecrets = new SqlSecretRepository(dbs.second);
-      keys = new SqlTenantKeyRepository(dbs.first);
+      keys = new SqlKeyEncryptionKeyRepository(dbs.first, TENANT_KEYS);
       vault = new EnvelopeVault(new LocalKeyring([master[0]!]), keys, systemClock);
-      otherVault = new EnvelopeVault(new LocalKeyring([master[0]!]), new SqlTenantKeyRepository(dbs.second), systemClock);
+      otherVault = new EnvelopeVault(new LocalKeyring([master[0]!]), new SqlKeyEncryptionKeyRepository(dbs.second, TENANT_KEYS), systemClock);
     }, 60_000);
     afterAll(async () => dbs?.close());
 

@@ -108,7 +108,7 @@ export class SqlSecretRepository implements SecretRepository {
         r.master_key_id === null
           ? null
           : {
-              tenantId,
+              owner: tenantId,
               version: r.tenant_key_version,
               masterKeyId: r.master_key_id,
               ...(r.wrapped_key !== null && { wrappedKey: r.wrapped_key }),

@@ -12,7 +12,7 @@ import { SqlTenantRepository } from './sql-tenant-repository.js';
 import { SqlSecretRepository } from './sql-secret-repository.js';
 import { CachedSecretRepository } from './cached-secret-repository.js';
 import type { SecretRepository } from '../../application/ports.js';
-import { SqlTenantKeyRepository } from './sql-tenant-key-repository.js';
+import { AUDIT_SUBJECT_KEYS, SqlKeyEncryptionKeyRepository, TENANT_KEYS } from './sql-key-encryption-key-repository.js';
 import { DEFAULT_WRITE_BATCHER_OPTIONS, WriteBatcher } from './write-batcher.js';
 
 export interface Store {
@@ -27,7 +27,9 @@ export interface Store {
   audit: SqlAuditStore;
   /** Cached (sealed) by the only writer of its database. */
   secrets: SecretRepository;
-  tenantKeys: SqlTenantKeyRepository;
+  tenantKeys: SqlKeyEncryptionKeyRepository;
+  /** Keys of the audit log's data subjects (their personal data in entries). */
+  subjectKeys: SqlKeyEncryptionKeyRepository;
   /** Drains pending writes, then closes the database. */
   close(): Promise<void>;
 }
@@ -66,7 +68,8 @@ export function storeOn(
     outbox: new SqlOutbox(db, options.singleProcess),
     audit,
     secrets: soleWriter ? new CachedSecretRepository(new SqlSecretRepository(db)) : new SqlSecretRepository(db),
-    tenantKeys: new SqlTenantKeyRepository(db),
+    tenantKeys: new SqlKeyEncryptionKeyRepository(db, TENANT_KEYS),
+    subjectKeys: new SqlKeyEncryptionKeyRepository(db, AUDIT_SUBJECT_KEYS),
     async close() {
       await batcher.drain();
       await audit.drain();

@@ -7,7 +7,7 @@ const current = (version: number, size = 10): CurrentSecret => ({
   version,
   versionId: `v${version}`,
   sealed: { tenantKeyVersion: 1, wrappedDataKey: 'k', ciphertext: 'x'.repeat(size) },
-  tenantKey: { tenantId: 't', version: 1, masterKeyId: 'm', wrappedKey: 'w', createdAt: 0 },
+  tenantKey: { owner: 't', version: 1, masterKeyId: 'm', wrappedKey: 'w', createdAt: 0 },
 });
 
 /** A store whose reads can be held back, to interleave them with changes. */
