@@ -21,5 +21,6 @@ GRANT EXECUTE ON FUNCTION audit_prune(text) TO :"role";
 -- against its chain is reported by `agentmesh audit verify`.
 REVOKE DELETE, TRUNCATE ON audit_heads FROM :"role";
 GRANT SELECT, INSERT, UPDATE ON audit_heads TO :"role";
--- Tenant keys are destroyed (their wrapped key cleared), never removed: the row records when.
-REVOKE DELETE, TRUNCATE ON tenant_keys FROM :"role";
+-- Tenant keys and audit data subjects' keys are destroyed (their wrapped key cleared), never
+-- removed: the row records when.
+REVOKE DELETE, TRUNCATE ON tenant_keys, audit_subject_keys FROM :"role";

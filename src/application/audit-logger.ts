@@ -1,11 +1,31 @@
-import { AuditAction, AuditStatus, NotFoundError, ValidationError, type AuditEntry, type AuditRecord } from '../domain/index.js';
+import { AuditAction, AuditStatus, boundedDetails, boundedText, NotFoundError, ValidationError, type AuditActor, type AuditEntry, type AuditRecord } from '../domain/index.js';
 import { requireRole, type Caller } from './caller.js';
 import type { Logger } from './logger.js';
 import { gatherComplianceReport, type ComplianceReport, type Framework } from './compliance-report.js';
-import type { ApiKeyRepository, AuditFilter, AuditStore, AuditVerifyRange, Clock, Page, PageRequest, TenantRepository, VerifyReport } from './ports.js';
+import type { ApiKeyRepository, AuditFilter, AuditStore, AuditVerifyRange, Clock, Page, PageRequest, PersonalDataVault, TenantRepository, VerifyReport } from './ports.js';
 
 /** What a security event is: an entry to record, and a warning line for the operator at once. */
 const SECURITY_ACTIONS: ReadonlySet<AuditAction> = new Set([AuditAction.AUTH_FAILURE, AuditAction.UNAUTHORIZED_ACCESS]);
+
+/** What an entry's personal data is, in clear. */
+type PersonalData = Pick<AuditRecord, 'sourceIp' | 'userAgent' | 'personalDetails'>;
+
+const SUBJECT_ID = /^[A-Za-z0-9._:@-]{1,256}$/u;
+
+/** Whom an entry's personal data is about, unless the record says: the key that acted, or the kind of actor. */
+function defaultSubject(actor: AuditActor): string {
+  return actor.type === 'key' && actor.keyId !== undefined ? actor.keyId : actor.type;
+}
+
+function personalOf(record: AuditRecord): PersonalData | undefined {
+  const details = boundedDetails(record.personalDetails);
+  const data: PersonalData = {
+    ...(record.sourceIp !== undefined && { sourceIp: boundedText(record.sourceIp, 64) }),
+    ...(record.userAgent !== undefined && { userAgent: boundedText(record.userAgent, 256) }),
+    ...(details !== undefined && { personalDetails: details }),
+  };
+  return Object.keys(data).length > 0 ? data : undefined;
+}
 
 /**
  * The audit trail as the mesh uses it. Every method that records resolves once the entry is
@@ -22,8 +42,26 @@ export class AuditLogger {
     private readonly apiKeys: ApiKeyRepository,
     private readonly clock: Clock,
     private readonly tenants: TenantRepository,
+    private readonly personal: PersonalDataVault,
     private readonly alerts?: { consider(entries: readonly AuditEntry[]): void },
   ) {}
+
+  /** The record as handed to the store: its personal data sealed under its subject's key, never in clear. */
+  private async sealed(record: AuditRecord): Promise<AuditRecord> {
+    const { sourceIp: _ip, userAgent: _agent, personalDetails: _details, personal: _personal, personalShredded: _shredded, ...rest } = record;
+    const data = personalOf(record);
+    if (data === undefined) return rest;
+    const subjectId = boundedText(record.subjectId ?? defaultSubject(record.actor), 256);
+    return { ...rest, subjectId, personal: await this.personal.seal(record.tenantId, subjectId, Buffer.from(JSON.stringify(data), 'utf8')) };
+  }
+
+  /** An entry as its readers see it: its personal data opened, or marked shredded. */
+  private async opened(entry: AuditEntry): Promise<AuditEntry> {
+    if (entry.personal === undefined || entry.subjectId === undefined) return entry;
+    const plain = await this.personal.open(entry.tenantId, entry.subjectId, entry.personal);
+    if (plain === undefined) return { ...entry, personalShredded: true };
+    return { ...entry, ...(JSON.parse(plain.toString('utf8')) as PersonalData) };
+  }
 
   /** The tenant a call is about: the caller's own, or (the platform admin only) another that exists; else 404. */
   private async tenantFor(caller: Caller, tenantId: string | undefined): Promise<string> {
@@ -40,9 +78,34 @@ export class AuditLogger {
 
   /** Several entries, committed together; then the alert rules see them (without waiting for any delivery). */
   async logActions(records: readonly AuditRecord[]): Promise<AuditEntry[]> {
-    const entries = await this.store.append(records);
+    const stored = await this.store.append(await Promise.all(records.map((r) => this.sealed(r))));
+    // Those who act on the entries now (alert rules, the security warning) see them as recorded, in clear.
+    const entries = stored.map((entry, i) => ({ ...entry, ...personalOf(records[i]!) }));
     this.alerts?.consider(entries);
     return entries;
+  }
+
+  /**
+   * Crypto-shredding for a data subject (an erasure request): destroys the subject's keys, so the
+   * personal data of every entry about it can never be read again; the entries, their hashes and
+   * the chain stay whole. Recorded as PERSONAL_DATA_SHREDDED.
+   */
+  async shredSubject(caller: Caller, tenantId: string | undefined, subjectId: string, context: Pick<AuditRecord, 'sourceIp' | 'userAgent' | 'traceId'> = {}): Promise<{ subjectId: string; destroyedKeys: number }> {
+    requireRole(caller, ['admin'], "shred a data subject's personal data");
+    const tenant = await this.tenantFor(caller, tenantId);
+    if (!SUBJECT_ID.test(subjectId)) throw new ValidationError('subjectId must be 1-256 characters of [A-Za-z0-9._:@-]', 'subjectId');
+    const destroyedKeys = await this.personal.shred(tenant, subjectId);
+    await this.logAction({
+      tenantId: tenant,
+      actor: { type: 'key', keyId: caller.keyId, role: caller.role },
+      action: AuditAction.PERSONAL_DATA_SHREDDED,
+      resourceType: 'data_subject',
+      resourceId: subjectId,
+      status: AuditStatus.SUCCESS,
+      ...context,
+      details: { destroyedKeys },
+    });
+    return { subjectId, destroyedKeys };
   }
 
   /** A denied access, a failed authentication and the like: recorded, and logged as a warning. */
@@ -182,7 +245,8 @@ export class AuditLogger {
   async queryLogs(caller: Caller, tenantId: string | undefined, filter: AuditFilter, page: PageRequest, context: Pick<AuditRecord, 'sourceIp' | 'userAgent' | 'traceId'> = {}): Promise<Page<AuditEntry>> {
     requireRole(caller, ['admin'], 'read the audit log');
     const tenant = await this.tenantFor(caller, tenantId);
-    const result = await this.store.query(tenant, filter, page);
+    const found = await this.store.query(tenant, filter, page);
+    const result = { ...found, items: await Promise.all(found.items.map((e) => this.opened(e))) };
     await this.logAction({
       tenantId: tenant,
       actor: { type: 'key', keyId: caller.keyId, role: caller.role },

@@ -131,7 +131,15 @@ function commonEvidence(input: ReportInput, t: Tally) {
   };
   const agents: EvidenceItem = { label: 'Agents registered / changed / terminated', value: `${t.of('AGENT_CREATED', 'success')} / ${t.of('AGENT_UPDATED')} / ${t.of('AGENT_TERMINATED', 'success')}` };
   const reviews: EvidenceItem = { label: 'Reads of the log, and verifications of it', value: `${t.of('AUDIT_LOG_EXPORTED')} / ${t.of('COMPLIANCE_CHECK')}` };
-  return { integrity, denied, keyEvents, keysByRole, authentication, securityTimeline, processing, outcomes, agents, reviews };
+  const secrets: EvidenceItem = {
+    label: 'Secrets: values read by agents for their tasks / written or rotated / deleted / tenant keys destroyed (refused reads are among the denied accesses)',
+    value: `${t.of('SECRET_ACCESSED', 'success')} / ${t.of('SECRET_CREATED', 'success') + t.of('SECRET_ROTATED', 'success')} / ${t.of('SECRET_REVOKED', 'success')} / ${t.of('TENANT_KEY_DESTROYED', 'success')}`,
+  };
+  const erasure: EvidenceItem[] = [
+    { label: 'How personal data is kept in the log', value: "a caller's address, user agent and personal details are sealed under a key of their data subject (AES-256-GCM); destroying the key erases them and leaves every hash and the chain intact" },
+    { label: "Erasure requests carried out in the period (a data subject's keys destroyed; a repeat destroys none)", value: t.of('PERSONAL_DATA_SHREDDED', 'success') },
+  ];
+  return { integrity, denied, keyEvents, keysByRole, authentication, securityTimeline, processing, outcomes, agents, reviews, secrets, erasure };
 }
 
 function control(id: string, name: string, requirement: string, evidence: EvidenceItem[], findings: string[]): ControlReport {
@@ -149,7 +157,7 @@ function controlsFor(input: ReportInput, t: Tally): ControlReport[] {
     case 'hipaa':
       return [
         control('164.312(b)', 'Audit controls', 'Record and examine activity in systems that contain or use electronic protected health information.', [...e.integrity, e.outcomes, e.agents, e.reviews], [...chainFindings, ...checkpointFindings]),
-        control('164.312(a)(1)', 'Access control', 'Allow access only to the persons or software programs that have been granted access rights.', [e.keysByRole, e.denied], [...deniedFindings, ...keyFindings]),
+        control('164.312(a)(1)', 'Access control', 'Allow access only to the persons or software programs that have been granted access rights.', [e.keysByRole, e.denied, e.secrets], [...deniedFindings, ...keyFindings]),
         control('164.312(c)(1)', 'Integrity', 'Protect electronic protected health information from improper alteration or destruction.', e.integrity, chainFindings),
         control('164.312(d)', 'Person or entity authentication', 'Verify that a person or entity seeking access is the one claimed.', [...e.authentication, e.keyEvents], keyFindings),
       ];
@@ -158,10 +166,11 @@ function controlsFor(input: ReportInput, t: Tally): ControlReport[] {
         control('Art. 30', 'Records of processing activities', 'Keep a record of the processing activities under the controller\'s responsibility.', [e.processing, e.outcomes, e.agents], []),
         control('Art. 32', 'Security of processing', 'Ensure a level of security appropriate to the risk, including the ability to ensure ongoing integrity and to test and evaluate its effectiveness.', [...e.integrity, e.denied, ...e.authentication, e.reviews], [...chainFindings, ...checkpointFindings, ...keyFindings]),
         control('Art. 33', 'Notification of a personal data breach (inputs)', 'Have the facts of a possible breach at hand: what happened, when, and how many attempts.', [e.securityTimeline, e.denied], deniedFindings),
+        control('Art. 17', 'Right to erasure', "Erase a data subject's personal data without undue delay when asked, including in records kept for accountability.", e.erasure, []),
       ];
     case 'soc2':
       return [
-        control('CC6.1', 'Logical access security', 'Restrict logical access to information assets with access controls, credentials and their lifecycle.', [e.keysByRole, ...e.authentication, e.keyEvents], keyFindings),
+        control('CC6.1', 'Logical access security', 'Restrict logical access to information assets with access controls, credentials and their lifecycle.', [e.keysByRole, ...e.authentication, e.keyEvents, e.secrets], keyFindings),
         control('CC6.6', 'Threats from outside the system boundary', 'Detect and refuse access from outside the entity\'s boundaries and to what a caller may not see.', [e.denied, e.securityTimeline], deniedFindings),
         control('CC7.2', 'Monitoring of system components', 'Monitor the system and its components for anomalies, with records that cannot be silently altered.', [...e.integrity, e.outcomes, e.agents], [...chainFindings, ...checkpointFindings]),
         control('CC7.3', 'Evaluation of security events', 'Evaluate security events to decide whether they are incidents.', [e.securityTimeline, e.denied, e.reviews], deniedFindings),
@@ -171,7 +180,7 @@ function controlsFor(input: ReportInput, t: Tally): ControlReport[] {
 
 const TITLES: Record<Framework, string> = {
   hipaa: 'HIPAA Security Rule: technical safeguards (45 CFR 164.312)',
-  gdpr: 'GDPR: records of processing, security and breach inputs (Art. 30, 32, 33)',
+  gdpr: 'GDPR: records of processing, security, breach inputs and erasure (Art. 30, 32, 33, 17)',
   soc2: 'SOC 2: common criteria CC6 and CC7',
 };
 

@@ -15,6 +15,7 @@ import type {
   MeshMetrics,
   MessageBroker,
   RandomSource,
+  PersonalDataVault,
   SecretRepository,
   SecretVault,
   TaskRepository,
@@ -35,6 +36,8 @@ export interface MeshPorts {
   /** Secrets' metadata and sealed versions, and the envelope encryption that seals and opens them. */
   secrets: SecretRepository;
   vault: SecretVault;
+  /** The audit log's personal data, sealed per data subject. */
+  personalData: PersonalDataVault;
   broker: MessageBroker;
   clock: Clock;
   ids: IdGenerator;

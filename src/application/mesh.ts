@@ -57,7 +57,7 @@ export class Mesh {
     ctx.lifecycle = new TaskLifecycle(ctx);
     this.ctx = ctx;
     this.auth = new Authenticator(ports.apiKeys, ports.clock);
-    this.audit = new AuditLogger(ports.audit, ports.logger.child({ subsystem: 'audit' }), ports.apiKeys, ports.clock, ports.tenants, ports.alerts);
+    this.audit = new AuditLogger(ports.audit, ports.logger.child({ subsystem: 'audit' }), ports.apiKeys, ports.clock, ports.tenants, ports.personalData, ports.alerts);
     this.local = localCommands(ctx, this.submitCounter);
     this.delivery = new AgentDelivery(ctx, () => this.commands);
     this.sweeper = new Sweeper(ctx);

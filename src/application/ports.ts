@@ -445,3 +445,15 @@ export interface SecretRepository {
   /** Runs the destruction of the tenant's keys so that nothing read before it (a cached current version) is served after it. */
   destroyingTenantKeys<T>(tenantId: string, destroy: () => Promise<T>): Promise<T>;
 }
+
+/**
+ * The audit log's personal data, sealed per data subject of a tenant; destroying a subject's keys
+ * (crypto-shredding) makes what was sealed for it unreadable for good.
+ */
+export interface PersonalDataVault {
+  seal(tenantId: string, subjectId: string, plaintext: Buffer): Promise<string>;
+  /** Undefined when the subject's keys were destroyed. */
+  open(tenantId: string, subjectId: string, sealed: string): Promise<Buffer | undefined>;
+  /** Returns how many of the subject's keys were live. */
+  shred(tenantId: string, subjectId: string): Promise<number>;
+}

@@ -48,6 +48,7 @@ const SENSITIVE: Partial<Record<AuditAction, AlertSeverity>> = {
   [AuditAction.SECRET_ROTATED]: 'medium',
   [AuditAction.SECRET_REVOKED]: 'high',
   [AuditAction.TENANT_KEY_DESTROYED]: 'high',
+  [AuditAction.PERSONAL_DATA_SHREDDED]: 'medium',
   [AuditAction.UNAUTHORIZED_ACCESS]: 'medium',
   [AuditAction.POLICY_DELETED]: 'high',
   [AuditAction.ADMIN_ACTION]: 'medium',

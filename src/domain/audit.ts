@@ -26,6 +26,8 @@ export const AuditAction = {
   SECRET_REVOKED: 'SECRET_REVOKED',
   /** A tenant's key-encryption key destroyed: every secret it sealed is unreadable for good. */
   TENANT_KEY_DESTROYED: 'TENANT_KEY_DESTROYED',
+  /** A data subject's keys destroyed: the personal data of every entry about them is unreadable for good. */
+  PERSONAL_DATA_SHREDDED: 'PERSONAL_DATA_SHREDDED',
   POLICY_CREATED: 'POLICY_CREATED',
   POLICY_UPDATED: 'POLICY_UPDATED',
   POLICY_DELETED: 'POLICY_DELETED',
@@ -66,6 +68,17 @@ export interface AuditRecord {
   userAgent?: string;
   traceId?: string;
   details?: Record<string, unknown>;
+  /**
+   * Whom the entry's personal data (source address, user agent, personal details) is about: by
+   * default the key that acted, or `anonymous`. That data is kept sealed under this subject's key.
+   */
+  subjectId?: string;
+  /** Details that are personal data (a person's name, say): sealed with the address and user agent. */
+  personalDetails?: Record<string, unknown>;
+  /** The personal data as stored and hashed: sealed (set by the audit logger, never by callers). */
+  personal?: string;
+  /** Set when reading: the subject's keys were destroyed, so the personal data can never be read. */
+  personalShredded?: boolean;
 }
 
 /** An entry as stored: `seq` is its place in its tenant's chain, `hash` covers it and `prevHash`. */

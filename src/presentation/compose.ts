@@ -34,6 +34,7 @@ import { readFileSync } from 'node:fs';
 import { developmentSigningKey, loadSigningKey, SigningKeyError, type AuditSigner } from '../infrastructure/security/audit-signing.js';
 import { buildApi } from './api/server.js';
 import { EnvelopeVault } from '../infrastructure/security/secrets/envelope-vault.js';
+import { EnvelopePersonalDataVault } from '../infrastructure/security/audit-personal-data.js';
 import { CachedSecretRepository } from '../infrastructure/persistence/cached-secret-repository.js';
 import { LocalKeyring } from '../infrastructure/security/secrets/local-kms.js';
 import { developmentMasterKey, MasterKeyError, readMasterKeyFile } from '../infrastructure/security/secrets/master-keys.js';
@@ -151,21 +152,21 @@ function masterKeyring(config: AgentMeshConfig, logger: pino.Logger): LocalKeyri
   }
 }
 
-/** At start: tenant keys wrapped by a previous master key are re-wrapped with the current one; keys no configured master key opens are named. */
-async function rewrapTenantKeys(vault: EnvelopeVault, keyring: LocalKeyring, logger: pino.Logger): Promise<void> {
+/** At start: keys wrapped by a previous master key are re-wrapped with the current one; master keys missing here are named. */
+async function rewrapKeys(what: string, vault: EnvelopeVault, keyring: LocalKeyring, logger: pino.Logger): Promise<void> {
   let outcome: Awaited<ReturnType<EnvelopeVault['rewrapAll']>>;
   try {
     outcome = await vault.rewrapAll();
   } catch (error) {
-    logger.warn({ err: error }, 'could not re-wrap tenant keys with the current master key; trying again at the next start');
+    logger.warn({ err: error }, `could not re-wrap ${what} with the current master key; trying again at the next start`);
     return;
   }
   const { rewrapped, skipped, missingMasterKeys } = outcome;
-  if (rewrapped > 0) logger.info({ rewrapped, master_key_id: keyring.currentKeyId }, 're-wrapped tenant keys with the current master key');
+  if (rewrapped > 0) logger.info({ rewrapped, master_key_id: keyring.currentKeyId }, `re-wrapped ${what} with the current master key`);
   if (skipped > 0) {
     logger.error(
-      { tenant_keys: skipped, missing_master_keys: missingMasterKeys, configured_master_keys: keyring.keyIds },
-      'tenant keys are wrapped by a master key not configured here: their secrets cannot be read until that key is added to AGENTMESH_MASTER_KEY(_FILE)',
+      { keys: skipped, missing_master_keys: missingMasterKeys, configured_master_keys: keyring.keyIds },
+      `${what} are wrapped by a master key not configured here: what they seal cannot be read until that key is added to AGENTMESH_MASTER_KEY(_FILE)`,
     );
   }
 }
@@ -252,6 +253,8 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   }
   const counters: SharedCounters = redis ? new RedisCounters(redis) : new InMemoryCounters();
   const vault = new EnvelopeVault(keyring, store.tenantKeys, systemClock);
+  const subjectVault = new EnvelopeVault(keyring, store.subjectKeys, systemClock, { purpose: 'audit-subject-key' });
+  const personalData = new EnvelopePersonalDataVault(subjectVault);
   const metrics = new AgentMeshMetrics(config.metrics);
   const settings = clustered ? { ...fitToBroker(config.mesh, broker.maxPayloadBytes, logger), clustered: true } : config.mesh;
   const mesh = new Mesh(
@@ -264,6 +267,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
       audit: store.audit,
       secrets: store.secrets,
       vault,
+      personalData,
       broker,
       clock: systemClock,
       ids: new UuidV7Generator(),
@@ -294,7 +298,8 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   } else {
     ({ createdAdminKey } = await mesh.start(startOptions));
   }
-  await rewrapTenantKeys(vault, keyring, logger);
+  await rewrapKeys('tenant keys', vault, keyring, logger);
+  await rewrapKeys("audit data subjects' keys", subjectVault, keyring, logger);
   const checkpointer = new AuditCheckpointer(store.db, signer, systemClock, logger.child({ component: 'audit' }) as unknown as Logger, config.audit.checkpointIntervalMs);
   checkpointer.start();
   const projector = new AuditProjector(store.db, store.audit, logger.child({ component: 'audit' }) as unknown as Logger);
@@ -329,6 +334,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     secrets: {
       cachedBytes: () => (store.secrets instanceof CachedSecretRepository ? store.secrets.cachedBytes : 0),
       tenantKeysCached: () => vault.cachedKeys,
+      subjectKeysCached: () => subjectVault.cachedKeys,
     },
     siem: () => alerts.counts(),
     role: () => mesh.role,

@@ -24,18 +24,21 @@ function canonicalActor(actor: AuditEntry['actor']): string {
 
 /**
  * The fields an entry's hash covers, in RFC 8785 canonical JSON (absent fields are left out, not
- * null). The entry's own fields (and the actor's) are written in their canonical (sorted) order
+ * null: an entry without sealed personal data hashes as before those fields existed). The entry's own fields (and the actor's) are written in their canonical (sorted) order
  * directly, which is what the library would produce; the free-form details go through the library.
  */
 export function canonicalEntry(entry: Omit<AuditEntry, 'hash' | 'prevHash'>): string {
-  // Keys in UTF-16 code unit order: action, actor, at, details, id, resourceId, resourceType, seq, sourceIp, status, tenantId, traceId, userAgent.
+  // Keys in UTF-16 code unit order: action, actor, at, details, id, personal, resourceId, resourceType, seq, sourceIp, status, subjectId, tenantId, traceId, userAgent.
   let out = `{"action":${text(entry.action)},"actor":${canonicalActor(entry.actor)},"at":${JSON.stringify(entry.at)}`;
   if (entry.details !== undefined) out += `,"details":${canonicalize(entry.details)!}`;
   out += `,"id":${text(entry.id)}`;
+  if (entry.personal !== undefined) out += `,"personal":${text(entry.personal)}`;
   if (entry.resourceId !== undefined) out += `,"resourceId":${text(entry.resourceId)}`;
   out += `,"resourceType":${text(entry.resourceType)},"seq":${JSON.stringify(entry.seq)}`;
   if (entry.sourceIp !== undefined) out += `,"sourceIp":${text(entry.sourceIp)}`;
-  out += `,"status":${text(entry.status)},"tenantId":${text(entry.tenantId)}`;
+  out += `,"status":${text(entry.status)}`;
+  if (entry.subjectId !== undefined) out += `,"subjectId":${text(entry.subjectId)}`;
+  out += `,"tenantId":${text(entry.tenantId)}`;
   if (entry.traceId !== undefined) out += `,"traceId":${text(entry.traceId)}`;
   if (entry.userAgent !== undefined) out += `,"userAgent":${text(entry.userAgent)}`;
   return `${out}}`;
@@ -43,8 +46,8 @@ export function canonicalEntry(entry: Omit<AuditEntry, 'hash' | 'prevHash'>): st
 
 /** The same, by the library alone over the whole entry: the reference the direct form must equal. */
 export function canonicalEntryReference(entry: Omit<AuditEntry, 'hash' | 'prevHash'>): string {
-  const { id, tenantId, seq, at, actor, action, resourceType, resourceId, status, sourceIp, userAgent, traceId, details } = entry;
-  return canonicalize({ id, tenantId, seq, at, actor, action, resourceType, resourceId, status, sourceIp, userAgent, traceId, details })!;
+  const { id, tenantId, seq, at, actor, action, resourceType, resourceId, status, sourceIp, userAgent, traceId, details, subjectId, personal } = entry;
+  return canonicalize({ id, tenantId, seq, at, actor, action, resourceType, resourceId, status, sourceIp, userAgent, traceId, details, subjectId, personal })!;
 }
 
 /** SHA-256 (hex) over the domain tag, the previous entry's hash and this entry's canonical form. */

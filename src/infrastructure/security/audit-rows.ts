@@ -17,6 +17,8 @@ export interface AuditRow {
   user_agent: string | null;
   trace_id: string | null;
   details: Record<string, unknown> | null;
+  subject_id: string | null;
+  personal: string | null;
   prev_hash: string;
   hash: string;
 }
@@ -39,6 +41,8 @@ export function rowOf(e: AuditEntry): AuditRow {
     user_agent: e.userAgent ?? null,
     trace_id: e.traceId ?? null,
     details: e.details ?? null,
+    subject_id: e.subjectId ?? null,
+    personal: e.personal ?? null,
     prev_hash: e.prevHash,
     hash: e.hash,
   };
@@ -66,6 +70,8 @@ export function entryFromRow(r: AuditRow): AuditEntry {
     ...(r.user_agent !== null && { userAgent: r.user_agent }),
     ...(r.trace_id !== null && { traceId: r.trace_id }),
     ...(r.details !== null && { details: r.details }),
+    ...(r.subject_id !== null && r.subject_id !== undefined && { subjectId: r.subject_id }),
+    ...(r.personal !== null && r.personal !== undefined && { personal: r.personal }),
     prevHash: r.prev_hash,
     hash: r.hash,
   };

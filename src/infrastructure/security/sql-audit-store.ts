@@ -41,12 +41,12 @@ RETURNING h.tenant_id, h.seq, h.hash`;
 
 /** Inserts the entry rows of the JSON array in $1 into `table`. */
 export const insertEntries = (table: string) => `INSERT INTO ${table} (tenant_id, seq, id, at, actor_type, actor_key_id, actor_role, actor_agent_id, action,
-  resource_type, resource_id, status, source_ip, user_agent, trace_id, details, prev_hash, hash)
+  resource_type, resource_id, status, source_ip, user_agent, trace_id, details, subject_id, personal, prev_hash, hash)
 SELECT r.tenant_id, r.seq, r.id, r.at, r.actor_type, r.actor_key_id, r.actor_role, r.actor_agent_id, r.action, r.resource_type,
-  r.resource_id, r.status, r.source_ip, r.user_agent, r.trace_id, r.details, r.prev_hash, r.hash
+  r.resource_id, r.status, r.source_ip, r.user_agent, r.trace_id, r.details, r.subject_id, r.personal, r.prev_hash, r.hash
 FROM json_to_recordset($1::json) AS r(tenant_id text, seq bigint, id text, at bigint, actor_type text, actor_key_id text, actor_role text,
   actor_agent_id text, action text, resource_type text, resource_id text, status text, source_ip text, user_agent text, trace_id text,
-  details json, prev_hash text, hash text)`;
+  details json, subject_id text, personal text, prev_hash text, hash text)`;
 
 /** A sole writer's batch: the entries, and the heads made or moved to their last ones, in one statement. */
 const APPEND_SOLE = `
@@ -92,6 +92,8 @@ function bounded(record: AuditRecord): AuditRecord {
     ...(record.userAgent !== undefined && { userAgent: boundedText(record.userAgent, 256) }),
     ...(record.traceId !== undefined && { traceId: boundedText(record.traceId, 64) }),
     ...(details !== undefined && { details }),
+    // Personal data is stored sealed only; a record that brings it in clear here has it dropped.
+    ...(record.subjectId !== undefined && record.personal !== undefined && { subjectId: boundedText(record.subjectId, 256), personal: record.personal }),
   };
 }
 

@@ -34,6 +34,7 @@ const API_ROUTES: Record<string, string[]> = {
   '/v1/audit/verify': ['get'],
   '/v1/audit/retention': ['get', 'put'],
   '/v1/audit/prune': ['post'],
+  '/v1/audit/subjects/{subjectId}/shred': ['post'],
   '/v1/compliance/reports': ['get'],
   '/v1/secrets': ['get'],
   '/v1/secrets/{name}': ['delete', 'get', 'put'],

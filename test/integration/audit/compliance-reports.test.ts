@@ -60,7 +60,7 @@ describe('compliance reports', () => {
 
   it('GDPR: processing activities per capability, security of processing, and the breach inputs by day', async () => {
     const r = await report('gdpr');
-    expect(r.controls.map((c: any) => c.id)).toEqual(['Art. 30', 'Art. 32', 'Art. 33']);
+    expect(r.controls.map((c: any) => c.id)).toEqual(['Art. 30', 'Art. 32', 'Art. 33', 'Art. 17']);
     const processing = r.controls[0].evidence[0];
     expect(processing.rows).toEqual([{ capability: 'summarize', submitted: 2 }, { capability: 'translate', submitted: 1 }]);
     const byDay = r.controls[2].evidence[0];

@@ -55,6 +55,15 @@ describe('audit chain', () => {
 });
 
 describe('audit chain canonical form', () => {
+  it('hashes an entry without sealed personal data exactly as before those fields existed', () => {
+    const entry = { id: 'e1', tenantId: 't', seq: 1, at: 5, actor: { type: 'key' as const, keyId: 'k' }, action: 'TASK_SUBMITTED' as const, resourceType: 'task', status: 'success' as const, sourceIp: '10.0.0.1' };
+    // The form written by the build before personal data was sealed (schema version 3).
+    expect(canonicalEntry(entry)).toBe('{"action":"TASK_SUBMITTED","actor":{"keyId":"k","type":"key"},"at":5,"id":"e1","resourceType":"task","seq":1,"sourceIp":"10.0.0.1","status":"success","tenantId":"t"}');
+    expect(canonicalEntry({ ...entry, sourceIp: undefined, subjectId: 'k', personal: 'p1.1.x.y' } as never)).toBe(
+      '{"action":"TASK_SUBMITTED","actor":{"keyId":"k","type":"key"},"at":5,"id":"e1","personal":"p1.1.x.y","resourceType":"task","seq":1,"status":"success","subjectId":"k","tenantId":"t"}',
+    );
+  });
+
   it('writes exactly what the RFC 8785 library writes for the whole entry, for any entry', async () => {
     const fc = (await import('fast-check')).default;
     const { canonicalEntryReference } = await import('../../../src/infrastructure/security/audit-chain.js');
@@ -74,6 +83,8 @@ describe('audit chain canonical form', () => {
       userAgent: optional(text),
       traceId: optional(text),
       details: optional(fc.dictionary(text, fc.jsonValue({ maxDepth: 3 }))),
+      subjectId: optional(text),
+      personal: optional(text),
     });
     fc.assert(
       fc.property(arbitraryEntry, (e) => {

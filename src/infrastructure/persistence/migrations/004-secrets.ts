@@ -19,7 +19,7 @@ CREATE TABLE tenant_keys (
 
 CREATE FUNCTION tenant_keys_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF TG_OP = 'DELETE' THEN
+  IF TG_OP IN ('DELETE', 'TRUNCATE') THEN
     RAISE EXCEPTION 'tenant keys are never deleted: destroy one by clearing its wrapped key' USING ERRCODE = 'insufficient_privilege';
   END IF;
   IF OLD.destroyed_at IS NOT NULL THEN
@@ -31,6 +31,7 @@ BEGIN
   RETURN NEW;
 END $$;
 CREATE TRIGGER tenant_keys_guard BEFORE UPDATE OR DELETE ON tenant_keys FOR EACH ROW EXECUTE FUNCTION tenant_keys_guard();
+CREATE TRIGGER tenant_keys_no_truncate BEFORE TRUNCATE ON tenant_keys FOR EACH STATEMENT EXECUTE FUNCTION tenant_keys_guard();
 
 CREATE TABLE secrets (
   tenant_id text NOT NULL,

@@ -2,6 +2,7 @@ import { sql as init } from './001-init.js';
 import { sql as outbox } from './002-outbox.js';
 import { sql as audit } from './003-audit.js';
 import { sql as secrets } from './004-secrets.js';
+import { sql as auditPersonalData } from './005-audit-personal-data.js';
 
 export interface Migration {
   version: number;
@@ -15,4 +16,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: 'outbox', sql: outbox },
   { version: 3, name: 'audit', sql: audit },
   { version: 4, name: 'secrets', sql: secrets },
+  { version: 5, name: 'audit personal data', sql: auditPersonalData },
 ];

@@ -85,4 +85,20 @@ export function auditRoutes(app: TypedApp, mesh: Mesh): void {
       return { removedEntries: pruned?.entries ?? 0, upToSeq: pruned?.uptoSeq ?? null };
     },
   );
+
+  app.post(
+    '/v1/audit/subjects/:subjectId/shred',
+    {
+      schema: {
+        tags: ['audit'],
+        summary: "Crypto-shred a data subject's personal data in the log (an erasure request): its keys are destroyed; entries, hashes and the chain stay whole (admins; recorded as PERSONAL_DATA_SHREDDED)",
+        description: "The subject of an entry's personal data (source address, user agent, personal details) is the key that acted (its id), or `anonymous` for failed authentications. The platform admin may add tenant=<id>.",
+        security: bearerSecurity,
+        params: Type.Object({ subjectId: Type.String({ minLength: 1, maxLength: 256, pattern: '^[A-Za-z0-9._:@-]+$' }) }),
+        querystring: Type.Object({ tenant: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "Another tenant's subject: the platform admin only" })) }),
+        response: { 200: Type.Object({ subjectId: Type.String(), destroyedKeys: Type.Integer({ description: 'Keys of the subject destroyed now (0: none was live, e.g. shredded before or never recorded).' }) }), ...errors(404) },
+      },
+    },
+    async (request) => mesh.audit.shredSubject(request.caller, request.query.tenant, request.params.subjectId, auditContext(request)),
+  );
 }
