@@ -253,7 +253,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   }
   const counters: SharedCounters = redis ? new RedisCounters(redis) : new InMemoryCounters();
   const vault = new EnvelopeVault(keyring, store.tenantKeys, systemClock);
-  const subjectVault = new EnvelopeVault(keyring, store.subjectKeys, systemClock, { purpose: 'audit-subject-key' });
+  const subjectVault = new EnvelopeVault(keyring, store.subjectKeys, systemClock, { purpose: 'audit-subject-key', currentKeyTtlMs: 5_000 });
   const personalData = new EnvelopePersonalDataVault(subjectVault);
   const metrics = new AgentMeshMetrics(config.metrics);
   const settings = clustered ? { ...fitToBroker(config.mesh, broker.maxPayloadBytes, logger), clustered: true } : config.mesh;

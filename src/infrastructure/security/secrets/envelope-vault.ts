@@ -9,9 +9,15 @@ export interface EnvelopeVaultOptions {
   cachedKeyTtlMs: number;
   /** What the owners' keys are for, bound into each wrap: `tenant-key` (the secret store) or `audit-subject-key`. */
   purpose: string;
+  /**
+   * How long which key is an owner's current one is remembered for sealing (0: looked up at every
+   * seal). Sealing often (audit entries) wants it; a destruction on another instance is then seen
+   * this late, and what this one sealed meanwhile is as unreadable as the rest.
+   */
+  currentKeyTtlMs: number;
 }
 
-export const DEFAULT_ENVELOPE_VAULT_OPTIONS: EnvelopeVaultOptions = { maxCachedKeys: 1024, cachedKeyTtlMs: 300_000, purpose: 'tenant-key' };
+export const DEFAULT_ENVELOPE_VAULT_OPTIONS: EnvelopeVaultOptions = { maxCachedKeys: 1024, cachedKeyTtlMs: 300_000, purpose: 'tenant-key', currentKeyTtlMs: 0 };
 
 const dataKeyAad = (owner: string, keyVersion: number, aad: string) => `agentmesh/data-key/v1\0${owner}\0${keyVersion}\0${aad}`;
 const valueAad = (aad: string) => `agentmesh/value/v1\0${aad}`;
@@ -27,6 +33,9 @@ export class EnvelopeVault implements SecretVault {
   /** An owner's key being made, so that concurrent first seals make one. */
   private readonly making = new Map<string, Promise<KeyEncryptionKeyRecord>>();
   private readonly purpose: string;
+  private readonly currentKeys: LRUCache<string, KeyEncryptionKeyRecord> | undefined;
+  /** Moves before and after every destruction: a lookup that spans one is not remembered. */
+  private destructions = 0;
 
   constructor(
     private readonly kms: KeyManagementService,
@@ -34,8 +43,9 @@ export class EnvelopeVault implements SecretVault {
     private readonly clock: Clock,
     options: Partial<EnvelopeVaultOptions> = {},
   ) {
-    const { maxCachedKeys, cachedKeyTtlMs, purpose } = { ...DEFAULT_ENVELOPE_VAULT_OPTIONS, ...options };
+    const { maxCachedKeys, cachedKeyTtlMs, purpose, currentKeyTtlMs } = { ...DEFAULT_ENVELOPE_VAULT_OPTIONS, ...options };
     this.purpose = purpose;
+    this.currentKeys = currentKeyTtlMs > 0 ? new LRUCache({ max: maxCachedKeys, ttl: currentKeyTtlMs }) : undefined;
     // No zeroing on eviction: a key evicted may still be in use by a seal or open under way.
     this.cache = new LRUCache({ max: maxCachedKeys, ttl: cachedKeyTtlMs });
   }
@@ -49,7 +59,7 @@ export class EnvelopeVault implements SecretVault {
   }
 
   async seal(owner: string, aad: string, plaintext: Buffer): Promise<SealedValue> {
-    const record = (await this.keys.current(owner)) ?? (await this.makeKey(owner));
+    const record = await this.currentKey(owner);
     const kek = await this.unwrapped(record);
     const dataKey = newKey();
     try {
@@ -81,7 +91,12 @@ export class EnvelopeVault implements SecretVault {
 
   /** Crypto-shredding: every key of the owner destroyed, so nothing sealed for it so far opens again. */
   async destroyTenantKeys(owner: string): Promise<number> {
-    const destroyed = await this.keys.destroyAll(owner, this.clock.now());
+    this.destructions++;
+    this.currentKeys?.delete(owner);
+    const destroyed = await this.keys.destroyAll(owner, this.clock.now()).finally(() => {
+      this.currentKeys?.delete(owner);
+      this.destructions++;
+    });
     for (const key of [...this.cache.keys()]) if (key.startsWith(`${owner}\0`)) this.cache.delete(key);
     return destroyed;
   }
@@ -109,6 +124,15 @@ export class EnvelopeVault implements SecretVault {
         if (await this.keys.rewrap(record.owner, record.version, record.masterKeyId, keyId, wrapped)) rewrapped++;
       }
     }
+  }
+
+  private async currentKey(owner: string): Promise<KeyEncryptionKeyRecord> {
+    const remembered = this.currentKeys?.get(owner);
+    if (remembered !== undefined) return remembered;
+    const epoch = this.destructions;
+    const record = (await this.keys.current(owner)) ?? (await this.makeKey(owner));
+    if (epoch === this.destructions) this.currentKeys?.set(owner, record);
+    return record;
   }
 
   private async unwrapped(record: KeyEncryptionKeyRecord): Promise<Buffer> {
