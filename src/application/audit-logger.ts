@@ -46,13 +46,23 @@ export class AuditLogger {
     private readonly alerts?: { consider(entries: readonly AuditEntry[]): void },
   ) {}
 
-  /** The record as handed to the store: its personal data sealed under its subject's key, never in clear. */
-  private async sealed(record: AuditRecord): Promise<AuditRecord> {
+  /**
+   * The record as handed to the store: its personal data sealed under its subject's key, never in
+   * clear. `seals` shares one seal among the records of one call with the same data (a batch's items).
+   */
+  private async sealed(record: AuditRecord, seals: Map<string, Promise<string>>): Promise<AuditRecord> {
     const { sourceIp: _ip, userAgent: _agent, personalDetails: _details, personal: _personal, personalShredded: _shredded, ...rest } = record;
     const data = personalOf(record);
     if (data === undefined) return rest;
     const subjectId = boundedText(record.subjectId ?? defaultSubject(record.actor), 256);
-    return { ...rest, subjectId, personal: await this.personal.seal(record.tenantId, subjectId, Buffer.from(JSON.stringify(data), 'utf8')) };
+    const plaintext = JSON.stringify(data);
+    const key = `${record.tenantId}\0${subjectId}\0${plaintext}`;
+    let seal = seals.get(key);
+    if (seal === undefined) {
+      seal = this.personal.seal(record.tenantId, subjectId, Buffer.from(plaintext, 'utf8'));
+      seals.set(key, seal);
+    }
+    return { ...rest, subjectId, personal: await seal };
   }
 
   /** An entry as its readers see it: its personal data opened, or marked shredded. */
@@ -78,7 +88,8 @@ export class AuditLogger {
 
   /** Several entries, committed together; then the alert rules see them (without waiting for any delivery). */
   async logActions(records: readonly AuditRecord[]): Promise<AuditEntry[]> {
-    const stored = await this.store.append(await Promise.all(records.map((r) => this.sealed(r))));
+    const seals = new Map<string, Promise<string>>();
+    const stored = await this.store.append(await Promise.all(records.map((r) => this.sealed(r, seals))));
     // Those who act on the entries now (alert rules, the security warning) see them as recorded, in clear.
     const entries = stored.map((entry, i) => ({ ...entry, ...personalOf(records[i]!) }));
     this.alerts?.consider(entries);
