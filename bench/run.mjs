@@ -65,6 +65,7 @@ line('  GET /v1/tasks/{id}/secrets/{name}, p50 / p99 ms (goal p99 < 2)', `${f(se
 line("  the read's own work in process, p50 / p99 ms", `${f(secrets.ownWork.p50Ms, 2)} / ${f(secrets.ownWork.p99Ms, 2)}`, 'use case + audit commit, without HTTP');
 line('  reads/s, 16 connections', f(secrets.secretRps), `baseline ${f(secrets.baselineRps)} GET/s; ratio ${f(secrets.secretRps / secrets.baselineRps, 2)}`);
 line('  vault open (envelope: two AES-256-GCM opens), µs', f(secrets.vaultOpenMicros, 1), `bare AES-256-GCM open ${f(secrets.bareOpenMicros, 1)} µs; ratio ${f(secrets.vaultOpenMicros / secrets.bareOpenMicros, 2)}`);
+line("  an audit entry's personal data sealed (address, user agent), µs", f(secrets.personalSealMicros, 1), `ratio to a bare AES-256-GCM open ${f(secrets.personalSealMicros / secrets.bareOpenMicros, 2)}`);
 
 // Paced submits arrive one at a time, so they do not batch: pace at half the single-request peak.
 const paced = await measurePaced({ rate: Math.max(50, Math.round(single.tasksPerSecond / 2)), seconds: quick ? 3 : 5 });

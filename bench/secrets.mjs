@@ -99,9 +99,13 @@ export async function measureSecretReads({ reads = 2000, seconds = 3 } = {}) {
     bench.add('bare AES-256-GCM open', () => open(key, box, 'aad'));
     const tenantKey = await mesh.running.store.tenantKeys.get('bench-tenant', sealed.tenantKeyVersion);
     bench.add('vault open (two AES-GCM opens, the tenant key cached, its record given)', async () => vault.open('bench-tenant', 'aad', sealed, tenantKey));
+    // What sealing an audit entry's personal data (address and user agent) under its subject's key costs.
+    const personal = Buffer.from(JSON.stringify({ sourceIp: '10.0.3.7', userAgent: 'agentmesh-sdk/0.1 node/20' }));
+    await mesh.running.mesh.ctx.personalData.seal('bench-tenant', 'bench-key', personal);
+    bench.add('audit personal data seal (subject key remembered)', async () => mesh.running.mesh.ctx.personalData.seal('bench-tenant', 'bench-key', personal));
     await bench.run();
-    const [bare, vaultOpen] = bench.tasks.map((t) => t.result.latency.mean * 1000);
-    return { baseline, secret, ownWork, baselineRps, secretRps, bareOpenMicros: bare, vaultOpenMicros: vaultOpen };
+    const [bare, vaultOpen, personalSeal] = bench.tasks.map((t) => t.result.latency.mean * 1000);
+    return { baseline, secret, ownWork, baselineRps, secretRps, bareOpenMicros: bare, vaultOpenMicros: vaultOpen, personalSealMicros: personalSeal };
   } finally {
     await mesh.close();
   }

@@ -132,7 +132,7 @@ function auditSigner(config: AgentMeshConfig, logger: pino.Logger): AuditSigner 
   }
 }
 
-/** The secret store's master keys: the configured ones, or a development key (with a loud warning). */
+/** The master keys (secrets, audit personal data): the configured ones, or a development key (with a loud warning). */
 function masterKeyring(config: AgentMeshConfig, logger: pino.Logger): LocalKeyring {
   try {
     if (config.secrets.masterKeys !== undefined) return new LocalKeyring(config.secrets.masterKeys);
@@ -142,8 +142,8 @@ function masterKeyring(config: AgentMeshConfig, logger: pino.Logger): LocalKeyri
     logger.warn(
       { master_key_id: keyring.currentKeyId, ...(dev.file !== undefined && { file: dev.file }) },
       dev.file !== undefined
-        ? `secrets are sealed under a DEVELOPMENT master key kept next to the data (${dev.created ? 'made now' : 'made earlier'}); in production set AGENTMESH_MASTER_KEY_FILE to a key kept elsewhere`
-        : 'secrets are sealed under a master key that lives only in this process: they are LOST when it stops; set AGENTMESH_MASTER_KEY_FILE',
+        ? `secrets and the audit log's personal data are sealed under a DEVELOPMENT master key kept next to the data (${dev.created ? 'made now' : 'made earlier'}); in production set AGENTMESH_MASTER_KEY_FILE to a key kept elsewhere`
+        : "secrets and the audit log's personal data are sealed under a master key that lives only in this process: they are LOST when it stops; set AGENTMESH_MASTER_KEY_FILE",
     );
     return keyring;
   } catch (error) {
