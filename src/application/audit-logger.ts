@@ -51,7 +51,7 @@ export class AuditLogger {
    * clear. `seals` shares one seal among the records of one call with the same data (a batch's items).
    */
   private async sealed(record: AuditRecord, seals: Map<string, Promise<string>>): Promise<AuditRecord> {
-    const { sourceIp: _ip, userAgent: _agent, personalDetails: _details, personal: _personal, personalShredded: _shredded, ...rest } = record;
+    const { sourceIp: _ip, userAgent: _agent, personalDetails: _details, personal: _personal, personalShredded: _shredded, personalUnavailable: _unavailable, ...rest } = record;
     const data = personalOf(record);
     if (data === undefined) return rest;
     const subjectId = boundedText(record.subjectId ?? defaultSubject(record.actor), 256);
@@ -65,12 +65,20 @@ export class AuditLogger {
     return { ...rest, subjectId, personal: await seal };
   }
 
-  /** An entry as its readers see it: its personal data opened, or marked shredded. */
+  /**
+   * An entry as its readers see it: its personal data opened, or marked shredded, or marked
+   * unavailable (sealed under a master key this instance lacks, or damaged: the chain says which).
+   */
   private async opened(entry: AuditEntry): Promise<AuditEntry> {
     if (entry.personal === undefined || entry.subjectId === undefined) return entry;
-    const plain = await this.personal.open(entry.tenantId, entry.subjectId, entry.personal);
-    if (plain === undefined) return { ...entry, personalShredded: true };
-    return { ...entry, ...(JSON.parse(plain.toString('utf8')) as PersonalData) };
+    try {
+      const plain = await this.personal.open(entry.tenantId, entry.subjectId, entry.personal);
+      if (plain === undefined) return { ...entry, personalShredded: true };
+      return { ...entry, ...(JSON.parse(plain.toString('utf8')) as PersonalData) };
+    } catch (error) {
+      this.logger.warn({ err: error, audit_id: entry.id, tenant_id: entry.tenantId }, "an audit entry's personal data could not be opened");
+      return { ...entry, personalUnavailable: true };
+    }
   }
 
   /** The tenant a call is about: the caller's own, or (the platform admin only) another that exists; else 404. */

@@ -352,6 +352,8 @@ export interface AuditEvidence {
 export interface KeyManagementService {
   /** The master key new wraps use. */
   readonly currentKeyId: string;
+  /** Every master key that unwraps here (the current one first). */
+  readonly keyIds: readonly string[];
   /** Whether what `keyId` wrapped can be unwrapped here. */
   canUnwrap(keyId: string): boolean;
   wrap(plaintext: Buffer, context: string): Promise<{ keyId: string; wrapped: string }>;
@@ -376,6 +378,8 @@ export interface KeyEncryptionKeyRecord {
 export interface KeyEncryptionKeyRepository {
   /** The owner's newest key, unless it was destroyed. */
   current(owner: string): Promise<KeyEncryptionKeyRecord | undefined>;
+  /** The owner's newest live key wrapped by one of these master keys. */
+  currentWrappedBy(owner: string, masterKeyIds: readonly string[]): Promise<KeyEncryptionKeyRecord | undefined>;
   get(owner: string, version: number): Promise<KeyEncryptionKeyRecord | undefined>;
   /** The owner's highest key version, destroyed ones included; 0 when it has none. */
   latestVersion(owner: string): Promise<number>;

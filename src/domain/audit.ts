@@ -79,6 +79,8 @@ export interface AuditRecord {
   personal?: string;
   /** Set when reading: the subject's keys were destroyed, so the personal data can never be read. */
   personalShredded?: boolean;
+  /** Set when reading: the personal data cannot be opened here (sealed under a master key this instance lacks). */
+  personalUnavailable?: boolean;
 }
 
 /** An entry as stored: `seq` is its place in its tenant's chain, `hash` covers it and `prevHash`. */

@@ -147,7 +147,10 @@ function masterKeyring(config: AgentMeshConfig, logger: pino.Logger): LocalKeyri
     );
     return keyring;
   } catch (error) {
-    if (error instanceof MasterKeyError) throw new StartupError(`AGENTMESH_MASTER_KEY_FILE: ${error.message}`, { cause: error });
+    if (error instanceof MasterKeyError) {
+      const source = config.secrets.masterKeyFile !== undefined ? 'AGENTMESH_MASTER_KEY_FILE' : 'the development master key in AGENTMESH_DATA_DIR';
+      throw new StartupError(`${source}: ${error.message}`, { cause: error });
+    }
     throw error;
   }
 }
@@ -253,7 +256,12 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   }
   const counters: SharedCounters = redis ? new RedisCounters(redis) : new InMemoryCounters();
   const vault = new EnvelopeVault(keyring, store.tenantKeys, systemClock);
-  const subjectVault = new EnvelopeVault(keyring, store.subjectKeys, systemClock, { purpose: 'audit-subject-key', currentKeyTtlMs: 5_000 });
+  const subjectVault = new EnvelopeVault(keyring, store.subjectKeys, systemClock, {
+    purpose: 'audit-subject-key',
+    currentKeyTtlMs: 5_000,
+    ownKeysOnly: true,
+    maxKeyAgeMs: 24 * 3600_000,
+  });
   const personalData = new EnvelopePersonalDataVault(subjectVault);
   const metrics = new AgentMeshMetrics(config.metrics);
   const settings = clustered ? { ...fitToBroker(config.mesh, broker.maxPayloadBytes, logger), clustered: true } : config.mesh;

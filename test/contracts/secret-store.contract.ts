@@ -4,7 +4,8 @@ import type { SecretVersionWrite } from '../../src/application/ports.js';
 import { secretAad } from '../../src/application/use-cases/manage-secrets.js';
 import type { SqlClient } from '../../src/infrastructure/persistence/sql-client.js';
 import { SqlSecretRepository } from '../../src/infrastructure/persistence/sql-secret-repository.js';
-import { SqlKeyEncryptionKeyRepository, TENANT_KEYS } from '../../src/infrastructure/persistence/sql-key-encryption-key-repository.js';
+import { AUDIT_SUBJECT_KEYS, SqlKeyEncryptionKeyRepository, TENANT_KEYS } from '../../src/infrastructure/persistence/sql-key-encryption-key-repository.js';
+import { EnvelopePersonalDataVault } from '../../src/infrastructure/security/audit-personal-data.js';
 import { DecryptionError, newKey } from '../../src/infrastructure/security/secrets/aes-gcm.js';
 import { EnvelopeVault } from '../../src/infrastructure/security/secrets/envelope-vault.js';
 import { LocalKeyring, masterKeyId } from '../../src/infrastructure/security/secrets/local-kms.js';
@@ -158,6 +159,32 @@ export function secretStoreContract(name: string, open: () => Promise<{ first: S
       expect(await read(onlyNew, secrets, tenant, 'kept')).toBe('survives rotation');
       const onlyOld = new EnvelopeVault(new LocalKeyring([master[1]!]), keys, systemClock);
       await expect(read(onlyOld, secrets, tenant, 'kept')).rejects.toThrow(/master key [0-9a-f]{16}, which this instance does not have/u);
+    });
+
+    it("seals audit personal data under a key this instance can open: one version per master key, a new one when the old is too old, and shredding reaches them all", async () => {
+      let now = 1_000_000;
+      const clock = { now: () => now };
+      const subjectKeys = new SqlKeyEncryptionKeyRepository(dbs.first, AUDIT_SUBJECT_KEYS);
+      const personalVault = (key: Buffer) =>
+        new EnvelopePersonalDataVault(new EnvelopeVault(new LocalKeyring([key]), subjectKeys, clock, { purpose: 'audit-subject-key', ownKeysOnly: true, maxKeyAgeMs: 86_400_000 }));
+      const a = personalVault(master[0]!);
+      const b = personalVault(master[1]!);
+      const byA = await a.seal('t8', 'key-1', Buffer.from('10.0.0.1'));
+      const byB = await b.seal('t8', 'key-1', Buffer.from('10.0.0.2'));
+      await b.seal('t8', 'key-1', Buffer.from('10.0.0.3'));
+      await a.seal('t8', 'key-1', Buffer.from('10.0.0.4'));
+      expect(await subjectKeys.latestVersion('t8/key-1')).toBe(2);
+      expect((await a.open('t8', 'key-1', byA))!.toString()).toBe('10.0.0.1');
+      await expect(a.open('t8', 'key-1', byB)).rejects.toThrow(/which this instance does not have/u);
+      now += 86_400_000;
+      await a.seal('t8', 'key-1', Buffer.from('a day later'));
+      expect(await subjectKeys.latestVersion('t8/key-1')).toBe(3);
+      // The subject of one tenant is not the same subject in another.
+      await a.seal('t9', 'key-1', Buffer.from('elsewhere'));
+      expect(await a.shred('t8', 'key-1')).toBe(3);
+      expect(await a.open('t8', 'key-1', byA)).toBeUndefined();
+      expect(await subjectKeys.latestVersion('t9/key-1')).toBe(1);
+      expect((await subjectKeys.current('t9/key-1'))!.wrappedKey).toBeDefined();
     });
   });
 }

@@ -46,6 +46,15 @@ export class SqlKeyEncryptionKeyRepository implements KeyEncryptionKeyRepository
     return row !== undefined && row.wrapped_key !== null ? fromRow(row) : undefined;
   }
 
+  async currentWrappedBy(owner: string, masterKeyIds: readonly string[]): Promise<KeyEncryptionKeyRecord | undefined> {
+    const { table, ownerColumn } = this.where;
+    const { rows } = await this.db.query<KeyRow>(
+      `SELECT ${this.columns} FROM ${table} WHERE ${ownerColumn} = $1 AND destroyed_at IS NULL AND master_key_id = ANY($2::text[]) ORDER BY version DESC LIMIT 1`,
+      [owner, [...masterKeyIds]],
+    );
+    return rows[0] && fromRow(rows[0]);
+  }
+
   async get(owner: string, version: number): Promise<KeyEncryptionKeyRecord | undefined> {
     const { table, ownerColumn } = this.where;
     const { rows } = await this.db.query<KeyRow>(`SELECT ${this.columns} FROM ${table} WHERE ${ownerColumn} = $1 AND version = $2`, [owner, version]);

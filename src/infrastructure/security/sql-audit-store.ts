@@ -92,7 +92,7 @@ function bounded(record: AuditRecord): AuditRecord {
     ...(record.userAgent !== undefined && { userAgent: boundedText(record.userAgent, 256) }),
     ...(record.traceId !== undefined && { traceId: boundedText(record.traceId, 64) }),
     ...(details !== undefined && { details }),
-    // Personal data is stored sealed only; a record that brings it in clear here has it dropped.
+    // The sealed form of the personal data (AuditLogger seals it; a record without a subject keeps none).
     ...(record.subjectId !== undefined && record.personal !== undefined && { subjectId: boundedText(record.subjectId, 256), personal: record.personal }),
   };
 }

@@ -100,7 +100,11 @@ export const AUDITED_ROUTES: Record<string, (request: FastifyRequest, reply: Res
   'POST /v1/dead-letters/:id/requeue': one(AuditAction.TASK_RETRIED, 'task', param, () => ({ change: 'requeue from dead letters' })),
   'PUT /v1/secrets/:name': secretChange(
     (reply) => (reply.status === 201 ? AuditAction.SECRET_CREATED : AuditAction.SECRET_ROTATED),
-    (r) => ({ policy: ((r.body as Body)?.policy as { capabilities?: unknown } | undefined)?.capabilities }),
+    // Only from a body that passed validation: a refused one may carry anything, a value in the wrong field say.
+    (r, reply) => {
+      const capabilities = ((r.body as Body)?.policy as { capabilities?: unknown } | undefined)?.capabilities;
+      return reply.status < 400 && Array.isArray(capabilities) && capabilities.every((c) => typeof c === 'string') ? { policy: capabilities } : {};
+    },
   ),
   'POST /v1/secrets/:name/rotate': secretChange(() => AuditAction.SECRET_ROTATED, (r) => ({ generated: (r.body as Body)?.value === undefined })),
   'DELETE /v1/secrets/:name': secretChange(() => AuditAction.SECRET_REVOKED),

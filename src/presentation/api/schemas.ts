@@ -348,6 +348,7 @@ export const AuditEntrySchema = Type.Object(
     personal: Type.Optional(Type.String({ description: "The personal data as stored and hashed: sealed under the subject's key. sourceIp, userAgent and personalDetails are its opened form, not hashed" })),
     personalDetails: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     personalShredded: Type.Optional(Type.Boolean({ description: "The subject's keys were destroyed: the personal data can never be read" })),
+    personalUnavailable: Type.Optional(Type.Boolean({ description: 'The personal data cannot be opened on this instance (sealed under a master key it lacks)' })),
     prevHash: Type.String({ description: 'Hash of the entry before (64 zeros for the first)' }),
     hash: Type.String({ description: 'SHA-256 over prevHash and the canonical JSON (RFC 8785) of this entry' }),
   },

@@ -21,7 +21,7 @@ describe.skipIf(natsUrl === null || postgresUrl === null)('secrets across instan
     await deleteNamespaceStreams([namespace]);
   });
 
-  it('seals on one instance and opens on the other with the same master key; a rotation or a destruction on either binds both; an instance without the key answers 503', async () => {
+  it('seals on one instance and opens on the other with the same master key; a rotation or a destruction on either binds both; an instance without the key answers 503 for secrets and still audits', async () => {
     db = await createTestDatabase();
     const env = { AGENTMESH_DATABASE_URL: db.url, AGENTMESH_NATS_URL: natsUrl!, AGENTMESH_NATS_NAMESPACE: namespace };
     const masterKey = randomBytes(32).toString('base64');
@@ -56,5 +56,10 @@ describe.skipIf(natsUrl === null || postgresUrl === null)('secrets across instan
     harnesses.push(stranger);
     const refused = expectProblem(await stranger.request('PUT', '/v1/secrets/other', { body: { value: 'x', policy: { capabilities: ['*'] } } }), 503, 'unavailable');
     expect(refused.detail).toMatch(/which this instance does not have: give every instance the same AGENTMESH_MASTER_KEY/u);
+    // Its audit log still records everything: the callers' personal data is sealed under a key it can open.
+    expectStatus(await stranger.request('POST', '/v1/tasks', { body: { capability: 'fetch', input: {} } }), 202);
+    const seen = expectStatus(await stranger.request('GET', '/v1/audit?limit=100'), 200).items as Array<Record<string, unknown>>;
+    expect(seen.some((e) => e.personalUnavailable === true && e.sourceIp === undefined)).toBe(true);
+    expect(seen.some((e) => e.action === 'TASK_SUBMITTED' && e.sourceIp === '127.0.0.1')).toBe(true);
   });
 });

@@ -33,6 +33,7 @@ function keysInMemory(): KeyEncryptionKeyRepository {
   const of = (owner: string) => rows.filter((r) => r.owner === owner).sort((a, b) => b.version - a.version);
   return {
     current: async (owner) => (of(owner)[0]?.wrappedKey !== undefined ? of(owner)[0] : undefined),
+    currentWrappedBy: async (owner, ids) => of(owner).find((r) => r.wrappedKey !== undefined && ids.includes(r.masterKeyId)),
     get: async (owner, version) => of(owner).find((r) => r.version === version),
     latestVersion: async (owner) => of(owner)[0]?.version ?? 0,
     create: async (record) => (of(record.owner).some((r) => r.version === record.version) ? false : (rows.push({ ...record }), true)),

@@ -15,9 +15,25 @@ export interface EnvelopeVaultOptions {
    * this late, and what this one sealed meanwhile is as unreadable as the rest.
    */
   currentKeyTtlMs: number;
+  /**
+   * Seal only under a key this instance can unwrap, making a new version when the newest is
+   * wrapped by a master key it lacks (an instance configured apart): sealing never fails for want
+   * of a key. For the audit log, which must always record; not for secrets, which every instance
+   * must be able to read.
+   */
+  ownKeysOnly: boolean;
+  /** A new key version once the current one is this old (bounds the data keys one key wraps); undefined: never. */
+  maxKeyAgeMs: number | undefined;
 }
 
-export const DEFAULT_ENVELOPE_VAULT_OPTIONS: EnvelopeVaultOptions = { maxCachedKeys: 1024, cachedKeyTtlMs: 300_000, purpose: 'tenant-key', currentKeyTtlMs: 0 };
+export const DEFAULT_ENVELOPE_VAULT_OPTIONS: EnvelopeVaultOptions = {
+  maxCachedKeys: 1024,
+  cachedKeyTtlMs: 300_000,
+  purpose: 'tenant-key',
+  currentKeyTtlMs: 0,
+  ownKeysOnly: false,
+  maxKeyAgeMs: undefined,
+};
 
 const dataKeyAad = (owner: string, keyVersion: number, aad: string) => `agentmesh/data-key/v1\0${owner}\0${keyVersion}\0${aad}`;
 const valueAad = (aad: string) => `agentmesh/value/v1\0${aad}`;
@@ -33,6 +49,8 @@ export class EnvelopeVault implements SecretVault {
   /** An owner's key being made, so that concurrent first seals make one. */
   private readonly making = new Map<string, Promise<KeyEncryptionKeyRecord>>();
   private readonly purpose: string;
+  private readonly ownKeysOnly: boolean;
+  private readonly maxKeyAgeMs: number | undefined;
   private readonly currentKeys: LRUCache<string, KeyEncryptionKeyRecord> | undefined;
   /** Moves before and after every destruction: a lookup that spans one is not remembered. */
   private destructions = 0;
@@ -43,8 +61,10 @@ export class EnvelopeVault implements SecretVault {
     private readonly clock: Clock,
     options: Partial<EnvelopeVaultOptions> = {},
   ) {
-    const { maxCachedKeys, cachedKeyTtlMs, purpose, currentKeyTtlMs } = { ...DEFAULT_ENVELOPE_VAULT_OPTIONS, ...options };
+    const { maxCachedKeys, cachedKeyTtlMs, purpose, currentKeyTtlMs, ownKeysOnly, maxKeyAgeMs } = { ...DEFAULT_ENVELOPE_VAULT_OPTIONS, ...options };
     this.purpose = purpose;
+    this.ownKeysOnly = ownKeysOnly;
+    this.maxKeyAgeMs = maxKeyAgeMs;
     this.currentKeys = currentKeyTtlMs > 0 ? new LRUCache({ max: maxCachedKeys, ttl: currentKeyTtlMs }) : undefined;
     // No zeroing on eviction: a key evicted may still be in use by a seal or open under way.
     this.cache = new LRUCache({ max: maxCachedKeys, ttl: cachedKeyTtlMs });
@@ -130,9 +150,20 @@ export class EnvelopeVault implements SecretVault {
     const remembered = this.currentKeys?.get(owner);
     if (remembered !== undefined) return remembered;
     const epoch = this.destructions;
-    const record = (await this.keys.current(owner)) ?? (await this.makeKey(owner));
+    const found = this.ownKeysOnly ? await this.keys.currentWrappedBy(owner, this.kms.keyIds) : await this.keys.current(owner);
+    const record = found !== undefined && this.fresh(found) ? found : await this.makeKey(owner);
     if (epoch === this.destructions) this.currentKeys?.set(owner, record);
     return record;
+  }
+
+  /** Young enough to seal more under it. */
+  private fresh(record: KeyEncryptionKeyRecord): boolean {
+    return this.maxKeyAgeMs === undefined || this.clock.now() - record.createdAt < this.maxKeyAgeMs;
+  }
+
+  /** What a new seal may use: live, fresh, and (with ownKeysOnly) unwrappable here. */
+  private usable(record: KeyEncryptionKeyRecord | undefined): record is KeyEncryptionKeyRecord {
+    return record?.wrappedKey !== undefined && this.fresh(record) && (!this.ownKeysOnly || this.kms.canUnwrap(record.masterKeyId));
   }
 
   private async unwrapped(record: KeyEncryptionKeyRecord): Promise<Buffer> {
@@ -143,8 +174,10 @@ export class EnvelopeVault implements SecretVault {
       // A configuration fault of this instance, not the caller's: answer 503 and say what is missing.
       throw new UnavailableError(`${this.purpose === 'tenant-key' ? "the tenant's key" : `the ${this.purpose}`} is wrapped by master key ${record.masterKeyId}, which this instance does not have: give every instance the same AGENTMESH_MASTER_KEY(_FILE)`, 30);
     }
+    const epoch = this.destructions;
     const plain = await this.kms.unwrap(record.masterKeyId, record.wrappedKey!, this.wrapContext(record.owner));
-    this.cache.set(key, plain);
+    // Not kept when a destruction ran meanwhile: it may have been this key's.
+    if (epoch === this.destructions) this.cache.set(key, plain);
     return plain;
   }
 
@@ -157,19 +190,20 @@ export class EnvelopeVault implements SecretVault {
     return making;
   }
 
-  private async createKey(owner: string): Promise<KeyEncryptionKeyRecord> {
+  private async createKey(owner: string, attempt = 1): Promise<KeyEncryptionKeyRecord> {
     const latest = await this.keys.latestVersion(owner);
     // Another instance may have made one since this one looked.
     const newest = latest > 0 ? await this.keys.get(owner, latest) : undefined;
-    if (newest?.wrappedKey !== undefined) return newest;
+    if (this.usable(newest)) return newest;
     const plain = newKey();
     const { keyId, wrapped } = await this.kms.wrap(plain, this.wrapContext(owner));
     plain.fill(0);
     const record: KeyEncryptionKeyRecord = { owner, version: latest + 1, masterKeyId: keyId, wrappedKey: wrapped, createdAt: this.clock.now() };
     if (await this.keys.create(record)) return record;
-    // Another instance made one first: use it.
-    const current = await this.keys.current(owner);
-    if (current === undefined) throw new Error(`could not make a key for '${owner}'`);
-    return current;
+    // Another instance made that version first: use it if this one can, else make the next.
+    const current = await this.keys.get(owner, record.version);
+    if (this.usable(current)) return current;
+    if (attempt >= 5) throw new UnavailableError(`could not make a key for '${owner}': other instances keep making them`, 1);
+    return this.createKey(owner, attempt + 1);
   }
 }

@@ -26,7 +26,7 @@ export class LocalKeyring implements KeyManagementService {
     this.currentKeyId = masterKeyId(keys[0]!);
   }
 
-  get keyIds(): string[] {
+  get keyIds(): readonly string[] {
     return [...this.keys.keys()];
   }
 

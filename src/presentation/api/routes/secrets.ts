@@ -72,8 +72,9 @@ export function secretRoutes(app: TypedApp, mesh: Mesh): void {
         response: { 200: RotatedSecret, ...errors(404, 413) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { secret, generatedValue } = await rotateSecret(mesh.ctx, request.caller, request.params.name, request.body.value);
+      if (generatedValue !== undefined) void reply.header('cache-control', 'no-store');
       return { ...secret, ...(generatedValue !== undefined && { value: generatedValue }) };
     },
   );
