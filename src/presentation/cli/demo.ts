@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,13 +77,26 @@ export async function demo(options: DemoOptions): Promise<void> {
         .handle('inventory', (_input, ctx) => ({ agent: ctx.agentId }))
         .start();
     agents.push(await broadcaster(1), await broadcaster(2), await broadcaster(3));
-    out(`${agents.length} agents joined: ${n} workers (summarize, translate, flaky, doomed) and 3 auditors (inventory)`);
+    // A tool credential kept in the mesh: only the agent working a task that lists it reads it, with its own key.
+    const secretValue = `demo-token-${randomBytes(8).toString('hex')}`;
+    await client.putSecret('weather-api-token', secretValue, { capabilities: ['forecast'] }, 'token of the demo weather API');
+    const fetcherKey = await client.http.json<{ key: string }>('POST', '/v1/api-keys', { body: { name: 'forecaster', role: 'agent', agentId: 'forecaster-1' } });
+    agents.push(
+      await new Agent({ url, apiKey: fetcherKey.key, id: 'forecaster-1', name: 'forecaster', capabilities: ['forecast'], maxConcurrentTasks: 8 })
+        .handle('forecast', async (input: { city: string }, ctx) => {
+          const token = await ctx.secret('weather-api-token');
+          return { city: input.city, forecast: 'sunny', authenticated: token === secretValue };
+        })
+        .start(),
+    );
+    out(`${agents.length} agents joined: ${n} workers (summarize, translate, flaky, doomed), 3 auditors (inventory) and 1 forecaster (forecast, with a secret)`);
 
     // The plan: most tasks spread over the strategies, some flaky ones that retry, one that dead-letters, a few broadcasts.
-    const plan: Array<{ capability: string; input: unknown; strategy: RoutingStrategy; priority?: number; affinityKey?: string; maxAttempts?: number }> = [];
+    const plan: Array<{ capability: string; input: unknown; strategy: RoutingStrategy; priority?: number; affinityKey?: string; maxAttempts?: number; secrets?: string[] }> = [];
     const flaky = Math.max(10, Math.floor(options.tasks * 0.02));
     const broadcasts = 5;
-    for (let i = 0; plan.length < options.tasks - flaky - broadcasts - 1; i++) {
+    const forecasts = 20;
+    for (let i = 0; plan.length < options.tasks - flaky - broadcasts - forecasts - 1; i++) {
       const strategy = STRATEGIES[i % STRATEGIES.length]!;
       plan.push({
         capability: i % 2 === 0 ? 'summarize' : 'translate',
@@ -93,6 +107,7 @@ export async function demo(options: DemoOptions): Promise<void> {
       });
     }
     for (let i = 0; i < flaky; i++) plan.push({ capability: 'flaky', input: { n: i }, strategy: 'least_loaded' });
+    for (let i = 0; i < forecasts; i++) plan.push({ capability: 'forecast', input: { city: `city ${i}` }, strategy: 'round_robin', secrets: ['weather-api-token'] });
     for (let i = 0; i < broadcasts; i++) plan.push({ capability: 'inventory', input: { round: i }, strategy: 'broadcast' });
     plan.push({ capability: 'doomed', input: {}, strategy: 'round_robin', maxAttempts: 3 });
 
@@ -122,6 +137,7 @@ export async function demo(options: DemoOptions): Promise<void> {
             routing: { strategy: p.strategy, ...(p.affinityKey !== undefined && { affinityKey: p.affinityKey }) },
             ...(p.priority !== undefined && { priority: p.priority }),
             ...(p.maxAttempts !== undefined && { maxAttempts: p.maxAttempts }),
+            ...(p.secrets !== undefined && { secrets: p.secrets }),
           });
           ids.push(id);
         }
@@ -167,6 +183,9 @@ export async function demo(options: DemoOptions): Promise<void> {
     out(`Retries: ${s.retried} (flaky tasks fail their first attempt, then succeed)`);
     out(`Dead letters: ${dead.items.length} (${dead.items.map((t) => `${t.capability} after ${t.attempts} attempts: ${t.error?.message}`).join('; ')})`);
     out(`Failed: ${top.filter((t) => t.status === 'failed').length}, still open: ${top.filter((t) => !['completed', 'failed', 'dead_lettered', 'canceled'].includes(t.status)).length}`);
+    const forecastsDone = top.filter((t) => t.capability === 'forecast' && t.status === 'completed' && (t.output as { authenticated?: boolean }).authenticated === true).length;
+    const secretReads = await client.http.json<{ items: unknown[] }>('GET', '/v1/audit', { query: { action: 'SECRET_ACCESSED', limit: 500 } });
+    out(`Secrets: ${forecastsDone} forecasts used the weather API token, read by their agent for each task; ${secretReads.items.length} reads recorded in the audit log (SECRET_ACCESSED, never the value; see docs/secrets.md)`);
     const audit = await client.http.json<{ intact: boolean; entries: number }>('GET', '/v1/audit/verify');
     out(`Audit log: ${audit.entries} entries in the tenant's hash chain, ${audit.intact ? 'verified intact' : 'BROKEN'} (GET /v1/audit/verify; see docs/security.md)`);
   } finally {
