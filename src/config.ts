@@ -49,6 +49,11 @@ export interface AgentMeshConfig {
    * Neither set: a development key in the data directory.
    */
   secrets: { masterKeys: Buffer[] | undefined; masterKeyFile: string | undefined };
+  /**
+   * The API's edge: TLS (certificate and key files, PEM) when both are set; the origins allowed to
+   * call it from a browser (CORS; none by default); how long a client may take to send a request.
+   */
+  http: { tls: { certFile: string; keyFile: string } | undefined; corsOrigins: string[]; requestTimeoutMs: number };
   /** Largest accepted request body; input and output limits come on top of the JSON envelope. */
   bodyLimitBytes: number;
   mesh: MeshSettings;
@@ -62,6 +67,34 @@ export class ConfigError extends Error {
 }
 
 type Env = Record<string, string | undefined>;
+
+function httpSettings(env: Env): AgentMeshConfig['http'] {
+  const certFile = env.AGENTMESH_TLS_CERT || undefined;
+  const keyFile = env.AGENTMESH_TLS_KEY || undefined;
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new ConfigError('AGENTMESH_TLS_CERT and AGENTMESH_TLS_KEY go together: set both (PEM files), or neither');
+  const corsOrigins = (env.AGENTMESH_CORS_ORIGINS ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter((o) => o.length > 0);
+  for (const origin of corsOrigins) {
+    if (origin === '*') continue;
+    let url: URL;
+    try {
+      url = new URL(origin);
+    } catch {
+      throw new ConfigError(`AGENTMESH_CORS_ORIGINS: '${origin}' is not an origin such as https://app.example.com (or * for any)`);
+    }
+    if (url.origin !== origin || !['http:', 'https:'].includes(url.protocol)) {
+      throw new ConfigError(`AGENTMESH_CORS_ORIGINS: '${origin}' is not an origin: scheme, host and port only, such as ${url.origin}`);
+    }
+  }
+  if (corsOrigins.includes('*') && corsOrigins.length > 1) throw new ConfigError("AGENTMESH_CORS_ORIGINS: '*' allows every origin; list origins, or give '*' alone");
+  return {
+    tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined,
+    corsOrigins,
+    requestTimeoutMs: integer(env, 'AGENTMESH_REQUEST_TIMEOUT_MS', 30_000, 1_000, 600_000),
+  };
+}
 
 function secretSettings(env: Env): AgentMeshConfig['secrets'] {
   const raw = env.AGENTMESH_MASTER_KEY || undefined;
@@ -223,6 +256,7 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
     bodyLimitBytes: maxInputBytes + 64 * 1024,
     siem: siemSettings(env),
     secrets: secretSettings(env),
+    http: httpSettings(env),
     audit: {
       signingKeyFile: env.AGENTMESH_AUDIT_SIGNING_KEY_FILE || undefined,
       checkpointIntervalMs: integer(env, 'AGENTMESH_AUDIT_CHECKPOINT_SECONDS', 60, 1, 86_400) * 1000,

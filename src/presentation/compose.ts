@@ -31,6 +31,7 @@ import { AlertDispatcher, DEFAULT_ALERT_OPTIONS, type AlertSink } from '../appli
 import { SyslogSink } from '../infrastructure/security/siem/syslog-sink.js';
 import { WebhookSink } from '../infrastructure/security/siem/webhook-sink.js';
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { developmentSigningKey, loadSigningKey, SigningKeyError, type AuditSigner } from '../infrastructure/security/audit-signing.js';
 import { buildApi } from './api/server.js';
 import { EnvelopeVault } from '../infrastructure/security/secrets/envelope-vault.js';
@@ -174,6 +175,26 @@ async function rewrapKeys(what: string, vault: EnvelopeVault, keyring: LocalKeyr
   }
 }
 
+/** The API's certificate and key (PEM), read once at start. */
+function tlsFiles(config: AgentMeshConfig): { cert: string; key: string } | undefined {
+  if (config.http.tls === undefined) return undefined;
+  const read = (file: string, variable: string) => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new StartupError(`${variable}: cannot read ${file}: ${(error as Error).message}`, { cause: error });
+    }
+  };
+  const cert = read(config.http.tls.certFile, 'AGENTMESH_TLS_CERT');
+  const key = read(config.http.tls.keyFile, 'AGENTMESH_TLS_KEY');
+  try {
+    createSecureContext({ cert, key });
+  } catch (error) {
+    throw new StartupError(`AGENTMESH_TLS_CERT / AGENTMESH_TLS_KEY: not a certificate and its private key in PEM: ${(error as Error).message}`, { cause: error });
+  }
+  return { cert, key };
+}
+
 /** The SIEM sinks the configuration names (none: no alerts). */
 function siemSinks(config: AgentMeshConfig): AlertSink[] {
   const { siem } = config;
@@ -223,6 +244,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   const tracing = config.tracing ? startTracing({ serviceName: 'agentmesh', version: VERSION }) : undefined;
   const logger = options.logger ?? configureLogger({ serviceName: 'agentmesh', logLevel: config.logLevel, format: config.logFormat, redactPaths: config.logRedactPaths });
   const signer = auditSigner(config, logger);
+  const tls = tlsFiles(config);
   const keyring = masterKeyring(config, logger);
   const alerts = new AlertDispatcher(siemSinks(config), logger.child({ component: 'siem' }) as unknown as Logger, {
     ...DEFAULT_ALERT_OPTIONS,
@@ -348,7 +370,17 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     role: () => mesh.role,
     dependencies: async () => (await health.getSystemHealth()).checks,
   });
-  const api = await buildApi(mesh, health, { bodyLimitBytes: config.bodyLimitBytes, logger: logger.child({ component: 'api' }), version: VERSION, metrics, logBodySampleRate: config.logBodySampleRate, auditAuthSuccessIntervalMs: config.audit.authSuccessIntervalMs });
+  const api = await buildApi(mesh, health, {
+    bodyLimitBytes: config.bodyLimitBytes,
+    logger: logger.child({ component: 'api' }),
+    version: VERSION,
+    metrics,
+    logBodySampleRate: config.logBodySampleRate,
+    auditAuthSuccessIntervalMs: config.audit.authSuccessIntervalMs,
+    ...(tls !== undefined && { tls }),
+    corsOrigins: config.http.corsOrigins,
+    requestTimeoutMs: config.http.requestTimeoutMs,
+  });
   let url: string | undefined;
   let metricsServer: { url: string; close(): Promise<void> } | undefined;
   const stopAll = async () => {

@@ -10,6 +10,8 @@ import { registerGracefulClose } from './plugins/graceful-close.js';
 import { registerProblemDetails } from './plugins/problem-details.js';
 import { registerRequestLog } from './plugins/request-log.js';
 import { registerTracing } from './plugins/tracing.js';
+import { registerCors } from './plugins/cors.js';
+import { registerSecurityHeaders } from './plugins/security-headers.js';
 import { agentInboxRoutes } from './routes/agent-inbox.js';
 import { agentRoutes } from './routes/agents.js';
 import { auditRoutes } from './routes/audit.js';
@@ -35,19 +37,31 @@ export interface ApiOptions {
   /** How often a key's successful authentication is recorded in the audit log, per instance. */
   auditAuthSuccessIntervalMs: number;
   version: string;
+  /** Serve HTTPS with this certificate and key (PEM). */
+  tls?: { cert: string; key: string };
+  /** Origins a browser may call the API from (CORS); none: no CORS headers at all. */
+  corsOrigins?: readonly string[];
+  /** How long a client may take to send a whole request (headers and body). */
+  requestTimeoutMs?: number;
 }
 
 /** The REST API: OpenAPI at /openapi.json, Swagger UI at /docs, every error as problem+json. */
 export async function buildApi(mesh: Mesh, health: HealthCheckService, options: ApiOptions): Promise<TypedApp> {
+  const requestTimeout = options.requestTimeoutMs ?? 30_000;
+  const connectionsCheckingInterval = Math.min(5_000, Math.ceil(requestTimeout / 2));
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    // Slow senders (slowloris) are cut off, checked often enough to keep the timeout; answers that take long (long polls, streams) are not.
+    // (Node enforces it only when the server is made with it: Fastify's own option alone is not checked.)
+    ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key, requestTimeout, connectionsCheckingInterval } } : { http: { requestTimeout, connectionsCheckingInterval } }),
+    requestTimeout,
     bodyLimit: options.bodyLimitBytes,
     // Our own line per request (registerRequestLog) replaces Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     // Sockets are destroyed only after registerGracefulClose has drained in-flight requests.
     forceCloseConnections: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
-  }).withTypeProvider<TypeBoxTypeProvider>();
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as TypedApp;
 
   app.addSchema(Problem);
   await app.register(swagger, {
@@ -62,7 +76,9 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  await registerSecurityHeaders(app);
+  await registerCors(app, options.corsOrigins ?? []);
 
   registerTracing(app);
   registerProblemDetails(app);

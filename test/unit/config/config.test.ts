@@ -49,6 +49,19 @@ describe('loadConfig', () => {
     expect(message).toBe('AGENTMESH_MASTER_KEY: key 2 is not base64 of 32 bytes (make one with: openssl rand -base64 32)');
   });
 
+  it('takes TLS files in pairs, CORS origins as origins, and a request timeout', () => {
+    expect(loadConfig({}).http).toEqual({ tls: undefined, corsOrigins: [], requestTimeoutMs: 30_000 });
+    expect(loadConfig({ AGENTMESH_TLS_CERT: '/c.pem', AGENTMESH_TLS_KEY: '/k.pem' }).http.tls).toEqual({ certFile: '/c.pem', keyFile: '/k.pem' });
+    expect(fails({ AGENTMESH_TLS_KEY: '/k.pem' })).toBe('AGENTMESH_TLS_CERT and AGENTMESH_TLS_KEY go together: set both (PEM files), or neither');
+    expect(loadConfig({ AGENTMESH_CORS_ORIGINS: 'https://app.example.com, http://localhost:3000' }).http.corsOrigins).toEqual(['https://app.example.com', 'http://localhost:3000']);
+    expect(loadConfig({ AGENTMESH_CORS_ORIGINS: '*' }).http.corsOrigins).toEqual(['*']);
+    expect(fails({ AGENTMESH_CORS_ORIGINS: 'app.example.com' })).toBe("AGENTMESH_CORS_ORIGINS: 'app.example.com' is not an origin such as https://app.example.com (or * for any)");
+    expect(fails({ AGENTMESH_CORS_ORIGINS: 'https://app.example.com/path' })).toBe("AGENTMESH_CORS_ORIGINS: 'https://app.example.com/path' is not an origin: scheme, host and port only, such as https://app.example.com");
+    expect(fails({ AGENTMESH_CORS_ORIGINS: '*, https://a.example' })).toBe("AGENTMESH_CORS_ORIGINS: '*' allows every origin; list origins, or give '*' alone");
+    expect(loadConfig({ AGENTMESH_REQUEST_TIMEOUT_MS: '5000' }).http.requestTimeoutMs).toBe(5000);
+    expect(fails({ AGENTMESH_REQUEST_TIMEOUT_MS: '10' })).toMatch(/AGENTMESH_REQUEST_TIMEOUT_MS/u);
+  });
+
   it('refuses a retry cap below the retry base', () => {
     expect(fails({ AGENTMESH_RETRY_BASE_MS: '5000', AGENTMESH_RETRY_CAP_MS: '10' })).toMatch(/AGENTMESH_RETRY_CAP_MS \(10\) must not be below AGENTMESH_RETRY_BASE_MS \(5000\)/);
   });

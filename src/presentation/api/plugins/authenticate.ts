@@ -19,7 +19,8 @@ export function bearerToken(request: FastifyRequest): string | undefined {
 export function registerAuthentication(app: FastifyInstance, auth: Authenticator): void {
   app.decorateRequest('caller', undefined as unknown as Caller);
   app.addHook('onRequest', async (request) => {
-    if (!request.url.startsWith('/v1/')) return;
+    // A CORS preflight carries no key by design; the CORS plugin answers it (or it finds no route).
+    if (!request.url.startsWith('/v1/') || request.method === 'OPTIONS') return;
     request.caller = await auth.authenticate(bearerToken(request));
   });
 }
