@@ -11,6 +11,7 @@ import { registerProblemDetails } from './plugins/problem-details.js';
 import { registerRequestLog } from './plugins/request-log.js';
 import { registerTracing } from './plugins/tracing.js';
 import { registerCors } from './plugins/cors.js';
+import { registerOperationIds } from './operation-ids.js';
 import { registerSecurityHeaders } from './plugins/security-headers.js';
 import { agentInboxRoutes } from './routes/agent-inbox.js';
 import { agentRoutes } from './routes/agents.js';
@@ -71,12 +72,15 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
         title: 'AgentMesh API',
         version: options.version,
         description: 'Register agents, submit tasks, receive and settle them. Errors are RFC 9457 problem+json.',
+        license: { name: 'MIT', identifier: 'MIT' },
       },
+      servers: [{ url: '/', description: 'This mesh (relative to where this document was fetched)' }],
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'An AgentMesh API key (am_...)' } } },
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  registerOperationIds(app);
   await registerSecurityHeaders(app);
   await registerCors(app, options.corsOrigins ?? []);
 

@@ -82,8 +82,10 @@ describe('OpenAPI document, docs and health', () => {
           if (!HTTP_METHODS.has(method)) continue;
           // /metrics and /health take the platform admin key too.
           if (path.startsWith('/v1/') || path === '/metrics' || path === '/health') expect(op.security, `${method} ${path}`).toEqual([{ bearerAuth: [] }]);
-          else expect(op.security, `${method} ${path}`).toBeUndefined();
+          // The probes say plainly that they take no key.
+          else expect(op.security, `${method} ${path}`).toEqual([]);
           expect(op.summary, `${method} ${path} has a summary`).toBeTypeOf('string');
+          expect(op.operationId, `${method} ${path} has an operationId`).toMatch(/^[a-z][A-Za-z]+$/u);
         }
       }
     });

@@ -44,7 +44,7 @@ export function healthRoutes(app: TypedApp, mesh: Mesh, health: HealthCheckServi
   const tags = ['health'];
   app.get(
     '/health/live',
-    { schema: { tags, summary: 'Liveness: the process answers and its event loop is not stalled (503 when it is)', response: { 200: Liveness, 503: Liveness } } },
+    { schema: { tags, summary: 'Liveness: the process answers and its event loop is not stalled (503 when it is)', security: [], response: { 200: Liveness, 503: Liveness } } },
     async (_request, reply) => {
       const { alive, eventLoopDelayP99Ms, eventLoopDelayMaxMs } = health.liveness();
       return reply.code(alive ? 200 : 503).send({ status: alive ? 'alive' : 'stalled', eventLoopDelayP99Ms, eventLoopDelayMaxMs });
@@ -52,7 +52,7 @@ export function healthRoutes(app: TypedApp, mesh: Mesh, health: HealthCheckServi
   );
   app.get(
     '/health/ready',
-    { schema: { tags, summary: 'Readiness: store, broker and Redis (when used) reachable (503 when not)', response: { 200: Readiness, 503: Readiness } } },
+    { schema: { tags, summary: 'Readiness: store, broker and Redis (when used) reachable (503 when not)', security: [], response: { 200: Readiness, 503: Readiness } } },
     async (_request, reply) => {
       const { status, checks } = await health.getSystemHealth();
       const ready = status === 'healthy';
