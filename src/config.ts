@@ -54,6 +54,8 @@ export interface AgentMeshConfig {
    * call it from a browser (CORS; none by default); how long a client may take to send a request.
    */
   http: { tls: { certFile: string; keyFile: string } | undefined; corsOrigins: string[]; requestTimeoutMs: number };
+  /** Requests per minute per API key and per tenant (0: no limit), counted across instances with Redis. */
+  rateLimits: { perKey: number; perTenant: number };
   /** Largest accepted request body; input and output limits come on top of the JSON envelope. */
   bodyLimitBytes: number;
   mesh: MeshSettings;
@@ -257,6 +259,10 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
     siem: siemSettings(env),
     secrets: secretSettings(env),
     http: httpSettings(env),
+    rateLimits: {
+      perKey: integer(env, 'AGENTMESH_RATE_LIMIT_PER_KEY', 60_000, 0, 100_000_000),
+      perTenant: integer(env, 'AGENTMESH_RATE_LIMIT_PER_TENANT', 300_000, 0, 1_000_000_000),
+    },
     audit: {
       signingKeyFile: env.AGENTMESH_AUDIT_SIGNING_KEY_FILE || undefined,
       checkpointIntervalMs: integer(env, 'AGENTMESH_AUDIT_CHECKPOINT_SECONDS', 60, 1, 86_400) * 1000,

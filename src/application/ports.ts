@@ -211,6 +211,16 @@ export interface SharedCounters {
   add(tenantId: string, name: string, windowMs: number, amount: number, now: number): Promise<number>;
   /** The total over the last `windowMs`. */
   total(tenantId: string, name: string, windowMs: number, now: number): Promise<number>;
+  /** Like `add`, with the window's buckets, oldest first (the last is the current one), to tell when counts leave it. */
+  addInWindow(tenantId: string, name: string, windowMs: number, amount: number, now: number): Promise<CountWindow>;
+}
+
+/** A sliding window as counted: `buckets[i]` is bucket number `current - buckets.length + 1 + i`, each `bucketMs` long. */
+export interface CountWindow {
+  total: number;
+  buckets: number[];
+  bucketMs: number;
+  current: number;
 }
 
 /**

@@ -11,6 +11,7 @@ import { RedisAgentView } from '../infrastructure/caching/redis-agent-view.js';
 import { RedisConnection } from '../infrastructure/caching/redis-client.js';
 import { RedisCounters } from '../infrastructure/caching/redis-counters.js';
 import { EventRelay } from '../application/event-relay.js';
+import { RateLimiter } from '../application/rate-limiter.js';
 import { openEmbeddedStore } from '../infrastructure/persistence/embedded-store.js';
 import { SchemaTooNewError } from '../infrastructure/persistence/migrate.js';
 import { DatabaseInUseError, openPostgresStore, type InstanceLockEvent, type PostgresStore } from '../infrastructure/persistence/postgres-store.js';
@@ -379,6 +380,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     auditAuthSuccessIntervalMs: config.audit.authSuccessIntervalMs,
     ...(tls !== undefined && { tls }),
     corsOrigins: config.http.corsOrigins,
+    rateLimiter: new RateLimiter(counters, config.rateLimits),
     requestTimeoutMs: config.http.requestTimeoutMs,
   });
   let url: string | undefined;

@@ -23,6 +23,20 @@ export function sharedCountersContract(name: string, create: () => Promise<Share
       expect(await counters.add(t, 'requests', 60_000, 5, start + 71_000)).toBe(5);
     });
 
+    it('shows the window bucket by bucket, oldest first, so callers can tell when counts leave it', async () => {
+      const t = tenant();
+      const start = 1_000_000_000_000;
+      await counters.add(t, 'requests', 60_000, 2, start);
+      const later = await counters.addInWindow(t, 'requests', 60_000, 3, start + 30_000);
+      expect(later.bucketMs).toBe(1000);
+      expect(later.current).toBe(Math.floor((start + 30_000) / 1000));
+      expect(later.buckets).toHaveLength(60);
+      expect(later.total).toBe(5);
+      expect(later.buckets[59]).toBe(3);
+      expect(later.buckets[29]).toBe(2);
+      expect(later.buckets.reduce((a, b) => a + b, 0)).toBe(5);
+    });
+
     it('keeps tenants, names and window lengths apart', async () => {
       const [a, b] = [tenant(), tenant()];
       const now = 1_000_000_000_000;

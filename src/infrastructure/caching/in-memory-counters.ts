@@ -1,4 +1,4 @@
-import type { SharedCounters } from '../../application/ports.js';
+import type { CountWindow, SharedCounters } from '../../application/ports.js';
 import { windowAt, WINDOW_BUCKETS } from './sliding-window.js';
 
 const MAX_COUNTERS = 100_000;
@@ -17,20 +17,29 @@ export class InMemoryCounters implements SharedCounters {
   }
 
   async add(tenantId: string, name: string, windowMs: number, amount: number, now: number): Promise<number> {
+    return (await this.addInWindow(tenantId, name, windowMs, amount, now)).total;
+  }
+
+  async addInWindow(tenantId: string, name: string, windowMs: number, amount: number, now: number): Promise<CountWindow> {
     const k = `${tenantId}\u0000${name}\u0000${windowMs}`;
     let counter = this.counters.get(k);
     if (counter) this.counters.delete(k);
     else counter = { buckets: new Float64Array(WINDOW_BUCKETS).fill(-Infinity), counts: new Float64Array(WINDOW_BUCKETS) };
     this.counters.set(k, counter);
     if (this.counters.size > MAX_COUNTERS) this.counters.delete(this.counters.keys().next().value!);
-    const { current } = windowAt(windowMs, now);
+    const { bucketMs, current } = windowAt(windowMs, now);
     const i = current % WINDOW_BUCKETS;
     if (counter.buckets[i] !== current) {
       counter.buckets[i] = current;
       counter.counts[i] = 0;
     }
     counter.counts[i]! += amount;
-    return sum(counter, current);
+    const buckets: number[] = [];
+    for (let b = current - WINDOW_BUCKETS + 1; b <= current; b++) {
+      const j = ((b % WINDOW_BUCKETS) + WINDOW_BUCKETS) % WINDOW_BUCKETS;
+      buckets.push(counter.buckets[j] === b ? counter.counts[j]! : 0);
+    }
+    return { total: sum(counter, current), buckets, bucketMs, current };
   }
 
   async total(tenantId: string, name: string, windowMs: number, now: number): Promise<number> {

@@ -55,6 +55,7 @@ export class AgentMeshMetrics implements MeshMetrics {
   private readonly execution: Histogram<'tenant' | 'capability' | 'status'>;
   private readonly agentsCreated: Counter<'tenant'>;
   private readonly secretAccess: Counter<'tenant' | 'outcome'>;
+  private readonly rateLimitedRequests: Counter<'tenant' | 'scope'>;
   private readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
 
   constructor(options: MetricsOptions = DEFAULT_METRICS_OPTIONS) {
@@ -78,6 +79,12 @@ export class AgentMeshMetrics implements MeshMetrics {
     this.failed = new Counter({ name: 'agentmesh_tasks_failed_total', help: 'Tasks that ended failed (not retryable, or a deadline passed)', labelNames: byTask, registers });
     this.deadLettered = new Counter({ name: 'agentmesh_tasks_dead_lettered_total', help: 'Tasks dead-lettered after their last attempt', labelNames: byTask, registers });
     this.canceled = new Counter({ name: 'agentmesh_tasks_canceled_total', help: 'Tasks canceled', labelNames: byTask, registers });
+    this.rateLimitedRequests = new Counter({
+      name: 'agentmesh_rate_limited_total',
+      help: "Requests refused (429) for their API key's or their tenant's requests per minute",
+      labelNames: ['tenant', 'scope'],
+      registers,
+    });
     this.secretAccess = new Counter({
       name: 'agentmesh_secret_access_total',
       help: "Reads of secrets' values by agents: granted, denied (404), destroyed (tenant key destroyed, 410) or error",
@@ -244,6 +251,10 @@ export class AgentMeshMetrics implements MeshMetrics {
       const labels = { tenant: this.tenants.value(agent.tenantId), capability: this.capabilities.value(name) };
       for (const counter of [this.submitted, this.completed, this.failed, this.deadLettered, this.canceled, this.routingErrors]) counter.inc(labels, 0);
     }
+  }
+
+  rateLimited(tenantId: string, scope: 'key' | 'tenant'): void {
+    this.rateLimitedRequests.inc({ tenant: this.tenants.value(tenantId), scope });
   }
 
   secretAccessed(tenantId: string, outcome: SecretAccessOutcome): void {

@@ -27,13 +27,14 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   409: 'Conflict with the current state (lease not held, duplicate id, already settled)',
   410: 'It existed and can never be read again (a secret sealed under a destroyed tenant key)',
   413: 'Body, input or output over its size limit',
-  429: 'A tenant quota or queue bound is reached (Retry-After when waiting helps)',
+  429: "The key's or the tenant's requests per minute, a tenant quota or a queue bound is reached (Retry-After when waiting helps)",
   503: 'A bounded queue is full or a dependency is down; retry after Retry-After',
 };
-/** The error statuses every authenticated route may answer, as RFC 9457 problem+json. */
+/** The error statuses every authenticated route may answer (400, 401, 403, 429, and those given), as RFC 9457 problem+json. */
 export function errors(...statuses: number[]) {
   const out: Record<number, ReturnType<typeof problemResponse>> = {};
-  for (const s of [400, 401, 403, ...statuses]) out[s] = problemResponse(ERROR_DESCRIPTIONS[s] ?? 'Error');
+  // Every authenticated route may be refused for its key's or tenant's rate (429).
+  for (const s of [400, 401, 403, 429, ...statuses]) out[s] = problemResponse(ERROR_DESCRIPTIONS[s] ?? 'Error');
   return out;
 }
 

@@ -11,6 +11,8 @@ import { registerProblemDetails } from './plugins/problem-details.js';
 import { registerRequestLog } from './plugins/request-log.js';
 import { registerTracing } from './plugins/tracing.js';
 import { registerCors } from './plugins/cors.js';
+import { registerRateLimit } from './plugins/rate-limit.js';
+import type { RateLimiter } from '../../application/rate-limiter.js';
 import { registerOperationIds } from './operation-ids.js';
 import { registerSecurityHeaders } from './plugins/security-headers.js';
 import { agentInboxRoutes } from './routes/agent-inbox.js';
@@ -44,6 +46,8 @@ export interface ApiOptions {
   corsOrigins?: readonly string[];
   /** How long a client may take to send a whole request (headers and body). */
   requestTimeoutMs?: number;
+  /** Requests per minute per key and per tenant; none: no limits. */
+  rateLimiter?: RateLimiter;
 }
 
 /** The REST API: OpenAPI at /openapi.json, Swagger UI at /docs, every error as problem+json. */
@@ -90,6 +94,18 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
   const gracefulClose = registerGracefulClose(app);
   app.addHook('preClose', async () => mesh.ctx.waiters.releaseAll());
   registerAuthentication(app, mesh.auth);
+  if (options.rateLimiter) {
+    let lastWarning = 0;
+    registerRateLimit(app, options.rateLimiter, {
+      onLimited: (tenantId, scope) => options.metrics?.rateLimited?.(tenantId, scope),
+      onCountersDown: (error) => {
+        // Once in a while: every request would say the same.
+        if (Date.now() - lastWarning < 10_000) return;
+        lastWarning = Date.now();
+        app.log.warn({ err: error }, 'rate limit counters unavailable: requests go through uncounted');
+      },
+    });
+  }
   registerAudit(app, mesh.audit, { authSuccessIntervalMs: options.auditAuthSuccessIntervalMs });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

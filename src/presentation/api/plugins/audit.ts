@@ -59,7 +59,7 @@ export function registerAudit(app: FastifyInstance, audit: AuditLogger, options:
   });
 
   app.addHook('onSend', async (request, reply, payload) => {
-    if (!request.url.startsWith('/v1/') || reply.statusCode === 503) return payload;
+    if (!request.url.startsWith('/v1/') || reply.statusCode === 503 || request.rateLimited === true) return payload;
     const records = recordsFor(request, reply);
     if (records.length === 0) return payload;
     if (records.length === 1 && records[0]!.actor.type === 'anonymous') {

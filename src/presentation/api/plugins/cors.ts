@@ -12,7 +12,7 @@ export async function registerCors(app: FastifyInstance, origins: readonly strin
     origin: origins.includes('*') ? '*' : [...origins],
     methods: ['GET', 'POST', 'PUT', 'DELETE'],
     allowedHeaders: ['authorization', 'content-type', 'idempotency-key', 'traceparent', 'tracestate'],
-    exposedHeaders: ['location', 'retry-after', 'traceparent', 'www-authenticate'],
+    exposedHeaders: ['location', 'retry-after', 'traceparent', 'www-authenticate', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'ratelimit-policy'],
     maxAge: 600,
     strictPreflight: true,
   });

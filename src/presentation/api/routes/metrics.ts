@@ -7,6 +7,8 @@ import { bearerSecurity, type TypedApp } from '../typed-app.js';
 /** What the API needs of the metrics: count its requests, and render the exposition. */
 export interface ApiMetrics {
   recordHttpRequest(method: string, route: string, status: number, seconds: number): void;
+  /** A request refused for its key's or its tenant's rate. */
+  rateLimited?(tenantId: string, scope: 'key' | 'tenant'): void;
   scrape(): Promise<{ contentType: string; body: string }>;
 }
 
