@@ -54,7 +54,8 @@ const TaskErrorInput = () =>
     Type.Object({ message: Type.String({ maxLength: 8192 }), code: Type.Optional(Type.String({ maxLength: 128 })) }, { additionalProperties: false }),
   ]);
 
-export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 512 }) });
+/** An id in a path: no control characters (PostgreSQL's text cannot hold NUL). */
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 512, pattern: '^[^\\u0000-\\u001f]+$' }) });
 
 export const PageQuery = {
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),

@@ -7,7 +7,7 @@ import type { HealthCheckService } from '../../application/health-check.js';
 import { registerAudit } from './plugins/audit.js';
 import { registerAuthentication } from './plugins/authenticate.js';
 import { registerGracefulClose } from './plugins/graceful-close.js';
-import { registerProblemDetails } from './plugins/problem-details.js';
+import { frameworkErrors, registerProblemDetails } from './plugins/problem-details.js';
 import { registerRequestLog } from './plugins/request-log.js';
 import { registerTracing } from './plugins/tracing.js';
 import { registerCors } from './plugins/cors.js';
@@ -65,7 +65,10 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
     logController: new LogController({ disableRequestLogging: true }),
     // Sockets are destroyed only after registerGracefulClose has drained in-flight requests.
     forceCloseConnections: true,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    frameworkErrors,
+    // Not strictNumbers (Fastify's default): with it, ajv 8 coerces a query's "1e999" to Infinity and then skips the
+    // value's minimum and maximum, so it passes. Without it, every bounded number refuses Infinity.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false, strictNumbers: false } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as TypedApp;
 
   app.addSchema(Problem);

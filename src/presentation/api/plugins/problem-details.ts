@@ -3,6 +3,15 @@ import { DomainError, type DomainErrorCode } from '../../../domain/index.js';
 
 export const PROBLEM_BASE = 'https://agentmesh.dev/problems/';
 
+/** PostgreSQL's untranslatable_character and character_not_in_repertoire: text it cannot hold. */
+const TEXT_THE_DATABASE_REFUSES = new Set(['22P05', '22021']);
+
+/** Errors of the framework before a route is found (a URL that is not valid percent-encoded UTF-8), as problem+json. */
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const bad = error.code === 'FST_ERR_BAD_URL';
+  void sendProblem(reply, request, bad ? 400 : (error.statusCode ?? 500), bad ? 'malformed_request' : 'internal', bad ? 'the URL is not valid percent-encoded UTF-8' : error.message);
+}
+
 const STATUS: Record<DomainErrorCode, number> = {
   validation: 400,
   unauthorized: 401,
@@ -102,6 +111,10 @@ export function registerProblemDetails(app: FastifyInstance): void {
     }
     if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       return sendProblem(reply, request, 415, 'unsupported_media_type', 'send the body as application/json');
+    }
+    if (TEXT_THE_DATABASE_REFUSES.has((error as { code?: string }).code ?? '')) {
+      // A NUL character or an encoding PostgreSQL cannot store, in a value no schema bounded (an id in a path, say).
+      return sendProblem(reply, request, 400, 'validation', 'the request holds a NUL character or text the database cannot store');
     }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
