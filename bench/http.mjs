@@ -4,7 +4,9 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
+import { Writable } from 'node:stream';
 import Fastify from 'fastify';
+import pino from 'pino';
 import { SubmitTaskBody, SubmitTaskReply } from '../dist/presentation/api/schemas.js';
 import { startBenchMesh } from './e2e.mjs';
 
@@ -51,4 +53,27 @@ export async function measureHttp({ seconds = 5, connections = 32 } = {}) {
   };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) console.log(await measureHttp());
+/**
+ * POST /v1/tasks with the API edge on (rate limits counted per key and tenant, one request-log
+ * line per request, at info level into a discarding stream) against the same mesh with both off,
+ * alternating runs so the machine's drift falls on both. Authentication and the audit are on in both.
+ */
+export async function measureEdge({ seconds = 5, connections = 32, rounds = 2 } = {}) {
+  const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
+  const on = [];
+  const off = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const edge of [true, false]) {
+      // On: limits high enough never to refuse, so what is measured is their counting.
+      const limits = edge ? { AGENTMESH_RATE_LIMIT_PER_KEY: '100000000', AGENTMESH_RATE_LIMIT_PER_TENANT: '1000000000' } : { AGENTMESH_RATE_LIMIT_PER_KEY: '0', AGENTMESH_RATE_LIMIT_PER_TENANT: '0' };
+      const mesh = await startBenchMesh(limits, pino({ level: edge ? 'info' : 'warn' }, discard));
+      const result = await load(`${mesh.url}/v1/tasks`, { authorization: `Bearer ${mesh.apiKey}` }, seconds, connections);
+      (edge ? on : off).push(result.requestsPerSecond);
+      await mesh.close();
+    }
+  }
+  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  return { on: mean(on), off: mean(off), ratio: mean(on) / mean(off) };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) console.log(await measureHttp(), await measureEdge());

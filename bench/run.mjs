@@ -1,7 +1,7 @@
 // `npm run bench`: every benchmark of the mesh core, each with its figure and a ratio to a baseline
 // measured in the same run. Not a test: it prints, it does not judge.
 import { measurePaced, measurePeak } from './e2e-threads.mjs';
-import { measureHttp } from './http.mjs';
+import { measureEdge, measureHttp } from './http.mjs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { measureStore } from './store.mjs';
@@ -25,6 +25,8 @@ line('  POST /v1/tasks (auth, validate, durable group commit), req/s', f(http.su
 line('  ratio (goal >= 0.4)', f(http.ratio, 2));
 line(`  POST /v1/tasks/batch (${100} tasks each, 4 connections), tasks/s`, f(http.batch.tasksPerSecond), `p50 ${http.batch.p50Ms} ms, p99 ${http.batch.p99Ms} ms per request, non-2xx ${http.batch.non2xx}`);
 line('  ratio of batched tasks/s to bare requests/s', f(http.batchRatio, 2));
+const edge = await measureEdge({ seconds: quick ? 3 : 5, rounds: quick ? 1 : 2 });
+line('  POST /v1/tasks, rate limits + request log on, req/s (goal >= 0.85x off)', f(edge.on), `off: ${f(edge.off)}; ratio ${f(edge.ratio, 2)}`);
 
 const store = await measureStore({ tasks: quick ? 3000 : 10_000 });
 console.log('\nStore alone: task lifecycles (insert + assign + start + complete, 4 events each), PGlite on disk');
