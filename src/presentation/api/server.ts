@@ -86,7 +86,12 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+    // Served over plain HTTP on a private network, the UI must load its scripts over HTTP too.
+    transformStaticCSP: (header) => header.replace(/\s*upgrade-insecure-requests;?/u, ''),
+  });
   registerOperationIds(app);
   await registerSecurityHeaders(app);
   await registerCors(app, options.corsOrigins ?? []);

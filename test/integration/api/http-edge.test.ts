@@ -46,6 +46,7 @@ describe('the HTTP edge: security headers, CORS, request timeouts', () => {
     const res = await fetch(`${h.url}/docs/static/index.html`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-security-policy')).toMatch(/script-src/u);
+    expect(res.headers.get('content-security-policy')).not.toMatch(/upgrade-insecure-requests/u);
     if (!haveChromium) return;
     const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync', `--user-data-dir=${join(scratch, 'profile')}`, '--virtual-time-budget=10000'];
     const { stdout: dom } = await run(chromium, [...flags, '--dump-dom', `${h.url}/docs/static/index.html`], { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 });
