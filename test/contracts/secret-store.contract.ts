@@ -183,6 +183,10 @@ export function secretStoreContract(name: string, open: () => Promise<{ first: S
       await a.seal('t9', 'key-1', Buffer.from('elsewhere'));
       expect(await a.shred('t8', 'key-1')).toBe(3);
       expect(await a.open('t8', 'key-1', byA)).toBeUndefined();
+      await expect(dbs.first.query("UPDATE audit_subject_keys SET wrapped_key = 'x', destroyed_at = NULL WHERE owner = 't8/key-1'")).rejects.toThrow(/stays destroyed/u);
+      await expect(dbs.first.query("DELETE FROM audit_subject_keys WHERE owner = 't8/key-1'")).rejects.toThrow(/never deleted/u);
+      await expect(dbs.first.query('TRUNCATE audit_subject_keys')).rejects.toThrow(/never deleted/u);
+      await expect(dbs.first.query('TRUNCATE tenant_keys')).rejects.toThrow(/never deleted/u);
       expect(await subjectKeys.latestVersion('t9/key-1')).toBe(1);
       expect((await subjectKeys.current('t9/key-1'))!.wrappedKey).toBeDefined();
     });

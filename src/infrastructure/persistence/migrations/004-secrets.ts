@@ -17,21 +17,23 @@ CREATE TABLE tenant_keys (
   CHECK ((wrapped_key IS NULL) = (destroyed_at IS NOT NULL))
 );
 
-CREATE FUNCTION tenant_keys_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Keys are destroyed by clearing their wrapped form, never deleted, and stay destroyed. Shared by
+-- every table of key-encryption keys; TG_ARGV[0] names the table's owner column.
+CREATE FUNCTION key_encryption_keys_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP IN ('DELETE', 'TRUNCATE') THEN
-    RAISE EXCEPTION 'tenant keys are never deleted: destroy one by clearing its wrapped key' USING ERRCODE = 'insufficient_privilege';
+    RAISE EXCEPTION 'keys in % are never deleted: destroy one by clearing its wrapped key', TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
   END IF;
   IF OLD.destroyed_at IS NOT NULL THEN
-    RAISE EXCEPTION 'tenant key %/% was destroyed and stays destroyed', OLD.tenant_id, OLD.version USING ERRCODE = 'insufficient_privilege';
+    RAISE EXCEPTION 'key %/% of % was destroyed and stays destroyed', to_jsonb(OLD) ->> TG_ARGV[0], OLD.version, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
   END IF;
-  IF NEW.tenant_id <> OLD.tenant_id OR NEW.version <> OLD.version OR NEW.created_at <> OLD.created_at THEN
-    RAISE EXCEPTION 'a tenant key''s identity does not change' USING ERRCODE = 'insufficient_privilege';
+  IF to_jsonb(NEW) ->> TG_ARGV[0] <> to_jsonb(OLD) ->> TG_ARGV[0] OR NEW.version <> OLD.version OR NEW.created_at <> OLD.created_at THEN
+    RAISE EXCEPTION 'a key''s identity does not change' USING ERRCODE = 'insufficient_privilege';
   END IF;
   RETURN NEW;
 END $$;
-CREATE TRIGGER tenant_keys_guard BEFORE UPDATE OR DELETE ON tenant_keys FOR EACH ROW EXECUTE FUNCTION tenant_keys_guard();
-CREATE TRIGGER tenant_keys_no_truncate BEFORE TRUNCATE ON tenant_keys FOR EACH STATEMENT EXECUTE FUNCTION tenant_keys_guard();
+CREATE TRIGGER tenant_keys_guard BEFORE UPDATE OR DELETE ON tenant_keys FOR EACH ROW EXECUTE FUNCTION key_encryption_keys_guard('tenant_id');
+CREATE TRIGGER tenant_keys_no_truncate BEFORE TRUNCATE ON tenant_keys FOR EACH STATEMENT EXECUTE FUNCTION key_encryption_keys_guard('tenant_id');
 
 CREATE TABLE secrets (
   tenant_id text NOT NULL,
