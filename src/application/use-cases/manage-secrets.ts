@@ -51,6 +51,7 @@ export async function rotateSecret(ctx: MeshContext, caller: Caller, name: strin
   const generated = value === undefined ? randomBytes(GENERATED_SECRET_BYTES).toString('base64url') : undefined;
   const newValue = value ?? generated!;
   assertSecretValue(newValue);
+  // Before sealing: a seal for a secret that does not exist would make the tenant a key for nothing.
   if (!(await ctx.secrets.get(caller.tenantId, name))) throw new NotFoundError('secret', name);
   const added = await ctx.secrets.addVersion(await sealedVersion(ctx, caller, name, newValue));
   if (!added) throw new NotFoundError('secret', name);

@@ -50,8 +50,12 @@ const secretVersion = (reply: Result) => {
   return typeof version === 'number' ? { version } : {};
 };
 
+/** A secret route's entry: its action may depend on the answer (created or rotated), and it names the version, never the value. */
 function secretChange(action: (reply: Result) => AuditAction, details: (request: FastifyRequest, reply: Result) => Record<string, unknown> = () => ({})) {
-  return (request: FastifyRequest, reply: Result): AuditedChange[] => one(action(reply), 'secret', secretName, (r) => ({ ...details(r, reply), ...(reply.status < 400 && secretVersion(reply)) }))(request, reply);
+  return (request: FastifyRequest, reply: Result): AuditedChange[] => {
+    const extra = { ...details(request, reply), ...(reply.status < 400 && secretVersion(reply)) };
+    return [itemChange(action(reply), 'secret', secretName(request), reply, Object.keys(extra).length > 0 ? extra : undefined)];
+  };
 }
 const bodyId = (request: FastifyRequest) => text((request.body as Body)?.id);
 const createdId = (_request: FastifyRequest, reply: Result) => text(reply.body?.id);
