@@ -50,9 +50,8 @@ export class AuditLogger {
    * The record as handed to the store: its personal data sealed under its subject's key, never in
    * clear. `seals` shares one seal among the records of one call with the same data (a batch's items).
    */
-  private async sealed(record: AuditRecord, seals: Map<string, Promise<string>>): Promise<AuditRecord> {
+  private async sealed(record: AuditRecord, data: PersonalData | undefined, seals: Map<string, Promise<string>>): Promise<AuditRecord> {
     const { sourceIp: _ip, userAgent: _agent, personalDetails: _details, personal: _personal, personalShredded: _shredded, personalUnavailable: _unavailable, ...rest } = record;
-    const data = personalOf(record);
     if (data === undefined) return rest;
     const subjectId = boundedText(record.subjectId ?? defaultSubject(record.actor), 256);
     const plaintext = JSON.stringify(data);
@@ -97,9 +96,10 @@ export class AuditLogger {
   /** Several entries, committed together; then the alert rules see them (without waiting for any delivery). */
   async logActions(records: readonly AuditRecord[]): Promise<AuditEntry[]> {
     const seals = new Map<string, Promise<string>>();
-    const stored = await this.store.append(await Promise.all(records.map((r) => this.sealed(r, seals))));
+    const personal = records.map(personalOf);
+    const stored = await this.store.append(await Promise.all(records.map((r, i) => this.sealed(r, personal[i], seals))));
     // Those who act on the entries now (alert rules, the security warning) see them as recorded, in clear.
-    const entries = stored.map((entry, i) => ({ ...entry, ...personalOf(records[i]!) }));
+    const entries = stored.map((entry, i) => ({ ...entry, ...personal[i] }));
     this.alerts?.consider(entries);
     return entries;
   }
