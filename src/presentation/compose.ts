@@ -41,6 +41,7 @@ import { CachedSecretRepository } from '../infrastructure/persistence/cached-sec
 import { LocalKeyring } from '../infrastructure/security/secrets/local-kms.js';
 import { developmentMasterKey, MasterKeyError, readMasterKeyFile } from '../infrastructure/security/secrets/master-keys.js';
 import type { TypedApp } from './api/typed-app.js';
+import { ResilienceRegistry } from '../infrastructure/resilience/observer.js';
 
 export const VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
@@ -78,7 +79,7 @@ export class StartupError extends Error {
 async function openPostgres(
   url: string,
   logger: pino.Logger,
-  options: { exclusive: boolean; relayEvents: boolean; onLockEvent: (event: InstanceLockEvent) => void; onFatal: (error: Error) => void },
+  options: { exclusive: boolean; relayEvents: boolean; resilience: ResilienceRegistry; onLockEvent: (event: InstanceLockEvent) => void; onFatal: (error: Error) => void },
 ): Promise<PostgresStore> {
   // Alone on its database, an instance takes its lock back after an outage; in a mesh of many, Leadership decides.
   const onLockEvent = (event: InstanceLockEvent) => {
@@ -91,7 +92,7 @@ async function openPostgres(
     }
   };
   try {
-    return await openPostgresStore(url, { onLockEvent, exclusive: options.exclusive, relayEvents: options.relayEvents });
+    return await openPostgresStore(url, { onLockEvent, exclusive: options.exclusive, relayEvents: options.relayEvents, resilience: options.resilience });
   } catch (error) {
     if (error instanceof DatabaseInUseError || error instanceof SchemaTooNewError) throw error;
     throw new StartupError(`cannot use PostgreSQL at AGENTMESH_DATABASE_URL (${redactUrl(url)}): ${(error as Error).message}`, { cause: error });
@@ -258,10 +259,12 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   const clustered = config.databaseUrl !== undefined && config.nats !== undefined;
   let leadership: Leadership | undefined;
   const onFatal = options.onFatal ?? (() => {});
+  // Every dependency's circuit breaker, retry, bulkhead and timeout report here (metrics, log lines).
+  const resilience = new ResilienceRegistry(logger.child({ component: 'resilience' }) as unknown as Logger);
   const onLockEvent = (event: InstanceLockEvent) => leadership?.onLockEvent(event);
   const store =
     config.databaseUrl !== undefined
-      ? await openPostgres(config.databaseUrl, logger, { exclusive: !clustered, relayEvents, onLockEvent, onFatal })
+      ? await openPostgres(config.databaseUrl, logger, { exclusive: !clustered, relayEvents, resilience, onLockEvent, onFatal })
       : await openEmbeddedStore(config.dataDir, { relayEvents });
   let broker: MessageBroker;
   let redis: RedisConnection | undefined;
@@ -287,6 +290,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   });
   const personalData = new EnvelopePersonalDataVault(subjectVault);
   const metrics = new AgentMeshMetrics(config.metrics);
+  metrics.observeResilience(resilience);
   const settings = clustered ? { ...fitToBroker(config.mesh, broker.maxPayloadBytes, logger), clustered: true } : config.mesh;
   const mesh = new Mesh(
     {

@@ -1,7 +1,9 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { traceIdOf, type Agent, type Task } from '../../domain/index.js';
 import type { MeshMetrics, SecretAccessOutcome } from '../../application/ports.js';
+import type { ResilienceRegistry } from '../resilience/observer.js';
 import { BoundedLabel } from './bounded-label.js';
+import { observeResilience } from './resilience-metrics.js';
 
 export interface MetricsOptions {
   /** Distinct tenants named in labels; the rest are `other`. */
@@ -108,6 +110,11 @@ export class AgentMeshMetrics implements MeshMetrics {
       registers,
     });
     collectDefaultMetrics({ register: this.registry, prefix: 'agentmesh_' });
+  }
+
+  /** The circuit breakers', retries', bulkheads' and timeouts' metrics. */
+  observeResilience(resilience: ResilienceRegistry): void {
+    observeResilience(this.registry, resilience);
   }
 
   /** Gauges read from the running mesh at each scrape. */

@@ -1,5 +1,8 @@
 import pg from 'pg';
-import { asUnavailable } from './postgres-errors.js';
+import { UnavailableError } from '../../domain/index.js';
+import { DependencyPolicy } from '../resilience/dependency-policy.js';
+import type { ResilienceRegistry } from '../resilience/observer.js';
+import { asUnavailable, neverReachedServer } from './postgres-errors.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 
 /** int8 columns hold epoch milliseconds and counters, all below 2^53: numbers, not strings. */
@@ -14,11 +17,33 @@ export interface PostgresOptions {
   maxConnections: number;
   /** Shown in pg_stat_activity, so operators can tell the mesh's sessions apart. */
   applicationName: string;
+  /** Where the database's circuit breaker, retry, bulkhead and timeout report (metrics, logs). */
+  resilience?: ResilienceRegistry;
 }
 
-/** PostgreSQL over a node-postgres pool. */
+/**
+ * The database's policies: a run of failures to reach it opens the breaker (calls fail fast with
+ * a 503 until a probe succeeds), a statement is tried again only when it never reached the server,
+ * at most pool-size calls run at once with a bounded queue, and each gets the statement timeout.
+ */
+function databasePolicy(options: PostgresOptions): DependencyPolicy {
+  return DependencyPolicy.preset('forDatabase', 'database', options.resilience, {
+    breaker: { isFailure: (error) => error instanceof UnavailableError },
+    retry: { isRetryable: neverReachedServer },
+    bulkhead: { maxConcurrent: options.maxConnections },
+    timeoutMs: STATEMENT_TIMEOUT_MS,
+  });
+}
+
+/** A statement that hangs (a network that black-holes packets) fails instead of holding a request forever. */
+const STATEMENT_TIMEOUT_MS = 30_000;
+
+/** PostgreSQL over a node-postgres pool, every call through the database's resilience policies. */
 export class PostgresClient implements SqlClient {
-  private constructor(private readonly pool: pg.Pool) {}
+  private constructor(
+    private readonly pool: pg.Pool,
+    readonly policy: DependencyPolicy,
+  ) {}
 
   /** Connects once to prove the URL works; the error says what went wrong. */
   static async connect(url: string, options: PostgresOptions): Promise<PostgresClient> {
@@ -27,8 +52,7 @@ export class PostgresClient implements SqlClient {
       max: options.maxConnections,
       application_name: options.applicationName,
       connectionTimeoutMillis: 5_000,
-      // A statement that hangs (a network that black-holes packets) fails instead of holding a request forever.
-      query_timeout: 30_000,
+      query_timeout: STATEMENT_TIMEOUT_MS,
       types,
     });
     // An idle client losing its connection must not crash the process; the next query reconnects.
@@ -40,18 +64,21 @@ export class PostgresClient implements SqlClient {
       await pool.end();
       throw error;
     }
-    return new PostgresClient(pool);
+    return new PostgresClient(pool, databasePolicy(options));
   }
 
-  async query<T>(sql: string, params: unknown[] = []): Promise<{ rows: T[] }> {
-    try {
-      const result = await this.pool.query(sql, params);
-      return { rows: result.rows as T[] };
-    } catch (error) {
-      throw asUnavailable(error);
-    }
+  query<T>(sql: string, params: unknown[] = []): Promise<{ rows: T[] }> {
+    return this.policy.execute(async () => {
+      try {
+        const result = await this.pool.query(sql, params);
+        return { rows: result.rows as T[] };
+      } catch (error) {
+        throw asUnavailable(error);
+      }
+    });
   }
 
+  /** Migrations and DDL at start: outside the policies, since a migration may rightly take longer than a statement's budget. */
   async exec(sql: string): Promise<void> {
     try {
       await this.pool.query(sql);
@@ -60,7 +87,11 @@ export class PostgresClient implements SqlClient {
     }
   }
 
-  async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+  transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    return this.policy.execute(() => this.runTransaction(work));
+  }
+
+  private async runTransaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     const client = await this.pool.connect().catch((error: unknown) => {
       throw asUnavailable(error);
     });

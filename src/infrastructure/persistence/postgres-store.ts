@@ -1,12 +1,15 @@
 import { InstanceLock, type InstanceLockEvent } from './instance-lock.js';
 import { migrate } from './migrate.js';
 import { PostgresClient } from './postgres-client.js';
+import type { ResilienceRegistry } from '../resilience/observer.js';
 import { storeOn, type Store, type StoreOptions } from './store.js';
 
 export { DatabaseInUseError, type InstanceLockEvent } from './instance-lock.js';
 
 export interface PostgresStoreOptions extends StoreOptions {
   maxConnections?: number;
+  /** Where the database's resilience policies report. */
+  resilience?: ResilienceRegistry;
   /**
    * true: this instance alone runs the mesh on the database (start fails if another does).
    * false: several instances share it and elect a leader with `campaign`.
@@ -26,7 +29,7 @@ export interface PostgresStore extends Store {
 
 /** PostgreSQL at `url`: connected and migrated under an advisory lock; held by this instance alone when `exclusive`. */
 export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
-  const db = await PostgresClient.connect(url, { maxConnections: options.maxConnections ?? 10, applicationName: 'agentmesh' });
+  const db = await PostgresClient.connect(url, { maxConnections: options.maxConnections ?? 10, applicationName: 'agentmesh', ...(options.resilience && { resilience: options.resilience }) });
   const exclusive = options.exclusive ?? true;
   let lock: InstanceLock | undefined;
   try {

@@ -24,7 +24,7 @@ export class Cluster {
   private readonly namespace = newNamespace();
   readonly redisPrefix = newKeyPrefix();
 
-  private constructor(
+  protected constructor(
     readonly db: TestDatabase,
     private readonly env: Record<string, string>,
   ) {}
@@ -34,7 +34,8 @@ export class Cluster {
     return new Cluster(db, env);
   }
 
-  async startInstance(): Promise<ServeProcess> {
+  /** `env`: settings of this instance only, over the cluster's (e.g. a fixed AGENTMESH_PORT to restart it where it was). */
+  async startInstance(env: Record<string, string> = {}): Promise<ServeProcess> {
     const instance = await spawnServe({
       AGENTMESH_DATABASE_URL: this.db.url,
       AGENTMESH_NATS_URL: natsUrl!,
@@ -44,6 +45,7 @@ export class Cluster {
       AGENTMESH_ADMIN_KEY: ADMIN_KEY,
       AGENTMESH_DATA_DIR: ':memory:',
       ...this.env,
+      ...env,
     });
     this.instances.push(instance);
     return instance;

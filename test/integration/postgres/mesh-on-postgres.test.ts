@@ -144,7 +144,14 @@ describe.skipIf(postgresUrl === null)('mesh on PostgreSQL: the database goes awa
     await db?.drop();
   });
 
-  it('flips readiness to 503 and back, answers submits 503 with Retry-After meanwhile, and loses nothing', async () => {
+  /** One sample of the mesh's /metrics, by its name and labels as printed. */
+  const metric = async (series: string) => {
+    const text = (await h.request('GET', '/metrics')).body as string;
+    const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+    return line === undefined ? undefined : Number(line.slice(series.length + 1));
+  };
+
+  it('opens the database breaker, answers submits 503 with Retry-After at once meanwhile, closes it when the database returns, and loses nothing', async () => {
     const agent = await h.admin.registerAgent({ id: 'outage-agent', name: 'outage', capabilities: [{ name: 'outage' }] });
     const before = await h.admin.submit('outage', { n: 1 });
     expect((await h.request('GET', '/health/ready')).status).toBe(200);
@@ -155,14 +162,22 @@ describe.skipIf(postgresUrl === null)('mesh on PostgreSQL: the database goes awa
       return res.status === 503 ? res : undefined;
     }, 10_000, 'readiness to say 503');
     expect(down.body).toMatchObject({ status: 'not_ready', checks: { store: { status: 'down' }, broker: { status: 'up' } } });
+    // The failed probes opened the database's breaker: a submit now fails fast, without waiting on the network.
+    await eventually(async () => (await metric('agentmesh_circuit_breaker_state{policy="database"}')) === 1, 10_000, "the database's breaker to open");
     const refused = await h.request('POST', '/v1/tasks', { body: { capability: 'outage', input: { n: 2 } } });
     expect(refused.status).toBe(503);
     expect(refused.headers.get('content-type')).toContain('application/problem+json');
-    expect(refused.headers.get('retry-after')).toBe('2');
-    expect(refused.body.detail).toMatch(/database is unreachable/);
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(5);
+    expect(refused.body.detail).toMatch(/database is unavailable: its circuit breaker is open \(the database is unreachable/);
+    expect(await metric('agentmesh_circuit_breaker_transitions_total{policy="database",to="open"}')).toBeGreaterThanOrEqual(1);
 
     await proxy.restore();
-    await eventually(async () => (await h.request('GET', '/health/ready')).status === 200, 10_000, 'readiness to come back');
+    // A probe after the breaker's cool-down (5 s) finds the database again: no restart, no traffic needed.
+    await eventually(async () => (await h.request('GET', '/health/ready')).status === 200, 15_000, 'readiness to come back');
+    expect(await metric('agentmesh_circuit_breaker_state{policy="database"}')).toBe(0);
+    expect(await metric('agentmesh_circuit_breaker_transitions_total{policy="database",to="closed"}')).toBeGreaterThanOrEqual(1);
     const after = await h.admin.submit('outage', { n: 3 });
     for (const expected of [before.id, after.id]) {
       const delivered = await h.admin.nextTask(agent.id, 5000);
