@@ -44,8 +44,11 @@ export interface HealthOptions {
 export const DEFAULT_HEALTH_OPTIONS: HealthOptions = { cacheMs: 5_000, maxEventLoopDelayMs: 10_000 };
 
 export interface SystemHealth {
-  status: 'healthy' | 'unhealthy';
+  /** degraded: every dependency the mesh needs answers, some it can run without do not. */
+  status: 'healthy' | 'degraded' | 'unhealthy';
   checks: Record<string, DependencyStatus>;
+  /** The dependencies down that the mesh runs without (Redis: local counts meanwhile). */
+  degraded: string[];
   /** When the checks ran (epoch ms): up to cacheMs ago. */
   checkedAt: number;
   eventLoopDelayP99Ms: number;
@@ -64,6 +67,8 @@ export class HealthCheckService {
   constructor(
     private readonly probes: Record<string, HealthProbe>,
     private readonly options: HealthOptions = DEFAULT_HEALTH_OPTIONS,
+    /** Dependencies whose loss degrades the mesh instead of making it unready. */
+    private readonly optional: ReadonlySet<string> = new Set(),
   ) {
     this.loopDelay = monitorEventLoopDelay({ resolution: 20 });
     this.loopDelay.enable();
@@ -76,17 +81,20 @@ export class HealthCheckService {
     }
     const { at, checks } = this.cached;
     const results = await checks;
+    const down = Object.keys(results).filter((name) => results[name]!.status === 'down');
     return {
-      status: Object.values(results).every((c) => c.status === 'up') ? 'healthy' : 'unhealthy',
+      status: down.some((name) => !this.optional.has(name)) ? 'unhealthy' : down.length > 0 ? 'degraded' : 'healthy',
       checks: results,
+      degraded: down.filter((name) => this.optional.has(name)),
       checkedAt: at,
       eventLoopDelayP99Ms: this.loopDelay.percentile(99) / 1e6,
       uptimeSeconds: Math.round((now - this.startedAt) / 1000),
     };
   }
 
+  /** Ready when every dependency the mesh needs answers (a degraded mesh still serves). */
   async isReady(): Promise<boolean> {
-    return (await this.getSystemHealth()).status === 'healthy';
+    return (await this.getSystemHealth()).status !== 'unhealthy';
   }
 
   isAlive(): boolean {

@@ -10,6 +10,7 @@ import { InMemoryCounters } from '../infrastructure/caching/in-memory-counters.j
 import { RedisAgentView } from '../infrastructure/caching/redis-agent-view.js';
 import { RedisConnection } from '../infrastructure/caching/redis-client.js';
 import { RedisCounters } from '../infrastructure/caching/redis-counters.js';
+import { FallbackCounters } from '../infrastructure/caching/fallback-counters.js';
 import { EventRelay } from '../application/event-relay.js';
 import { RateLimiter } from '../application/rate-limiter.js';
 import { openEmbeddedStore } from '../infrastructure/persistence/embedded-store.js';
@@ -99,17 +100,17 @@ async function openPostgres(
   }
 }
 
-async function openRedis(redis: { url: string; keyPrefix: string }): Promise<RedisConnection> {
+async function openRedis(redis: { url: string; keyPrefix: string }, resilience: ResilienceRegistry): Promise<RedisConnection> {
   try {
-    return await RedisConnection.connect(redis.url, { keyPrefix: redis.keyPrefix });
+    return await RedisConnection.connect(redis.url, { keyPrefix: redis.keyPrefix, resilience });
   } catch (error) {
     throw new StartupError(`cannot use Redis at AGENTMESH_REDIS_URL (${redactUrl(redis.url)}): ${(error as Error).message}`, { cause: error });
   }
 }
 
-async function openNats(nats: { url: string; namespace: string }): Promise<MessageBroker> {
+async function openNats(nats: { url: string; namespace: string }, resilience: ResilienceRegistry): Promise<MessageBroker> {
   try {
-    return await NatsBroker.connect(nats.url, { ...(nats.namespace !== '' && { namespace: nats.namespace }) });
+    return await NatsBroker.connect(nats.url, { ...(nats.namespace !== '' && { namespace: nats.namespace }) }, resilience);
   } catch (error) {
     throw new StartupError(`AGENTMESH_NATS_URL: ${(error as Error).message}`, { cause: error });
   }
@@ -269,9 +270,9 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   let broker: MessageBroker;
   let redis: RedisConnection | undefined;
   try {
-    broker = config.nats !== undefined ? await openNats(config.nats) : new InMemoryBroker();
+    broker = config.nats !== undefined ? await openNats(config.nats, resilience) : new InMemoryBroker();
     try {
-      redis = config.redis !== undefined ? await openRedis(config.redis) : undefined;
+      redis = config.redis !== undefined ? await openRedis(config.redis, resilience) : undefined;
     } catch (error) {
       await broker.close();
       throw error;
@@ -280,7 +281,8 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     await store.close();
     throw error;
   }
-  const counters: SharedCounters = redis ? new RedisCounters(redis) : new InMemoryCounters();
+  // While Redis is away, rate limits and quotas count on each instance (degraded) rather than fail or go uncounted.
+  const counters: SharedCounters = redis ? new FallbackCounters(new RedisCounters(redis), logger.child({ component: 'counters' }) as unknown as Logger) : new InMemoryCounters();
   const vault = new EnvelopeVault(keyring, store.tenantKeys, systemClock);
   const subjectVault = new EnvelopeVault(keyring, store.subjectKeys, systemClock, {
     purpose: 'audit-subject-key',
@@ -351,7 +353,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     broker,
     ...(redis && { redis }),
   };
-  const health = new HealthCheckService(probes, { ...DEFAULT_HEALTH_OPTIONS, cacheMs: config.healthCacheMs });
+  const health = new HealthCheckService(probes, { ...DEFAULT_HEALTH_OPTIONS, cacheMs: config.healthCacheMs }, new Set(['redis']));
   metrics.observeMesh({
     queuedByTenant: () => mesh.ctx.dispatcher.queuedByTenant(),
     liveAgentsByTenant: () => mesh.ctx.directory.liveCountByTenant(),
@@ -372,6 +374,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
       subjectKeysCached: () => subjectVault.cachedKeys,
     },
     siem: () => alerts.counts(),
+    countersDegraded: () => counters instanceof FallbackCounters && counters.degraded,
     role: () => mesh.role,
     dependencies: async () => (await health.getSystemHealth()).checks,
   });
@@ -386,6 +389,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     corsOrigins: config.http.corsOrigins,
     rateLimiter: new RateLimiter(counters, config.rateLimits),
     requestTimeoutMs: config.http.requestTimeoutMs,
+    breakers: () => resilience.breakerStates(),
   });
   let url: string | undefined;
   let metricsServer: { url: string; close(): Promise<void> } | undefined;

@@ -24,26 +24,17 @@ export class RedisAgentView implements LiveAgentView {
     }
     const pipeline = this.connection.redis.pipeline();
     for (const [tenantId, fields] of byTenant) pipeline.hset(this.key(tenantId), ...fields).pexpire(this.key(tenantId), VIEW_TTL_MS);
-    await run(pipeline.exec());
+    await this.connection.call(() => run(pipeline.exec()));
   }
 
   async forget(tenantId: string, agentId: string): Promise<void> {
-    try {
-      await this.connection.redis.hdel(this.key(tenantId), agentId);
-    } catch (error) {
-      throw redisUnavailable(error);
-    }
+    await this.connection.call(() => this.connection.redis.hdel(this.key(tenantId), agentId));
   }
 
   async read(tenantId: string, agentIds: readonly string[]): Promise<Map<string, AgentLiveState>> {
     const found = new Map<string, AgentLiveState>();
     if (agentIds.length === 0) return found;
-    let values: Array<string | null>;
-    try {
-      values = await this.connection.redis.hmget(this.key(tenantId), ...agentIds);
-    } catch (error) {
-      throw redisUnavailable(error);
-    }
+    const values = await this.connection.call(() => this.connection.redis.hmget(this.key(tenantId), ...agentIds));
     values.forEach((v, i) => v !== null && found.set(agentIds[i]!, JSON.parse(v) as AgentLiveState));
     return found;
   }

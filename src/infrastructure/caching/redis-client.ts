@@ -1,12 +1,25 @@
 import { Redis } from 'ioredis';
 import { UnavailableError } from '../../domain/index.js';
 import type { HealthProbe } from '../../application/ports.js';
+import { DependencyPolicy } from '../resilience/dependency-policy.js';
+import type { ResilienceRegistry } from '../resilience/observer.js';
 
 export interface RedisConnectOptions {
   /** Default 5 s. */
   connectTimeoutMs?: number;
   /** Every key of this mesh starts with it, so several meshes (or test runs) share one Redis. Default 'agentmesh'. */
   keyPrefix?: string;
+  /** Where Redis's circuit breaker, bulkhead and timeout report. */
+  resilience?: ResilienceRegistry;
+}
+
+/**
+ * Redis's policies (the cache preset): a run of failures opens the breaker (commands fail fast and
+ * the mesh runs on local counts meanwhile), a command gets 1 s (a Redis that hangs is a Redis that
+ * is down), a bulkhead bounds those in flight. No retries: an increment tried twice counts twice.
+ */
+function redisPolicy(resilience: ResilienceRegistry | undefined): DependencyPolicy {
+  return DependencyPolicy.preset('forCache', 'redis', resilience, { breaker: { isFailure: (error) => error instanceof UnavailableError } });
 }
 
 /** One connection to Redis, shared by the adapters; commands fail at once while it is down (no queue grows). */
@@ -14,6 +27,7 @@ export class RedisConnection implements HealthProbe {
   private constructor(
     readonly redis: Redis,
     readonly keyPrefix: string,
+    readonly policy: DependencyPolicy,
   ) {}
 
   /** Connects and checks the server answers; rejects with the reason when it does not. */
@@ -41,7 +55,18 @@ export class RedisConnection implements HealthProbe {
       redis.disconnect();
       throw new Error(lastError?.message ?? ((error as Error).message || 'connection refused'));
     }
-    return new RedisConnection(redis, options.keyPrefix ?? 'agentmesh');
+    return new RedisConnection(redis, options.keyPrefix ?? 'agentmesh', redisPolicy(options.resilience));
+  }
+
+  /** Runs Redis commands through the policies; a failure of Redis becomes UnavailableError (503). */
+  call<T>(commands: () => Promise<T>): Promise<T> {
+    return this.policy.execute(async () => {
+      try {
+        return await commands();
+      } catch (error) {
+        throw error instanceof UnavailableError ? error : redisUnavailable(error);
+      }
+    });
   }
 
   /** A key of one tenant. The braces make a Redis Cluster keep all of a tenant's keys in one slot. */
@@ -49,6 +74,7 @@ export class RedisConnection implements HealthProbe {
     return [this.keyPrefix, `{${tenantId}}`, ...parts].join(':');
   }
 
+  /** The readiness probe: straight to Redis, past the breaker, so that it sees Redis return. */
   async ping(): Promise<void> {
     try {
       await this.redis.ping();

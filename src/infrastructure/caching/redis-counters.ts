@@ -1,5 +1,5 @@
 import type { CountWindow, SharedCounters } from '../../application/ports.js';
-import { redisUnavailable, type RedisConnection } from './redis-client.js';
+import type { RedisConnection } from './redis-client.js';
 import { windowAt, WINDOW_BUCKETS } from './sliding-window.js';
 
 /**
@@ -43,12 +43,7 @@ export class RedisCounters implements SharedCounters {
     const { bucketMs, current } = windowAt(windowMs, now);
     const keys: string[] = [];
     for (let b = current - WINDOW_BUCKETS + 1; b <= current; b++) keys.push(this.connection.tenantKey(tenantId, 'count', name, windowMs, b));
-    let counts: string[];
-    try {
-      counts = await this.windowAdd(keys.length, ...keys, amount, windowMs + bucketMs);
-    } catch (error) {
-      throw redisUnavailable(error);
-    }
+    const counts = await this.connection.call(() => this.windowAdd(keys.length, ...keys, amount, windowMs + bucketMs));
     const buckets = counts.map(Number);
     return { total: buckets.reduce((a, b) => a + b, 0), buckets, bucketMs, current };
   }

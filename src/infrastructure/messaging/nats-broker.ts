@@ -5,6 +5,25 @@ import type { NatsConnection, Subscription as NatsSubscription } from '@nats-io/
 import { UnavailableError } from '../../domain/index.js';
 import { NoResponderError, type BrokerMessage, type ConsumeOptions, type MessageBroker, type Service, type Subscription } from '../../application/ports.js';
 import { consumerNameFor, WorkSubject } from './nats-work-subject.js';
+import { DependencyPolicy } from '../resilience/dependency-policy.js';
+import type { ResilienceRegistry } from '../resilience/observer.js';
+
+/** NATS itself did not answer (down, cut off, JetStream missing): what the broker's breaker counts. A stream refusing a message is not. */
+class BrokerUnreachableError extends UnavailableError {}
+
+/**
+ * The broker's policies on publish and purge: a run of unanswered calls opens the breaker (they
+ * fail fast while NATS is away; the outbox keeps what waits), a publish is tried again only when
+ * it carries a message id (JetStream drops the duplicate), and a bulkhead bounds those in flight.
+ */
+function brokerPolicy(settings: Settings, resilience: ResilienceRegistry | undefined): DependencyPolicy {
+  return DependencyPolicy.preset('forMessageBroker', 'message_broker', resilience, {
+    breaker: { isFailure: (error) => error instanceof BrokerUnreachableError },
+    retry: { isRetryable: (error) => error instanceof BrokerUnreachableError },
+    // Past the client's own acknowledgement timeout, so that its error (which says what happened) comes first.
+    timeoutMs: settings.requestTimeoutMs + 1_000,
+  });
+}
 
 export interface NatsBrokerOptions {
   /** Default 'AGENTMESH_WORK', or 'AGENTMESH_WORK_<NAMESPACE>'. */
@@ -204,6 +223,7 @@ export class NatsBroker implements MessageBroker {
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly settings: Settings,
+    private readonly policy: DependencyPolicy,
   ) {
     this.isWorkSubject = subjectMatcher(settings.workSubjects);
     this.isEventSubject = subjectMatcher(settings.eventSubjects);
@@ -212,7 +232,7 @@ export class NatsBroker implements MessageBroker {
   }
 
   /** Connects (one attempt, then reconnects forever once up) and creates or updates the stream. */
-  static async connect(url: string, options: NatsBrokerOptions = {}): Promise<NatsBroker> {
+  static async connect(url: string, options: NatsBrokerOptions = {}, resilience?: ResilienceRegistry): Promise<NatsBroker> {
     // A namespaced mesh has streams of its own: AGENTMESH_WORK_<NS>, AGENTMESH_EVENTS_<NS>.
     const suffix = options.namespace ? `_${options.namespace.toUpperCase().replace(/[^A-Z0-9_-]/gu, '_')}` : '';
     const settings: Settings = { ...DEFAULTS, streamName: `${DEFAULTS.streamName}${suffix}`, eventStreamName: `${DEFAULTS.eventStreamName}${suffix}`, ...options };
@@ -241,7 +261,7 @@ export class NatsBroker implements MessageBroker {
       const jsm = await jetstreamManager(nc, { timeout: settings.requestTimeoutMs });
       await ensureStream(jsm, streamConfig(settings));
       await ensureStream(jsm, eventStreamConfig(settings));
-      return new NatsBroker(nc, jetstream(nc, { timeout: settings.requestTimeoutMs }), jsm, settings);
+      return new NatsBroker(nc, jetstream(nc, { timeout: settings.requestTimeoutMs }), jsm, settings, brokerPolicy(settings, resilience));
     } catch (error) {
       await nc.close().catch(() => {});
       throw new UnavailableError(`NATS at ${where}: JetStream stream '${settings.streamName}' could not be set up: ${(error as Error).message}`);
@@ -254,11 +274,23 @@ export class NatsBroker implements MessageBroker {
     const h = natsHeaders();
     for (const [key, value] of Object.entries(headers)) h.set(key, value);
     const msgID = messageIdOf(headers);
-    try {
-      await this.js.publish(onWire(this.settings, subject), data, { headers: h, ...(msgID !== undefined && { msgID }) });
-    } catch (error) {
-      throw new UnavailableError(`NATS did not store the message on '${subject}': ${(error as Error).message}`);
-    }
+    const onTheWire = onWire(this.settings, subject);
+    await this.policy.execute(
+      async () => {
+        try {
+          await this.js.publish(onTheWire, data, { headers: h, ...(msgID !== undefined && { msgID }) });
+        } catch (error) {
+          throw this.failure(`NATS did not store the message on '${subject}'`, error);
+        }
+      },
+      { retry: msgID !== undefined },
+    );
+  }
+
+  /** The stream answered and refused (full, no such stream): the caller's 503. Anything else: NATS is unreachable. */
+  private failure(what: string, error: unknown): UnavailableError {
+    const message = `${what}: ${(error as Error).message}`;
+    return error instanceof JetStreamApiError ? new UnavailableError(message) : new BrokerUnreachableError(message);
   }
 
   consume(subject: string, options: ConsumeOptions, handler: (message: BrokerMessage) => void): Subscription {
@@ -278,16 +310,18 @@ export class NatsBroker implements MessageBroker {
   async purge(subject: string): Promise<void> {
     if (this.closed) throw new UnavailableError('broker is closed');
     this.assertWorkSubject(subject);
-    try {
-      await this.jsm.streams.purge(this.settings.streamName, { filter: onWire(this.settings, subject) });
-      this.subjects.get(subject)?.close();
-      this.subjects.delete(subject);
-      await this.jsm.consumers.delete(this.settings.streamName, consumerNameFor(onWire(this.settings, subject))).catch((error: unknown) => {
-        if (!(error instanceof JetStreamApiError && error.status === 404)) throw error;
-      });
-    } catch (error) {
-      throw new UnavailableError(`NATS did not purge '${subject}': ${(error as Error).message}`);
-    }
+    await this.policy.execute(async () => {
+      try {
+        await this.jsm.streams.purge(this.settings.streamName, { filter: onWire(this.settings, subject) });
+        this.subjects.get(subject)?.close();
+        this.subjects.delete(subject);
+        await this.jsm.consumers.delete(this.settings.streamName, consumerNameFor(onWire(this.settings, subject))).catch((error: unknown) => {
+          if (!(error instanceof JetStreamApiError && error.status === 404)) throw error;
+        });
+      } catch (error) {
+        throw this.failure(`NATS did not purge '${subject}'`, error);
+      }
+    });
   }
 
   notify(subject: string, data: Uint8Array): void {

@@ -28,6 +28,8 @@ export interface MeshGaugeSource {
   /** Each SIEM sink's alerts sent, failed (deliveries to retry), dropped (its queue was full), and waiting. */
   siem(): Array<{ sink: string; sent: number; failed: number; dropped: number; queued: number }>;
   role(): 'standalone' | 'leader' | 'follower';
+  /** Rate limits and quotas count on this instance alone: the shared counters (Redis) are unavailable. */
+  countersDegraded(): boolean;
   /** Whether each dependency answers now (as /health/ready checks them). */
   dependencies(): Promise<Record<string, { status: 'up' | 'down' }>>;
 }
@@ -143,6 +145,7 @@ export class AgentMeshMetrics implements MeshMetrics {
           this.set(read());
         },
       });
+    simple('agentmesh_counters_degraded', 'Whether rate limits and quotas count on this instance alone (1) because the shared counters (Redis) are unavailable', () => (source.countersDegraded() ? 1 : 0));
     simple('agentmesh_leases_held', 'Tasks leased to agents right now (on the leader)', () => source.leasesHeld());
     simple('agentmesh_task_waiters', 'Requests waiting for a task to settle (GET /v1/tasks/{id}?waitMs=)', () => source.taskWaiters());
     simple('agentmesh_store_write_queue', "Writes waiting for the store's group commit (bounded; full means 503)", () => source.storeWriteQueue());

@@ -37,6 +37,9 @@ export class BulkheadIsolation {
   static forMessageBroker(overrides?: PresetOverrides<BulkheadOptions>, registry?: ResilienceRegistry): BulkheadIsolation {
     return BulkheadIsolation.preset('forMessageBroker', overrides, registry);
   }
+  static forCache(overrides?: PresetOverrides<BulkheadOptions>, registry?: ResilienceRegistry): BulkheadIsolation {
+    return BulkheadIsolation.preset('forCache', overrides, registry);
+  }
   static forExternalApi(overrides?: PresetOverrides<BulkheadOptions>, registry?: ResilienceRegistry): BulkheadIsolation {
     return BulkheadIsolation.preset('forExternalApi', overrides, registry);
   }

@@ -66,6 +66,9 @@ export class CircuitBreaker {
   static forMessageBroker(overrides?: PresetOverrides<CircuitBreakerOptions>, registry?: ResilienceRegistry): CircuitBreaker {
     return CircuitBreaker.preset('forMessageBroker', overrides, registry);
   }
+  static forCache(overrides?: PresetOverrides<CircuitBreakerOptions>, registry?: ResilienceRegistry): CircuitBreaker {
+    return CircuitBreaker.preset('forCache', overrides, registry);
+  }
   static forExternalApi(overrides?: PresetOverrides<CircuitBreakerOptions>, registry?: ResilienceRegistry): CircuitBreaker {
     return CircuitBreaker.preset('forExternalApi', overrides, registry);
   }

@@ -10,7 +10,7 @@ export interface PolicySettings {
   timeoutMs: number;
 }
 
-export type PresetName = 'forDatabase' | 'forMessageBroker' | 'forExternalApi' | 'aggressive' | 'conservative';
+export type PresetName = 'forDatabase' | 'forMessageBroker' | 'forCache' | 'forExternalApi' | 'aggressive' | 'conservative';
 
 /**
  * The seed's presets. A database or broker is either there or not, so a run of failures opens
@@ -28,6 +28,13 @@ export const PRESETS: Readonly<Record<PresetName, PolicySettings>> = {
     retry: { maxAttempts: 4, initialDelayMs: 100, maxDelayMs: 2_000 },
     bulkhead: { maxConcurrent: 100, maxQueue: 5_000 },
     timeoutMs: 10_000,
+  },
+  // A cache or shared counters: the mesh runs without them (local counts), so give up fast and never repeat an increment.
+  forCache: {
+    breaker: { consecutiveFailures: 5, halfOpenAfterMs: 2_000 },
+    retry: { maxAttempts: 1, initialDelayMs: 0, maxDelayMs: 0 },
+    bulkhead: { maxConcurrent: 500, maxQueue: 5_000 },
+    timeoutMs: 1_000,
   },
   forExternalApi: {
     breaker: { failureRate: { threshold: 0.5, windowMs: 30_000, minimumCalls: 20 }, halfOpenAfterMs: 30_000 },
@@ -53,6 +60,7 @@ export const PRESETS: Readonly<Record<PresetName, PolicySettings>> = {
 export const PRESET_POLICY_NAMES: Readonly<Record<PresetName, string>> = {
   forDatabase: 'database',
   forMessageBroker: 'message_broker',
+  forCache: 'cache',
   forExternalApi: 'external_api',
   aggressive: 'aggressive',
   conservative: 'conservative',

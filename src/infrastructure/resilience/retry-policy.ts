@@ -50,6 +50,9 @@ export class RetryPolicy {
   static forMessageBroker(overrides?: PresetOverrides<RetryOptions>, registry?: ResilienceRegistry): RetryPolicy {
     return RetryPolicy.preset('forMessageBroker', overrides, registry);
   }
+  static forCache(overrides?: PresetOverrides<RetryOptions>, registry?: ResilienceRegistry): RetryPolicy {
+    return RetryPolicy.preset('forCache', overrides, registry);
+  }
   static forExternalApi(overrides?: PresetOverrides<RetryOptions>, registry?: ResilienceRegistry): RetryPolicy {
     return RetryPolicy.preset('forExternalApi', overrides, registry);
   }

@@ -48,6 +48,8 @@ export interface ApiOptions {
   requestTimeoutMs?: number;
   /** Requests per minute per key and per tenant; none: no limits. */
   rateLimiter?: RateLimiter;
+  /** Each dependency's circuit breaker, for the detailed health. */
+  breakers?: () => Array<{ name: string; state: 'closed' | 'open' | 'half-open' | 'isolated' }>;
 }
 
 /** The REST API: OpenAPI at /openapi.json, Swagger UI at /docs, every error as problem+json. */
@@ -117,7 +119,7 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
   registerAudit(app, mesh.audit, { authSuccessIntervalMs: options.auditAuthSuccessIntervalMs });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  healthRoutes(app, mesh, health, options.version);
+  healthRoutes(app, mesh, health, options.version, options.breakers ?? (() => []));
   if (options.metrics) metricsRoutes(app, mesh, options.metrics);
   tenantRoutes(app, mesh);
   apiKeyRoutes(app, mesh);

@@ -58,7 +58,7 @@ describe.skipIf(prometheusTools === null)('deploy/: Prometheus config, alert rul
     const run = promisify(execFile);
     await expect(run(tools.promtool, ['check', 'config', join(DEPLOY, 'prometheus/prometheus.yml')])).resolves.toBeDefined();
     const rules = await run(tools.promtool, ['check', 'rules', join(DEPLOY, 'prometheus/alerts.yml')]);
-    expect(rules.stdout).toMatch(/SUCCESS: 12 rules found/);
+    expect(rules.stdout).toMatch(/SUCCESS: 14 rules found/);
   });
 
   describe('against a running mesh', () => {
@@ -144,7 +144,7 @@ describe.skipIf(prometheusTools === null)('deploy/: Prometheus config, alert rul
           const rules = data.groups.flatMap((g) => g.rules);
           // Every rule has been evaluated at least once by now.
           if (rules.some((r) => r.health === 'unknown')) return undefined;
-          expect(rules).toHaveLength(12);
+          expect(rules).toHaveLength(14);
           for (const rule of rules) expect(rule.health, `${rule.name}: ${rule.lastError}`).toBe('ok');
           return rules.find((r) => r.name === 'AgentMeshDeadLettersGrowing')?.state === 'firing' ? true : undefined;
         },

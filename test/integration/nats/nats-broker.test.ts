@@ -8,6 +8,8 @@ import { consumerNameFor } from '../../../src/infrastructure/messaging/nats-work
 import { messageBrokerContract } from '../../contracts/message-broker.contract.js';
 import { eventually } from '../../support/mesh-harness.js';
 import { natsUrl } from '../../support/nats.js';
+import { CircuitBreakerOpenError } from '../../../src/infrastructure/resilience/errors.js';
+import { ResilienceRegistry } from '../../../src/infrastructure/resilience/observer.js';
 import { TcpProxy } from '../../support/tcp-proxy.js';
 
 const text = (m: BrokerMessage | undefined) => (m ? Buffer.from(m.data).toString('utf8') : undefined);
@@ -139,6 +141,8 @@ describe.skipIf(natsUrl === null)('NatsBroker on the real NATS server', () => {
       for (let i = 0; i < 3; i++) await b.publish(s, bytes(`m${i}`));
       await expect(b.publish(s, bytes('too many'))).rejects.toBeInstanceOf(UnavailableError);
       await expect(b.publish(`${bounded.prefix}.other.1`, bytes('another subject'))).resolves.toBeUndefined();
+      // A full subject is the stream refusing, not NATS failing: however often, the broker's breaker stays closed.
+      for (let i = 0; i < 10; i++) await expect(b.publish(s, bytes('still too many'))).rejects.not.toBeInstanceOf(CircuitBreakerOpenError);
       (await b.pull(s, { ackWaitMs: 5000, waitMs: 1000 }))!.ack();
       await sleep(50);
       await expect(b.publish(s, bytes('room again'))).resolves.toBeUndefined();
@@ -283,6 +287,35 @@ describe.skipIf(natsUrl === null)('NatsBroker on the real NATS server', () => {
         await eventually(() => viaProxy.ping().then(() => true), 10_000, 'the reconnect');
         await b.publish(s, bytes('after'));
         await eventually(() => seen.includes('during') && seen.includes('after'), 10_000, 'the messages of and after the outage');
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it('opens its breaker while NATS is away (publishes fail fast), and closes it once a probe finds NATS again', async () => {
+      const server = new URL(natsUrl!);
+      const proxy = await TcpProxy.start(server.hostname, Number(server.port || 4222));
+      const resilience = new ResilienceRegistry();
+      const transitions: string[] = [];
+      resilience.listen({ breakerTransition: (_name, from, to) => transitions.push(`${from}>${to}`) });
+      try {
+        const viaProxy = await NatsBroker.connect(`nats://127.0.0.1:${proxy.port}`, { ...options, requestTimeoutMs: 500 }, resilience);
+        open.push(viaProxy);
+        const s = subject();
+        await viaProxy.publish(s, bytes('before'));
+        await proxy.cut();
+        // Five unanswered publishes in a row open it.
+        for (let i = 0; i < 5; i++) await expect(viaProxy.publish(s, bytes(`lost ${i}`))).rejects.toBeInstanceOf(UnavailableError);
+        expect(resilience.breakerStates()).toEqual([{ name: 'message_broker', state: 'open' }]);
+        const refused = await viaProxy.publish(s, bytes('refused')).catch((e: unknown) => e);
+        expect(refused).toBeInstanceOf(CircuitBreakerOpenError);
+        expect((refused as CircuitBreakerOpenError).message).toMatch(/message_broker is unavailable: its circuit breaker is open \(NATS did not store the message/);
+        await proxy.restore();
+        await eventually(() => viaProxy.ping().then(() => true), 10_000, 'the reconnect');
+        // After the cool-down (3 s) one publish probes, and calls flow again.
+        await eventually(() => viaProxy.publish(s, bytes('after')).then(() => true, () => false), 10_000, 'a publish to get through');
+        expect(resilience.breakerStates()[0]!.state).toBe('closed');
+        expect(transitions).toEqual(['closed>open', 'open>half-open', 'half-open>closed']);
       } finally {
         await proxy.close();
       }

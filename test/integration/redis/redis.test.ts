@@ -105,18 +105,39 @@ describe.skipIf(redisUrl === null)('Redis', () => {
       expect(await counters.total('acme', 'requests', 60_000, Date.now())).toBe(1);
     });
 
-    it('flips readiness to 503 while Redis is away and back when it returns', async () => {
+    it('degrades while Redis is away (ready, rate limits counted on the instance, breaker open), and recovers when it returns', { timeout: 45_000 }, async () => {
       const prefix = newKeyPrefix();
       prefixes.push(prefix);
-      const h = await startHarness({ AGENTMESH_REDIS_URL: `redis://127.0.0.1:${proxy.port}`, AGENTMESH_REDIS_PREFIX: prefix });
+      const h = await startHarness({ AGENTMESH_REDIS_URL: `redis://127.0.0.1:${proxy.port}`, AGENTMESH_REDIS_PREFIX: prefix, AGENTMESH_RATE_LIMIT_PER_KEY: '20' });
       try {
-        expect((await h.request('GET', '/health/ready', { key: null })).body).toMatchObject({ status: 'ready', checks: { redis: { status: 'up' } } });
+        expect((await h.request('GET', '/health/ready', { key: null })).body).toMatchObject({ status: 'ready', checks: { redis: { status: 'up' } }, degraded: [] });
         await proxy.cut();
         const down = await h.request('GET', '/health/ready', { key: null });
-        expect(down.status).toBe(503);
-        expect(down.body.checks.redis).toMatchObject({ status: 'down', error: expect.stringMatching(/Redis/) });
+        expect(down.status).toBe(200);
+        expect(down.body).toMatchObject({ status: 'ready', checks: { redis: { status: 'down', error: expect.stringMatching(/Redis/) } }, degraded: ['redis'] });
+        // The limit still holds, counted by this instance alone: of 30 requests, 20 pass.
+        const statuses: number[] = [];
+        for (let i = 0; i < 30; i++) statuses.push((await h.request('GET', '/v1/agents')).status);
+        expect(statuses.filter((s) => s === 200)).toHaveLength(20);
+        expect(statuses.filter((s) => s === 429)).toHaveLength(10);
+        const detail = await h.request('GET', '/health');
+        expect(detail.status).toBe(200);
+        expect(detail.body).toMatchObject({ status: 'degraded', degraded: ['redis'], breakers: { redis: 'open' } });
+        expect(Object.keys(detail.body.breakers)).toEqual(['redis']);
+        const metrics = (await h.request('GET', '/metrics')).body as string;
+        expect(metrics).toContain('agentmesh_counters_degraded 1');
+        expect(metrics).toContain('agentmesh_circuit_breaker_state{policy="redis"} 1');
         await proxy.restore();
-        await eventually(async () => (await h.request('GET', '/health/ready', { key: null })).status === 200, 10_000, 'readiness to return');
+        // The breaker lets a command through after its 2 s cool-down; the counters are shared again.
+        await eventually(
+          async () => {
+            await h.request('GET', '/v1/agents');
+            return ((await h.request('GET', '/metrics')).body as string).includes('agentmesh_counters_degraded 0');
+          },
+          15_000,
+          'the shared counters to return',
+        );
+        expect((await h.request('GET', '/health')).body).toMatchObject({ status: 'healthy', degraded: [], breakers: { redis: 'closed' } });
       } finally {
         await h.close();
       }

@@ -31,6 +31,23 @@ describe('HealthCheckService', () => {
     }
   });
 
+  it('is degraded, and still ready, while only a dependency it can run without is down', async () => {
+    const store = { up: true, calls: 0 };
+    const redis = { up: false, calls: 0 };
+    const health = new HealthCheckService({ store: probe(store), redis: probe(redis) }, { cacheMs: 0, maxEventLoopDelayMs: 10_000 }, new Set(['redis']));
+    try {
+      expect(await health.getSystemHealth()).toMatchObject({ status: 'degraded', degraded: ['redis'], checks: { redis: { status: 'down' } } });
+      expect(await health.isReady()).toBe(true);
+      store.up = false;
+      expect(await health.getSystemHealth()).toMatchObject({ status: 'unhealthy', degraded: ['redis'] });
+      expect(await health.isReady()).toBe(false);
+      store.up = redis.up = true;
+      expect(await health.getSystemHealth()).toMatchObject({ status: 'healthy', degraded: [] });
+    } finally {
+      health.close();
+    }
+  });
+
   it('counts a probe that hangs as down within the probe timeout', async () => {
     const health = new HealthCheckService({ broker: probe({ up: true, calls: 0, hang: true }) }, { cacheMs: 0, maxEventLoopDelayMs: 10_000 });
     try {
