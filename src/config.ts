@@ -1,6 +1,6 @@
 import { tracingRequested } from './infrastructure/observability/tracing.js';
 import { parseMasterKeys } from './infrastructure/security/secrets/master-keys.js';
-import { DEFAULT_AGENT_LIMITS, DEFAULT_TASK_LIMITS } from './domain/index.js';
+import { DEFAULT_AGENT_BREAKER_SETTINGS, DEFAULT_AGENT_LIMITS, DEFAULT_TASK_LIMITS } from './domain/index.js';
 import { DEFAULT_MESH_SETTINGS, type MeshSettings } from './application/settings.js';
 
 /** Every setting, read once from the environment and validated. */
@@ -231,6 +231,7 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
   const dataDirRaw = env.AGENTMESH_DATA_DIR ?? './.agentmesh';
   const maxInputBytes = integer(env, 'AGENTMESH_MAX_INPUT_BYTES', DEFAULT_TASK_LIMITS.maxInputBytes, 1024, 64 * 1024 * 1024);
   const defaultLeaseMs = integer(env, 'AGENTMESH_DEFAULT_LEASE_MS', DEFAULT_TASK_LIMITS.defaultLeaseMs, 100, 24 * 3600_000);
+  const agentBreakerCooldownMs = integer(env, 'AGENTMESH_AGENT_BREAKER_COOLDOWN_MS', DEFAULT_AGENT_BREAKER_SETTINGS.cooldownMs, 100, 3600_000);
   const retryBaseMs = integer(env, 'AGENTMESH_RETRY_BASE_MS', DEFAULT_MESH_SETTINGS.retryBaseMs, 0, 3600_000);
   const retryCapMs = integer(env, 'AGENTMESH_RETRY_CAP_MS', DEFAULT_MESH_SETTINGS.retryCapMs, 0, 24 * 3600_000);
   if (retryCapMs < retryBaseMs) throw new ConfigError(`AGENTMESH_RETRY_CAP_MS (${retryCapMs}) must not be below AGENTMESH_RETRY_BASE_MS (${retryBaseMs})`);
@@ -284,6 +285,11 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
         defaultMaxAttempts: integer(env, 'AGENTMESH_MAX_ATTEMPTS', DEFAULT_TASK_LIMITS.defaultMaxAttempts, 1, 100),
       },
       agentLimits: DEFAULT_AGENT_LIMITS,
+      agentBreaker: {
+        failureThreshold: integer(env, 'AGENTMESH_AGENT_BREAKER_FAILURES', DEFAULT_AGENT_BREAKER_SETTINGS.failureThreshold, 0, 1000),
+        cooldownMs: agentBreakerCooldownMs,
+        maxCooldownMs: Math.max(agentBreakerCooldownMs, DEFAULT_AGENT_BREAKER_SETTINGS.maxCooldownMs),
+      },
     },
   };
 }

@@ -2,9 +2,11 @@ import {
   canHandle,
   isLive,
   proficiencyFor,
+  routableSlots,
   withTaskAssigned,
   withTaskReleased,
   type Agent,
+  type AgentCircuit,
   type RoutingCandidate,
 } from '../domain/index.js';
 
@@ -89,6 +91,13 @@ export class AgentDirectory {
     return counts;
   }
 
+  /** Agents whose circuit breaker is not closed, per tenant. */
+  trippedCountByTenant(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const a of this.agents.values()) if (a.circuit !== undefined && a.circuit.state !== 'closed') counts.set(a.tenantId, (counts.get(a.tenantId) ?? 0) + 1);
+    return counts;
+  }
+
   /** Live agents of the tenant able to run the capability. */
   liveFor(tenantId: string, capability: string): Agent[] {
     const ids = this.byCapability.get(key(tenantId, capability));
@@ -105,7 +114,8 @@ export class AgentDirectory {
     return this.liveFor(tenantId, capability).map((a) => ({
       id: a.id,
       inFlight: a.inFlight,
-      maxConcurrentTasks: a.maxConcurrentTasks,
+      // Half-open: one probe task at a time.
+      maxConcurrentTasks: routableSlots(a),
       proficiency: proficiencyFor(a, capability),
       assignedCount: a.assignedCount,
       completedCount: a.completedCount,
@@ -134,6 +144,13 @@ export class AgentDirectory {
       ...withTaskReleased(a, 'released', undefined, now),
       assignedCount: Math.max(0, a.assignedCount - 1),
     }));
+  }
+
+  /** Its breaker's counts moved (no lifecycle change). */
+  setCircuit(tenantId: string, id: string, circuit: AgentCircuit): void {
+    const k = key(tenantId, id);
+    const agent = this.agents.get(k);
+    if (agent) this.agents.set(k, { ...agent, circuit });
   }
 
   markDirty(tenantId: string, id: string): void {

@@ -1,4 +1,5 @@
 import type { AuditEntry } from '../domain/index.js';
+import type { AgentBreakers } from './agent-breakers.js';
 import type { AgentDirectory } from './agent-directory.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { KeyedMutex } from './keyed-mutex.js';
@@ -58,6 +59,7 @@ export interface MeshContext extends Omit<MeshPorts, 'metrics'> {
   directory: AgentDirectory;
   dispatcher: Dispatcher;
   lifecycle: TaskLifecycle;
+  breakers: AgentBreakers;
   taskLocks: KeyedMutex;
   agentLocks: KeyedMutex;
   waiters: TaskWaiters;

@@ -1,4 +1,5 @@
 import { AgentDelivery } from './agent-delivery.js';
+import { AgentBreakers } from './agent-breakers.js';
 import { AgentDirectory } from './agent-directory.js';
 import { AuditLogger } from './audit-logger.js';
 import { Dispatcher } from './dispatcher.js';
@@ -55,6 +56,7 @@ export class Mesh {
     } as MeshContext;
     ctx.dispatcher = new Dispatcher(ctx);
     ctx.lifecycle = new TaskLifecycle(ctx);
+    ctx.breakers = new AgentBreakers(ctx);
     this.ctx = ctx;
     this.auth = new Authenticator(ports.apiKeys, ports.clock);
     this.audit = new AuditLogger(ports.audit, ports.logger.child({ subsystem: 'audit' }), ports.apiKeys, ports.clock, ports.tenants, ports.personalData, ports.alerts);

@@ -238,6 +238,8 @@ export interface MeshMetrics {
   agentRegistered(agent: Agent): void;
   /** A read of a secret's value: given, refused, or its tenant key destroyed. Never the value. */
   secretAccessed(tenantId: string, outcome: SecretAccessOutcome): void;
+  /** An agent's circuit breaker changed state. */
+  agentCircuitChanged(tenantId: string, to: 'open' | 'half_open' | 'closed'): void;
 }
 
 export type SecretAccessOutcome = 'granted' | 'denied' | 'destroyed' | 'error';
@@ -249,6 +251,7 @@ export const NO_METRICS: MeshMetrics = {
   taskSettled() {},
   agentRegistered() {},
   secretAccessed() {},
+  agentCircuitChanged() {},
 };
 
 /** A request found nobody serving its subject (between one mesh leader and the next, say). */

@@ -1,4 +1,4 @@
-import { DEFAULT_AGENT_LIMITS, DEFAULT_TASK_LIMITS, type AgentLimits, type TaskLimits } from '../domain/index.js';
+import { DEFAULT_AGENT_BREAKER_SETTINGS, DEFAULT_AGENT_LIMITS, DEFAULT_TASK_LIMITS, type AgentBreakerSettings, type AgentLimits, type TaskLimits } from '../domain/index.js';
 
 /** The mesh's behaviour knobs, resolved once by config.ts. */
 export interface MeshSettings {
@@ -13,6 +13,8 @@ export interface MeshSettings {
   dispatchScanLimit: number;
   taskLimits: TaskLimits;
   agentLimits: AgentLimits;
+  /** Each agent's circuit breaker: failures in a row that take it out of routing, and the cool-down before a probe task. */
+  agentBreaker: AgentBreakerSettings;
   /** Other instances share this mesh: tell them on the broker when a task settles or a key is revoked. */
   clustered: boolean;
 }
@@ -26,5 +28,6 @@ export const DEFAULT_MESH_SETTINGS: MeshSettings = {
   dispatchScanLimit: 2_000,
   taskLimits: DEFAULT_TASK_LIMITS,
   agentLimits: DEFAULT_AGENT_LIMITS,
+  agentBreaker: DEFAULT_AGENT_BREAKER_SETTINGS,
   clustered: false,
 };

@@ -3,7 +3,8 @@ import type { MeshContext } from './mesh-context.js';
 
 /**
  * Periodic duties: lapsed leases go back to the queue, silent agents become unhealthy and lose
- * their tasks, passed deadlines fail their tasks, and agents' counters are persisted.
+ * their tasks, passed deadlines fail their tasks, agents whose breaker cooled down get a probe
+ * task, and agents' counters are persisted.
  */
 export class Sweeper {
   private timer: NodeJS.Timeout | undefined;
@@ -33,7 +34,7 @@ export class Sweeper {
   private async sweepOnce(): Promise<void> {
     const now = this.ctx.clock.now();
     // Settle every duty before the next sweep may start, whichever of them fails.
-    const results = await Promise.allSettled([this.expireLeases(now), this.expireDeadlines(now), this.checkHeartbeats(now), this.flushAgentCounters()]);
+    const results = await Promise.allSettled([this.expireLeases(now), this.expireDeadlines(now), this.checkHeartbeats(now), this.ctx.breakers.probeDue(now), this.flushAgentCounters()]);
     for (const r of results) if (r.status === 'rejected') this.ctx.logger.error({ err: r.reason }, 'sweep duty failed');
   }
 

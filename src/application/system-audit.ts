@@ -10,6 +10,9 @@ export const SYSTEM_AUDITED_EVENT_TYPES: readonly DomainEvent['type'][] = [
   'TaskCanceled',
   'AgentHeartbeatMissed',
   'AgentRecovered',
+  'AgentCircuitOpened',
+  'AgentCircuitHalfOpened',
+  'AgentCircuitClosed',
 ];
 
 /**
@@ -38,6 +41,17 @@ export function systemAuditOf(event: DomainEvent): AuditRecord | undefined {
       return { ...base, action: AuditAction.AGENT_UPDATED, status: AuditStatus.FAILURE, details: { change: 'unhealthy: heartbeats stopped', lastHeartbeatAt: d.lastHeartbeatAt } };
     case 'AgentRecovered':
       return { ...base, action: AuditAction.AGENT_UPDATED, status: AuditStatus.SUCCESS, details: { change: 'recovered: heartbeating again' } };
+    case 'AgentCircuitOpened':
+      return {
+        ...base,
+        action: AuditAction.AGENT_UPDATED,
+        status: AuditStatus.FAILURE,
+        details: { change: `unhealthy: circuit breaker opened after ${String(d.consecutiveFailures)} failures in a row`, cooldownMs: d.cooldownMs, probeFailed: d.probeFailed },
+      };
+    case 'AgentCircuitHalfOpened':
+      return { ...base, action: AuditAction.AGENT_UPDATED, status: AuditStatus.SUCCESS, details: { change: 'half-open: one probe task' } };
+    case 'AgentCircuitClosed':
+      return { ...base, action: AuditAction.AGENT_UPDATED, status: AuditStatus.SUCCESS, details: { change: 'recovered: its probe task succeeded' } };
     default:
       return undefined;
   }

@@ -1,5 +1,6 @@
 import type { DomainEvent, AgentEventType } from './events.js';
 import { ConflictError, InvalidStateError, ValidationError } from './errors.js';
+import type { AgentCircuit } from './agent-circuit.js';
 import { assertIdentifier, assertIntegerInRange, assertJsonWithin, assertName, assertNoNulCharacter } from './validation.js';
 
 export const AGENT_STATUSES = ['available', 'busy', 'paused', 'unhealthy', 'terminated'] as const;
@@ -32,6 +33,8 @@ export interface Agent {
   registeredAt: number;
   updatedAt: number;
   version: number;
+  /** The agent's circuit breaker; absent means closed with no failures. */
+  circuit?: AgentCircuit;
 }
 
 export interface AgentLimits {
@@ -73,7 +76,7 @@ function event(agent: Agent, type: AgentEventType, now: number, data: Record<str
   };
 }
 
-function transition(agent: Agent, patch: Partial<Agent>, type: AgentEventType, now: number, data = {}): Change {
+export function transition(agent: Agent, patch: Partial<Agent>, type: AgentEventType, now: number, data = {}): Change {
   const next: Agent = { ...agent, ...patch, updatedAt: now, version: agent.version + 1 };
   return { agent: next, events: [event(next, type, now, data)] };
 }
@@ -184,7 +187,7 @@ export function canHandle(agent: Agent, capability: string): boolean {
 }
 
 /** available <-> busy follows load; other statuses are set only by lifecycle transitions. */
-function loadStatus(agent: Agent, inFlight: number): AgentStatus {
+export function loadStatus(agent: Agent, inFlight: number): AgentStatus {
   if (!isLive(agent)) return agent.status;
   return inFlight >= agent.maxConcurrentTasks ? 'busy' : 'available';
 }
@@ -223,6 +226,8 @@ export function withTaskReleased(
 
 export function heartbeat(agent: Agent, now: number): Change {
   if (agent.status === 'terminated') throw new InvalidStateError(`agent '${agent.id}' is terminated`);
+  // Its breaker keeps it out of routing until a probe task succeeds, heartbeats or not.
+  if (agent.status === 'unhealthy' && agent.circuit?.state === 'open') return { agent: { ...agent, lastHeartbeatAt: now }, events: [] };
   if (agent.status === 'unhealthy') {
     const recovered = { ...agent, status: 'available' as AgentStatus };
     return transition(recovered, { lastHeartbeatAt: now, status: loadStatus(recovered, agent.inFlight) }, 'AgentRecovered', now);

@@ -5,7 +5,10 @@ export type AgentEventType =
   | 'AgentRecovered'
   | 'AgentPaused'
   | 'AgentResumed'
-  | 'AgentTerminated';
+  | 'AgentTerminated'
+  | 'AgentCircuitOpened'
+  | 'AgentCircuitHalfOpened'
+  | 'AgentCircuitClosed';
 
 export type TaskEventType =
   | 'TaskSubmitted'

@@ -357,6 +357,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   metrics.observeMesh({
     queuedByTenant: () => mesh.ctx.dispatcher.queuedByTenant(),
     liveAgentsByTenant: () => mesh.ctx.directory.liveCountByTenant(),
+    trippedAgentsByTenant: () => mesh.ctx.directory.trippedCountByTenant(),
     leasesHeld: () => mesh.ctx.lifecycle.leases.size,
     taskWaiters: () => mesh.ctx.waiters.count,
     storeWriteQueue: () => store.batcher.pendingCount,

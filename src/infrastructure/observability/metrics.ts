@@ -18,6 +18,8 @@ export const DEFAULT_METRICS_OPTIONS: MetricsOptions = { maxTenants: 100, maxCap
 export interface MeshGaugeSource {
   queuedByTenant(): Iterable<[string, number]>;
   liveAgentsByTenant(): Iterable<[string, number]>;
+  /** Agents whose circuit breaker is open or half-open, per tenant (on the leader). */
+  trippedAgentsByTenant(): Iterable<[string, number]>;
   leasesHeld(): number;
   taskWaiters(): number;
   storeWriteQueue(): number;
@@ -60,6 +62,7 @@ export class AgentMeshMetrics implements MeshMetrics {
   private readonly agentsCreated: Counter<'tenant'>;
   private readonly secretAccess: Counter<'tenant' | 'outcome'>;
   private readonly rateLimitedRequests: Counter<'tenant' | 'scope'>;
+  private readonly agentCircuitTransitions: Counter<'tenant' | 'to'>;
   private readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
 
   constructor(options: MetricsOptions = DEFAULT_METRICS_OPTIONS) {
@@ -103,6 +106,12 @@ export class AgentMeshMetrics implements MeshMetrics {
       enableExemplars: true,
       registers,
     });
+    this.agentCircuitTransitions = new Counter({
+      name: 'agentmesh_agent_circuit_transitions_total',
+      help: "Agents' circuit breakers changing state, by the state entered (open: taken out of routing; half_open: one probe task; closed: back)",
+      labelNames: ['tenant', 'to'],
+      registers,
+    });
     this.agentsCreated = new Counter({ name: 'agentmesh_agents_created_total', help: 'Agents registered (not counting re-registrations)', labelNames: ['tenant'], registers });
     this.httpDuration = new Histogram({
       name: 'agentmesh_http_request_duration_seconds',
@@ -136,6 +145,7 @@ export class AgentMeshMetrics implements MeshMetrics {
       });
     perTenant('agentmesh_messages_in_queue', 'Tasks queued, waiting for an agent (on the leader)', () => source.queuedByTenant());
     perTenant('agentmesh_active_agents', 'Agents available or busy (on the leader)', () => source.liveAgentsByTenant());
+    perTenant('agentmesh_agent_circuits_tripped', 'Agents whose circuit breaker is open (out of routing) or half-open (on probation), on the leader', () => source.trippedAgentsByTenant());
     const simple = (name: string, help: string, read: () => number) =>
       new Gauge({
         name,
@@ -265,6 +275,10 @@ export class AgentMeshMetrics implements MeshMetrics {
 
   rateLimited(tenantId: string, scope: 'key' | 'tenant'): void {
     this.rateLimitedRequests.inc({ tenant: this.tenants.value(tenantId), scope });
+  }
+
+  agentCircuitChanged(tenantId: string, to: 'open' | 'half_open' | 'closed'): void {
+    this.agentCircuitTransitions.inc({ tenant: this.tenants.value(tenantId), to });
   }
 
   secretAccessed(tenantId: string, outcome: SecretAccessOutcome): void {

@@ -67,7 +67,8 @@ export interface AgentRowOut {
   last_heartbeat_at: string | number;
   registered_at: string | number;
   updated_at: string | number;
-  profile: Pick<Agent, 'name' | 'description' | 'capabilities' | 'tags' | 'metadata' | 'maxConcurrentTasks'>;
+  /** What changes only with the agent's lifecycle; `circuit` only while its breaker is not closed. */
+  profile: Pick<Agent, 'name' | 'description' | 'capabilities' | 'tags' | 'metadata' | 'maxConcurrentTasks' | 'circuit'>;
 }
 
 export const AGENT_COLUMNS =
@@ -92,7 +93,15 @@ export function agentFromRow(r: AgentRowOut): Agent {
 }
 
 export function agentProfile(a: Agent): AgentRowOut['profile'] {
-  return { name: a.name, description: a.description, capabilities: a.capabilities, tags: a.tags, metadata: a.metadata, maxConcurrentTasks: a.maxConcurrentTasks };
+  return {
+    name: a.name,
+    description: a.description,
+    capabilities: a.capabilities,
+    tags: a.tags,
+    metadata: a.metadata,
+    maxConcurrentTasks: a.maxConcurrentTasks,
+    ...(a.circuit !== undefined && a.circuit.state !== 'closed' && { circuit: a.circuit }),
+  };
 }
 
 export function encodeCursor(id: string): string {

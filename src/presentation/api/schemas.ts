@@ -138,6 +138,18 @@ export const Agent = Type.Object({
   registeredAt: EpochMs,
   updatedAt: EpochMs,
   version: Type.Integer(),
+  circuit: Type.Optional(Type.Object(
+    {
+      state: Type.Union([Type.Literal('closed'), Type.Literal('open'), Type.Literal('half_open')], {
+        description: 'closed: routed to; open: out of routing (status unhealthy) until its cool-down ends; half_open: one probe task at a time, whose outcome closes or reopens it',
+      }),
+      consecutiveFailures: Type.Integer({ description: 'Its own failures in a row: retryable failures it reported and leases it let lapse' }),
+      opens: Type.Integer({ description: 'Times it opened since it was last closed; each reopening doubles the cool-down' }),
+      openedAt: Type.Optional(EpochMs),
+      probeAt: Type.Optional({ ...EpochMs, description: 'When it may get a probe task (while open, and heartbeating)' }),
+    },
+    { description: "The agent's circuit breaker (AGENTMESH_AGENT_BREAKER_FAILURES, AGENTMESH_AGENT_BREAKER_COOLDOWN_MS)", default: { state: 'closed', consecutiveFailures: 0, opens: 0 } },
+  )),
 });
 
 export const RegisterAgentBody = Type.Object(
