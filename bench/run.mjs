@@ -11,6 +11,7 @@ import { measureCluster, REDIS_URL, summarizeProfile, withProfileDir } from './c
 import { measureObservabilityCosts, measureObservabilityEndToEnd } from './observability.mjs';
 import { measureAuditOnPglite, measureAuditOnPostgres, measureHashCost } from './audit.mjs';
 import { measureSecretReads } from './secrets.mjs';
+import { measurePoliciesEndToEnd, measurePolicyCosts } from './resilience.mjs';
 
 const quick = process.argv.includes('--quick');
 const f = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
@@ -130,6 +131,16 @@ async function benchCluster(jetStreamBaseline) {
   for (const o of profile.origins) line(`    ${o.name}`, `${f(o.percentOfBusy, 1)} %`);
   for (const fn of profile.functions) line(`    ${fn.name.slice(0, 70)}`, `${f(fn.percentOfBusy, 1)} %`);
 }
+
+const policies = await measurePolicyCosts();
+console.log('\nResilience: each policy per call, the facade against bare cockatiel and a plain async call (tinybench)');
+line('  plain async call, µs', f(policies.plain, 2));
+for (const name of ['breaker', 'retry', 'bulkhead', 'timeout', 'all']) {
+  const c = policies[name];
+  line(`  ${name === 'all' ? 'all four, as the database calls them' : name}, µs (goal <= 2x cockatiel; breaker, bulkhead < 100)`, f(c.facade, 2), `bare cockatiel ${f(c.bare, 2)} µs; ratio ${f(c.facade / c.bare, 2)}`);
+}
+const policiesE2e = await measurePoliciesEndToEnd({ total: quick ? 4000 : 10_000 });
+if (policiesE2e) line('  end to end on PostgreSQL + NATS + Redis, policies on, tasks/s (goal >= 0.95x off)', f(policiesE2e.on), `off: ${f(policiesE2e.off)}; ratio ${f(policiesE2e.ratio, 2)}`);
 
 const { stdout } = await promisify(execFile)(process.execPath, [new URL('./rss-idle.mjs', import.meta.url).pathname]);
 const idle = JSON.parse(stdout.trim().split('\n').at(-1));

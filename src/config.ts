@@ -17,6 +17,8 @@ export interface AgentMeshConfig {
   tracing: boolean;
   /** How long a readiness result is reused. */
   healthCacheMs: number;
+  /** Circuit breakers, retries, bulkheads and timeouts on PostgreSQL, NATS and Redis; off only to measure their cost. */
+  dependencyPolicies: boolean;
   /** Prometheus: a port of its own for GET /metrics (no key), and the caps on label values. */
   metrics: { port: number | undefined; host: string; maxTenants: number; maxCapabilities: number };
   /** Redis for the agents' live state and shared counters: its URL, and the prefix of this mesh's keys. */
@@ -244,6 +246,7 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
     redis: redisUrl !== undefined ? { url: redisUrl, keyPrefix: redisPrefix } : undefined,
     tracing: tracingRequested(env),
     healthCacheMs: integer(env, 'AGENTMESH_HEALTH_CACHE_MS', 5_000, 0, 60_000),
+    dependencyPolicies: oneOf(env, 'AGENTMESH_DEPENDENCY_POLICIES', 'on', ['on', 'off'] as const) === 'on',
     metrics: {
       port: env.AGENTMESH_METRICS_PORT ? integer(env, 'AGENTMESH_METRICS_PORT', 9464, 0, 65535) : undefined,
       // Its own host: the API may listen on every interface, the keyless metrics port should not unless asked.

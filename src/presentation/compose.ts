@@ -261,7 +261,8 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   let leadership: Leadership | undefined;
   const onFatal = options.onFatal ?? (() => {});
   // Every dependency's circuit breaker, retry, bulkhead and timeout report here (metrics, log lines).
-  const resilience = new ResilienceRegistry(logger.child({ component: 'resilience' }) as unknown as Logger);
+  const resilience = new ResilienceRegistry(logger.child({ component: 'resilience' }) as unknown as Logger, config.dependencyPolicies);
+  if (!config.dependencyPolicies) logger.warn('AGENTMESH_DEPENDENCY_POLICIES=off: no circuit breakers, retries, bulkheads or timeouts on PostgreSQL, NATS and Redis');
   const onLockEvent = (event: InstanceLockEvent) => leadership?.onLockEvent(event);
   const store =
     config.databaseUrl !== undefined

@@ -39,6 +39,8 @@ export class RedisConnection implements HealthProbe {
       // While the server is away, a command fails now instead of waiting in a queue without bound.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
+      // A command Redis does not answer (a network that drops packets) fails instead of waiting for ever; the breaker counts it.
+      commandTimeout: 1_000,
       // Reconnect for ever, at most every 2 s: the mesh degrades meanwhile and recovers when Redis returns.
       retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
     });

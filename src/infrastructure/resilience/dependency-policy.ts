@@ -5,6 +5,8 @@ import { PRESETS, type PolicySettings, type PresetName } from './presets.js';
 import { RetryPolicy, type RetryOptions } from './retry-policy.js';
 import { TimeoutPolicy } from './timeout-policy.js';
 
+const NEVER_ABORTED = new AbortController().signal;
+
 export interface DependencyPolicyOverrides {
   breaker?: Partial<CircuitBreakerOptions>;
   retry?: Partial<RetryOptions>;
@@ -23,11 +25,14 @@ export class DependencyPolicy {
   readonly breaker: CircuitBreaker;
   readonly timeout: TimeoutPolicy;
 
+  private readonly enabled: boolean;
+
   constructor(
     readonly name: string,
     settings: PolicySettings,
     registry: ResilienceRegistry = new ResilienceRegistry(),
   ) {
+    this.enabled = registry.enabled;
     this.bulkhead = new BulkheadIsolation(name, settings.bulkhead, registry);
     this.retry = new RetryPolicy(name, settings.retry, registry);
     this.breaker = new CircuitBreaker(name, settings.breaker, registry);
@@ -48,6 +53,7 @@ export class DependencyPolicy {
 
   /** Runs `fn` through the policies; `retry: false` for a call that must not run twice (a write whose fate is unknown). */
   execute<T>(fn: (signal: AbortSignal) => PromiseLike<T> | T, options: { retry?: boolean } = {}): Promise<T> {
+    if (!this.enabled) return Promise.resolve(fn(NEVER_ABORTED));
     const once = (signal?: AbortSignal) => this.breaker.call((s) => this.timeout.execute(fn, s), signal);
     return this.bulkhead.execute((signal) => (options.retry === false ? once(signal) : this.retry.execute((_attempt, s) => once(s), signal)));
   }

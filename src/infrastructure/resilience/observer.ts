@@ -37,7 +37,11 @@ export class ResilienceRegistry {
   private readonly bulkheads = new Map<string, () => BulkheadSnapshot>();
   private readonly listeners: ResilienceListener[] = [];
 
-  constructor(private readonly logger: Logger = silentLogger) {}
+  constructor(
+    private readonly logger: Logger = silentLogger,
+    /** false: the dependency policies pass every call straight through (to measure what they cost; never in production). */
+    readonly enabled = true,
+  ) {}
 
   addBreaker(name: string, snapshot: () => BreakerSnapshot): void {
     this.breakers.set(name, snapshot);
