@@ -3,13 +3,20 @@ import type { MeshContext } from './mesh-context.js';
 
 type Decide = (agent: Agent, now: number) => { agent: Agent; events: DomainEvent[] };
 
-/** What a settled lease says about its agent: its success, its failure, or nothing (not its doing). */
-export function verdictOf(after: Task): 'success' | 'failure' | undefined {
+/**
+ * What a settled lease says about its agent: its success, its failure, or nothing (not its doing).
+ * A failure counts only on the task's first attempt, and a lapsed lease only once the task
+ * reached the agent: a task that failed before may itself be what is wrong (a poison task
+ * bouncing between agents), and an assignment the mesh could not deliver (its broker down, its
+ * leader gone) is no fault of the agent's.
+ */
+export function verdictOf(before: Task, after: Task): 'success' | 'failure' | undefined {
   if (after.status === 'completed') return 'success';
   const code = after.error?.code;
   // Canceled, handed back, lost with its heartbeat (already unhealthy), or a deadline: not the agent's own outcome.
   if (after.status === 'canceled' || code === 'agent_stopped' || code === 'agent_lost' || code === 'deadline_exceeded') return undefined;
-  if (code === 'lease_expired') return 'failure';
+  if (before.attempts > 1) return undefined;
+  if (code === 'lease_expired') return before.status === 'running' ? 'failure' : undefined;
   // A retryable failure it reported is its failure; a non-retryable one says the task itself is bad.
   return after.error?.retryable === true ? 'failure' : undefined;
 }
@@ -25,8 +32,8 @@ export class AgentBreakers {
   constructor(private readonly ctx: MeshContext) {}
 
   /** A lease ended: counts the outcome at once; a change of state is committed under the agent's lock. */
-  leaseSettled(tenantId: string, agentId: string, after: Task): void {
-    const verdict = verdictOf(after);
+  leaseSettled(tenantId: string, agentId: string, before: Task, after: Task): void {
+    const verdict = verdictOf(before, after);
     if (verdict === undefined) return;
     const { ctx } = this;
     const agent = ctx.directory.get(tenantId, agentId);

@@ -117,7 +117,7 @@ export class TaskLifecycle {
       // A hand-back says nothing about the agent's speed.
       const latency = outcome === 'released' || before!.assignedAt === undefined ? undefined : now - before!.assignedAt;
       ctx.directory.releaseSlot(after.tenantId, before!.agentId!, outcome, latency, now);
-      ctx.breakers.leaseSettled(after.tenantId, before!.agentId!, after);
+      ctx.breakers.leaseSettled(after.tenantId, before!.agentId!, before!, after);
       ctx.dispatcher.slotFreed(after.tenantId, before!.agentId!);
     }
 

@@ -5,11 +5,13 @@ import { eventually, startHarness, type Harness } from '../support/mesh-harness.
 describe('per-agent circuit breakers', () => {
   let h: Harness;
   const agent = (id: string) => h.request('GET', `/v1/agents/${id}`).then((r) => r.body);
-  const failNext = async (id: string) => {
+  /** A fresh task (its first attempt: only those count) that the agent takes and fails, retryably. */
+  const failNext = async (id: string, capability: string) => {
+    const { id: taskId } = await h.admin.submit(capability, { fresh: true }, { maxAttempts: 1 });
     const task = await h.admin.nextTask(id, 3000);
-    expect(task).toBeDefined();
-    await h.admin.fail(task!.id, id, { message: 'upstream tool timed out', code: 'tool_timeout' }, true);
-    return task!.id;
+    expect(task?.id).toBe(taskId);
+    await h.admin.fail(taskId, id, { message: 'upstream tool timed out', code: 'tool_timeout' }, true);
+    return taskId;
   };
 
   beforeAll(async () => {
@@ -27,17 +29,17 @@ describe('per-agent circuit breakers', () => {
   it('opens after its failures in a row (unhealthy, no tasks), half-opens for one probe after the cool-down, and closes when it succeeds', async () => {
     await h.admin.registerAgent({ id: 'flaky', name: 'flaky', capabilities: [{ name: 'breaker-work' }] });
     expect((await agent('flaky')).circuit).toEqual({ state: 'closed', consecutiveFailures: 0, opens: 0 });
-    const { id: taskId } = await h.admin.submit('breaker-work', { n: 1 });
 
-    await failNext('flaky');
-    await failNext('flaky');
+    await failNext('flaky', 'breaker-work');
+    await failNext('flaky', 'breaker-work');
     expect((await agent('flaky')).circuit).toMatchObject({ state: 'closed', consecutiveFailures: 2 });
-    await failNext('flaky');
+    await failNext('flaky', 'breaker-work');
     const opened = await agent('flaky');
     expect(opened.status).toBe('unhealthy');
     expect(opened.circuit).toMatchObject({ state: 'open', consecutiveFailures: 3, opens: 1 });
     expect(opened.circuit.probeAt - opened.circuit.openedAt).toBe(400);
-    // Open: the task waits, and heartbeats do not bring the agent back.
+    // Open: a task waits, and heartbeats do not bring the agent back.
+    const { id: taskId } = await h.admin.submit('breaker-work', { n: 1 });
     await h.admin.heartbeat('flaky');
     expect((await agent('flaky')).status).toBe('unhealthy');
     expect(await h.admin.nextTask('flaky', 100)).toBeUndefined();
@@ -73,21 +75,33 @@ describe('per-agent circuit breakers', () => {
 
   it('a failed probe opens it again with a doubled cool-down; the other agents take the work meanwhile', async () => {
     await h.admin.registerAgent({ id: 'flaky-2', name: 'flaky-2', capabilities: [{ name: 'breaker-two' }] });
-    await h.admin.submit('breaker-two', { n: 2 });
-    for (let i = 0; i < 3; i++) await failNext('flaky-2');
+    for (let i = 0; i < 3; i++) await failNext('flaky-2', 'breaker-two');
     expect((await agent('flaky-2')).circuit.state).toBe('open');
     await eventually(async () => (await agent('flaky-2')).circuit.state === 'half_open', 5000, 'the breaker to half-open');
-    await failNext('flaky-2');
+    await failNext('flaky-2', 'breaker-two');
     const reopened = await agent('flaky-2');
     expect(reopened).toMatchObject({ status: 'unhealthy', circuit: { state: 'open', opens: 2 } });
     expect(reopened.circuit.probeAt - reopened.circuit.openedAt).toBe(800);
 
-    // A healthy agent of the capability gets the task while the flaky one is out.
+    // A healthy agent of the capability gets the work while the flaky one is out.
+    await h.admin.submit('breaker-two', { n: 2 });
     await h.admin.registerAgent({ id: 'steady', name: 'steady', capabilities: [{ name: 'breaker-two' }] });
     const taken = await h.admin.nextTask('steady', 3000);
     expect(taken).toBeDefined();
     await h.admin.complete(taken!.id, 'steady', 'done');
     expect((await h.admin.get(taken!.id)).status).toBe('completed');
+  });
+
+  it('does not blame an agent for a task that failed before (a poison task bouncing between agents)', async () => {
+    await h.admin.registerAgent({ id: 'patient', name: 'patient', capabilities: [{ name: 'breaker-poison' }] });
+    const { id } = await h.admin.submit('breaker-poison', { poison: true }, { maxAttempts: 20 });
+    for (let attempt = 1; attempt <= 8; attempt++) {
+      const task = await h.admin.nextTask('patient', 3000);
+      expect(task?.id).toBe(id);
+      await h.admin.fail(id, 'patient', { message: 'cannot parse the input' }, true);
+    }
+    expect((await h.admin.get(id)).attempts).toBeGreaterThanOrEqual(8);
+    expect(await agent('patient')).toMatchObject({ status: expect.stringMatching(/^(available|busy)$/), circuit: { state: 'closed', consecutiveFailures: 1 } });
   });
 
   it('does not count what is not the agent\'s doing: a non-retryable failure (a bad task) or a cancel', async () => {

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { UnavailableError } from '../../domain/index.js';
 import { DependencyPolicy } from '../resilience/dependency-policy.js';
 import type { ResilienceRegistry } from '../resilience/observer.js';
-import { asUnavailable, neverReachedServer } from './postgres-errors.js';
+import { asUnavailable, isDatabaseUnreachable, neverReachedServer } from './postgres-errors.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 
 /** int8 columns hold epoch milliseconds and counters, all below 2^53: numbers, not strings. */
@@ -95,6 +95,11 @@ export class PostgresClient implements SqlClient {
     const client = await this.pool.connect().catch((error: unknown) => {
       throw asUnavailable(error);
     });
+    // Checked out, a client has no listener of the pool's: a connection dying under the transaction
+    // (the server killed) would be an unhandled 'error' event, and the end of the process.
+    let lost: Error | undefined;
+    const onLost = (error: Error) => (lost = error);
+    client.on('error', onLost);
     try {
       await client.query('BEGIN');
       const result = await work({
@@ -104,10 +109,13 @@ export class PostgresClient implements SqlClient {
       await client.query('COMMIT');
       return result;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
+      if (lost === undefined && !isDatabaseUnreachable(error)) await client.query('ROLLBACK').catch(() => {});
+      else lost ??= error as Error;
       throw asUnavailable(error);
     } finally {
-      client.release();
+      client.off('error', onLost);
+      // A broken connection is dropped from the pool, not handed to the next caller.
+      client.release(lost);
     }
   }
 
