@@ -38,7 +38,7 @@ export function spawnServe(env: Record<string, string>, timeoutMs = 30_000): Pro
     chunk
       .toString()
       .split('\n')
-      .filter((l) => !l.includes('"msg":"incoming request"') && !l.includes('"msg":"request completed"'))
+      .filter((l) => !l.includes('"msg":"incoming request"') && !l.includes('"msg":"request completed"') && !(l.includes('"level":30') && l.includes('"msg":"request"')))
       .join('\n');
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {

@@ -26,7 +26,8 @@ function postgresBin(name: string): string | undefined {
 
 function find(): { binaries?: ChaosBinaries; missing: string[] } {
   const found = { initdb: postgresBin('initdb'), postgres: postgresBin('postgres'), natsServer: onPath('nats-server'), redisServer: onPath('redis-server') };
-  const missing = Object.entries(found).filter(([, path]) => path === undefined).map(([name]) => name);
+  const commands: Record<keyof ChaosBinaries, string> = { initdb: 'initdb', postgres: 'postgres', natsServer: 'nats-server', redisServer: 'redis-server' };
+  const missing = (Object.keys(found) as Array<keyof ChaosBinaries>).filter((name) => found[name] === undefined).map((name) => commands[name]);
   return missing.length === 0 ? { binaries: found as ChaosBinaries, missing } : { missing };
 }
 
