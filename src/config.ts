@@ -1,5 +1,6 @@
 import { tracingRequested } from './infrastructure/observability/tracing.js';
 import { parseMasterKeys } from './infrastructure/security/secrets/master-keys.js';
+import { DEFAULT_CACHE_SETTINGS, type CacheSettings } from './infrastructure/caching/tiered-cache.js';
 import { DEFAULT_AGENT_BREAKER_SETTINGS, DEFAULT_AGENT_LIMITS, DEFAULT_TASK_LIMITS } from './domain/index.js';
 import { DEFAULT_MESH_SETTINGS, type MeshSettings } from './application/settings.js';
 
@@ -23,6 +24,8 @@ export interface AgentMeshConfig {
   metrics: { port: number | undefined; host: string; maxTenants: number; maxCapabilities: number };
   /** Redis for the agents' live state and shared counters: its URL, and the prefix of this mesh's keys. */
   redis: { url: string; keyPrefix: string } | undefined;
+  /** The cache of hot reads: each kind's TTL, and the bounds of this process's tier (Redis is the shared tier when configured). */
+  cache: CacheSettings;
   adminKey: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** JSON lines, or pretty lines for a person at a terminal. */
@@ -109,6 +112,24 @@ function secretSettings(env: Env): AgentMeshConfig['secrets'] {
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }
+}
+
+function cacheSettings(env: Env): CacheSettings {
+  const { ttlsMs, l1 } = DEFAULT_CACHE_SETTINGS;
+  const seconds = (name: string, fallbackMs: number, max: number) => integer(env, name, fallbackMs / 1000, 1, max) * 1000;
+  return {
+    ttlsMs: {
+      agent: seconds('AGENTMESH_CACHE_TTL_AGENT_SECONDS', ttlsMs.agent, 86_400),
+      message: seconds('AGENTMESH_CACHE_TTL_MESSAGE_SECONDS', ttlsMs.message, 86_400),
+      tenant_config: seconds('AGENTMESH_CACHE_TTL_TENANT_SECONDS', ttlsMs.tenant_config, 86_400),
+      // A revocation whose bus message was lost lasts this long at most on another instance.
+      api_key: seconds('AGENTMESH_CACHE_TTL_API_KEY_SECONDS', ttlsMs.api_key, 3_600),
+    },
+    l1: {
+      maxEntries: integer(env, 'AGENTMESH_CACHE_MAX_ENTRIES', l1.maxEntries, 1, 10_000_000),
+      maxBytes: integer(env, 'AGENTMESH_CACHE_MAX_BYTES', l1.maxBytes, 1024, 16 * 1024 * 1024 * 1024),
+    },
+  };
 }
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -244,6 +265,7 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
     databaseUrl,
     nats: natsUrl !== undefined ? { url: natsUrl, namespace: natsNamespace } : undefined,
     redis: redisUrl !== undefined ? { url: redisUrl, keyPrefix: redisPrefix } : undefined,
+    cache: cacheSettings(env),
     tracing: tracingRequested(env),
     healthCacheMs: integer(env, 'AGENTMESH_HEALTH_CACHE_MS', 5_000, 0, 60_000),
     dependencyPolicies: oneOf(env, 'AGENTMESH_DEPENDENCY_POLICIES', 'on', ['on', 'off'] as const) === 'on',

@@ -7,6 +7,8 @@ export { DEFAULT_MESH_SETTINGS, type MeshSettings } from './application/settings
 export { loadConfig, ConfigError, type AgentMeshConfig } from './config.js';
 export { startMesh, VERSION, type RunningMesh } from './presentation/compose.js';
 export { InMemoryBroker } from './infrastructure/messaging/in-memory-broker.js';
+export { inMemoryCache } from './infrastructure/caching/caches.js';
+export { DEFAULT_CACHE_SETTINGS, type CacheSettings } from './infrastructure/caching/tiered-cache.js';
 export { AgentMeshMetrics, type MetricsOptions } from './infrastructure/observability/metrics.js';
 export { openEmbeddedStore, type Store } from './infrastructure/persistence/embedded-store.js';
 export { AgentMeshClient, Agent, AgentMeshError, NonRetryableError } from './sdk/index.js';

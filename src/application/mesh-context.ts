@@ -9,6 +9,7 @@ import type {
   AgentRepository,
   ApiKeyRepository,
   AuditStore,
+  Cache,
   Clock,
   EventStore,
   IdGenerator,
@@ -44,6 +45,8 @@ export interface MeshPorts {
   ids: IdGenerator;
   random: RandomSource;
   logger: Logger;
+  /** Hot reads (API keys, tenants), in memory and on Redis when configured, invalidated across instances. */
+  cache: Cache;
   /** Agents' live state for every instance to read (Redis); absent when this instance's registry is the only reader. */
   liveAgents?: LiveAgentView;
   /** Prometheus in production; none when left out. */

@@ -13,8 +13,7 @@ import { Sweeper } from './sweeper.js';
 import { TaskLifecycle } from './task-lifecycle.js';
 import { TaskWaiters } from './task-waiters.js';
 import type { Caller } from './caller.js';
-import { NO_METRICS, type Subscription } from './ports.js';
-import { KEY_REVOKED_SUBJECT } from './subjects.js';
+import { NO_METRICS } from './ports.js';
 import { Authenticator } from './use-cases/authenticate.js';
 import { bootstrap } from './use-cases/bootstrap.js';
 
@@ -39,7 +38,6 @@ export class Mesh {
   private remote: MeshCommands | undefined;
   private readonly sweeper: Sweeper;
   private started = false;
-  private revocations: Subscription | undefined;
   /** When this follower last forwarded a keep-alive for an agent (bounded). */
   private readonly forwardedHeartbeats = new Map<string, number>();
 
@@ -58,7 +56,7 @@ export class Mesh {
     ctx.lifecycle = new TaskLifecycle(ctx);
     ctx.breakers = new AgentBreakers(ctx);
     this.ctx = ctx;
-    this.auth = new Authenticator(ports.apiKeys, ports.clock);
+    this.auth = new Authenticator(ports.apiKeys, ports.cache);
     this.audit = new AuditLogger(ports.audit, ports.logger.child({ subsystem: 'audit' }), ports.apiKeys, ports.clock, ports.tenants, ports.personalData, ports.alerts);
     this.local = localCommands(ctx, this.submitCounter);
     this.delivery = new AgentDelivery(ctx, () => this.commands);
@@ -77,11 +75,10 @@ export class Mesh {
 
   /**
    * Until `start` (elected), this instance sends changes to the leader and hears of settled tasks
-   * from it; from now on it also hears of keys revoked on any instance.
+   * from it. (Keys revoked on any instance reach its cache over the cache's own bus.)
    */
   follow(remote: MeshCommands): void {
     this.remote = remote;
-    this.revocations = this.ctx.broker.listen(KEY_REVOKED_SUBJECT, (data) => this.auth.forget(Buffer.from(data).toString('utf8')));
     this.ctx.waiters.followRemote({ broker: this.ctx.broker, read: (tenantId, id) => this.ctx.tasks.getCommitted(tenantId, id) });
   }
 
@@ -148,7 +145,6 @@ export class Mesh {
   }
 
   async stop(): Promise<void> {
-    this.revocations?.unsubscribe();
     if (!this.started) return;
     this.started = false;
     // A sweep under way may hold agents' counters in flight: let it finish before the last flush.

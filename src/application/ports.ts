@@ -223,6 +223,53 @@ export interface CountWindow {
   current: number;
 }
 
+/** What a cached entry is: each kind has its own TTL, and metrics count hits and misses by kind. */
+export type CacheKind = 'agent' | 'message' | 'tenant_config' | 'api_key';
+export const CACHE_KINDS: readonly CacheKind[] = ['agent', 'message', 'tenant_config', 'api_key'];
+
+/** Where an entry belongs. Built only by `cacheKey` (application/cache-keys.ts): the tenant is always part of it. */
+export interface CacheKey {
+  readonly tenantId: string;
+  readonly kind: CacheKind;
+  readonly id: string;
+  /** The key as one string (`{tenant}:kind:id`, percent-encoded): what adapters store it under. */
+  readonly encoded: string;
+}
+
+/** The tiers a read can be answered from: this process's memory, then the shared one (Redis). */
+export type CacheTier = 'l1' | 'l2';
+
+/** Counts since the cache was made: reads answered or missed per tier and kind, and L1's size now. */
+export interface CacheStats {
+  hits: Record<CacheTier, Record<CacheKind, number>>;
+  misses: Record<CacheTier, Record<CacheKind, number>>;
+  /** Entries L1 dropped to stay within its bounds (not those that expired or were deleted). */
+  evictions: Record<CacheKind, number>;
+  l1Entries: number;
+  l1Bytes: number;
+  /** Reads, writes and deletes of the shared tier that failed (the read went to the loader; the delete is retried). */
+  l2Errors: number;
+}
+
+/**
+ * A read-through cache of the mesh's hot reads, in tiers (memory, then Redis when configured),
+ * invalidated across instances. Values are JSON and must be treated as immutable by callers.
+ */
+export interface Cache {
+  /**
+   * The cached value, else what `load` returns (cached for the kind's TTL; `undefined` is not
+   * cached). One load per key runs at a time on this instance; callers of the same key share it.
+   * A load that an invalidation overtook is not cached, and is run again.
+   */
+  getOrLoad<T>(key: CacheKey, load: () => Promise<T | undefined>): Promise<T | undefined>;
+  /** Drops the entry here at once, from the shared tier, and from every other instance's memory. */
+  delete(key: CacheKey): Promise<void>;
+  /** Drops every entry of one kind of one tenant, everywhere (a prefix delete). */
+  deleteKind(tenantId: string, kind: CacheKind): Promise<void>;
+  stats(): CacheStats;
+  close(): Promise<void>;
+}
+
 /**
  * What the mesh reports as it works (Prometheus in production). Calls are synchronous and cheap;
  * the adapter bounds its label values.

@@ -16,8 +16,8 @@ export function taskSettledSubject(tenantId: string, taskId: string): string {
   return `agentmesh.${subjectToken(tenantId)}.task.${subjectToken(taskId)}.settled`;
 }
 
-/** Instances tell each other that an API key was revoked (its id only), so no cache keeps it alive. */
-export const KEY_REVOKED_SUBJECT = 'agentmesh._mesh.keys.revoked';
+/** Without Redis, instances tell each other here which cache entries to drop (a revoked key's, say). */
+export const CACHE_INVALIDATED_SUBJECT = 'agentmesh._mesh.cache.invalidated';
 
 /** Where a domain event is published: `agentmesh.<tenant>.events.<aggregate type>.<event type>`. */
 export function eventSubject(tenantId: string, aggregateType: string, type: string): string {

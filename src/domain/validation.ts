@@ -3,8 +3,12 @@ import { PayloadTooLargeError, ValidationError } from './errors.js';
 const IDENTIFIER = /^[A-Za-z0-9._:-]{3,256}$/;
 const NAME = /^[A-Za-z0-9._:/-]{1,128}$/;
 
+export function isIdentifier(value: string): boolean {
+  return IDENTIFIER.test(value);
+}
+
 export function assertIdentifier(value: string, field: string): void {
-  if (!IDENTIFIER.test(value)) {
+  if (!isIdentifier(value)) {
     throw new ValidationError(`${field} must be 3-256 characters of [A-Za-z0-9._:-]`, field);
   }
 }

@@ -43,6 +43,9 @@ import { LocalKeyring } from '../infrastructure/security/secrets/local-kms.js';
 import { developmentMasterKey, MasterKeyError, readMasterKeyFile } from '../infrastructure/security/secrets/master-keys.js';
 import type { TypedApp } from './api/typed-app.js';
 import { ResilienceRegistry } from '../infrastructure/resilience/observer.js';
+import { openCache } from './open-cache.js';
+import { CachedTenantRepository } from '../infrastructure/caching/cached-tenant-repository.js';
+import type { TieredCache } from '../infrastructure/caching/tiered-cache.js';
 
 export const VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
@@ -64,6 +67,8 @@ export interface RunningMesh {
   metricsUrl?: string;
   /** Sliding-window counters every instance shares (Redis), or this instance's own. */
   counters: SharedCounters;
+  /** Hot reads (API keys, tenants): memory, then Redis when configured. */
+  cache: TieredCache;
   /** Where the API listens, once `listen` was asked for. */
   url?: string;
   createdAdminKey?: string;
@@ -284,6 +289,12 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   }
   // While Redis is away, rate limits and quotas count on each instance (degraded) rather than fail or go uncounted.
   const counters: SharedCounters = redis ? new FallbackCounters(new RedisCounters(redis), logger.child({ component: 'counters' }) as unknown as Logger) : new InMemoryCounters();
+  // The cache: memory, then Redis when configured; invalidations reach the other instances over Redis pub/sub, or NATS without Redis.
+  const cache = await openCache(config.cache, { redis, broker: clustered ? broker : undefined, logger }).catch(async (error: unknown) => {
+    await Promise.all([broker.close(), redis?.close()]);
+    await store.close();
+    throw new StartupError(`cannot start the cache: ${(error as Error).message}`, { cause: error });
+  });
   const vault = new EnvelopeVault(keyring, store.tenantKeys, systemClock);
   const subjectVault = new EnvelopeVault(keyring, store.subjectKeys, systemClock, {
     purpose: 'audit-subject-key',
@@ -297,8 +308,9 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   const settings = clustered ? { ...fitToBroker(config.mesh, broker.maxPayloadBytes, logger), clustered: true } : config.mesh;
   const mesh = new Mesh(
     {
-      tenants: store.tenants,
+      tenants: new CachedTenantRepository(store.tenants, cache),
       apiKeys: store.apiKeys,
+      cache,
       agents: store.agents,
       tasks: store.tasks,
       events: store.events,
@@ -327,6 +339,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     } catch (error) {
       await leadership.close();
       await mesh.stop();
+      await cache.close();
       await broker.close();
       await redis?.close();
       await store.close();
@@ -355,6 +368,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     ...(redis && { redis }),
   };
   const health = new HealthCheckService(probes, { ...DEFAULT_HEALTH_OPTIONS, cacheMs: config.healthCacheMs }, new Set(['redis']));
+  metrics.observeCache(() => cache.stats());
   metrics.observeMesh({
     queuedByTenant: () => mesh.ctx.dispatcher.queuedByTenant(),
     liveAgentsByTenant: () => mesh.ctx.directory.liveCountByTenant(),
@@ -409,6 +423,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     await store.audit.drain();
     await checkpointer.stop();
     await alerts.close();
+    await cache.close();
     await broker.close();
     await redis?.close();
     await store.close();
@@ -438,6 +453,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     ...(relay !== undefined && { relay }),
     ...(redis !== undefined && { redis }),
     counters,
+    cache,
     metrics,
     ...(metricsServer !== undefined && { metricsUrl: metricsServer.url }),
     ...(url !== undefined && { url }),

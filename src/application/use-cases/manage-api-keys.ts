@@ -3,7 +3,6 @@ import { hashApiKey, newApiKeySecret } from '../api-key-secrets.js';
 import { CAN_MANAGE_KEYS, requireRole, type Caller } from '../caller.js';
 import type { MeshContext } from '../mesh-context.js';
 import { ROLES, type ApiKeyRecord, type Role } from '../ports.js';
-import { KEY_REVOKED_SUBJECT } from '../subjects.js';
 import type { Authenticator } from './authenticate.js';
 
 export interface ApiKeyView {
@@ -60,8 +59,7 @@ export async function rotateApiKey(ctx: MeshContext, auth: Authenticator, caller
   if (target.platform) throw new ForbiddenError('the platform admin key is rotated by changing AGENTMESH_ADMIN_KEY, not through the API', { keyId: id });
   const { secret } = newApiKeySecret(id);
   if (!(await ctx.apiKeys.replaceSecret(caller.tenantId, id, hashApiKey(secret)))) throw new NotFoundError('api key', id);
-  auth.forget(id);
-  if (ctx.settings.clustered) ctx.broker.notify(KEY_REVOKED_SUBJECT, Buffer.from(id));
+  await auth.forget(target);
   return { ...view(target), key: secret };
 }
 
@@ -71,6 +69,9 @@ export async function revokeApiKey(ctx: MeshContext, auth: Authenticator, caller
   // The platform key is the operator's (AGENTMESH_ADMIN_KEY or the first-start key): not a tenant admin's to revoke.
   if (target?.platform) throw new ForbiddenError('the platform admin key cannot be revoked through the API', { keyId: id });
   if (!(await ctx.apiKeys.revoke(caller.tenantId, id, ctx.clock.now()))) throw new NotFoundError('api key', id);
-  auth.forget(id);
-  if (ctx.settings.clustered) ctx.broker.notify(KEY_REVOKED_SUBJECT, Buffer.from(id));
+  // The secret stops working here before the answer, and on the other instances as soon as the cache's bus carries it.
+  // Read again: a rotation may have replaced the secret between the list and the revoke (none can after it).
+  const revoked = (await ctx.apiKeys.list(caller.tenantId)).find((k) => k.id === id);
+  if (target) await auth.forget(target);
+  if (revoked && revoked.secretHash !== target?.secretHash) await auth.forget(revoked);
 }

@@ -1,9 +1,10 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { traceIdOf, type Agent, type Task } from '../../domain/index.js';
-import type { MeshMetrics, SecretAccessOutcome } from '../../application/ports.js';
+import type { CacheStats, MeshMetrics, SecretAccessOutcome } from '../../application/ports.js';
 import type { ResilienceRegistry } from '../resilience/observer.js';
 import { BoundedLabel } from './bounded-label.js';
 import { observeResilience } from './resilience-metrics.js';
+import { observeCache } from './cache-metrics.js';
 
 export interface MetricsOptions {
   /** Distinct tenants named in labels; the rest are `other`. */
@@ -126,6 +127,11 @@ export class AgentMeshMetrics implements MeshMetrics {
   /** The circuit breakers', retries', bulkheads' and timeouts' metrics. */
   observeResilience(resilience: ResilienceRegistry): void {
     observeResilience(this.registry, resilience);
+  }
+
+  /** The cache's hits, misses, evictions and L1 size, read at each scrape. */
+  observeCache(stats: () => CacheStats): void {
+    observeCache(this.registry, stats);
   }
 
   /** Gauges read from the running mesh at each scrape. */

@@ -163,7 +163,7 @@ describe('OpenAPI document, docs and health', () => {
 
     it('/health/ready answers 200 with store and broker up', async () => {
       const res = await h.request('GET', '/health/ready', { key: null });
-      expect(expectStatus(res, 200)).toEqual({ status: 'ready', role: 'standalone', checks: { store: { status: 'up' }, broker: { status: 'up' } } });
+      expect(expectStatus(res, 200)).toEqual({ status: 'ready', role: 'standalone', checks: { store: { status: 'up' }, broker: { status: 'up' } }, degraded: [] });
     });
 
     it('/health gives the platform admin the detail, checked now; other keys get 403, none 401', async () => {

@@ -79,4 +79,15 @@ describe('loadConfig', () => {
     expect(fails({ AGENTMESH_REDIS_PREFIX: 'orphan' })).toMatch(/AGENTMESH_REDIS_PREFIX is set but AGENTMESH_REDIS_URL is not/);
     expect(fails({ AGENTMESH_REDIS_URL: 'redis://cache', AGENTMESH_REDIS_PREFIX: 'a b' })).toMatch(/AGENTMESH_REDIS_PREFIX must be 1-64/);
   });
+
+  it("takes the cache's TTLs per kind (seconds) and its memory bounds, and refuses values out of range", () => {
+    expect(loadConfig({}).cache).toEqual({
+      ttlsMs: { agent: 300_000, message: 60_000, tenant_config: 3_600_000, api_key: 30_000 },
+      l1: { maxEntries: 10_000, maxBytes: 32 * 1024 * 1024 },
+    });
+    const set = loadConfig({ AGENTMESH_CACHE_TTL_TENANT_SECONDS: '600', AGENTMESH_CACHE_TTL_API_KEY_SECONDS: '5', AGENTMESH_CACHE_MAX_ENTRIES: '500', AGENTMESH_CACHE_MAX_BYTES: '1048576' }).cache;
+    expect(set).toMatchObject({ ttlsMs: { tenant_config: 600_000, api_key: 5_000 }, l1: { maxEntries: 500, maxBytes: 1_048_576 } });
+    expect(fails({ AGENTMESH_CACHE_TTL_API_KEY_SECONDS: '0' })).toMatch(/AGENTMESH_CACHE_TTL_API_KEY_SECONDS must be an integer from 1 to 3600/);
+    expect(fails({ AGENTMESH_CACHE_MAX_BYTES: '10' })).toMatch(/AGENTMESH_CACHE_MAX_BYTES/);
+  });
 });

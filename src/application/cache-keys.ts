@@ -1,0 +1,37 @@
+import { assertIdentifier } from '../domain/index.js';
+import { CACHE_KINDS, type CacheKey, type CacheKind } from './ports.js';
+
+/**
+ * The scope of the one read made before any tenant is known: an API key by the hash of its
+ * secret. No tenant id can be it ('#' is not allowed in identifiers). The hash is the credential,
+ * so only the key's holder reaches the entry.
+ */
+export const KEY_LOOKUP_SCOPE = '#keys';
+
+const MAX_ID_LENGTH = 1024;
+
+/**
+ * The one place cache keys are made. The tenant is always part of the key, checked here, and
+ * the key's string form is built here too (see `encoded`), so no adapter joins strings itself.
+ */
+export function cacheKey(tenantId: string, kind: CacheKind, id: string): CacheKey {
+  if (tenantId !== KEY_LOOKUP_SCOPE) assertIdentifier(tenantId, 'tenantId');
+  if (!CACHE_KINDS.includes(kind)) throw new Error(`unknown cache kind '${kind as string}'`);
+  if (id.length === 0 || id.length > MAX_ID_LENGTH) throw new Error(`a cache key's id must be 1-${MAX_ID_LENGTH} characters`);
+  return Object.freeze({ tenantId, kind, id, encoded: kindPrefix(tenantId, kind) + encodeURIComponent(id) });
+}
+
+/**
+ * What every key of one tenant's kind starts with: `{tenant}:kind:`. Tenant and id are
+ * percent-encoded (no '{', '}' or ':' survives), so two different keys never share a string and
+ * the braces keep each tenant's keys in one Redis Cluster slot.
+ */
+export function kindPrefix(tenantId: string, kind: CacheKind): string {
+  return `{${encodeURIComponent(tenantId)}}:${kind}:`;
+}
+
+/** The entry of an API key, by the hash of its secret. */
+export const apiKeyCacheKey = (secretHash: string): CacheKey => cacheKey(KEY_LOOKUP_SCOPE, 'api_key', secretHash);
+
+/** A tenant's configuration and quotas. */
+export const tenantCacheKey = (tenantId: string): CacheKey => cacheKey(tenantId, 'tenant_config', tenantId);

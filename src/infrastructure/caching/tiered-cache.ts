@@ -1,0 +1,201 @@
+import { kindPrefix } from '../../application/cache-keys.js';
+import { silentLogger, type Logger } from '../../application/logger.js';
+import type { Cache, CacheKey, CacheKind, CacheStats } from '../../application/ports.js';
+import type { Invalidation, InvalidationBus } from './invalidation-bus.js';
+import { L1Store, perKind, type L1Bounds } from './l1-store.js';
+import type { SharedRead, SharedTier } from './redis-cache-tier.js';
+import { RetryQueue } from './retry-queue.js';
+
+export interface CacheSettings {
+  /** How long an entry of each kind lives, in every tier. */
+  ttlsMs: Record<CacheKind, number>;
+  l1: L1Bounds;
+}
+
+/** The seed's TTLs (agent 300 s, message 60 s, tenant config 3600 s); API keys 30 s, the bound on a revocation whose message was lost. */
+export const DEFAULT_CACHE_SETTINGS: CacheSettings = {
+  ttlsMs: { agent: 300_000, message: 60_000, tenant_config: 3_600_000, api_key: 30_000 },
+  l1: { maxEntries: 10_000, maxBytes: 32 * 1024 * 1024 },
+};
+
+/** A load that invalidations overtook this often in a row is answered, uncached. */
+const MAX_LOADS = 3;
+
+interface Flight {
+  promise: Promise<unknown>;
+  /** An invalidation of the key came while the flight ran: what it read may be older than that. */
+  overtaken: boolean;
+}
+
+/**
+ * The mesh's cache policies over its tiers: L1 in this process (lru-cache), optionally a shared
+ * tier (Redis) and a bus that carries invalidations to the other instances. One load per key
+ * at a time; a load overtaken by an invalidation is neither cached nor returned, but run again.
+ * A shared tier that fails is skipped (the store answers); deletes it missed are retried.
+ */
+export class TieredCache implements Cache {
+  private readonly l1: L1Store;
+  private readonly flights = new Map<string, Flight>();
+  private readonly hits = { l1: perKind(), l2: perKind() };
+  private readonly misses = { l1: perKind(), l2: perKind() };
+  private l2Errors = 0;
+  private readonly retries: RetryQueue;
+  /** Invalidations still to reach the shared tier and the bus (bounded by the retry queue). */
+  private readonly unsettled = new Set<Invalidation>();
+
+  constructor(
+    private readonly settings: CacheSettings,
+    private readonly shared?: SharedTier,
+    private readonly bus?: InvalidationBus,
+    private readonly logger: Logger = silentLogger,
+  ) {
+    this.l1 = new L1Store(settings.l1);
+    this.retries = new RetryQueue(logger);
+  }
+
+  /** Listens to the other instances' invalidations. */
+  async start(): Promise<void> {
+    await this.bus?.subscribe(
+      (invalidation) => this.forgetHere(invalidation),
+      () => {
+        this.logger.warn({}, 'cache invalidation bus reconnected: dropping what this instance holds in memory, as invalidations may have been missed');
+        this.forgetAllHere();
+      },
+    );
+  }
+
+  async getOrLoad<T>(key: CacheKey, load: () => Promise<T | undefined>): Promise<T | undefined> {
+    const entry = this.l1.get(key.encoded);
+    if (entry !== undefined) {
+      this.hits.l1[key.kind]++;
+      return entry.value as T;
+    }
+    this.misses.l1[key.kind]++;
+    let flight = this.flights.get(key.encoded);
+    if (flight === undefined) {
+      const started: Flight = { promise: Promise.resolve(), overtaken: false };
+      started.promise = this.fill(key, load, started).finally(() => {
+        if (this.flights.get(key.encoded) === started) this.flights.delete(key.encoded);
+      });
+      this.flights.set(key.encoded, started);
+      flight = started;
+    }
+    return flight.promise as Promise<T | undefined>;
+  }
+
+  async delete(key: CacheKey): Promise<void> {
+    const ttlMs = this.settings.ttlsMs[key.kind];
+    await this.invalidate({ keys: [key.encoded] }, this.shared && (() => this.shared!.delete(key, ttlMs)));
+  }
+
+  async deleteKind(tenantId: string, kind: CacheKind): Promise<void> {
+    const ttlMs = this.settings.ttlsMs[kind];
+    await this.invalidate({ prefixes: [kindPrefix(tenantId, kind)] }, this.shared && (() => this.shared!.deleteKind(tenantId, kind, ttlMs)));
+  }
+
+  stats(): CacheStats {
+    const copy = (counts: Record<'l1' | 'l2', Record<CacheKind, number>>) => ({ l1: { ...counts.l1 }, l2: { ...counts.l2 } });
+    return { hits: copy(this.hits), misses: copy(this.misses), evictions: { ...this.l1.evictions }, l1Entries: this.l1.size, l1Bytes: this.l1.bytes, l2Errors: this.l2Errors };
+  }
+
+  async close(): Promise<void> {
+    this.retries.stop();
+    await this.bus?.close();
+  }
+
+  private async fill(key: CacheKey, load: () => Promise<unknown>, flight: Flight): Promise<unknown> {
+    const ttlMs = this.settings.ttlsMs[key.kind];
+    let value: unknown;
+    for (let attempt = 0; attempt < MAX_LOADS; attempt++) {
+      flight.overtaken = false;
+      const read = await this.readShared(key);
+      if (read?.hit && !flight.overtaken) {
+        this.hits.l2[key.kind]++;
+        this.l1.set(key.encoded, { value: read.hit.value, kind: key.kind }, read.hit.bytes, Math.min(ttlMs, read.hit.ttlMs));
+        return read.hit.value;
+      }
+      if (read && !read.hit) this.misses.l2[key.kind]++;
+      if (flight.overtaken) continue;
+      value = await load();
+      if (flight.overtaken) continue;
+      if (value === undefined) return undefined;
+      const json = JSON.stringify(value);
+      // Refused: an instance invalidated the key after this read; what was loaded may predate that.
+      if (read && !(await this.writeShared(key, json, ttlMs, read))) continue;
+      if (flight.overtaken) continue;
+      this.l1.set(key.encoded, { value, kind: key.kind }, json.length, ttlMs);
+      return value;
+    }
+    return value;
+  }
+
+  /** The shared tier's answer; undefined when there is none, or it failed (the store answers then). */
+  private async readShared(key: CacheKey): Promise<SharedRead | undefined> {
+    if (!this.shared || this.unsettledFor(key.encoded)) return undefined;
+    try {
+      return await this.shared.read(key);
+    } catch (error) {
+      this.sharedFailed(error, 'read');
+      return undefined;
+    }
+  }
+
+  /** False only when the shared tier refused the write (an invalidation came first); a failure keeps the value here alone. */
+  private async writeShared(key: CacheKey, json: string, ttlMs: number, read: SharedRead): Promise<boolean> {
+    try {
+      return await this.shared!.write(key, json, ttlMs, read.token);
+    } catch (error) {
+      this.sharedFailed(error, 'write');
+      return true;
+    }
+  }
+
+  /**
+   * Here at once; then the shared tier and the other instances. When they cannot be told, it is
+   * retried in the background, and meanwhile this instance reads those keys from the store only.
+   */
+  private async invalidate(invalidation: Invalidation, sharedDelete: (() => Promise<void>) | undefined): Promise<void> {
+    this.forgetHere(invalidation);
+    const propagate = async () => {
+      await sharedDelete?.();
+      await this.bus?.publish(invalidation);
+    };
+    try {
+      await propagate();
+    } catch (error) {
+      this.sharedFailed(error, 'invalidate');
+      this.unsettled.add(invalidation);
+      this.retries.add(propagate, () => this.unsettled.delete(invalidation));
+    }
+  }
+
+  /** Whether an invalidation of this key has not reached the shared tier yet (its entry there may be stale). */
+  private unsettledFor(encoded: string): boolean {
+    for (const { keys = [], prefixes = [] } of this.unsettled) {
+      if (keys.includes(encoded) || prefixes.some((p) => encoded.startsWith(p))) return true;
+    }
+    return false;
+  }
+
+  private forgetHere({ keys = [], prefixes = [] }: Invalidation): void {
+    for (const key of keys) {
+      this.l1.delete(key);
+      const flight = this.flights.get(key);
+      if (flight) flight.overtaken = true;
+    }
+    for (const prefix of prefixes) {
+      this.l1.deletePrefix(prefix);
+      for (const [key, flight] of this.flights) if (key.startsWith(prefix)) flight.overtaken = true;
+    }
+  }
+
+  private forgetAllHere(): void {
+    this.l1.clear();
+    for (const flight of this.flights.values()) flight.overtaken = true;
+  }
+
+  private sharedFailed(error: unknown, operation: string): void {
+    this.l2Errors++;
+    this.logger.debug({ err: error, operation }, 'shared cache tier unavailable');
+  }
+}
