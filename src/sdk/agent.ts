@@ -1,5 +1,6 @@
 import { AgentMeshClient } from './client.js';
 import { AgentMeshError, NonRetryableError } from './errors.js';
+import { Backoff, isAbort, RETRY_DEFAULTS, retryAfterOf, sleep, type RetryOptions } from './retry.js';
 import { readEvents } from './sse.js';
 import type { DeliveredTask } from './types.js';
 import { startWorkSpan } from './work-span.js';
@@ -37,6 +38,19 @@ export interface AgentOptions {
   fetch?: typeof fetch;
   /** Default true: outcomes of tasks that finish in the same tick are reported in one request. */
   batching?: boolean;
+  /**
+   * How the agent's requests are retried (settlements up to `settleMaxAttempts` tries), and the
+   * backoff of its reconnects (`initialDelayMs`, `maxDelayMs`, `maxRetryAfterMs`). `false`: no
+   * request is retried (the receive loop still reconnects, with the default backoff).
+   */
+  retry?: RetryOptions | false;
+  /** Longest wait for one try of a request, in ms (a long poll's own wait comes on top). Default 30000; 0: no limit. */
+  timeoutMs?: number;
+  /**
+   * The stream is taken for dead, and reconnected, after this long without a byte (the mesh sends
+   * a keepalive at least every 15 s). Default 45000; 0: never.
+   */
+  streamIdleTimeoutMs?: number;
   onError?: (error: unknown) => void;
 }
 
@@ -64,23 +78,34 @@ function secretReader(client: AgentMeshClient, task: DeliveredTask): (name: stri
   };
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-  });
+/** A connection that lasted this long was healthy: the next reconnect starts from the smallest backoff again. */
+const HEALTHY_CONNECTION_MS = 1_000;
+/** Attempts settled lately, so that a late redelivery of one does not run its handler again. */
+const REMEMBERED_ATTEMPTS = 10_000;
+const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 45_000;
 
-/** Retries a settle call on network errors and 429/5xx; other answers (409: lease lost) are final. */
-async function withRetry<T>(work: () => Promise<T>, attempts = 6): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await work();
-    } catch (error) {
-      const retryable = !(error instanceof AgentMeshError) || error.retryable;
-      if (!retryable || i >= attempts) throw error;
-      await sleep(Math.random() * Math.min(5000, 100 * 2 ** i));
-    }
+/** The newest `limit` keys. */
+class BoundedSet {
+  private readonly keys = new Set<string>();
+  constructor(private readonly limit: number) {}
+  has(key: string): boolean {
+    return this.keys.has(key);
   }
+  /** False when the key was there already. */
+  add(key: string): boolean {
+    if (this.keys.has(key)) return false;
+    this.keys.add(key);
+    if (this.keys.size > this.limit) this.keys.delete(this.keys.values().next().value!);
+    return true;
+  }
+}
+
+/** Links a controller to a parent signal; returns the unlink. */
+function follow(parent: AbortSignal, child: AbortController): () => void {
+  const onAbort = () => child.abort(parent.reason);
+  if (parent.aborted) child.abort(parent.reason);
+  else parent.addEventListener('abort', onAbort, { once: true });
+  return () => parent.removeEventListener('abort', onAbort);
 }
 
 /**
@@ -92,6 +117,12 @@ export class Agent {
   private readonly handlers = new Map<string, TaskHandler>();
   /** Running attempts, by task id and attempt. */
   private readonly inFlight = new Map<string, AbortController>();
+  /** Attempts (`id#attempt`) this agent has settled: a redelivery of one is dropped. */
+  private readonly settled = new BoundedSet(REMEMBERED_ATTEMPTS);
+  /** Tasks this agent has completed: `completed` counts each once (two attempts of one task may both be answered "completed"). */
+  private readonly completedTasks = new BoundedSet(REMEMBERED_ATTEMPTS);
+  /** Backoff of the receive loop's reconnects. */
+  private readonly reconnect: Backoff;
   private readonly stopping = new AbortController();
   /** Aborted on stop(), or when the mesh refuses the agent for good. */
   private readonly receiving = new AbortController();
@@ -107,7 +138,10 @@ export class Agent {
       apiKey: options.apiKey,
       ...(options.fetch && { fetch: options.fetch }),
       ...(options.batching !== undefined && { batching: options.batching }),
+      ...(options.retry !== undefined && { retry: options.retry }),
+      ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
     });
+    this.reconnect = new Backoff(this.client.http.retrier.settings ?? RETRY_DEFAULTS);
   }
 
   get id(): string {
@@ -136,7 +170,8 @@ export class Agent {
     });
     this.agentId = agent.id;
     this.heartbeatTimer = setInterval(() => {
-      this.client.heartbeat(agent.id).catch((error: unknown) => {
+      // One try: the next beat is the retry.
+      this.client.heartbeat(agent.id, { retry: false }).catch((error: unknown) => {
         if (error instanceof AgentMeshError && [401, 403, 404, 409].includes(error.status)) this.giveUp(error);
         else this.report(error);
       });
@@ -178,32 +213,55 @@ export class Agent {
   }
 
   private report(error: unknown): void {
-    if (this.receiving.signal.aborted && (error as Error)?.name === 'AbortError') return;
+    if (this.receiving.signal.aborted && isAbort(error)) return;
     this.options.onError?.(error);
   }
 
+  /**
+   * Server-Sent Events, reconnected after any break with exponential backoff and full jitter
+   * (at least the Retry-After of a 503 or 429), from the smallest delay again after a healthy
+   * connection. A stream silent for `streamIdleTimeoutMs` (a half-open connection) is reconnected.
+   */
   private async streamLoop(): Promise<void> {
-    let backoff = 100;
+    const idleMs = this.options.streamIdleTimeoutMs ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS;
     while (!this.receiving.signal.aborted) {
+      const connection = new AbortController();
+      const unfollow = follow(this.receiving.signal, connection);
+      let idle: NodeJS.Timeout | undefined;
+      const touch = () => {
+        if (idleMs <= 0) return;
+        clearTimeout(idle);
+        idle = setTimeout(() => connection.abort(new DOMException(`the task stream was silent for ${idleMs} ms: reconnecting`, 'TimeoutError')), idleMs);
+      };
+      let openedAt: number | undefined;
+      let retryAfterMs: number | undefined;
       try {
         const response = await this.client.http.raw('GET', `/v1/agents/${encodeURIComponent(this.id)}/stream`, {
-          signal: this.receiving.signal,
+          signal: connection.signal,
           headers: { accept: 'text/event-stream' },
+          retry: false,
         });
-        backoff = 100;
-        for await (const event of readEvents(response.body!)) {
+        openedAt = Date.now();
+        touch();
+        for await (const event of readEvents(response.body!, touch)) {
           if (event.event === 'task') this.dispatch(JSON.parse(event.data) as DeliveredTask);
         }
       } catch (error) {
         if (this.receiving.signal.aborted) return;
         if (error instanceof AgentMeshError && !error.retryable) throw error;
-        this.report(error);
+        retryAfterMs = retryAfterOf(error);
+        // The idle timer's abort surfaces as the body's error: report the timeout itself.
+        this.report(connection.signal.aborted ? connection.signal.reason : error);
+      } finally {
+        clearTimeout(idle);
+        unfollow();
       }
-      await sleep(backoff, this.receiving.signal);
-      backoff = Math.min(5000, backoff * 2);
+      if (openedAt !== undefined && Date.now() - openedAt >= HEALTHY_CONNECTION_MS) this.reconnect.reset();
+      await sleep(this.reconnect.next(retryAfterMs), this.receiving.signal);
     }
   }
 
+  /** Long polls, one at a time while there is room; after an error, the same backoff as the stream's. */
   private async pollLoop(): Promise<void> {
     const limit = this.options.maxConcurrentTasks ?? 1;
     while (!this.receiving.signal.aborted) {
@@ -212,34 +270,48 @@ export class Agent {
         continue;
       }
       try {
-        const task = await this.client.nextTask(this.id, 20_000, this.receiving.signal);
+        const task = await this.client.nextTask(this.id, 20_000, this.receiving.signal, { retry: false });
+        this.reconnect.reset();
         if (task) this.dispatch(task);
       } catch (error) {
         if (this.receiving.signal.aborted) return;
         if (error instanceof AgentMeshError && !error.retryable) throw error;
         this.report(error);
-        await sleep(500, this.receiving.signal);
+        await sleep(this.reconnect.next(retryAfterOf(error)), this.receiving.signal);
       }
     }
   }
 
   private dispatch(task: DeliveredTask): void {
-    // A repeated delivery of the same attempt is dropped; a new attempt runs even while the last
-    // one's settlement is still on its way (the mesh may re-route a failed task that quickly).
+    // A repeated delivery of the same attempt is dropped, also once it is settled; a new attempt
+    // runs even while the last one's settlement is still on its way (the mesh may re-route a
+    // failed task that quickly).
     const key = `${task.id}#${task.attempt}`;
-    if (this.inFlight.has(key)) return;
+    if (this.inFlight.has(key) || this.settled.has(key)) return;
     const controller = new AbortController();
     this.inFlight.set(key, controller);
-    void this.run(task, controller).finally(() => this.inFlight.delete(key));
+    void this.run(task, controller).then(
+      (done) => {
+        this.inFlight.delete(key);
+        if (done) this.settled.add(key);
+      },
+      () => this.inFlight.delete(key),
+    );
   }
 
-  private async run(task: DeliveredTask, controller: AbortController): Promise<void> {
+  /** Runs one attempt and settles it; true when the mesh has its outcome (or refused it for good). */
+  private async run(task: DeliveredTask, controller: AbortController): Promise<boolean> {
     const agentId = this.id;
     const handler = this.handlers.get(task.capability);
     const leaseMs = task.leaseMs;
-    // Keep the lease alive while the handler works: renew it every half lease.
+    // Keep the lease alive while the handler works: renew it every half lease. Renewals (and their
+    // retries) end with the handler: one landing after the settlement would only be refused.
+    const renewing = new AbortController();
+    const unfollow = follow(controller.signal, renewing);
     const extender = setInterval(() => {
-      this.client.extendLease(task.id, agentId, leaseMs).catch((error: unknown) => this.report(error));
+      this.client.extendLease(task.id, agentId, leaseMs, { signal: renewing.signal }).catch((error: unknown) => {
+        if (!renewing.signal.aborted) this.report(error);
+      });
     }, Math.max(50, leaseMs / 2));
     extender.unref();
     controller.signal.addEventListener('abort', () => clearInterval(extender), { once: true });
@@ -259,28 +331,37 @@ export class Agent {
       outcome = { ok: false, error };
     } finally {
       clearInterval(extender);
+      renewing.abort();
+      unfollow();
     }
     work.end(outcome.ok ? undefined : outcome.error);
-    if (controller.signal.aborted) return;
+    if (controller.signal.aborted) return false;
     // Without tracing in this process, the settlement carries the delivery's trace as it came.
     const trace = work.carrier ?? (task.traceparent !== undefined ? { traceparent: task.traceparent, ...(task.tracestate !== undefined && { tracestate: task.tracestate }) } : {});
+    // Retried by the client as far as is safe (see AgentMeshClient#settle); stop() cuts it short after its grace.
+    const signal = { signal: controller.signal };
     try {
       if (outcome.ok) {
         const output = outcome.output ?? null;
-        await withRetry(() => this.client.settle({ taskId: task.id, agentId, outcome: 'completed', output, ...trace }));
-        this.completed++;
+        await this.client.settle({ taskId: task.id, agentId, outcome: 'completed', output, ...trace }, signal);
+        // An earlier attempt's completion may have landed while this one ran here too: the mesh
+        // answers the repeat with the completed task, and it is still one task completed.
+        if (this.completedTasks.add(task.id)) this.completed++;
       } else {
         const { error } = outcome;
         const retryable = !(error instanceof NonRetryableError);
         const message = error instanceof Error ? error.message : String(error);
         const code = error instanceof NonRetryableError ? error.code : undefined;
         const taskError = { message, ...(code !== undefined && { code }) };
-        await withRetry(() => this.client.settle({ taskId: task.id, agentId, outcome: 'failed', error: taskError, retryable, ...trace }));
+        await this.client.settle({ taskId: task.id, agentId, outcome: 'failed', error: taskError, retryable, ...trace }, signal);
         this.failed++;
       }
+      return true;
     } catch (settleError) {
       // 409: the lease moved on (expired, agent marked lost); the mesh has re-routed the task.
-      this.report(settleError);
+      if (!(controller.signal.aborted && isAbort(settleError))) this.report(settleError);
+      // An answer is final; after a network error the same attempt may come again, and may be run again.
+      return settleError instanceof AgentMeshError && !settleError.retryable;
     }
   }
 }

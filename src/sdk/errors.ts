@@ -1,13 +1,22 @@
 /** An API answer that was not a success, carrying the RFC 9457 problem the server sent. */
 export class AgentMeshError extends Error {
+  /**
+   * How long the server asked to wait before trying again, in ms: its `Retry-After` header
+   * (seconds or an HTTP date), else the problem's `retryAfterSeconds` (batch items have no headers).
+   */
+  readonly retryAfterMs: number | undefined;
+
   constructor(
     readonly status: number,
     readonly type: string,
     message: string,
     readonly problem: Record<string, unknown> = {},
+    retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'AgentMeshError';
+    const fromProblem = typeof problem.retryAfterSeconds === 'number' && problem.retryAfterSeconds >= 0 ? problem.retryAfterSeconds * 1000 : undefined;
+    this.retryAfterMs = retryAfterMs ?? fromProblem;
   }
 
   /** Worth retrying: the server was unavailable, overloaded, or failed. */
@@ -17,9 +26,19 @@ export class AgentMeshError extends Error {
 }
 
 /** The error for a problem+json answer (a whole response's, or one batch item's): `<status> <detail>`. */
-export function errorFromProblem(status: number, problem: Record<string, unknown>, fallbackDetail: string): AgentMeshError {
+export function errorFromProblem(status: number, problem: Record<string, unknown>, fallbackDetail: string, retryAfterMs?: number): AgentMeshError {
   const detail = typeof problem.detail === 'string' ? problem.detail : fallbackDetail;
-  return new AgentMeshError(status, typeof problem.type === 'string' ? problem.type : 'about:blank', `${status} ${detail}`, problem);
+  return new AgentMeshError(status, typeof problem.type === 'string' ? problem.type : 'about:blank', `${status} ${detail}`, problem, retryAfterMs);
+}
+
+/** A Retry-After header in ms: delay-seconds, or an HTTP date (0 when it has passed); undefined when absent or malformed. */
+export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  const text = value.trim();
+  if (/^\d+(\.\d+)?$/u.test(text)) return Math.round(Number(text) * 1000);
+  // An IMF-fixdate names its day and month: "-3" or "2" with junk is no date.
+  const date = /[a-z]{3}/iu.test(text) ? Date.parse(text) : Number.NaN;
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
 /** Throw from a handler to fail the task without further attempts. */

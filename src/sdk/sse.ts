@@ -4,14 +4,18 @@ export interface ServerSentEvent {
   id?: string;
 }
 
-/** Parses a text/event-stream body into events (the subset AgentMesh sends: event, id, data). */
-export async function* readEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<ServerSentEvent> {
+/**
+ * Parses a text/event-stream body into events (the subset AgentMesh sends: event, id, data).
+ * `onChunk` is called for every chunk read, comments (keepalives) included: a sign of life.
+ */
+export async function* readEvents(body: ReadableStream<Uint8Array>, onChunk?: () => void): AsyncGenerator<ServerSentEvent> {
   const decoder = new TextDecoder();
   let buffer = '';
   let event = 'message';
   let data: string[] = [];
   let id: string | undefined;
   for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    onChunk?.();
     buffer += decoder.decode(chunk, { stream: true });
     let newline: number;
     while ((newline = buffer.indexOf('\n')) >= 0) {
