@@ -1,6 +1,7 @@
 import pino from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import type { Mesh } from '../../../src/application/mesh.js';
+import { UnavailableError } from '../../../src/domain/index.js';
 import { COMMAND_SUBJECT } from '../../../src/application/remote-commands.js';
 import { InMemoryBroker } from '../../../src/infrastructure/messaging/in-memory-broker.js';
 import type { PostgresStore } from '../../../src/infrastructure/persistence/postgres-store.js';
@@ -17,7 +18,12 @@ function fakeMesh(start: () => Promise<{ createdAdminKey?: string }>) {
     local: {},
   };
 }
-const storeLeading = (leading: boolean) => ({ campaign: vi.fn(async () => leading) }) as unknown as PostgresStore;
+/** A store whose database answers `SELECT 1` once `answers` says so. */
+const storeLeading = (leading: boolean, answers: () => boolean = () => true) =>
+  ({
+    campaign: vi.fn(async () => leading),
+    db: { query: vi.fn(async () => (answers() ? { rows: [] } : Promise.reject(new UnavailableError('the database is unreachable')))) },
+  }) as unknown as PostgresStore;
 const serving = (broker: InMemoryBroker) => broker.request(COMMAND_SUBJECT, Buffer.from('{}'), 200).then(() => true, (e: Error) => e.name !== 'NoResponderError');
 
 describe('Leadership', () => {
@@ -43,6 +49,19 @@ describe('Leadership', () => {
     expect(await serving(broker)).toBe(false);
   });
 
+  it('elected while the database does not answer yet (its breaker still open), waits for it and then leads', async () => {
+    const broker = new InMemoryBroker();
+    const mesh = fakeMesh(async () => ({}));
+    let up = false;
+    setTimeout(() => (up = true), 600);
+    const leadership = new Leadership(mesh as unknown as Mesh, broker, logger, {}, vi.fn());
+    await leadership.begin(storeLeading(true, () => up));
+    expect(up).toBe(true);
+    expect(mesh.start).toHaveBeenCalledOnce();
+    expect(await serving(broker)).toBe(true);
+    await leadership.close();
+  });
+
   it('on losing the lock, stops serving and routing before it asks the host to stop', async () => {
     const broker = new InMemoryBroker();
     const mesh = fakeMesh(async () => ({}));
@@ -62,6 +81,7 @@ describe('Leadership', () => {
     const leadership = new Leadership(mesh as unknown as Mesh, broker, logger, {}, vi.fn());
     await leadership.begin(storeLeading(false));
     leadership.onLockEvent({ kind: 'elected' });
+    await vi.waitFor(() => expect(mesh.start).toHaveBeenCalledOnce());
     const closed = leadership.close();
     finishStart();
     await closed;
