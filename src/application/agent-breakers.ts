@@ -5,27 +5,25 @@ type Decide = (agent: Agent, now: number) => { agent: Agent; events: DomainEvent
 
 /**
  * What a settled lease says about its agent: its success, its failure, or nothing (not its doing).
- * A failure counts only on the task's first attempt, and a lapsed lease only once the task
- * reached the agent: a task that failed before may itself be what is wrong (a poison task
- * bouncing between agents), and an assignment the mesh could not deliver (its broker down, its
- * leader gone) is no fault of the agent's.
+ * A failure is a lease the agent let lapse on a task that reached it, on the task's first attempt:
+ * the agent took work and went silent on it (hung, overloaded, cut off). A failure the agent
+ * reports does not count: the agent is alive and answering, the task is retried with backoff, and
+ * a streak of reported failures cannot tell a broken agent from flaky tasks or an upstream that is
+ * down for every agent (measured: the demo's flaky tasks tripped 3 of its 5 workers). A task that
+ * failed before may itself be what is wrong, and an assignment the mesh could not deliver (its
+ * broker down, its leader gone) is no fault of the agent's.
  */
 export function verdictOf(before: Task, after: Task): 'success' | 'failure' | undefined {
   if (after.status === 'completed') return 'success';
-  const code = after.error?.code;
-  // Canceled, handed back, lost with its heartbeat (already unhealthy), or a deadline: not the agent's own outcome.
-  if (after.status === 'canceled' || code === 'agent_stopped' || code === 'agent_lost' || code === 'deadline_exceeded') return undefined;
   if (before.attempts > 1) return undefined;
-  if (code === 'lease_expired') return before.status === 'running' ? 'failure' : undefined;
-  // A retryable failure it reported is its failure; a non-retryable one says the task itself is bad.
-  return after.error?.retryable === true ? 'failure' : undefined;
+  return after.error?.code === 'lease_expired' && before.status === 'running' ? 'failure' : undefined;
 }
 
 const CIRCUIT_STATES = { AgentCircuitOpened: 'open', AgentCircuitHalfOpened: 'half_open', AgentCircuitClosed: 'closed' } as const;
 
 /**
- * Per-agent circuit breakers, on the instance that runs the queues: an agent that keeps failing
- * or letting leases lapse is taken out of routing (unhealthy, AgentCircuitOpened, audited); after
+ * Per-agent circuit breakers, on the instance that runs the queues: an agent that keeps letting
+ * the leases of tasks it took lapse is taken out of routing (unhealthy, AgentCircuitOpened, audited); after
  * its cool-down it gets one probe task; the probe's outcome brings it back or opens it again.
  */
 export class AgentBreakers {

@@ -7,7 +7,7 @@ import type { DomainEvent } from './events.js';
  */
 export interface AgentCircuit {
   state: 'closed' | 'open' | 'half_open';
-  /** Its own failures in a row (retryable failures it reported, leases it let lapse). */
+  /** Its failures in a row: leases it let lapse on tasks it had received. */
   consecutiveFailures: number;
   /** Times it opened since it was last closed: each reopening doubles the cool-down. */
   opens: number;

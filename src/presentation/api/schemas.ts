@@ -143,7 +143,7 @@ export const Agent = Type.Object({
       state: Type.Union([Type.Literal('closed'), Type.Literal('open'), Type.Literal('half_open')], {
         description: 'closed: routed to; open: out of routing (status unhealthy) until its cool-down ends; half_open: one probe task at a time, whose outcome closes or reopens it',
       }),
-      consecutiveFailures: Type.Integer({ description: 'Its own failures in a row: retryable failures it reported and leases it let lapse' }),
+      consecutiveFailures: Type.Integer({ description: 'Its failures in a row: leases it let lapse on tasks it had received (first attempts)' }),
       opens: Type.Integer({ description: 'Times it opened since it was last closed; each reopening doubles the cool-down' }),
       openedAt: Type.Optional(EpochMs),
       probeAt: Type.Optional({ ...EpochMs, description: 'When it may get a probe task (while open, and heartbeating)' }),

@@ -106,7 +106,9 @@ export async function demo(options: DemoOptions): Promise<void> {
         ...(strategy === 'affinity' && { affinityKey: `customer-${i % 40}` }),
       });
     }
-    for (let i = 0; i < flaky; i++) plan.push({ capability: 'flaky', input: { n: i }, strategy: 'least_loaded' });
+    // Flaky tasks come among the others, as transient failures do: a run of them on one agent would trip its circuit breaker (docs/resilience.md).
+    const step = Math.floor(plan.length / flaky);
+    for (let i = flaky - 1; i >= 0; i--) plan.splice(i * step, 0, { capability: 'flaky', input: { n: i }, strategy: 'round_robin' });
     for (let i = 0; i < forecasts; i++) plan.push({ capability: 'forecast', input: { city: `city ${i}` }, strategy: 'round_robin', secrets: ['weather-api-token'] });
     for (let i = 0; i < broadcasts; i++) plan.push({ capability: 'inventory', input: { round: i }, strategy: 'broadcast' });
     plan.push({ capability: 'doomed', input: {}, strategy: 'round_robin', maxAttempts: 3 });
