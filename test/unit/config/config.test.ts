@@ -21,6 +21,17 @@ describe('loadConfig', () => {
     expect(fails({ AGENTMESH_MAX_ATTEMPTS: raw })).toMatch(/^AGENTMESH_MAX_ATTEMPTS must be an integer from 1 to 100/);
   });
 
+  it('takes the resilience settings, and refuses values out of range', () => {
+    expect(loadConfig({})).toMatchObject({ dependencyPolicies: true, mesh: { agentBreaker: { failureThreshold: 5, cooldownMs: 30_000, maxCooldownMs: 600_000 } } });
+    expect(loadConfig({ AGENTMESH_DEPENDENCY_POLICIES: 'off', AGENTMESH_AGENT_BREAKER_FAILURES: '0', AGENTMESH_AGENT_BREAKER_COOLDOWN_MS: '900000' })).toMatchObject({
+      dependencyPolicies: false,
+      mesh: { agentBreaker: { failureThreshold: 0, cooldownMs: 900_000, maxCooldownMs: 900_000 } },
+    });
+    expect(fails({ AGENTMESH_DEPENDENCY_POLICIES: 'maybe' })).toMatch(/^AGENTMESH_DEPENDENCY_POLICIES must be one of on, off, got 'maybe'/);
+    expect(fails({ AGENTMESH_AGENT_BREAKER_FAILURES: '-1' })).toMatch(/^AGENTMESH_AGENT_BREAKER_FAILURES must be an integer from 0 to 1000/);
+    expect(fails({ AGENTMESH_AGENT_BREAKER_COOLDOWN_MS: '5' })).toMatch(/^AGENTMESH_AGENT_BREAKER_COOLDOWN_MS must be an integer from 100 to 3600000/);
+  });
+
   it('takes the log settings, and refuses a format, a redaction path or a sample rate it cannot use', () => {
     const config = loadConfig({ AGENTMESH_LOG_FORMAT: 'pretty', AGENTMESH_LOG_REDACT: 'body.input.email, body.tasks[*].input.ssn', AGENTMESH_LOG_BODY_SAMPLE_RATE: '0.25' });
     expect(config).toMatchObject({ logFormat: 'pretty', logRedactPaths: ['body.input.email', 'body.tasks[*].input.ssn'], logBodySampleRate: 0.25 });
