@@ -314,6 +314,8 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
         failureThreshold: integer(env, 'AGENTMESH_AGENT_BREAKER_FAILURES', DEFAULT_AGENT_BREAKER_SETTINGS.failureThreshold, 0, 1000),
         cooldownMs: agentBreakerCooldownMs,
         maxCooldownMs: Math.max(agentBreakerCooldownMs, DEFAULT_AGENT_BREAKER_SETTINGS.maxCooldownMs),
+        failureRatio: fraction(env, 'AGENTMESH_AGENT_BREAKER_FAILURE_RATIO', DEFAULT_AGENT_BREAKER_SETTINGS.failureRatio),
+        maxEjectionPercent: integer(env, 'AGENTMESH_AGENT_BREAKER_MAX_EJECTION_PERCENT', DEFAULT_AGENT_BREAKER_SETTINGS.maxEjectionPercent, 0, 100),
       },
     },
   };

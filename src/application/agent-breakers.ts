@@ -1,32 +1,58 @@
-import { circuitOf, halfOpen, isProbeDue, recordAgentOutcome, type Agent, type DomainEvent, type Task } from '../domain/index.js';
+import {
+  EMPTY_OUTCOME_WINDOW,
+  circuitOf,
+  halfOpen,
+  isProbeDue,
+  judgeAgainstPeers,
+  mayOpenAnother,
+  openAsOutlier,
+  recordAgentOutcome,
+  recordOutcome,
+  type Agent,
+  type DomainEvent,
+  type OutcomeWindow,
+  type Task,
+} from '../domain/index.js';
 import type { MeshContext } from './mesh-context.js';
 
 type Decide = (agent: Agent, now: number) => { agent: Agent; events: DomainEvent[] };
 
+/** Endings the mesh decides (not failures an agent reported). */
+const MESH_ENDINGS = new Set(['lease_expired', 'agent_lost', 'agent_stopped', 'canceled', 'deadline_exceeded']);
+
+export type Verdict = 'success' | 'lapsed' | 'reported_failure';
+
 /**
- * What a settled lease says about its agent: its success, its failure, or nothing (not its doing).
- * A failure is a lease the agent let lapse on a task that reached it, on the task's first attempt:
- * the agent took work and went silent on it (hung, overloaded, cut off). A failure the agent
- * reports does not count: the agent is alive and answering, the task is retried with backoff, and
- * a streak of reported failures cannot tell a broken agent from flaky tasks or an upstream that is
- * down for every agent (measured: the demo's flaky tasks tripped 3 of its 5 workers). A task that
- * failed before may itself be what is wrong, and an assignment the mesh could not deliver (its
- * broker down, its leader gone) is no fault of the agent's.
+ * What a settled lease says about its agent, or nothing (not its doing).
+ * - `lapsed`: it let the lease of a task that reached it lapse, on the task's first attempt (it
+ *   took work and went silent on it: hung, overloaded, cut off). A task that failed before may
+ *   itself be what is wrong, and an assignment the mesh could not deliver is no fault of the agent's.
+ * - `reported_failure`: it reported a retryable failure. Alone this cannot tell a broken agent
+ *   from flaky tasks or an upstream down for every agent, so it only counts against its peers.
+ * - A non-retryable failure is the agent saying the task is bad; a cancel is nobody's failure.
  */
-export function verdictOf(before: Task, after: Task): 'success' | 'failure' | undefined {
+export function verdictOf(before: Task, after: Task): Verdict | undefined {
   if (after.status === 'completed') return 'success';
+  const code = after.error?.code;
+  const retried = after.status === 'queued' || after.status === 'dead_lettered';
+  if (retried && after.error?.retryable === true && !MESH_ENDINGS.has(code ?? '')) return 'reported_failure';
   if (before.attempts > 1) return undefined;
-  return after.error?.code === 'lease_expired' && before.status === 'running' ? 'failure' : undefined;
+  return code === 'lease_expired' && before.status === 'running' ? 'lapsed' : undefined;
 }
 
 const CIRCUIT_STATES = { AgentCircuitOpened: 'open', AgentCircuitHalfOpened: 'half_open', AgentCircuitClosed: 'closed' } as const;
 
 /**
- * Per-agent circuit breakers, on the instance that runs the queues: an agent that keeps letting
- * the leases of tasks it took lapse is taken out of routing (unhealthy, AgentCircuitOpened, audited); after
- * its cool-down it gets one probe task; the probe's outcome brings it back or opens it again.
+ * Per-agent circuit breakers, on the instance that runs the queues: an agent that keeps letting the
+ * leases of tasks it took lapse, or that fails what its peers get done, is taken out of routing
+ * (unhealthy, AgentCircuitOpened, audited), unless that would take more than the allowed share of
+ * a capability's agents out; after its cool-down it gets one probe task, whose outcome brings it
+ * back or opens it again.
  */
 export class AgentBreakers {
+  /** Each agent's last outcomes; bounded by the directory (pruned of agents it no longer has at each probe sweep). */
+  private readonly windows = new Map<string, OutcomeWindow>();
+
   constructor(private readonly ctx: MeshContext) {}
 
   /** A lease ended: counts the outcome at once; a change of state is committed under the agent's lock. */
@@ -36,20 +62,50 @@ export class AgentBreakers {
     const { ctx } = this;
     const agent = ctx.directory.get(tenantId, agentId);
     if (!agent) return;
+    const k = agentKey(tenantId, agentId);
+    const window = recordOutcome(this.windows.get(k) ?? EMPTY_OUTCOME_WINDOW, verdict !== 'success');
+    this.windows.set(k, window);
     const settings = ctx.settings.agentBreaker;
     const error = after.error?.message;
-    const counted = recordAgentOutcome(agent, verdict, settings, ctx.clock.now(), error);
+    if (verdict === 'reported_failure') {
+      const state = circuitOf(agent).state;
+      if (state === 'half_open') void this.commit(tenantId, agentId, (current, now) => openAsOutlier(current, 'probe_failed', settings, now, error));
+      else if (state === 'closed' && judgeAgainstPeers(window, this.peerWindows(tenantId, agentId, after.capability), settings.failureRatio)) {
+        void this.commit(tenantId, agentId, (current, now) => {
+          const judged = judgeAgainstPeers(this.windows.get(k) ?? EMPTY_OUTCOME_WINDOW, this.peerWindows(tenantId, agentId, after.capability), settings.failureRatio);
+          return judged ? openAsOutlier(current, judged, settings, now, error) : { agent: current, events: [] };
+        });
+      }
+      return;
+    }
+    const outcome = verdict === 'success' ? 'success' : 'failure';
+    const counted = recordAgentOutcome(agent, outcome, settings, ctx.clock.now(), error);
     if (counted.events.length === 0) {
       if (counted.agent !== agent) ctx.directory.setCircuit(tenantId, agentId, circuitOf(counted.agent));
       return;
     }
     // Decided again under the lock, on the state then: another outcome may have changed it meanwhile.
-    void this.commit(tenantId, agentId, (current, now) => recordAgentOutcome(current, verdict, settings, now, error));
+    void this.commit(tenantId, agentId, (current, now) => recordAgentOutcome(current, outcome, settings, now, error));
+  }
+
+  /** The windows of the agent's peers on the capability: the others in routing, circuit closed. */
+  private peerWindows(tenantId: string, agentId: string, capability: string): OutcomeWindow[] {
+    const peers: OutcomeWindow[] = [];
+    for (const peer of this.ctx.directory.liveFor(tenantId, capability)) {
+      if (peer.id === agentId || circuitOf(peer).state !== 'closed') continue;
+      const window = this.windows.get(agentKey(tenantId, peer.id));
+      if (window) peers.push(window);
+    }
+    return peers;
   }
 
   /** Open circuits whose cool-down ended, of agents still heartbeating, go half-open. */
   async probeDue(now: number): Promise<void> {
     const { ctx } = this;
+    for (const k of this.windows.keys()) {
+      const [tenantId, agentId] = k.split('\u0000') as [string, string];
+      if (!ctx.directory.get(tenantId, agentId)) this.windows.delete(k);
+    }
     const due = [...ctx.directory.all()].filter((a) => isProbeDue(a, now, ctx.settings.heartbeatTimeoutMs));
     await Promise.all(due.map((a) => this.commit(a.tenantId, a.id, (current, at) => (isProbeDue(current, at, ctx.settings.heartbeatTimeoutMs) ? halfOpen(current, at) : { agent: current, events: [] }))));
   }
@@ -57,10 +113,16 @@ export class AgentBreakers {
   private async commit(tenantId: string, agentId: string, decide: Decide): Promise<void> {
     const { ctx } = this;
     try {
-      await ctx.agentLocks.run(`${tenantId}\u0000${agentId}`, async () => {
+      await ctx.agentLocks.run(agentKey(tenantId, agentId), async () => {
         const current = ctx.directory.get(tenantId, agentId);
         if (!current) return;
-        const change = decide(current, ctx.clock.now());
+        let change = decide(current, ctx.clock.now());
+        if (change.events[0]?.type === 'AgentCircuitOpened' && circuitOf(current).state === 'closed' && !this.mayOpen(current)) {
+          // Its failures stay counted: once another agent of its capabilities is back, the next one opens it.
+          ctx.metrics.agentEjectionCapped(tenantId);
+          ctx.logger.warn({ tenant_id: tenantId, agent_id: agentId, max_ejection_percent: ctx.settings.agentBreaker.maxEjectionPercent }, 'agent circuit breaker stays closed: too many agents of its capabilities are out already');
+          change = { agent: { ...current, circuit: { ...circuitOf(current), consecutiveFailures: circuitOf(change.agent).consecutiveFailures } }, events: [] };
+        }
         if (change.events.length === 0) {
           ctx.directory.setCircuit(tenantId, agentId, circuitOf(change.agent));
           return;
@@ -70,6 +132,8 @@ export class AgentBreakers {
         const type = change.events[0]!.type as keyof typeof CIRCUIT_STATES;
         const to = CIRCUIT_STATES[type];
         ctx.metrics.agentCircuitChanged(tenantId, to);
+        // A reopened or recovered agent is judged afresh, on outcomes after the change.
+        if (to !== 'half_open') this.windows.delete(agentKey(tenantId, agentId));
         const fields = { tenant_id: tenantId, agent_id: agentId, circuit: to, ...change.events[0]!.data };
         if (to === 'open') ctx.logger.warn(fields, 'agent circuit breaker opened: no tasks for it until a probe succeeds');
         else ctx.logger.info(fields, to === 'closed' ? 'agent circuit breaker closed: its probe task succeeded' : 'agent circuit breaker half-open: one probe task');
@@ -80,4 +144,15 @@ export class AgentBreakers {
       ctx.logger.error({ err: error, tenant_id: tenantId, agent_id: agentId }, "agent circuit breaker: the agent's change could not be saved");
     }
   }
+
+  /** Whether, for each of its capabilities, one more agent may be out of routing. */
+  private mayOpen(agent: Agent): boolean {
+    const { maxEjectionPercent } = this.ctx.settings.agentBreaker;
+    return agent.capabilities.every((c) => {
+      const { out, agents } = this.ctx.directory.circuitsFor(agent.tenantId, c.name);
+      return mayOpenAnother(out, agents, maxEjectionPercent);
+    });
+  }
 }
+
+const agentKey = (tenantId: string, agentId: string) => `${tenantId}\u0000${agentId}`;

@@ -98,6 +98,17 @@ export class AgentDirectory {
     return counts;
   }
 
+  /** Of the tenant's agents of the capability: how many are out of routing by their breaker (open or half-open), of how many. */
+  circuitsFor(tenantId: string, capability: string): { out: number; agents: number } {
+    const ids = this.byCapability.get(key(tenantId, capability));
+    let out = 0;
+    for (const k of ids ?? []) {
+      const state = this.agents.get(k)?.circuit?.state;
+      if (state !== undefined && state !== 'closed') out++;
+    }
+    return { out, agents: ids?.size ?? 0 };
+  }
+
   /** Live agents of the tenant able to run the capability. */
   liveFor(tenantId: string, capability: string): Agent[] {
     const ids = this.byCapability.get(key(tenantId, capability));

@@ -287,6 +287,8 @@ export interface MeshMetrics {
   secretAccessed(tenantId: string, outcome: SecretAccessOutcome): void;
   /** An agent's circuit breaker changed state. */
   agentCircuitChanged(tenantId: string, to: 'open' | 'half_open' | 'closed'): void;
+  /** An agent's breaker would have opened, but too many agents of its capabilities were out already. */
+  agentEjectionCapped(tenantId: string): void;
 }
 
 export type SecretAccessOutcome = 'granted' | 'denied' | 'destroyed' | 'error';
@@ -299,6 +301,7 @@ export const NO_METRICS: MeshMetrics = {
   agentRegistered() {},
   secretAccessed() {},
   agentCircuitChanged() {},
+  agentEjectionCapped() {},
 };
 
 /** A request found nobody serving its subject (between one mesh leader and the next, say). */

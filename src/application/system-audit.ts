@@ -46,7 +46,16 @@ export function systemAuditOf(event: DomainEvent): AuditRecord | undefined {
         ...base,
         action: AuditAction.AGENT_UPDATED,
         status: AuditStatus.FAILURE,
-        details: { change: `unhealthy: circuit breaker opened after ${String(d.consecutiveFailures)} failures in a row`, cooldownMs: d.cooldownMs, probeFailed: d.probeFailed },
+        details: {
+          change:
+            d.reason === 'failure_rate'
+              ? d.probeFailed
+                ? 'unhealthy: circuit breaker opened again: its probe task failed'
+                : `unhealthy: circuit breaker opened: it failed ${percent(d.failureRatio)} of its last tasks, its peers ${percent(d.peerFailureRatio)}`
+              : `unhealthy: circuit breaker opened after ${String(d.consecutiveFailures)} failures in a row`,
+          cooldownMs: d.cooldownMs,
+          probeFailed: d.probeFailed,
+        },
       };
     case 'AgentCircuitHalfOpened':
       return { ...base, action: AuditAction.AGENT_UPDATED, status: AuditStatus.SUCCESS, details: { change: 'half-open: one probe task' } };
@@ -56,3 +65,5 @@ export function systemAuditOf(event: DomainEvent): AuditRecord | undefined {
       return undefined;
   }
 }
+
+const percent = (ratio: unknown) => `${Math.round(Number(ratio) * 100)}%`;

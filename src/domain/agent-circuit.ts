@@ -1,5 +1,6 @@
 import { isLive, loadStatus, transition, type Agent } from './agent.js';
 import type { DomainEvent } from './events.js';
+import type { OutlierVerdict } from './outcome-window.js';
 
 /**
  * An agent's circuit breaker: closed (routed to), open (unhealthy: no tasks until its cool-down
@@ -17,14 +18,24 @@ export interface AgentCircuit {
 }
 
 export interface AgentBreakerSettings {
-  /** Failures in a row that open it; 0 turns agent breakers off. */
+  /** Lapsed leases in a row that open it; 0 turns agent breakers off. */
   failureThreshold: number;
   /** How long it stays open before a probe, the first time; doubled on each reopening. */
   cooldownMs: number;
   maxCooldownMs: number;
+  /** The failure ratio (of its last outcomes) from which an agent failing what its peers get done is opened; 0 turns that rule off. */
+  failureRatio: number;
+  /** The most of a capability's agents that may be open or half-open at once (always at least one). */
+  maxEjectionPercent: number;
 }
 
-export const DEFAULT_AGENT_BREAKER_SETTINGS: AgentBreakerSettings = { failureThreshold: 5, cooldownMs: 30_000, maxCooldownMs: 600_000 };
+export const DEFAULT_AGENT_BREAKER_SETTINGS: AgentBreakerSettings = {
+  failureThreshold: 5,
+  cooldownMs: 30_000,
+  maxCooldownMs: 600_000,
+  failureRatio: 0.5,
+  maxEjectionPercent: 50,
+};
 
 const CLOSED: AgentCircuit = { state: 'closed', consecutiveFailures: 0, opens: 0 };
 
@@ -51,14 +62,39 @@ export function recordAgentOutcome(agent: Agent, outcome: 'success' | 'failure',
   const failures = circuit.consecutiveFailures + 1;
   if (circuit.state === 'open') return { agent: { ...agent, circuit: { ...circuit, consecutiveFailures: failures } }, events: [] };
   if (circuit.state === 'closed' && failures < settings.failureThreshold) return { agent: { ...agent, circuit: { ...circuit, consecutiveFailures: failures } }, events: [] };
+  return open(agent, { ...circuit, consecutiveFailures: failures }, settings, now, { reason: 'lapsed_leases', ...(error !== undefined && { error }) });
+}
+
+/**
+ * A failure the agent reported on a task, while its peers get theirs done (`judgeAgainstPeers`
+ * found it an outlier), or while it is half-open (its probe failed): open.
+ */
+export function openAsOutlier(agent: Agent, verdict: OutlierVerdict | 'probe_failed', settings: AgentBreakerSettings, now: number, error?: string): Change {
+  const circuit = circuitOf(agent);
+  if (settings.failureThreshold === 0 || agent.status === 'terminated' || circuit.state === 'open') return { agent, events: [] };
+  if (verdict === 'probe_failed' && circuit.state !== 'half_open') return { agent, events: [] };
+  const figures = verdict === 'probe_failed' ? {} : { failureRatio: verdict.failureRatio, peerFailureRatio: verdict.peerFailureRatio, peers: verdict.peers };
+  return open(agent, circuit, settings, now, { reason: 'failure_rate', ...figures, ...(error !== undefined && { error }) });
+}
+
+function open(agent: Agent, circuit: AgentCircuit, settings: AgentBreakerSettings, now: number, data: Record<string, unknown>): Change {
   const cooldownMs = Math.min(settings.maxCooldownMs, settings.cooldownMs * 2 ** circuit.opens);
-  const opened: AgentCircuit = { state: 'open', consecutiveFailures: failures, opens: circuit.opens + 1, openedAt: now, probeAt: now + cooldownMs };
+  const opened: AgentCircuit = { state: 'open', consecutiveFailures: circuit.consecutiveFailures, opens: circuit.opens + 1, openedAt: now, probeAt: now + cooldownMs };
   return transition(agent, { status: 'unhealthy', circuit: opened }, 'AgentCircuitOpened', now, {
-    consecutiveFailures: failures,
+    consecutiveFailures: circuit.consecutiveFailures,
     cooldownMs,
     probeFailed: circuit.state === 'half_open',
-    ...(error !== undefined && { error }),
+    ...data,
   });
+}
+
+/**
+ * Envoy's max_ejection_percent: at most that share of a capability's agents out of routing at
+ * once, so that a fault shared by all of them (their upstream down) cannot empty the capability;
+ * one agent may always be out.
+ */
+export function mayOpenAnother(alreadyOut: number, agents: number, maxEjectionPercent: number): boolean {
+  return alreadyOut + 1 <= Math.max(1, Math.floor((agents * maxEjectionPercent) / 100));
 }
 
 /** Its cool-down is over and it heartbeats: it may take one probe task. */

@@ -4,6 +4,7 @@ export * from './validation.js';
 export * from './tenant.js';
 export * from './agent.js';
 export * from './agent-circuit.js';
+export * from './outcome-window.js';
 export * from './task.js';
 export * from './trace-context.js';
 export * from './routing/candidate.js';

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Agent } from '../../src/sdk/index.js';
 import { eventually, startHarness, type Harness } from '../support/mesh-harness.js';
 
 /** An agent that keeps failing is taken out of routing by its own circuit breaker, probed after a cool-down, and brought back. */
@@ -92,7 +93,7 @@ describe('per-agent circuit breakers', () => {
     expect((await h.admin.get(taken!.id)).status).toBe('completed');
   });
 
-  it('does not blame an agent for a task that failed before (a poison task bouncing between agents), nor for failures it reports', { timeout: 60_000 }, async () => {
+  it('does not blame an agent for a task that failed before (a poison task bouncing between agents), nor for failures it reports with no peer to compare with', { timeout: 60_000 }, async () => {
     await h.admin.registerAgent({ id: 'patient', name: 'patient', capabilities: [{ name: 'breaker-poison' }] });
     const { id } = await h.admin.submit('breaker-poison', { poison: true }, { maxAttempts: 20, leaseMs: 150 });
     // Its first attempt lapses (that counts), the next ones lapse or fail (those do not).
@@ -103,7 +104,7 @@ describe('per-agent circuit breakers', () => {
       await eventually(async () => ['queued', 'assigned'].includes((await h.admin.get(id)).status) || (await h.admin.get(id)).attempts > attempt, 5000, 'the attempt to end');
     }
     expect((await agent('patient')).circuit).toMatchObject({ state: 'closed', consecutiveFailures: 1 });
-    // Reported failures of fresh tasks do not count either.
+    // Reported failures of fresh tasks do not count either: no peer shows that the tasks could be done.
     for (let i = 0; i < 6; i++) {
       const { id: fresh } = await h.admin.submit('breaker-poison', { i }, { maxAttempts: 1 });
       const task = await h.admin.nextTask('patient', 3000);
@@ -123,5 +124,93 @@ describe('per-agent circuit breakers', () => {
       else await h.admin.cancel(id);
     }
     expect(await agent('picky')).toMatchObject({ status: 'available', circuit: { state: 'closed', consecutiveFailures: 0 } });
+  });
+
+  /** SDK agents on one capability: each either does its tasks or fails them all (retryable). */
+  const workers = (capability: string, behaviours: Record<string, 'works' | 'fails'>) =>
+    Promise.all(
+      Object.entries(behaviours).map(([id, behaviour]) =>
+        new Agent({ url: h.url, apiKey: h.adminKey, id, name: id, capabilities: [capability], transport: 'poll', heartbeatIntervalMs: 100 })
+          .handle(capability, () => {
+            if (behaviour === 'fails') throw new Error('upstream refused the call');
+            return 'done';
+          })
+          .start(),
+      ),
+    );
+  const openings = async (id: string) =>
+    (await h.running.store.events.readStream('default', 'agent', id)).filter((e) => e.type === 'AgentCircuitOpened').map((e) => e.data as { reason: string; failureRatio?: number; peerFailureRatio?: number });
+
+  it('opens an agent that fails the tasks its peers get done (failure rate against its peers), and only that one', { timeout: 60_000 }, async () => {
+    const started = await workers('breaker-rate', { 'rate-good-1': 'works', 'rate-good-2': 'works', 'rate-broken': 'fails' });
+    try {
+      const ids = await Promise.all(Array.from({ length: 60 }, (_, i) => h.admin.submit('breaker-rate', { i }, { maxAttempts: 50, routing: { strategy: 'round_robin' } }).then((t) => t.id)));
+      const tasks = await Promise.all(ids.map((id) => h.admin.waitForResult(id, { timeoutMs: 30_000 })));
+      expect(tasks.every((t) => t.status === 'completed')).toBe(true);
+      const [opened] = await openings('rate-broken');
+      expect(opened).toMatchObject({ reason: 'failure_rate', failureRatio: 1, peerFailureRatio: 0 });
+      expect(await openings('rate-good-1')).toEqual([]);
+      expect(await openings('rate-good-2')).toEqual([]);
+      await eventually(
+        async () => {
+          const audit = await h.request('GET', '/v1/audit?action=AGENT_UPDATED&resourceId=rate-broken');
+          return (audit.body.items as Array<{ details: { change: string } }>).some((e) => e.details.change === 'unhealthy: circuit breaker opened: it failed 100% of its last tasks, its peers 0%');
+        },
+        5000,
+        'the audit entry',
+      );
+    } finally {
+      await Promise.all(started.map((w) => w.stop({ graceMs: 100 })));
+    }
+  });
+
+  it('opens none when every agent fails alike (their upstream down for all)', { timeout: 60_000 }, async () => {
+    const started = await workers('breaker-down', { 'down-1': 'fails', 'down-2': 'fails', 'down-3': 'fails' });
+    try {
+      const ids = await Promise.all(Array.from({ length: 30 }, (_, i) => h.admin.submit('breaker-down', { i }, { maxAttempts: 3 }).then((t) => t.id)));
+      const tasks = await Promise.all(ids.map((id) => h.admin.waitForResult(id, { timeoutMs: 30_000 })));
+      expect(tasks.every((t) => t.status === 'dead_lettered')).toBe(true);
+      for (const id of ['down-1', 'down-2', 'down-3']) {
+        expect(await openings(id)).toEqual([]);
+        expect((await agent(id)).circuit.state).toBe('closed');
+      }
+    } finally {
+      await Promise.all(started.map((w) => w.stop({ graceMs: 100 })));
+    }
+  });
+});
+
+describe('the cap on agents out of routing at once', () => {
+  let h: Harness;
+  const agent = (id: string) => h.request('GET', `/v1/agents/${id}`).then((r) => r.body);
+  const lapse = async (id: string) => {
+    const { id: taskId } = await h.admin.submit('capped-work', { fresh: true }, { maxAttempts: 1, leaseMs: 150 });
+    expect((await h.admin.nextTask(id, 3000))?.id).toBe(taskId);
+    await eventually(async () => (await h.admin.get(taskId)).status === 'dead_lettered', 5000, 'the lease to lapse');
+  };
+
+  beforeAll(async () => {
+    h = await startHarness({ AGENTMESH_AGENT_BREAKER_FAILURES: '2', AGENTMESH_AGENT_BREAKER_COOLDOWN_MS: '600000', AGENTMESH_AGENT_BREAKER_MAX_EJECTION_PERCENT: '50', AGENTMESH_SWEEP_INTERVAL_MS: '50' });
+  });
+  afterAll(async () => h?.close());
+
+  it('keeps a failing agent in routing while half of its capability is out, and opens it once that is no longer so', async () => {
+    await h.admin.registerAgent({ id: 'cap-1', name: 'cap-1', capabilities: [{ name: 'capped-work' }] });
+    await lapse('cap-1');
+    await lapse('cap-1');
+    expect((await agent('cap-1')).circuit.state).toBe('open');
+
+    await h.admin.registerAgent({ id: 'cap-2', name: 'cap-2', capabilities: [{ name: 'capped-work' }] });
+    await lapse('cap-2');
+    await lapse('cap-2');
+    // One of two is out already: the second stays in routing, its failures counted.
+    expect(await agent('cap-2')).toMatchObject({ status: 'available', circuit: { state: 'closed', consecutiveFailures: 2 } });
+    const metrics = (await h.request('GET', '/metrics')).body as string;
+    expect(metrics).toMatch(/agentmesh_agent_circuit_ejections_capped_total\{tenant="default"\} 1/);
+
+    // The first one leaves the mesh: the next lapse of the second opens it.
+    expect((await h.request('DELETE', '/v1/agents/cap-1')).status).toBeLessThan(300);
+    await lapse('cap-2');
+    expect(await agent('cap-2')).toMatchObject({ status: 'unhealthy', circuit: { state: 'open', consecutiveFailures: 3 } });
   });
 });

@@ -64,6 +64,7 @@ export class AgentMeshMetrics implements MeshMetrics {
   private readonly secretAccess: Counter<'tenant' | 'outcome'>;
   private readonly rateLimitedRequests: Counter<'tenant' | 'scope'>;
   private readonly agentCircuitTransitions: Counter<'tenant' | 'to'>;
+  private readonly agentEjectionsCapped: Counter<'tenant'>;
   private readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
 
   constructor(options: MetricsOptions = DEFAULT_METRICS_OPTIONS) {
@@ -111,6 +112,12 @@ export class AgentMeshMetrics implements MeshMetrics {
       name: 'agentmesh_agent_circuit_transitions_total',
       help: "Agents' circuit breakers changing state, by the state entered (open: taken out of routing; half_open: one probe task; closed: back)",
       labelNames: ['tenant', 'to'],
+      registers,
+    });
+    this.agentEjectionsCapped = new Counter({
+      name: 'agentmesh_agent_circuit_ejections_capped_total',
+      help: "Agents' circuit breakers kept closed because AGENTMESH_AGENT_BREAKER_MAX_EJECTION_PERCENT of their capability's agents were out already",
+      labelNames: ['tenant'],
       registers,
     });
     this.agentsCreated = new Counter({ name: 'agentmesh_agents_created_total', help: 'Agents registered (not counting re-registrations)', labelNames: ['tenant'], registers });
@@ -285,6 +292,10 @@ export class AgentMeshMetrics implements MeshMetrics {
 
   agentCircuitChanged(tenantId: string, to: 'open' | 'half_open' | 'closed'): void {
     this.agentCircuitTransitions.inc({ tenant: this.tenants.value(tenantId), to });
+  }
+
+  agentEjectionCapped(tenantId: string): void {
+    this.agentEjectionsCapped.inc({ tenant: this.tenants.value(tenantId) });
   }
 
   secretAccessed(tenantId: string, outcome: SecretAccessOutcome): void {

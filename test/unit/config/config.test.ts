@@ -22,7 +22,13 @@ describe('loadConfig', () => {
   });
 
   it('takes the resilience settings, and refuses values out of range', () => {
-    expect(loadConfig({})).toMatchObject({ dependencyPolicies: true, mesh: { agentBreaker: { failureThreshold: 5, cooldownMs: 30_000, maxCooldownMs: 600_000 } } });
+    expect(loadConfig({})).toMatchObject({
+      dependencyPolicies: true,
+      mesh: { agentBreaker: { failureThreshold: 5, cooldownMs: 30_000, maxCooldownMs: 600_000, failureRatio: 0.5, maxEjectionPercent: 50 } },
+    });
+    expect(loadConfig({ AGENTMESH_AGENT_BREAKER_FAILURE_RATIO: '0', AGENTMESH_AGENT_BREAKER_MAX_EJECTION_PERCENT: '100' })).toMatchObject({
+      mesh: { agentBreaker: { failureRatio: 0, maxEjectionPercent: 100 } },
+    });
     expect(loadConfig({ AGENTMESH_DEPENDENCY_POLICIES: 'off', AGENTMESH_AGENT_BREAKER_FAILURES: '0', AGENTMESH_AGENT_BREAKER_COOLDOWN_MS: '900000' })).toMatchObject({
       dependencyPolicies: false,
       mesh: { agentBreaker: { failureThreshold: 0, cooldownMs: 900_000, maxCooldownMs: 900_000 } },
@@ -30,6 +36,8 @@ describe('loadConfig', () => {
     expect(fails({ AGENTMESH_DEPENDENCY_POLICIES: 'maybe' })).toMatch(/^AGENTMESH_DEPENDENCY_POLICIES must be one of on, off, got 'maybe'/);
     expect(fails({ AGENTMESH_AGENT_BREAKER_FAILURES: '-1' })).toMatch(/^AGENTMESH_AGENT_BREAKER_FAILURES must be an integer from 0 to 1000/);
     expect(fails({ AGENTMESH_AGENT_BREAKER_COOLDOWN_MS: '5' })).toMatch(/^AGENTMESH_AGENT_BREAKER_COOLDOWN_MS must be an integer from 100 to 3600000/);
+    expect(fails({ AGENTMESH_AGENT_BREAKER_FAILURE_RATIO: '1.5' })).toMatch(/^AGENTMESH_AGENT_BREAKER_FAILURE_RATIO must be a number from 0 to 1, got '1.5'/);
+    expect(fails({ AGENTMESH_AGENT_BREAKER_MAX_EJECTION_PERCENT: '150' })).toMatch(/^AGENTMESH_AGENT_BREAKER_MAX_EJECTION_PERCENT must be an integer from 0 to 100/);
   });
 
   it('takes the log settings, and refuses a format, a redaction path or a sample rate it cannot use', () => {

@@ -1,7 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { circuitOf, halfOpen, heartbeat, isProbeDue, recordAgentOutcome, registerAgent, routableSlots, type Agent, type AgentBreakerSettings } from '../../../src/domain/index.js';
+import {
+  circuitOf,
+  halfOpen,
+  heartbeat,
+  isProbeDue,
+  mayOpenAnother,
+  openAsOutlier,
+  recordAgentOutcome,
+  registerAgent,
+  routableSlots,
+  type Agent,
+  type AgentBreakerSettings,
+} from '../../../src/domain/index.js';
 
-const settings: AgentBreakerSettings = { failureThreshold: 3, cooldownMs: 1_000, maxCooldownMs: 3_000 };
+const settings: AgentBreakerSettings = { failureThreshold: 3, cooldownMs: 1_000, maxCooldownMs: 3_000, failureRatio: 0.5, maxEjectionPercent: 50 };
 const fresh = (): Agent => ({ ...registerAgent({ id: 'a-1', tenantId: 't', name: 'a', capabilities: [{ name: 'x' }], maxConcurrentTasks: 4 }, 0).agent });
 
 function failTimes(agent: Agent, n: number, now = 10): Agent {
@@ -64,5 +76,32 @@ describe('agent circuit breaker', () => {
 
   it('is off with a threshold of 0', () => {
     expect(recordAgentOutcome(fresh(), 'failure', { ...settings, failureThreshold: 0 }, 1).events).toEqual([]);
+  });
+
+  it('opens an outlier that its peers outperform, with the figures; reopens a half-open agent whose probe failed; leaves an open one be', () => {
+    const verdict = { failureRatio: 0.9, peerFailureRatio: 0.05, peers: 3 };
+    const opened = openAsOutlier(fresh(), verdict, settings, 100, 'upstream refused');
+    expect(opened.agent).toMatchObject({ status: 'unhealthy', circuit: { state: 'open', opens: 1, probeAt: 1_100 } });
+    expect(opened.events).toMatchObject([{ type: 'AgentCircuitOpened', data: { reason: 'failure_rate', failureRatio: 0.9, peerFailureRatio: 0.05, peers: 3, probeFailed: false } }]);
+    expect(openAsOutlier(opened.agent, verdict, settings, 200).events).toEqual([]);
+    // A probe failure only means something while half-open.
+    expect(openAsOutlier(fresh(), 'probe_failed', settings, 100).events).toEqual([]);
+    const half = halfOpen(opened.agent, 1_100).agent;
+    const reopened = openAsOutlier(half, 'probe_failed', settings, 1_200);
+    expect(reopened.agent.circuit).toMatchObject({ state: 'open', opens: 2, probeAt: 3_200 });
+    expect(reopened.events).toMatchObject([{ data: { reason: 'failure_rate', probeFailed: true } }]);
+    expect(openAsOutlier(fresh(), verdict, { ...settings, failureThreshold: 0 }, 1).events).toEqual([]);
+  });
+
+  it('caps how many agents of a capability may be out at once, but always lets one go', () => {
+    expect(mayOpenAnother(0, 1, 50)).toBe(true);
+    expect(mayOpenAnother(1, 1, 100)).toBe(false);
+    expect(mayOpenAnother(0, 2, 50)).toBe(true);
+    expect(mayOpenAnother(1, 2, 50)).toBe(false);
+    expect(mayOpenAnother(4, 10, 50)).toBe(true);
+    expect(mayOpenAnother(5, 10, 50)).toBe(false);
+    expect(mayOpenAnother(0, 10, 0)).toBe(true);
+    expect(mayOpenAnother(1, 10, 0)).toBe(false);
+    expect(mayOpenAnother(9, 10, 100)).toBe(true);
   });
 });
