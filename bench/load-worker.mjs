@@ -33,6 +33,7 @@ parentPort.on('message', async (msg) => {
     );
     parentPort.postMessage({ type: 'flooded', sent });
   } else if (msg.type === 'paced') {
+    latencies.length = 0;
     // The first `warmupSeconds` run at the same rate but are not measured (JIT, WASM memory growth).
     const interval = 1000 / msg.rate;
     const warmupMs = (msg.warmupSeconds ?? 2) * 1000;

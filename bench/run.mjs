@@ -12,6 +12,7 @@ import { measureObservabilityCosts, measureObservabilityEndToEnd } from './obser
 import { measureAuditOnPglite, measureAuditOnPostgres, measureHashCost } from './audit.mjs';
 import { measureSecretReads } from './secrets.mjs';
 import { measurePoliciesEndToEnd, measurePolicyCosts } from './resilience.mjs';
+import { measureFairness } from './fairness.mjs';
 
 const quick = process.argv.includes('--quick');
 const f = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
@@ -69,6 +70,12 @@ line("  the read's own work in process, p50 / p99 ms", `${f(secrets.ownWork.p50M
 line('  reads/s, 16 connections', f(secrets.secretRps), `baseline ${f(secrets.baselineRps)} GET/s; ratio ${f(secrets.secretRps / secrets.baselineRps, 2)}`);
 line('  vault open (envelope: two AES-256-GCM opens), µs', f(secrets.vaultOpenMicros, 1), `bare AES-256-GCM open ${f(secrets.bareOpenMicros, 1)} µs; ratio ${f(secrets.vaultOpenMicros / secrets.bareOpenMicros, 2)}`);
 line("  an audit entry's personal data sealed (address, user agent), µs", f(secrets.personalSealMicros, 1), `ratio to a bare AES-256-GCM open ${f(secrets.personalSealMicros / secrets.bareOpenMicros, 2)}`);
+
+const fair = await measureFairness({ rounds: quick ? 3 : 5 });
+console.log(`\nFairness, embedded defaults: a quiet tenant at ${fair.quietRate} tasks/s alone, and beside a loud one at ${fair.loudRate}/s (rounds alternate; each tenant's client and agents on a worker thread)`);
+line('  quiet alone: submit -> handler p50 / p99 ms', `${f(fair.aloneP50Ms, 1)} / ${f(fair.aloneP99Ms, 1)}`, `${fair.quietTasks} quiet tasks in all`);
+line('  quiet beside the loud one: p50 / p99 ms', `${f(fair.besideP50Ms, 1)} / ${f(fair.besideP99Ms, 1)}`, `${fair.loudTasks} loud tasks`);
+line('  p99 ratio (goal <= 2)', f(fair.ratio, 2));
 
 // Paced submits arrive one at a time, so they do not batch: pace at half the single-request peak.
 const paced = await measurePaced({ rate: Math.max(50, Math.round(single.tasksPerSecond / 2)), seconds: quick ? 3 : 5 });

@@ -1,0 +1,67 @@
+// Fairness between tenants: a quiet tenant's submit-to-delivery p99 alone, and beside a tenant
+// submitting at 10 times its rate (issue 9's goal: within 2x). Each tenant's client and agents run
+// in a worker thread of their own, so the mesh's thread does only the mesh's work. Rounds alternate
+// (quiet alone, then both), so that whatever else the machine does falls on both figures alike.
+import { Worker } from 'node:worker_threads';
+import { AgentMeshClient } from '../dist/sdk/index.js';
+import { BENCH_ADMIN_KEY, percentile, startBenchMesh } from './e2e.mjs';
+import { once } from './e2e-threads.mjs';
+
+async function tenantWorker(mesh, id) {
+  const admin = new AgentMeshClient({ url: mesh.url, apiKey: BENCH_ADMIN_KEY });
+  const created = await admin.http.json('POST', '/v1/tenants', { body: { id, quotas: { maxTasksPerHour: 1_000_000_000 } } });
+  const worker = new Worker(new URL('./load-worker.mjs', import.meta.url), { workerData: { url: mesh.url, apiKey: created.apiKey.key, agents: 2 } });
+  await once(worker, 'ready');
+  return worker;
+}
+
+async function paced(worker, rate, seconds, warmupSeconds = 0) {
+  worker.postMessage({ type: 'paced', rate, seconds, warmupSeconds });
+  return (await once(worker, 'paced-done')).latencies;
+}
+
+export async function measureFairness({ quietRate = 20, factor = 10, rounds = 5, roundSeconds = 1 } = {}) {
+  const mesh = await startBenchMesh();
+  const quiet = await tenantWorker(mesh, 'fair-quiet');
+  const loud = await tenantWorker(mesh, 'fair-loud');
+  try {
+    // Warm-up of both (connections, JIT, the store's first pages), not measured.
+    await Promise.all([paced(quiet, quietRate, 0, 1), paced(loud, quietRate * factor, 0, 1)]);
+    const alone = [];
+    const beside = [];
+    let loudTasks = 0;
+    for (let round = 0; round < rounds; round++) {
+      alone.push(...(await paced(quiet, quietRate, roundSeconds)));
+      const [q, l] = await Promise.all([paced(quiet, quietRate, roundSeconds), paced(loud, quietRate * factor, roundSeconds)]);
+      beside.push(...q);
+      loudTasks += l.length;
+    }
+    const p99 = (values) => percentile([...values].sort((a, b) => a - b), 99);
+    const p50 = (values) => percentile([...values].sort((a, b) => a - b), 50);
+    return {
+      quietRate,
+      loudRate: quietRate * factor,
+      quietTasks: alone.length + beside.length,
+      loudTasks,
+      aloneP50Ms: p50(alone),
+      aloneP99Ms: p99(alone),
+      besideP50Ms: p50(beside),
+      besideP99Ms: p99(beside),
+      ratio: p99(beside) / p99(alone),
+    };
+  } finally {
+    for (const worker of [quiet, loud]) {
+      worker.postMessage({ type: 'stop' });
+      await once(worker, 'stopped');
+      await worker.terminate();
+    }
+    await mesh.close();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const r = await measureFairness();
+  console.log(
+    `quiet tenant ${r.quietRate}/s, loud ${r.loudRate}/s (${r.loudTasks} tasks): quiet p50 / p99 submit-to-delivery ${r.aloneP50Ms.toFixed(1)} / ${r.aloneP99Ms.toFixed(1)} ms alone, ${r.besideP50Ms.toFixed(1)} / ${r.besideP99Ms.toFixed(1)} ms beside the loud one: p99 ratio ${r.ratio.toFixed(2)} (goal <= 2)`,
+  );
+}
