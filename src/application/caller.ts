@@ -9,6 +9,8 @@ export interface Caller {
   platform: boolean;
   /** An agent key's agent, the only one it may act as. */
   agentId?: string;
+  /** The key's own requests per minute, when it has one. */
+  rateLimitPerMinute?: number;
 }
 
 export function requireRole(caller: Caller, allowed: readonly Role[], action: string): void {

@@ -51,6 +51,8 @@ export interface ApiKeyRecord {
   secretHash: string;
   createdAt: number;
   revokedAt?: number;
+  /** This key's own requests per minute, in place of AGENTMESH_RATE_LIMIT_PER_KEY. */
+  rateLimitPerMinute?: number;
 }
 
 export interface ApiKeyRepository {
@@ -61,6 +63,8 @@ export interface ApiKeyRepository {
   revoke(tenantId: string, id: string, now: number): Promise<boolean>;
   /** Replaces a live key's secret; the old one stops working. Returns false when no such live key of the tenant exists. */
   replaceSecret(tenantId: string, id: string, secretHash: string): Promise<boolean>;
+  /** Sets (or with undefined, clears) a live key's own rate limit. Returns false when no such live key of the tenant exists. */
+  setRateLimit(tenantId: string, id: string, perMinute: number | undefined): Promise<boolean>;
 }
 
 export interface AgentFilter {

@@ -51,14 +51,11 @@ export class RateLimiter {
     private readonly limits: RateLimits,
   ) {}
 
-  get active(): boolean {
-    return this.limits.perKey > 0 || this.limits.perTenant > 0;
-  }
-
-  /** Counts the request; rejects with QuotaExceededError (Retry-After) when a limit is passed. */
+  /** Counts the request; rejects with QuotaExceededError (Retry-After) when a limit is passed. A key's own limit replaces the default per-key one. */
   async admit(caller: Caller, now: number): Promise<RateState | undefined> {
     const counting: Array<Promise<Counted>> = [];
-    if (this.limits.perKey > 0) counting.push(this.count(caller.tenantId, `rate:key:${caller.keyId}`, 'key', this.limits.perKey, now));
+    const perKey = caller.rateLimitPerMinute ?? this.limits.perKey;
+    if (perKey > 0) counting.push(this.count(caller.tenantId, `rate:key:${caller.keyId}`, 'key', perKey, now));
     if (this.limits.perTenant > 0) counting.push(this.count(caller.tenantId, 'rate:tenant', 'tenant', this.limits.perTenant, now));
     if (counting.length === 0) return undefined;
     const counted = await Promise.all(counting);

@@ -156,6 +156,19 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
       expect((await store.apiKeys.list('keys-co')).map((k) => k.id)).toEqual(['k1']);
     });
 
+    it("keeps a key's own rate limit: set, changed, cleared, never on another tenant's key or a revoked one", async () => {
+      await store.tenants.create({ id: 'tiered', name: 'Tiered', quotas: { maxAgents: 3, maxTasksPerHour: 50 }, createdAt: now });
+      await store.apiKeys.create({ id: 'tk1', tenantId: 'tiered', name: 'basic', role: 'observer', platform: false, secretHash: 't'.repeat(64), createdAt: now, rateLimitPerMinute: 10 });
+      expect(await store.apiKeys.findBySecretHash('t'.repeat(64))).toMatchObject({ id: 'tk1', rateLimitPerMinute: 10 });
+      expect(await store.apiKeys.setRateLimit('acme', 'tk1', 5)).toBe(false);
+      expect(await store.apiKeys.setRateLimit('tiered', 'tk1', 10_000)).toBe(true);
+      expect((await store.apiKeys.list('tiered'))[0]).toMatchObject({ rateLimitPerMinute: 10_000 });
+      expect(await store.apiKeys.setRateLimit('tiered', 'tk1', undefined)).toBe(true);
+      expect((await store.apiKeys.findBySecretHash('t'.repeat(64)))?.rateLimitPerMinute).toBeUndefined();
+      await store.apiKeys.revoke('tiered', 'tk1', now + 1);
+      expect(await store.apiKeys.setRateLimit('tiered', 'tk1', 100)).toBe(false);
+    });
+
     it('lists active tasks oldest first and filters tasks by status, capability and agent with cursor pages', async () => {
       await store.tenants.create({ id: 'lists', name: 'Lists', quotas: { maxAgents: 3, maxTasksPerHour: 1000 }, createdAt: now });
       const ids = new UuidV7Generator();

@@ -19,7 +19,14 @@ export class Authenticator {
     const hash = hashApiKey(secret);
     const record = await this.cache.getOrLoad(apiKeyCacheKey(hash), () => this.apiKeys.findBySecretHash(hash));
     if (!record || record.revokedAt !== undefined) throw new UnauthorizedError('invalid or revoked API key');
-    return { keyId: record.id, tenantId: record.tenantId, role: record.role, platform: record.platform, ...(record.agentId !== undefined && { agentId: record.agentId }) };
+    return {
+      keyId: record.id,
+      tenantId: record.tenantId,
+      role: record.role,
+      platform: record.platform,
+      ...(record.agentId !== undefined && { agentId: record.agentId }),
+      ...(record.rateLimitPerMinute !== undefined && { rateLimitPerMinute: record.rateLimitPerMinute }),
+    };
   }
 
   /** The key was revoked, or its secret replaced: `record` as it was before, with the secret's hash that stops working. */

@@ -12,7 +12,12 @@ export interface ApiKeyView {
   agentId?: string;
   createdAt: number;
   revokedAt?: number;
+  rateLimitPerMinute?: number;
 }
+
+/** The seed's rate-limit tiers, in requests per minute; any whole number in range is taken. */
+export const RATE_LIMIT_TIERS = [10, 100, 1_000, 10_000] as const;
+export const MAX_KEY_RATE_LIMIT = 100_000_000;
 
 const view = (k: ApiKeyRecord): ApiKeyView => ({
   id: k.id,
@@ -21,9 +26,16 @@ const view = (k: ApiKeyRecord): ApiKeyView => ({
   ...(k.agentId !== undefined && { agentId: k.agentId }),
   createdAt: k.createdAt,
   ...(k.revokedAt !== undefined && { revokedAt: k.revokedAt }),
+  ...(k.rateLimitPerMinute !== undefined && { rateLimitPerMinute: k.rateLimitPerMinute }),
 });
 
-export async function createApiKey(ctx: MeshContext, caller: Caller, input: { name: string; role: Role; agentId?: string }) {
+function assertRateLimit(perMinute: number | undefined): void {
+  if (perMinute !== undefined && !(Number.isInteger(perMinute) && perMinute >= 1 && perMinute <= MAX_KEY_RATE_LIMIT)) {
+    throw new ValidationError(`rateLimitPerMinute must be a whole number from 1 to ${MAX_KEY_RATE_LIMIT} (the tiers: ${RATE_LIMIT_TIERS.join(', ')})`, 'rateLimitPerMinute');
+  }
+}
+
+export async function createApiKey(ctx: MeshContext, caller: Caller, input: { name: string; role: Role; agentId?: string; rateLimitPerMinute?: number }) {
   requireRole(caller, CAN_MANAGE_KEYS, 'create API keys');
   if (!ROLES.includes(input.role)) throw new ValidationError(`role must be one of ${ROLES.join(', ')}`, 'role');
   const name = input.name.trim();
@@ -31,6 +43,7 @@ export async function createApiKey(ctx: MeshContext, caller: Caller, input: { na
   if (input.role === 'agent' && input.agentId === undefined) throw new ValidationError('an agent key acts as one agent: name it in agentId', 'agentId');
   if (input.role !== 'agent' && input.agentId !== undefined) throw new ValidationError(`only agent keys are bound to an agent; a key of role '${input.role}' takes no agentId`, 'agentId');
   if (input.agentId !== undefined) assertIdentifier(input.agentId, 'agentId');
+  assertRateLimit(input.rateLimitPerMinute);
   const { id, secret } = newApiKeySecret();
   const record: ApiKeyRecord = {
     id,
@@ -41,6 +54,7 @@ export async function createApiKey(ctx: MeshContext, caller: Caller, input: { na
     secretHash: hashApiKey(secret),
     createdAt: ctx.clock.now(),
     ...(input.agentId !== undefined && { agentId: input.agentId }),
+    ...(input.rateLimitPerMinute !== undefined && { rateLimitPerMinute: input.rateLimitPerMinute }),
   };
   await ctx.apiKeys.create(record);
   return { ...view(record), key: secret };
@@ -74,4 +88,16 @@ export async function revokeApiKey(ctx: MeshContext, auth: Authenticator, caller
   const revoked = (await ctx.apiKeys.list(caller.tenantId)).find((k) => k.id === id);
   if (target) await auth.forget(target);
   if (revoked && revoked.secretHash !== target?.secretHash) await auth.forget(revoked);
+}
+
+/** Sets a live key's own rate limit, or with null returns it to the instance's default; every instance applies it at once. */
+export async function setApiKeyRateLimit(ctx: MeshContext, auth: Authenticator, caller: Caller, id: string, perMinute: number | null): Promise<ApiKeyView> {
+  requireRole(caller, CAN_MANAGE_KEYS, 'change API keys');
+  assertRateLimit(perMinute ?? undefined);
+  const target = (await ctx.apiKeys.list(caller.tenantId)).find((k) => k.id === id && k.revokedAt === undefined);
+  if (!target) throw new NotFoundError('api key', id);
+  if (!(await ctx.apiKeys.setRateLimit(caller.tenantId, id, perMinute ?? undefined))) throw new NotFoundError('api key', id);
+  await auth.forget(target);
+  const { rateLimitPerMinute: _previous, ...rest } = target;
+  return view(perMinute === null ? rest : { ...rest, rateLimitPerMinute: perMinute });
 }

@@ -11,6 +11,7 @@ interface ApiKeyRow {
   created_at: string | number;
   revoked_at: string | number | null;
   agent_id: string | null;
+  rate_limit_per_minute: number | null;
 }
 
 const fromRow = (r: ApiKeyRow): ApiKeyRecord => ({
@@ -23,6 +24,7 @@ const fromRow = (r: ApiKeyRow): ApiKeyRecord => ({
   createdAt: Number(r.created_at),
   ...(r.revoked_at !== null && { revokedAt: Number(r.revoked_at) }),
   ...(r.agent_id !== null && { agentId: r.agent_id }),
+  ...(r.rate_limit_per_minute !== null && { rateLimitPerMinute: r.rate_limit_per_minute }),
 });
 
 export class SqlApiKeyRepository implements ApiKeyRepository {
@@ -30,8 +32,8 @@ export class SqlApiKeyRepository implements ApiKeyRepository {
 
   async create(k: ApiKeyRecord): Promise<void> {
     await this.db.query(
-      'INSERT INTO api_keys (id, tenant_id, name, role, platform, secret_hash, created_at, agent_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
-      [k.id, k.tenantId, k.name, k.role, k.platform, k.secretHash, k.createdAt, k.agentId ?? null],
+      'INSERT INTO api_keys (id, tenant_id, name, role, platform, secret_hash, created_at, agent_id, rate_limit_per_minute) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
+      [k.id, k.tenantId, k.name, k.role, k.platform, k.secretHash, k.createdAt, k.agentId ?? null, k.rateLimitPerMinute ?? null],
     );
   }
 
@@ -56,6 +58,11 @@ export class SqlApiKeyRepository implements ApiKeyRepository {
 
   async replaceSecret(tenantId: string, id: string, secretHash: string): Promise<boolean> {
     const { rows } = await this.db.query('UPDATE api_keys SET secret_hash = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL RETURNING id', [tenantId, id, secretHash]);
+    return rows.length > 0;
+  }
+
+  async setRateLimit(tenantId: string, id: string, perMinute: number | undefined): Promise<boolean> {
+    const { rows } = await this.db.query('UPDATE api_keys SET rate_limit_per_minute = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL RETURNING id', [tenantId, id, perMinute ?? null]);
     return rows.length > 0;
   }
 }

@@ -90,8 +90,9 @@ function itemChange(action: AuditAction, resourceType: string, id: string | unde
  */
 export const AUDITED_ROUTES: Record<string, (request: FastifyRequest, reply: Result) => AuditedChange[]> = {
   'POST /v1/tenants': one(AuditAction.TENANT_CREATED, 'tenant', bodyId),
-  'POST /v1/api-keys': one(AuditAction.API_KEY_CREATED, 'api_key', createdId, (r) => ({ role: (r.body as Body)?.role, name: (r.body as Body)?.name, agentId: (r.body as Body)?.agentId })),
+  'POST /v1/api-keys': one(AuditAction.API_KEY_CREATED, 'api_key', createdId, (r) => ({ role: (r.body as Body)?.role, name: (r.body as Body)?.name, agentId: (r.body as Body)?.agentId, rateLimitPerMinute: (r.body as Body)?.rateLimitPerMinute })),
   'DELETE /v1/api-keys/:id': one(AuditAction.API_KEY_REVOKED, 'api_key', param),
+  'PATCH /v1/api-keys/:id': one(AuditAction.CONFIG_CHANGED, 'api_key', param, (r) => ({ rateLimitPerMinute: (r.body as { rateLimitPerMinute?: unknown } | undefined)?.rateLimitPerMinute })),
   'POST /v1/api-keys/:id/rotate': one(AuditAction.API_KEY_ROTATED, 'api_key', param),
   'POST /v1/agents': one(AuditAction.AGENT_CREATED, 'agent', (r, reply) => bodyId(r) ?? createdId(r, reply), (r) => ({ capabilities: ((r.body as Body)?.capabilities as Array<{ name: string }> | undefined)?.map((c) => c.name) })),
   'POST /v1/agents/:id/pause': one(AuditAction.AGENT_UPDATED, 'agent', param, () => ({ change: 'pause' })),

@@ -12,6 +12,7 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'GET /v1/api-keys': 'listApiKeys',
   'POST /v1/api-keys/:id/rotate': 'rotateApiKey',
   'DELETE /v1/api-keys/:id': 'revokeApiKey',
+  'PATCH /v1/api-keys/:id': 'updateApiKey',
   'POST /v1/agents': 'registerAgent',
   'GET /v1/agents': 'listAgents',
   'GET /v1/agents/:id': 'getAgent',

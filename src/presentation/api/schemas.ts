@@ -90,6 +90,13 @@ export const RoleSchema = stringEnum(['admin', 'orchestrator', 'agent', 'observe
 
 const BoundAgent = Type.Optional(Type.String({ description: "An agent key's agent: the only agent it may act as" }));
 
+const KeyRateLimit = Type.Integer({
+  minimum: 1,
+  maximum: 100_000_000,
+  description: "This key's own requests per minute, in place of AGENTMESH_RATE_LIMIT_PER_KEY (the seed's tiers: 10, 100, 1000, 10000); absent: the instance's default",
+  examples: [1000],
+});
+
 export const ApiKey = Type.Object({
   id: Type.String(),
   name: Type.String(),
@@ -97,6 +104,7 @@ export const ApiKey = Type.Object({
   agentId: BoundAgent,
   createdAt: EpochMs,
   revokedAt: Type.Optional(EpochMs),
+  rateLimitPerMinute: Type.Optional(KeyRateLimit),
 });
 
 export const ApiKeyWithSecret = Type.Object({
@@ -105,6 +113,7 @@ export const ApiKeyWithSecret = Type.Object({
   role: RoleSchema,
   agentId: BoundAgent,
   createdAt: EpochMs,
+  rateLimitPerMinute: Type.Optional(KeyRateLimit),
   key: Type.String({ description: 'The secret, shown this once. Send it as Authorization: Bearer <key>.' }),
 });
 
@@ -113,6 +122,21 @@ export const CreateApiKeyBody = Type.Object(
     name: Type.String({ minLength: 1, maxLength: 256 }),
     role: RoleSchema,
     agentId: Type.Optional(Type.String({ minLength: 3, maxLength: 256, description: 'Required for role agent, refused for the others: the agent the key acts as' })),
+    rateLimitPerMinute: Type.Optional(KeyRateLimit),
+  },
+  { additionalProperties: false },
+);
+
+export const UpdateApiKeyBody = Type.Object(
+  {
+    // One schema with both types, not a union: the API coerces types, and with a union a 0 would be coerced to null (clearing the limit).
+    rateLimitPerMinute: Type.Unsafe<number | null>({
+      type: ['integer', 'null'],
+      minimum: 1,
+      maximum: 100_000_000,
+      description: "The key's own requests per minute, or null for the instance's default (AGENTMESH_RATE_LIMIT_PER_KEY)",
+      examples: [1000, null],
+    }),
   },
   { additionalProperties: false },
 );

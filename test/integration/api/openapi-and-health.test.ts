@@ -11,7 +11,7 @@ const API_ROUTES: Record<string, string[]> = {
   '/v1/tenants': ['post'],
   '/v1/tenants/{id}': ['get'],
   '/v1/api-keys': ['get', 'post'],
-  '/v1/api-keys/{id}': ['delete'],
+  '/v1/api-keys/{id}': ['delete', 'patch'],
   '/v1/api-keys/{id}/rotate': ['post'],
   '/v1/agents': ['get', 'post'],
   '/v1/agents/{id}': ['delete', 'get'],

@@ -58,6 +58,60 @@ describe('rate limits per API key and per tenant', () => {
   });
 });
 
+describe('per-key rate limits (tiers)', () => {
+  let h: Harness;
+  let tenant: { key: string; keyId: string };
+  beforeAll(async () => {
+    h = await startHarness({ AGENTMESH_RATE_LIMIT_PER_KEY: '1000' });
+    tenant = await createTenant(h, 'tiers');
+  }, 60_000);
+  afterAll(async () => h?.close());
+
+  it("holds a key to its own limit, changed or cleared at once with PATCH, and audited", async () => {
+    const created = expectStatus(await h.request('POST', '/v1/api-keys', { key: tenant.key, body: { name: 'basic tier', role: 'observer', rateLimitPerMinute: 10 } }), 201);
+    expect(created.rateLimitPerMinute).toBe(10);
+    for (let i = 0; i < 10; i++) expect(expectStatus(await h.request('GET', '/v1/tasks', { key: created.key }), 200) && true).toBe(true);
+    const refused = expectProblem(await h.request('GET', '/v1/tasks', { key: created.key }), 429, 'quota_exceeded');
+    expect(refused).toMatchObject({ quota: 'requestsPerMinutePerKey', limit: 10 });
+
+    // Raised: the next request is counted against the new limit (the 11 already counted stay).
+    const raised = expectStatus(await h.request('PATCH', `/v1/api-keys/${created.id}`, { key: tenant.key, body: { rateLimitPerMinute: 100 } }), 200);
+    expect(raised).toMatchObject({ id: created.id, role: 'observer', rateLimitPerMinute: 100 });
+    const after = await h.request('GET', '/v1/tasks', { key: created.key });
+    expectStatus(after, 200);
+    expect(after.headers.get('ratelimit-limit')).toBe('100');
+    expect(after.headers.get('ratelimit-remaining')).toBe('88');
+
+    // Cleared: back to the instance's default.
+    const cleared = expectStatus(await h.request('PATCH', `/v1/api-keys/${created.id}`, { key: tenant.key, body: { rateLimitPerMinute: null } }), 200);
+    expect(cleared.rateLimitPerMinute).toBeUndefined();
+    expect((await h.request('GET', '/v1/tasks', { key: created.key })).headers.get('ratelimit-limit')).toBe('1000');
+    const listed = expectStatus(await h.request('GET', '/v1/api-keys', { key: tenant.key }), 200).items.find((k: { id: string }) => k.id === created.id);
+    expect(listed.rateLimitPerMinute).toBeUndefined();
+
+    const audited = expectStatus(await h.request('GET', `/v1/audit?action=CONFIG_CHANGED&resourceId=${created.id}`, { key: tenant.key }), 200).items;
+    expect(audited.map((e: { details: { rateLimitPerMinute: unknown } }) => e.details.rateLimitPerMinute)).toEqual(expect.arrayContaining([100, null]));
+  });
+
+  it('refuses a limit that is not a whole number from 1 to 100,000,000, a role that may not, and a key of another tenant', async () => {
+    const key = await createApiKey(h, 'orchestrator', tenant.key, 'to change');
+    for (const bad of [0, -5, 1.5, 'ten', 100_000_001, {}]) {
+      const problem = expectProblem(await h.request('PATCH', `/v1/api-keys/${key.id}`, { key: tenant.key, body: { rateLimitPerMinute: bad } }), 400, 'validation');
+      expect(problem.detail).toMatch(/rateLimitPerMinute/);
+    }
+    expectProblem(await h.request('PATCH', `/v1/api-keys/${key.id}`, { key: tenant.key, body: {} }), 400, 'validation');
+    expectProblem(await h.request('PATCH', `/v1/api-keys/${key.id}`, { key: tenant.key, body: { rateLimitPerMinute: 10, role: 'admin' } }), 400, 'validation');
+    expectProblem(await h.request('POST', '/v1/api-keys', { key: tenant.key, body: { name: 'x', role: 'observer', rateLimitPerMinute: 0 } }), 400, 'validation');
+    expectProblem(await h.request('PATCH', `/v1/api-keys/${key.id}`, { key: key.key, body: { rateLimitPerMinute: 10_000 } }), 403, 'forbidden');
+    const other = await createTenant(h, 'tiers-other');
+    expectProblem(await h.request('PATCH', `/v1/api-keys/${key.id}`, { key: other.key, body: { rateLimitPerMinute: 10 } }), 404, 'not_found');
+    expectProblem(await h.request('PATCH', '/v1/api-keys/no-such-key', { key: tenant.key, body: { rateLimitPerMinute: 10 } }), 404, 'not_found');
+    // Nothing changed by any of them.
+    const listed = expectStatus(await h.request('GET', '/v1/api-keys', { key: tenant.key }), 200).items.find((k: { id: string }) => k.id === key.id);
+    expect(listed.rateLimitPerMinute).toBeUndefined();
+  });
+});
+
 describe.skipIf(redisUrl === null)('rate limits counted in Redis across instances', () => {
   const prefix = newKeyPrefix();
   const harnesses: Harness[] = [];

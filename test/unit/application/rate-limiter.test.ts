@@ -31,10 +31,22 @@ describe('RateLimiter', () => {
     expect(await limiter.admit(caller('k1', 'globex'), now)).toMatchObject({ limit: 4, remaining: 3, policies: ['100;w=60', '4;w=60'] });
   });
 
-  it('does nothing when both limits are off', async () => {
+  it('does nothing when both limits are off, except for a key with a limit of its own', async () => {
     const limiter = new RateLimiter(new InMemoryCounters(), { perKey: 0, perTenant: 0 });
-    expect(limiter.active).toBe(false);
     expect(await limiter.admit(caller('k1'), 0)).toBeUndefined();
+    const tiered = { ...caller('k2'), rateLimitPerMinute: 10 };
+    expect(await limiter.admit(tiered, 0)).toMatchObject({ limit: 10, remaining: 9, policies: ['10;w=60'] });
+  });
+
+  it("counts a key with its own limit (a tier) against that limit instead of the default, beside the tenant's", async () => {
+    const limiter = new RateLimiter(new InMemoryCounters(), { perKey: 1000, perTenant: 50 });
+    const now = 1_000_000_000_000;
+    const basic = { ...caller('basic'), rateLimitPerMinute: 10 };
+    for (let i = 0; i < 10; i++) await limiter.admit(basic, now);
+    await expect(limiter.admit(basic, now)).rejects.toMatchObject({ details: { quota: 'requestsPerMinutePerKey', limit: 10 } });
+    // A generous tier is still bound by the tenant's limit (11 counted so far).
+    const enterprise = { ...caller('enterprise'), rateLimitPerMinute: 10_000 };
+    expect(await limiter.admit(enterprise, now)).toMatchObject({ limit: 50, remaining: 38, policies: ['10000;w=60', '50;w=60'] });
   });
 
   it('computes the wait from the buckets that must leave the window', () => {

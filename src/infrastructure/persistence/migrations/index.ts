@@ -3,6 +3,7 @@ import { sql as outbox } from './002-outbox.js';
 import { sql as audit } from './003-audit.js';
 import { sql as secrets } from './004-secrets.js';
 import { sql as auditPersonalData } from './005-audit-personal-data.js';
+import { sql as apiKeyRateLimits } from './006-api-key-rate-limits.js';
 
 export interface Migration {
   version: number;
@@ -17,4 +18,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: 'audit', sql: audit },
   { version: 4, name: 'secrets', sql: secrets },
   { version: 5, name: 'audit personal data', sql: auditPersonalData },
+  { version: 6, name: 'api key rate limits', sql: apiKeyRateLimits },
 ];

@@ -23,7 +23,6 @@ declare module 'fastify' {
 }
 
 export function registerRateLimit(app: FastifyInstance, limiter: RateLimiter, options: RateLimitOptions = {}): void {
-  if (!limiter.active) return;
   app.addHook('onRequest', async (request, reply) => {
     const caller = request.caller as typeof request.caller | undefined;
     if (caller === undefined || !request.url.startsWith('/v1/')) return;

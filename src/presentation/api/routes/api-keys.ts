@@ -1,7 +1,7 @@
 import { Type } from '@fastify/type-provider-typebox';
 import type { Mesh } from '../../../application/mesh.js';
-import { createApiKey, listApiKeys, revokeApiKey, rotateApiKey } from '../../../application/use-cases/manage-api-keys.js';
-import { ApiKey, ApiKeyWithSecret, CreateApiKeyBody, errors, IdParams } from '../schemas.js';
+import { createApiKey, listApiKeys, revokeApiKey, rotateApiKey, setApiKeyRateLimit } from '../../../application/use-cases/manage-api-keys.js';
+import { ApiKey, ApiKeyWithSecret, CreateApiKeyBody, errors, IdParams, UpdateApiKeyBody } from '../schemas.js';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
 
 export function apiKeyRoutes(app: TypedApp, mesh: Mesh): void {
@@ -37,6 +37,21 @@ export function apiKeyRoutes(app: TypedApp, mesh: Mesh): void {
       },
     },
     async (request) => rotateApiKey(mesh.ctx, mesh.auth, request.caller, request.params.id),
+  );
+
+  app.patch(
+    '/v1/api-keys/:id',
+    {
+      schema: {
+        tags: ['api-keys'],
+        summary: "Set a key's own rate limit (requests per minute), or return it to the instance's default; applies at once on every instance",
+        security: bearerSecurity,
+        params: IdParams,
+        body: UpdateApiKeyBody,
+        response: { 200: ApiKey, ...errors(404) },
+      },
+    },
+    async (request) => setApiKeyRateLimit(mesh.ctx, mesh.auth, request.caller, request.params.id, request.body.rateLimitPerMinute),
   );
 
   app.delete(
