@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { tracingRequested } from './infrastructure/observability/tracing.js';
 import { parseMasterKeys } from './infrastructure/security/secrets/master-keys.js';
 import { DEFAULT_CACHE_SETTINGS, type CacheSettings } from './infrastructure/caching/tiered-cache.js';
@@ -58,9 +59,11 @@ export interface AgentMeshConfig {
    * The API's edge: TLS (certificate and key files, PEM) when both are set; the origins allowed to
    * call it from a browser (CORS; none by default); how long a client may take to send a request.
    */
-  http: { tls: { certFile: string; keyFile: string } | undefined; corsOrigins: string[]; requestTimeoutMs: number };
+  http: { tls: { certFile: string; keyFile: string } | undefined; corsOrigins: string[]; requestTimeoutMs: number; trustProxy: boolean | number | string | undefined };
   /** Requests per minute per API key and per tenant (0: no limit), counted across instances with Redis. */
   rateLimits: { perKey: number; perTenant: number };
+  /** Failed authentications one client address may make per minute before it is refused (0: no limit), counted across instances with Redis. */
+  authFailuresPerAddress: number;
   /** Largest accepted request body; input and output limits come on top of the JSON envelope. */
   bodyLimitBytes: number;
   mesh: MeshSettings;
@@ -74,6 +77,28 @@ export class ConfigError extends Error {
 }
 
 type Env = Record<string, string | undefined>;
+
+/**
+ * AGENTMESH_TRUST_PROXY: unset, the client's address is the connection's peer; `true` trusts
+ * every proxy's X-Forwarded-For; a number, that many hops; otherwise a comma-separated list of
+ * proxy addresses or CIDR ranges (Fastify's trustProxy).
+ */
+function trustProxySetting(env: Env): boolean | number | string | undefined {
+  const raw = env.AGENTMESH_TRUST_PROXY?.trim();
+  if (raw === undefined || raw === '' || raw === 'false') return undefined;
+  if (raw === 'true') return true;
+  if (/^\d+$/u.test(raw)) return Number(raw);
+  const entries = raw.split(',').map((e) => e.trim());
+  for (const entry of entries) {
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    const maxBits = family === 6 ? 128 : 32;
+    if (family === 0 || extra !== undefined || (bits !== undefined && !(/^\d+$/u.test(bits) && Number(bits) <= maxBits))) {
+      throw new ConfigError(`AGENTMESH_TRUST_PROXY: '${entry}' is not an address or CIDR range (give true, a hop count, or addresses such as 10.0.0.0/8,127.0.0.1)`);
+    }
+  }
+  return entries.join(',');
+}
 
 function httpSettings(env: Env): AgentMeshConfig['http'] {
   const certFile = env.AGENTMESH_TLS_CERT || undefined;
@@ -100,6 +125,7 @@ function httpSettings(env: Env): AgentMeshConfig['http'] {
     tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined,
     corsOrigins,
     requestTimeoutMs: integer(env, 'AGENTMESH_REQUEST_TIMEOUT_MS', 30_000, 1_000, 600_000),
+    trustProxy: trustProxySetting(env),
   };
 }
 
@@ -289,6 +315,7 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
       perKey: integer(env, 'AGENTMESH_RATE_LIMIT_PER_KEY', 60_000, 0, 100_000_000),
       perTenant: integer(env, 'AGENTMESH_RATE_LIMIT_PER_TENANT', 300_000, 0, 1_000_000_000),
     },
+    authFailuresPerAddress: integer(env, 'AGENTMESH_AUTH_FAILURES_PER_ADDRESS', 60, 0, 1_000_000),
     audit: {
       signingKeyFile: env.AGENTMESH_AUDIT_SIGNING_KEY_FILE || undefined,
       checkpointIntervalMs: integer(env, 'AGENTMESH_AUDIT_CHECKPOINT_SECONDS', 60, 1, 86_400) * 1000,

@@ -13,6 +13,7 @@ import { RedisCounters } from '../infrastructure/caching/redis-counters.js';
 import { FallbackCounters } from '../infrastructure/caching/fallback-counters.js';
 import { EventRelay } from '../application/event-relay.js';
 import { RateLimiter } from '../application/rate-limiter.js';
+import { AuthFailureLimiter } from '../application/auth-failure-limiter.js';
 import { openEmbeddedStore } from '../infrastructure/persistence/embedded-store.js';
 import { SchemaTooNewError } from '../infrastructure/persistence/migrate.js';
 import { DatabaseInUseError, openPostgresStore, type InstanceLockEvent, type PostgresStore } from '../infrastructure/persistence/postgres-store.js';
@@ -368,6 +369,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     ...(redis && { redis }),
   };
   const health = new HealthCheckService(probes, { ...DEFAULT_HEALTH_OPTIONS, cacheMs: config.healthCacheMs }, new Set(['redis']));
+  const authFailureLimiter = new AuthFailureLimiter(counters, config.authFailuresPerAddress);
   metrics.observeCache(() => cache.stats());
   metrics.observeMesh({
     queuedByTenant: () => mesh.ctx.dispatcher.queuedByTenant(),
@@ -391,6 +393,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     },
     siem: () => alerts.counts(),
     countersDegraded: () => counters instanceof FallbackCounters && counters.degraded,
+    authBlockedAddresses: () => authFailureLimiter.blockedCount,
     role: () => mesh.role,
     dependencies: async () => (await health.getSystemHealth()).checks,
   });
@@ -404,6 +407,8 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     ...(tls !== undefined && { tls }),
     corsOrigins: config.http.corsOrigins,
     rateLimiter: new RateLimiter(counters, config.rateLimits),
+    authFailureLimiter,
+    ...(config.http.trustProxy !== undefined && { trustProxy: config.http.trustProxy }),
     requestTimeoutMs: config.http.requestTimeoutMs,
     breakers: () => resilience.breakerStates(),
   });

@@ -33,6 +33,8 @@ export interface MeshGaugeSource {
   role(): 'standalone' | 'leader' | 'follower';
   /** Rate limits and quotas count on this instance alone: the shared counters (Redis) are unavailable. */
   countersDegraded(): boolean;
+  /** Addresses this instance refuses for their failed authentications (bounded). */
+  authBlockedAddresses(): number;
   /** Whether each dependency answers now (as /health/ready checks them). */
   dependencies(): Promise<Record<string, { status: 'up' | 'down' }>>;
 }
@@ -63,6 +65,7 @@ export class AgentMeshMetrics implements MeshMetrics {
   private readonly agentsCreated: Counter<'tenant'>;
   private readonly secretAccess: Counter<'tenant' | 'outcome'>;
   private readonly rateLimitedRequests: Counter<'tenant' | 'scope'>;
+  private readonly authAddressesBlocked: Counter;
   private readonly agentCircuitTransitions: Counter<'tenant' | 'to'>;
   private readonly agentEjectionsCapped: Counter<'tenant'>;
   private readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
@@ -90,8 +93,13 @@ export class AgentMeshMetrics implements MeshMetrics {
     this.canceled = new Counter({ name: 'agentmesh_tasks_canceled_total', help: 'Tasks canceled', labelNames: byTask, registers });
     this.rateLimitedRequests = new Counter({
       name: 'agentmesh_rate_limited_total',
-      help: "Requests refused (429) for their API key's or their tenant's requests per minute",
+      help: "Requests refused (429) for their API key's or their tenant's requests per minute, or (scope address, tenant default) for their address's failed authentications",
       labelNames: ['tenant', 'scope'],
+      registers,
+    });
+    this.authAddressesBlocked = new Counter({
+      name: 'agentmesh_auth_addresses_blocked_total',
+      help: 'Client addresses that went over AGENTMESH_AUTH_FAILURES_PER_ADDRESS failed authentications in a minute (each is then refused until the minute has room)',
       registers,
     });
     this.secretAccess = new Counter({
@@ -169,6 +177,7 @@ export class AgentMeshMetrics implements MeshMetrics {
         },
       });
     simple('agentmesh_counters_degraded', 'Whether rate limits and quotas count on this instance alone (1) because the shared counters (Redis) are unavailable', () => (source.countersDegraded() ? 1 : 0));
+    simple('agentmesh_auth_blocked_addresses', 'Client addresses this instance refuses (429) for too many failed authentications (bounded at 10,000)', () => source.authBlockedAddresses());
     simple('agentmesh_leases_held', 'Tasks leased to agents right now (on the leader)', () => source.leasesHeld());
     simple('agentmesh_task_waiters', 'Requests waiting for a task to settle (GET /v1/tasks/{id}?waitMs=)', () => source.taskWaiters());
     simple('agentmesh_store_write_queue', "Writes waiting for the store's group commit (bounded; full means 503)", () => source.storeWriteQueue());
@@ -286,7 +295,11 @@ export class AgentMeshMetrics implements MeshMetrics {
     }
   }
 
-  rateLimited(tenantId: string, scope: 'key' | 'tenant'): void {
+  authAddressBlocked(): void {
+    this.authAddressesBlocked.inc();
+  }
+
+  rateLimited(tenantId: string, scope: 'key' | 'tenant' | 'address'): void {
     this.rateLimitedRequests.inc({ tenant: this.tenants.value(tenantId), scope });
   }
 

@@ -13,6 +13,8 @@ import { registerTracing } from './plugins/tracing.js';
 import { registerCors } from './plugins/cors.js';
 import { registerRateLimit } from './plugins/rate-limit.js';
 import type { RateLimiter } from '../../application/rate-limiter.js';
+import type { AuthFailureLimiter } from '../../application/auth-failure-limiter.js';
+import { DEFAULT_TENANT_ID } from '../../application/use-cases/bootstrap.js';
 import { registerOperationIds } from './operation-ids.js';
 import { registerSecurityHeaders } from './plugins/security-headers.js';
 import { agentInboxRoutes } from './routes/agent-inbox.js';
@@ -48,6 +50,10 @@ export interface ApiOptions {
   requestTimeoutMs?: number;
   /** Requests per minute per key and per tenant; none: no limits. */
   rateLimiter?: RateLimiter;
+  /** Failed authentications per address per minute; none: no limit. */
+  authFailureLimiter?: AuthFailureLimiter;
+  /** Trust X-Forwarded-For from these proxies for the client's address (Fastify's trustProxy). */
+  trustProxy?: boolean | number | string;
   /** Each dependency's circuit breaker, for the detailed health. */
   breakers?: () => Array<{ name: string; state: 'closed' | 'open' | 'half-open' | 'isolated' }>;
 }
@@ -63,6 +69,8 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
     ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key, requestTimeout, connectionsCheckingInterval } } : { http: { requestTimeout, connectionsCheckingInterval } }),
     requestTimeout,
     bodyLimit: options.bodyLimitBytes,
+    // A hop count as proxy-addr takes it: trust the n nearest hops (Fastify's types have no number).
+    ...(options.trustProxy !== undefined && { trustProxy: typeof options.trustProxy === 'number' ? trustHops(options.trustProxy) : options.trustProxy }),
     // Our own line per request (registerRequestLog) replaces Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     // Sockets are destroyed only after registerGracefulClose has drained in-flight requests.
@@ -103,17 +111,30 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
   if (options.logger) registerRequestLog(app, { bodySampleRate: options.logBodySampleRate ?? 0 });
   const gracefulClose = registerGracefulClose(app);
   app.addHook('preClose', async () => mesh.ctx.waiters.releaseAll());
-  registerAuthentication(app, mesh.auth);
+  let lastCountersWarning = 0;
+  const countersDown = (error: unknown) => {
+    // Once in a while: every request would say the same.
+    if (Date.now() - lastCountersWarning < 10_000) return;
+    lastCountersWarning = Date.now();
+    app.log.warn({ err: error }, 'rate limit counters unavailable: requests go through uncounted');
+  };
+  registerAuthentication(
+    app,
+    mesh.auth,
+    options.authFailureLimiter && {
+      limiter: options.authFailureLimiter,
+      onBlocked: (address) => {
+        options.metrics?.authAddressBlocked?.();
+        app.log.warn({ source_ip: address }, 'too many failed authentications from this address: refused (429) until the minute has room');
+      },
+      onRefused: () => options.metrics?.rateLimited?.(DEFAULT_TENANT_ID, 'address'),
+      onCountersDown: countersDown,
+    },
+  );
   if (options.rateLimiter) {
-    let lastWarning = 0;
     registerRateLimit(app, options.rateLimiter, {
       onLimited: (tenantId, scope) => options.metrics?.rateLimited?.(tenantId, scope),
-      onCountersDown: (error) => {
-        // Once in a while: every request would say the same.
-        if (Date.now() - lastWarning < 10_000) return;
-        lastWarning = Date.now();
-        app.log.warn({ err: error }, 'rate limit counters unavailable: requests go through uncounted');
-      },
+      onCountersDown: countersDown,
     });
   }
   registerAudit(app, mesh.audit, { authSuccessIntervalMs: options.auditAuthSuccessIntervalMs });
@@ -134,4 +155,8 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
   gracefulClose.drainLast();
   await app.ready();
   return app;
+}
+
+function trustHops(hops: number) {
+  return (_address: string, hop: number) => hop < hops;
 }

@@ -112,6 +112,36 @@ describe('per-key rate limits (tiers)', () => {
   });
 });
 
+describe('failed authentications per address', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ AGENTMESH_AUTH_FAILURES_PER_ADDRESS: '3', AGENTMESH_TRUST_PROXY: '127.0.0.1' });
+  }, 60_000);
+  afterAll(async () => h?.close());
+  const fromClient = (address: string, key: string | null) => h.request('GET', '/v1/tasks', { key, headers: { 'x-forwarded-for': address } });
+
+  it('refuses an address past its failures (429, before any key is looked up, unaudited), and no other address', async () => {
+    for (let i = 0; i < 4; i++) expectProblem(await fromClient('203.0.113.7', `am_guess${i}.wrong`), 401, 'unauthorized');
+    // Over the limit: even a good key from that address is refused now.
+    const refused = await fromClient('203.0.113.7', h.adminKey);
+    const problem = expectProblem(refused, 429, 'quota_exceeded');
+    expect(problem).toMatchObject({ quota: 'authFailuresPerMinutePerAddress', limit: 3 });
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expectProblem(await fromClient('203.0.113.7', null), 429, 'quota_exceeded');
+    // Another address, and the probes, are untouched.
+    expectStatus(await fromClient('198.51.100.9', h.adminKey), 200);
+    expect((await h.request('GET', '/health/live', { key: null, headers: { 'x-forwarded-for': '203.0.113.7' } })).status).toBe(200);
+
+    // The four failures are audited with the client's address (trusted proxy); the refusals are not.
+    const failures = expectStatus(await h.request('GET', '/v1/audit?action=AUTH_FAILURE&limit=100', { headers: { 'x-forwarded-for': '198.51.100.9' } }), 200).items;
+    expect(failures.filter((e: { sourceIp?: string }) => e.sourceIp === '203.0.113.7')).toHaveLength(4);
+    const metrics = await (await fetch(`${h.url}/metrics`, { headers: { authorization: `Bearer ${h.adminKey}`, 'x-forwarded-for': '198.51.100.9' } })).text();
+    expect(metrics).toMatch(/agentmesh_auth_addresses_blocked_total 1\b/u);
+    expect(metrics).toMatch(/agentmesh_rate_limited_total\{tenant="default",scope="address"\} 2\b/u);
+    expect(metrics).toMatch(/agentmesh_auth_blocked_addresses 1\b/u);
+  });
+});
+
 describe.skipIf(redisUrl === null)('rate limits counted in Redis across instances', () => {
   const prefix = newKeyPrefix();
   const harnesses: Harness[] = [];

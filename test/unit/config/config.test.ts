@@ -40,6 +40,18 @@ describe('loadConfig', () => {
     expect(fails({ AGENTMESH_AGENT_BREAKER_MAX_EJECTION_PERCENT: '150' })).toMatch(/^AGENTMESH_AGENT_BREAKER_MAX_EJECTION_PERCENT must be an integer from 0 to 100/);
   });
 
+  it('takes the failed-authentication limit and the trusted proxies, and refuses what it cannot use', () => {
+    expect(loadConfig({})).toMatchObject({ authFailuresPerAddress: 60, http: { trustProxy: undefined } });
+    expect(loadConfig({ AGENTMESH_AUTH_FAILURES_PER_ADDRESS: '0', AGENTMESH_TRUST_PROXY: 'true' })).toMatchObject({ authFailuresPerAddress: 0, http: { trustProxy: true } });
+    expect(loadConfig({ AGENTMESH_TRUST_PROXY: '2' }).http.trustProxy).toBe(2);
+    expect(loadConfig({ AGENTMESH_TRUST_PROXY: 'false' }).http.trustProxy).toBeUndefined();
+    expect(loadConfig({ AGENTMESH_TRUST_PROXY: ' 10.0.0.0/8, 127.0.0.1,::1 , fd00::/8' }).http.trustProxy).toBe('10.0.0.0/8,127.0.0.1,::1,fd00::/8');
+    expect(fails({ AGENTMESH_AUTH_FAILURES_PER_ADDRESS: '-1' })).toMatch(/^AGENTMESH_AUTH_FAILURES_PER_ADDRESS must be an integer from 0 to 1000000/);
+    for (const bad of ['proxy.internal', '10.0.0.0/33', '10.0.0.1/8/2', '1.2.3', 'yes']) {
+      expect(fails({ AGENTMESH_TRUST_PROXY: bad })).toMatch(/^AGENTMESH_TRUST_PROXY: '.*' is not an address or CIDR range/);
+    }
+  });
+
   it('takes the log settings, and refuses a format, a redaction path or a sample rate it cannot use', () => {
     const config = loadConfig({ AGENTMESH_LOG_FORMAT: 'pretty', AGENTMESH_LOG_REDACT: 'body.input.email, body.tasks[*].input.ssn', AGENTMESH_LOG_BODY_SAMPLE_RATE: '0.25' });
     expect(config).toMatchObject({ logFormat: 'pretty', logRedactPaths: ['body.input.email', 'body.tasks[*].input.ssn'], logBodySampleRate: 0.25 });

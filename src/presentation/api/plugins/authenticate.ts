@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AuthFailureLimiter } from '../../../application/auth-failure-limiter.js';
 import type { Caller } from '../../../application/caller.js';
 import type { Authenticator } from '../../../application/use-cases/authenticate.js';
+import { UnauthorizedError } from '../../../domain/index.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -15,12 +17,49 @@ export function bearerToken(request: FastifyRequest): string | undefined {
   return match?.[1];
 }
 
-/** Resolves the API key of every /v1 request to a caller before its handler runs. */
-export function registerAuthentication(app: FastifyInstance, auth: Authenticator): void {
+export interface AuthFailureOptions {
+  limiter: AuthFailureLimiter;
+  /** An address went over the limit: it is refused from now on, for up to a minute. */
+  onBlocked?: (address: string) => void;
+  /** A request from a refused address. */
+  onRefused?: () => void;
+  /** The shared counters could not count a failure (it is not counted). */
+  onCountersDown?: (error: unknown) => void;
+}
+
+/**
+ * Resolves the API key of every /v1 request to a caller before its handler runs. An address that
+ * failed to authenticate too often in the last minute is refused (429) before its key is looked up.
+ */
+export function registerAuthentication(app: FastifyInstance, auth: Authenticator, failures?: AuthFailureOptions): void {
   app.decorateRequest('caller', undefined as unknown as Caller);
+  const limiter = failures?.limiter.active ? failures.limiter : undefined;
   app.addHook('onRequest', async (request) => {
     // A CORS preflight carries no key by design; the CORS plugin answers it (or it finds no route).
     if (!request.url.startsWith('/v1/') || request.method === 'OPTIONS') return;
-    request.caller = await auth.authenticate(bearerToken(request));
+    if (limiter === undefined) {
+      request.caller = await auth.authenticate(bearerToken(request));
+      return;
+    }
+    try {
+      limiter.check(request.ip, Date.now());
+    } catch (refusal) {
+      // Like any rate-limited request: logged, counted, not audited (a flood must not fill the log).
+      request.rateLimited = true;
+      failures!.onRefused?.();
+      throw refusal;
+    }
+    try {
+      request.caller = await auth.authenticate(bearerToken(request));
+    } catch (error) {
+      if (error instanceof UnauthorizedError) {
+        try {
+          if (await limiter.failed(request.ip, Date.now())) failures!.onBlocked?.(request.ip);
+        } catch (countError) {
+          failures!.onCountersDown?.(countError);
+        }
+      }
+      throw error;
+    }
   });
 }

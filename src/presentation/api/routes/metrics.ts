@@ -8,7 +8,9 @@ import { bearerSecurity, type TypedApp } from '../typed-app.js';
 export interface ApiMetrics {
   recordHttpRequest(method: string, route: string, status: number, seconds: number): void;
   /** A request refused for its key's or its tenant's rate. */
-  rateLimited?(tenantId: string, scope: 'key' | 'tenant'): void;
+  rateLimited?(tenantId: string, scope: 'key' | 'tenant' | 'address'): void;
+  /** An address went over the failed-authentication limit. */
+  authAddressBlocked?(): void;
   scrape(): Promise<{ contentType: string; body: string }>;
 }
 

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { AuthFailureLimiter, MAX_BLOCKED_ADDRESSES } from '../../../src/application/auth-failure-limiter.js';
+import { QuotaExceededError } from '../../../src/domain/index.js';
+import { InMemoryCounters } from '../../../src/infrastructure/caching/in-memory-counters.js';
+
+const start = 1_000_000_000_000;
+
+describe('AuthFailureLimiter', () => {
+  it('refuses an address once it failed more than the limit in a minute, until the minute has room, and no other address', async () => {
+    const limiter = new AuthFailureLimiter(new InMemoryCounters(), 3);
+    for (let i = 0; i < 3; i++) expect(await limiter.failed('10.0.0.1', start + i * 1000)).toBe(false);
+    limiter.check('10.0.0.1', start + 3000);
+    expect(await limiter.failed('10.0.0.1', start + 10_000)).toBe(true);
+    const refused = (() => {
+      try {
+        limiter.check('10.0.0.1', start + 11_000);
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(refused).toBeInstanceOf(QuotaExceededError);
+    // Room for one more once the first failure (at start) leaves the minute: start + 61 s.
+    expect((refused as QuotaExceededError).details).toEqual({ quota: 'authFailuresPerMinutePerAddress', limit: 3, retryAfterSeconds: 50 });
+    expect((refused as QuotaExceededError).message).toBe('too many failed authentications from this address: more than 3 in the last minute');
+    limiter.check('10.0.0.2', start + 11_000);
+    expect(limiter.blockedCount).toBe(1);
+    // Once that time has come, it may try again.
+    limiter.check('10.0.0.1', start + 61_000);
+    expect(limiter.blockedCount).toBe(0);
+  });
+
+  it('does nothing with a limit of 0', async () => {
+    const limiter = new AuthFailureLimiter(new InMemoryCounters(), 0);
+    expect(limiter.active).toBe(false);
+    for (let i = 0; i < 10; i++) expect(await limiter.failed('10.0.0.1', start)).toBe(false);
+    limiter.check('10.0.0.1', start);
+  });
+
+  it('keeps at most MAX_BLOCKED_ADDRESSES refused, dropping the oldest', async () => {
+    const limiter = new AuthFailureLimiter(new InMemoryCounters(), 1);
+    for (let i = 0; i <= MAX_BLOCKED_ADDRESSES; i++) {
+      const address = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+      await limiter.failed(address, start);
+      await limiter.failed(address, start);
+    }
+    expect(limiter.blockedCount).toBe(MAX_BLOCKED_ADDRESSES);
+    limiter.check('10.0.0.0', start);
+    expect(() => limiter.check('10.0.0.1', start)).toThrow(QuotaExceededError);
+  });
+});
