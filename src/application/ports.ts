@@ -217,6 +217,14 @@ export interface SharedCounters {
   total(tenantId: string, name: string, windowMs: number, now: number): Promise<number>;
   /** Like `add`, with the window's buckets, oldest first (the last is the current one), to tell when counts leave it. */
   addInWindow(tenantId: string, name: string, windowMs: number, amount: number, now: number): Promise<CountWindow>;
+  /** Several `addInWindow`s of one tenant at once, in one atomic step (one round trip to Redis); windows in the order asked. */
+  addInWindows(tenantId: string, additions: readonly WindowAddition[], now: number): Promise<CountWindow[]>;
+}
+
+export interface WindowAddition {
+  name: string;
+  windowMs: number;
+  amount: number;
 }
 
 /** A sliding window as counted: `buckets[i]` is bucket number `current - buckets.length + 1 + i`, each `bucketMs` long. */

@@ -53,12 +53,14 @@ export class RateLimiter {
 
   /** Counts the request; rejects with QuotaExceededError (Retry-After) when a limit is passed. A key's own limit replaces the default per-key one. */
   async admit(caller: Caller, now: number): Promise<RateState | undefined> {
-    const counting: Array<Promise<Counted>> = [];
+    const limits: Array<{ scope: Counted['scope']; limit: number; name: string }> = [];
     const perKey = caller.rateLimitPerMinute ?? this.limits.perKey;
-    if (perKey > 0) counting.push(this.count(caller.tenantId, `rate:key:${caller.keyId}`, 'key', perKey, now));
-    if (this.limits.perTenant > 0) counting.push(this.count(caller.tenantId, 'rate:tenant', 'tenant', this.limits.perTenant, now));
-    if (counting.length === 0) return undefined;
-    const counted = await Promise.all(counting);
+    if (perKey > 0) limits.push({ scope: 'key', limit: perKey, name: `rate:key:${caller.keyId}` });
+    if (this.limits.perTenant > 0) limits.push({ scope: 'tenant', limit: this.limits.perTenant, name: 'rate:tenant' });
+    if (limits.length === 0) return undefined;
+    // Both windows in one step (one round trip to Redis).
+    const windows = await this.counters.addInWindows(caller.tenantId, limits.map((l) => ({ name: l.name, windowMs: WINDOW_MS, amount: 1 })), now);
+    const counted: Counted[] = limits.map((l, i) => ({ scope: l.scope, limit: l.limit, window: windows[i]! }));
     const over = counted.find((c) => c.window.total > c.limit);
     if (over) {
       const retryAfterSeconds = Math.max(1, secondsUntilRoom(over.window, over.limit, 1, now));
@@ -77,9 +79,5 @@ export class RateLimiter {
       resetSeconds: secondsUntilRoom(tightest.window, tightest.limit, remaining + 1, now),
       policies: counted.map((c) => `${c.limit};w=${WINDOW_MS / 1000}`),
     };
-  }
-
-  private async count(tenantId: string, name: string, scope: Counted['scope'], limit: number, now: number): Promise<Counted> {
-    return { scope, limit, window: await this.counters.addInWindow(tenantId, name, WINDOW_MS, 1, now) };
   }
 }

@@ -37,6 +37,29 @@ export function sharedCountersContract(name: string, create: () => Promise<Share
       expect(later.buckets.reduce((a, b) => a + b, 0)).toBe(5);
     });
 
+    it('adds to several windows at once, each as addInWindow would, in the order asked', async () => {
+      const t = tenant();
+      const start = 1_000_000_000_000;
+      await counters.add(t, 'per-key', 60_000, 2, start);
+      const [key, tenantWide, hourly] = await counters.addInWindows(
+        t,
+        [
+          { name: 'per-key', windowMs: 60_000, amount: 1 },
+          { name: 'per-tenant', windowMs: 60_000, amount: 1 },
+          { name: 'per-key', windowMs: 3_600_000, amount: 5 },
+        ],
+        start + 30_000,
+      );
+      expect(key).toMatchObject({ total: 3, bucketMs: 1000, current: Math.floor((start + 30_000) / 1000) });
+      expect(key!.buckets[29]).toBe(2);
+      expect(key!.buckets[59]).toBe(1);
+      expect(tenantWide).toMatchObject({ total: 1 });
+      expect(hourly).toMatchObject({ total: 5, bucketMs: 60_000 });
+      expect(await counters.total(t, 'per-key', 60_000, start + 30_000)).toBe(3);
+      expect(await counters.total(t, 'per-tenant', 60_000, start + 30_000)).toBe(1);
+      expect(await counters.addInWindows(t, [], start)).toEqual([]);
+    });
+
     it('keeps tenants, names and window lengths apart', async () => {
       const [a, b] = [tenant(), tenant()];
       const now = 1_000_000_000_000;

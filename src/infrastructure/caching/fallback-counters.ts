@@ -1,5 +1,5 @@
 import type { Logger } from '../../application/logger.js';
-import type { CountWindow, SharedCounters } from '../../application/ports.js';
+import type { CountWindow, SharedCounters, WindowAddition } from '../../application/ports.js';
 import { UnavailableError } from '../../domain/index.js';
 import { InMemoryCounters } from './in-memory-counters.js';
 
@@ -27,9 +27,23 @@ export class FallbackCounters implements SharedCounters {
     return (await this.addInWindow(tenantId, name, windowMs, 0, now)).total;
   }
 
-  async addInWindow(tenantId: string, name: string, windowMs: number, amount: number, now: number): Promise<CountWindow> {
+  addInWindow(tenantId: string, name: string, windowMs: number, amount: number, now: number): Promise<CountWindow> {
+    return this.either(
+      () => this.shared.addInWindow(tenantId, name, windowMs, amount, now),
+      () => this.local.addInWindow(tenantId, name, windowMs, amount, now),
+    );
+  }
+
+  addInWindows(tenantId: string, additions: readonly WindowAddition[], now: number): Promise<CountWindow[]> {
+    return this.either(
+      () => this.shared.addInWindows(tenantId, additions, now),
+      () => this.local.addInWindows(tenantId, additions, now),
+    );
+  }
+
+  private async either<T>(shared: () => Promise<T>, local: () => Promise<T>): Promise<T> {
     try {
-      const counted = await this.shared.addInWindow(tenantId, name, windowMs, amount, now);
+      const counted = await shared();
       if (this.degraded) {
         this.degraded = false;
         this.logger.info({}, 'shared counters are back: rate limits count across instances again');
@@ -42,7 +56,7 @@ export class FallbackCounters implements SharedCounters {
         this.logger.warn({ err: error }, 'shared counters unavailable: rate limits and quotas count on this instance alone until Redis returns');
       }
       this.localCounts++;
-      return this.local.addInWindow(tenantId, name, windowMs, amount, now);
+      return local();
     }
   }
 }

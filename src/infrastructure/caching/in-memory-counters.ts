@@ -1,4 +1,4 @@
-import type { CountWindow, SharedCounters } from '../../application/ports.js';
+import type { CountWindow, SharedCounters, WindowAddition } from '../../application/ports.js';
 import { windowAt, WINDOW_BUCKETS } from './sliding-window.js';
 
 const MAX_COUNTERS = 100_000;
@@ -40,6 +40,10 @@ export class InMemoryCounters implements SharedCounters {
       buckets.push(counter.buckets[j] === b ? counter.counts[j]! : 0);
     }
     return { total: sum(counter, current), buckets, bucketMs, current };
+  }
+
+  addInWindows(tenantId: string, additions: readonly WindowAddition[], now: number): Promise<CountWindow[]> {
+    return Promise.all(additions.map((a) => this.addInWindow(tenantId, a.name, a.windowMs, a.amount, now)));
   }
 
   async total(tenantId: string, name: string, windowMs: number, now: number): Promise<number> {

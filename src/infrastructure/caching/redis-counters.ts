@@ -1,19 +1,27 @@
-import type { CountWindow, SharedCounters } from '../../application/ports.js';
+import type { CountWindow, SharedCounters, WindowAddition } from '../../application/ports.js';
 import type { RedisConnection } from './redis-client.js';
 import { windowAt, WINDOW_BUCKETS } from './sliding-window.js';
 
 /**
- * KEYS: the window's buckets, oldest first, the current one last. ARGV: amount, bucket lifetime (ms).
- * Adds to the current bucket and reads every bucket of the window in one atomic step.
+ * Adds to several windows and reads them back in one atomic step. ARGV[1]: how many windows; then
+ * for each: its number of keys, the amount, the bucket lifetime (ms). KEYS: each window's buckets
+ * in turn, oldest first, the current one last. Returns every bucket's count, window after window.
  */
 const ADD_AND_SUM = `
-if tonumber(ARGV[1]) ~= 0 then
-  redis.call('INCRBYFLOAT', KEYS[#KEYS], ARGV[1])
-  redis.call('PEXPIRE', KEYS[#KEYS], ARGV[2])
-end
 local counts = {}
-for i, v in ipairs(redis.call('MGET', unpack(KEYS))) do
-  counts[i] = v and tostring(v) or '0'
+local first = 1
+for w = 0, tonumber(ARGV[1]) - 1 do
+  local size = tonumber(ARGV[2 + w * 3])
+  local amount = ARGV[3 + w * 3]
+  local last = first + size - 1
+  if tonumber(amount) ~= 0 then
+    redis.call('INCRBYFLOAT', KEYS[last], amount)
+    redis.call('PEXPIRE', KEYS[last], ARGV[4 + w * 3])
+  end
+  for _, v in ipairs(redis.call('MGET', unpack(KEYS, first, last))) do
+    counts[#counts + 1] = v and tostring(v) or '0'
+  end
+  first = last + 1
 end
 return counts
 `;
@@ -40,11 +48,22 @@ export class RedisCounters implements SharedCounters {
   }
 
   async addInWindow(tenantId: string, name: string, windowMs: number, amount: number, now: number): Promise<CountWindow> {
-    const { bucketMs, current } = windowAt(windowMs, now);
+    return (await this.addInWindows(tenantId, [{ name, windowMs, amount }], now))[0]!;
+  }
+
+  async addInWindows(tenantId: string, additions: readonly WindowAddition[], now: number): Promise<CountWindow[]> {
     const keys: string[] = [];
-    for (let b = current - WINDOW_BUCKETS + 1; b <= current; b++) keys.push(this.connection.tenantKey(tenantId, 'count', name, windowMs, b));
-    const counts = await this.connection.call(() => this.windowAdd(keys.length, ...keys, amount, windowMs + bucketMs));
-    const buckets = counts.map(Number);
-    return { total: buckets.reduce((a, b) => a + b, 0), buckets, bucketMs, current };
+    const args: number[] = [additions.length];
+    const windows = additions.map(({ name, windowMs, amount }) => {
+      const at = windowAt(windowMs, now);
+      for (let b = at.current - WINDOW_BUCKETS + 1; b <= at.current; b++) keys.push(this.connection.tenantKey(tenantId, 'count', name, windowMs, b));
+      args.push(WINDOW_BUCKETS, amount, windowMs + at.bucketMs);
+      return at;
+    });
+    const counts = (await this.connection.call(() => this.windowAdd(keys.length, ...keys, ...args))).map(Number);
+    return windows.map(({ bucketMs, current }, w) => {
+      const buckets = counts.slice(w * WINDOW_BUCKETS, (w + 1) * WINDOW_BUCKETS);
+      return { total: buckets.reduce((a, b) => a + b, 0), buckets, bucketMs, current };
+    });
   }
 }

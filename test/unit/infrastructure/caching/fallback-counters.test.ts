@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../../src/application/logger.js';
-import type { CountWindow, SharedCounters } from '../../../../src/application/ports.js';
+import type { CountWindow, SharedCounters, WindowAddition } from '../../../../src/application/ports.js';
 import { UnavailableError } from '../../../../src/domain/index.js';
 import { FallbackCounters } from '../../../../src/infrastructure/caching/fallback-counters.js';
 import { InMemoryCounters } from '../../../../src/infrastructure/caching/in-memory-counters.js';
@@ -13,6 +13,9 @@ class Switchable implements SharedCounters {
   total = (t: string, n: string, w: number, now: number) => this.addInWindow(t, n, w, 0, now).then((c) => c.total);
   addInWindow(t: string, n: string, w: number, a: number, now: number): Promise<CountWindow> {
     return this.down ? Promise.reject(this.down) : this.inner.addInWindow(t, n, w, a, now);
+  }
+  addInWindows(t: string, additions: readonly WindowAddition[], now: number): Promise<CountWindow[]> {
+    return this.down ? Promise.reject(this.down) : this.inner.addInWindows(t, additions, now);
   }
 }
 
