@@ -35,6 +35,8 @@ export interface AgentMeshConfig {
   logRedactPaths: string[];
   /** Share of requests whose redacted body is logged (0 to 1). */
   logBodySampleRate: number;
+  /** Per route template ("GET /v1/tasks/:id"): the share of its successful requests that get a log line. */
+  logRouteSampleRates: ReadonlyMap<string, number>;
   /**
    * The audit log: the Ed25519 key file that signs checkpoints (a development key is made in the
    * data directory when unset), how often chain heads are checkpointed, and how often a key's
@@ -179,15 +181,27 @@ function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: r
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** A decimal from 0 to 1, as a share. */
-function fraction(env: Env, name: string, fallback: number): number {
+function fraction(env: Env, name: string, fallback: number, label = name): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = /^(0(\.\d+)?|1(\.0+)?|\.\d+)$/u.test(raw.trim()) ? Number(raw) : NaN;
-  if (Number.isNaN(value)) throw new ConfigError(`${name} must be a number from 0 to 1, got '${raw}'`);
+  if (Number.isNaN(value)) throw new ConfigError(`${label} must be a number from 0 to 1, got '${raw}'`);
   return value;
 }
 
 /** AGENTMESH_LOG_REDACT: comma-separated pino paths (letters, digits, _, ., [*], *). */
+/** AGENTMESH_LOG_SAMPLE_ROUTES: `GET /v1/tasks/:id=0.01, POST /v1/tasks=0.1` (route templates as the API names them). */
+function routeSampleRates(env: Env): Map<string, number> {
+  const rates = new Map<string, number>();
+  for (const entry of (env.AGENTMESH_LOG_SAMPLE_ROUTES ?? '').split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+    const match = /^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\s+(\/\S*)\s*=\s*(\S+)$/u.exec(entry);
+    if (!match) throw new ConfigError(`AGENTMESH_LOG_SAMPLE_ROUTES must be comma-separated 'METHOD /route=share' such as 'GET /v1/tasks/:id=0.01', got '${entry}'`);
+    const [, method, route, share] = match as unknown as [string, string, string, string];
+    rates.set(`${method} ${route}`, fraction({ share }, 'share', 1, `AGENTMESH_LOG_SAMPLE_ROUTES (${method} ${route})`));
+  }
+  return rates;
+}
+
 function redactPaths(env: Env): string[] {
   const raw = env.AGENTMESH_LOG_REDACT;
   if (raw === undefined || raw.trim() === '') return [];
@@ -307,6 +321,7 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
     logFormat: oneOf(env, 'AGENTMESH_LOG_FORMAT', 'json', ['json', 'pretty'] as const),
     logRedactPaths: redactPaths(env),
     logBodySampleRate: fraction(env, 'AGENTMESH_LOG_BODY_SAMPLE_RATE', 0),
+    logRouteSampleRates: routeSampleRates(env),
     bodyLimitBytes: maxInputBytes + 64 * 1024,
     siem: siemSettings(env),
     secrets: secretSettings(env),

@@ -397,26 +397,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     role: () => mesh.role,
     dependencies: async () => (await health.getSystemHealth()).checks,
   });
-  const api = await buildApi(mesh, health, {
-    bodyLimitBytes: config.bodyLimitBytes,
-    logger: logger.child({ component: 'api' }),
-    version: VERSION,
-    metrics,
-    logBodySampleRate: config.logBodySampleRate,
-    auditAuthSuccessIntervalMs: config.audit.authSuccessIntervalMs,
-    ...(tls !== undefined && { tls }),
-    corsOrigins: config.http.corsOrigins,
-    rateLimiter: new RateLimiter(counters, config.rateLimits),
-    authFailureLimiter,
-    ...(config.http.trustProxy !== undefined && { trustProxy: config.http.trustProxy }),
-    requestTimeoutMs: config.http.requestTimeoutMs,
-    breakers: () => resilience.breakerStates(),
-  });
-  let url: string | undefined;
-  let metricsServer: { url: string; close(): Promise<void> } | undefined;
-  const stopAll = async () => {
-    await metricsServer?.close();
-    await api.close();
+  const stopServices = async () => {
     // Commands already taken are answered before the mesh stops.
     await leadership?.close();
     await mesh.stop();
@@ -434,6 +415,32 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     await store.close();
     health.close();
     await tracing?.shutdown();
+  };
+  const api = await buildApi(mesh, health, {
+    bodyLimitBytes: config.bodyLimitBytes,
+    logger: logger.child({ component: 'api' }),
+    version: VERSION,
+    metrics,
+    logBodySampleRate: config.logBodySampleRate,
+    logRouteSampleRates: config.logRouteSampleRates,
+    auditAuthSuccessIntervalMs: config.audit.authSuccessIntervalMs,
+    ...(tls !== undefined && { tls }),
+    corsOrigins: config.http.corsOrigins,
+    rateLimiter: new RateLimiter(counters, config.rateLimits),
+    authFailureLimiter,
+    ...(config.http.trustProxy !== undefined && { trustProxy: config.http.trustProxy }),
+    requestTimeoutMs: config.http.requestTimeoutMs,
+    breakers: () => resilience.breakerStates(),
+  }).catch(async (error: unknown) => {
+    await stopServices();
+    throw error;
+  });
+  let url: string | undefined;
+  let metricsServer: { url: string; close(): Promise<void> } | undefined;
+  const stopAll = async () => {
+    await metricsServer?.close();
+    await api.close();
+    await stopServices();
   };
   if (options.listen) {
     url = await api.listen({ host: config.host, port: config.port });

@@ -8,7 +8,7 @@ import { registerAudit } from './plugins/audit.js';
 import { registerAuthentication } from './plugins/authenticate.js';
 import { registerGracefulClose } from './plugins/graceful-close.js';
 import { frameworkErrors, registerProblemDetails } from './plugins/problem-details.js';
-import { registerRequestLog } from './plugins/request-log.js';
+import { assertSampledRoutesExist, registerRequestLog } from './plugins/request-log.js';
 import { registerTracing } from './plugins/tracing.js';
 import { registerCors } from './plugins/cors.js';
 import { registerRateLimit } from './plugins/rate-limit.js';
@@ -38,6 +38,8 @@ export interface ApiOptions {
   metrics?: ApiMetrics;
   /** Share of requests whose (redacted) body is logged; default none. */
   logBodySampleRate?: number;
+  /** Per route template ("GET /v1/tasks/:id"): the share of its successful requests that get a log line. */
+  logRouteSampleRates?: ReadonlyMap<string, number>;
   logger: FastifyServerOptions['loggerInstance'] | false;
   /** How often a key's successful authentication is recorded in the audit log, per instance. */
   auditAuthSuccessIntervalMs: number;
@@ -108,7 +110,7 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
 
   registerTracing(app);
   registerProblemDetails(app);
-  if (options.logger) registerRequestLog(app, { bodySampleRate: options.logBodySampleRate ?? 0 });
+  if (options.logger) registerRequestLog(app, { bodySampleRate: options.logBodySampleRate ?? 0, ...(options.logRouteSampleRates && { routeSampleRates: options.logRouteSampleRates }) });
   const gracefulClose = registerGracefulClose(app);
   app.addHook('preClose', async () => mesh.ctx.waiters.releaseAll());
   let lastCountersWarning = 0;
@@ -154,6 +156,7 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
   secretRoutes(app, mesh);
   gracefulClose.drainLast();
   await app.ready();
+  if (options.logRouteSampleRates) assertSampledRoutesExist(app, options.logRouteSampleRates);
   return app;
 }
 

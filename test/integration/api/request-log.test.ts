@@ -52,4 +52,39 @@ describe('request logging', () => {
     expect(out.text()).not.toContain(ADMIN_KEY);
     expect(out.text()).not.toContain('123-45-6789');
   });
+
+  describe('per-route sampling', () => {
+    const sampledOut = captureLines();
+    let sampled: RunningMesh;
+    const start = (env: Record<string, string>) => {
+      const config = loadConfig({ AGENTMESH_DATA_DIR: ':memory:', AGENTMESH_PORT: '0', AGENTMESH_ADMIN_KEY: ADMIN_KEY, ...env });
+      return startMesh(config, { listen: true, logger: configureLogger({ serviceName: 'agentmesh', logLevel: 'info', format: 'json', redactPaths: [], destination: sampledOut.stream }) });
+    };
+    afterAll(async () => sampled?.close());
+
+    it("logs the given share of a route's successful requests, every one of its errors, and all of the other routes", async () => {
+      sampled = await start({ AGENTMESH_LOG_SAMPLE_ROUTES: 'GET /v1/tasks/:id=0, GET /v1/agents=1' });
+      const headers = { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' };
+      const submitted = await fetch(`${sampled.url}/v1/tasks`, { method: 'POST', headers, body: JSON.stringify({ capability: 'sampled' }) });
+      const { id } = (await submitted.json()) as { id: string };
+      for (let i = 0; i < 5; i++) expect((await fetch(`${sampled.url}/v1/tasks/${id}`, { headers })).status).toBe(200);
+      expect((await fetch(`${sampled.url}/v1/tasks/no-such-task`, { headers })).status).toBe(404);
+      expect((await fetch(`${sampled.url}/v1/agents`, { headers })).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 50));
+      const lines = sampledOut.lines.filter((l) => l.msg === 'request').map((l) => `${String(l.method)} ${String(l.route)} ${String(l.status)}`);
+      expect(lines).toEqual(['POST /v1/tasks 202', 'GET /v1/tasks/:id 404', 'GET /v1/agents 200']);
+    });
+
+    it('refuses a route the API does not have, and a malformed entry, naming the variable', async () => {
+      await expect(start({ AGENTMESH_LOG_SAMPLE_ROUTES: 'GET /v1/taskz/:id=0.5' })).rejects.toThrow(/^AGENTMESH_LOG_SAMPLE_ROUTES: the API has no route 'GET \/v1\/taskz\/:id'/);
+      expect(() => loadConfig({ AGENTMESH_LOG_SAMPLE_ROUTES: 'GET /v1/tasks=2' })).toThrow(/^AGENTMESH_LOG_SAMPLE_ROUTES \(GET \/v1\/tasks\) must be a number from 0 to 1, got '2'/);
+      expect(() => loadConfig({ AGENTMESH_LOG_SAMPLE_ROUTES: 'FETCH /v1/tasks=0.5' })).toThrow(/^AGENTMESH_LOG_SAMPLE_ROUTES must be comma-separated 'METHOD \/route=share'/);
+      expect(loadConfig({ AGENTMESH_LOG_SAMPLE_ROUTES: ' GET /v1/tasks/:id = 0.01 ,POST /v1/tasks=1' }).logRouteSampleRates).toEqual(
+        new Map([
+          ['GET /v1/tasks/:id', 0.01],
+          ['POST /v1/tasks', 1],
+        ]),
+      );
+    });
+  });
 });
