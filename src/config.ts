@@ -63,6 +63,8 @@ export interface AgentMeshConfig {
   rateLimits: { perKey: number; perTenant: number };
   /** Largest accepted request body; input and output limits come on top of the JSON envelope. */
   bodyLimitBytes: number;
+  /** The A2A endpoint: open streams per tenant on each instance. */
+  a2a: { maxStreamsPerTenant: number };
   mesh: MeshSettings;
 }
 
@@ -282,6 +284,7 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
     logRedactPaths: redactPaths(env),
     logBodySampleRate: fraction(env, 'AGENTMESH_LOG_BODY_SAMPLE_RATE', 0),
     bodyLimitBytes: maxInputBytes + 64 * 1024,
+    a2a: { maxStreamsPerTenant: integer(env, 'AGENTMESH_A2A_MAX_STREAMS_PER_TENANT', 100, 1, 100_000) },
     siem: siemSettings(env),
     secrets: secretSettings(env),
     http: httpSettings(env),

@@ -406,6 +406,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     rateLimiter: new RateLimiter(counters, config.rateLimits),
     requestTimeoutMs: config.http.requestTimeoutMs,
     breakers: () => resilience.breakerStates(),
+    a2aMaxStreamsPerTenant: config.a2a.maxStreamsPerTenant,
   });
   let url: string | undefined;
   let metricsServer: { url: string; close(): Promise<void> } | undefined;

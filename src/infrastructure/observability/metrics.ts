@@ -65,6 +65,9 @@ export class AgentMeshMetrics implements MeshMetrics {
   private readonly rateLimitedRequests: Counter<'tenant' | 'scope'>;
   private readonly agentCircuitTransitions: Counter<'tenant' | 'to'>;
   private readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+  private readonly a2aRequests: Counter<'method' | 'outcome'>;
+  private readonly a2aStreamsOpen: Gauge<'tenant'>;
+  private readonly a2aStreamsRefused: Counter<'tenant'>;
 
   constructor(options: MetricsOptions = DEFAULT_METRICS_OPTIONS) {
     this.registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
@@ -119,6 +122,19 @@ export class AgentMeshMetrics implements MeshMetrics {
       help: 'API requests by method, route template and status (its _count is the request count)',
       labelNames: ['method', 'route', 'status'],
       buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.a2aRequests = new Counter({
+      name: 'agentmesh_a2a_requests_total',
+      help: 'A2A JSON-RPC requests by method (other: a name A2A does not define) and outcome (result, error, stream)',
+      labelNames: ['method', 'outcome'],
+      registers,
+    });
+    this.a2aStreamsOpen = new Gauge({ name: 'agentmesh_a2a_streams_open', help: 'A2A streams (message/stream, resubscribe) open on this instance', labelNames: ['tenant'], registers });
+    this.a2aStreamsRefused = new Counter({
+      name: 'agentmesh_a2a_streams_refused_total',
+      help: 'A2A streams refused (429) because their tenant had AGENTMESH_A2A_MAX_STREAMS_PER_TENANT open',
+      labelNames: ['tenant'],
       registers,
     });
     collectDefaultMetrics({ register: this.registry, prefix: 'agentmesh_' });
@@ -281,6 +297,18 @@ export class AgentMeshMetrics implements MeshMetrics {
 
   rateLimited(tenantId: string, scope: 'key' | 'tenant'): void {
     this.rateLimitedRequests.inc({ tenant: this.tenants.value(tenantId), scope });
+  }
+
+  a2aRequest(method: string, outcome: 'result' | 'error' | 'stream'): void {
+    this.a2aRequests.inc({ method, outcome });
+  }
+
+  a2aStreamsChanged(tenantId: string, delta: 1 | -1): void {
+    this.a2aStreamsOpen.inc({ tenant: this.tenants.value(tenantId) }, delta);
+  }
+
+  a2aStreamRefused(tenantId: string): void {
+    this.a2aStreamsRefused.inc({ tenant: this.tenants.value(tenantId) });
   }
 
   agentCircuitChanged(tenantId: string, to: 'open' | 'half_open' | 'closed'): void {

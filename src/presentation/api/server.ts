@@ -15,6 +15,7 @@ import { registerRateLimit } from './plugins/rate-limit.js';
 import type { RateLimiter } from '../../application/rate-limiter.js';
 import { registerOperationIds } from './operation-ids.js';
 import { registerSecurityHeaders } from './plugins/security-headers.js';
+import { a2aRoutes } from './routes/a2a.js';
 import { agentInboxRoutes } from './routes/agent-inbox.js';
 import { agentRoutes } from './routes/agents.js';
 import { auditRoutes } from './routes/audit.js';
@@ -48,6 +49,8 @@ export interface ApiOptions {
   requestTimeoutMs?: number;
   /** Requests per minute per key and per tenant; none: no limits. */
   rateLimiter?: RateLimiter;
+  /** Open A2A streams per tenant on this instance. */
+  a2aMaxStreamsPerTenant?: number;
   /** Each dependency's circuit breaker, for the detailed health. */
   breakers?: () => Array<{ name: string; state: 'closed' | 'open' | 'half-open' | 'isolated' }>;
 }
@@ -131,6 +134,7 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
   auditRoutes(app, mesh);
   complianceRoutes(app, mesh);
   secretRoutes(app, mesh);
+  await a2aRoutes(app, mesh, { version: options.version, maxStreamsPerTenant: options.a2aMaxStreamsPerTenant ?? 100, ...(options.metrics && { metrics: options.metrics }) });
   gracefulClose.drainLast();
   await app.ready();
   return app;

@@ -9,6 +9,12 @@ export interface ApiMetrics {
   recordHttpRequest(method: string, route: string, status: number, seconds: number): void;
   /** A request refused for its key's or its tenant's rate. */
   rateLimited?(tenantId: string, scope: 'key' | 'tenant'): void;
+  /** An A2A JSON-RPC request: its method (an A2A method name, or `other`) and how it was answered. */
+  a2aRequest?(method: string, outcome: 'result' | 'error' | 'stream'): void;
+  /** A tenant's open A2A streams went up or down by one. */
+  a2aStreamsChanged?(tenantId: string, delta: 1 | -1): void;
+  /** An A2A stream refused: its tenant had the most open it may. */
+  a2aStreamRefused?(tenantId: string): void;
   scrape(): Promise<{ contentType: string; body: string }>;
 }
 
