@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { traceIdOf, type Agent, type Task } from '../../domain/index.js';
-import type { CacheStats, MeshMetrics, SecretAccessOutcome } from '../../application/ports.js';
+import type { CacheStats, MeshMetrics, RemoteCallOutcome, SecretAccessOutcome } from '../../application/ports.js';
 import type { ResilienceRegistry } from '../resilience/observer.js';
 import { BoundedLabel } from './bounded-label.js';
 import { observeResilience } from './resilience-metrics.js';
@@ -68,6 +68,7 @@ export class AgentMeshMetrics implements MeshMetrics {
   private readonly a2aRequests: Counter<'method' | 'outcome'>;
   private readonly a2aStreamsOpen: Gauge<'tenant'>;
   private readonly a2aStreamsRefused: Counter<'tenant'>;
+  private readonly remoteAgentCalls: Counter<'tenant' | 'outcome'>;
 
   constructor(options: MetricsOptions = DEFAULT_METRICS_OPTIONS) {
     this.registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
@@ -135,6 +136,12 @@ export class AgentMeshMetrics implements MeshMetrics {
       name: 'agentmesh_a2a_streams_refused_total',
       help: 'A2A streams refused (429) because their tenant had AGENTMESH_A2A_MAX_STREAMS_PER_TENANT open',
       labelNames: ['tenant'],
+      registers,
+    });
+    this.remoteAgentCalls = new Counter({
+      name: 'agentmesh_a2a_remote_calls_total',
+      help: 'Tasks delivered to remote A2A agents (registered with an a2aUrl), by outcome: completed, failed, rejected, unreachable',
+      labelNames: ['tenant', 'outcome'],
       registers,
     });
     collectDefaultMetrics({ register: this.registry, prefix: 'agentmesh_' });
@@ -305,6 +312,10 @@ export class AgentMeshMetrics implements MeshMetrics {
 
   a2aStreamsChanged(tenantId: string, delta: 1 | -1): void {
     this.a2aStreamsOpen.inc({ tenant: this.tenants.value(tenantId) }, delta);
+  }
+
+  remoteAgentCalled(tenantId: string, outcome: RemoteCallOutcome): void {
+    this.remoteAgentCalls.inc({ tenant: this.tenants.value(tenantId), outcome });
   }
 
   a2aStreamRefused(tenantId: string): void {

@@ -1,5 +1,6 @@
-import { Role, TaskState, type Artifact, type Message, type Part, type StreamResponse, type Task as A2ATask } from '@a2a-js/sdk';
+import { Role, TaskState, type Artifact, type Message, type StreamResponse, type Task as A2ATask } from '@a2a-js/sdk';
 import type { Task } from '../../domain/index.js';
+import { partOf, textPart } from '../../infrastructure/a2a/parts.js';
 
 /** The one artifact a mesh task produces: its output. */
 export const OUTPUT_ARTIFACT_ID = 'output';
@@ -27,14 +28,6 @@ export function a2aStateOf(task: Pick<Task, 'status' | 'attempts' | 'error'>): T
   }
 }
 
-export function textPart(text: string): Part {
-  return { content: { $case: 'text', value: text }, metadata: undefined, filename: '', mediaType: 'text/plain' };
-}
-
-export function dataPart(value: unknown): Part {
-  return { content: { $case: 'data', value }, metadata: undefined, filename: '', mediaType: 'application/json' };
-}
-
 /** A task without an A2A context of its own is its own context. */
 export const contextIdOf = (task: Task): string => task.contextId ?? task.id;
 
@@ -60,7 +53,7 @@ export function outputArtifact(task: Task): Artifact | undefined {
     artifactId: OUTPUT_ARTIFACT_ID,
     name: 'output',
     description: `output of the ${task.capability} task`,
-    parts: [typeof task.output === 'string' ? textPart(task.output) : dataPart(task.output)],
+    parts: [partOf(task.output)],
     metadata: undefined,
     extensions: [],
   };

@@ -138,6 +138,7 @@ export const Agent = Type.Object({
   registeredAt: EpochMs,
   updatedAt: EpochMs,
   version: Type.Integer(),
+  a2aUrl: Type.Optional(Type.String({ description: 'The A2A server the mesh delivers this agent\'s tasks to.' })),
   circuit: Type.Optional(Type.Object(
     {
       state: Type.Union([Type.Literal('closed'), Type.Literal('open'), Type.Literal('half_open')], {
@@ -164,6 +165,14 @@ export const RegisterAgentBody = Type.Object(
     tags: Type.Optional(Type.Array(Name, { maxItems: 64 })),
     maxConcurrentTasks: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
     metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    a2aUrl: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 2048,
+        format: 'uri',
+        description: 'An A2A server elsewhere (http or https, no credentials in it): the mesh delivers this agent\'s tasks by calling it, and heartbeats it while its agent card answers.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
