@@ -205,6 +205,22 @@ describe('A2A: the mesh as an agent, driven by the official SDK client', () => {
       expect(missing.error.code).toBe(-32001);
     });
 
+    it('streams over the A2A 0.3 name (message/stream) in 0.3 events', async () => {
+      const res = await fetch(`${h.url}/v1/a2a`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${acme.key}`, 'content-type': 'application/json', accept: 'text/event-stream' },
+        body: JSON.stringify(rpc('message/stream', { message: { kind: 'message', messageId: 'legacy-stream-1', role: 'user', parts: [{ kind: 'text', text: 'streamed' }], metadata: { skill: 'shout' } } })),
+      });
+      expect(res.headers.get('content-type')).toBe('text/event-stream');
+      const events = (await res.text())
+        .split('\n\n')
+        .filter((frame) => frame.startsWith('data: '))
+        .map((frame) => JSON.parse(frame.slice('data: '.length)).result);
+      expect(events[0]).toMatchObject({ kind: 'task' });
+      expect(events.find((e) => e.kind === 'artifact-update')?.artifact.parts[0]).toMatchObject({ kind: 'text', text: 'STREAMED' });
+      expect(events.at(-1)).toMatchObject({ kind: 'status-update', status: { state: 'completed' } });
+    });
+
     it('a repeated messageId is the same task, not a second one', async () => {
       const body = rpc('SendMessage', { message: { messageId: 'same-message', role: 'ROLE_USER', parts: [{ data: { once: true } }], metadata: { skill: 'echo' } }, configuration: { returnImmediately: true } });
       const first = expectStatus(await post(body, acme.key), 200).result.task.id;
