@@ -50,6 +50,13 @@ describe('A2A: the mesh as an agent, driven by the official SDK client', () => {
     expect(anonymous.skills ?? []).toEqual([]);
     expect(anonymous.securitySchemes.bearer).toBeDefined();
     expectProblem(await h.request('GET', '/.well-known/agent-card.json', { key: 'am_nope.nope' }), 401, 'unauthorized');
+    // A refused key is a failed authentication in the audit log, as on the /v1 routes.
+    const failures = await eventually(async () => {
+      const page = expectStatus(await h.request('GET', '/v1/audit?action=AUTH_FAILURE'), 200);
+      const items = page.items.filter((e: any) => e.details.attempted === 'GET /.well-known/agent-card.json');
+      return items.length > 0 ? items : undefined;
+    });
+    expect(failures[0]).toMatchObject({ status: 'denied', actor: { type: 'anonymous' }, details: { keyFingerprint: expect.any(String) } });
   });
 
   it('sends a message (blocking): a task routed to the live agent, completed, its output as an artifact', async () => {

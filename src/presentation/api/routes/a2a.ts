@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Static } from '@fastify/type-provider-typebox';
-import { AgentCard, A2A_VERSION_HEADER, SSE_HEADERS, formatSSEErrorEvent, formatSSEEvent } from '@a2a-js/sdk';
+import { AGENT_CARD_PATH, AgentCard, A2A_VERSION_HEADER, SSE_HEADERS, formatSSEErrorEvent, formatSSEEvent } from '@a2a-js/sdk';
 import { isLegacyJsonRpcMethod, isV1JsonRpcMethod } from '@a2a-js/sdk/compat/v0_3';
 import type { Caller } from '../../../application/caller.js';
 import type { Mesh } from '../../../application/mesh.js';
@@ -25,7 +25,7 @@ declare module 'fastify' {
 }
 
 export const A2A_ENDPOINT = '/v1/a2a';
-export const AGENT_CARD_ROUTE = '/.well-known/agent-card.json';
+export const AGENT_CARD_ROUTE = `/${AGENT_CARD_PATH}`;
 /** Skills on one card: a tenant with more capabilities lists the first, by name. */
 const MAX_SKILLS = 256;
 /** How often an open stream looks at its task when no settlement woke it (assignment, start, retry). */
