@@ -3,6 +3,7 @@ import { ContentTypeNotSupportedError, RequestMalformedError, UnsupportedOperati
 import { describe, expect, it } from 'vitest';
 import type { Task, TaskStatus } from '../../../src/domain/index.js';
 import { submitRequestOf } from '../../../src/presentation/a2a/message-input.js';
+import { withKeepalive } from '../../../src/presentation/a2a/keepalive.js';
 import { a2aStateOf, toA2ATask } from '../../../src/presentation/a2a/task-mapping.js';
 
 const send = (message: Record<string, unknown>, metadata?: Record<string, unknown>) =>
@@ -65,5 +66,33 @@ describe('A2A messages as mesh submits', () => {
     await expect(submitRequestOf(send({ parts: [{ text: 'x' }], taskId: 'old', metadata: { skill: 's' } }), skills())).rejects.toBeInstanceOf(UnsupportedOperationError);
     await expect(submitRequestOf(send({ parts: [{ text: 'x' }], metadata: { skill: 7 } }), skills())).rejects.toBeInstanceOf(RequestMalformedError);
     await expect(submitRequestOf(send({ messageId: 'm'.repeat(201), parts: [{ text: 'x' }], metadata: { skill: 's' } }), skills())).rejects.toBeInstanceOf(RequestMalformedError);
+  });
+});
+
+describe('keepalives on a quiet stream', () => {
+  it('puts the keepalive between items whenever the source is quiet that long, and ends with the source', async () => {
+    async function* slow() {
+      yield 1;
+      await new Promise((r) => setTimeout(r, 130));
+      yield 2;
+    }
+    const seen: Array<number | 'ka'> = [];
+    for await (const item of withKeepalive<number | 'ka'>(slow(), 50, 'ka')) seen.push(item);
+    expect(seen[0]).toBe(1);
+    expect(seen.at(-1)).toBe(2);
+    expect(seen.filter((s) => s === 'ka').length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('returns the source when the reader stops early', async () => {
+    let finished = false;
+    async function* endless() {
+      try {
+        for (let i = 0; ; i++) yield i;
+      } finally {
+        finished = true;
+      }
+    }
+    for await (const item of withKeepalive(endless(), 1000, -1)) if (item === 3) break;
+    expect(finished).toBe(true);
   });
 });

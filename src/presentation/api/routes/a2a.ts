@@ -9,6 +9,7 @@ import { liveCapabilities } from '../../../application/use-cases/query-agents.js
 import { QuotaExceededError } from '../../../domain/index.js';
 import { agentCard } from '../../a2a/agent-card.js';
 import { dispatchJsonRpc, type JsonRpcAnswer, type JsonRpcResponse } from '../../a2a/jsonrpc-dispatch.js';
+import { withKeepalive } from '../../a2a/keepalive.js';
 import { MeshA2AHandler } from '../../a2a/mesh-request-handler.js';
 import { StreamSlots } from '../../a2a/stream-slots.js';
 import type { AuditedChange } from '../audited-routes.js';
@@ -30,6 +31,8 @@ export const AGENT_CARD_ROUTE = `/${AGENT_CARD_PATH}`;
 const MAX_SKILLS = 256;
 /** How often an open stream looks at its task when no settlement woke it (assignment, start, retry). */
 const STREAM_POLL_MS = 500;
+/** A comment on a quiet stream this often, as on the agents' streams. */
+const KEEPALIVE_MS = 15_000;
 
 export interface A2ARouteOptions {
   version: string;
@@ -161,7 +164,7 @@ export async function a2aRoutes(app: TypedApp, mesh: Mesh, options: A2ARouteOpti
     async function* frames(): AsyncGenerator<string> {
       try {
         if (!first.done) yield formatSSEEvent(first.value);
-        for await (const event of events) yield formatSSEEvent(event);
+        for await (const event of withKeepalive(events, KEEPALIVE_MS, undefined)) yield event === undefined ? ': keepalive\n\n' : formatSSEEvent(event);
       } catch (error) {
         request.log.warn({ err: error }, 'A2A stream ended by an error');
         yield formatSSEErrorEvent(withoutInternals({ jsonrpc: '2.0', id: rpc.id, error: rpc.errorOf(error) }, request));
