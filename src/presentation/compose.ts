@@ -410,6 +410,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     requestTimeoutMs: config.http.requestTimeoutMs,
     breakers: () => resilience.breakerStates(),
     a2aMaxStreamsPerTenant: config.a2a.maxStreamsPerTenant,
+    ...(config.a2a.publicUrl !== undefined && { publicUrl: config.a2a.publicUrl }),
   });
   let url: string | undefined;
   let metricsServer: { url: string; close(): Promise<void> } | undefined;

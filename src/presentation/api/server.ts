@@ -51,6 +51,8 @@ export interface ApiOptions {
   rateLimiter?: RateLimiter;
   /** Open A2A streams per tenant on this instance. */
   a2aMaxStreamsPerTenant?: number;
+  /** The URL clients reach the mesh at (behind a proxy), for the A2A agent card; unset: as each request came. */
+  publicUrl?: string;
   /** Each dependency's circuit breaker, for the detailed health. */
   breakers?: () => Array<{ name: string; state: 'closed' | 'open' | 'half-open' | 'isolated' }>;
 }
@@ -134,7 +136,12 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
   auditRoutes(app, mesh);
   complianceRoutes(app, mesh);
   secretRoutes(app, mesh);
-  await a2aRoutes(app, mesh, { version: options.version, maxStreamsPerTenant: options.a2aMaxStreamsPerTenant ?? 100, ...(options.metrics && { metrics: options.metrics }) });
+  await a2aRoutes(app, mesh, {
+    version: options.version,
+    maxStreamsPerTenant: options.a2aMaxStreamsPerTenant ?? 100,
+    ...(options.publicUrl !== undefined && { publicUrl: options.publicUrl }),
+    ...(options.metrics && { metrics: options.metrics }),
+  });
   gracefulClose.drainLast();
   await app.ready();
   return app;

@@ -23,12 +23,18 @@ describe('A2A outbound: agents that are A2A servers elsewhere join routing like 
     expectStatus(await h.request('POST', '/v1/tasks', { key, body: { capability, input, ...extra } }), 202).id as string;
 
   beforeAll(async () => {
-    h = await startHarness({ AGENTMESH_HEARTBEAT_TIMEOUT_MS: String(HEARTBEAT_TIMEOUT_MS), AGENTMESH_RETRY_BASE_MS: '50', AGENTMESH_RETRY_CAP_MS: '100' });
+    // The public URL only changes what the card says (checked below); nothing here reads the card.
+    h = await startHarness({ AGENTMESH_HEARTBEAT_TIMEOUT_MS: String(HEARTBEAT_TIMEOUT_MS), AGENTMESH_RETRY_BASE_MS: '50', AGENTMESH_RETRY_CAP_MS: '100', AGENTMESH_PUBLIC_URL: 'https://mesh.example.com/base/' });
     key = (await createTenant(h, 'outbound')).key;
   }, 60_000);
   afterAll(async () => {
     for (const server of servers) await server.stop();
     await h?.close();
+  });
+
+  it('names the endpoint under AGENTMESH_PUBLIC_URL in the card, for a mesh behind a proxy', async () => {
+    const card = expectStatus(await h.request('GET', '/.well-known/agent-card.json', { key: null }), 200);
+    expect(card.supportedInterfaces.map((i: { url: string }) => i.url)).toEqual(['https://mesh.example.com/base/v1/a2a', 'https://mesh.example.com/base/v1/a2a']);
   });
 
   it('refuses an a2aUrl that is not an http(s) URL, carries credentials, or is too long', async () => {

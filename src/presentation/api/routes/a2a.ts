@@ -38,12 +38,15 @@ export interface A2ARouteOptions {
   version: string;
   /** Open streams (SendStreamingMessage, SubscribeToTask) per tenant on this instance. */
   maxStreamsPerTenant: number;
+  /** The URL clients reach the mesh at; unset: as each request came (scheme and Host). */
+  publicUrl?: string;
   metrics?: ApiMetrics;
 }
 
-/** Where this request reached the mesh: the card names the endpoint by it. */
-function endpointUrl(request: FastifyRequest): string {
-  return `${request.protocol}://${request.host}${A2A_ENDPOINT}`;
+/** The endpoint the card names: under the configured public URL, or where this request reached the mesh. */
+function endpointUrl(request: FastifyRequest, publicUrl: string | undefined): string {
+  const base = publicUrl?.replace(/\/+$/u, '') ?? `${request.protocol}://${request.host}`;
+  return `${base}${A2A_ENDPOINT}`;
 }
 
 const knownMethod = (method: string | undefined) => (method !== undefined && (isV1JsonRpcMethod(method) || isLegacyJsonRpcMethod(method)) ? method : 'other');
@@ -60,7 +63,7 @@ export async function a2aRoutes(app: TypedApp, mesh: Mesh, options: A2ARouteOpti
   app.addHook('preClose', async () => shutdown.abort());
 
   const cardFor = async (request: FastifyRequest, caller: Caller | undefined) =>
-    agentCard(caller && (await liveCapabilities(mesh.ctx, caller, MAX_SKILLS)), { endpointUrl: endpointUrl(request), version: options.version });
+    agentCard(caller && (await liveCapabilities(mesh.ctx, caller, MAX_SKILLS)), { endpointUrl: endpointUrl(request, options.publicUrl), version: options.version });
 
   app.get(
     AGENT_CARD_ROUTE,
