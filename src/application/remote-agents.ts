@@ -57,10 +57,6 @@ export class RemoteAgents {
     for (const bridge of [...this.bridges.values()]) this.close(bridge);
   }
 
-  get size(): number {
-    return this.bridges.size;
-  }
-
   /** Serves the remote agents the registry has now, drops those gone or moved, probes each. */
   sync(): Promise<void> {
     if (this.syncing) {

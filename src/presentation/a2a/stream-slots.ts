@@ -18,8 +18,4 @@ export class StreamSlots {
       else this.open.set(tenantId, left);
     };
   }
-
-  count(tenantId: string): number {
-    return this.open.get(tenantId) ?? 0;
-  }
 }
