@@ -68,6 +68,8 @@ export interface AgentMeshConfig {
   authFailuresPerAddress: number;
   /** Largest accepted request body; input and output limits come on top of the JSON envelope. */
   bodyLimitBytes: number;
+  /** The A2A endpoint: open streams per tenant on each instance; the URL clients reach the mesh at, for the agent card (unset: as each request came). */
+  a2a: { maxStreamsPerTenant: number; publicUrl: string | undefined };
   mesh: MeshSettings;
 }
 
@@ -323,6 +325,10 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
     logBodySampleRate: fraction(env, 'AGENTMESH_LOG_BODY_SAMPLE_RATE', 0),
     logRouteSampleRates: routeSampleRates(env),
     bodyLimitBytes: maxInputBytes + 64 * 1024,
+    a2a: {
+      maxStreamsPerTenant: integer(env, 'AGENTMESH_A2A_MAX_STREAMS_PER_TENANT', 100, 1, 100_000),
+      publicUrl: serviceUrl(env, 'AGENTMESH_PUBLIC_URL', ['http:', 'https:'], 'https://mesh.example.com'),
+    },
     siem: siemSettings(env),
     secrets: secretSettings(env),
     http: httpSettings(env),

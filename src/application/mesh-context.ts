@@ -17,6 +17,7 @@ import type {
   MeshMetrics,
   MessageBroker,
   RandomSource,
+  RemoteAgentClient,
   PersonalDataVault,
   SecretRepository,
   SecretVault,
@@ -51,6 +52,8 @@ export interface MeshPorts {
   liveAgents?: LiveAgentView;
   /** Prometheus in production; none when left out. */
   metrics?: MeshMetrics;
+  /** Calls agents registered with an a2aUrl (A2A servers elsewhere); none: such agents get no tasks delivered. */
+  remoteAgents?: RemoteAgentClient;
   /** Told of every entry the API records, to raise sensitive-action alerts; none when no SIEM is configured. */
   alerts?: { consider(entries: readonly AuditEntry[]): void };
 }

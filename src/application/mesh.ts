@@ -7,6 +7,7 @@ import { KeyedMutex } from './keyed-mutex.js';
 import { localCommands, type MeshCommands } from './mesh-commands.js';
 import type { MeshContext, MeshPorts } from './mesh-context.js';
 import { MeshStats } from './mesh-stats.js';
+import { RemoteAgents } from './remote-agents.js';
 import type { MeshSettings } from './settings.js';
 import { SubmitCounter } from './submit-counter.js';
 import { Sweeper } from './sweeper.js';
@@ -37,6 +38,8 @@ export class Mesh {
   readonly local: MeshCommands;
   private remote: MeshCommands | undefined;
   private readonly sweeper: Sweeper;
+  /** Agents that are A2A servers elsewhere, served by the instance that routes. */
+  readonly remoteAgents: RemoteAgents | undefined;
   private started = false;
   /** When this follower last forwarded a keep-alive for an agent (bounded). */
   private readonly forwardedHeartbeats = new Map<string, number>();
@@ -58,9 +61,19 @@ export class Mesh {
     this.ctx = ctx;
     this.auth = new Authenticator(ports.apiKeys, ports.cache);
     this.audit = new AuditLogger(ports.audit, ports.logger.child({ subsystem: 'audit' }), ports.apiKeys, ports.clock, ports.tenants, ports.personalData, ports.alerts);
-    this.local = localCommands(ctx, this.submitCounter);
+    const local = localCommands(ctx, this.submitCounter);
+    // A remote agent is served as soon as it registers, not at the next sync.
+    this.local = {
+      ...local,
+      registerAgent: async (caller, input) => {
+        const agent = await local.registerAgent(caller, input);
+        if (agent.a2aUrl !== undefined && this.started) void this.remoteAgents?.sync();
+        return agent;
+      },
+    };
     this.delivery = new AgentDelivery(ctx, () => this.commands);
     this.sweeper = new Sweeper(ctx);
+    this.remoteAgents = ports.remoteAgents && new RemoteAgents(ctx, ports.remoteAgents, this.delivery, this.local);
   }
 
   /** Where changes run: here when this instance leads (or is alone), else on the leader. */
@@ -121,6 +134,7 @@ export class Mesh {
     // Agents that were connected before the restart get a fresh heartbeat window to reconnect.
     for (const agent of [...ctx.directory.all()]) ctx.directory.put({ ...ctx.directory.get(agent.tenantId, agent.id)!, lastHeartbeatAt: now });
     this.sweeper.start();
+    this.remoteAgents?.start();
     this.started = true;
     // A new leader answers waiters itself from now on.
     ctx.waiters.followRemote(undefined);
@@ -141,12 +155,14 @@ export class Mesh {
     if (!this.started) return;
     this.started = false;
     this.ctx.dispatcher.stop();
+    await this.remoteAgents?.stop();
     await this.sweeper.stop();
   }
 
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
+    await this.remoteAgents?.stop();
     // A sweep under way may hold agents' counters in flight: let it finish before the last flush.
     await this.sweeper.stop();
     this.ctx.dispatcher.stop();

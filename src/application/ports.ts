@@ -1,4 +1,5 @@
-import type { Agent, AgentStatus, AuditAction, AuditEntry, AuditRecord, AuditStatus, DomainEvent, SecretMetadata, SecretPolicy, Task, TaskStatus, Tenant } from '../domain/index.js';
+import type { Agent, AgentStatus, AuditAction, AuditEntry, AuditRecord, AuditStatus, DomainEvent, SecretMetadata, SecretPolicy, Task, TaskError, TaskStatus, Tenant } from '../domain/index.js';
+import type { DeliveredTask } from './agent-delivery.js';
 
 /** Interfaces the use cases need; infrastructure/ implements them. */
 
@@ -301,7 +302,11 @@ export interface MeshMetrics {
   agentCircuitChanged(tenantId: string, to: 'open' | 'half_open' | 'closed'): void;
   /** An agent's breaker would have opened, but too many agents of its capabilities were out already. */
   agentEjectionCapped(tenantId: string): void;
+  /** A remote (A2A) agent was called with a task, and how that went. */
+  remoteAgentCalled(tenantId: string, outcome: RemoteCallOutcome): void;
 }
+
+export type RemoteCallOutcome = 'completed' | 'failed' | 'rejected' | 'unreachable';
 
 export type SecretAccessOutcome = 'granted' | 'denied' | 'destroyed' | 'error';
 
@@ -314,7 +319,26 @@ export const NO_METRICS: MeshMetrics = {
   secretAccessed() {},
   agentCircuitChanged() {},
   agentEjectionCapped() {},
+  remoteAgentCalled() {},
 };
+
+/** What a remote agent answered for one task: its output, or a failure and whether another attempt may help. */
+export type RemoteOutcome =
+  | { outcome: 'completed'; output: unknown }
+  | { outcome: 'failed'; error: TaskError; retryable: boolean; call: Exclude<RemoteCallOutcome, 'completed'> };
+
+/** The part of an agent a remote call needs. */
+export type RemoteAgent = Pick<Agent, 'tenantId' | 'id' | 'maxConcurrentTasks'> & { a2aUrl: string };
+
+/** Agents that are servers elsewhere (A2A): the mesh calls them to deliver their tasks. */
+export interface RemoteAgentClient {
+  /** Resolves when the agent answers (its agent card); rejects when it does not. */
+  probe(agent: RemoteAgent): Promise<void>;
+  /** Runs one delivered task there, until it ends or `signal` aborts. Never rejects: an agent out of reach is a retryable failure. */
+  execute(agent: RemoteAgent, task: DeliveredTask, signal: AbortSignal): Promise<RemoteOutcome>;
+  /** The agent left, or moved: drop what was kept for it. */
+  forget(agent: Pick<Agent, 'tenantId' | 'id'>): void;
+}
 
 /** A request found nobody serving its subject (between one mesh leader and the next, say). */
 export class NoResponderError extends Error {

@@ -1,7 +1,7 @@
 import type { DomainEvent, AgentEventType } from './events.js';
 import { ConflictError, InvalidStateError, ValidationError } from './errors.js';
 import type { AgentCircuit } from './agent-circuit.js';
-import { assertIdentifier, assertIntegerInRange, assertJsonWithin, assertName, assertNoNulCharacter } from './validation.js';
+import { assertHttpUrl, assertIdentifier, assertIntegerInRange, assertJsonWithin, assertName, assertNoNulCharacter } from './validation.js';
 
 export const AGENT_STATUSES = ['available', 'busy', 'paused', 'unhealthy', 'terminated'] as const;
 export type AgentStatus = (typeof AGENT_STATUSES)[number];
@@ -35,6 +35,8 @@ export interface Agent {
   version: number;
   /** The agent's circuit breaker; absent means closed with no failures. */
   circuit?: AgentCircuit;
+  /** An A2A server elsewhere: the mesh delivers this agent's tasks by calling it (docs/a2a.md). */
+  a2aUrl?: string;
 }
 
 export interface AgentLimits {
@@ -43,6 +45,8 @@ export interface AgentLimits {
   maxTags: number;
   maxConcurrentTasksCeiling: number;
 }
+
+export const MAX_A2A_URL_LENGTH = 2048;
 
 export const DEFAULT_AGENT_LIMITS: AgentLimits = {
   maxMetadataBytes: 16 * 1024,
@@ -60,6 +64,7 @@ export interface RegisterAgentInput {
   tags?: string[];
   metadata?: Record<string, unknown>;
   maxConcurrentTasks?: number;
+  a2aUrl?: string;
 }
 
 type Change = { agent: Agent; events: DomainEvent[] };
@@ -112,6 +117,7 @@ export function registerAgent(input: RegisterAgentInput, now: number, limits = D
   assertNoNulCharacter(metadata, 'metadata');
   const maxConcurrentTasks = input.maxConcurrentTasks ?? 1;
   assertIntegerInRange(maxConcurrentTasks, 1, limits.maxConcurrentTasksCeiling, 'maxConcurrentTasks');
+  if (input.a2aUrl !== undefined) assertHttpUrl(input.a2aUrl, MAX_A2A_URL_LENGTH, 'a2aUrl');
 
   const agent: Agent = {
     id: input.id,
@@ -122,6 +128,7 @@ export function registerAgent(input: RegisterAgentInput, now: number, limits = D
     tags: [...new Set(tags)],
     metadata,
     maxConcurrentTasks,
+    ...(input.a2aUrl !== undefined && { a2aUrl: input.a2aUrl }),
     status: 'available',
     inFlight: 0,
     assignedCount: 0,
@@ -135,7 +142,7 @@ export function registerAgent(input: RegisterAgentInput, now: number, limits = D
   };
   return {
     agent,
-    events: [event(agent, 'AgentRegistered', now, { name, capabilities, tags: agent.tags, maxConcurrentTasks })],
+    events: [event(agent, 'AgentRegistered', now, { name, capabilities, tags: agent.tags, maxConcurrentTasks, ...(agent.a2aUrl !== undefined && { a2aUrl: agent.a2aUrl }) })],
   };
 }
 

@@ -2,7 +2,7 @@ import type { DomainEvent, TaskEventType } from './events.js';
 import type { TraceContext } from './trace-context.js';
 import { ConflictError, InvalidStateError, LeaseNotHeldError, ValidationError } from './errors.js';
 import { taskSecrets } from './secret.js';
-import { assertIntegerInRange, assertJsonWithin, assertName, jsonEqual } from './validation.js';
+import { assertIdentifier, assertIntegerInRange, assertJsonWithin, assertName, jsonEqual } from './validation.js';
 
 export type TaskStatus = 'queued' | 'assigned' | 'running' | 'completed' | 'failed' | 'dead_lettered' | 'canceled';
 
@@ -61,6 +61,8 @@ export interface Task {
   traceContext?: TraceContext;
   /** Secrets of the tenant the agent working the task may read, while it holds the lease. */
   secrets?: string[];
+  /** The conversation the task belongs to, as its submitter named it (an A2A contextId). */
+  contextId?: string;
 }
 
 export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'dead_lettered', 'canceled']);
@@ -100,6 +102,7 @@ export interface SubmitTaskInput {
   idempotencyKey?: string;
   traceContext?: TraceContext;
   secrets?: string[];
+  contextId?: string;
 }
 
 type Change = { task: Task; events: DomainEvent[] };
@@ -144,6 +147,7 @@ export function submitTask(input: SubmitTaskInput, now: number, limits = DEFAULT
   const taskInput = input.input ?? null;
   assertJsonWithin(taskInput, limits.maxInputBytes, 'input');
   const secrets = taskSecrets(input.secrets);
+  if (input.contextId !== undefined) assertIdentifier(input.contextId, 'contextId');
 
   const routing: TaskRouting = affinityKey === undefined ? { strategy } : { strategy, affinityKey };
   const task: Task = {
@@ -159,6 +163,7 @@ export function submitTask(input: SubmitTaskInput, now: number, limits = DEFAULT
     ...(input.idempotencyKey !== undefined && { idempotencyKey: input.idempotencyKey }),
     ...(input.traceContext !== undefined && { traceContext: input.traceContext }),
     ...(secrets !== undefined && { secrets }),
+    ...(input.contextId !== undefined && { contextId: input.contextId }),
     status: 'queued',
     attempts: 0,
     availableAt: now,

@@ -20,6 +20,25 @@ export function assertName(value: string, field: string): void {
   }
 }
 
+/**
+ * An absolute http(s) URL of at most `maxLength` characters, with no user or password in it (a
+ * credential there would be stored and logged with the URL).
+ */
+export function assertHttpUrl(value: unknown, maxLength: number, field: string): void {
+  const refuse = (why: string) => {
+    throw new ValidationError(`${field} ${why}`, field);
+  };
+  if (typeof value !== 'string' || value.length === 0 || value.length > maxLength) refuse(`must be an http or https URL of 1-${maxLength} characters`);
+  let url: URL;
+  try {
+    url = new URL(value as string);
+  } catch {
+    return refuse('must be an absolute http or https URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') refuse(`must be an http or https URL, not ${url.protocol}`);
+  if (url.username !== '' || url.password !== '') refuse('must not carry a user or password');
+}
+
 export function assertIntegerInRange(value: number, min: number, max: number, field: string): void {
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new ValidationError(`${field} must be an integer from ${min} to ${max}`, field);

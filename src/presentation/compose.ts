@@ -44,6 +44,7 @@ import { LocalKeyring } from '../infrastructure/security/secrets/local-kms.js';
 import { developmentMasterKey, MasterKeyError, readMasterKeyFile } from '../infrastructure/security/secrets/master-keys.js';
 import type { TypedApp } from './api/typed-app.js';
 import { ResilienceRegistry } from '../infrastructure/resilience/observer.js';
+import { A2ARemoteAgentClient } from '../infrastructure/a2a/a2a-remote-agent-client.js';
 import { openCache } from './open-cache.js';
 import { CachedTenantRepository } from '../infrastructure/caching/cached-tenant-repository.js';
 import type { TieredCache } from '../infrastructure/caching/tiered-cache.js';
@@ -327,6 +328,8 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
       ...(redis && { liveAgents: new RedisAgentView(redis) }),
       metrics,
       ...(alerts.active && { alerts }),
+      // Its policies are per remote agent: their transitions are logged, not labelled in the metrics (agentmesh_a2a_remote_calls_total counts the calls).
+      remoteAgents: new A2ARemoteAgentClient(new ResilienceRegistry(logger.child({ component: 'a2a' }) as unknown as Logger, config.dependencyPolicies)),
     },
     settings,
   );
@@ -431,6 +434,8 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     ...(config.http.trustProxy !== undefined && { trustProxy: config.http.trustProxy }),
     requestTimeoutMs: config.http.requestTimeoutMs,
     breakers: () => resilience.breakerStates(),
+    a2aMaxStreamsPerTenant: config.a2a.maxStreamsPerTenant,
+    ...(config.a2a.publicUrl !== undefined && { publicUrl: config.a2a.publicUrl }),
   }).catch(async (error: unknown) => {
     await stopServices();
     throw error;

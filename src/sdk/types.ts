@@ -68,6 +68,7 @@ export interface AgentInfo {
   registeredAt: number;
   updatedAt: number;
   version: number;
+  a2aUrl?: string;
 }
 
 export interface RegisterAgentRequest {
@@ -78,6 +79,8 @@ export interface RegisterAgentRequest {
   tags?: string[];
   maxConcurrentTasks?: number;
   metadata?: Record<string, unknown>;
+  /** An A2A server elsewhere: the mesh delivers this agent's tasks by calling it (docs/a2a.md). */
+  a2aUrl?: string;
 }
 
 

@@ -37,3 +37,26 @@ async function withLiveState(ctx: MeshContext, tenantId: string, agents: Agent[]
     return state && state.updatedAt >= a.updatedAt ? { ...a, ...state } : a;
   });
 }
+
+const LIVE_STATUSES = ['available', 'busy'] as const;
+const CAPABILITY_SCAN_PAGES = 20;
+
+/**
+ * The capabilities that have a live agent (available or busy) in the caller's tenant, sorted, at
+ * most `max` of them. The scan reads at most 20 pages of 500 agents per status: a tenant beyond
+ * that is described by its first 10,000 live agents.
+ */
+export async function liveCapabilities(ctx: MeshContext, caller: Caller, max: number): Promise<string[]> {
+  requireRole(caller, CAN_READ, 'list agents');
+  const names = new Set<string>();
+  for (const status of LIVE_STATUSES) {
+    let cursor: string | undefined;
+    for (let page = 0; page < CAPABILITY_SCAN_PAGES; page++) {
+      const result = await ctx.agents.list(caller.tenantId, { status }, { limit: 500, ...(cursor !== undefined && { cursor }) });
+      for (const agent of result.items) for (const { name } of agent.capabilities) names.add(name);
+      cursor = result.nextCursor;
+      if (cursor === undefined) break;
+    }
+  }
+  return [...names].sort().slice(0, max);
+}

@@ -71,7 +71,7 @@ async function submitInSpan(ctx: MeshContext, counter: SubmitCounter, caller: Ca
 
 /** A key reused for a different request is a client bug: say so rather than return the wrong task. */
 function sameRequest(existing: Task, requested: Task, key: string): Task {
-  const fields = (t: Task) => [t.capability, t.input, t.priority, t.routing, t.maxAttempts, t.leaseMs, t.deadline, t.secrets];
+  const fields = (t: Task) => [t.capability, t.input, t.priority, t.routing, t.maxAttempts, t.leaseMs, t.deadline, t.secrets, t.contextId];
   if (!equal(fields(existing), fields(requested))) {
     throw new ConflictError(`Idempotency-Key '${key}' was used for a different request`, { idempotencyKey: key, taskId: existing.id });
   }

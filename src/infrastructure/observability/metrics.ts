@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { traceIdOf, type Agent, type Task } from '../../domain/index.js';
-import type { CacheStats, MeshMetrics, SecretAccessOutcome } from '../../application/ports.js';
+import type { CacheStats, MeshMetrics, RemoteCallOutcome, SecretAccessOutcome } from '../../application/ports.js';
 import type { ResilienceRegistry } from '../resilience/observer.js';
 import { BoundedLabel } from './bounded-label.js';
 import { observeResilience } from './resilience-metrics.js';
@@ -69,6 +69,10 @@ export class AgentMeshMetrics implements MeshMetrics {
   private readonly agentCircuitTransitions: Counter<'tenant' | 'to'>;
   private readonly agentEjectionsCapped: Counter<'tenant'>;
   private readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+  private readonly a2aRequests: Counter<'method' | 'outcome'>;
+  private readonly a2aStreamsOpen: Gauge<'tenant'>;
+  private readonly a2aStreamsRefused: Counter<'tenant'>;
+  private readonly remoteAgentCalls: Counter<'tenant' | 'outcome'>;
 
   constructor(options: MetricsOptions = DEFAULT_METRICS_OPTIONS) {
     this.registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
@@ -134,6 +138,25 @@ export class AgentMeshMetrics implements MeshMetrics {
       help: 'API requests by method, route template and status (its _count is the request count)',
       labelNames: ['method', 'route', 'status'],
       buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.a2aRequests = new Counter({
+      name: 'agentmesh_a2a_requests_total',
+      help: 'A2A JSON-RPC requests by method (other: a name A2A does not define) and outcome (result, error, stream)',
+      labelNames: ['method', 'outcome'],
+      registers,
+    });
+    this.a2aStreamsOpen = new Gauge({ name: 'agentmesh_a2a_streams_open', help: 'A2A streams (message/stream, resubscribe) open on this instance', labelNames: ['tenant'], registers });
+    this.a2aStreamsRefused = new Counter({
+      name: 'agentmesh_a2a_streams_refused_total',
+      help: 'A2A streams refused (429) because their tenant had AGENTMESH_A2A_MAX_STREAMS_PER_TENANT open',
+      labelNames: ['tenant'],
+      registers,
+    });
+    this.remoteAgentCalls = new Counter({
+      name: 'agentmesh_a2a_remote_calls_total',
+      help: 'Tasks delivered to remote A2A agents (registered with an a2aUrl), by outcome: completed, failed, rejected, unreachable',
+      labelNames: ['tenant', 'outcome'],
       registers,
     });
     collectDefaultMetrics({ register: this.registry, prefix: 'agentmesh_' });
@@ -301,6 +324,22 @@ export class AgentMeshMetrics implements MeshMetrics {
 
   rateLimited(tenantId: string, scope: 'key' | 'tenant' | 'address'): void {
     this.rateLimitedRequests.inc({ tenant: this.tenants.value(tenantId), scope });
+  }
+
+  a2aRequest(method: string, outcome: 'result' | 'error' | 'stream'): void {
+    this.a2aRequests.inc({ method, outcome });
+  }
+
+  a2aStreamsChanged(tenantId: string, delta: 1 | -1): void {
+    this.a2aStreamsOpen.inc({ tenant: this.tenants.value(tenantId) }, delta);
+  }
+
+  remoteAgentCalled(tenantId: string, outcome: RemoteCallOutcome): void {
+    this.remoteAgentCalls.inc({ tenant: this.tenants.value(tenantId), outcome });
+  }
+
+  a2aStreamRefused(tenantId: string): void {
+    this.a2aStreamsRefused.inc({ tenant: this.tenants.value(tenantId) });
   }
 
   agentCircuitChanged(tenantId: string, to: 'open' | 'half_open' | 'closed'): void {

@@ -68,7 +68,7 @@ export interface AgentRowOut {
   registered_at: string | number;
   updated_at: string | number;
   /** What changes only with the agent's lifecycle; `circuit` only while its breaker is not closed. */
-  profile: Pick<Agent, 'name' | 'description' | 'capabilities' | 'tags' | 'metadata' | 'maxConcurrentTasks' | 'circuit'>;
+  profile: Pick<Agent, 'name' | 'description' | 'capabilities' | 'tags' | 'metadata' | 'maxConcurrentTasks' | 'circuit' | 'a2aUrl'>;
 }
 
 export const AGENT_COLUMNS =
@@ -101,6 +101,7 @@ export function agentProfile(a: Agent): AgentRowOut['profile'] {
     metadata: a.metadata,
     maxConcurrentTasks: a.maxConcurrentTasks,
     ...(a.circuit !== undefined && a.circuit.state !== 'closed' && { circuit: a.circuit }),
+    ...(a.a2aUrl !== undefined && { a2aUrl: a.a2aUrl }),
   };
 }
 

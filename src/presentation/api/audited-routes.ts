@@ -115,6 +115,8 @@ export const AUDITED_ROUTES: Record<string, (request: FastifyRequest, reply: Res
   'DELETE /v1/secrets/:name': secretChange(() => AuditAction.SECRET_REVOKED),
   'GET /v1/tasks/:id/secrets/:name': secretChange(() => AuditAction.SECRET_ACCESSED, (r) => ({ taskId: param(r) })),
   'POST /v1/tenant-keys/destroy': one(AuditAction.TENANT_KEY_DESTROYED, 'tenant_key', (r) => text((r.body as Body)?.confirm), (r) => ({ destroyedKeys: (r.auditReplyBody as { destroyedKeys?: number } | undefined)?.destroyedKeys })),
+  // What the A2A request handler noted: a message's task submitted, a task canceled, or one the tenant cannot see.
+  'POST /v1/a2a': (request) => request.a2aAudit ?? [],
   'POST /v1/tasks/batch': each(
     (body) => body?.tasks as Array<Record<string, unknown>> | undefined,
     (item, result) => itemChange(AuditAction.TASK_SUBMITTED, 'task', text(result.body?.id), result, { capability: item.capability }),

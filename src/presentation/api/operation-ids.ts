@@ -3,6 +3,8 @@ import type { FastifyInstance } from 'fastify';
 /** Each route's operationId in the OpenAPI document: the method name a generated client gets. */
 export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'GET /health/live': 'getLiveness',
+  'GET /.well-known/agent-card.json': 'getAgentCard',
+  'POST /v1/a2a': 'callAgentToAgent',
   'GET /health/ready': 'getReadiness',
   'GET /health': 'getHealth',
   'GET /metrics': 'getMetrics',

@@ -162,6 +162,7 @@ export const Agent = Type.Object({
   registeredAt: EpochMs,
   updatedAt: EpochMs,
   version: Type.Integer(),
+  a2aUrl: Type.Optional(Type.String({ description: 'The A2A server the mesh delivers this agent\'s tasks to.' })),
   circuit: Type.Optional(Type.Object(
     {
       state: Type.Union([Type.Literal('closed'), Type.Literal('open'), Type.Literal('half_open')], {
@@ -188,6 +189,14 @@ export const RegisterAgentBody = Type.Object(
     tags: Type.Optional(Type.Array(Name, { maxItems: 64 })),
     maxConcurrentTasks: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
     metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    a2aUrl: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 2048,
+        format: 'uri',
+        description: 'An A2A server elsewhere (http or https, no credentials in it): the mesh delivers this agent\'s tasks by calling it, and heartbeats it while its agent card answers.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -234,6 +243,7 @@ export const Task = Type.Object({
       { description: 'The W3C Trace Context of the submit request (its traceparent and tracestate headers), handed to the agents that work the task.' },
     ),
   ),  secrets: Type.Optional(Type.Array(Type.String(), { description: 'The secrets the working agent may read for this task (names only).' })),
+  contextId: Type.Optional(Type.String({ description: 'The A2A contextId the task was sent under (tasks submitted over A2A only).' })),
 });
 
 export const SubmitTaskBody = Type.Object(
@@ -481,4 +491,47 @@ export const AuditRetention = Type.Object(
   // One schema with both types, not a union: with type coercion on, a union's null branch would take 0.
   { days: Type.Unsafe<number | null>({ type: ['integer', 'null'], minimum: 1, maximum: 36_500, description: 'Days to keep entries (1 to 36,500); null keeps them forever' }) },
   { additionalProperties: false },
+);
+
+/** A2A: documentation of the JSON-RPC envelope and the agent card; the SDK's transport handlers check the rest. */
+export const JsonRpcRequest = Type.Object(
+  {
+    jsonrpc: Type.Literal('2.0'),
+    id: Type.Optional(Type.Union([Type.String(), Type.Integer(), Type.Null()])),
+    method: Type.String({ description: 'An A2A 1.0 method (SendMessage, SendStreamingMessage, GetTask, CancelTask, SubscribeToTask) or its A2A 0.3 name (message/send, ...).' }),
+    params: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  {
+    $id: 'JsonRpcRequest',
+    additionalProperties: true,
+    description: 'One JSON-RPC 2.0 request of the A2A protocol (see docs/a2a.md).',
+    examples: [{ jsonrpc: '2.0', id: 1, method: 'SendMessage', params: { message: { messageId: 'm-1', role: 'ROLE_USER', parts: [{ text: 'Summarize this.' }], metadata: { skill: 'summarize' } } } }],
+  },
+);
+
+export const JsonRpcReply = Type.Object(
+  {
+    jsonrpc: Type.Literal('2.0'),
+    id: Type.Union([Type.String(), Type.Integer(), Type.Null()]),
+    result: Type.Optional(Type.Unknown()),
+    error: Type.Optional(Type.Object({ code: Type.Integer(), message: Type.String(), data: Type.Optional(Type.Unknown()) }, { additionalProperties: true })),
+  },
+  {
+    $id: 'JsonRpcReply',
+    additionalProperties: true,
+    description: 'The JSON-RPC answer: a result or an error (-32700 parse error, -32600 invalid request, -32601 method not found, -32602 invalid params, -32001 task not found, -32002 task not cancelable, ...). A streaming method answers text/event-stream, each event one such answer.',
+  },
+);
+
+export const A2AAgentCard = Type.Object(
+  {
+    name: Type.String(),
+    description: Type.String(),
+    supportedInterfaces: Type.Array(Type.Object({ url: Type.String(), protocolBinding: Type.String(), protocolVersion: Type.String() }, { additionalProperties: true })),
+    version: Type.String(),
+    capabilities: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    securitySchemes: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    skills: Type.Optional(Type.Array(Type.Object({ id: Type.String(), name: Type.String(), description: Type.String() }, { additionalProperties: true }))),
+  },
+  { $id: 'A2AAgentCard', additionalProperties: true, description: 'An A2A 1.0 agent card (protobuf JSON form: empty lists are left out).' },
 );

@@ -17,6 +17,7 @@ import type { AuthFailureLimiter } from '../../application/auth-failure-limiter.
 import { DEFAULT_TENANT_ID } from '../../application/use-cases/bootstrap.js';
 import { registerOperationIds } from './operation-ids.js';
 import { registerSecurityHeaders } from './plugins/security-headers.js';
+import { a2aRoutes } from './routes/a2a.js';
 import { agentInboxRoutes } from './routes/agent-inbox.js';
 import { agentRoutes } from './routes/agents.js';
 import { auditRoutes } from './routes/audit.js';
@@ -56,6 +57,10 @@ export interface ApiOptions {
   authFailureLimiter?: AuthFailureLimiter;
   /** Trust X-Forwarded-For from these proxies for the client's address (Fastify's trustProxy). */
   trustProxy?: boolean | number | string;
+  /** Open A2A streams per tenant on this instance. */
+  a2aMaxStreamsPerTenant?: number;
+  /** The URL clients reach the mesh at (behind a proxy), for the A2A agent card; unset: as each request came. */
+  publicUrl?: string;
   /** Each dependency's circuit breaker, for the detailed health. */
   breakers?: () => Array<{ name: string; state: 'closed' | 'open' | 'half-open' | 'isolated' }>;
 }
@@ -154,6 +159,12 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
   auditRoutes(app, mesh);
   complianceRoutes(app, mesh);
   secretRoutes(app, mesh);
+  await a2aRoutes(app, mesh, {
+    version: options.version,
+    maxStreamsPerTenant: options.a2aMaxStreamsPerTenant ?? 100,
+    ...(options.publicUrl !== undefined && { publicUrl: options.publicUrl }),
+    ...(options.metrics && { metrics: options.metrics }),
+  });
   gracefulClose.drainLast();
   await app.ready();
   if (options.logRouteSampleRates) assertSampledRoutesExist(app, options.logRouteSampleRates);

@@ -59,6 +59,15 @@ const BAD_KEYS = ['Bearer ', 'Bearer am_nope.nope', 'Basic dXNlcjpwYXNz', 'Beare
  * keys), derived from every operation of the OpenAPI document: every answer is a 4xx
  * problem+json, none is a 5xx, the process stays up, and no state changes.
  */
+function isJsonRpcError(text: string): boolean {
+  try {
+    const body = JSON.parse(text) as { jsonrpc?: unknown; error?: { code?: unknown }; result?: unknown };
+    return body.jsonrpc === '2.0' && typeof body.error?.code === 'number' && body.result === undefined;
+  } catch {
+    return false;
+  }
+}
+
 describe('fuzzing the API with bad requests', { timeout: 300_000 }, () => {
   let h: Harness;
   let operations: Operation[];
@@ -157,13 +166,15 @@ describe('fuzzing the API with bad requests', { timeout: 300_000 }, () => {
           const text = await res.text();
           byStatus.set(res.status, (byStatus.get(res.status) ?? 0) + 1);
           const problem = (res.headers.get('content-type') ?? '').startsWith('application/problem+json');
+          // The A2A endpoint speaks JSON-RPC: a bad request there is a 200 carrying a JSON-RPC error (and no result).
+          if (r.url === '/v1/a2a' && res.status === 200 && isJsonRpcError(text)) continue;
           if (res.status < 400 || res.status >= 500 || !problem) wrong.push(`${res.status} ${r.method} ${r.url.slice(0, 120)} (${r.why}): ${text.slice(0, 200)}`);
         }
       }),
     );
     const patterns = [...new Set(wrong.map((w) => w.replace(/[0-9a-f-]{36}/gu, "ID").slice(0, 150)))];
     expect(patterns.slice(0, 40)).toEqual([]);
-    expect([...byStatus.keys()].every((s) => s >= 400 && s < 500)).toBe(true);
+    expect([...byStatus.keys()].every((s) => (s >= 400 && s < 500) || s === 200)).toBe(true);
     expect((await fetch(`${h.url}/health/live`)).status).toBe(200);
     expect(await stateCounts()).toEqual(before);
   });

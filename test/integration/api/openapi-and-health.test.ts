@@ -41,6 +41,8 @@ const API_ROUTES: Record<string, string[]> = {
   '/v1/secrets/{name}/rotate': ['post'],
   '/v1/tenant-keys/destroy': ['post'],
   '/v1/tasks/{id}/secrets/{name}': ['get'],
+  '/v1/a2a': ['post'],
+  '/.well-known/agent-card.json': ['get'],
 };
 
 const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
@@ -82,6 +84,8 @@ describe('OpenAPI document, docs and health', () => {
           if (!HTTP_METHODS.has(method)) continue;
           // /metrics and /health take the platform admin key too.
           if (path.startsWith('/v1/') || path === '/metrics' || path === '/health') expect(op.security, `${method} ${path}`).toEqual([{ bearerAuth: [] }]);
+          // The A2A agent card: public without a key, the tenant's with one.
+          else if (path === '/.well-known/agent-card.json') expect(op.security, `${method} ${path}`).toEqual([{}, { bearerAuth: [] }]);
           // The probes say plainly that they take no key.
           else expect(op.security, `${method} ${path}`).toEqual([]);
           expect(op.summary, `${method} ${path} has a summary`).toBeTypeOf('string');

@@ -139,6 +139,19 @@ describe('failed authentications per address', () => {
     expect(metrics).toMatch(/agentmesh_auth_addresses_blocked_total 1\b/u);
     expect(metrics).toMatch(/agentmesh_rate_limited_total\{tenant="default",scope="address"\} 2\b/u);
     expect(metrics).toMatch(/agentmesh_auth_blocked_addresses 1\b/u);
+    // The routes that take a key outside /v1 are under the same limit.
+    expect((await fetch(`${h.url}/metrics`, { headers: { authorization: `Bearer ${h.adminKey}`, 'x-forwarded-for': '203.0.113.7' } })).status).toBe(429);
+  });
+
+  it('counts and refuses failed keys on the routes outside /v1 that take one (the A2A card, the detailed health)', async () => {
+    const card = (key: string) => fetch(`${h.url}/.well-known/agent-card.json`, { headers: { authorization: `Bearer ${key}`, 'x-forwarded-for': '192.0.2.44' } });
+    for (let i = 0; i < 2; i++) expect((await card(`am_card${i}.wrong`)).status).toBe(401);
+    for (let i = 0; i < 2; i++) expect((await fetch(`${h.url}/health`, { headers: { authorization: 'Bearer am_health.wrong', 'x-forwarded-for': '192.0.2.44' } })).status).toBe(401);
+    const refused = await card(h.adminKey);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    // Without a key the card stays public.
+    expect((await fetch(`${h.url}/.well-known/agent-card.json`, { headers: { 'x-forwarded-for': '192.0.2.44' } })).status).toBe(200);
   });
 });
 

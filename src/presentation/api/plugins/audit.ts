@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { AGENT_CARD_PATH } from '@a2a-js/sdk';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditLogger } from '../../../application/audit-logger.js';
 import type { Caller } from '../../../application/caller.js';
@@ -59,7 +60,7 @@ export function registerAudit(app: FastifyInstance, audit: AuditLogger, options:
   });
 
   app.addHook('onSend', async (request, reply, payload) => {
-    if (!request.url.startsWith('/v1/') || reply.statusCode === 503 || request.rateLimited === true) return payload;
+    if (!takesKey(request.url) || reply.statusCode === 503 || request.rateLimited === true) return payload;
     const records = recordsFor(request, reply);
     if (records.length === 0) return payload;
     if (records.length === 1 && records[0]!.actor.type === 'anonymous') {
@@ -132,6 +133,11 @@ export function registerAudit(app: FastifyInstance, audit: AuditLogger, options:
     lastSuccess.set(caller.keyId, now);
     return true;
   }
+}
+
+/** The routes that read a key: /v1, and the A2A agent card (whose refused keys are failed authentications too). */
+function takesKey(url: string): boolean {
+  return url.startsWith('/v1/') || url.split('?')[0] === `/${AGENT_CARD_PATH}`;
 }
 
 /** `/v1/agents/:id/stream` -> `agent`. */

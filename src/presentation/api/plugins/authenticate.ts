@@ -8,6 +8,14 @@ declare module 'fastify' {
   interface FastifyRequest {
     caller: Caller;
   }
+  interface FastifyInstance {
+    /**
+     * The request's bearer key as a caller, or UnauthorizedError; under the per-address limit on
+     * failed authentications. Every route that takes a key outside /v1 (the detailed health,
+     * metrics, the A2A card) authenticates through it, so none is a way round that limit.
+     */
+    authenticateRequest(request: FastifyRequest): Promise<Caller>;
+  }
 }
 
 export function bearerToken(request: FastifyRequest): string | undefined {
@@ -34,13 +42,8 @@ export interface AuthFailureOptions {
 export function registerAuthentication(app: FastifyInstance, auth: Authenticator, failures?: AuthFailureOptions): void {
   app.decorateRequest('caller', undefined as unknown as Caller);
   const limiter = failures?.limiter.active ? failures.limiter : undefined;
-  app.addHook('onRequest', async (request) => {
-    // A CORS preflight carries no key by design; the CORS plugin answers it (or it finds no route).
-    if (!request.url.startsWith('/v1/') || request.method === 'OPTIONS') return;
-    if (limiter === undefined) {
-      request.caller = await auth.authenticate(bearerToken(request));
-      return;
-    }
+  const authenticateRequest = async (request: FastifyRequest): Promise<Caller> => {
+    if (limiter === undefined) return auth.authenticate(bearerToken(request));
     try {
       limiter.check(request.ip, Date.now());
     } catch (refusal) {
@@ -50,7 +53,7 @@ export function registerAuthentication(app: FastifyInstance, auth: Authenticator
       throw refusal;
     }
     try {
-      request.caller = await auth.authenticate(bearerToken(request));
+      return await auth.authenticate(bearerToken(request));
     } catch (error) {
       if (error instanceof UnauthorizedError) {
         try {
@@ -61,5 +64,11 @@ export function registerAuthentication(app: FastifyInstance, auth: Authenticator
       }
       throw error;
     }
+  };
+  app.decorate('authenticateRequest', authenticateRequest);
+  app.addHook('onRequest', async (request) => {
+    // A CORS preflight carries no key by design; the CORS plugin answers it (or it finds no route).
+    if (!request.url.startsWith('/v1/') || request.method === 'OPTIONS') return;
+    request.caller = await authenticateRequest(request);
   });
 }

@@ -26,6 +26,11 @@ const STATUS: Record<DomainErrorCode, number> = {
   unavailable: 503,
 };
 
+/** The HTTP status the API answers a domain error with. */
+export function httpStatusOf(code: DomainErrorCode): number {
+  return STATUS[code];
+}
+
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',

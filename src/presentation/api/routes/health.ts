@@ -2,7 +2,6 @@ import { Type, type Static } from '@fastify/type-provider-typebox';
 import { requirePlatform } from '../../../application/caller.js';
 import type { HealthCheckService } from '../../../application/health-check.js';
 import type { Mesh } from '../../../application/mesh.js';
-import { bearerToken } from '../plugins/authenticate.js';
 import { errors } from '../schemas.js';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
 
@@ -83,7 +82,7 @@ export function healthRoutes(app: TypedApp, mesh: Mesh, health: HealthCheckServi
       },
     },
     async (request, reply) => {
-      requirePlatform(await mesh.auth.authenticate(bearerToken(request)), 'read the detailed health');
+      requirePlatform(await app.authenticateRequest(request), 'read the detailed health');
       const systemHealth = await health.getSystemHealth({ useCache: false });
       const { ctx } = mesh;
       return reply.code(systemHealth.status === 'unhealthy' ? 503 : 200).send({

@@ -1,6 +1,5 @@
 import { requirePlatform } from '../../../application/caller.js';
 import type { Mesh } from '../../../application/mesh.js';
-import { bearerToken } from '../plugins/authenticate.js';
 import { errors } from '../schemas.js';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
 
@@ -11,6 +10,12 @@ export interface ApiMetrics {
   rateLimited?(tenantId: string, scope: 'key' | 'tenant' | 'address'): void;
   /** An address went over the failed-authentication limit. */
   authAddressBlocked?(): void;
+  /** An A2A JSON-RPC request: its method (an A2A method name, or `other`) and how it was answered. */
+  a2aRequest?(method: string, outcome: 'result' | 'error' | 'stream'): void;
+  /** A tenant's open A2A streams went up or down by one. */
+  a2aStreamsChanged?(tenantId: string, delta: 1 | -1): void;
+  /** An A2A stream refused: its tenant had the most open it may. */
+  a2aStreamRefused?(tenantId: string): void;
   scrape(): Promise<{ contentType: string; body: string }>;
 }
 
@@ -34,7 +39,7 @@ export function metricsRoutes(app: TypedApp, mesh: Mesh, metrics: ApiMetrics): v
       },
     },
     async (request, reply) => {
-      requirePlatform(await mesh.auth.authenticate(bearerToken(request)), 'read metrics');
+      requirePlatform(await app.authenticateRequest(request), 'read metrics');
       const { contentType, body } = await metrics.scrape();
       return reply.type(contentType).send(body);
     },
