@@ -69,7 +69,7 @@ export interface AgentMeshConfig {
   /** Largest accepted request body; input and output limits come on top of the JSON envelope. */
   bodyLimitBytes: number;
   /** The A2A endpoint: open streams per tenant on each instance; the URL clients reach the mesh at, for the agent card (unset: as each request came). */
-  a2a: { maxStreamsPerTenant: number; publicUrl: string | undefined };
+  a2a: { maxStreamsPerTenant: number; publicUrl: string | undefined; allowedHosts: string[] };
   mesh: MeshSettings;
 }
 
@@ -87,6 +87,26 @@ type Env = Record<string, string | undefined>;
  * every proxy's X-Forwarded-For; a number, that many hops; otherwise a comma-separated list of
  * proxy addresses or CIDR ranges (Fastify's trustProxy).
  */
+/** An address, or a CIDR range (`10.0.0.0/8`), as Node's net module reads them; undefined when it is neither. */
+function addressOrRange(entry: string): string | undefined {
+  const [address, bits, extra] = entry.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || extra !== undefined) return undefined;
+  if (bits !== undefined && !(/^\d+$/u.test(bits) && Number(bits) <= (family === 6 ? 128 : 32))) return undefined;
+  return entry;
+}
+
+/** AGENTMESH_A2A_ALLOWED_HOSTS: host names, addresses and CIDR ranges that remote A2A agents may be at besides public addresses. */
+function a2aAllowedHosts(env: Env): string[] {
+  const entries = (env.AGENTMESH_A2A_ALLOWED_HOSTS ?? '').split(',').map((e) => e.trim()).filter((e) => e !== '');
+  for (const entry of entries) {
+    if (addressOrRange(entry) === undefined && !/^(?=.{1,253}$)[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/u.test(entry)) {
+      throw new ConfigError(`AGENTMESH_A2A_ALLOWED_HOSTS: '${entry}' is not a host name, an address or a CIDR range (such as agents.internal, 10.0.0.5 or 10.0.0.0/8)`);
+    }
+  }
+  return entries;
+}
+
 function trustProxySetting(env: Env): boolean | number | string | undefined {
   const raw = env.AGENTMESH_TRUST_PROXY?.trim();
   if (raw === undefined || raw === '' || raw === 'false') return undefined;
@@ -94,10 +114,7 @@ function trustProxySetting(env: Env): boolean | number | string | undefined {
   if (/^\d+$/u.test(raw)) return Number(raw);
   const entries = raw.split(',').map((e) => e.trim());
   for (const entry of entries) {
-    const [address, bits, extra] = entry.split('/');
-    const family = isIP(address ?? '');
-    const maxBits = family === 6 ? 128 : 32;
-    if (family === 0 || extra !== undefined || (bits !== undefined && !(/^\d+$/u.test(bits) && Number(bits) <= maxBits))) {
+    if (addressOrRange(entry) === undefined) {
       throw new ConfigError(`AGENTMESH_TRUST_PROXY: '${entry}' is not an address or CIDR range (give true, a hop count, or addresses such as 10.0.0.0/8,127.0.0.1)`);
     }
   }
@@ -328,6 +345,7 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
     a2a: {
       maxStreamsPerTenant: integer(env, 'AGENTMESH_A2A_MAX_STREAMS_PER_TENANT', 100, 1, 100_000),
       publicUrl: serviceUrl(env, 'AGENTMESH_PUBLIC_URL', ['http:', 'https:'], 'https://mesh.example.com'),
+      allowedHosts: a2aAllowedHosts(env),
     },
     siem: siemSettings(env),
     secrets: secretSettings(env),

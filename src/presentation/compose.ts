@@ -45,6 +45,7 @@ import { developmentMasterKey, MasterKeyError, readMasterKeyFile } from '../infr
 import type { TypedApp } from './api/typed-app.js';
 import { ResilienceRegistry } from '../infrastructure/resilience/observer.js';
 import { A2ARemoteAgentClient } from '../infrastructure/a2a/a2a-remote-agent-client.js';
+import { OutboundAddressGuard } from '../infrastructure/a2a/outbound-address-guard.js';
 import { openCache } from './open-cache.js';
 import { CachedTenantRepository } from '../infrastructure/caching/cached-tenant-repository.js';
 import type { TieredCache } from '../infrastructure/caching/tiered-cache.js';
@@ -329,7 +330,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
       metrics,
       ...(alerts.active && { alerts }),
       // Its policies are per remote agent: their transitions are logged, not labelled in the metrics (agentmesh_a2a_remote_calls_total counts the calls).
-      remoteAgents: new A2ARemoteAgentClient(new ResilienceRegistry(logger.child({ component: 'a2a' }) as unknown as Logger, config.dependencyPolicies)),
+      remoteAgents: new A2ARemoteAgentClient(new ResilienceRegistry(logger.child({ component: 'a2a' }) as unknown as Logger, config.dependencyPolicies), new OutboundAddressGuard(config.a2a.allowedHosts)),
     },
     settings,
   );

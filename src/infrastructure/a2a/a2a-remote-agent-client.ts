@@ -1,11 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SendMessageRequest, TaskState, type Message, type Task as A2ATask } from '@a2a-js/sdk';
-import { ClientFactory, DefaultAgentCardResolver, type Client } from '@a2a-js/sdk/client';
+import { ClientFactory, ClientFactoryOptions, DefaultAgentCardResolver, JsonRpcTransportFactory, RestTransportFactory, type Client } from '@a2a-js/sdk/client';
 import { A2AError } from '@a2a-js/sdk/errors';
 import type { DeliveredTask } from '../../application/agent-delivery.js';
 import type { RemoteAgent, RemoteAgentClient, RemoteOutcome } from '../../application/ports.js';
 import { DependencyPolicy } from '../resilience/dependency-policy.js';
 import { ResilienceRegistry } from '../resilience/observer.js';
+import { OutboundAddressGuard, OutboundAddressRefusedError } from './outbound-address-guard.js';
 import { partOf, valueOfParts } from './parts.js';
 
 /** Longest one task may take at a remote agent, its polls included. */
@@ -54,6 +55,8 @@ function outcomeOf(result: Message | A2ATask): RemoteOutcome {
 
 /** An error of the call itself: a refusal in A2A's words will be refused again; anything else may pass next time. */
 function failureOf(error: unknown): RemoteOutcome {
+  const refused = error instanceof OutboundAddressRefusedError ? error : (error as { cause?: unknown } | undefined)?.cause;
+  if (refused instanceof OutboundAddressRefusedError) return failed(`the mesh may not call this remote agent: ${refused.message}`, 'a2a_address_refused', false, 'failed');
   if (error instanceof A2AError) return failed(`the remote agent refused the request: ${error.message}`, 'a2a_error', false, 'failed');
   return failed(`the remote agent could not be reached: ${(error as Error).message}`, 'a2a_unreachable', true, 'unreachable');
 }
@@ -69,9 +72,21 @@ function failureOf(error: unknown): RemoteOutcome {
  */
 export class A2ARemoteAgentClient implements RemoteAgentClient {
   private readonly remotes = new Map<string, Remote>();
+  private readonly factoryOptions: ClientFactoryOptions;
 
-  /** `registry`: per-agent policies log their transitions there; give one no metrics observe, their names being per agent. */
-  constructor(private readonly registry: ResilienceRegistry = new ResilienceRegistry()) {}
+  /**
+   * `registry`: per-agent policies log their transitions there; give one no metrics observe, their names being per agent.
+   * `guard`: where the mesh may call (every request of the card resolver and of the transports goes through it).
+   */
+  constructor(
+    private readonly registry: ResilienceRegistry = new ResilienceRegistry(),
+    private readonly guard: OutboundAddressGuard = new OutboundAddressGuard(),
+  ) {
+    const fetchImpl = guard.fetch();
+    this.factoryOptions = ClientFactoryOptions.createFrom(ClientFactoryOptions.default, {
+      transports: [new JsonRpcTransportFactory({ fetchImpl }), new RestTransportFactory({ fetchImpl })],
+    });
+  }
 
   async probe(agent: RemoteAgent): Promise<void> {
     const remote = this.remoteOf(agent);
@@ -127,11 +142,11 @@ export class A2ARemoteAgentClient implements RemoteAgentClient {
   }
 
   private resolver(signal: AbortSignal): DefaultAgentCardResolver {
-    return new DefaultAgentCardResolver({ fetchImpl: (input, init) => fetch(input, { ...init, signal }) });
+    return new DefaultAgentCardResolver({ fetchImpl: this.guard.fetch((input, init) => fetch(input, { ...init, signal })) });
   }
 
   private factory(): ClientFactory {
-    return new ClientFactory();
+    return new ClientFactory(this.factoryOptions);
   }
 }
 

@@ -24,7 +24,8 @@ describe('A2A outbound: agents that are A2A servers elsewhere join routing like 
 
   beforeAll(async () => {
     // The public URL only changes what the card says (checked below); nothing here reads the card.
-    h = await startHarness({ AGENTMESH_HEARTBEAT_TIMEOUT_MS: String(HEARTBEAT_TIMEOUT_MS), AGENTMESH_RETRY_BASE_MS: '50', AGENTMESH_RETRY_CAP_MS: '100', AGENTMESH_PUBLIC_URL: 'https://mesh.example.com/base/' });
+    // The remote servers listen on this host, which the mesh calls only when allowed.
+    h = await startHarness({ AGENTMESH_HEARTBEAT_TIMEOUT_MS: String(HEARTBEAT_TIMEOUT_MS), AGENTMESH_RETRY_BASE_MS: '50', AGENTMESH_RETRY_CAP_MS: '100', AGENTMESH_PUBLIC_URL: 'https://mesh.example.com/base/', AGENTMESH_A2A_ALLOWED_HOSTS: '127.0.0.1' });
     key = (await createTenant(h, 'outbound')).key;
   }, 60_000);
   afterAll(async () => {
@@ -129,5 +130,14 @@ describe('A2A outbound: agents that are A2A servers elsewhere join routing like 
     const id = await submit('vanishing', {}, { maxAttempts: 1 });
     const task = await waitForTaskStatus(h, id, 'dead_lettered', key, 15_000);
     expect(task.error).toMatchObject({ code: 'a2a_unreachable' });
+  });
+
+  it('never calls an address it is not allowed to (the cloud metadata service, a private network): the task fails, nothing is sent', async () => {
+    await register('metadata-thief', 'steal', 'http://169.254.169.254/latest/meta-data/');
+    const id = await submit('steal', {}, { maxAttempts: 3 });
+    const task = await waitForTaskStatus(h, id, 'failed', key, 15_000);
+    expect(task.attempts).toBe(1);
+    expect(task.error).toMatchObject({ code: 'a2a_address_refused' });
+    expect(task.error.message).toMatch(/'169\.254\.169\.254' is at 169\.254\.169\.254, not a public address: remote A2A agents there must be allowed with AGENTMESH_A2A_ALLOWED_HOSTS/);
   });
 });

@@ -52,6 +52,14 @@ describe('loadConfig', () => {
     }
   });
 
+  it('takes the hosts remote A2A agents may be at besides public addresses, and refuses an entry it cannot read', () => {
+    expect(loadConfig({}).a2a.allowedHosts).toEqual([]);
+    expect(loadConfig({ AGENTMESH_A2A_ALLOWED_HOSTS: 'agents.internal, 10.0.0.0/8,127.0.0.1,::1' }).a2a.allowedHosts).toEqual(['agents.internal', '10.0.0.0/8', '127.0.0.1', '::1']);
+    for (const bad of ['http://agents.internal', '10.0.0.0/40', 'a b', 'agents.internal:8080']) {
+      expect(fails({ AGENTMESH_A2A_ALLOWED_HOSTS: bad })).toMatch(/^AGENTMESH_A2A_ALLOWED_HOSTS: '.*' is not a host name, an address or a CIDR range/);
+    }
+  });
+
   it('takes the log settings, and refuses a format, a redaction path or a sample rate it cannot use', () => {
     const config = loadConfig({ AGENTMESH_LOG_FORMAT: 'pretty', AGENTMESH_LOG_REDACT: 'body.input.email, body.tasks[*].input.ssn', AGENTMESH_LOG_BODY_SAMPLE_RATE: '0.25' });
     expect(config).toMatchObject({ logFormat: 'pretty', logRedactPaths: ['body.input.email', 'body.tasks[*].input.ssn'], logBodySampleRate: 0.25 });
@@ -86,7 +94,7 @@ describe('loadConfig', () => {
     expect(fails({ AGENTMESH_TLS_KEY: '/k.pem' })).toBe('AGENTMESH_TLS_CERT and AGENTMESH_TLS_KEY go together: set both (PEM files), or neither');
     expect(loadConfig({ AGENTMESH_CORS_ORIGINS: 'https://app.example.com, http://localhost:3000' }).http.corsOrigins).toEqual(['https://app.example.com', 'http://localhost:3000']);
     expect(loadConfig({ AGENTMESH_CORS_ORIGINS: '*' }).http.corsOrigins).toEqual(['*']);
-    expect(loadConfig({}).a2a).toEqual({ maxStreamsPerTenant: 100, publicUrl: undefined });
+    expect(loadConfig({}).a2a).toEqual({ maxStreamsPerTenant: 100, publicUrl: undefined, allowedHosts: [] });
     expect(loadConfig({ AGENTMESH_PUBLIC_URL: 'https://mesh.example.com/base/', AGENTMESH_A2A_MAX_STREAMS_PER_TENANT: '7' }).a2a).toEqual({ maxStreamsPerTenant: 7, publicUrl: 'https://mesh.example.com/base/' });
     expect(fails({ AGENTMESH_PUBLIC_URL: 'ftp://mesh.example.com' })).toMatch(/AGENTMESH_PUBLIC_URL/);
     expect(fails({ AGENTMESH_A2A_MAX_STREAMS_PER_TENANT: '0' })).toMatch(/AGENTMESH_A2A_MAX_STREAMS_PER_TENANT/);
