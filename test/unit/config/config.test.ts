@@ -95,7 +95,7 @@ describe('loadConfig', () => {
     expect(loadConfig({ AGENTMESH_CORS_ORIGINS: 'https://app.example.com, http://localhost:3000' }).http.corsOrigins).toEqual(['https://app.example.com', 'http://localhost:3000']);
     expect(loadConfig({ AGENTMESH_CORS_ORIGINS: '*' }).http.corsOrigins).toEqual(['*']);
     expect(loadConfig({}).a2a).toEqual({ maxStreamsPerTenant: 100, publicUrl: undefined, allowedHosts: [] });
-    expect(loadConfig({ AGENTMESH_PUBLIC_URL: 'https://mesh.example.com/base/', AGENTMESH_A2A_MAX_STREAMS_PER_TENANT: '7' }).a2a).toEqual({ maxStreamsPerTenant: 7, publicUrl: 'https://mesh.example.com/base/' });
+    expect(loadConfig({ AGENTMESH_PUBLIC_URL: 'https://mesh.example.com/base/', AGENTMESH_A2A_MAX_STREAMS_PER_TENANT: '7' }).a2a).toEqual({ maxStreamsPerTenant: 7, publicUrl: 'https://mesh.example.com/base/', allowedHosts: [] });
     expect(fails({ AGENTMESH_PUBLIC_URL: 'ftp://mesh.example.com' })).toMatch(/AGENTMESH_PUBLIC_URL/);
     expect(fails({ AGENTMESH_A2A_MAX_STREAMS_PER_TENANT: '0' })).toMatch(/AGENTMESH_A2A_MAX_STREAMS_PER_TENANT/);
     expect(fails({ AGENTMESH_CORS_ORIGINS: 'app.example.com' })).toBe("AGENTMESH_CORS_ORIGINS: 'app.example.com' is not an origin such as https://app.example.com (or * for any)");
