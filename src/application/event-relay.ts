@@ -59,15 +59,29 @@ export class EventRelay {
     return published;
   }
 
-  /** All of a turn's publishes go out at once: the connection keeps their order, and every ack is awaited. */
+  /**
+   * A turn's events go out at once, except that each aggregate's events go one after the other,
+   * each once the one before is stored. Sent together, a publish that failed and was retried (the
+   * broker just back) would land after the next version of the same task: the stream would hold
+   * them out of order. Events of different aggregates need no order between them.
+   */
   private async publish(events: StoredEvent[]): Promise<void> {
+    const chains = new Map<string, StoredEvent[]>();
+    for (const e of events) {
+      const k = `${e.tenantId}\u0000${e.aggregateType}\u0000${e.aggregateId}`;
+      const chain = chains.get(k);
+      if (chain) chain.push(e);
+      else chains.set(k, [e]);
+    }
     await Promise.all(
-      events.map((e) =>
-        this.broker.publish(eventSubject(e.tenantId, e.aggregateType, e.type), Buffer.from(JSON.stringify(e)), {
-          'message-id': eventMessageId(e),
-          'event-type': e.type,
-        }),
-      ),
+      [...chains.values()].map(async (chain) => {
+        for (const e of chain) {
+          await this.broker.publish(eventSubject(e.tenantId, e.aggregateType, e.type), Buffer.from(JSON.stringify(e)), {
+            'message-id': eventMessageId(e),
+            'event-type': e.type,
+          });
+        }
+      }),
     );
   }
 }
