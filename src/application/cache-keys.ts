@@ -27,7 +27,12 @@ export function cacheKey(tenantId: string, kind: CacheKind, id: string): CacheKe
  * the braces keep each tenant's keys in one Redis Cluster slot.
  */
 export function kindPrefix(tenantId: string, kind: CacheKind): string {
-  return `{${encodeURIComponent(tenantId)}}:${kind}:`;
+  return `${tenantPrefix(tenantId)}${kind}:`;
+}
+
+/** What every key of one tenant starts with: `{tenant}:`. */
+export function tenantPrefix(tenantId: string): string {
+  return `{${encodeURIComponent(tenantId)}}:`;
 }
 
 /** The entry of an API key, by the hash of its secret. */

@@ -243,6 +243,11 @@ export type CacheTier = 'l1' | 'l2';
 export interface CacheStats {
   hits: Record<CacheTier, Record<CacheKind, number>>;
   misses: Record<CacheTier, Record<CacheKind, number>>;
+  /**
+   * Hits / (hits + misses) of each tier and kind over the last minute (see HIT_RATE_WINDOW_MS);
+   * null when that tier had no read of that kind in the window.
+   */
+  hitRate: Record<CacheTier, Record<CacheKind, number | null>>;
   /** Entries L1 dropped to stay within its bounds (not those that expired or were deleted). */
   evictions: Record<CacheKind, number>;
   l1Entries: number;
@@ -267,7 +272,20 @@ export interface Cache {
   /** Drops every entry of one kind of one tenant, everywhere (a prefix delete). */
   deleteKind(tenantId: string, kind: CacheKind): Promise<void>;
   stats(): CacheStats;
+  /** How this cache is set up: its tiers, each kind's TTL, L1's bounds. */
+  profile(): CacheProfile;
+  /** Entries and bytes of one tenant's keys in this instance's L1. */
+  tenantUsage(tenantId: string): { entries: number; bytes: number };
   close(): Promise<void>;
+}
+
+export interface CacheProfile {
+  tiers: CacheTier[];
+  ttlMs: Record<CacheKind, number>;
+  maxEntries: number;
+  maxBytes: number;
+  /** The window `CacheStats.hitRate` covers. */
+  hitRateWindowMs: number;
 }
 
 /**

@@ -368,7 +368,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     ...(redis && { redis }),
   };
   const health = new HealthCheckService(probes, { ...DEFAULT_HEALTH_OPTIONS, cacheMs: config.healthCacheMs }, new Set(['redis']));
-  metrics.observeCache(() => cache.stats());
+  metrics.observeCache(cache);
   metrics.observeMesh({
     queuedByTenant: () => mesh.ctx.dispatcher.queuedByTenant(),
     liveAgentsByTenant: () => mesh.ctx.directory.liveCountByTenant(),

@@ -52,6 +52,18 @@ export class L1Store {
     for (const key of [...this.lru.keys()]) if (key.startsWith(prefix)) this.lru.delete(key);
   }
 
+  /** Entries and bytes of the keys that start with `prefix` (a tenant's); a scan, for an admin's question. */
+  usage(prefix: string): { entries: number; bytes: number } {
+    let entries = 0;
+    let bytes = 0;
+    for (const [key, entry] of this.lru.entries()) {
+      if (!key.startsWith(prefix)) continue;
+      entries++;
+      bytes += Math.max(1, entry.bytes);
+    }
+    return { entries, bytes };
+  }
+
   clear(): void {
     this.lru.clear();
   }

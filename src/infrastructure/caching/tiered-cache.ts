@@ -1,6 +1,7 @@
-import { kindPrefix } from '../../application/cache-keys.js';
+import { kindPrefix, tenantPrefix } from '../../application/cache-keys.js';
 import { silentLogger, type Logger } from '../../application/logger.js';
-import type { Cache, CacheKey, CacheKind, CacheStats } from '../../application/ports.js';
+import type { Cache, CacheKey, CacheKind, CacheProfile, CacheStats } from '../../application/ports.js';
+import { HIT_RATE_STEP_MS, HIT_RATE_WINDOW_MS, HitRateWindow } from './hit-rate-window.js';
 import type { Invalidation, InvalidationBus } from './invalidation-bus.js';
 import { L1Store, perKind, type L1Bounds } from './l1-store.js';
 import type { SharedRead, SharedTier } from './redis-cache-tier.js';
@@ -42,6 +43,9 @@ export class TieredCache implements Cache {
   private readonly retries: RetryQueue;
   /** Invalidations still to reach the shared tier and the bus (bounded by the retry queue). */
   private readonly unsettled = new Set<Invalidation>();
+  private readonly window = new HitRateWindow();
+  private sampling: NodeJS.Timeout | undefined;
+  private readonly loadListeners: Array<(kind: CacheKind, seconds: number) => void> = [];
 
   constructor(
     private readonly settings: CacheSettings,
@@ -53,8 +57,9 @@ export class TieredCache implements Cache {
     this.retries = new RetryQueue(logger);
   }
 
-  /** Listens to the other instances' invalidations. */
+  /** Listens to the other instances' invalidations, and starts sampling the hit rate. */
   async start(): Promise<void> {
+    this.sampling = setInterval(() => this.window.sample(this.hits, this.misses), HIT_RATE_STEP_MS).unref();
     await this.bus?.subscribe(
       (invalidation) => this.forgetHere(invalidation),
       () => {
@@ -95,10 +100,32 @@ export class TieredCache implements Cache {
 
   stats(): CacheStats {
     const copy = (counts: Record<'l1' | 'l2', Record<CacheKind, number>>) => ({ l1: { ...counts.l1 }, l2: { ...counts.l2 } });
-    return { hits: copy(this.hits), misses: copy(this.misses), evictions: { ...this.l1.evictions }, l1Entries: this.l1.size, l1Bytes: this.l1.bytes, l2Errors: this.l2Errors };
+    return {
+      hits: copy(this.hits),
+      misses: copy(this.misses),
+      hitRate: this.window.rates(this.hits, this.misses),
+      evictions: { ...this.l1.evictions },
+      l1Entries: this.l1.size,
+      l1Bytes: this.l1.bytes,
+      l2Errors: this.l2Errors,
+    };
+  }
+
+  profile(): CacheProfile {
+    return { tiers: this.shared ? ['l1', 'l2'] : ['l1'], ttlMs: { ...this.settings.ttlsMs }, ...this.settings.l1, hitRateWindowMs: HIT_RATE_WINDOW_MS };
+  }
+
+  tenantUsage(tenantId: string): { entries: number; bytes: number } {
+    return this.l1.usage(tenantPrefix(tenantId));
+  }
+
+  /** `listener` hears how long each load (a read of the store) took, by kind. */
+  observeLoads(listener: (kind: CacheKind, seconds: number) => void): void {
+    this.loadListeners.push(listener);
   }
 
   async close(): Promise<void> {
+    clearInterval(this.sampling);
     this.retries.stop();
     await this.bus?.close();
   }
@@ -116,7 +143,7 @@ export class TieredCache implements Cache {
       }
       if (read && !read.hit) this.misses.l2[key.kind]++;
       if (flight.overtaken) continue;
-      value = await load();
+      value = await this.timed(key.kind, load);
       if (flight.overtaken) continue;
       if (value === undefined) return undefined;
       const json = JSON.stringify(value);
@@ -127,6 +154,16 @@ export class TieredCache implements Cache {
       return value;
     }
     return value;
+  }
+
+  private async timed(kind: CacheKind, load: () => Promise<unknown>): Promise<unknown> {
+    const started = performance.now();
+    try {
+      return await load();
+    } finally {
+      const seconds = (performance.now() - started) / 1000;
+      for (const listener of this.loadListeners) listener(kind, seconds);
+    }
   }
 
   /** The shared tier's answer; undefined when there is none, or it failed (the store answers then). */

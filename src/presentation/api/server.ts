@@ -20,6 +20,7 @@ import { agentRoutes } from './routes/agents.js';
 import { auditRoutes } from './routes/audit.js';
 import { complianceRoutes } from './routes/compliance.js';
 import { secretRoutes } from './routes/secrets.js';
+import { cacheRoutes } from './routes/cache.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { deadLetterRoutes } from './routes/dead-letters.js';
 import { healthRoutes } from './routes/health.js';
@@ -131,6 +132,7 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
   auditRoutes(app, mesh);
   complianceRoutes(app, mesh);
   secretRoutes(app, mesh);
+  cacheRoutes(app, mesh);
   gracefulClose.drainLast();
   await app.ready();
   return app;

@@ -41,6 +41,7 @@ const API_ROUTES: Record<string, string[]> = {
   '/v1/secrets/{name}/rotate': ['post'],
   '/v1/tenant-keys/destroy': ['post'],
   '/v1/tasks/{id}/secrets/{name}': ['get'],
+  '/v1/cache/stats': ['get'],
 };
 
 const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);

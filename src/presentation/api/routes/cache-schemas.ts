@@ -1,0 +1,31 @@
+import { Type } from '@fastify/type-provider-typebox';
+
+const Tiers = Type.Object({ l1: Type.Integer(), l2: Type.Integer() });
+const Rate = Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.Null()], { description: 'hits / (hits + misses) over the window; null: no read in it' });
+
+const KindStats = Type.Object({
+  ttlSeconds: Type.Integer(),
+  hits: Type.Optional(Tiers),
+  misses: Type.Optional(Type.Object({ l1: Type.Integer(), l2: Type.Integer() }, { description: 'An l1 miss goes to l2 when there is one, then to the store' })),
+  hitRate: Type.Optional(Type.Object({ l1: Rate, l2: Rate })),
+  evictions: Type.Optional(Type.Integer({ description: 'Entries L1 dropped to stay within its bounds' })),
+});
+
+export const CacheStatsReport = Type.Object(
+  {
+    scope: Type.Union([Type.Literal('instance'), Type.Literal('tenant')], {
+      description: "instance: every tenant's reads on this instance (the platform admin key); tenant: the setup and the caller's tenant's entries only",
+    }),
+    tiers: Type.Array(Type.Union([Type.Literal('l1'), Type.Literal('l2')])),
+    hitRateWindowSeconds: Type.Optional(Type.Integer()),
+    kinds: Type.Object({ agent: KindStats, message: KindStats, tenant_config: KindStats, api_key: KindStats }),
+    l1: Type.Object({
+      entries: Type.Integer({ description: "In scope tenant, the caller's tenant's entries" }),
+      bytes: Type.Integer({ description: 'As the JSON length of the values' }),
+      maxEntries: Type.Integer(),
+      maxBytes: Type.Integer(),
+    }),
+    l2Errors: Type.Optional(Type.Integer({ description: 'Redis reads, writes and invalidations that failed' })),
+  },
+  { description: "This instance's cache (counts since it started)" },
+);
