@@ -40,3 +40,10 @@ export const apiKeyCacheKey = (secretHash: string): CacheKey => cacheKey(KEY_LOO
 
 /** A tenant's configuration and quotas. */
 export const tenantCacheKey = (tenantId: string): CacheKey => cacheKey(tenantId, 'tenant_config', tenantId);
+
+/**
+ * A tenant's agents as listed (every status, in the store's order): those with `capability`, or
+ * all of them. An agent's registration and lifecycle changes delete the rosters it is in.
+ */
+export const agentRosterCacheKey = (tenantId: string, capability?: string): CacheKey =>
+  cacheKey(tenantId, 'agent', capability === undefined ? 'all' : `cap:${capability}`);

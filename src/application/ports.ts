@@ -269,6 +269,8 @@ export interface Cache {
   getOrLoad<T>(key: CacheKey, load: () => Promise<T | undefined>): Promise<T | undefined>;
   /** Drops the entry here at once, from the shared tier, and from every other instance's memory. */
   delete(key: CacheKey): Promise<void>;
+  /** `delete` of several keys, told to the other instances in one message. */
+  deleteMany(keys: readonly CacheKey[]): Promise<void>;
   /** Drops every entry of one kind of one tenant, everywhere (a prefix delete). */
   deleteKind(tenantId: string, kind: CacheKind): Promise<void>;
   stats(): CacheStats;

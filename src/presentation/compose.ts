@@ -45,6 +45,7 @@ import type { TypedApp } from './api/typed-app.js';
 import { ResilienceRegistry } from '../infrastructure/resilience/observer.js';
 import { openCache } from './open-cache.js';
 import { CachedTenantRepository } from '../infrastructure/caching/cached-tenant-repository.js';
+import { CachedAgentRepository } from '../infrastructure/caching/cached-agent-repository.js';
 import type { TieredCache } from '../infrastructure/caching/tiered-cache.js';
 
 export const VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
@@ -311,7 +312,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
       tenants: new CachedTenantRepository(store.tenants, cache),
       apiKeys: store.apiKeys,
       cache,
-      agents: store.agents,
+      agents: new CachedAgentRepository(store.agents, cache),
       tasks: store.tasks,
       events: store.events,
       audit: store.audit,

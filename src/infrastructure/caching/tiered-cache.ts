@@ -88,9 +88,14 @@ export class TieredCache implements Cache {
     return flight.promise as Promise<T | undefined>;
   }
 
-  async delete(key: CacheKey): Promise<void> {
-    const ttlMs = this.settings.ttlsMs[key.kind];
-    await this.invalidate({ keys: [key.encoded] }, this.shared && (() => this.shared!.delete(key, ttlMs)));
+  delete(key: CacheKey): Promise<void> {
+    return this.deleteMany([key]);
+  }
+
+  async deleteMany(keys: readonly CacheKey[]): Promise<void> {
+    if (keys.length === 0) return;
+    const sharedDelete = this.shared && (() => Promise.all(keys.map((key) => this.shared!.delete(key, this.settings.ttlsMs[key.kind]))).then(() => {}));
+    await this.invalidate({ keys: keys.map((key) => key.encoded) }, sharedDelete);
   }
 
   async deleteKind(tenantId: string, kind: CacheKind): Promise<void> {
