@@ -1,6 +1,7 @@
 import { tracingRequested } from './infrastructure/observability/tracing.js';
 import { parseMasterKeys } from './infrastructure/security/secrets/master-keys.js';
 import { DEFAULT_CACHE_SETTINGS, type CacheSettings } from './infrastructure/caching/tiered-cache.js';
+import { DEFAULT_CACHE_WARMING, type CacheWarmingSettings } from './application/cache-warmer.js';
 import { DEFAULT_AGENT_BREAKER_SETTINGS, DEFAULT_AGENT_LIMITS, DEFAULT_TASK_LIMITS } from './domain/index.js';
 import { DEFAULT_MESH_SETTINGS, type MeshSettings } from './application/settings.js';
 
@@ -26,6 +27,8 @@ export interface AgentMeshConfig {
   redis: { url: string; keyPrefix: string } | undefined;
   /** The cache of hot reads: each kind's TTL, and the bounds of this process's tier (Redis is the shared tier when configured). */
   cache: CacheSettings;
+  /** Preloading the cache: at start, and every interval (0: never). */
+  cacheWarming: CacheWarmingSettings;
   adminKey: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** JSON lines, or pretty lines for a person at a terminal. */
@@ -266,6 +269,10 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
     nats: natsUrl !== undefined ? { url: natsUrl, namespace: natsNamespace } : undefined,
     redis: redisUrl !== undefined ? { url: redisUrl, keyPrefix: redisPrefix } : undefined,
     cache: cacheSettings(env),
+    cacheWarming: {
+      onStart: oneOf(env, 'AGENTMESH_CACHE_WARM_ON_START', 'on', ['on', 'off'] as const) === 'on',
+      intervalMs: integer(env, 'AGENTMESH_CACHE_WARM_INTERVAL_SECONDS', DEFAULT_CACHE_WARMING.intervalMs / 1000, 0, 86_400) * 1000,
+    },
     tracing: tracingRequested(env),
     healthCacheMs: integer(env, 'AGENTMESH_HEALTH_CACHE_MS', 5_000, 0, 60_000),
     dependencyPolicies: oneOf(env, 'AGENTMESH_DEPENDENCY_POLICIES', 'on', ['on', 'off'] as const) === 'on',

@@ -16,6 +16,7 @@ import type { Caller } from './caller.js';
 import { NO_METRICS } from './ports.js';
 import { Authenticator } from './use-cases/authenticate.js';
 import { bootstrap } from './use-cases/bootstrap.js';
+import { CacheWarmer } from './cache-warmer.js';
 
 /** Between two heartbeats a follower forwards for one agent's open connection. */
 const FORWARDED_HEARTBEAT_EVERY_MS = 1_000;
@@ -30,6 +31,8 @@ const MAX_FORWARDED_HEARTBEATS = 100_000;
 export class Mesh {
   readonly ctx: MeshContext;
   readonly auth: Authenticator;
+  /** Preloads the cache (tenants, agent rosters): at start, on a schedule, and when an admin asks. */
+  readonly cacheWarmer: CacheWarmer;
   readonly audit: AuditLogger;
   readonly delivery: AgentDelivery;
   readonly submitCounter = new SubmitCounter();
@@ -61,6 +64,7 @@ export class Mesh {
     this.local = localCommands(ctx, this.submitCounter);
     this.delivery = new AgentDelivery(ctx, () => this.commands);
     this.sweeper = new Sweeper(ctx);
+    this.cacheWarmer = new CacheWarmer(ctx.tenants, ctx.agents, ports.logger.child({ subsystem: 'cache' }), ports.cache.profile().maxEntries);
   }
 
   /** Where changes run: here when this instance leads (or is alone), else on the leader. */

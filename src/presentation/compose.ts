@@ -350,6 +350,8 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   } else {
     ({ createdAdminKey } = await mesh.start(startOptions));
   }
+  // Every instance answers reads: each preloads its cache (the leader has just loaded its directory from the store).
+  mesh.cacheWarmer.start(config.cacheWarming);
   await rewrapKeys('tenant keys', vault, keyring, logger);
   await rewrapKeys("audit data subjects' keys", subjectVault, keyring, logger);
   const checkpointer = new AuditCheckpointer(store.db, signer, systemClock, logger.child({ component: 'audit' }) as unknown as Logger, config.audit.checkpointIntervalMs);
@@ -424,6 +426,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     await store.audit.drain();
     await checkpointer.stop();
     await alerts.close();
+    mesh.cacheWarmer.stop();
     await cache.close();
     await broker.close();
     await redis?.close();

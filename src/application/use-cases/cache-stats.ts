@@ -1,8 +1,6 @@
 import { CACHE_KINDS, type CacheKind, type CacheTier } from '../ports.js';
-import { requireRole, type Caller } from '../caller.js';
+import { CAN_ADMINISTER_CACHE, requireRole, type Caller } from '../caller.js';
 import type { MeshContext } from '../mesh-context.js';
-
-export const CAN_READ_CACHE_STATS = ['admin'] as const;
 
 interface KindReport {
   ttlSeconds: number;
@@ -28,7 +26,7 @@ export interface CacheStatsReport {
  * tenant's entries in memory, nothing that reveals another tenant's activity.
  */
 export function cacheStats(ctx: MeshContext, caller: Caller): CacheStatsReport {
-  requireRole(caller, CAN_READ_CACHE_STATS, 'read the cache statistics');
+  requireRole(caller, CAN_ADMINISTER_CACHE, 'read the cache statistics');
   const profile = ctx.cache.profile();
   const bounds = { maxEntries: profile.maxEntries, maxBytes: profile.maxBytes };
   const ttl = (kind: CacheKind) => ({ ttlSeconds: profile.ttlMs[kind] / 1000 });

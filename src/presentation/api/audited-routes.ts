@@ -114,6 +114,7 @@ export const AUDITED_ROUTES: Record<string, (request: FastifyRequest, reply: Res
   'DELETE /v1/secrets/:name': secretChange(() => AuditAction.SECRET_REVOKED),
   'GET /v1/tasks/:id/secrets/:name': secretChange(() => AuditAction.SECRET_ACCESSED, (r) => ({ taskId: param(r) })),
   'POST /v1/tenant-keys/destroy': one(AuditAction.TENANT_KEY_DESTROYED, 'tenant_key', (r) => text((r.body as Body)?.confirm), (r) => ({ destroyedKeys: (r.auditReplyBody as { destroyedKeys?: number } | undefined)?.destroyedKeys })),
+  'POST /v1/cache/warm': one(AuditAction.ADMIN_ACTION, 'cache', (r) => text((r.body as Body)?.tenantId), () => ({ change: 'warm' })),
   'POST /v1/tasks/batch': each(
     (body) => body?.tasks as Array<Record<string, unknown>> | undefined,
     (item, result) => itemChange(AuditAction.TASK_SUBMITTED, 'task', text(result.body?.id), result, { capability: item.capability }),

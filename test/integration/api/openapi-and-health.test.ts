@@ -42,6 +42,7 @@ const API_ROUTES: Record<string, string[]> = {
   '/v1/tenant-keys/destroy': ['post'],
   '/v1/tasks/{id}/secrets/{name}': ['get'],
   '/v1/cache/stats': ['get'],
+  '/v1/cache/warm': ['post'],
 };
 
 const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);

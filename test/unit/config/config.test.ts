@@ -101,4 +101,14 @@ describe('loadConfig', () => {
     expect(fails({ AGENTMESH_CACHE_TTL_API_KEY_SECONDS: '0' })).toMatch(/AGENTMESH_CACHE_TTL_API_KEY_SECONDS must be an integer from 1 to 3600/);
     expect(fails({ AGENTMESH_CACHE_MAX_BYTES: '10' })).toMatch(/AGENTMESH_CACHE_MAX_BYTES/);
   });
+
+  it('warms the cache at start and every 5 minutes by default; each can be turned off, and bad values are refused naming the variable', () => {
+    expect(loadConfig({}).cacheWarming).toEqual({ onStart: true, intervalMs: 300_000 });
+    expect(loadConfig({ AGENTMESH_CACHE_WARM_ON_START: 'off', AGENTMESH_CACHE_WARM_INTERVAL_SECONDS: '0' }).cacheWarming).toEqual({ onStart: false, intervalMs: 0 });
+    expect(loadConfig({ AGENTMESH_CACHE_WARM_INTERVAL_SECONDS: '60' }).cacheWarming.intervalMs).toBe(60_000);
+    expect(fails({ AGENTMESH_CACHE_WARM_ON_START: 'yes' })).toMatch(/^AGENTMESH_CACHE_WARM_ON_START must be one of on, off, got 'yes'$/);
+    expect(fails({ AGENTMESH_CACHE_WARM_INTERVAL_SECONDS: '-1' })).toMatch(/^AGENTMESH_CACHE_WARM_INTERVAL_SECONDS must be an integer from 0 to 86400/);
+    expect(fails({ AGENTMESH_CACHE_WARM_INTERVAL_SECONDS: '5m' })).toMatch(/AGENTMESH_CACHE_WARM_INTERVAL_SECONDS/);
+    expect(fails({ AGENTMESH_CACHE_WARM_INTERVAL_SECONDS: '86401' })).toMatch(/AGENTMESH_CACHE_WARM_INTERVAL_SECONDS/);
+  });
 });

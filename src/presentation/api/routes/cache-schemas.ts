@@ -29,3 +29,20 @@ export const CacheStatsReport = Type.Object(
   },
   { description: "This instance's cache (counts since it started)" },
 );
+
+export const WarmCacheBody = Type.Object(
+  {
+    tenantId: Type.Optional(
+      Type.String({ minLength: 3, maxLength: 256, pattern: '^[A-Za-z0-9._:-]+$', description: "One tenant (the platform admin key); a tenant's admin warms its own tenant whatever it names" }),
+    ),
+  },
+  { additionalProperties: false, description: 'No body, or {}: every tenant (the platform admin key), or the caller’s tenant' },
+);
+
+export const WarmReport = Type.Object({
+  scope: Type.String({ description: "'all', or the tenant warmed" }),
+  tenants: Type.Integer({ description: 'Tenant configurations read through the cache' }),
+  rosters: Type.Integer({ description: 'Agent rosters read through the cache (all agents, and one per capability of a live agent)' }),
+  durationMs: Type.Integer(),
+  truncated: Type.Boolean({ description: "Stopped at L1's bound on entries (AGENTMESH_CACHE_MAX_ENTRIES)" }),
+});

@@ -1,8 +1,9 @@
 import type { Mesh } from '../../../application/mesh.js';
 import { cacheStats } from '../../../application/use-cases/cache-stats.js';
+import { warmCache } from '../../../application/use-cases/warm-cache.js';
 import { errors } from '../schemas.js';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
-import { CacheStatsReport } from './cache-schemas.js';
+import { CacheStatsReport, WarmCacheBody, WarmReport } from './cache-schemas.js';
 
 export function cacheRoutes(app: TypedApp, mesh: Mesh): void {
   app.get(
@@ -16,5 +17,23 @@ export function cacheRoutes(app: TypedApp, mesh: Mesh): void {
       },
     },
     async (request) => cacheStats(mesh.ctx, request.caller),
+  );
+
+  app.post(
+    '/v1/cache/warm',
+    {
+      // No body at all warms what an empty object does.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
+      schema: {
+        tags: ['cache'],
+        summary: "Preload this instance's cache now: tenant configurations and agent rosters (admins; recorded as ADMIN_ACTION)",
+        security: bearerSecurity,
+        body: WarmCacheBody,
+        response: { 200: WarmReport, ...errors(404) },
+      },
+    },
+    async (request) => warmCache(mesh.ctx, mesh.cacheWarmer, request.caller, request.body.tenantId),
   );
 }
