@@ -132,6 +132,7 @@ function cacheSettings(env: Env): CacheSettings {
       maxEntries: integer(env, 'AGENTMESH_CACHE_MAX_ENTRIES', l1.maxEntries, 1, 10_000_000),
       maxBytes: integer(env, 'AGENTMESH_CACHE_MAX_BYTES', l1.maxBytes, 1024, 16 * 1024 * 1024 * 1024),
     },
+    graceMs: integer(env, 'AGENTMESH_CACHE_GRACE_SECONDS', (DEFAULT_CACHE_SETTINGS.graceMs ?? 0) / 1000, 0, 86_400) * 1000,
   };
 }
 

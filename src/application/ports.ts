@@ -254,6 +254,13 @@ export interface CacheStats {
   l1Bytes: number;
   /** Reads, writes and deletes of the shared tier that failed (the read went to the loader; the delete is retried). */
   l2Errors: number;
+  /**
+   * Reads answered by an entry past its TTL, within its grace period: while one load refreshed it
+   * (`revalidating`), or after that load failed (`store_unavailable`). They count as L1 hits too.
+   */
+  staleServed: Record<'revalidating' | 'store_unavailable', Record<CacheKind, number>>;
+  /** Misses that waited for another instance's load of the key: it filled Redis in time, or the wait ran out and this instance loaded. */
+  loadWaits: { filled: number; timed_out: number };
 }
 
 /**

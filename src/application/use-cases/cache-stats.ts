@@ -8,6 +8,7 @@ interface KindReport {
   misses?: Record<CacheTier, number>;
   hitRate?: Record<CacheTier, number | null>;
   evictions?: number;
+  staleServed?: { revalidating: number; store_unavailable: number };
 }
 
 export interface CacheStatsReport {
@@ -18,6 +19,7 @@ export interface CacheStatsReport {
   kinds: Record<CacheKind, KindReport>;
   l1: { entries: number; bytes: number; maxEntries: number; maxBytes: number };
   l2Errors?: number;
+  loadWaits?: { filled: number; timed_out: number };
 }
 
 /**
@@ -37,7 +39,7 @@ export function cacheStats(ctx: MeshContext, caller: Caller): CacheStatsReport {
   const stats = ctx.cache.stats();
   const byTier = <T>(counts: Record<CacheTier, Record<CacheKind, T>>, kind: CacheKind) => ({ l1: counts.l1[kind], l2: counts.l2[kind] });
   const kinds = Object.fromEntries(
-    CACHE_KINDS.map((kind) => [kind, { ...ttl(kind), hits: byTier(stats.hits, kind), misses: byTier(stats.misses, kind), hitRate: byTier(stats.hitRate, kind), evictions: stats.evictions[kind] }]),
+    CACHE_KINDS.map((kind) => [kind, { ...ttl(kind), hits: byTier(stats.hits, kind), misses: byTier(stats.misses, kind), hitRate: byTier(stats.hitRate, kind), evictions: stats.evictions[kind], staleServed: { revalidating: stats.staleServed.revalidating[kind], store_unavailable: stats.staleServed.store_unavailable[kind] } }]),
   ) as Record<CacheKind, KindReport>;
-  return { scope: 'instance', tiers: profile.tiers, hitRateWindowSeconds: profile.hitRateWindowMs / 1000, kinds, l1: { entries: stats.l1Entries, bytes: stats.l1Bytes, ...bounds }, l2Errors: stats.l2Errors };
+  return { scope: 'instance', tiers: profile.tiers, hitRateWindowSeconds: profile.hitRateWindowMs / 1000, kinds, l1: { entries: stats.l1Entries, bytes: stats.l1Bytes, ...bounds }, l2Errors: stats.l2Errors, loadWaits: stats.loadWaits };
 }

@@ -3,7 +3,7 @@ import { silentLogger, type Logger } from '../../application/logger.js';
 import type { Cache, CacheKey, CacheKind, CacheProfile, CacheStats } from '../../application/ports.js';
 import { HIT_RATE_STEP_MS, HIT_RATE_WINDOW_MS, HitRateWindow } from './hit-rate-window.js';
 import type { Invalidation, InvalidationBus } from './invalidation-bus.js';
-import { L1Store, perKind, type L1Bounds } from './l1-store.js';
+import { L1Store, perKind, type KeptEntry, type L1Bounds } from './l1-store.js';
 import type { SharedRead, SharedTier } from './redis-cache-tier.js';
 import { RetryQueue } from './retry-queue.js';
 
@@ -11,13 +11,27 @@ export interface CacheSettings {
   /** How long an entry of each kind lives, in every tier. */
   ttlsMs: Record<CacheKind, number>;
   l1: L1Bounds;
+  /**
+   * How long past its TTL an entry of this process may still answer (0 or absent: never): at once
+   * while one load refreshes it, and for as long as that load fails (the store down). Never for
+   * API keys, whose TTL bounds a revocation that missed an instance.
+   */
+  graceMs?: number;
 }
 
 /** The seed's TTLs (agent 300 s, message 60 s, tenant config 3600 s); API keys 30 s, the bound on a revocation whose message was lost. */
 export const DEFAULT_CACHE_SETTINGS: CacheSettings = {
   ttlsMs: { agent: 300_000, message: 60_000, tenant_config: 3_600_000, api_key: 30_000 },
   l1: { maxEntries: 10_000, maxBytes: 32 * 1024 * 1024 },
+  graceMs: 300_000,
 };
+
+/** An instance that claimed a key's load holds it this long at most (a load that takes longer lets another load too). */
+export const LOAD_CLAIM_MS = 2_000;
+/** How long a miss waits for the instance that holds the key's load, polling Redis, before it loads the key itself. */
+export const LOAD_WAIT_MS = 250;
+const LOAD_POLL_MS = 10;
+const HELD = Symbol('held by another instance');
 
 /** A load that invalidations overtook this often in a row is answered, uncached. */
 const MAX_LOADS = 3;
@@ -46,6 +60,8 @@ export class TieredCache implements Cache {
   private readonly window = new HitRateWindow();
   private sampling: NodeJS.Timeout | undefined;
   private readonly loadListeners: Array<(kind: CacheKind, seconds: number) => void> = [];
+  private readonly staleServed = { revalidating: perKind(), store_unavailable: perKind() };
+  private readonly loadWaits = { filled: 0, timed_out: 0 };
 
   constructor(
     private readonly settings: CacheSettings,
@@ -73,9 +89,24 @@ export class TieredCache implements Cache {
     const entry = this.l1.get(key.encoded);
     if (entry !== undefined) {
       this.hits.l1[key.kind]++;
+      if (entry.freshUntil <= performance.now()) this.serveStale(key, load, entry);
       return entry.value as T;
     }
     this.misses.l1[key.kind]++;
+    return this.flight(key, load) as Promise<T | undefined>;
+  }
+
+  /** A stale entry answers now; one load refreshes it in the background (and when it fails, the entry says so). */
+  private serveStale(key: CacheKey, load: () => Promise<unknown>, entry: KeptEntry): void {
+    this.staleServed[entry.refreshFailed ? 'store_unavailable' : 'revalidating'][key.kind]++;
+    if (this.flights.has(key.encoded)) return;
+    this.flight(key, load).catch((error: unknown) => {
+      entry.refreshFailed = true;
+      this.logger.debug({ err: error, kind: key.kind }, 'refreshing a stale cache entry failed; serving it stale within its grace period');
+    });
+  }
+
+  private flight(key: CacheKey, load: () => Promise<unknown>): Promise<unknown> {
     let flight = this.flights.get(key.encoded);
     if (flight === undefined) {
       const started: Flight = { promise: Promise.resolve(), overtaken: false };
@@ -85,7 +116,7 @@ export class TieredCache implements Cache {
       this.flights.set(key.encoded, started);
       flight = started;
     }
-    return flight.promise as Promise<T | undefined>;
+    return flight.promise;
   }
 
   delete(key: CacheKey): Promise<void> {
@@ -113,6 +144,8 @@ export class TieredCache implements Cache {
       l1Entries: this.l1.size,
       l1Bytes: this.l1.bytes,
       l2Errors: this.l2Errors,
+      staleServed: { revalidating: { ...this.staleServed.revalidating }, store_unavailable: { ...this.staleServed.store_unavailable } },
+      loadWaits: { ...this.loadWaits },
     };
   }
 
@@ -140,25 +173,74 @@ export class TieredCache implements Cache {
     let value: unknown;
     for (let attempt = 0; attempt < MAX_LOADS; attempt++) {
       flight.overtaken = false;
-      const read = await this.readShared(key);
-      if (read?.hit && !flight.overtaken) {
-        this.hits.l2[key.kind]++;
-        this.l1.set(key.encoded, { value: read.hit.value, kind: key.kind }, read.hit.bytes, Math.min(ttlMs, read.hit.ttlMs));
-        return read.hit.value;
+      let read = await this.readShared(key);
+      let claim: string | undefined;
+      if (read && !read.hit) {
+        const claimed = await this.claimLoad(key);
+        if (claimed === HELD) read = await this.awaitOtherLoad(key, read);
+        else claim = claimed;
       }
-      if (read && !read.hit) this.misses.l2[key.kind]++;
-      if (flight.overtaken) continue;
-      value = await this.timed(key.kind, load);
-      if (flight.overtaken) continue;
-      if (value === undefined) return undefined;
-      const json = JSON.stringify(value);
-      // Refused: an instance invalidated the key after this read; what was loaded may predate that.
-      if (read && !(await this.writeShared(key, json, ttlMs, read))) continue;
-      if (flight.overtaken) continue;
-      this.l1.set(key.encoded, { value, kind: key.kind }, json.length, ttlMs);
-      return value;
+      try {
+        if (read?.hit && !flight.overtaken) {
+          this.hits.l2[key.kind]++;
+          this.l1.set(key.encoded, { value: read.hit.value, kind: key.kind }, read.hit.bytes, Math.min(ttlMs, read.hit.ttlMs), this.graceFor(key.kind));
+          return read.hit.value;
+        }
+        if (read && !read.hit) this.misses.l2[key.kind]++;
+        if (flight.overtaken) continue;
+        value = await this.timed(key.kind, load);
+        if (flight.overtaken) continue;
+        if (value === undefined) {
+          this.l1.delete(key.encoded); // a stale entry of what is gone goes too
+          return undefined;
+        }
+        const json = JSON.stringify(value);
+        // Refused: an instance invalidated the key after this read; what was loaded may predate that.
+        if (read && !(await this.writeShared(key, json, ttlMs, read))) continue;
+        if (flight.overtaken) continue;
+        this.l1.set(key.encoded, { value, kind: key.kind }, json.length, ttlMs, this.graceFor(key.kind));
+        return value;
+      } finally {
+        if (claim !== undefined) this.releaseLoad(key, claim);
+      }
     }
     return value;
+  }
+
+  private graceFor(kind: CacheKind): number {
+    return kind === 'api_key' ? 0 : (this.settings.graceMs ?? 0);
+  }
+
+  /** One load per key across instances: a claim in Redis; HELD when another instance has it; undefined when Redis cannot say (load here). */
+  private async claimLoad(key: CacheKey): Promise<string | typeof HELD | undefined> {
+    try {
+      return (await this.shared!.lock(key, LOAD_CLAIM_MS)) ?? HELD;
+    } catch (error) {
+      this.sharedFailed(error, 'lock');
+      return undefined;
+    }
+  }
+
+  private releaseLoad(key: CacheKey, claim: string): void {
+    this.shared!.unlock(key, claim).catch((error: unknown) => this.sharedFailed(error, 'unlock'));
+  }
+
+  /** Polls Redis for the entry another instance is loading, for LOAD_WAIT_MS at most; the latest read either way. */
+  private async awaitOtherLoad(key: CacheKey, read: SharedRead): Promise<SharedRead | undefined> {
+    const until = performance.now() + LOAD_WAIT_MS;
+    let latest = read;
+    while (performance.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, LOAD_POLL_MS));
+      const next = await this.readShared(key);
+      if (next === undefined) break;
+      latest = next;
+      if (next.hit) {
+        this.loadWaits.filled++;
+        return next;
+      }
+    }
+    this.loadWaits.timed_out++;
+    return latest;
   }
 
   private async timed(kind: CacheKind, load: () => Promise<unknown>): Promise<unknown> {

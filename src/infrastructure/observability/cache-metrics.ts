@@ -40,6 +40,13 @@ export function observeCache(registry: Registry<typeof Registry.OPENMETRICS_CONT
   following('agentmesh_cache_evictions_total', "Entries L1 dropped to stay within its bounds (AGENTMESH_CACHE_MAX_ENTRIES, AGENTMESH_CACHE_MAX_BYTES)", ['kind'], (s) =>
     CACHE_KINDS.map((kind) => [{ kind }, s.evictions[kind]]),
   );
+  following('agentmesh_cache_stale_served_total', 'Reads answered by an entry past its TTL within its grace period: while one load refreshed it (revalidating), or after that load failed (store_unavailable)', ['kind', 'reason'], (s) =>
+    (['revalidating', 'store_unavailable'] as const).flatMap((reason) => CACHE_KINDS.map((kind): [Record<string, string>, number] => [{ kind, reason }, s.staleServed[reason][kind]])),
+  );
+  following('agentmesh_cache_load_waits_total', "Misses that waited for another instance's load of the key (filled: it reached Redis in time; timed_out: loaded here after the wait)", ['outcome'], (s) => [
+    [{ outcome: 'filled' }, s.loadWaits.filled],
+    [{ outcome: 'timed_out' }, s.loadWaits.timed_out],
+  ]);
   following('agentmesh_cache_l2_errors_total', 'Reads, writes and invalidations of the Redis tier that failed (reads went to the store; invalidations are retried)', [], (s) => [[{}, s.l2Errors]]);
   const gauge = (name: string, help: string, value: (stats: CacheStats) => number) =>
     new Gauge({

@@ -19,7 +19,8 @@ describe('GET /v1/cache/stats', () => {
 
   it("gives the platform admin this instance's counts, hit rates over the window, and L1's size", async () => {
     const stats = expectStatus(await h.request('GET', '/v1/cache/stats'), 200);
-    expect(stats).toMatchObject({ scope: 'instance', tiers: ['l1'], hitRateWindowSeconds: 60, l2Errors: 0 });
+    expect(stats).toMatchObject({ scope: 'instance', tiers: ['l1'], hitRateWindowSeconds: 60, l2Errors: 0, loadWaits: { filled: 0, timed_out: 0 } });
+    expect(stats.kinds.agent.staleServed).toEqual({ revalidating: 0, store_unavailable: 0 });
     expect(stats.kinds.tenant_config.ttlSeconds).toBe(3600);
     expect(stats.kinds.tenant_config.hits.l1).toBeGreaterThanOrEqual(2);
     expect(stats.kinds.tenant_config.misses.l1).toBeGreaterThanOrEqual(2);
@@ -35,6 +36,7 @@ describe('GET /v1/cache/stats', () => {
     expect(stats.scope).toBe('tenant');
     expect(stats).not.toHaveProperty('l2Errors');
     expect(stats).not.toHaveProperty('hitRateWindowSeconds');
+    expect(stats).not.toHaveProperty('loadWaits');
     for (const kind of Object.values(stats.kinds) as Array<Record<string, unknown>>) expect(Object.keys(kind)).toEqual(['ttlSeconds']);
     // acme's tenant entry only: the platform's default tenant and the API keys' entries are not acme's.
     const platform = expectStatus(await h.request('GET', '/v1/cache/stats'), 200);

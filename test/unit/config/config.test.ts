@@ -95,7 +95,11 @@ describe('loadConfig', () => {
     expect(loadConfig({}).cache).toEqual({
       ttlsMs: { agent: 300_000, message: 60_000, tenant_config: 3_600_000, api_key: 30_000 },
       l1: { maxEntries: 10_000, maxBytes: 32 * 1024 * 1024 },
+      graceMs: 300_000,
     });
+    expect(loadConfig({ AGENTMESH_CACHE_GRACE_SECONDS: '0' }).cache.graceMs).toBe(0);
+    expect(fails({ AGENTMESH_CACHE_GRACE_SECONDS: '-5' })).toMatch(/^AGENTMESH_CACHE_GRACE_SECONDS must be an integer from 0 to 86400/);
+    expect(fails({ AGENTMESH_CACHE_GRACE_SECONDS: '1.5' })).toMatch(/AGENTMESH_CACHE_GRACE_SECONDS/);
     const set = loadConfig({ AGENTMESH_CACHE_TTL_TENANT_SECONDS: '600', AGENTMESH_CACHE_TTL_API_KEY_SECONDS: '5', AGENTMESH_CACHE_MAX_ENTRIES: '500', AGENTMESH_CACHE_MAX_BYTES: '1048576' }).cache;
     expect(set).toMatchObject({ ttlsMs: { tenant_config: 600_000, api_key: 5_000 }, l1: { maxEntries: 500, maxBytes: 1_048_576 } });
     expect(fails({ AGENTMESH_CACHE_TTL_API_KEY_SECONDS: '0' })).toMatch(/AGENTMESH_CACHE_TTL_API_KEY_SECONDS must be an integer from 1 to 3600/);

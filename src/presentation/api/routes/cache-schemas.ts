@@ -9,6 +9,12 @@ const KindStats = Type.Object({
   misses: Type.Optional(Type.Object({ l1: Type.Integer(), l2: Type.Integer() }, { description: 'An l1 miss goes to l2 when there is one, then to the store' })),
   hitRate: Type.Optional(Type.Object({ l1: Rate, l2: Rate })),
   evictions: Type.Optional(Type.Integer({ description: 'Entries L1 dropped to stay within its bounds' })),
+  staleServed: Type.Optional(
+    Type.Object(
+      { revalidating: Type.Integer(), store_unavailable: Type.Integer() },
+      { description: 'Reads answered by an entry past its TTL within its grace period: while a refresh ran, or after it failed' },
+    ),
+  ),
 });
 
 export const CacheStatsReport = Type.Object(
@@ -26,6 +32,9 @@ export const CacheStatsReport = Type.Object(
       maxBytes: Type.Integer(),
     }),
     l2Errors: Type.Optional(Type.Integer({ description: 'Redis reads, writes and invalidations that failed' })),
+    loadWaits: Type.Optional(
+      Type.Object({ filled: Type.Integer(), timed_out: Type.Integer() }, { description: "Misses that waited for another instance's load of the key" }),
+    ),
   },
   { description: "This instance's cache (counts since it started)" },
 );
