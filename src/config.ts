@@ -2,6 +2,7 @@ import { tracingRequested } from './infrastructure/observability/tracing.js';
 import { parseMasterKeys } from './infrastructure/security/secrets/master-keys.js';
 import { DEFAULT_CACHE_SETTINGS, type CacheSettings } from './infrastructure/caching/tiered-cache.js';
 import { DEFAULT_CACHE_WARMING, type CacheWarmingSettings } from './application/cache-warmer.js';
+import { DEFAULT_SKILL_RESULTS } from './application/skill-results.js';
 import { DEFAULT_AGENT_BREAKER_SETTINGS, DEFAULT_AGENT_LIMITS, DEFAULT_TASK_LIMITS } from './domain/index.js';
 import { DEFAULT_MESH_SETTINGS, type MeshSettings } from './application/settings.js';
 
@@ -127,6 +128,8 @@ function cacheSettings(env: Env): CacheSettings {
       tenant_config: seconds('AGENTMESH_CACHE_TTL_TENANT_SECONDS', ttlsMs.tenant_config, 86_400),
       // A revocation whose bus message was lost lasts this long at most on another instance.
       api_key: seconds('AGENTMESH_CACHE_TTL_API_KEY_SECONDS', ttlsMs.api_key, 3_600),
+      // Each result lives what its task asked (cache.ttlSeconds); this is only the longest allowed.
+      skill_result: ttlsMs.skill_result,
     },
     l1: {
       maxEntries: integer(env, 'AGENTMESH_CACHE_MAX_ENTRIES', l1.maxEntries, 1, 10_000_000),
@@ -318,6 +321,10 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
         defaultMaxAttempts: integer(env, 'AGENTMESH_MAX_ATTEMPTS', DEFAULT_TASK_LIMITS.defaultMaxAttempts, 1, 100),
       },
       agentLimits: DEFAULT_AGENT_LIMITS,
+      skillResults: {
+        enabled: oneOf(env, 'AGENTMESH_CACHE_RESULTS', 'off', ['on', 'off'] as const) === 'on',
+        maxEntryBytes: integer(env, 'AGENTMESH_CACHE_RESULT_MAX_BYTES', DEFAULT_SKILL_RESULTS.maxEntryBytes, 16, 16 * 1024 * 1024),
+      },
       agentBreaker: {
         failureThreshold: integer(env, 'AGENTMESH_AGENT_BREAKER_FAILURES', DEFAULT_AGENT_BREAKER_SETTINGS.failureThreshold, 0, 1000),
         cooldownMs: agentBreakerCooldownMs,

@@ -1,4 +1,6 @@
-import { assertIdentifier } from '../domain/index.js';
+import { createHash } from 'node:crypto';
+import { assertIdentifier, type Task } from '../domain/index.js';
+import { canonicalJson } from './canonical-json.js';
 import { CACHE_KINDS, type CacheKey, type CacheKind } from './ports.js';
 
 /**
@@ -47,3 +49,12 @@ export const tenantCacheKey = (tenantId: string): CacheKey => cacheKey(tenantId,
  */
 export const agentRosterCacheKey = (tenantId: string, capability?: string): CacheKey =>
   cacheKey(tenantId, 'agent', capability === undefined ? 'all' : `cap:${capability}`);
+
+/**
+ * The kept result of tasks identical to `task`: same tenant (the key's scope), capability, and
+ * canonical input (RFC 8785), or the task's own cache key instead of the input; hashed (SHA-256).
+ */
+export function skillResultCacheKey(task: Pick<Task, 'tenantId' | 'capability' | 'input' | 'cache'>): CacheKey {
+  const identity = task.cache?.key !== undefined ? { capability: task.capability, key: task.cache.key } : { capability: task.capability, input: task.input ?? null };
+  return cacheKey(task.tenantId, 'skill_result', createHash('sha256').update(canonicalJson(identity)!).digest('hex'));
+}

@@ -17,6 +17,7 @@ import { NO_METRICS } from './ports.js';
 import { Authenticator } from './use-cases/authenticate.js';
 import { bootstrap } from './use-cases/bootstrap.js';
 import { CacheWarmer } from './cache-warmer.js';
+import { SkillResults } from './skill-results.js';
 
 /** Between two heartbeats a follower forwards for one agent's open connection. */
 const FORWARDED_HEARTBEAT_EVERY_MS = 1_000;
@@ -57,6 +58,7 @@ export class Mesh {
     } as MeshContext;
     ctx.dispatcher = new Dispatcher(ctx);
     ctx.lifecycle = new TaskLifecycle(ctx);
+    ctx.skillResults = new SkillResults(ports.cache, settings.skillResults, ports.logger.child({ subsystem: 'cache' }));
     ctx.breakers = new AgentBreakers(ctx);
     this.ctx = ctx;
     this.auth = new Authenticator(ports.apiKeys, ports.cache);

@@ -224,8 +224,8 @@ export interface CountWindow {
 }
 
 /** What a cached entry is: each kind has its own TTL, and metrics count hits and misses by kind. */
-export type CacheKind = 'agent' | 'message' | 'tenant_config' | 'api_key';
-export const CACHE_KINDS: readonly CacheKind[] = ['agent', 'message', 'tenant_config', 'api_key'];
+export type CacheKind = 'agent' | 'message' | 'tenant_config' | 'api_key' | 'skill_result';
+export const CACHE_KINDS: readonly CacheKind[] = ['agent', 'message', 'tenant_config', 'api_key', 'skill_result'];
 
 /** Where an entry belongs. Built only by `cacheKey` (application/cache-keys.ts): the tenant is always part of it. */
 export interface CacheKey {
@@ -274,6 +274,10 @@ export interface Cache {
    * A load that an invalidation overtook is not cached, and is run again.
    */
   getOrLoad<T>(key: CacheKey, load: () => Promise<T | undefined>): Promise<T | undefined>;
+  /** The entry if a tier holds it fresh; nothing is loaded. */
+  peek<T>(key: CacheKey): Promise<T | undefined>;
+  /** Keeps `value` under `key` for `ttlMs` (in every tier), not past it. */
+  put(key: CacheKey, value: unknown, ttlMs: number): Promise<void>;
   /** Drops the entry here at once, from the shared tier, and from every other instance's memory. */
   delete(key: CacheKey): Promise<void>;
   /** `delete` of several keys, told to the other instances in one message. */

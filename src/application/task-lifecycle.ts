@@ -145,7 +145,10 @@ export class TaskLifecycle {
     if (after.status === 'queued' && before !== undefined && before.status !== 'queued' && before.status !== 'dead_lettered') ctx.stats.retried++;
 
     if (isTerminal(after) && (before === undefined || !isTerminal(before))) {
-      if (after.status === 'completed') ctx.stats.completed++;
+      if (after.status === 'completed') {
+        ctx.stats.completed++;
+        ctx.skillResults.remember(after);
+      }
       else if (after.status === 'failed') ctx.stats.failed++;
       else if (after.status === 'dead_lettered') ctx.stats.deadLettered++;
       else if (after.status === 'canceled') ctx.stats.canceled++;

@@ -29,6 +29,15 @@ export interface TaskError {
   retryable?: boolean;
 }
 
+/** A task's result may be kept for identical tasks (same tenant, capability, and input or key) for `ttlSeconds`. */
+export interface TaskCachePolicy {
+  ttlSeconds: number;
+  /** Identifies the result instead of the input: tasks with one key share one result. */
+  key?: string;
+}
+
+export const MAX_RESULT_TTL_SECONDS = 86_400;
+
 export interface Task {
   id: string;
   tenantId: string;
@@ -61,6 +70,10 @@ export interface Task {
   traceContext?: TraceContext;
   /** Secrets of the tenant the agent working the task may read, while it holds the lease. */
   secrets?: string[];
+  /** Keep the result for identical tasks (when the mesh's result cache is on). */
+  cache?: TaskCachePolicy;
+  /** Completed at submit from an identical task's kept result, without an agent. */
+  cached?: boolean;
 }
 
 export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'dead_lettered', 'canceled']);
@@ -100,6 +113,7 @@ export interface SubmitTaskInput {
   idempotencyKey?: string;
   traceContext?: TraceContext;
   secrets?: string[];
+  cache?: TaskCachePolicy;
 }
 
 type Change = { task: Task; events: DomainEvent[] };
@@ -144,6 +158,7 @@ export function submitTask(input: SubmitTaskInput, now: number, limits = DEFAULT
   const taskInput = input.input ?? null;
   assertJsonWithin(taskInput, limits.maxInputBytes, 'input');
   const secrets = taskSecrets(input.secrets);
+  const cache = cachePolicy(input.cache, strategy);
 
   const routing: TaskRouting = affinityKey === undefined ? { strategy } : { strategy, affinityKey };
   const task: Task = {
@@ -159,6 +174,7 @@ export function submitTask(input: SubmitTaskInput, now: number, limits = DEFAULT
     ...(input.idempotencyKey !== undefined && { idempotencyKey: input.idempotencyKey }),
     ...(input.traceContext !== undefined && { traceContext: input.traceContext }),
     ...(secrets !== undefined && { secrets }),
+    ...(cache !== undefined && { cache }),
     status: 'queued',
     attempts: 0,
     availableAt: now,
@@ -167,6 +183,23 @@ export function submitTask(input: SubmitTaskInput, now: number, limits = DEFAULT
     version: 1,
   };
   return { task, events: [event(task, 'TaskSubmitted', now, { capability: task.capability, priority, routing })] };
+}
+
+function cachePolicy(policy: TaskCachePolicy | undefined, strategy: string): TaskCachePolicy | undefined {
+  if (policy === undefined) return undefined;
+  assertIntegerInRange(policy.ttlSeconds, 1, MAX_RESULT_TTL_SECONDS, 'cache.ttlSeconds');
+  if (policy.key !== undefined && (typeof policy.key !== 'string' || policy.key.length === 0 || policy.key.length > 256)) {
+    throw new ValidationError('cache.key must be 1-256 characters', 'cache.key');
+  }
+  // Each agent answers a broadcast: there is no one result to keep.
+  if (strategy === 'broadcast') throw new ValidationError('cache is not available for broadcast tasks', 'cache');
+  return policy.key === undefined ? { ttlSeconds: policy.ttlSeconds } : { ttlSeconds: policy.ttlSeconds, key: policy.key };
+}
+
+/** A task just submitted, completed at once with the result an identical task left in the cache. */
+export function completeFromCache(submitted: Change, output: unknown, now: number): Change {
+  const done = steps(submitted.task, now, [{ status: 'completed', output, finishedAt: now, cached: true }, 'TaskCompleted', { cached: true }]);
+  return { task: done.task, events: [...submitted.events, ...done.events] };
 }
 
 /** One copy of a broadcast task, pinned to one agent; it goes through the normal lease and retry cycle. */

@@ -1,5 +1,6 @@
 import { kindPrefix, tenantPrefix } from '../../application/cache-keys.js';
 import { silentLogger, type Logger } from '../../application/logger.js';
+import { MAX_RESULT_TTL_SECONDS } from '../../domain/index.js';
 import type { Cache, CacheKey, CacheKind, CacheProfile, CacheStats } from '../../application/ports.js';
 import { HIT_RATE_STEP_MS, HIT_RATE_WINDOW_MS, HitRateWindow } from './hit-rate-window.js';
 import type { Invalidation, InvalidationBus } from './invalidation-bus.js';
@@ -21,7 +22,7 @@ export interface CacheSettings {
 
 /** The seed's TTLs (agent 300 s, message 60 s, tenant config 3600 s); API keys 30 s, the bound on a revocation whose message was lost. */
 export const DEFAULT_CACHE_SETTINGS: CacheSettings = {
-  ttlsMs: { agent: 300_000, message: 60_000, tenant_config: 3_600_000, api_key: 30_000 },
+  ttlsMs: { agent: 300_000, message: 60_000, tenant_config: 3_600_000, api_key: 30_000, skill_result: MAX_RESULT_TTL_SECONDS * 1000 },
   l1: { maxEntries: 10_000, maxBytes: 32 * 1024 * 1024 },
   graceMs: 300_000,
 };
@@ -119,6 +120,30 @@ export class TieredCache implements Cache {
     return flight.promise;
   }
 
+  async peek<T>(key: CacheKey): Promise<T | undefined> {
+    const entry = this.l1.get(key.encoded);
+    if (entry !== undefined && entry.freshUntil > performance.now()) {
+      this.hits.l1[key.kind]++;
+      return entry.value as T;
+    }
+    this.misses.l1[key.kind]++;
+    const read = await this.readShared(key);
+    if (!read?.hit) {
+      if (read) this.misses.l2[key.kind]++;
+      return undefined;
+    }
+    this.hits.l2[key.kind]++;
+    this.l1.set(key.encoded, { value: read.hit.value, kind: key.kind }, read.hit.bytes, read.hit.ttlMs);
+    return read.hit.value as T;
+  }
+
+  async put(key: CacheKey, value: unknown, ttlMs: number): Promise<void> {
+    const json = JSON.stringify(value);
+    const read = await this.readShared(key);
+    if (read) await this.writeShared(key, json, ttlMs, read);
+    this.l1.set(key.encoded, { value, kind: key.kind }, json.length, ttlMs);
+  }
+
   delete(key: CacheKey): Promise<void> {
     return this.deleteMany([key]);
   }
@@ -207,8 +232,9 @@ export class TieredCache implements Cache {
     return value;
   }
 
+  /** API keys: their TTL bounds a missed revocation; skill results: the task said how long they may be used. */
   private graceFor(kind: CacheKind): number {
-    return kind === 'api_key' ? 0 : (this.settings.graceMs ?? 0);
+    return kind === 'api_key' || kind === 'skill_result' ? 0 : (this.settings.graceMs ?? 0);
   }
 
   /** One load per key across instances: a claim in Redis; HELD when another instance has it; undefined when Redis cannot say (load here). */

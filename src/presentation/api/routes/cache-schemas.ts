@@ -24,7 +24,7 @@ export const CacheStatsReport = Type.Object(
     }),
     tiers: Type.Array(Type.Union([Type.Literal('l1'), Type.Literal('l2')])),
     hitRateWindowSeconds: Type.Optional(Type.Integer()),
-    kinds: Type.Object({ agent: KindStats, message: KindStats, tenant_config: KindStats, api_key: KindStats }),
+    kinds: Type.Object({ agent: KindStats, message: KindStats, tenant_config: KindStats, api_key: KindStats, skill_result: KindStats }),
     l1: Type.Object({
       entries: Type.Integer({ description: "In scope tenant, the caller's tenant's entries" }),
       bytes: Type.Integer({ description: 'As the JSON length of the values' }),

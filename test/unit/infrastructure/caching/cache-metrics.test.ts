@@ -5,7 +5,7 @@ import { AgentMeshMetrics } from '../../../../src/infrastructure/observability/m
 
 describe('cache metrics', () => {
   it('counts hits and misses by tier and kind, evictions, and L1 size, with no tenant or key in labels', async () => {
-    const cache = new TieredCache({ ttlsMs: { agent: 60_000, message: 60_000, tenant_config: 60_000, api_key: 60_000 }, l1: { maxEntries: 2, maxBytes: 1024 * 1024 } });
+    const cache = new TieredCache({ ttlsMs: { agent: 60_000, message: 60_000, tenant_config: 60_000, api_key: 60_000, skill_result: 60_000 }, l1: { maxEntries: 2, maxBytes: 1024 * 1024 } });
     const metrics = new AgentMeshMetrics();
     metrics.observeCache(cache);
     for (const tenant of ['acme', 'globex', 'initech']) await cache.getOrLoad(cacheKey(tenant, 'tenant_config', tenant), async () => ({ tenant }));

@@ -6,7 +6,7 @@ import type { CacheSettings } from '../../../../src/infrastructure/caching/tiere
 
 const TTL_MS = 100;
 const GRACE_MS = 400;
-const SETTINGS: CacheSettings = { ttlsMs: { agent: TTL_MS, message: TTL_MS, tenant_config: TTL_MS, api_key: TTL_MS }, l1: { maxEntries: 100, maxBytes: 1 << 20 }, graceMs: GRACE_MS };
+const SETTINGS: CacheSettings = { ttlsMs: { agent: TTL_MS, message: TTL_MS, tenant_config: TTL_MS, api_key: TTL_MS, skill_result: TTL_MS }, l1: { maxEntries: 100, maxBytes: 1 << 20 }, graceMs: GRACE_MS };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A store read that can be held at a gate, or made to fail like a store that is down. */
