@@ -5,8 +5,9 @@ import type { Cache, CacheKey, CacheKind, CacheProfile, CacheStats } from '../..
 import { HIT_RATE_STEP_MS, HIT_RATE_WINDOW_MS, HitRateWindow } from './hit-rate-window.js';
 import type { Invalidation, InvalidationBus } from './invalidation-bus.js';
 import { L1Store, perKind, type KeptEntry, type L1Bounds } from './l1-store.js';
-import type { SharedRead, SharedTier } from './redis-cache-tier.js';
+import type { SharedTier } from './redis-cache-tier.js';
 import { RetryQueue } from './retry-queue.js';
+import { HELD, SharedAccess } from './shared-access.js';
 
 export interface CacheSettings {
   /** How long an entry of each kind lives, in every tier. */
@@ -26,13 +27,6 @@ export const DEFAULT_CACHE_SETTINGS: CacheSettings = {
   l1: { maxEntries: 10_000, maxBytes: 32 * 1024 * 1024 },
   graceMs: 300_000,
 };
-
-/** An instance that claimed a key's load holds it this long at most (a load that takes longer lets another load too). */
-export const LOAD_CLAIM_MS = 2_000;
-/** How long a miss waits for the instance that holds the key's load, polling Redis, before it loads the key itself. */
-export const LOAD_WAIT_MS = 250;
-const LOAD_POLL_MS = 10;
-const HELD = Symbol('held by another instance');
 
 /** A load that invalidations overtook this often in a row is answered, uncached. */
 const MAX_LOADS = 3;
@@ -54,7 +48,6 @@ export class TieredCache implements Cache {
   private readonly flights = new Map<string, Flight>();
   private readonly hits = { l1: perKind(), l2: perKind() };
   private readonly misses = { l1: perKind(), l2: perKind() };
-  private l2Errors = 0;
   private readonly retries: RetryQueue;
   /** Invalidations still to reach the shared tier and the bus (bounded by the retry queue). */
   private readonly unsettled = new Set<Invalidation>();
@@ -62,15 +55,16 @@ export class TieredCache implements Cache {
   private sampling: NodeJS.Timeout | undefined;
   private readonly loadListeners: Array<(kind: CacheKind, seconds: number) => void> = [];
   private readonly staleServed = { revalidating: perKind(), store_unavailable: perKind() };
-  private readonly loadWaits = { filled: 0, timed_out: 0 };
+  private readonly shared: SharedAccess | undefined;
 
   constructor(
     private readonly settings: CacheSettings,
-    private readonly shared?: SharedTier,
+    sharedTier?: SharedTier,
     private readonly bus?: InvalidationBus,
     private readonly logger: Logger = silentLogger,
   ) {
     this.l1 = new L1Store(settings.l1);
+    this.shared = sharedTier && new SharedAccess(sharedTier, logger, (encoded) => this.unsettledFor(encoded));
     this.retries = new RetryQueue(logger);
   }
 
@@ -127,7 +121,7 @@ export class TieredCache implements Cache {
       return entry.value as T;
     }
     this.misses.l1[key.kind]++;
-    const read = await this.readShared(key);
+    const read = await this.shared?.read(key);
     if (!read?.hit) {
       if (read) this.misses.l2[key.kind]++;
       return undefined;
@@ -139,8 +133,8 @@ export class TieredCache implements Cache {
 
   async put(key: CacheKey, value: unknown, ttlMs: number): Promise<void> {
     const json = JSON.stringify(value);
-    const read = await this.readShared(key);
-    if (read) await this.writeShared(key, json, ttlMs, read);
+    const read = await this.shared?.read(key);
+    if (read) await this.shared!.write(key, json, ttlMs, read);
     this.l1.set(key.encoded, { value, kind: key.kind }, json.length, ttlMs);
   }
 
@@ -150,13 +144,15 @@ export class TieredCache implements Cache {
 
   async deleteMany(keys: readonly CacheKey[]): Promise<void> {
     if (keys.length === 0) return;
-    const sharedDelete = this.shared && (() => Promise.all(keys.map((key) => this.shared!.delete(key, this.settings.ttlsMs[key.kind]))).then(() => {}));
+    const tier = this.shared?.tier;
+    const sharedDelete = tier && (() => Promise.all(keys.map((key) => tier.delete(key, this.settings.ttlsMs[key.kind]))).then(() => {}));
     await this.invalidate({ keys: keys.map((key) => key.encoded) }, sharedDelete);
   }
 
   async deleteKind(tenantId: string, kind: CacheKind): Promise<void> {
     const ttlMs = this.settings.ttlsMs[kind];
-    await this.invalidate({ prefixes: [kindPrefix(tenantId, kind)] }, this.shared && (() => this.shared!.deleteKind(tenantId, kind, ttlMs)));
+    const tier = this.shared?.tier;
+    await this.invalidate({ prefixes: [kindPrefix(tenantId, kind)] }, tier && (() => tier.deleteKind(tenantId, kind, ttlMs)));
   }
 
   stats(): CacheStats {
@@ -168,9 +164,9 @@ export class TieredCache implements Cache {
       evictions: { ...this.l1.evictions },
       l1Entries: this.l1.size,
       l1Bytes: this.l1.bytes,
-      l2Errors: this.l2Errors,
+      l2Errors: this.shared?.errors ?? 0,
       staleServed: { revalidating: { ...this.staleServed.revalidating }, store_unavailable: { ...this.staleServed.store_unavailable } },
-      loadWaits: { ...this.loadWaits },
+      loadWaits: { ...(this.shared?.loadWaits ?? { filled: 0, timed_out: 0 }) },
     };
   }
 
@@ -198,11 +194,11 @@ export class TieredCache implements Cache {
     let value: unknown;
     for (let attempt = 0; attempt < MAX_LOADS; attempt++) {
       flight.overtaken = false;
-      let read = await this.readShared(key);
+      let read = await this.shared?.read(key);
       let claim: string | undefined;
       if (read && !read.hit) {
-        const claimed = await this.claimLoad(key);
-        if (claimed === HELD) read = await this.awaitOtherLoad(key, read);
+        const claimed = await this.shared!.claim(key);
+        if (claimed === HELD) read = await this.shared!.awaitOther(key, read);
         else claim = claimed;
       }
       try {
@@ -221,12 +217,12 @@ export class TieredCache implements Cache {
         }
         const json = JSON.stringify(value);
         // Refused: an instance invalidated the key after this read; what was loaded may predate that.
-        if (read && !(await this.writeShared(key, json, ttlMs, read))) continue;
+        if (read && !(await this.shared!.write(key, json, ttlMs, read))) continue;
         if (flight.overtaken) continue;
         this.l1.set(key.encoded, { value, kind: key.kind }, json.length, ttlMs, this.graceFor(key.kind));
         return value;
       } finally {
-        if (claim !== undefined) this.releaseLoad(key, claim);
+        if (claim !== undefined) this.shared!.release(key, claim);
       }
     }
     return value;
@@ -237,38 +233,6 @@ export class TieredCache implements Cache {
     return kind === 'api_key' || kind === 'skill_result' ? 0 : (this.settings.graceMs ?? 0);
   }
 
-  /** One load per key across instances: a claim in Redis; HELD when another instance has it; undefined when Redis cannot say (load here). */
-  private async claimLoad(key: CacheKey): Promise<string | typeof HELD | undefined> {
-    try {
-      return (await this.shared!.lock(key, LOAD_CLAIM_MS)) ?? HELD;
-    } catch (error) {
-      this.sharedFailed(error, 'lock');
-      return undefined;
-    }
-  }
-
-  private releaseLoad(key: CacheKey, claim: string): void {
-    this.shared!.unlock(key, claim).catch((error: unknown) => this.sharedFailed(error, 'unlock'));
-  }
-
-  /** Polls Redis for the entry another instance is loading, for LOAD_WAIT_MS at most; the latest read either way. */
-  private async awaitOtherLoad(key: CacheKey, read: SharedRead): Promise<SharedRead | undefined> {
-    const until = performance.now() + LOAD_WAIT_MS;
-    let latest = read;
-    while (performance.now() < until) {
-      await new Promise((resolve) => setTimeout(resolve, LOAD_POLL_MS));
-      const next = await this.readShared(key);
-      if (next === undefined) break;
-      latest = next;
-      if (next.hit) {
-        this.loadWaits.filled++;
-        return next;
-      }
-    }
-    this.loadWaits.timed_out++;
-    return latest;
-  }
-
   private async timed(kind: CacheKind, load: () => Promise<unknown>): Promise<unknown> {
     const started = performance.now();
     try {
@@ -276,27 +240,6 @@ export class TieredCache implements Cache {
     } finally {
       const seconds = (performance.now() - started) / 1000;
       for (const listener of this.loadListeners) listener(kind, seconds);
-    }
-  }
-
-  /** The shared tier's answer; undefined when there is none, or it failed (the store answers then). */
-  private async readShared(key: CacheKey): Promise<SharedRead | undefined> {
-    if (!this.shared || this.unsettledFor(key.encoded)) return undefined;
-    try {
-      return await this.shared.read(key);
-    } catch (error) {
-      this.sharedFailed(error, 'read');
-      return undefined;
-    }
-  }
-
-  /** False only when the shared tier refused the write (an invalidation came first); a failure keeps the value here alone. */
-  private async writeShared(key: CacheKey, json: string, ttlMs: number, read: SharedRead): Promise<boolean> {
-    try {
-      return await this.shared!.write(key, json, ttlMs, read.token);
-    } catch (error) {
-      this.sharedFailed(error, 'write');
-      return true;
     }
   }
 
@@ -313,7 +256,7 @@ export class TieredCache implements Cache {
     try {
       await propagate();
     } catch (error) {
-      this.sharedFailed(error, 'invalidate');
+      this.shared?.failed(error, 'invalidate');
       this.unsettled.add(invalidation);
       this.retries.add(propagate, () => this.unsettled.delete(invalidation));
     }
@@ -342,10 +285,5 @@ export class TieredCache implements Cache {
   private forgetAllHere(): void {
     this.l1.clear();
     for (const flight of this.flights.values()) flight.overtaken = true;
-  }
-
-  private sharedFailed(error: unknown, operation: string): void {
-    this.l2Errors++;
-    this.logger.debug({ err: error, operation }, 'shared cache tier unavailable');
   }
 }
