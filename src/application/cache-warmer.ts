@@ -30,6 +30,7 @@ const PROGRESS_EVERY_MS = 2_000;
 export class CacheWarmer {
   private readonly running = new Map<string, Promise<WarmReport>>();
   private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(
     private readonly tenants: TenantRepository,
@@ -57,8 +58,11 @@ export class CacheWarmer {
     if (settings.intervalMs > 0) this.timer = setInterval(warmLogged, settings.intervalMs).unref();
   }
 
-  stop(): void {
+  /** No more warming; one under way stops at its next tenant, and this waits for it (so the store is not read as it closes). */
+  async stop(): Promise<void> {
     clearInterval(this.timer);
+    this.stopped = true;
+    await Promise.allSettled([...this.running.values()]);
   }
 
   private async run(only: string | undefined): Promise<WarmReport> {
@@ -72,6 +76,7 @@ export class CacheWarmer {
     let lastProgress = started;
     this.logger.info({ tenants: tenantIds.length, scope: only ?? 'all' }, 'cache warming started');
     for (const tenantId of tenantIds) {
+      if (this.stopped) break;
       const rosters = [undefined, ...(capabilities.get(tenantId) ?? [])];
       if (report.tenants + report.rosters + 1 + rosters.length > this.maxEntries) {
         report.truncated = true;

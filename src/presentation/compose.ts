@@ -426,7 +426,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     await store.audit.drain();
     await checkpointer.stop();
     await alerts.close();
-    mesh.cacheWarmer.stop();
+    await mesh.cacheWarmer.stop();
     await cache.close();
     await broker.close();
     await redis?.close();

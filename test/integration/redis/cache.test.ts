@@ -95,6 +95,28 @@ describe.skipIf(redisUrl === null)('Redis two-tier cache: one load per key acros
     return load;
   };
 
+  it('a flood of distinct keys over two instances keeps each L1 within its bounds, and every entry in Redis has a TTL', async () => {
+    const settings: CacheSettings = { ...CONTRACT_SETTINGS, l1: { maxEntries: 200, maxBytes: 64 * 1024 } };
+    const [a, b] = await instances(2, settings);
+    const prefix = prefixes.at(-1)!;
+    const payload = 'x'.repeat(100);
+    for (let i = 0; i < 3_000; i += 50) {
+      await Promise.all(Array.from({ length: 50 }, (_, j) => (j % 2 === 0 ? a! : b!).getOrLoad(cacheKey(`tenant-${(i + j) % 97}`, 'agent', `flood-${i + j}`), async () => ({ payload }))));
+    }
+    for (const cache of [a!, b!]) {
+      const stats = cache.stats();
+      expect(stats.l1Entries).toBeLessThanOrEqual(200);
+      expect(stats.l1Bytes).toBeLessThanOrEqual(64 * 1024);
+      expect(stats.evictions.agent).toBeGreaterThan(1_000);
+    }
+    const connection = connections.at(-1)!;
+    const keys: string[] = [];
+    for await (const batch of connection.redis.scanStream({ match: `${prefix}:cache:*:agent:flood-*`, count: 1000 }) as AsyncIterable<string[]>) keys.push(...batch);
+    expect(keys.length).toBe(3_000);
+    const ttls = await Promise.all(keys.slice(0, 200).map((k) => connection.redis.pttl(k)));
+    expect(ttls.every((ms) => ms > 0 && ms <= CONTRACT_SETTINGS.ttlsMs.agent)).toBe(true);
+  });
+
   it('100 concurrent reads of one key over two instances make one load; the other instance waits for it in Redis', async () => {
     const [a, b] = await instances(2);
     const key = cacheKey('acme', 'agent', 'stampede');

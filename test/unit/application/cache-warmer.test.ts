@@ -71,6 +71,15 @@ describe('CacheWarmer', () => {
     expect(bounded).toMatchObject({ tenants: 0, truncated: true });
   });
 
+  it('stops at the next tenant when asked, and waits for the warming under way', async () => {
+    await cache.deleteKind('acme', 'agent');
+    await cache.deleteKind('globex', 'agent');
+    const warmer = new CacheWarmer(tenants, agents, logger, 10_000);
+    const running = warmer.warm();
+    await warmer.stop();
+    expect((await running).tenants).toBeLessThan(2);
+  });
+
   it('joins a warming under way rather than starting a second', async () => {
     const warmer = new CacheWarmer(tenants, agents, logger, 10_000);
     const [first, second] = [warmer.warm(), warmer.warm()];
