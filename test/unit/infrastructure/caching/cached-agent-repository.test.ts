@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentRosterCacheKey } from '../../../../src/application/cache-keys.js';
 import type { Agent } from '../../../../src/domain/index.js';
-import { createTenant, pause, registerAgent, reregisterAgent, resume, terminate } from '../../../../src/domain/index.js';
+import { createTenant, heartbeatMissed, pause, registerAgent, reregisterAgent, resume, terminate } from '../../../../src/domain/index.js';
 import { CachedAgentRepository, MAX_ROSTER } from '../../../../src/infrastructure/caching/cached-agent-repository.js';
 import { inMemoryCache } from '../../../../src/infrastructure/caching/caches.js';
 import { BrokerInvalidationBus } from '../../../../src/infrastructure/caching/invalidation-bus.js';
@@ -67,6 +67,10 @@ describe('CachedAgentRepository', () => {
 
     scanner = await change(scanner, resume);
     await eventually(async () => (await ids(reader, 'acme', { capability: 'scan' }))[0] === 'scanner-1:available');
+    // Dying silently: the sweeper's heartbeat-missed change.
+    scanner = await change(scanner, heartbeatMissed);
+    await eventually(async () => (await ids(reader, 'acme', { capability: 'ocr' }))[0] === 'scanner-1:unhealthy');
+    expect(await ids(reader, 'acme', { status: 'unhealthy' })).toEqual(['scanner-1:unhealthy']);
     scanner = await change(scanner, terminate);
     await eventually(async () => (await ids(reader, 'acme', { capability: 'ocr' }))[0] === 'scanner-1:terminated');
     expect(await ids(reader, 'acme', { status: 'terminated' })).toEqual(['scanner-1:terminated']);
