@@ -13,6 +13,7 @@ import { measureAuditOnPglite, measureAuditOnPostgres, measureHashCost } from '.
 import { measureSecretReads } from './secrets.mjs';
 import { measurePoliciesEndToEnd, measurePolicyCosts } from './resilience.mjs';
 import { measureFairness } from './fairness.mjs';
+import { benchCache } from './cache.mjs';
 
 const quick = process.argv.includes('--quick');
 const f = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
@@ -148,6 +149,8 @@ for (const name of ['breaker', 'retry', 'bulkhead', 'timeout', 'all']) {
 }
 const policiesE2e = await measurePoliciesEndToEnd({ total: quick ? 4000 : 10_000 });
 if (policiesE2e) line('  end to end on PostgreSQL + NATS + Redis, policies on, tasks/s (goal >= 0.95x off)', f(policiesE2e.on), `off: ${f(policiesE2e.off)}; ratio ${f(policiesE2e.ratio, 2)}`);
+
+await benchCache({ quick, line, f });
 
 const { stdout } = await promisify(execFile)(process.execPath, [new URL('./rss-idle.mjs', import.meta.url).pathname]);
 const idle = JSON.parse(stdout.trim().split('\n').at(-1));

@@ -2,6 +2,8 @@ import { isIP } from 'node:net';
 import { tracingRequested } from './infrastructure/observability/tracing.js';
 import { parseMasterKeys } from './infrastructure/security/secrets/master-keys.js';
 import { DEFAULT_CACHE_SETTINGS, type CacheSettings } from './infrastructure/caching/tiered-cache.js';
+import { DEFAULT_CACHE_WARMING, type CacheWarmingSettings } from './application/cache-warmer.js';
+import { DEFAULT_SKILL_RESULTS } from './application/skill-results.js';
 import { DEFAULT_AGENT_BREAKER_SETTINGS, DEFAULT_AGENT_LIMITS, DEFAULT_TASK_LIMITS } from './domain/index.js';
 import { DEFAULT_MESH_SETTINGS, type MeshSettings } from './application/settings.js';
 
@@ -27,6 +29,8 @@ export interface AgentMeshConfig {
   redis: { url: string; keyPrefix: string } | undefined;
   /** The cache of hot reads: each kind's TTL, and the bounds of this process's tier (Redis is the shared tier when configured). */
   cache: CacheSettings;
+  /** Preloading the cache: at start, and every interval (0: never). */
+  cacheWarming: CacheWarmingSettings;
   adminKey: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** JSON lines, or pretty lines for a person at a terminal. */
@@ -171,11 +175,14 @@ function cacheSettings(env: Env): CacheSettings {
       tenant_config: seconds('AGENTMESH_CACHE_TTL_TENANT_SECONDS', ttlsMs.tenant_config, 86_400),
       // A revocation whose bus message was lost lasts this long at most on another instance.
       api_key: seconds('AGENTMESH_CACHE_TTL_API_KEY_SECONDS', ttlsMs.api_key, 3_600),
+      // Each result lives what its task asked (cache.ttlSeconds); this is only the longest allowed.
+      skill_result: ttlsMs.skill_result,
     },
     l1: {
       maxEntries: integer(env, 'AGENTMESH_CACHE_MAX_ENTRIES', l1.maxEntries, 1, 10_000_000),
       maxBytes: integer(env, 'AGENTMESH_CACHE_MAX_BYTES', l1.maxBytes, 1024, 16 * 1024 * 1024 * 1024),
     },
+    graceMs: integer(env, 'AGENTMESH_CACHE_GRACE_SECONDS', (DEFAULT_CACHE_SETTINGS.graceMs ?? 0) / 1000, 0, 86_400) * 1000,
   };
 }
 
@@ -325,6 +332,10 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
     nats: natsUrl !== undefined ? { url: natsUrl, namespace: natsNamespace } : undefined,
     redis: redisUrl !== undefined ? { url: redisUrl, keyPrefix: redisPrefix } : undefined,
     cache: cacheSettings(env),
+    cacheWarming: {
+      onStart: oneOf(env, 'AGENTMESH_CACHE_WARM_ON_START', 'on', ['on', 'off'] as const) === 'on',
+      intervalMs: integer(env, 'AGENTMESH_CACHE_WARM_INTERVAL_SECONDS', DEFAULT_CACHE_WARMING.intervalMs / 1000, 0, 86_400) * 1000,
+    },
     tracing: tracingRequested(env),
     healthCacheMs: integer(env, 'AGENTMESH_HEALTH_CACHE_MS', 5_000, 0, 60_000),
     dependencyPolicies: oneOf(env, 'AGENTMESH_DEPENDENCY_POLICIES', 'on', ['on', 'off'] as const) === 'on',
@@ -376,6 +387,10 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
         defaultMaxAttempts: integer(env, 'AGENTMESH_MAX_ATTEMPTS', DEFAULT_TASK_LIMITS.defaultMaxAttempts, 1, 100),
       },
       agentLimits: DEFAULT_AGENT_LIMITS,
+      skillResults: {
+        enabled: oneOf(env, 'AGENTMESH_CACHE_RESULTS', 'off', ['on', 'off'] as const) === 'on',
+        maxEntryBytes: integer(env, 'AGENTMESH_CACHE_RESULT_MAX_BYTES', DEFAULT_SKILL_RESULTS.maxEntryBytes, 16, 16 * 1024 * 1024),
+      },
       agentBreaker: {
         failureThreshold: integer(env, 'AGENTMESH_AGENT_BREAKER_FAILURES', DEFAULT_AGENT_BREAKER_SETTINGS.failureThreshold, 0, 1000),
         cooldownMs: agentBreakerCooldownMs,

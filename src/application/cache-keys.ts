@@ -1,4 +1,6 @@
-import { assertIdentifier } from '../domain/index.js';
+import { createHash } from 'node:crypto';
+import { assertIdentifier, type Task } from '../domain/index.js';
+import { canonicalJson } from './canonical-json.js';
 import { CACHE_KINDS, type CacheKey, type CacheKind } from './ports.js';
 
 /**
@@ -27,7 +29,12 @@ export function cacheKey(tenantId: string, kind: CacheKind, id: string): CacheKe
  * the braces keep each tenant's keys in one Redis Cluster slot.
  */
 export function kindPrefix(tenantId: string, kind: CacheKind): string {
-  return `{${encodeURIComponent(tenantId)}}:${kind}:`;
+  return `${tenantPrefix(tenantId)}${kind}:`;
+}
+
+/** What every key of one tenant starts with: `{tenant}:`. */
+export function tenantPrefix(tenantId: string): string {
+  return `{${encodeURIComponent(tenantId)}}:`;
 }
 
 /** The entry of an API key, by the hash of its secret. */
@@ -35,3 +42,19 @@ export const apiKeyCacheKey = (secretHash: string): CacheKey => cacheKey(KEY_LOO
 
 /** A tenant's configuration and quotas. */
 export const tenantCacheKey = (tenantId: string): CacheKey => cacheKey(tenantId, 'tenant_config', tenantId);
+
+/**
+ * A tenant's agents as listed (every status, in the store's order): those with `capability`, or
+ * all of them. An agent's registration and lifecycle changes delete the rosters it is in.
+ */
+export const agentRosterCacheKey = (tenantId: string, capability?: string): CacheKey =>
+  cacheKey(tenantId, 'agent', capability === undefined ? 'all' : `cap:${capability}`);
+
+/**
+ * The kept result of tasks identical to `task`: same tenant (the key's scope), capability, and
+ * canonical input (RFC 8785), or the task's own cache key instead of the input; hashed (SHA-256).
+ */
+export function skillResultCacheKey(task: Pick<Task, 'tenantId' | 'capability' | 'input' | 'cache'>): CacheKey {
+  const identity = task.cache?.key !== undefined ? { capability: task.capability, key: task.cache.key } : { capability: task.capability, input: task.input ?? null };
+  return cacheKey(task.tenantId, 'skill_result', createHash('sha256').update(canonicalJson(identity)!).digest('hex'));
+}

@@ -48,3 +48,4 @@ export const CAN_SEE_SECRETS: readonly Role[] = ['admin', 'orchestrator', 'obser
 /** Values are read only by an agent key, for a task assigned to its agent. */
 export const CAN_READ_SECRET_VALUES: readonly Role[] = ['agent'];
 export const CAN_DESTROY_TENANT_KEYS: readonly Role[] = ['admin'];
+export const CAN_ADMINISTER_CACHE: readonly Role[] = ['admin'];

@@ -37,6 +37,8 @@ export interface MeshCommands {
 export interface TaskOutcome {
   id: string;
   status: TaskStatus;
+  /** Completed at submit from the skill result cache. */
+  cached?: boolean;
 }
 
 export type Settlement = { taskId: string; agentId: string; traceContext?: TraceContext } & (
@@ -64,7 +66,7 @@ export const MESH_COMMAND_NAMES: readonly MeshCommandName[] = [
 
 /** The commands run in this process, on its queues and registry. */
 export function localCommands(ctx: MeshContext, counter: SubmitCounter): MeshCommands {
-  const outcome = (task: Task): TaskOutcome => ({ id: task.id, status: task.status });
+  const outcome = (task: Task): TaskOutcome => ({ id: task.id, status: task.status, ...(task.cached === true && { cached: true }) });
   return {
     submitTask: async (caller, request) => {
       const { task, created } = await submitTaskUseCase(ctx, counter, caller, request);

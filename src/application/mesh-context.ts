@@ -25,6 +25,7 @@ import type {
   TenantRepository,
 } from './ports.js';
 import type { MeshSettings } from './settings.js';
+import type { SkillResults } from './skill-results.js';
 import type { TaskLifecycle } from './task-lifecycle.js';
 import type { TaskWaiters } from './task-waiters.js';
 
@@ -65,6 +66,8 @@ export interface MeshContext extends Omit<MeshPorts, 'metrics'> {
   directory: AgentDirectory;
   dispatcher: Dispatcher;
   lifecycle: TaskLifecycle;
+  /** The opt-in cache of skill results. */
+  skillResults: SkillResults;
   breakers: AgentBreakers;
   taskLocks: KeyedMutex;
   agentLocks: KeyedMutex;

@@ -17,6 +17,8 @@ import type { Caller } from './caller.js';
 import { NO_METRICS } from './ports.js';
 import { Authenticator } from './use-cases/authenticate.js';
 import { bootstrap } from './use-cases/bootstrap.js';
+import { CacheWarmer } from './cache-warmer.js';
+import { SkillResults } from './skill-results.js';
 
 /** Between two heartbeats a follower forwards for one agent's open connection. */
 const FORWARDED_HEARTBEAT_EVERY_MS = 1_000;
@@ -31,6 +33,8 @@ const MAX_FORWARDED_HEARTBEATS = 100_000;
 export class Mesh {
   readonly ctx: MeshContext;
   readonly auth: Authenticator;
+  /** Preloads the cache (tenants, agent rosters): at start, on a schedule, and when an admin asks. */
+  readonly cacheWarmer: CacheWarmer;
   readonly audit: AuditLogger;
   readonly delivery: AgentDelivery;
   readonly submitCounter = new SubmitCounter();
@@ -57,6 +61,7 @@ export class Mesh {
     } as MeshContext;
     ctx.dispatcher = new Dispatcher(ctx);
     ctx.lifecycle = new TaskLifecycle(ctx);
+    ctx.skillResults = new SkillResults(ports.cache, settings.skillResults, ports.logger.child({ subsystem: 'cache' }));
     ctx.breakers = new AgentBreakers(ctx);
     this.ctx = ctx;
     this.auth = new Authenticator(ports.apiKeys, ports.cache);
@@ -74,6 +79,7 @@ export class Mesh {
     this.delivery = new AgentDelivery(ctx, () => this.commands);
     this.sweeper = new Sweeper(ctx);
     this.remoteAgents = ports.remoteAgents && new RemoteAgents(ctx, ports.remoteAgents, this.delivery, this.local);
+    this.cacheWarmer = new CacheWarmer(ctx.tenants, ctx.agents, ports.logger.child({ subsystem: 'cache' }), ports.cache.profile().maxEntries);
   }
 
   /** Where changes run: here when this instance leads (or is alone), else on the leader. */

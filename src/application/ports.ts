@@ -237,8 +237,8 @@ export interface CountWindow {
 }
 
 /** What a cached entry is: each kind has its own TTL, and metrics count hits and misses by kind. */
-export type CacheKind = 'agent' | 'message' | 'tenant_config' | 'api_key';
-export const CACHE_KINDS: readonly CacheKind[] = ['agent', 'message', 'tenant_config', 'api_key'];
+export type CacheKind = 'agent' | 'message' | 'tenant_config' | 'api_key' | 'skill_result';
+export const CACHE_KINDS: readonly CacheKind[] = ['agent', 'message', 'tenant_config', 'api_key', 'skill_result'];
 
 /** Where an entry belongs. Built only by `cacheKey` (application/cache-keys.ts): the tenant is always part of it. */
 export interface CacheKey {
@@ -256,12 +256,24 @@ export type CacheTier = 'l1' | 'l2';
 export interface CacheStats {
   hits: Record<CacheTier, Record<CacheKind, number>>;
   misses: Record<CacheTier, Record<CacheKind, number>>;
+  /**
+   * Hits / (hits + misses) of each tier and kind over the last minute (see HIT_RATE_WINDOW_MS);
+   * null when that tier had no read of that kind in the window.
+   */
+  hitRate: Record<CacheTier, Record<CacheKind, number | null>>;
   /** Entries L1 dropped to stay within its bounds (not those that expired or were deleted). */
   evictions: Record<CacheKind, number>;
   l1Entries: number;
   l1Bytes: number;
   /** Reads, writes and deletes of the shared tier that failed (the read went to the loader; the delete is retried). */
   l2Errors: number;
+  /**
+   * Reads answered by an entry past its TTL, within its grace period: while one load refreshed it
+   * (`revalidating`), or after that load failed (`store_unavailable`). They count as L1 hits too.
+   */
+  staleServed: Record<'revalidating' | 'store_unavailable', Record<CacheKind, number>>;
+  /** Misses that waited for another instance's load of the key: it filled Redis in time, or the wait ran out and this instance loaded. */
+  loadWaits: { filled: number; timed_out: number };
 }
 
 /**
@@ -275,12 +287,31 @@ export interface Cache {
    * A load that an invalidation overtook is not cached, and is run again.
    */
   getOrLoad<T>(key: CacheKey, load: () => Promise<T | undefined>): Promise<T | undefined>;
+  /** The entry if a tier holds it fresh; nothing is loaded. */
+  peek<T>(key: CacheKey): Promise<T | undefined>;
+  /** Keeps `value` under `key` for `ttlMs` (in every tier), not past it. */
+  put(key: CacheKey, value: unknown, ttlMs: number): Promise<void>;
   /** Drops the entry here at once, from the shared tier, and from every other instance's memory. */
   delete(key: CacheKey): Promise<void>;
+  /** `delete` of several keys, told to the other instances in one message. */
+  deleteMany(keys: readonly CacheKey[]): Promise<void>;
   /** Drops every entry of one kind of one tenant, everywhere (a prefix delete). */
   deleteKind(tenantId: string, kind: CacheKind): Promise<void>;
   stats(): CacheStats;
+  /** How this cache is set up: its tiers, each kind's TTL, L1's bounds. */
+  profile(): CacheProfile;
+  /** Entries and bytes of one tenant's keys in this instance's L1. */
+  tenantUsage(tenantId: string): { entries: number; bytes: number };
   close(): Promise<void>;
+}
+
+export interface CacheProfile {
+  tiers: CacheTier[];
+  ttlMs: Record<CacheKind, number>;
+  maxEntries: number;
+  maxBytes: number;
+  /** The window `CacheStats.hitRate` covers. */
+  hitRateWindowMs: number;
 }
 
 /**

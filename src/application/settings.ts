@@ -1,4 +1,5 @@
 import { DEFAULT_AGENT_BREAKER_SETTINGS, DEFAULT_AGENT_LIMITS, DEFAULT_TASK_LIMITS, type AgentBreakerSettings, type AgentLimits, type TaskLimits } from '../domain/index.js';
+import { DEFAULT_SKILL_RESULTS, type SkillResultSettings } from './skill-results.js';
 
 /** The mesh's behaviour knobs, resolved once by config.ts. */
 export interface MeshSettings {
@@ -17,6 +18,8 @@ export interface MeshSettings {
   agentBreaker: AgentBreakerSettings;
   /** Other instances share this mesh: tell them on the broker when a task settles or a key is revoked. */
   clustered: boolean;
+  /** The opt-in cache of skill results (a task's `cache`). */
+  skillResults: SkillResultSettings;
 }
 
 export const DEFAULT_MESH_SETTINGS: MeshSettings = {
@@ -30,4 +33,5 @@ export const DEFAULT_MESH_SETTINGS: MeshSettings = {
   agentLimits: DEFAULT_AGENT_LIMITS,
   agentBreaker: DEFAULT_AGENT_BREAKER_SETTINGS,
   clustered: false,
+  skillResults: DEFAULT_SKILL_RESULTS,
 };

@@ -141,11 +141,15 @@ export class TaskLifecycle {
       this.publishAssignment(after, routed);
       ctx.metrics.taskRouted(after, Math.max(0, (after.assignedAt ?? now) - after.availableAt));
     }
-    if (before === undefined && after.status === 'queued' && after.parentId === undefined) ctx.stats.submitted++;
+    // A new task: queued, or completed at once from a kept result.
+    if (before === undefined && (after.status === 'queued' || after.cached === true) && after.parentId === undefined) ctx.stats.submitted++;
     if (after.status === 'queued' && before !== undefined && before.status !== 'queued' && before.status !== 'dead_lettered') ctx.stats.retried++;
 
     if (isTerminal(after) && (before === undefined || !isTerminal(before))) {
-      if (after.status === 'completed') ctx.stats.completed++;
+      if (after.status === 'completed') {
+        ctx.stats.completed++;
+        ctx.skillResults.remember(after);
+      }
       else if (after.status === 'failed') ctx.stats.failed++;
       else if (after.status === 'dead_lettered') ctx.stats.deadLettered++;
       else if (after.status === 'canceled') ctx.stats.canceled++;

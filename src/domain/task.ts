@@ -29,6 +29,15 @@ export interface TaskError {
   retryable?: boolean;
 }
 
+/** A task's result may be kept for identical tasks (same tenant, capability, and input or key) for `ttlSeconds`. */
+export interface TaskCachePolicy {
+  ttlSeconds: number;
+  /** Identifies the result instead of the input: tasks with one key share one result. */
+  key?: string;
+}
+
+export const MAX_RESULT_TTL_SECONDS = 86_400;
+
 export interface Task {
   id: string;
   tenantId: string;
@@ -63,6 +72,10 @@ export interface Task {
   secrets?: string[];
   /** The conversation the task belongs to, as its submitter named it (an A2A contextId). */
   contextId?: string;
+  /** Keep the result for identical tasks (when the mesh's result cache is on). */
+  cache?: TaskCachePolicy;
+  /** Completed at submit from an identical task's kept result, without an agent. */
+  cached?: boolean;
 }
 
 export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'dead_lettered', 'canceled']);
@@ -103,6 +116,7 @@ export interface SubmitTaskInput {
   traceContext?: TraceContext;
   secrets?: string[];
   contextId?: string;
+  cache?: TaskCachePolicy;
 }
 
 type Change = { task: Task; events: DomainEvent[] };
@@ -148,6 +162,7 @@ export function submitTask(input: SubmitTaskInput, now: number, limits = DEFAULT
   assertJsonWithin(taskInput, limits.maxInputBytes, 'input');
   const secrets = taskSecrets(input.secrets);
   if (input.contextId !== undefined) assertIdentifier(input.contextId, 'contextId');
+  const cache = cachePolicy(input.cache, strategy);
 
   const routing: TaskRouting = affinityKey === undefined ? { strategy } : { strategy, affinityKey };
   const task: Task = {
@@ -164,6 +179,7 @@ export function submitTask(input: SubmitTaskInput, now: number, limits = DEFAULT
     ...(input.traceContext !== undefined && { traceContext: input.traceContext }),
     ...(secrets !== undefined && { secrets }),
     ...(input.contextId !== undefined && { contextId: input.contextId }),
+    ...(cache !== undefined && { cache }),
     status: 'queued',
     attempts: 0,
     availableAt: now,
@@ -172,6 +188,23 @@ export function submitTask(input: SubmitTaskInput, now: number, limits = DEFAULT
     version: 1,
   };
   return { task, events: [event(task, 'TaskSubmitted', now, { capability: task.capability, priority, routing })] };
+}
+
+function cachePolicy(policy: TaskCachePolicy | undefined, strategy: string): TaskCachePolicy | undefined {
+  if (policy === undefined) return undefined;
+  assertIntegerInRange(policy.ttlSeconds, 1, MAX_RESULT_TTL_SECONDS, 'cache.ttlSeconds');
+  if (policy.key !== undefined && (typeof policy.key !== 'string' || policy.key.length === 0 || policy.key.length > 256)) {
+    throw new ValidationError('cache.key must be 1-256 characters', 'cache.key');
+  }
+  // Each agent answers a broadcast: there is no one result to keep.
+  if (strategy === 'broadcast') throw new ValidationError('cache is not available for broadcast tasks', 'cache');
+  return policy.key === undefined ? { ttlSeconds: policy.ttlSeconds } : { ttlSeconds: policy.ttlSeconds, key: policy.key };
+}
+
+/** A task just submitted, completed at once with the result an identical task left in the cache. */
+export function completeFromCache(submitted: Change, output: unknown, now: number): Change {
+  const done = steps(submitted.task, now, [{ status: 'completed', output, finishedAt: now, cached: true }, 'TaskCompleted', { cached: true }]);
+  return { task: done.task, events: [...submitted.events, ...done.events] };
 }
 
 /** One copy of a broadcast task, pinned to one agent; it goes through the normal lease and retry cycle. */

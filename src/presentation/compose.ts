@@ -48,6 +48,7 @@ import { A2ARemoteAgentClient } from '../infrastructure/a2a/a2a-remote-agent-cli
 import { OutboundAddressGuard } from '../infrastructure/a2a/outbound-address-guard.js';
 import { openCache } from './open-cache.js';
 import { CachedTenantRepository } from '../infrastructure/caching/cached-tenant-repository.js';
+import { CachedAgentRepository } from '../infrastructure/caching/cached-agent-repository.js';
 import type { TieredCache } from '../infrastructure/caching/tiered-cache.js';
 
 export const VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
@@ -314,7 +315,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
       tenants: new CachedTenantRepository(store.tenants, cache),
       apiKeys: store.apiKeys,
       cache,
-      agents: store.agents,
+      agents: new CachedAgentRepository(store.agents, cache),
       tasks: store.tasks,
       events: store.events,
       audit: store.audit,
@@ -354,6 +355,8 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   } else {
     ({ createdAdminKey } = await mesh.start(startOptions));
   }
+  // Every instance answers reads: each preloads its cache (the leader has just loaded its directory from the store).
+  mesh.cacheWarmer.start(config.cacheWarming);
   await rewrapKeys('tenant keys', vault, keyring, logger);
   await rewrapKeys("audit data subjects' keys", subjectVault, keyring, logger);
   const checkpointer = new AuditCheckpointer(store.db, signer, systemClock, logger.child({ component: 'audit' }) as unknown as Logger, config.audit.checkpointIntervalMs);
@@ -374,7 +377,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   };
   const health = new HealthCheckService(probes, { ...DEFAULT_HEALTH_OPTIONS, cacheMs: config.healthCacheMs }, new Set(['redis']));
   const authFailureLimiter = new AuthFailureLimiter(counters, config.authFailuresPerAddress);
-  metrics.observeCache(() => cache.stats());
+  metrics.observeCache(cache);
   metrics.observeMesh({
     queuedByTenant: () => mesh.ctx.dispatcher.queuedByTenant(),
     liveAgentsByTenant: () => mesh.ctx.directory.liveCountByTenant(),
@@ -413,6 +416,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     await store.audit.drain();
     await checkpointer.stop();
     await alerts.close();
+    await mesh.cacheWarmer.stop();
     await cache.close();
     await broker.close();
     await redis?.close();

@@ -8,6 +8,8 @@ export interface SubmitResult {
   status: TaskStatus;
   /** false when an idempotency key matched an earlier submit. */
   created: boolean;
+  /** true when it completed at once from an identical task's kept result (status completed). */
+  cached?: boolean;
 }
 
 const MAX_SERVER_WAIT_MS = 60_000;

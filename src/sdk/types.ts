@@ -31,6 +31,9 @@ export interface Task<Output = unknown> {
   /** The W3C trace context the task was submitted with. */
   traceContext?: { traceparent: string; tracestate?: string };
   secrets?: string[];
+  cache?: { ttlSeconds: number; key?: string };
+  /** Completed at submit from an identical task's kept result, without an agent. */
+  cached?: boolean;
 }
 
 export interface SubmitOptions {
@@ -44,6 +47,8 @@ export interface SubmitOptions {
   idempotencyKey?: string;
   /** Secrets of the tenant the agent working the task may read (`context.secret(name)`), if their policies allow the capability. */
   secrets?: string[];
+  /** Let identical tasks (same capability, and input or key) reuse this one's result for ttlSeconds, when the mesh keeps results (AGENTMESH_CACHE_RESULTS=on). */
+  cache?: { ttlSeconds: number; key?: string };
   /** W3C trace context to hand to the agent (sent as the traceparent and tracestate headers; such a submit is not batched). */
   traceparent?: string;
   tracestate?: string;

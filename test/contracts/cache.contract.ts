@@ -5,7 +5,7 @@ import type { CacheSettings } from '../../src/infrastructure/caching/tiered-cach
 
 /** Short TTLs, so that expiry can be seen in a test. */
 export const CONTRACT_SETTINGS: CacheSettings = {
-  ttlsMs: { agent: 300_000, message: 60_000, tenant_config: 3_600_000, api_key: 300 },
+  ttlsMs: { agent: 300_000, message: 60_000, tenant_config: 3_600_000, api_key: 300, skill_result: 60_000 },
   l1: { maxEntries: 1_000, maxBytes: 1024 * 1024 },
 };
 

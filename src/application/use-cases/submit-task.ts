@@ -1,6 +1,6 @@
 import equal from 'fast-deep-equal';
 import type { Context } from '@opentelemetry/api';
-import { ConflictError, QuotaExceededError, submitTask, type SubmitTaskInput, type Task, type TraceContext } from '../../domain/index.js';
+import { completeFromCache, ConflictError, QuotaExceededError, submitTask, type SubmitTaskInput, type Task, type TraceContext } from '../../domain/index.js';
 import { carrierOf, contextFrom, inSpan } from '../tracing.js';
 import { CAN_SUBMIT_TASKS, requireRole, type Caller } from '../caller.js';
 import type { MeshContext } from '../mesh-context.js';
@@ -57,8 +57,10 @@ async function submitInSpan(ctx: MeshContext, counter: SubmitCounter, caller: Ca
     });
   }
   counter.record(caller.tenantId, now);
+  // An identical task's kept result completes this one now, without an agent.
+  const kept = await ctx.skillResults.lookup(change.task);
   try {
-    return { task: await ctx.lifecycle.commitNew(change), created: true };
+    return { task: await ctx.lifecycle.commitNew(kept ? completeFromCache(change, kept.output, now) : change), created: true };
   } catch (error) {
     // Two concurrent submits with one idempotency key: the loser returns the winner's task.
     if (error instanceof ConflictError && request.idempotencyKey !== undefined) {

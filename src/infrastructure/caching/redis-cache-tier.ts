@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { kindPrefix } from '../../application/cache-keys.js';
 import type { CacheKey, CacheKind } from '../../application/ports.js';
 import type { RedisConnection } from './redis-client.js';
@@ -21,6 +22,10 @@ export interface SharedTier {
   write(key: CacheKey, json: string, ttlMs: number, token: WriteToken): Promise<boolean>;
   delete(key: CacheKey, ttlMs: number): Promise<void>;
   deleteKind(tenantId: string, kind: CacheKind, ttlMs: number): Promise<void>;
+  /** Claims the right to load `key` for `ttlMs`: a token, or undefined when another instance holds it. */
+  lock(key: CacheKey, ttlMs: number): Promise<string | undefined>;
+  /** Gives the claim back, if `token` still holds it. */
+  unlock(key: CacheKey, token: string): Promise<void>;
 }
 
 /** KEYS: value, key epoch, kind epoch. The value with its remaining TTL, and both epochs, in one round trip. */
@@ -49,6 +54,12 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
 `;
 
+/** KEYS: lock; ARGV: token. Deletes the lock only if this token holds it (it may have expired and gone to another). */
+const UNLOCK = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+`;
+
 type Script = (numberOfKeys: number, ...keysThenArgs: Array<string | number>) => Promise<unknown>;
 
 /**
@@ -57,18 +68,20 @@ type Script = (numberOfKeys: number, ...keysThenArgs: Array<string | number>) =>
  * move on every invalidation, and last twice the kind's TTL so that no older entry outlives them.
  */
 export class RedisCacheTier implements SharedTier {
-  private readonly scripts: { read: Script; write: Script; invalidate: Script };
+  private readonly scripts: { read: Script; write: Script; invalidate: Script; unlock: Script };
 
   constructor(private readonly connection: RedisConnection) {
     const redis = connection.redis;
     redis.defineCommand('agentmeshCacheRead', { lua: READ });
     redis.defineCommand('agentmeshCacheWrite', { lua: WRITE });
     redis.defineCommand('agentmeshCacheInvalidate', { lua: INVALIDATE });
-    const defined = redis as unknown as { agentmeshCacheRead: Script; agentmeshCacheWrite: Script; agentmeshCacheInvalidate: Script };
+    redis.defineCommand('agentmeshCacheUnlock', { lua: UNLOCK });
+    const defined = redis as unknown as { agentmeshCacheRead: Script; agentmeshCacheWrite: Script; agentmeshCacheInvalidate: Script; agentmeshCacheUnlock: Script };
     this.scripts = {
       read: defined.agentmeshCacheRead.bind(redis),
       write: defined.agentmeshCacheWrite.bind(redis),
       invalidate: defined.agentmeshCacheInvalidate.bind(redis),
+      unlock: defined.agentmeshCacheUnlock.bind(redis),
     };
   }
 
@@ -96,6 +109,20 @@ export class RedisCacheTier implements SharedTier {
   async deleteKind(tenantId: string, kind: CacheKind, ttlMs: number): Promise<void> {
     const epoch = `${this.connection.keyPrefix}:cache:${kindPrefix(tenantId, kind)}#e`;
     await this.connection.call(() => this.scripts.invalidate(1, epoch, 2 * ttlMs));
+  }
+
+  async lock(key: CacheKey, ttlMs: number): Promise<string | undefined> {
+    const token = randomUUID();
+    const set = await this.connection.call(() => this.connection.redis.set(this.lockKey(key), token, 'PX', ttlMs, 'NX'));
+    return set === 'OK' ? token : undefined;
+  }
+
+  async unlock(key: CacheKey, token: string): Promise<void> {
+    await this.connection.call(() => this.scripts.unlock(1, this.lockKey(key), token));
+  }
+
+  private lockKey(key: CacheKey): string {
+    return `${this.connection.keyPrefix}:cache:${key.encoded}#l`;
   }
 
   private keys(key: CacheKey): [string, string, string] {

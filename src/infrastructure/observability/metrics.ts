@@ -1,10 +1,10 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { traceIdOf, type Agent, type Task } from '../../domain/index.js';
-import type { CacheStats, MeshMetrics, RemoteCallOutcome, SecretAccessOutcome } from '../../application/ports.js';
+import type { MeshMetrics, RemoteCallOutcome, SecretAccessOutcome } from '../../application/ports.js';
 import type { ResilienceRegistry } from '../resilience/observer.js';
 import { BoundedLabel } from './bounded-label.js';
 import { observeResilience } from './resilience-metrics.js';
-import { observeCache } from './cache-metrics.js';
+import { observeCache, type ObservedCache } from './cache-metrics.js';
 
 export interface MetricsOptions {
   /** Distinct tenants named in labels; the rest are `other`. */
@@ -167,9 +167,9 @@ export class AgentMeshMetrics implements MeshMetrics {
     observeResilience(this.registry, resilience);
   }
 
-  /** The cache's hits, misses, evictions and L1 size, read at each scrape. */
-  observeCache(stats: () => CacheStats): void {
-    observeCache(this.registry, stats);
+  /** The cache's hits, misses, hit rate, evictions and L1 size, read at each scrape; its load times as they happen. */
+  observeCache(cache: ObservedCache): void {
+    observeCache(this.registry, cache);
   }
 
   /** Gauges read from the running mesh at each scrape. */

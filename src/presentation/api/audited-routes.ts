@@ -57,6 +57,8 @@ function secretChange(action: (reply: Result) => AuditAction, details: (request:
     return [itemChange(action(reply), 'secret', secretName(request), reply, Object.keys(extra).length > 0 ? extra : undefined)];
   };
 }
+/** A task completed at submit from the skill result cache is recorded as such. */
+const cachedResult = (reply: unknown) => ((reply as { cached?: unknown } | undefined)?.cached === true ? { cached: true } : {});
 const bodyId = (request: FastifyRequest) => text((request.body as Body)?.id);
 const createdId = (_request: FastifyRequest, reply: Result) => text(reply.body?.id);
 
@@ -98,7 +100,7 @@ export const AUDITED_ROUTES: Record<string, (request: FastifyRequest, reply: Res
   'POST /v1/agents/:id/pause': one(AuditAction.AGENT_UPDATED, 'agent', param, () => ({ change: 'pause' })),
   'POST /v1/agents/:id/resume': one(AuditAction.AGENT_UPDATED, 'agent', param, () => ({ change: 'resume' })),
   'DELETE /v1/agents/:id': one(AuditAction.AGENT_TERMINATED, 'agent', param),
-  'POST /v1/tasks': one(AuditAction.TASK_SUBMITTED, 'task', createdId, (r) => ({ capability: (r.body as Body)?.capability })),
+  'POST /v1/tasks': one(AuditAction.TASK_SUBMITTED, 'task', createdId, (r) => ({ capability: (r.body as Body)?.capability, ...cachedResult(r.auditReplyBody) })),
   'POST /v1/tasks/:id/complete': one(AuditAction.TASK_COMPLETED, 'task', param, (r) => ({ agentId: (r.body as Body)?.agentId })),
   'POST /v1/tasks/:id/fail': one(AuditAction.TASK_FAILED, 'task', param, (r) => ({ agentId: (r.body as Body)?.agentId })),
   'POST /v1/tasks/:id/cancel': one(AuditAction.TASK_CANCELLED, 'task', param),
@@ -117,9 +119,10 @@ export const AUDITED_ROUTES: Record<string, (request: FastifyRequest, reply: Res
   'POST /v1/tenant-keys/destroy': one(AuditAction.TENANT_KEY_DESTROYED, 'tenant_key', (r) => text((r.body as Body)?.confirm), (r) => ({ destroyedKeys: (r.auditReplyBody as { destroyedKeys?: number } | undefined)?.destroyedKeys })),
   // What the A2A request handler noted: a message's task submitted, a task canceled, or one the tenant cannot see.
   'POST /v1/a2a': (request) => request.a2aAudit ?? [],
+  'POST /v1/cache/warm': one(AuditAction.ADMIN_ACTION, 'cache', (r) => text((r.body as Body)?.tenantId), () => ({ change: 'warm' })),
   'POST /v1/tasks/batch': each(
     (body) => body?.tasks as Array<Record<string, unknown>> | undefined,
-    (item, result) => itemChange(AuditAction.TASK_SUBMITTED, 'task', text(result.body?.id), result, { capability: item.capability }),
+    (item, result) => itemChange(AuditAction.TASK_SUBMITTED, 'task', text(result.body?.id), result, { capability: item.capability, ...cachedResult(result.body) }),
   ),
   'POST /v1/tasks/settle': each(
     (body) => body?.outcomes as Array<Record<string, unknown>> | undefined,

@@ -49,6 +49,8 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'POST /v1/secrets/:name/rotate': 'rotateSecret',
   'POST /v1/tenant-keys/destroy': 'destroyTenantKeys',
   'GET /v1/tasks/:id/secrets/:name': 'readTaskSecret',
+  'GET /v1/cache/stats': 'getCacheStats',
+  'POST /v1/cache/warm': 'warmCache',
 };
 
 /** Gives every documented route its operationId as it is added; a documented route without one is a build fault. */

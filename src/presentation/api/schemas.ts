@@ -1,5 +1,5 @@
 import { Type, type Static } from '@fastify/type-provider-typebox';
-import { AUDIT_ACTIONS, AUDIT_STATUSES, MAX_TASK_SECRETS, ROUTING_STRATEGIES } from '../../domain/index.js';
+import { AUDIT_ACTIONS, AUDIT_STATUSES, MAX_RESULT_TTL_SECONDS, MAX_TASK_SECRETS, ROUTING_STRATEGIES } from '../../domain/index.js';
 
 /** JSON Schemas of the API (TypeBox): they validate requests and feed the OpenAPI document. */
 
@@ -211,6 +211,18 @@ const TaskErrorSchema = Type.Object({
   retryable: Type.Optional(Type.Boolean()),
 });
 
+const TaskCachePolicySchema = Type.Object(
+  {
+    ttlSeconds: Type.Integer({ minimum: 1, maximum: MAX_RESULT_TTL_SECONDS, description: "How long this task's result may answer identical tasks." }),
+    key: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'Identifies the result instead of the input: tasks of one capability with one key share a result.' })),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'Opt in to the skill result cache (when the mesh runs with AGENTMESH_CACHE_RESULTS=on; ignored otherwise): an identical task (same tenant, capability, and canonical input or key) within ttlSeconds of this one completing completes at once with its output, marked cached. Not for broadcast tasks.',
+  },
+);
+
 export const Task = Type.Object({
   id: Type.String(),
   tenantId: Type.String(),
@@ -244,6 +256,8 @@ export const Task = Type.Object({
     ),
   ),  secrets: Type.Optional(Type.Array(Type.String(), { description: 'The secrets the working agent may read for this task (names only).' })),
   contextId: Type.Optional(Type.String({ description: 'The A2A contextId the task was sent under (tasks submitted over A2A only).' })),
+  cache: Type.Optional(TaskCachePolicySchema),
+  cached: Type.Optional(Type.Boolean({ description: "true: completed at submit from an identical task's kept result (the skill result cache), without an agent." })),
 });
 
 export const SubmitTaskBody = Type.Object(
@@ -260,6 +274,7 @@ export const SubmitTaskBody = Type.Object(
     maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
     leaseMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 86_400_000 })),
     deadline: Type.Optional(Type.Union([EpochMs, Type.String({ format: 'date-time' })], { description: 'Epoch ms or an RFC 3339 date-time.' })),
+    cache: Type.Optional(TaskCachePolicySchema),
     secrets: Type.Optional(
       Type.Array(SecretName, {
         maxItems: MAX_TASK_SECRETS,
@@ -270,7 +285,12 @@ export const SubmitTaskBody = Type.Object(
   { additionalProperties: false },
 );
 
-export const SubmitTaskReply = Type.Object({ id: Type.String(), status: TaskStatusSchema, created: Type.Boolean() });
+export const SubmitTaskReply = Type.Object({
+  id: Type.String(),
+  status: TaskStatusSchema,
+  created: Type.Boolean(),
+  cached: Type.Optional(Type.Boolean({ description: "true: completed now from an identical task's kept result; status is completed" })),
+});
 
 export const MAX_BATCH_ITEMS = 100;
 

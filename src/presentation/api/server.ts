@@ -23,6 +23,7 @@ import { agentRoutes } from './routes/agents.js';
 import { auditRoutes } from './routes/audit.js';
 import { complianceRoutes } from './routes/compliance.js';
 import { secretRoutes } from './routes/secrets.js';
+import { cacheRoutes } from './routes/cache.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { deadLetterRoutes } from './routes/dead-letters.js';
 import { healthRoutes } from './routes/health.js';
@@ -165,6 +166,7 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
     ...(options.publicUrl !== undefined && { publicUrl: options.publicUrl }),
     ...(options.metrics && { metrics: options.metrics }),
   });
+  cacheRoutes(app, mesh);
   gracefulClose.drainLast();
   await app.ready();
   if (options.logRouteSampleRates) assertSampledRoutesExist(app, options.logRouteSampleRates);

@@ -43,6 +43,8 @@ const API_ROUTES: Record<string, string[]> = {
   '/v1/tasks/{id}/secrets/{name}': ['get'],
   '/v1/a2a': ['post'],
   '/.well-known/agent-card.json': ['get'],
+  '/v1/cache/stats': ['get'],
+  '/v1/cache/warm': ['post'],
 };
 
 const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);

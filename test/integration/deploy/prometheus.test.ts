@@ -26,6 +26,9 @@ const CORE_PANELS = [
   'Active agents by tenant',
   'Requests by route',
   'Resident memory',
+  'Cache hit rate by tier and kind',
+  'Cache load time p99 by kind',
+  'Cache L1 size',
 ];
 
 interface Panel {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { apiKeyCacheKey, cacheKey, KEY_LOOKUP_SCOPE, kindPrefix, tenantCacheKey } from '../../../src/application/cache-keys.js';
+import { apiKeyCacheKey, cacheKey, KEY_LOOKUP_SCOPE, kindPrefix, skillResultCacheKey, tenantCacheKey } from '../../../src/application/cache-keys.js';
 import { CACHE_KINDS, type CacheKind } from '../../../src/application/ports.js';
 
 const tenantId = fc.oneof(fc.stringMatching(/^[A-Za-z0-9._:-]{3,24}$/u), fc.constantFrom('xyz', 'xyz:agent', 'xyz:agent:x', KEY_LOOKUP_SCOPE));
@@ -35,5 +35,19 @@ describe('cache keys', () => {
       }),
       { numRuns: 2_000 },
     );
+  });
+
+  it('skill results: one key for the same tenant, capability and canonical input (or cache key), another for any difference', () => {
+    const task = (tenantId: string, capability: string, input: unknown, key?: string) => ({ tenantId, capability, input, cache: { ttlSeconds: 60, ...(key !== undefined && { key }) } });
+    const base = skillResultCacheKey(task('acme', 'square', { n: 3, opts: { a: 1, b: 2 } }));
+    expect(base.kind).toBe('skill_result');
+    expect(base.tenantId).toBe('acme');
+    expect(skillResultCacheKey(task('acme', 'square', { opts: { b: 2, a: 1 }, n: 3 })).encoded).toBe(base.encoded);
+    expect(skillResultCacheKey(task('globex', 'square', { n: 3, opts: { a: 1, b: 2 } })).encoded).not.toBe(base.encoded);
+    expect(skillResultCacheKey(task('acme', 'cube', { n: 3, opts: { a: 1, b: 2 } })).encoded).not.toBe(base.encoded);
+    expect(skillResultCacheKey(task('acme', 'square', { n: 4, opts: { a: 1, b: 2 } })).encoded).not.toBe(base.encoded);
+    // A cache key stands for the input: any input with that key shares the result.
+    expect(skillResultCacheKey(task('acme', 'square', { n: 1 }, 'k')).encoded).toBe(skillResultCacheKey(task('acme', 'square', { n: 2 }, 'k')).encoded);
+    expect(skillResultCacheKey(task('acme', 'square', { n: 1 }, 'k')).encoded).not.toBe(skillResultCacheKey(task('acme', 'square', { n: 1 })).encoded);
   });
 });

@@ -125,12 +125,34 @@ describe('loadConfig', () => {
 
   it("takes the cache's TTLs per kind (seconds) and its memory bounds, and refuses values out of range", () => {
     expect(loadConfig({}).cache).toEqual({
-      ttlsMs: { agent: 300_000, message: 60_000, tenant_config: 3_600_000, api_key: 30_000 },
+      ttlsMs: { agent: 300_000, message: 60_000, tenant_config: 3_600_000, api_key: 30_000, skill_result: 86_400_000 },
       l1: { maxEntries: 10_000, maxBytes: 32 * 1024 * 1024 },
+      graceMs: 300_000,
     });
+    expect(loadConfig({ AGENTMESH_CACHE_GRACE_SECONDS: '0' }).cache.graceMs).toBe(0);
+    expect(fails({ AGENTMESH_CACHE_GRACE_SECONDS: '-5' })).toMatch(/^AGENTMESH_CACHE_GRACE_SECONDS must be an integer from 0 to 86400/);
+    expect(fails({ AGENTMESH_CACHE_GRACE_SECONDS: '1.5' })).toMatch(/AGENTMESH_CACHE_GRACE_SECONDS/);
     const set = loadConfig({ AGENTMESH_CACHE_TTL_TENANT_SECONDS: '600', AGENTMESH_CACHE_TTL_API_KEY_SECONDS: '5', AGENTMESH_CACHE_MAX_ENTRIES: '500', AGENTMESH_CACHE_MAX_BYTES: '1048576' }).cache;
     expect(set).toMatchObject({ ttlsMs: { tenant_config: 600_000, api_key: 5_000 }, l1: { maxEntries: 500, maxBytes: 1_048_576 } });
     expect(fails({ AGENTMESH_CACHE_TTL_API_KEY_SECONDS: '0' })).toMatch(/AGENTMESH_CACHE_TTL_API_KEY_SECONDS must be an integer from 1 to 3600/);
     expect(fails({ AGENTMESH_CACHE_MAX_BYTES: '10' })).toMatch(/AGENTMESH_CACHE_MAX_BYTES/);
+  });
+
+  it('keeps skill results only when AGENTMESH_CACHE_RESULTS=on, each up to AGENTMESH_CACHE_RESULT_MAX_BYTES; bad values are refused naming the variable', () => {
+    expect(loadConfig({}).mesh.skillResults).toEqual({ enabled: false, maxEntryBytes: 65_536 });
+    expect(loadConfig({ AGENTMESH_CACHE_RESULTS: 'on', AGENTMESH_CACHE_RESULT_MAX_BYTES: '1024' }).mesh.skillResults).toEqual({ enabled: true, maxEntryBytes: 1024 });
+    expect(fails({ AGENTMESH_CACHE_RESULTS: 'true' })).toMatch(/^AGENTMESH_CACHE_RESULTS must be one of on, off, got 'true'$/);
+    expect(fails({ AGENTMESH_CACHE_RESULT_MAX_BYTES: '0' })).toMatch(/^AGENTMESH_CACHE_RESULT_MAX_BYTES must be an integer from 16 to 16777216/);
+    expect(fails({ AGENTMESH_CACHE_RESULT_MAX_BYTES: '64k' })).toMatch(/AGENTMESH_CACHE_RESULT_MAX_BYTES/);
+  });
+
+  it('warms the cache at start and every 5 minutes by default; each can be turned off, and bad values are refused naming the variable', () => {
+    expect(loadConfig({}).cacheWarming).toEqual({ onStart: true, intervalMs: 300_000 });
+    expect(loadConfig({ AGENTMESH_CACHE_WARM_ON_START: 'off', AGENTMESH_CACHE_WARM_INTERVAL_SECONDS: '0' }).cacheWarming).toEqual({ onStart: false, intervalMs: 0 });
+    expect(loadConfig({ AGENTMESH_CACHE_WARM_INTERVAL_SECONDS: '60' }).cacheWarming.intervalMs).toBe(60_000);
+    expect(fails({ AGENTMESH_CACHE_WARM_ON_START: 'yes' })).toMatch(/^AGENTMESH_CACHE_WARM_ON_START must be one of on, off, got 'yes'$/);
+    expect(fails({ AGENTMESH_CACHE_WARM_INTERVAL_SECONDS: '-1' })).toMatch(/^AGENTMESH_CACHE_WARM_INTERVAL_SECONDS must be an integer from 0 to 86400/);
+    expect(fails({ AGENTMESH_CACHE_WARM_INTERVAL_SECONDS: '5m' })).toMatch(/AGENTMESH_CACHE_WARM_INTERVAL_SECONDS/);
+    expect(fails({ AGENTMESH_CACHE_WARM_INTERVAL_SECONDS: '86401' })).toMatch(/AGENTMESH_CACHE_WARM_INTERVAL_SECONDS/);
   });
 });

@@ -12,6 +12,7 @@ import {
   cancel,
   complete,
   completeBroadcast,
+  completeFromCache,
   expireDeadline,
   extendLease,
   fail,
@@ -771,5 +772,37 @@ describe('state machine (property)', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('a task that opts in to the skill result cache', () => {
+  const input = (cache: unknown, strategy = 'round_robin'): SubmitTaskInput =>
+    ({ id: 't1', tenantId: 'acme', capability: 'square', input: { n: 3 }, routing: { strategy }, cache }) as SubmitTaskInput;
+
+  it('keeps its policy, and refuses a bad one naming the field', () => {
+    expect(submitTask(input({ ttlSeconds: 60 }), 1).task.cache).toEqual({ ttlSeconds: 60 });
+    expect(submitTask(input({ ttlSeconds: 60, key: 'k' }), 1).task.cache).toEqual({ ttlSeconds: 60, key: 'k' });
+    expect(submitTask(input(undefined), 1).task).not.toHaveProperty('cache');
+    for (const [bad, field] of [[{ ttlSeconds: 0 }, 'cache.ttlSeconds'], [{ ttlSeconds: 86_401 }, 'cache.ttlSeconds'], [{ ttlSeconds: 1.5 }, 'cache.ttlSeconds'], [{ ttlSeconds: 5, key: '' }, 'cache.key']] as const) {
+      expect(() => submitTask(input(bad), 1)).toThrow(ValidationError);
+      try {
+        submitTask(input(bad), 1);
+      } catch (error) {
+        expect((error as ValidationError).field).toBe(field);
+      }
+    }
+    expect(() => submitTask(input({ ttlSeconds: 5 }, 'broadcast'), 1)).toThrow(/broadcast/);
+  });
+
+  it('completes at submit from a kept result: completed, cached, no agent, its two events in order', () => {
+    const submitted = submitTask(input({ ttlSeconds: 60 }), 1);
+    const { task, events } = completeFromCache(submitted, { square: 9 }, 2);
+    expect(task).toMatchObject({ status: 'completed', output: { square: 9 }, cached: true, finishedAt: 2, attempts: 0, version: 2 });
+    expect(task).not.toHaveProperty('agentId');
+    expect(events.map((e) => [e.type, e.version])).toEqual([
+      ['TaskSubmitted', 1],
+      ['TaskCompleted', 2],
+    ]);
+    expect(events[1]!.data).toEqual({ cached: true });
   });
 });

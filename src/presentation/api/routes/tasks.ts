@@ -29,7 +29,7 @@ export function taskRoutes(app: TypedApp, mesh: Mesh): void {
       const idempotencyKey = request.headers['idempotency-key'];
       const traceContext = requestTraceContext(request);
       const parsedDeadline = parseDeadline(deadline);
-      const { id, status, created } = await mesh.commands.submitTask(request.caller, {
+      const { id, status, created, cached } = await mesh.commands.submitTask(request.caller, {
         ...rest,
         ...(routing !== undefined && { routing }),
         ...(parsedDeadline !== undefined && { deadline: parsedDeadline }),
@@ -37,7 +37,7 @@ export function taskRoutes(app: TypedApp, mesh: Mesh): void {
         ...(traceContext !== undefined && { traceContext }),
       });
       void reply.header('location', `/v1/tasks/${id}`);
-      return reply.code(created ? 202 : 200).send({ id, status, created });
+      return reply.code(created ? 202 : 200).send({ id, status, created, ...(cached === true && { cached }) });
     },
   );
 

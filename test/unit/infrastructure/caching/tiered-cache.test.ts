@@ -44,6 +44,19 @@ class FakeShared implements SharedTier {
     const prefix = cacheKey(tenantId, kind, 'x').encoded.slice(0, -1);
     for (const k of [...this.entries.keys()]) if (k.startsWith(prefix)) this.entries.delete(k);
   }
+  readonly locks = new Map<string, { token: string; until: number }>();
+  async lock(key: CacheKey, ttlMs: number): Promise<string | undefined> {
+    this.check();
+    const held = this.locks.get(key.encoded);
+    if (held && held.until > Date.now()) return undefined;
+    const token = Math.random().toString(36);
+    this.locks.set(key.encoded, { token, until: Date.now() + ttlMs });
+    return token;
+  }
+  async unlock(key: CacheKey, token: string): Promise<void> {
+    this.check();
+    if (this.locks.get(key.encoded)?.token === token) this.locks.delete(key.encoded);
+  }
   private token(key: CacheKey): WriteToken {
     return { keyEpoch: String(this.epochs.get(key.encoded) ?? ''), kindEpoch: '' };
   }
