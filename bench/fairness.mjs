@@ -2,10 +2,12 @@
 // submitting at 10 times its rate (issue 9's goal: within 2x). Each tenant's client and agents run
 // in a worker thread of their own, so the mesh's thread does only the mesh's work. Rounds alternate
 // (quiet alone, then both), so that whatever else the machine does falls on both figures alike.
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { AgentMeshClient } from '../dist/sdk/index.js';
 import { BENCH_ADMIN_KEY, percentile, startBenchMesh } from './e2e.mjs';
 import { once } from './e2e-threads.mjs';
+import { withScratchDatabase } from './postgres-scratch.mjs';
 
 async function tenantWorker(mesh, id) {
   const admin = new AgentMeshClient({ url: mesh.url, apiKey: BENCH_ADMIN_KEY });
@@ -20,8 +22,8 @@ async function paced(worker, rate, seconds, warmupSeconds = 0) {
   return (await once(worker, 'paced-done')).latencies;
 }
 
-export async function measureFairness({ quietRate = 20, factor = 10, rounds = 5, roundSeconds = 1 } = {}) {
-  const mesh = await startBenchMesh();
+export async function measureFairness({ quietRate = 20, factor = 10, rounds = 10, roundSeconds = 2, env = {} } = {}) {
+  const mesh = await startBenchMesh(env);
   const quiet = await tenantWorker(mesh, 'fair-quiet');
   const loud = await tenantWorker(mesh, 'fair-loud');
   try {
@@ -30,12 +32,35 @@ export async function measureFairness({ quietRate = 20, factor = 10, rounds = 5,
     const alone = [];
     const beside = [];
     let loudTasks = 0;
+    // What the mesh's thread went through in each phase: event loop delay, and garbage collection pauses.
+    const phases = { alone: { loop: monitorEventLoopDelay({ resolution: 1 }), gcMs: 0, gcMax: 0 }, beside: { loop: monitorEventLoopDelay({ resolution: 1 }), gcMs: 0, gcMax: 0 } };
+    let phase;
+    const gc = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        if (!phase) continue;
+        phase.gcMs += entry.duration;
+        phase.gcMax = Math.max(phase.gcMax, entry.duration);
+      }
+    });
+    gc.observe({ entryTypes: ['gc'] });
+    const during = async (name, work) => {
+      phase = phases[name];
+      phase.loop.enable();
+      try {
+        return await work();
+      } finally {
+        phase.loop.disable();
+        phase = undefined;
+      }
+    };
     for (let round = 0; round < rounds; round++) {
-      alone.push(...(await paced(quiet, quietRate, roundSeconds)));
-      const [q, l] = await Promise.all([paced(quiet, quietRate, roundSeconds), paced(loud, quietRate * factor, roundSeconds)]);
+      alone.push(...(await during('alone', () => paced(quiet, quietRate, roundSeconds))));
+      const [q, l] = await during('beside', () => Promise.all([paced(quiet, quietRate, roundSeconds), paced(loud, quietRate * factor, roundSeconds)]));
       beside.push(...q);
       loudTasks += l.length;
     }
+    gc.disconnect();
+    const loopP99 = (p) => p.loop.percentile(99) / 1e6;
     const p99 = (values) => percentile([...values].sort((a, b) => a - b), 99);
     const p50 = (values) => percentile([...values].sort((a, b) => a - b), 50);
     return {
@@ -48,6 +73,9 @@ export async function measureFairness({ quietRate = 20, factor = 10, rounds = 5,
       besideP50Ms: p50(beside),
       besideP99Ms: p99(beside),
       ratio: p99(beside) / p99(alone),
+      loopDelayP99Ms: { alone: loopP99(phases.alone), beside: loopP99(phases.beside) },
+      gcPauseMs: { alone: phases.alone.gcMs, beside: phases.beside.gcMs },
+      gcLongestMs: { alone: phases.alone.gcMax, beside: phases.beside.gcMax },
     };
   } finally {
     for (const worker of [quiet, loud]) {
@@ -60,8 +88,14 @@ export async function measureFairness({ quietRate = 20, factor = 10, rounds = 5,
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const r = await measureFairness();
+  // `node bench/fairness.mjs postgres`: on a scratch PostgreSQL database (the machine's server) instead of PGlite.
+  const onPostgres = process.argv[2] === 'postgres';
+  const r = onPostgres ? await withScratchDatabase((url) => measureFairness({ env: { AGENTMESH_DATABASE_URL: url } })) : await measureFairness();
+  console.log(onPostgres ? 'on PostgreSQL:' : 'on PGlite (embedded):');
   console.log(
     `quiet tenant ${r.quietRate}/s, loud ${r.loudRate}/s (${r.loudTasks} tasks): quiet p50 / p99 submit-to-delivery ${r.aloneP50Ms.toFixed(1)} / ${r.aloneP99Ms.toFixed(1)} ms alone, ${r.besideP50Ms.toFixed(1)} / ${r.besideP99Ms.toFixed(1)} ms beside the loud one: p99 ratio ${r.ratio.toFixed(2)} (goal <= 2)`,
+  );
+  console.log(
+    `mesh thread, alone / beside: event loop delay p99 ${r.loopDelayP99Ms.alone.toFixed(1)} / ${r.loopDelayP99Ms.beside.toFixed(1)} ms; GC pauses ${r.gcPauseMs.alone.toFixed(0)} / ${r.gcPauseMs.beside.toFixed(0)} ms in all, longest ${r.gcLongestMs.alone.toFixed(1)} / ${r.gcLongestMs.beside.toFixed(1)} ms`,
   );
 }

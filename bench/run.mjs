@@ -72,7 +72,7 @@ line('  reads/s, 16 connections', f(secrets.secretRps), `baseline ${f(secrets.ba
 line('  vault open (envelope: two AES-256-GCM opens), µs', f(secrets.vaultOpenMicros, 1), `bare AES-256-GCM open ${f(secrets.bareOpenMicros, 1)} µs; ratio ${f(secrets.vaultOpenMicros / secrets.bareOpenMicros, 2)}`);
 line("  an audit entry's personal data sealed (address, user agent), µs", f(secrets.personalSealMicros, 1), `ratio to a bare AES-256-GCM open ${f(secrets.personalSealMicros / secrets.bareOpenMicros, 2)}`);
 
-const fair = await measureFairness({ rounds: quick ? 3 : 5 });
+const fair = await measureFairness({ rounds: quick ? 3 : 10 });
 console.log(`\nFairness, embedded defaults: a quiet tenant at ${fair.quietRate} tasks/s alone, and beside a loud one at ${fair.loudRate}/s (rounds alternate; each tenant's client and agents on a worker thread)`);
 line('  quiet alone: submit -> handler p50 / p99 ms', `${f(fair.aloneP50Ms, 1)} / ${f(fair.aloneP99Ms, 1)}`, `${fair.quietTasks} quiet tasks in all`);
 line('  quiet beside the loud one: p50 / p99 ms', `${f(fair.besideP50Ms, 1)} / ${f(fair.besideP99Ms, 1)}`, `${fair.loudTasks} loud tasks`);
