@@ -14,8 +14,10 @@ import { RedisConnection } from '../dist/infrastructure/caching/redis-client.js'
 import { DEFAULT_CACHE_SETTINGS } from '../dist/infrastructure/caching/tiered-cache.js';
 import { openPostgresStore } from '../dist/infrastructure/persistence/postgres-store.js';
 import { pathToFileURL } from 'node:url';
+import { Redis } from 'ioredis';
 import { REDIS_URL } from './cluster.mjs';
 import { withScratchDatabase } from './postgres-scratch.mjs';
+import { measurePeak } from './e2e-threads.mjs';
 
 const micros = (task) => task.result.latency.mean * 1000;
 
@@ -233,6 +235,34 @@ export async function benchCache({ quick, line, f }) {
     line('  through the cache (memory + Redis), reads/s (goal >= 5x)', f(reads.withCache), `ratio ${f(reads.ratio, 1)}; cold start, L1 hit rate ${f(reads.l1HitRate * 100, 1)} % over the run`);
     line('  a second instance joining (memory empty, Redis warm), reads/s', f(reads.secondInstance), `ratio ${f(reads.secondInstance / reads.withoutCache, 1)}; ${f(reads.secondL2Hits)} Redis hits, ${f(reads.secondLoads)} store loads`);
   });
+  const e2e = await measureEndToEnd({ total: quick ? 3000 : 10_000, rounds: quick ? 1 : 2 });
+  if (e2e) {
+    line('  end to end on PostgreSQL + Redis: baseline AGENTMESH_CACHE=off, tasks/s', f(e2e.off), `single requests (each authenticates); rounds alternate, best of ${e2e.rounds}`);
+    line('  end to end with the cache, tasks/s', f(e2e.on), `ratio ${f(e2e.on / e2e.off, 2)}`);
+  }
+}
+
+/**
+ * Tasks/s end to end (submit, route, deliver, complete; the SDK's single requests, so that each
+ * request authenticates) on PostgreSQL + Redis with the cache, and with AGENTMESH_CACHE=off, each
+ * on a fresh scratch database; rounds alternate so the machine's drift falls on both.
+ */
+export async function measureEndToEnd({ total, rounds }) {
+  const best = { on: 0, off: 0 };
+  for (let round = 0; round < rounds; round++) {
+    for (const mode of ['off', 'on']) {
+      const prefix = `bench-cache-${process.pid}-${round}-${mode}`;
+      const result = await withScratchDatabase((url) =>
+        measurePeak({ total, batching: false, env: { AGENTMESH_DATABASE_URL: url, AGENTMESH_REDIS_URL: REDIS_URL, AGENTMESH_REDIS_PREFIX: prefix, AGENTMESH_CACHE: mode } }),
+      );
+      const redis = new Redis(REDIS_URL);
+      for await (const keys of redis.scanStream({ match: `${prefix}:*`, count: 1000 })) if (keys.length > 0) await redis.del(...keys);
+      await redis.quit();
+      if (!result) return undefined;
+      best[mode] = Math.max(best[mode], result.tasksPerSecond);
+    }
+  }
+  return { ...best, rounds };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {

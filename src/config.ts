@@ -321,6 +321,7 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
   const maxInputBytes = integer(env, 'AGENTMESH_MAX_INPUT_BYTES', DEFAULT_TASK_LIMITS.maxInputBytes, 1024, 64 * 1024 * 1024);
   const defaultLeaseMs = integer(env, 'AGENTMESH_DEFAULT_LEASE_MS', DEFAULT_TASK_LIMITS.defaultLeaseMs, 100, 24 * 3600_000);
   const agentBreakerCooldownMs = integer(env, 'AGENTMESH_AGENT_BREAKER_COOLDOWN_MS', DEFAULT_AGENT_BREAKER_SETTINGS.cooldownMs, 100, 3600_000);
+  const cacheEnabled = oneOf(env, 'AGENTMESH_CACHE', 'on', ['on', 'off'] as const) === 'on';
   const retryBaseMs = integer(env, 'AGENTMESH_RETRY_BASE_MS', DEFAULT_MESH_SETTINGS.retryBaseMs, 0, 3600_000);
   const retryCapMs = integer(env, 'AGENTMESH_RETRY_CAP_MS', DEFAULT_MESH_SETTINGS.retryCapMs, 0, 24 * 3600_000);
   if (retryCapMs < retryBaseMs) throw new ConfigError(`AGENTMESH_RETRY_CAP_MS (${retryCapMs}) must not be below AGENTMESH_RETRY_BASE_MS (${retryBaseMs})`);
@@ -331,10 +332,11 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
     databaseUrl,
     nats: natsUrl !== undefined ? { url: natsUrl, namespace: natsNamespace } : undefined,
     redis: redisUrl !== undefined ? { url: redisUrl, keyPrefix: redisPrefix } : undefined,
-    cache: cacheSettings(env),
+    cache: { ...cacheSettings(env), enabled: cacheEnabled },
+    // Nothing to warm with the cache off.
     cacheWarming: {
-      onStart: oneOf(env, 'AGENTMESH_CACHE_WARM_ON_START', 'on', ['on', 'off'] as const) === 'on',
-      intervalMs: integer(env, 'AGENTMESH_CACHE_WARM_INTERVAL_SECONDS', DEFAULT_CACHE_WARMING.intervalMs / 1000, 0, 86_400) * 1000,
+      onStart: cacheEnabled && oneOf(env, 'AGENTMESH_CACHE_WARM_ON_START', 'on', ['on', 'off'] as const) === 'on',
+      intervalMs: cacheEnabled ? integer(env, 'AGENTMESH_CACHE_WARM_INTERVAL_SECONDS', DEFAULT_CACHE_WARMING.intervalMs / 1000, 0, 86_400) * 1000 : 0,
     },
     tracing: tracingRequested(env),
     healthCacheMs: integer(env, 'AGENTMESH_HEALTH_CACHE_MS', 5_000, 0, 60_000),

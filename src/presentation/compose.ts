@@ -271,6 +271,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   const onFatal = options.onFatal ?? (() => {});
   // Every dependency's circuit breaker, retry, bulkhead and timeout report here (metrics, log lines).
   const resilience = new ResilienceRegistry(logger.child({ component: 'resilience' }) as unknown as Logger, config.dependencyPolicies);
+  if (config.cache.enabled === false) logger.warn('AGENTMESH_CACHE=off: every API key, tenant and agent listing read goes to the store, and no skill result is kept');
   if (!config.dependencyPolicies) logger.warn('AGENTMESH_DEPENDENCY_POLICIES=off: no circuit breakers, retries, bulkheads or timeouts on PostgreSQL, NATS and Redis');
   const onLockEvent = (event: InstanceLockEvent) => leadership?.onLockEvent(event);
   const store =

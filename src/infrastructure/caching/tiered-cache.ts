@@ -19,6 +19,8 @@ export interface CacheSettings {
    * API keys, whose TTL bounds a revocation that missed an instance.
    */
   graceMs?: number;
+  /** false: every read goes to its loader and nothing is kept (AGENTMESH_CACHE=off, to measure the cache). */
+  enabled?: boolean;
 }
 
 /** The seed's TTLs (agent 300 s, message 60 s, tenant config 3600 s); API keys 30 s, the bound on a revocation whose message was lost. */
@@ -81,6 +83,10 @@ export class TieredCache implements Cache {
   }
 
   async getOrLoad<T>(key: CacheKey, load: () => Promise<T | undefined>): Promise<T | undefined> {
+    if (this.settings.enabled === false) {
+      this.misses.l1[key.kind]++;
+      return load();
+    }
     const entry = this.l1.get(key.encoded);
     if (entry !== undefined) {
       this.hits.l1[key.kind]++;
@@ -115,6 +121,7 @@ export class TieredCache implements Cache {
   }
 
   async peek<T>(key: CacheKey): Promise<T | undefined> {
+    if (this.settings.enabled === false) return undefined;
     const entry = this.l1.get(key.encoded);
     if (entry !== undefined && entry.freshUntil > performance.now()) {
       this.hits.l1[key.kind]++;
@@ -132,6 +139,7 @@ export class TieredCache implements Cache {
   }
 
   async put(key: CacheKey, value: unknown, ttlMs: number): Promise<void> {
+    if (this.settings.enabled === false) return;
     const json = JSON.stringify(value);
     const read = await this.shared?.read(key);
     if (read) await this.shared!.write(key, json, ttlMs, read);

@@ -60,6 +60,12 @@ describe('loadConfig', () => {
     }
   });
 
+  it('turns the cache off (and its warming with it) only when asked, to measure it', () => {
+    expect(loadConfig({})).toMatchObject({ cache: { enabled: true }, cacheWarming: { onStart: true } });
+    expect(loadConfig({ AGENTMESH_CACHE: 'off' })).toMatchObject({ cache: { enabled: false }, cacheWarming: { onStart: false, intervalMs: 0 } });
+    expect(fails({ AGENTMESH_CACHE: 'no' })).toMatch(/^AGENTMESH_CACHE must be one of on, off, got 'no'/);
+  });
+
   it('takes the log settings, and refuses a format, a redaction path or a sample rate it cannot use', () => {
     const config = loadConfig({ AGENTMESH_LOG_FORMAT: 'pretty', AGENTMESH_LOG_REDACT: 'body.input.email, body.tasks[*].input.ssn', AGENTMESH_LOG_BODY_SAMPLE_RATE: '0.25' });
     expect(config).toMatchObject({ logFormat: 'pretty', logRedactPaths: ['body.input.email', 'body.tasks[*].input.ssn'], logBodySampleRate: 0.25 });
@@ -128,6 +134,7 @@ describe('loadConfig', () => {
       ttlsMs: { agent: 300_000, message: 60_000, tenant_config: 3_600_000, api_key: 30_000, skill_result: 86_400_000 },
       l1: { maxEntries: 10_000, maxBytes: 32 * 1024 * 1024 },
       graceMs: 300_000,
+      enabled: true,
     });
     expect(loadConfig({ AGENTMESH_CACHE_GRACE_SECONDS: '0' }).cache.graceMs).toBe(0);
     expect(fails({ AGENTMESH_CACHE_GRACE_SECONDS: '-5' })).toMatch(/^AGENTMESH_CACHE_GRACE_SECONDS must be an integer from 0 to 86400/);

@@ -146,3 +146,18 @@ describe('TieredCache properties', () => {
     return [new TieredCache(CONTRACT_SETTINGS, shared), new TieredCache(CONTRACT_SETTINGS, shared)];
   });
 });
+
+describe('TieredCache turned off (AGENTMESH_CACHE=off, to measure the cache)', () => {
+  it('loads every read, keeps nothing, and counts each read as a miss', async () => {
+    const cache = await inMemoryCache({ ...CONTRACT_SETTINGS, enabled: false });
+    const key = cacheKey('acme', 'tenant_config', 'acme');
+    let loads = 0;
+    const load = async () => ({ n: ++loads });
+    expect(await cache.getOrLoad(key, load)).toEqual({ n: 1 });
+    expect(await cache.getOrLoad(key, load)).toEqual({ n: 2 });
+    await cache.put(key, { n: 99 }, 60_000);
+    expect(await cache.peek(key)).toBeUndefined();
+    expect(cache.stats()).toMatchObject({ l1Entries: 0, misses: { l1: { tenant_config: 2 } }, hits: { l1: { tenant_config: 0 } } });
+    await cache.close();
+  });
+});
