@@ -40,6 +40,11 @@ export class CacheWarmer {
     private readonly maxEntries: number,
   ) {}
 
+  /** Warmings under way: at most one for all tenants and one per tenant asked for. */
+  get inProgress(): number {
+    return this.running.size;
+  }
+
   /** Every tenant's, or one tenant's. */
   warm(tenantId?: string): Promise<WarmReport> {
     const scope = tenantId ?? '*';

@@ -402,6 +402,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     siem: () => alerts.counts(),
     countersDegraded: () => counters instanceof FallbackCounters && counters.degraded,
     authBlockedAddresses: () => authFailureLimiter.blockedCount,
+    cacheWarmings: () => mesh.cacheWarmer.inProgress,
     role: () => mesh.role,
     dependencies: async () => (await health.getSystemHealth()).checks,
   });

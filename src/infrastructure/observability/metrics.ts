@@ -35,6 +35,8 @@ export interface MeshGaugeSource {
   countersDegraded(): boolean;
   /** Addresses this instance refuses for their failed authentications (bounded). */
   authBlockedAddresses(): number;
+  /** Cache warmings under way on this instance (one for all tenants, one per tenant asked for). */
+  cacheWarmings(): number;
   /** Whether each dependency answers now (as /health/ready checks them). */
   dependencies(): Promise<Record<string, { status: 'up' | 'down' }>>;
 }
@@ -201,6 +203,7 @@ export class AgentMeshMetrics implements MeshMetrics {
       });
     simple('agentmesh_counters_degraded', 'Whether rate limits and quotas count on this instance alone (1) because the shared counters (Redis) are unavailable', () => (source.countersDegraded() ? 1 : 0));
     simple('agentmesh_auth_blocked_addresses', 'Client addresses this instance refuses (429) for too many failed authentications (bounded at 10,000)', () => source.authBlockedAddresses());
+    simple('agentmesh_cache_warmings_running', 'Cache warmings under way on this instance: one for all tenants at most, and one per tenant an admin asked for', () => source.cacheWarmings());
     simple('agentmesh_leases_held', 'Tasks leased to agents right now (on the leader)', () => source.leasesHeld());
     simple('agentmesh_task_waiters', 'Requests waiting for a task to settle (GET /v1/tasks/{id}?waitMs=)', () => source.taskWaiters());
     simple('agentmesh_store_write_queue', "Writes waiting for the store's group commit (bounded; full means 503)", () => source.storeWriteQueue());

@@ -84,7 +84,12 @@ describe('CacheWarmer', () => {
     const warmer = new CacheWarmer(tenants, agents, logger, 10_000);
     const [first, second] = [warmer.warm(), warmer.warm()];
     expect(first).toBe(second);
+    expect(warmer.warm('acme')).not.toBe(first);
+    // One for all tenants and one for acme, as agentmesh_cache_warmings_running shows.
+    expect(warmer.inProgress).toBe(2);
     await first;
+    await warmer.warm('acme');
+    expect(warmer.inProgress).toBe(0);
     const third = warmer.warm();
     expect(third).not.toBe(first);
     await third;
