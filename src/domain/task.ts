@@ -300,9 +300,13 @@ function retryOrDeadLetter(task: Task, error: TaskError, backoffMs: number, now:
   ]);
 }
 
-export function fail(task: Task, agentId: string, error: TaskError, retryable: boolean, backoffMs: number, now: number): Change {
+/** An error's message as kept on the task and in its events, the API's bound too: whoever reports it, a task's size stays bounded. */
+export const MAX_ERROR_MESSAGE_CHARS = 8192;
+
+export function fail(task: Task, agentId: string, reported: TaskError, retryable: boolean, backoffMs: number, now: number): Change {
   if (task.status === 'failed' && task.agentId === agentId) return { task, events: [] };
   assertHeldBy(task, agentId);
+  const error = reported.message.length > MAX_ERROR_MESSAGE_CHARS ? { ...reported, message: reported.message.slice(0, MAX_ERROR_MESSAGE_CHARS) } : reported;
   if (retryable) return retryOrDeadLetter(task, { ...error, retryable: true }, backoffMs, now, true);
   return steps(task, now, [
     { status: 'failed', error: { ...error, retryable: false }, leaseExpiresAt: undefined, finishedAt: now },

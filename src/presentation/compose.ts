@@ -311,6 +311,8 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   const metrics = new AgentMeshMetrics(config.metrics);
   metrics.observeResilience(resilience);
   const settings = clustered ? { ...fitToBroker(config.mesh, broker.maxPayloadBytes, logger), clustered: true } : config.mesh;
+  // Per remote agent policies log their transitions (agentmesh_a2a_remote_calls_total counts the calls); the guard keeps its calls to allowed addresses.
+  const remoteAgentClient = new A2ARemoteAgentClient(new ResilienceRegistry(logger.child({ component: 'a2a' }) as unknown as Logger, config.dependencyPolicies), new OutboundAddressGuard(config.a2a.allowedHosts));
   const mesh = new Mesh(
     {
       tenants: new CachedTenantRepository(store.tenants, cache),
@@ -331,8 +333,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
       ...(redis && { liveAgents: new RedisAgentView(redis) }),
       metrics,
       ...(alerts.active && { alerts }),
-      // Its policies are per remote agent: their transitions are logged, not labelled in the metrics (agentmesh_a2a_remote_calls_total counts the calls).
-      remoteAgents: new A2ARemoteAgentClient(new ResilienceRegistry(logger.child({ component: 'a2a' }) as unknown as Logger, config.dependencyPolicies), new OutboundAddressGuard(config.a2a.allowedHosts)),
+      remoteAgents: remoteAgentClient,
     },
     settings,
   );

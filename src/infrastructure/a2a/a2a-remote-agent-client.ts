@@ -6,7 +6,7 @@ import type { DeliveredTask } from '../../application/agent-delivery.js';
 import type { RemoteAgent, RemoteAgentClient, RemoteOutcome } from '../../application/ports.js';
 import { DependencyPolicy } from '../resilience/dependency-policy.js';
 import { ResilienceRegistry } from '../resilience/observer.js';
-import { OutboundAddressGuard, OutboundAddressRefusedError } from './outbound-address-guard.js';
+import { MAX_REMOTE_RESPONSE_BYTES, OutboundAddressGuard, OutboundAddressRefusedError, RemoteResponseTooLargeError } from './outbound-address-guard.js';
 import { partOf, valueOfParts } from './parts.js';
 
 /** Longest one task may take at a remote agent, its polls included. */
@@ -26,9 +26,13 @@ interface Remote {
 
 const key = (agent: Pick<RemoteAgent, 'tenantId' | 'id'>) => `${agent.tenantId}\u0000${agent.id}`;
 
+/** A remote agent writes its own error text: the task keeps at most this much of it. */
+const MAX_REMOTE_ERROR_CHARS = 1000;
+const clip = (text: string) => (text.length > MAX_REMOTE_ERROR_CHARS ? `${text.slice(0, MAX_REMOTE_ERROR_CHARS)}…` : text);
+
 const failed = (message: string, code: string, retryable: boolean, call: 'failed' | 'rejected' | 'unreachable'): RemoteOutcome => ({
   outcome: 'failed',
-  error: { message, code },
+  error: { message: clip(message), code },
   retryable,
   call,
 });
@@ -53,10 +57,17 @@ function outcomeOf(result: Message | A2ATask): RemoteOutcome {
   }
 }
 
+/** The error, or one of its causes, of that class (fetch and the SDK wrap what the guard throws). */
+function inCauses<E extends Error>(error: unknown, type: new (...args: never[]) => E): E | undefined {
+  for (let e = error, depth = 0; e !== undefined && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) if (e instanceof type) return e;
+  return undefined;
+}
+
 /** An error of the call itself: a refusal in A2A's words will be refused again; anything else may pass next time. */
 function failureOf(error: unknown): RemoteOutcome {
-  const refused = error instanceof OutboundAddressRefusedError ? error : (error as { cause?: unknown } | undefined)?.cause;
-  if (refused instanceof OutboundAddressRefusedError) return failed(`the mesh may not call this remote agent: ${refused.message}`, 'a2a_address_refused', false, 'failed');
+  const refused = inCauses(error, OutboundAddressRefusedError);
+  if (refused) return failed(`the mesh may not call this remote agent: ${refused.message}`, 'a2a_address_refused', false, 'failed');
+  if (inCauses(error, RemoteResponseTooLargeError)) return failed(`the remote agent's answer is over ${MAX_REMOTE_RESPONSE_BYTES} bytes`, 'a2a_response_too_large', false, 'failed');
   if (error instanceof A2AError) return failed(`the remote agent refused the request: ${error.message}`, 'a2a_error', false, 'failed');
   return failed(`the remote agent could not be reached: ${(error as Error).message}`, 'a2a_unreachable', true, 'unreachable');
 }
@@ -73,6 +84,7 @@ function failureOf(error: unknown): RemoteOutcome {
 export class A2ARemoteAgentClient implements RemoteAgentClient {
   private readonly remotes = new Map<string, Remote>();
   private readonly factoryOptions: ClientFactoryOptions;
+  private readonly guardedFetch: typeof fetch;
 
   /**
    * `registry`: per-agent policies log their transitions there; give one no metrics observe, their names being per agent.
@@ -83,6 +95,7 @@ export class A2ARemoteAgentClient implements RemoteAgentClient {
     private readonly guard: OutboundAddressGuard = new OutboundAddressGuard(),
   ) {
     const fetchImpl = guard.fetch();
+    this.guardedFetch = fetchImpl;
     this.factoryOptions = ClientFactoryOptions.createFrom(ClientFactoryOptions.default, {
       transports: [new JsonRpcTransportFactory({ fetchImpl }), new RestTransportFactory({ fetchImpl })],
     });
@@ -120,6 +133,11 @@ export class A2ARemoteAgentClient implements RemoteAgentClient {
     }
   }
 
+  /** Closes the connections kept to remote agents (at shutdown). */
+  close(): Promise<void> {
+    return this.guard.close();
+  }
+
   forget(agent: Pick<RemoteAgent, 'tenantId' | 'id'>): void {
     this.remotes.delete(key(agent));
   }
@@ -142,7 +160,7 @@ export class A2ARemoteAgentClient implements RemoteAgentClient {
   }
 
   private resolver(signal: AbortSignal): DefaultAgentCardResolver {
-    return new DefaultAgentCardResolver({ fetchImpl: this.guard.fetch((input, init) => fetch(input, { ...init, signal })) });
+    return new DefaultAgentCardResolver({ fetchImpl: (input, init) => this.guardedFetch(input, { ...init, signal }) });
   }
 
   private factory(): ClientFactory {

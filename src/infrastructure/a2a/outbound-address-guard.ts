@@ -1,5 +1,6 @@
-import { lookup } from 'node:dns/promises';
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
+import { Agent, fetch as undiciFetch } from 'undici';
 
 /** Addresses no remote agent may be at unless listed: this host, private networks, link-local (cloud metadata), and the like. */
 const NON_PUBLIC: ReadonlyArray<[string, number, 'ipv4' | 'ipv6']> = [
@@ -13,12 +14,17 @@ const NON_PUBLIC: ReadonlyArray<[string, number, 'ipv4' | 'ipv6']> = [
   ['192.168.0.0', 16, 'ipv4'],
   ['198.18.0.0', 15, 'ipv4'],
   ['224.0.0.0', 3, 'ipv4'],
-  ['::', 128, 'ipv6'],
-  ['::1', 128, 'ipv6'],
+  // IPv4-compatible (::a.b.c.d), NAT64 and 6to4 forms can carry any IPv4 address, private ones too.
+  ['::', 96, 'ipv6'],
+  ['64:ff9b::', 96, 'ipv6'],
+  ['2002::', 16, 'ipv6'],
   ['fc00::', 7, 'ipv6'],
   ['fe80::', 10, 'ipv6'],
   ['ff00::', 8, 'ipv6'],
 ];
+
+/** The most of a remote agent's answer (card, result, error) the mesh reads. */
+export const MAX_REMOTE_RESPONSE_BYTES = 4 * 1024 * 1024;
 
 export class OutboundAddressRefusedError extends Error {
   constructor(host: string, address: string) {
@@ -27,17 +33,29 @@ export class OutboundAddressRefusedError extends Error {
   }
 }
 
+export class RemoteResponseTooLargeError extends Error {
+  constructor() {
+    super(`the remote agent's answer is over ${MAX_REMOTE_RESPONSE_BYTES} bytes`);
+    this.name = 'RemoteResponseTooLargeError';
+  }
+}
+
+type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+
 /**
  * Where the mesh may call remote A2A agents. A tenant names the URL (and the agent's card names
  * its endpoint), so without a guard a tenant could make the mesh call what only the mesh can
  * reach: its own host, the private network, the cloud's metadata service. Public addresses are
  * allowed; others only when AGENTMESH_A2A_ALLOWED_HOSTS lists the host name, the address or a
- * range holding it. Every request's host is resolved and checked just before the call.
+ * range holding it. The check is made on the address the connection is opened to (the resolver
+ * of the HTTP client is this guard's), so a name that resolves differently the second time
+ * (DNS rebinding) gains nothing; redirects are not followed, and answers are read up to a bound.
  */
 export class OutboundAddressGuard {
   private readonly nonPublic = new BlockList();
   private readonly allowedRanges = new BlockList();
   private readonly allowedNames: ReadonlySet<string>;
+  private readonly dispatcher: Agent;
 
   /** `allowed`: host names, addresses and CIDR ranges (as config.ts checked them). */
   constructor(allowed: readonly string[] = []) {
@@ -51,26 +69,81 @@ export class OutboundAddressGuard {
       else this.allowedRanges.addSubnet(address!, Number(bits), family === 6 ? 'ipv6' : 'ipv4');
     }
     this.allowedNames = names;
+    this.dispatcher = new Agent({ connect: { lookup: (hostname, options, callback) => this.lookup(hostname, options, callback as LookupCallback) } });
   }
 
-  /** Resolves when the URL's host may be called; rejects with OutboundAddressRefusedError otherwise. */
+  /** Rejects with OutboundAddressRefusedError when the URL's host, resolved now, is not allowed (a check before anything is sent). */
   async check(url: string): Promise<void> {
-    const host = new URL(url).hostname.replace(/^\[|\]$/gu, '').toLowerCase();
+    const host = hostOf(url);
     if (this.allowedNames.has(host)) return;
-    const addresses = isIP(host) !== 0 ? [{ address: host, family: isIP(host) }] : await lookup(host, { all: true, verbatim: true });
-    for (const { address, family } of addresses) {
-      const type: 'ipv4' | 'ipv6' = family === 6 ? 'ipv6' : 'ipv4';
-      const mapped = type === 'ipv6' ? /^::ffff:(\d+\.\d+\.\d+\.\d+)$/iu.exec(address)?.[1] : undefined;
-      const [checked, checkedType]: [string, 'ipv4' | 'ipv6'] = mapped !== undefined ? [mapped, 'ipv4'] : [address, type];
-      if (this.nonPublic.check(checked, checkedType) && !this.allowedRanges.check(checked, checkedType)) throw new OutboundAddressRefusedError(host, address);
-    }
+    const addresses = isIP(host) !== 0 ? [{ address: host, family: isIP(host) }] : await new Promise<LookupAddress[]>((resolve, reject) => dnsLookup(host, { all: true, verbatim: true }, (error, found) => (error ? reject(error) : resolve(found))));
+    for (const { address } of addresses) this.assertAllowed(host, address);
   }
 
-  /** `fetch`, refusing hosts this guard does not allow. */
-  fetch(fetchImpl: typeof fetch = fetch): typeof fetch {
-    return async (input, init) => {
-      await this.check(input instanceof Request ? input.url : String(input));
-      return fetchImpl(input, init);
-    };
+  /**
+   * A `fetch` that refuses hosts this guard does not allow, at the check and again at connect
+   * time; follows no redirect (an allowed host must not send the mesh elsewhere); and reads at
+   * most MAX_REMOTE_RESPONSE_BYTES of an answer.
+   */
+  fetch(): typeof fetch {
+    return (async (input: string | URL | Request, init?: RequestInit) => {
+      const url = input instanceof Request ? input.url : String(input);
+      await this.check(url);
+      const request = input instanceof Request ? { method: input.method, headers: input.headers, body: await input.text() } : {};
+      const response = await undiciFetch(url, { ...request, ...(init as object), redirect: 'error', dispatcher: this.dispatcher } as Parameters<typeof undiciFetch>[1]);
+      return bounded(response as unknown as Response);
+    }) as typeof fetch;
   }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+
+  private lookup(hostname: string, options: object, callback: LookupCallback): void {
+    dnsLookup(hostname, { ...options, all: true, verbatim: true }, (error, addresses) => {
+      if (error) return callback(error, []);
+      try {
+        if (!this.allowedNames.has(hostname.toLowerCase())) for (const { address } of addresses) this.assertAllowed(hostname, address);
+      } catch (refused) {
+        return callback(refused as NodeJS.ErrnoException, []);
+      }
+      const all = (options as { all?: boolean }).all === true;
+      if (all) return callback(null, addresses);
+      const first = addresses[0];
+      return first ? callback(null, first.address, first.family) : callback(Object.assign(new Error(`no address for '${hostname}'`), { code: 'ENOTFOUND' }), []);
+    });
+  }
+
+  private assertAllowed(host: string, address: string): void {
+    const family = isIP(address);
+    const type: 'ipv4' | 'ipv6' = family === 6 ? 'ipv6' : 'ipv4';
+    const mapped = type === 'ipv6' ? /^::ffff:(\d+\.\d+\.\d+\.\d+)$/iu.exec(address)?.[1] : undefined;
+    const [checked, checkedType]: [string, 'ipv4' | 'ipv6'] = mapped !== undefined ? [mapped, 'ipv4'] : [address, type];
+    if (this.nonPublic.check(checked, checkedType) && !this.allowedRanges.check(checked, checkedType)) throw new OutboundAddressRefusedError(host, address);
+  }
+}
+
+function hostOf(url: string): string {
+  return new URL(url).hostname.replace(/^\[|\]$/gu, '').toLowerCase();
+}
+
+/** The answer, cut off with RemoteResponseTooLargeError past the bound (declared or streamed). */
+function bounded(response: Response): Response {
+  const declared = Number(response.headers.get('content-length') ?? 0);
+  if (declared > MAX_REMOTE_RESPONSE_BYTES) {
+    void response.body?.cancel();
+    throw new RemoteResponseTooLargeError();
+  }
+  if (!response.body) return response;
+  let seen = 0;
+  const limited = response.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        seen += chunk.byteLength;
+        if (seen > MAX_REMOTE_RESPONSE_BYTES) controller.error(new RemoteResponseTooLargeError());
+        else controller.enqueue(chunk);
+      },
+    }),
+  );
+  return new Response(limited, { status: response.status, statusText: response.statusText, headers: response.headers });
 }

@@ -2,6 +2,7 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import {
   DEFAULT_TASK_LIMITS,
+  MAX_ERROR_MESSAGE_CHARS,
   ConflictError,
   InvalidStateError,
   LeaseNotHeldError,
@@ -382,6 +383,12 @@ describe('fail', () => {
     expect(change.task.leaseExpiresAt).toBeUndefined();
     expect(change.events[0]!.data).toMatchObject({ agentId: 'agent-a', attempt: 1, retryable: true });
     expect(change.events[1]!.data).toEqual({ attempt: 1, reason: 'E_BOOM', backoffMs: 2500 });
+  });
+
+  it('keeps at most MAX_ERROR_MESSAGE_CHARS of a reported message, on the task and in its events', () => {
+    const change = fail(held(), 'agent-a', { message: 'x'.repeat(MAX_ERROR_MESSAGE_CHARS * 100) }, false, 10, T0);
+    expect(change.task.error!.message).toHaveLength(MAX_ERROR_MESSAGE_CHARS);
+    expect(JSON.stringify(change.events).length).toBeLessThan(MAX_ERROR_MESSAGE_CHARS * 2 + 2000);
   });
 
   it('uses reason "failed" when the error has no code', () => {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { OutboundAddressGuard, OutboundAddressRefusedError } from '../../../../src/infrastructure/a2a/outbound-address-guard.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { MAX_REMOTE_RESPONSE_BYTES, OutboundAddressGuard, OutboundAddressRefusedError, RemoteResponseTooLargeError } from '../../../../src/infrastructure/a2a/outbound-address-guard.js';
 
 describe('OutboundAddressGuard', () => {
   it('refuses this host, private networks, link-local (cloud metadata) and mapped forms of them; allows public addresses', async () => {
@@ -16,6 +18,9 @@ describe('OutboundAddressGuard', () => {
       'http://[::ffff:127.0.0.1]/',
       'http://[fe80::1]/',
       'http://[fd12:3456::1]/',
+      'http://[::7f00:1]/',
+      'http://[64:ff9b::a00:1]/',
+      'http://[2002:a00:1::1]/',
       'http://localhost:9/',
     ]) {
       await expect(guard.check(url), url).rejects.toBeInstanceOf(OutboundAddressRefusedError);
@@ -33,13 +38,42 @@ describe('OutboundAddressGuard', () => {
     await expect(guard.check('http://192.168.0.2/')).rejects.toThrow(/'192\.168\.0\.2' is at 192\.168\.0\.2, not a public address/);
   });
 
-  it('refuses before the request leaves: the wrapped fetch is not called', async () => {
-    let called = false;
-    const guarded = new OutboundAddressGuard().fetch(async () => {
-      called = true;
-      return new Response('{}');
-    });
+  it('refuses before the request leaves, refuses at connect time a name that resolves to a refused address, and follows no redirect', async () => {
+    const guarded = new OutboundAddressGuard().fetch();
     await expect(guarded('http://169.254.169.254/latest/meta-data/')).rejects.toBeInstanceOf(OutboundAddressRefusedError);
-    expect(called).toBe(false);
+    await expect(guarded('http://localhost:9/')).rejects.toBeInstanceOf(OutboundAddressRefusedError);
+    const inner = createServer((_request, response) => response.end('SECRET'));
+    const outer = createServer((_request, response) => response.writeHead(307, { location: `http://127.0.0.2:${(inner.address() as AddressInfo).port}/admin` }).end());
+    await Promise.all([new Promise<void>((r) => inner.listen(0, '127.0.0.1', r)), new Promise<void>((r) => outer.listen(0, '127.0.0.1', r))]);
+    try {
+      // 127.0.0.1 is allowed, 127.0.0.2 is not: the allowed host's redirect is not followed.
+      const allowed = new OutboundAddressGuard(['127.0.0.1']).fetch();
+      const error = await allowed(`http://127.0.0.1:${(outer.address() as AddressInfo).port}/a2a`, { method: 'POST', body: '{}' }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TypeError);
+      expect(String((error as Error).cause)).toMatch(/redirect/i);
+    } finally {
+      inner.close();
+      outer.close();
+    }
+  });
+
+  it('reads at most MAX_REMOTE_RESPONSE_BYTES of an answer, declared or streamed', async () => {
+    const big = Buffer.alloc(MAX_REMOTE_RESPONSE_BYTES + 1, 'x');
+    const server = createServer((request, response) => {
+      if (request.url === '/declared') return response.end(big);
+      response.writeHead(200);
+      response.write(big.subarray(0, MAX_REMOTE_RESPONSE_BYTES / 2));
+      response.end(big.subarray(MAX_REMOTE_RESPONSE_BYTES / 2));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const guarded = new OutboundAddressGuard(['127.0.0.1']).fetch();
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      await expect(guarded(`${base}/declared`)).rejects.toBeInstanceOf(RemoteResponseTooLargeError);
+      const streamed = await guarded(`${base}/streamed`);
+      await expect(streamed.text()).rejects.toBeInstanceOf(RemoteResponseTooLargeError);
+    } finally {
+      server.close();
+    }
   });
 });
