@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { TaskState, type Task as A2ATask } from '@a2a-js/sdk';
 import type { Client } from '@a2a-js/sdk/client';
 import { TaskNotCancelableError, TaskNotFoundError } from '@a2a-js/sdk/errors';
@@ -173,6 +175,28 @@ describe('A2A: the mesh as an agent, driven by the official SDK client', () => {
     const again = await open('bounded-4');
     expect(again.status).toBe(200);
     await again.body?.cancel();
+  });
+
+  it('frees the stream slot of a client that hangs up before its stream starts (nothing held, whatever the timing)', async () => {
+    const port = Number(new URL(h.url).port);
+    const body = (id: string) => JSON.stringify(rpc('message/stream', { message: { kind: 'message', messageId: id, role: 'user', parts: [{ kind: 'text', text: 'gone' }], metadata: { skill: 'shout' } } }));
+    // More hang-ups than the bound (2), each a few milliseconds after its request was sent.
+    for (let i = 0; i < 6; i++) {
+      const payload = body(`hung-up-${i}`);
+      const socket = connect(port, '127.0.0.1');
+      await once(socket, 'connect');
+      socket.write(`POST /v1/a2a HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${acme.key}\r\ncontent-type: application/json\r\naccept: text/event-stream\r\ncontent-length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`);
+      await new Promise((r) => setTimeout(r, i));
+      socket.destroy();
+    }
+    await eventually(async () => /agentmesh_a2a_streams_open\{tenant="acme-a2a"\} 0\b/u.test((await h.request('GET', '/metrics')).body as string), 5000, 'every slot to be free');
+    const res = await fetch(`${h.url}/v1/a2a`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${acme.key}`, 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: body('after-hang-ups'),
+    });
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    await res.body?.cancel();
   });
 
   describe('JSON-RPC errors', () => {

@@ -59,8 +59,11 @@ export async function a2aRoutes(app: TypedApp, mesh: Mesh, options: A2ARouteOpti
   const tags = ['a2a'];
   const streams = new StreamSlots(options.maxStreamsPerTenant);
   // On shutdown, streams end instead of holding the close.
-  const shutdown = new AbortController();
-  app.addHook('preClose', async () => shutdown.abort());
+  // One entry per request under way (not a listener each on one signal: hundreds would trip Node's leak warning).
+  const hangUps = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const hangUp of [...hangUps]) hangUp();
+  });
 
   const cardFor = async (request: FastifyRequest, caller: Caller | undefined) =>
     agentCard(caller && (await liveCapabilities(mesh.ctx, caller, MAX_SKILLS)), { endpointUrl: endpointUrl(request, options.publicUrl), version: options.version });
@@ -107,9 +110,11 @@ export async function a2aRoutes(app: TypedApp, mesh: Mesh, options: A2ARouteOpti
         const caller = request.caller;
         const hangUp = new AbortController();
         const stop = () => hangUp.abort();
-        reply.raw.once('close', stop);
-        shutdown.signal.addEventListener('abort', stop, { once: true });
-        reply.raw.once('close', () => shutdown.signal.removeEventListener('abort', stop));
+        hangUps.add(stop);
+        reply.raw.once('close', () => {
+          hangUps.delete(stop);
+          stop();
+        });
         const handler = new MeshA2AHandler(mesh, caller, {
           card: () => cardFor(request, caller),
           skills: () => liveCapabilities(mesh.ctx, caller, MAX_SKILLS),
@@ -124,12 +129,12 @@ export async function a2aRoutes(app: TypedApp, mesh: Mesh, options: A2ARouteOpti
           options.metrics?.a2aRequest?.(knownMethod(rpc.method), rpc.answer.error ? 'error' : 'result');
           return reply.type('application/json').send(withoutInternals(rpc.answer, request) as Static<typeof JsonRpcReply>);
         }
-        return stream(rpc, handler, caller, request, reply);
+        return stream(rpc, handler, caller, request, reply, hangUp.signal);
       },
     );
   });
 
-  async function stream(rpc: JsonRpcAnswer, handler: MeshA2AHandler, caller: Caller, request: FastifyRequest, reply: FastifyReply) {
+  async function stream(rpc: JsonRpcAnswer, handler: MeshA2AHandler, caller: Caller, request: FastifyRequest, reply: FastifyReply, hungUp: AbortSignal) {
     const events = rpc.answer as AsyncGenerator<JsonRpcResponse, void, undefined>;
     const release = streams.take(caller.tenantId);
     if (!release) {
@@ -152,7 +157,14 @@ export async function a2aRoutes(app: TypedApp, mesh: Mesh, options: A2ARouteOpti
       closed = true;
       done();
     };
-    reply.raw.once('close', close);
+    // On the request's own hang-up signal: the client may have gone before this point, its 'close' already past.
+    hungUp.addEventListener('abort', close, { once: true });
+    if (hungUp.aborted) {
+      // Gone before anything was submitted: submit nothing, hold no slot.
+      close();
+      await events.return();
+      return reply;
+    }
     let first: IteratorResult<JsonRpcResponse, void>;
     try {
       // The message is submitted here: its errors are answered as one JSON-RPC error, or over HTTP.
