@@ -50,8 +50,14 @@ const CIRCUIT_STATES = { AgentCircuitOpened: 'open', AgentCircuitHalfOpened: 'ha
  * back or opens it again.
  */
 export class AgentBreakers {
-  /** Each agent's last outcomes; bounded by the directory (pruned of agents it no longer has at each probe sweep). */
+  /**
+   * Each agent's last outcomes on each of its capabilities (an agent failing one capability's
+   * tasks, its upstream down, is not judged on another's); bounded by the directory (pruned of
+   * agents it no longer has at each probe sweep).
+   */
   private readonly windows = new Map<string, OutcomeWindow>();
+  /** Agents whose opening is being saved: counted as out already, so that failures together cannot all pass the cap. */
+  private readonly opening = new Map<string, Agent>();
 
   constructor(private readonly ctx: MeshContext) {}
 
@@ -62,7 +68,7 @@ export class AgentBreakers {
     const { ctx } = this;
     const agent = ctx.directory.get(tenantId, agentId);
     if (!agent) return;
-    const k = agentKey(tenantId, agentId);
+    const k = windowKey(tenantId, agentId, after.capability);
     const window = recordOutcome(this.windows.get(k) ?? EMPTY_OUTCOME_WINDOW, verdict !== 'success');
     this.windows.set(k, window);
     const settings = ctx.settings.agentBreaker;
@@ -93,7 +99,7 @@ export class AgentBreakers {
     const peers: OutcomeWindow[] = [];
     for (const peer of this.ctx.directory.liveFor(tenantId, capability)) {
       if (peer.id === agentId || circuitOf(peer).state !== 'closed') continue;
-      const window = this.windows.get(agentKey(tenantId, peer.id));
+      const window = this.windows.get(windowKey(tenantId, peer.id, capability));
       if (window) peers.push(window);
     }
     return peers;
@@ -127,13 +133,21 @@ export class AgentBreakers {
           ctx.directory.setCircuit(tenantId, agentId, circuitOf(change.agent));
           return;
         }
-        await ctx.agents.save(change.agent, change.events);
-        const stored = ctx.directory.applyLifecycle(change.agent);
+        const opens = change.events[0]!.type === 'AgentCircuitOpened' && circuitOf(current).state === 'closed';
+        // Reserved before the save's await, in the same turn as the cap's check.
+        if (opens) this.opening.set(agentKey(tenantId, agentId), current);
+        let stored: Agent;
+        try {
+          await ctx.agents.save(change.agent, change.events);
+          stored = ctx.directory.applyLifecycle(change.agent);
+        } finally {
+          if (opens) this.opening.delete(agentKey(tenantId, agentId));
+        }
         const type = change.events[0]!.type as keyof typeof CIRCUIT_STATES;
         const to = CIRCUIT_STATES[type];
         ctx.metrics.agentCircuitChanged(tenantId, to);
         // A reopened or recovered agent is judged afresh, on outcomes after the change.
-        if (to !== 'half_open') this.windows.delete(agentKey(tenantId, agentId));
+        if (to !== 'half_open') for (const c of stored.capabilities) this.windows.delete(windowKey(tenantId, agentId, c.name));
         const fields = { tenant_id: tenantId, agent_id: agentId, circuit: to, ...change.events[0]!.data };
         if (to === 'open') ctx.logger.warn(fields, 'agent circuit breaker opened: no tasks for it until a probe succeeds');
         else ctx.logger.info(fields, to === 'closed' ? 'agent circuit breaker closed: its probe task succeeded' : 'agent circuit breaker half-open: one probe task');
@@ -145,14 +159,17 @@ export class AgentBreakers {
     }
   }
 
-  /** Whether, for each of its capabilities, one more agent may be out of routing. */
+  /** Whether, for each of its capabilities, one more agent may be out of routing (those being opened count as out). */
   private mayOpen(agent: Agent): boolean {
     const { maxEjectionPercent } = this.ctx.settings.agentBreaker;
     return agent.capabilities.every((c) => {
       const { out, agents } = this.ctx.directory.circuitsFor(agent.tenantId, c.name);
-      return mayOpenAnother(out, agents, maxEjectionPercent);
+      let beingOpened = 0;
+      for (const other of this.opening.values()) if (other.tenantId === agent.tenantId && other.id !== agent.id && other.capabilities.some((oc) => oc.name === c.name)) beingOpened++;
+      return mayOpenAnother(out + beingOpened, agents, maxEjectionPercent);
     });
   }
 }
 
 const agentKey = (tenantId: string, agentId: string) => `${tenantId}\u0000${agentId}`;
+const windowKey = (tenantId: string, agentId: string, capability: string) => `${tenantId}\u0000${agentId}\u0000${capability}`;

@@ -164,6 +164,37 @@ describe('per-agent circuit breakers', () => {
     }
   });
 
+  it("judges an agent on each capability apart: failing one capability's tasks (its upstream down) does not take it out of another it does well", { timeout: 60_000 }, async () => {
+    const peers = await workers('mix-x', { 'mix-peer-1': 'works', 'mix-peer-2': 'works' });
+    let mixed: Agent | undefined;
+    try {
+      // The peers have a record on x first.
+      const warm = await Promise.all(Array.from({ length: 24 }, (_, i) => h.admin.submit('mix-x', { i }, { routing: { strategy: 'round_robin' } }).then((t) => t.id)));
+      await Promise.all(warm.map((id) => h.admin.waitForResult(id, { timeoutMs: 30_000 })));
+      let xSeen = 0;
+      mixed = await new Agent({ url: h.url, apiKey: h.adminKey, id: 'mixed', name: 'mixed', capabilities: ['mix-x', 'mix-y'], transport: 'poll', heartbeatIntervalMs: 100 })
+        .handle('mix-y', () => {
+          throw new Error('the y upstream is down');
+        })
+        .handle('mix-x', () => {
+          // Its first x task fails; the others go well.
+          if (++xSeen === 1) throw new Error('one bad x call');
+          return 'x done';
+        })
+        .start();
+      const ys = await Promise.all(Array.from({ length: 10 }, (_, i) => h.admin.submit('mix-y', { i }, { maxAttempts: 1 }).then((t) => t.id)));
+      await Promise.all(ys.map((id) => h.admin.waitForResult(id, { timeoutMs: 30_000 })));
+      // Ten y failures in a row, then an x failure: on x it has one outcome, its peers none failed; judged together it would be 11 of 11.
+      const xs = await Promise.all(Array.from({ length: 15 }, (_, i) => h.admin.submit('mix-x', { i }, { maxAttempts: 5, routing: { strategy: 'round_robin' } }).then((t) => t.id)));
+      const done = await Promise.all(xs.map((id) => h.admin.waitForResult(id, { timeoutMs: 30_000 })));
+      expect(done.every((t) => t.status === 'completed')).toBe(true);
+      expect(xSeen).toBeGreaterThan(1);
+      expect(await openings('mixed')).toEqual([]);
+    } finally {
+      await Promise.all([...(mixed ? [mixed] : []), ...peers].map((w) => w.stop({ graceMs: 100 })));
+    }
+  });
+
   it('opens none when every agent fails alike (their upstream down for all)', { timeout: 60_000 }, async () => {
     const started = await workers('breaker-down', { 'down-1': 'fails', 'down-2': 'fails', 'down-3': 'fails' });
     try {
@@ -212,5 +243,20 @@ describe('the cap on agents out of routing at once', () => {
     expect((await h.request('DELETE', '/v1/agents/cap-1')).status).toBeLessThan(300);
     await lapse('cap-2');
     expect(await agent('cap-2')).toMatchObject({ status: 'unhealthy', circuit: { state: 'open', consecutiveFailures: 3 } });
+  });
+
+  it('holds the cap when the agents fail at the same moment (their leases lapsing in one sweep)', async () => {
+    for (const id of ['together-1', 'together-2']) await h.admin.registerAgent({ id, name: id, capabilities: [{ name: 'together' }] });
+    for (let round = 0; round < 2; round++) {
+      const ids = await Promise.all([1, 2].map((n) => h.admin.submit('together', { n, round }, { maxAttempts: 1, leaseMs: 200 }).then((t) => t.id)));
+      // Each agent takes one; both leases lapse together.
+      const taken = await Promise.all(['together-1', 'together-2'].map((id) => h.admin.nextTask(id, 3000)));
+      expect(taken.map((t) => t?.id).sort()).toEqual([...ids].sort());
+      await eventually(async () => (await Promise.all(ids.map((id) => h.admin.get(id)))).every((t) => t.status === 'dead_lettered'), 5000, 'both leases to lapse');
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    const states = await Promise.all(['together-1', 'together-2'].map(async (id) => (await agent(id)).circuit.state));
+    expect(states.filter((s) => s === 'open')).toHaveLength(1);
+    expect(states.filter((s) => s === 'closed')).toHaveLength(1);
   });
 });
