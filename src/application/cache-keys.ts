@@ -51,10 +51,12 @@ export const agentRosterCacheKey = (tenantId: string, capability?: string): Cach
   cacheKey(tenantId, 'agent', capability === undefined ? 'all' : `cap:${capability}`);
 
 /**
- * The kept result of tasks identical to `task`: same tenant (the key's scope), capability, and
- * canonical input (RFC 8785), or the task's own cache key instead of the input; hashed (SHA-256).
+ * The kept result of tasks identical to `task`: same tenant (the key's scope), capability, the
+ * secrets it is granted (an output made with one secret is not another's), and canonical input
+ * (RFC 8785), or the task's own cache key instead of the input; hashed (SHA-256).
  */
-export function skillResultCacheKey(task: Pick<Task, 'tenantId' | 'capability' | 'input' | 'cache'>): CacheKey {
-  const identity = task.cache?.key !== undefined ? { capability: task.capability, key: task.cache.key } : { capability: task.capability, input: task.input ?? null };
+export function skillResultCacheKey(task: Pick<Task, 'tenantId' | 'capability' | 'input' | 'cache' | 'secrets'>): CacheKey {
+  const secrets = [...new Set(task.secrets ?? [])].sort();
+  const identity = task.cache?.key !== undefined ? { capability: task.capability, key: task.cache.key, secrets } : { capability: task.capability, input: task.input ?? null, secrets };
   return cacheKey(task.tenantId, 'skill_result', createHash('sha256').update(canonicalJson(identity)!).digest('hex'));
 }

@@ -48,7 +48,10 @@ describe('A2A: the mesh as an agent, driven by the official SDK client', () => {
   });
 
   it('serves a public card without a key (no skills), and refuses a bad key with 401', async () => {
-    const anonymous = expectStatus(await h.request('GET', '/.well-known/agent-card.json', { key: null }), 200);
+    const res = await h.request('GET', '/.well-known/agent-card.json', { key: null });
+    // No AGENTMESH_PUBLIC_URL: its endpoint comes from the request, so no shared cache may keep it.
+    expect(res.headers.get('cache-control')).toBe('private, no-cache');
+    const anonymous = expectStatus(res, 200);
     expect(anonymous.skills ?? []).toEqual([]);
     expect(anonymous.securitySchemes.bearer).toBeDefined();
     expectProblem(await h.request('GET', '/.well-known/agent-card.json', { key: 'am_nope.nope' }), 401, 'unauthorized');

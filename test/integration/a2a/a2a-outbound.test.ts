@@ -34,7 +34,10 @@ describe('A2A outbound: agents that are A2A servers elsewhere join routing like 
   });
 
   it('names the endpoint under AGENTMESH_PUBLIC_URL in the card, for a mesh behind a proxy', async () => {
-    const card = expectStatus(await h.request('GET', '/.well-known/agent-card.json', { key: null }), 200);
+    const res = await h.request('GET', '/.well-known/agent-card.json', { key: null });
+    // A fixed endpoint: shared caches may keep the public card.
+    expect(res.headers.get('cache-control')).toBe('public, max-age=300');
+    const card = expectStatus(res, 200);
     expect(card.supportedInterfaces.map((i: { url: string }) => i.url)).toEqual(['https://mesh.example.com/base/v1/a2a', 'https://mesh.example.com/base/v1/a2a']);
   });
 

@@ -49,5 +49,10 @@ describe('cache keys', () => {
     // A cache key stands for the input: any input with that key shares the result.
     expect(skillResultCacheKey(task('acme', 'square', { n: 1 }, 'k')).encoded).toBe(skillResultCacheKey(task('acme', 'square', { n: 2 }, 'k')).encoded);
     expect(skillResultCacheKey(task('acme', 'square', { n: 1 }, 'k')).encoded).not.toBe(skillResultCacheKey(task('acme', 'square', { n: 1 })).encoded);
+    // The secrets granted are part of it (in any order): an output made with one token is not served to a task granted another.
+    const withSecrets = (secrets: string[]) => skillResultCacheKey({ ...task('acme', 'square', { n: 3, opts: { a: 1, b: 2 } }), secrets }).encoded;
+    expect(withSecrets(['token-a'])).not.toBe(base.encoded);
+    expect(withSecrets(['token-a'])).not.toBe(withSecrets(['token-b']));
+    expect(withSecrets(['x', 'y'])).toBe(withSecrets(['y', 'x']));
   });
 });

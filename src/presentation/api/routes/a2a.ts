@@ -83,7 +83,10 @@ export async function a2aRoutes(app: TypedApp, mesh: Mesh, options: A2ARouteOpti
       // A key presented must be good: a bad one is refused, not taken for no key.
       const caller = token === undefined ? undefined : await app.authenticateRequest(request);
       const card = AgentCard.toJSON(await cardFor(request, caller));
-      void reply.header('cache-control', caller ? 'private, no-cache' : 'public, max-age=300').header('vary', 'Authorization');
+      // The public card may be kept by shared caches only when its endpoint is fixed (AGENTMESH_PUBLIC_URL): else the endpoint
+      // comes from the request's Host (or X-Forwarded-Host behind a trusted proxy), which a cache keyed on the path would serve to all.
+      const shareable = !caller && options.publicUrl !== undefined;
+      void reply.header('cache-control', shareable ? 'public, max-age=300' : 'private, no-cache').header('vary', 'Authorization');
       return reply.type('application/json').send(card as Static<typeof A2AAgentCard>);
     },
   );
