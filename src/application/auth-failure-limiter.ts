@@ -33,6 +33,7 @@ export class AuthFailureLimiter {
 
   /** Refuses (QuotaExceededError, 429) an address that failed too often in the last minute. */
   check(address: string, now: number): void {
+    address = clientOf(address);
     const until = this.blocked.get(address);
     if (until === undefined) return;
     if (until <= now) {
@@ -45,6 +46,7 @@ export class AuthFailureLimiter {
   /** Counts a failed authentication; resolves true when it put the address over the limit (it is refused from now on). */
   async failed(address: string, now: number): Promise<boolean> {
     if (!this.active) return false;
+    address = clientOf(address);
     const window = await this.counters.addInWindow(DEFAULT_TENANT_ID, `authfail:${address}`, WINDOW_MS, 1, now);
     if (window.total <= this.perMinute) return false;
     const seconds = Math.max(1, secondsUntilRoom(window, this.perMinute, 1, now));
@@ -61,4 +63,19 @@ export class AuthFailureLimiter {
       retryAfterSeconds,
     });
   }
+}
+
+/**
+ * Whom an address stands for: an IPv4 address itself; an IPv6 address by its /64, the block one
+ * client (a home, a host) is given, inside which it could otherwise take a new address per try.
+ */
+export function clientOf(address: string): string {
+  const v4 = /^(?:::ffff:)?(\d+\.\d+\.\d+\.\d+)$/iu.exec(address)?.[1];
+  if (v4 !== undefined) return v4;
+  if (!address.includes(':')) return address;
+  const [head = '', tail = ''] = address.toLowerCase().split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === '' ? [] : tail.split(':');
+  const groups = address.includes('::') ? [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/u, '')).join(':')}::/64`;
 }

@@ -51,6 +51,11 @@ export class RateLimiter {
     private readonly limits: RateLimits,
   ) {}
 
+  /** The most a tenant's admin may give one of its keys: the instance's per-key limit (none when that is off). */
+  get keyLimitCeiling(): number | undefined {
+    return this.limits.perKey > 0 ? this.limits.perKey : undefined;
+  }
+
   /** Counts the request; rejects with QuotaExceededError (Retry-After) when a limit is passed. A key's own limit replaces the default per-key one. */
   async admit(caller: Caller, now: number): Promise<RateState | undefined> {
     const limits: Array<{ scope: Counted['scope']; limit: number; name: string }> = [];

@@ -378,7 +378,11 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     ...(redis && { redis }),
   };
   const health = new HealthCheckService(probes, { ...DEFAULT_HEALTH_OPTIONS, cacheMs: config.healthCacheMs }, new Set(['redis']));
-  const authFailureLimiter = new AuthFailureLimiter(counters, config.authFailuresPerAddress);
+  // Without Redis, its own counts: a flood of addresses must not push the tenants' rate-limit windows out of a shared bounded map.
+  const authFailureLimiter = new AuthFailureLimiter(redis ? counters : new InMemoryCounters(), config.authFailuresPerAddress);
+  if (config.http.trustProxy === true) {
+    logger.warn("AGENTMESH_TRUST_PROXY=true trusts X-Forwarded-For from anyone: a client can name any address, and the failed-authentication limit and the audit log's source address with it. Name the proxies' addresses instead.");
+  }
   metrics.observeCache(cache);
   metrics.observeMesh({
     queuedByTenant: () => mesh.ctx.dispatcher.queuedByTenant(),

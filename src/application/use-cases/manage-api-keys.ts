@@ -29,13 +29,21 @@ const view = (k: ApiKeyRecord): ApiKeyView => ({
   ...(k.rateLimitPerMinute !== undefined && { rateLimitPerMinute: k.rateLimitPerMinute }),
 });
 
-function assertRateLimit(perMinute: number | undefined): void {
-  if (perMinute !== undefined && !(Number.isInteger(perMinute) && perMinute >= 1 && perMinute <= MAX_KEY_RATE_LIMIT)) {
+/**
+ * A key's own limit: a whole number in range; above the instance's per-key limit (`ceiling`) only
+ * from the platform admin, or a tenant's admin could lift its keys past what the operator set.
+ */
+function assertRateLimit(caller: Caller, perMinute: number | undefined, ceiling: number | undefined): void {
+  if (perMinute === undefined) return;
+  if (!(Number.isInteger(perMinute) && perMinute >= 1 && perMinute <= MAX_KEY_RATE_LIMIT)) {
     throw new ValidationError(`rateLimitPerMinute must be a whole number from 1 to ${MAX_KEY_RATE_LIMIT} (the tiers: ${RATE_LIMIT_TIERS.join(', ')})`, 'rateLimitPerMinute');
+  }
+  if (ceiling !== undefined && perMinute > ceiling && !caller.platform) {
+    throw new ForbiddenError(`a tenant's admin may give a key at most the instance's per-key limit (${ceiling} per minute); more takes the platform admin key`, { rateLimitPerMinute: perMinute, ceiling });
   }
 }
 
-export async function createApiKey(ctx: MeshContext, caller: Caller, input: { name: string; role: Role; agentId?: string; rateLimitPerMinute?: number }) {
+export async function createApiKey(ctx: MeshContext, caller: Caller, input: { name: string; role: Role; agentId?: string; rateLimitPerMinute?: number }, keyLimitCeiling?: number) {
   requireRole(caller, CAN_MANAGE_KEYS, 'create API keys');
   if (!ROLES.includes(input.role)) throw new ValidationError(`role must be one of ${ROLES.join(', ')}`, 'role');
   const name = input.name.trim();
@@ -43,7 +51,7 @@ export async function createApiKey(ctx: MeshContext, caller: Caller, input: { na
   if (input.role === 'agent' && input.agentId === undefined) throw new ValidationError('an agent key acts as one agent: name it in agentId', 'agentId');
   if (input.role !== 'agent' && input.agentId !== undefined) throw new ValidationError(`only agent keys are bound to an agent; a key of role '${input.role}' takes no agentId`, 'agentId');
   if (input.agentId !== undefined) assertIdentifier(input.agentId, 'agentId');
-  assertRateLimit(input.rateLimitPerMinute);
+  assertRateLimit(caller, input.rateLimitPerMinute, keyLimitCeiling);
   const { id, secret } = newApiKeySecret();
   const record: ApiKeyRecord = {
     id,
@@ -91,9 +99,9 @@ export async function revokeApiKey(ctx: MeshContext, auth: Authenticator, caller
 }
 
 /** Sets a live key's own rate limit, or with null returns it to the instance's default; every instance applies it at once. */
-export async function setApiKeyRateLimit(ctx: MeshContext, auth: Authenticator, caller: Caller, id: string, perMinute: number | null): Promise<ApiKeyView> {
+export async function setApiKeyRateLimit(ctx: MeshContext, auth: Authenticator, caller: Caller, id: string, perMinute: number | null, keyLimitCeiling?: number): Promise<ApiKeyView> {
   requireRole(caller, CAN_MANAGE_KEYS, 'change API keys');
-  assertRateLimit(perMinute ?? undefined);
+  assertRateLimit(caller, perMinute ?? undefined, keyLimitCeiling);
   const target = (await ctx.apiKeys.list(caller.tenantId)).find((k) => k.id === id && k.revokedAt === undefined);
   if (!target) throw new NotFoundError('api key', id);
   if (!(await ctx.apiKeys.setRateLimit(caller.tenantId, id, perMinute ?? undefined))) throw new NotFoundError('api key', id);

@@ -151,7 +151,7 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
   healthRoutes(app, mesh, health, options.version, options.breakers ?? (() => []));
   if (options.metrics) metricsRoutes(app, mesh, options.metrics);
   tenantRoutes(app, mesh);
-  apiKeyRoutes(app, mesh);
+  apiKeyRoutes(app, mesh, options.rateLimiter?.keyLimitCeiling);
   agentRoutes(app, mesh);
   agentInboxRoutes(app, mesh);
   taskRoutes(app, mesh);

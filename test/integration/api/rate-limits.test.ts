@@ -106,6 +106,11 @@ describe('per-key rate limits (tiers)', () => {
     const other = await createTenant(h, 'tiers-other');
     expectProblem(await h.request('PATCH', `/v1/api-keys/${key.id}`, { key: other.key, body: { rateLimitPerMinute: 10 } }), 404, 'not_found');
     expectProblem(await h.request('PATCH', '/v1/api-keys/no-such-key', { key: tenant.key, body: { rateLimitPerMinute: 10 } }), 404, 'not_found');
+    // Above the instance's per-key limit (1000 here) only the platform admin may go.
+    const above = expectProblem(await h.request('PATCH', `/v1/api-keys/${key.id}`, { key: tenant.key, body: { rateLimitPerMinute: 1001 } }), 403, 'forbidden');
+    expect(above.detail).toMatch(/at most the instance's per-key limit \(1000 per minute\)/);
+    expectProblem(await h.request('POST', '/v1/api-keys', { key: tenant.key, body: { name: 'greedy', role: 'observer', rateLimitPerMinute: 5000 } }), 403, 'forbidden');
+    expect(expectStatus(await h.request('POST', '/v1/api-keys', { body: { name: 'platform tier', role: 'observer', rateLimitPerMinute: 5000 } }), 201).rateLimitPerMinute).toBe(5000);
     // Nothing changed by any of them.
     const listed = expectStatus(await h.request('GET', '/v1/api-keys', { key: tenant.key }), 200).items.find((k: { id: string }) => k.id === key.id);
     expect(listed.rateLimitPerMinute).toBeUndefined();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AuthFailureLimiter, MAX_BLOCKED_ADDRESSES } from '../../../src/application/auth-failure-limiter.js';
+import { AuthFailureLimiter, clientOf, MAX_BLOCKED_ADDRESSES } from '../../../src/application/auth-failure-limiter.js';
 import { QuotaExceededError } from '../../../src/domain/index.js';
 import { InMemoryCounters } from '../../../src/infrastructure/caching/in-memory-counters.js';
 
@@ -46,5 +46,23 @@ describe('AuthFailureLimiter', () => {
     expect(limiter.blockedCount).toBe(MAX_BLOCKED_ADDRESSES);
     limiter.check('10.0.0.0', start);
     expect(() => limiter.check('10.0.0.1', start)).toThrow(QuotaExceededError);
+  });
+});
+
+describe('clientOf', () => {
+  it('takes an IPv4 address as it is (mapped or not), an IPv6 address by its /64', () => {
+    expect(clientOf('203.0.113.7')).toBe('203.0.113.7');
+    expect(clientOf('::ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(clientOf('2001:db8:1:2:aaaa:bbbb:cccc:dddd')).toBe('2001:db8:1:2::/64');
+    expect(clientOf('2001:0db8:0001:0002::1')).toBe('2001:db8:1:2::/64');
+    expect(clientOf('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(clientOf('::1')).toBe('0:0:0:0::/64');
+  });
+
+  it('refuses the other addresses of a /64 that went over the limit', async () => {
+    const limiter = new AuthFailureLimiter(new InMemoryCounters(), 2);
+    for (let i = 1; i <= 3; i++) await limiter.failed(`2001:db8:1:2::${i}`, start);
+    expect(() => limiter.check('2001:db8:1:2:ffff::9', start)).toThrow(QuotaExceededError);
+    limiter.check('2001:db8:1:3::1', start);
   });
 });

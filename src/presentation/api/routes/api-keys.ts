@@ -4,7 +4,8 @@ import { createApiKey, listApiKeys, revokeApiKey, rotateApiKey, setApiKeyRateLim
 import { ApiKey, ApiKeyWithSecret, CreateApiKeyBody, errors, IdParams, UpdateApiKeyBody } from '../schemas.js';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
 
-export function apiKeyRoutes(app: TypedApp, mesh: Mesh): void {
+/** `keyLimitCeiling`: the most a tenant's admin may give a key (the instance's per-key limit); the platform admin may go above it. */
+export function apiKeyRoutes(app: TypedApp, mesh: Mesh, keyLimitCeiling?: number): void {
   app.post(
     '/v1/api-keys',
     {
@@ -16,7 +17,7 @@ export function apiKeyRoutes(app: TypedApp, mesh: Mesh): void {
         response: { 201: ApiKeyWithSecret, ...errors() },
       },
     },
-    async (request, reply) => reply.code(201).send(await createApiKey(mesh.ctx, request.caller, request.body)),
+    async (request, reply) => reply.code(201).send(await createApiKey(mesh.ctx, request.caller, request.body, keyLimitCeiling)),
   );
 
   app.get(
@@ -51,7 +52,7 @@ export function apiKeyRoutes(app: TypedApp, mesh: Mesh): void {
         response: { 200: ApiKey, ...errors(404) },
       },
     },
-    async (request) => setApiKeyRateLimit(mesh.ctx, mesh.auth, request.caller, request.params.id, request.body.rateLimitPerMinute),
+    async (request) => setApiKeyRateLimit(mesh.ctx, mesh.auth, request.caller, request.params.id, request.body.rateLimitPerMinute, keyLimitCeiling),
   );
 
   app.delete(
