@@ -1,4 +1,4 @@
-import { A2A_ERROR_CODE, VersionNotSupportedError, toJsonRpcError } from '@a2a-js/sdk/errors';
+import { A2A_ERROR_CODE, PushNotificationNotSupportedError, VersionNotSupportedError, toJsonRpcError } from '@a2a-js/sdk/errors';
 import { isLegacyJsonRpcMethod } from '@a2a-js/sdk/compat/v0_3';
 import { LegacyJsonRpcTransportHandler } from '@a2a-js/sdk/compat/v0_3/server';
 import { JsonRpcTransportHandler, ServerCallContext, type A2ARequestHandler } from '@a2a-js/sdk/server';
@@ -54,6 +54,10 @@ export async function dispatchJsonRpc(body: string, requestedVersion: string | u
     return { method, id, answer: { jsonrpc: '2.0', id, error: toJsonRpcError(error) }, errorOf: toJsonRpcError };
   }
   const legacy = isLegacyJsonRpcMethod(method);
+  // The mesh has no push notifications; the SDK's 0.3 handler reads these methods' params before it asks (a malformed one threw).
+  if (legacy && method.startsWith('tasks/pushNotificationConfig/')) {
+    return { method, id, answer: { jsonrpc: '2.0', id, error: LegacyJsonRpcTransportHandler.mapToLegacyJSONRPCError(new PushNotificationNotSupportedError()) }, errorOf: LegacyJsonRpcTransportHandler.mapToLegacyJSONRPCError };
+  }
   const context = new ServerCallContext({ requestedVersion: requestedVersion ?? (legacy ? '0.3' : '1.0') });
   const transport = legacy ? new LegacyJsonRpcTransportHandler(handler) : new JsonRpcTransportHandler(handler);
   const answer = (await transport.handle(request as Record<string, unknown>, context)) as JsonRpcAnswer['answer'];

@@ -222,6 +222,12 @@ describe('A2A: the mesh as an agent, driven by the official SDK client', () => {
       expect(file.error.code).toBe(-32005);
       // Push notifications and ListTasks are not offered.
       expect(expectStatus(await post(rpc('ListTasks', {}), acme.key), 200).error.code).toBe(-32004);
+      // The 0.3 push-notification methods, whatever their params (a malformed one answered -32603).
+      for (const method of ['tasks/pushNotificationConfig/set', 'tasks/pushNotificationConfig/get', 'tasks/pushNotificationConfig/list', 'tasks/pushNotificationConfig/delete']) {
+        for (const params of [{}, { id: 'x', pushNotificationConfig: { url: 'https://example.com' } }]) {
+          expect(expectStatus(await post(rpc(method, params), acme.key), 200).error.code, method).toBe(-32003);
+        }
+      }
       expect(expectStatus(await post(rpc('GetTask', { id: '01a2125c-49bf-7000-9050-17962ab70bbd' }), acme.key), 200).error.code).toBe(-32001);
       expect(expectStatus(await post(rpc('GetTask', { id: 'x' }), acme.key, { 'a2a-version': '9.9' }), 200).error.code).toBe(-32009);
     });
