@@ -1,4 +1,5 @@
 import type { Logger } from './logger.js';
+import type { Agent } from '../domain/index.js';
 import type { AgentRepository, TenantRepository } from './ports.js';
 
 export interface CacheWarmingSettings {
@@ -70,11 +71,23 @@ export class CacheWarmer {
     await Promise.allSettled([...this.running.values()]);
   }
 
+  private async agentsOf(tenantId: string): Promise<Agent[]> {
+    const agents: Agent[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.agents.list(tenantId, {}, { limit: 500, ...(cursor !== undefined && { cursor }) });
+      for (const agent of page.items) if (agent.status !== 'terminated') agents.push(agent);
+      cursor = page.nextCursor;
+    } while (cursor !== undefined);
+    return agents;
+  }
+
   private async run(only: string | undefined): Promise<WarmReport> {
     const started = performance.now();
     const tenantIds = only !== undefined ? [only] : await this.tenants.listIds();
     const capabilities = new Map<string, Set<string>>(tenantIds.map((id) => [id, new Set<string>()]));
-    for (const agent of await this.agents.listNotTerminated()) {
+    // One tenant's warming reads that tenant's agents only (through its cached roster), never every tenant's.
+    for (const agent of only !== undefined ? await this.agentsOf(only) : await this.agents.listNotTerminated()) {
       for (const c of agent.capabilities) capabilities.get(agent.tenantId)?.add(c.name);
     }
     const report: WarmReport = { tenants: 0, rosters: 0, durationMs: 0, truncated: false };
