@@ -93,6 +93,18 @@ describe('per-key rate limits (tiers)', () => {
     expect(audited.map((e: { details: { rateLimitPerMinute: unknown } }) => e.details.rateLimitPerMinute)).toEqual(expect.arrayContaining([100, null]));
   });
 
+  it("counts a keyed request to the A2A card against the key's limit too (the card with a key reads the tenant's agents)", async () => {
+    const key = expectStatus(await h.request('POST', '/v1/api-keys', { key: tenant.key, body: { name: 'card reader', role: 'observer', rateLimitPerMinute: 2 } }), 201);
+    const card = () => fetch(`${h.url}/.well-known/agent-card.json`, { headers: { authorization: `Bearer ${key.key}` } });
+    const first = await card();
+    expect(first.status).toBe(200);
+    expect(first.headers.get('ratelimit-limit')).toBe('2');
+    expect((await card()).status).toBe(200);
+    expect((await card()).status).toBe(429);
+    // Without a key, the public card is not counted.
+    expect((await fetch(`${h.url}/.well-known/agent-card.json`)).status).toBe(200);
+  });
+
   it('refuses a limit that is not a whole number from 1 to 100,000,000, a role that may not, and a key of another tenant', async () => {
     const key = await createApiKey(h, 'orchestrator', tenant.key, 'to change');
     for (const bad of [0, -5, 1.5, 'ten', 100_000_001, {}]) {

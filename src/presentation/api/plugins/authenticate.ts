@@ -25,6 +25,9 @@ export function bearerToken(request: FastifyRequest): string | undefined {
   return match?.[1];
 }
 
+/** Routes outside /v1 that take a key: the detailed health, metrics, the A2A agent card (a key there names its tenant). */
+const KEYED_OUTSIDE_V1 = new Set(['/health', '/metrics', '/.well-known/agent-card.json']);
+
 export interface AuthFailureOptions {
   limiter: AuthFailureLimiter;
   /** An address went over the limit: it is refused from now on, for up to a minute. */
@@ -68,7 +71,9 @@ export function registerAuthentication(app: FastifyInstance, auth: Authenticator
   app.decorate('authenticateRequest', authenticateRequest);
   app.addHook('onRequest', async (request) => {
     // A CORS preflight carries no key by design; the CORS plugin answers it (or it finds no route).
-    if (!request.url.startsWith('/v1/') || request.method === 'OPTIONS') return;
-    request.caller = await authenticateRequest(request);
+    if (request.method === 'OPTIONS') return;
+    // Every /v1 request; and the routes outside /v1 that take a key, when one is sent (so that the rate limits count them too).
+    const keyed = request.url.startsWith('/v1/') || (request.headers.authorization !== undefined && KEYED_OUTSIDE_V1.has(request.url.split('?')[0]!));
+    if (keyed) request.caller = await authenticateRequest(request);
   });
 }

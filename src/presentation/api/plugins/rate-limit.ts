@@ -25,7 +25,8 @@ declare module 'fastify' {
 export function registerRateLimit(app: FastifyInstance, limiter: RateLimiter, options: RateLimitOptions = {}): void {
   app.addHook('onRequest', async (request, reply) => {
     const caller = request.caller as typeof request.caller | undefined;
-    if (caller === undefined || !request.url.startsWith('/v1/')) return;
+    // Set for /v1 requests and keyed requests to the few routes outside it that take a key.
+    if (caller === undefined) return;
     let state: Awaited<ReturnType<RateLimiter['admit']>>;
     try {
       state = await limiter.admit(caller, Date.now());

@@ -81,7 +81,7 @@ export async function a2aRoutes(app: TypedApp, mesh: Mesh, options: A2ARouteOpti
     async (request, reply) => {
       const token = bearerToken(request);
       // A key presented must be good: a bad one is refused, not taken for no key.
-      const caller = token === undefined ? undefined : await app.authenticateRequest(request);
+      const caller = token === undefined ? undefined : (request.caller ?? (await app.authenticateRequest(request)));
       const card = AgentCard.toJSON(await cardFor(request, caller));
       // The public card may be kept by shared caches only when its endpoint is fixed (AGENTMESH_PUBLIC_URL): else the endpoint
       // comes from the request's Host (or X-Forwarded-Host behind a trusted proxy), which a cache keyed on the path would serve to all.

@@ -82,7 +82,7 @@ export function healthRoutes(app: TypedApp, mesh: Mesh, health: HealthCheckServi
       },
     },
     async (request, reply) => {
-      requirePlatform(await app.authenticateRequest(request), 'read the detailed health');
+      requirePlatform(request.caller ?? (await app.authenticateRequest(request)), 'read the detailed health');
       const systemHealth = await health.getSystemHealth({ useCache: false });
       const { ctx } = mesh;
       return reply.code(systemHealth.status === 'unhealthy' ? 503 : 200).send({

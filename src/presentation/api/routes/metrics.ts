@@ -39,7 +39,7 @@ export function metricsRoutes(app: TypedApp, mesh: Mesh, metrics: ApiMetrics): v
       },
     },
     async (request, reply) => {
-      requirePlatform(await app.authenticateRequest(request), 'read metrics');
+      requirePlatform(request.caller ?? (await app.authenticateRequest(request)), 'read metrics');
       const { contentType, body } = await metrics.scrape();
       return reply.type(contentType).send(body);
     },
