@@ -25,8 +25,13 @@ export function bearerToken(request: FastifyRequest): string | undefined {
   return match?.[1];
 }
 
-/** Routes outside /v1 that take a key: the detailed health, metrics, the A2A agent card (a key there names its tenant). */
-const KEYED_OUTSIDE_V1 = new Set(['/health', '/metrics', '/.well-known/agent-card.json']);
+/**
+ * The route outside /v1 whose keyed requests are authenticated up front, so that the rate limits
+ * count them: the A2A agent card (a key there reads its tenant's agents). The platform admin's
+ * detailed health and metrics authenticate in their handlers (under the failed-authentication
+ * limit) and are not rate-limited: an operator must see them when a key is being throttled.
+ */
+const KEYED_OUTSIDE_V1 = new Set(['/.well-known/agent-card.json']);
 
 export interface AuthFailureOptions {
   limiter: AuthFailureLimiter;
@@ -72,7 +77,7 @@ export function registerAuthentication(app: FastifyInstance, auth: Authenticator
   app.addHook('onRequest', async (request) => {
     // A CORS preflight carries no key by design; the CORS plugin answers it (or it finds no route).
     if (request.method === 'OPTIONS') return;
-    // Every /v1 request; and the routes outside /v1 that take a key, when one is sent (so that the rate limits count them too).
+    // Every /v1 request; and the A2A card when a key is sent (so that the rate limits count it too).
     const keyed = request.url.startsWith('/v1/') || (request.headers.authorization !== undefined && KEYED_OUTSIDE_V1.has(request.url.split('?')[0]!));
     if (keyed) request.caller = await authenticateRequest(request);
   });

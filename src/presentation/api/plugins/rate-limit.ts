@@ -25,7 +25,7 @@ declare module 'fastify' {
 export function registerRateLimit(app: FastifyInstance, limiter: RateLimiter, options: RateLimitOptions = {}): void {
   app.addHook('onRequest', async (request, reply) => {
     const caller = request.caller as typeof request.caller | undefined;
-    // Set for /v1 requests and keyed requests to the few routes outside it that take a key.
+    // Set for /v1 requests and keyed requests to the A2A card.
     if (caller === undefined) return;
     let state: Awaited<ReturnType<RateLimiter['admit']>>;
     try {
