@@ -20,6 +20,15 @@ export class TcpProxy {
     return proxy;
   }
 
+  /** A proxy in front of the service a URL names (its port, else `defaultPort`), and the same URL through the proxy. */
+  static async inFrontOf(url: string, defaultPort: number): Promise<{ proxy: TcpProxy; url: string }> {
+    const target = new URL(url);
+    const proxy = await TcpProxy.start(target.hostname, Number(target.port || defaultPort));
+    const viaProxy = new URL(url);
+    viaProxy.host = `127.0.0.1:${proxy.port}`;
+    return { proxy, url: viaProxy.toString() };
+  }
+
   /** Accept connections again, on the same port as before. */
   async restore(): Promise<void> {
     if (this.server) return;

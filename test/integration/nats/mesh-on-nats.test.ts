@@ -117,9 +117,9 @@ describe.skipIf(natsUrl === null)('mesh on NATS: the broker goes away and comes 
   const namespace = newNamespace();
 
   beforeAll(async () => {
-    const target = new URL(natsUrl!.split(',')[0]!);
-    proxy = await TcpProxy.start(target.hostname, Number(target.port || 4222));
-    h = await startHarness({ AGENTMESH_NATS_URL: `nats://127.0.0.1:${proxy.port}`, AGENTMESH_NATS_NAMESPACE: namespace, AGENTMESH_DATA_DIR: ':memory:' });
+    const fronted = await TcpProxy.inFrontOf(natsUrl!.split(',')[0]!, 4222);
+    proxy = fronted.proxy;
+    h = await startHarness({ AGENTMESH_NATS_URL: fronted.url, AGENTMESH_NATS_NAMESPACE: namespace, AGENTMESH_DATA_DIR: ':memory:' });
   });
   afterAll(async () => {
     await proxy?.restore();

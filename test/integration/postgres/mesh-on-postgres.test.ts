@@ -131,11 +131,9 @@ describe.skipIf(postgresUrl === null)('mesh on PostgreSQL: the database goes awa
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    const target = new URL(db.url);
-    proxy = await TcpProxy.start(target.hostname, Number(target.port || 5432));
-    const viaProxy = new URL(db.url);
-    viaProxy.host = `127.0.0.1:${proxy.port}`;
-    h = await startHarness({ AGENTMESH_DATABASE_URL: viaProxy.toString() });
+    const fronted = await TcpProxy.inFrontOf(db.url, 5432);
+    proxy = fronted.proxy;
+    h = await startHarness({ AGENTMESH_DATABASE_URL: fronted.url });
   });
   afterAll(async () => {
     await proxy?.restore();

@@ -15,11 +15,9 @@ describe.skipIf(postgresUrl === null)('PostgresClient when the database goes awa
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    const target = new URL(db.url);
-    proxy = await TcpProxy.start(target.hostname, Number(target.port || 5432));
-    const viaProxy = new URL(db.url);
-    viaProxy.host = `127.0.0.1:${proxy.port}`;
-    client = await PostgresClient.connect(viaProxy.toString(), { maxConnections: 4, applicationName: 'outage-test', resilience });
+    const fronted = await TcpProxy.inFrontOf(db.url, 5432);
+    proxy = fronted.proxy;
+    client = await PostgresClient.connect(fronted.url, { maxConnections: 4, applicationName: 'outage-test', resilience });
   });
   afterAll(async () => {
     await proxy?.restore();

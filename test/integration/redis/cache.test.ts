@@ -56,11 +56,11 @@ describe.skipIf(redisUrl === null)('Redis two-tier cache', () => {
   });
 
   it('an instance whose invalidation bus reconnected drops what it holds in memory (it may have missed some)', async () => {
-    const proxy = await TcpProxy.start(new URL(redisUrl!).hostname, Number(new URL(redisUrl!).port || 6379));
+    const { proxy, url: viaProxy } = await TcpProxy.inFrontOf(redisUrl!, 6379);
     try {
       const [a] = await instances(1);
       const prefix = prefixes.at(-1)!;
-      const behind = await RedisConnection.connect(`redis://127.0.0.1:${proxy.port}`, { keyPrefix: prefix, connectTimeoutMs: 2000 });
+      const behind = await RedisConnection.connect(viaProxy, { keyPrefix: prefix, connectTimeoutMs: 2000 });
       connections.push(behind);
       const b = await redisTwoTierCache(behind, CONTRACT_SETTINGS);
       const key = cacheKey('acme', 'agent', 'gap');
@@ -145,11 +145,11 @@ describe.skipIf(redisUrl === null)('Redis two-tier cache: one load per key acros
   });
 
   it('with Redis cut and the store down, an entry past its TTL answers stale within its grace period, and says so', async () => {
-    const proxy = await TcpProxy.start(new URL(redisUrl!).hostname, Number(new URL(redisUrl!).port || 6379));
+    const { proxy, url: viaProxy } = await TcpProxy.inFrontOf(redisUrl!, 6379);
     try {
       const prefix = newKeyPrefix();
       prefixes.push(prefix);
-      const behind = await RedisConnection.connect(`redis://127.0.0.1:${proxy.port}`, { keyPrefix: prefix, connectTimeoutMs: 2000 });
+      const behind = await RedisConnection.connect(viaProxy, { keyPrefix: prefix, connectTimeoutMs: 2000 });
       connections.push(behind);
       const settings: CacheSettings = { ...CONTRACT_SETTINGS, ttlsMs: { ...CONTRACT_SETTINGS.ttlsMs, tenant_config: 100 }, graceMs: 2_000 };
       const cache = await redisTwoTierCache(behind, settings);

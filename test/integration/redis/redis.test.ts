@@ -85,14 +85,14 @@ describe.skipIf(redisUrl === null)('Redis', () => {
 
   describe('outage', () => {
     let proxy: TcpProxy;
+    let viaProxy: string;
     beforeEach(async () => {
-      const target = new URL(redisUrl!);
-      proxy = await TcpProxy.start(target.hostname, Number(target.port || 6379));
+      ({ proxy, url: viaProxy } = await TcpProxy.inFrontOf(redisUrl!, 6379));
     });
     afterEach(async () => proxy.close());
 
     it('fails fast with 503 while Redis is away, and works again once it is back', async () => {
-      const connection = await connect(`redis://127.0.0.1:${proxy.port}`);
+      const connection = await connect(viaProxy);
       const counters = new RedisCounters(connection);
       expect(await counters.add('acme', 'requests', 60_000, 1, Date.now())).toBe(1);
       await proxy.cut();
@@ -108,7 +108,7 @@ describe.skipIf(redisUrl === null)('Redis', () => {
     it('degrades while Redis is away (ready, rate limits counted on the instance, breaker open), and recovers when it returns', { timeout: 45_000 }, async () => {
       const prefix = newKeyPrefix();
       prefixes.push(prefix);
-      const h = await startHarness({ AGENTMESH_REDIS_URL: `redis://127.0.0.1:${proxy.port}`, AGENTMESH_REDIS_PREFIX: prefix, AGENTMESH_RATE_LIMIT_PER_KEY: '20' });
+      const h = await startHarness({ AGENTMESH_REDIS_URL: viaProxy, AGENTMESH_REDIS_PREFIX: prefix, AGENTMESH_RATE_LIMIT_PER_KEY: '20' });
       try {
         expect((await h.request('GET', '/health/ready', { key: null })).body).toMatchObject({ status: 'ready', checks: { redis: { status: 'up' } }, degraded: [] });
         await proxy.cut();
@@ -145,7 +145,7 @@ describe.skipIf(redisUrl === null)('Redis', () => {
 
     it('says why it cannot connect at start', async () => {
       await proxy.cut();
-      await expect(RedisConnection.connect(`redis://127.0.0.1:${proxy.port}`, { connectTimeoutMs: 1000 })).rejects.toThrow(/ECONNREFUSED|connect/i);
+      await expect(RedisConnection.connect(viaProxy, { connectTimeoutMs: 1000 })).rejects.toThrow(/ECONNREFUSED|connect/i);
     });
   });
 
