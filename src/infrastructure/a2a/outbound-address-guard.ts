@@ -72,26 +72,34 @@ export class OutboundAddressGuard {
     this.dispatcher = new Agent({ connect: { lookup: (hostname, options, callback) => this.lookup(hostname, options, callback as LookupCallback) } });
   }
 
-  /** Rejects with OutboundAddressRefusedError when the URL's host, resolved now, is not allowed (a check before anything is sent). */
-  async check(url: string): Promise<void> {
-    const host = hostOf(url);
-    if (this.allowedNames.has(host)) return;
-    const addresses = isIP(host) !== 0 ? [{ address: host, family: isIP(host) }] : await new Promise<LookupAddress[]>((resolve, reject) => dnsLookup(host, { all: true, verbatim: true }, (error, found) => (error ? reject(error) : resolve(found))));
-    for (const { address } of addresses) this.assertAllowed(host, address);
+  /** Whether the mesh may call `host` at `address`: a public address, or one AGENTMESH_A2A_ALLOWED_HOSTS allows. */
+  allows(host: string, address: string): boolean {
+    if (this.allowedNames.has(host.toLowerCase())) return true;
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/iu.exec(address)?.[1];
+    const [checked, type]: [string, 'ipv4' | 'ipv6'] = mapped !== undefined ? [mapped, 'ipv4'] : [address, isIP(address) === 6 ? 'ipv6' : 'ipv4'];
+    return !this.nonPublic.check(checked, type) || this.allowedRanges.check(checked, type);
   }
 
   /**
-   * A `fetch` that refuses hosts this guard does not allow, at the check and again at connect
-   * time; follows no redirect (an allowed host must not send the mesh elsewhere); and reads at
-   * most MAX_REMOTE_RESPONSE_BYTES of an answer.
+   * A `fetch` that refuses hosts this guard does not allow: an address in the URL at once, a name
+   * when the connection resolves it (one lookup, the one connected to); follows no redirect (an
+   * allowed host must not send the mesh elsewhere); and reads at most MAX_REMOTE_RESPONSE_BYTES
+   * of an answer. A refusal rejects with OutboundAddressRefusedError.
    */
   fetch(): typeof fetch {
     return (async (input: string | URL | Request, init?: RequestInit) => {
       const url = input instanceof Request ? input.url : String(input);
-      await this.check(url);
+      // The connection's lookup is not asked for an address given as such.
+      const host = new URL(url).hostname.replace(/^\[|\]$/gu, '');
+      if (isIP(host) !== 0 && !this.allows(host, host)) throw new OutboundAddressRefusedError(host, host);
       const request = input instanceof Request ? { method: input.method, headers: input.headers, body: await input.text() } : {};
-      const response = await undiciFetch(url, { ...request, ...(init as object), redirect: 'error', dispatcher: this.dispatcher } as Parameters<typeof undiciFetch>[1]);
-      return bounded(response as unknown as Response);
+      try {
+        const response = await undiciFetch(url, { ...request, ...(init as object), redirect: 'error', dispatcher: this.dispatcher } as Parameters<typeof undiciFetch>[1]);
+        return bounded(response as unknown as Response);
+      } catch (error) {
+        const refused = (error as { cause?: unknown }).cause;
+        throw refused instanceof OutboundAddressRefusedError ? refused : error;
+      }
     }) as typeof fetch;
   }
 
@@ -102,11 +110,8 @@ export class OutboundAddressGuard {
   private lookup(hostname: string, options: object, callback: LookupCallback): void {
     dnsLookup(hostname, { ...options, all: true, verbatim: true }, (error, addresses) => {
       if (error) return callback(error, []);
-      try {
-        if (!this.allowedNames.has(hostname.toLowerCase())) for (const { address } of addresses) this.assertAllowed(hostname, address);
-      } catch (refused) {
-        return callback(refused as NodeJS.ErrnoException, []);
-      }
+      const refused = addresses.find(({ address }) => !this.allows(hostname, address));
+      if (refused) return callback(new OutboundAddressRefusedError(hostname, refused.address), []);
       const all = (options as { all?: boolean }).all === true;
       if (all) return callback(null, addresses);
       const first = addresses[0];
@@ -114,17 +119,6 @@ export class OutboundAddressGuard {
     });
   }
 
-  private assertAllowed(host: string, address: string): void {
-    const family = isIP(address);
-    const type: 'ipv4' | 'ipv6' = family === 6 ? 'ipv6' : 'ipv4';
-    const mapped = type === 'ipv6' ? /^::ffff:(\d+\.\d+\.\d+\.\d+)$/iu.exec(address)?.[1] : undefined;
-    const [checked, checkedType]: [string, 'ipv4' | 'ipv6'] = mapped !== undefined ? [mapped, 'ipv4'] : [address, type];
-    if (this.nonPublic.check(checked, checkedType) && !this.allowedRanges.check(checked, checkedType)) throw new OutboundAddressRefusedError(host, address);
-  }
-}
-
-function hostOf(url: string): string {
-  return new URL(url).hostname.replace(/^\[|\]$/gu, '').toLowerCase();
 }
 
 /** The answer, cut off with RemoteResponseTooLargeError past the bound (declared or streamed). */
