@@ -1,4 +1,4 @@
-import { createTenant } from '../../domain/index.js';
+import { ConflictError, createTenant } from '../../domain/index.js';
 import { hashApiKey, newApiKeySecret } from '../api-key-secrets.js';
 import type { MeshContext } from '../mesh-context.js';
 
@@ -11,9 +11,10 @@ export const DEFAULT_TENANT_ID = 'default';
  */
 export async function bootstrap(ctx: MeshContext, configuredKey: string | undefined): Promise<{ createdKey?: string }> {
   const now = ctx.clock.now();
-  if (!(await ctx.tenants.get(DEFAULT_TENANT_ID))) {
-    await ctx.tenants.create(createTenant({ id: DEFAULT_TENANT_ID, name: 'Default tenant' }, now));
-  }
+  // Created unless the store has it: asked of the store itself (a create that conflicts), not of a read that a cache may answer.
+  await ctx.tenants.create(createTenant({ id: DEFAULT_TENANT_ID, name: 'Default tenant' }, now)).catch((error: unknown) => {
+    if (!(error instanceof ConflictError)) throw error;
+  });
   if (configuredKey !== undefined) {
     const hash = hashApiKey(configuredKey);
     if (!(await ctx.apiKeys.findBySecretHash(hash))) {

@@ -184,9 +184,7 @@ describe.skipIf(redisUrl === null)('rate limits counted in Redis across instance
   });
 
   it('adds up what one key does on two instances', async () => {
-    // The two share Redis but not a database (each its embedded store), which no deployment does: warming would put
-    // A's tenants in the shared cache, where B's start would find a tenant its own store does not have.
-    const env = { AGENTMESH_REDIS_URL: redisUrl!, AGENTMESH_REDIS_PREFIX: prefix, AGENTMESH_RATE_LIMIT_PER_KEY: '6', AGENTMESH_CACHE_WARM_ON_START: 'off' };
+    const env = { AGENTMESH_REDIS_URL: redisUrl!, AGENTMESH_REDIS_PREFIX: prefix, AGENTMESH_RATE_LIMIT_PER_KEY: '6' };
     const a = await startHarness(env);
     harnesses.push(a);
     const b = await startHarness(env);
