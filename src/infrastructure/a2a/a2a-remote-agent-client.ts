@@ -25,6 +25,7 @@ interface Remote {
 }
 
 const key = (agent: Pick<RemoteAgent, 'tenantId' | 'id'>) => `${agent.tenantId}\u0000${agent.id}`;
+const policyName = (agent: Pick<RemoteAgent, 'tenantId' | 'id'>) => `a2a:${agent.tenantId}/${agent.id}`;
 
 /** A remote agent writes its own error text: the task keeps at most this much of it. */
 const MAX_REMOTE_ERROR_CHARS = 1000;
@@ -140,12 +141,15 @@ export class A2ARemoteAgentClient implements RemoteAgentClient {
 
   forget(agent: Pick<RemoteAgent, 'tenantId' | 'id'>): void {
     this.remotes.delete(key(agent));
+    const name = policyName(agent);
+    this.registry.remove(name);
+    this.registry.remove(`${name}:card`);
   }
 
   private remoteOf(agent: RemoteAgent): Remote {
     const existing = this.remotes.get(key(agent));
     if (existing && existing.url === agent.a2aUrl) return existing;
-    const name = `a2a:${agent.tenantId}/${agent.id}`;
+    const name = policyName(agent);
     const remote: Remote = {
       url: agent.a2aUrl,
       cardPolicy: DependencyPolicy.preset('forExternalApi', `${name}:card`, this.registry, { bulkhead: { maxConcurrent: 1, maxQueue: 1 } }),

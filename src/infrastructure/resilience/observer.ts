@@ -51,6 +51,12 @@ export class ResilienceRegistry {
     this.bulkheads.set(name, snapshot);
   }
 
+  /** Drops a policy's breaker and bulkhead (what they guarded is gone), so that the registry holds only live ones. */
+  remove(name: string): void {
+    this.breakers.delete(name);
+    this.bulkheads.delete(name);
+  }
+
   listen(listener: ResilienceListener): void {
     this.listeners.push(listener);
   }

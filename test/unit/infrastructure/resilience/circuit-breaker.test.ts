@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { UnavailableError, ValidationError } from '../../../../src/domain/index.js';
 import { CircuitBreaker } from '../../../../src/infrastructure/resilience/circuit-breaker.js';
+import { DependencyPolicy } from '../../../../src/infrastructure/resilience/dependency-policy.js';
 import { CircuitBreakerOpenError } from '../../../../src/infrastructure/resilience/errors.js';
 import { ResilienceRegistry, type BreakerState } from '../../../../src/infrastructure/resilience/observer.js';
 
@@ -94,5 +95,16 @@ describe('CircuitBreaker', () => {
     expect(CircuitBreaker.forMessageBroker().options.halfOpenAfterMs).toBeGreaterThan(0);
     expect(CircuitBreaker.forExternalApi({ name: 'payments' }).name).toBe('payments');
     expect(CircuitBreaker.aggressive().options.consecutiveFailures).toBeLessThan(CircuitBreaker.conservative().options.consecutiveFailures!);
+  });
+});
+
+describe('ResilienceRegistry.remove', () => {
+  it("drops a gone dependency's breaker and bulkhead, and no other's", () => {
+    const registry = new ResilienceRegistry();
+    DependencyPolicy.preset('forExternalApi', 'a2a:t/gone', registry);
+    DependencyPolicy.preset('forExternalApi', 'a2a:t/kept', registry);
+    registry.remove('a2a:t/gone');
+    expect(registry.breakerStates().map((b) => b.name)).toEqual(['a2a:t/kept']);
+    expect(registry.bulkheadStates().map((b) => b.name)).toEqual(['a2a:t/kept']);
   });
 });
