@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sha256Hex } from './sha256.js';
 
 /** Keys look like `am_<id>.<secret>`: the id is safe to log, the secret is never stored. */
 /** A new secret, for a new key or (rotation) for the key `id`. */
@@ -7,7 +8,7 @@ export function newApiKeySecret(id = randomBytes(9).toString('base64url')): { id
 }
 
 export function hashApiKey(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
+  return sha256Hex(secret);
 }
 
 /** The id part of a key, for logs, without touching the secret. */

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { canonicalJson as canonicalize } from '../../application/canonical-json.js';
+import { sha256Hex } from '../../application/sha256.js';
 import type { AuditEntry } from '../../domain/index.js';
 
 /** The hash before a chain's first entry. */
@@ -9,17 +9,19 @@ export const GENESIS_HASH = '0'.repeat(64);
 const ENTRY_DOMAIN = 'agentmesh/audit-entry/v1\n';
 const CHECKPOINT_DOMAIN = 'agentmesh/audit-checkpoint/v1\n';
 
-const text = (value: string) => JSON.stringify(value);
+/** A string with nothing JSON escapes (quote, backslash, control characters, surrogates) is its own JSON form between quotes. */
+const NEEDS_NO_ESCAPE = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/u;
+export const jsonText = (value: string) => (NEEDS_NO_ESCAPE.test(value) ? `"${value}"` : JSON.stringify(value));
 
 /** The actor's canonical form: its keys are known (agentId, keyId, role, type, in that order); anything else goes through the library. */
 function canonicalActor(actor: AuditEntry['actor']): string {
   const { agentId, keyId, role, type, ...rest } = actor;
   if (Object.keys(rest).length > 0) return canonicalize(actor)!;
   let out = '{';
-  if (agentId !== undefined) out += `"agentId":${text(agentId)},`;
-  if (keyId !== undefined) out += `"keyId":${text(keyId)},`;
-  if (role !== undefined) out += `"role":${text(role)},`;
-  return `${out}"type":${text(type)}}`;
+  if (agentId !== undefined) out += `"agentId":${jsonText(agentId)},`;
+  if (keyId !== undefined) out += `"keyId":${jsonText(keyId)},`;
+  if (role !== undefined) out += `"role":${jsonText(role)},`;
+  return `${out}"type":${jsonText(type)}}`;
 }
 
 /**
@@ -29,18 +31,18 @@ function canonicalActor(actor: AuditEntry['actor']): string {
  */
 export function canonicalEntry(entry: Omit<AuditEntry, 'hash' | 'prevHash'>): string {
   // Keys in UTF-16 code unit order: action, actor, at, details, id, personal, resourceId, resourceType, seq, sourceIp, status, subjectId, tenantId, traceId, userAgent.
-  let out = `{"action":${text(entry.action)},"actor":${canonicalActor(entry.actor)},"at":${JSON.stringify(entry.at)}`;
+  let out = `{"action":${jsonText(entry.action)},"actor":${canonicalActor(entry.actor)},"at":${JSON.stringify(entry.at)}`;
   if (entry.details !== undefined) out += `,"details":${canonicalize(entry.details)!}`;
-  out += `,"id":${text(entry.id)}`;
-  if (entry.personal !== undefined) out += `,"personal":${text(entry.personal)}`;
-  if (entry.resourceId !== undefined) out += `,"resourceId":${text(entry.resourceId)}`;
-  out += `,"resourceType":${text(entry.resourceType)},"seq":${JSON.stringify(entry.seq)}`;
-  if (entry.sourceIp !== undefined) out += `,"sourceIp":${text(entry.sourceIp)}`;
-  out += `,"status":${text(entry.status)}`;
-  if (entry.subjectId !== undefined) out += `,"subjectId":${text(entry.subjectId)}`;
-  out += `,"tenantId":${text(entry.tenantId)}`;
-  if (entry.traceId !== undefined) out += `,"traceId":${text(entry.traceId)}`;
-  if (entry.userAgent !== undefined) out += `,"userAgent":${text(entry.userAgent)}`;
+  out += `,"id":${jsonText(entry.id)}`;
+  if (entry.personal !== undefined) out += `,"personal":${jsonText(entry.personal)}`;
+  if (entry.resourceId !== undefined) out += `,"resourceId":${jsonText(entry.resourceId)}`;
+  out += `,"resourceType":${jsonText(entry.resourceType)},"seq":${JSON.stringify(entry.seq)}`;
+  if (entry.sourceIp !== undefined) out += `,"sourceIp":${jsonText(entry.sourceIp)}`;
+  out += `,"status":${jsonText(entry.status)}`;
+  if (entry.subjectId !== undefined) out += `,"subjectId":${jsonText(entry.subjectId)}`;
+  out += `,"tenantId":${jsonText(entry.tenantId)}`;
+  if (entry.traceId !== undefined) out += `,"traceId":${jsonText(entry.traceId)}`;
+  if (entry.userAgent !== undefined) out += `,"userAgent":${jsonText(entry.userAgent)}`;
   return `${out}}`;
 }
 
@@ -52,7 +54,7 @@ export function canonicalEntryReference(entry: Omit<AuditEntry, 'hash' | 'prevHa
 
 /** SHA-256 (hex) over the domain tag, the previous entry's hash and this entry's canonical form. */
 export function entryHash(prevHash: string, entry: Omit<AuditEntry, 'hash' | 'prevHash'>): string {
-  return createHash('sha256').update(ENTRY_DOMAIN).update(prevHash).update('\n').update(canonicalEntry(entry)).digest('hex');
+  return sha256Hex(`${ENTRY_DOMAIN}${prevHash}\n${canonicalEntry(entry)}`);
 }
 
 export interface CheckpointBody {

@@ -95,3 +95,22 @@ describe('audit chain canonical form', () => {
     );
   });
 });
+
+describe('audit chain string form', () => {
+  it('writes any string exactly as JSON.stringify does (RFC 8785 strings), lone surrogates and control characters included', async () => {
+    const fc = (await import('fast-check')).default;
+    const { jsonText } = await import('../../../src/infrastructure/security/audit-chain.js');
+    for (const s of ['', 'plain', 'a"b', 'a\\b', '\u0000', '\u001f', '\u007f', '\ud83d\ude00', '\ud83d', 'x\ude00', '\u2028', 'é']) expect(jsonText(s)).toBe(JSON.stringify(s));
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit: 'binary-ascii' }), fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)) })), (s) => {
+        expect(jsonText(s)).toBe(JSON.stringify(s));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('gives the same hash as every earlier build for the same entry', () => {
+    // Pinned: a change here breaks every chain already written.
+    expect(entryHash(GENESIS_HASH, entry)).toBe('6d8272898540a6935f7f73843fd8e8b757adb6f7e5e04a517b8422e7bab0c0ee');
+  });
+});

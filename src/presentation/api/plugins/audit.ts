@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { AGENT_CARD_PATH } from '@a2a-js/sdk';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditLogger } from '../../../application/audit-logger.js';
@@ -7,6 +6,7 @@ import { DEFAULT_TENANT_ID } from '../../../application/use-cases/bootstrap.js';
 import { AuditAction, AuditStatus, type AuditActor, type AuditRecord } from '../../../domain/index.js';
 import { AUDITED_ROUTES, type AuditedChange } from '../audited-routes.js';
 import { auditContext } from '../routes/audit-context.js';
+import { sha256Hex } from '../../../application/sha256.js';
 import { bearerToken } from './authenticate.js';
 import { PROBLEM_BASE } from './problem-details.js';
 
@@ -31,7 +31,7 @@ function actorOf(caller: Caller | undefined): AuditActor {
 /** The first 16 hex digits of the SHA-256 of a presented key: tells attempts with the same key apart, and reveals nothing of it. */
 function keyFingerprint(request: FastifyRequest): string | undefined {
   const token = bearerToken(request);
-  return token === undefined ? undefined : createHash('sha256').update(token).digest('hex').slice(0, 16);
+  return token === undefined ? undefined : sha256Hex(token).slice(0, 16);
 }
 
 /** A change refused for want of rights, or aimed at what the tenant cannot see (404), is a denied access. */
