@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
-import type { SqlClient, SqlExecutor } from './sql-client.js';
+import { statementText, type SqlClient, type SqlExecutor, type Statement } from './sql-client.js';
 
 /** Embedded PostgreSQL (WASM) on disk, or in memory when `dataDir` is undefined. */
 export class PgliteClient implements SqlClient {
@@ -12,8 +12,8 @@ export class PgliteClient implements SqlClient {
     return new PgliteClient(db);
   }
 
-  async query<T>(sql: string, params: unknown[] = []): Promise<{ rows: T[] }> {
-    const result = await this.db.query<T>(sql, params);
+  async query<T>(sql: Statement, params: unknown[] = []): Promise<{ rows: T[] }> {
+    const result = await this.db.query<T>(statementText(sql), params);
     return { rows: result.rows };
   }
 
@@ -24,7 +24,7 @@ export class PgliteClient implements SqlClient {
   transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     return this.db.transaction(async (tx) =>
       work({
-        query: async <R>(sql: string, params: unknown[] = []) => ({ rows: (await tx.query<R>(sql, params)).rows }),
+        query: async <R>(sql: Statement, params: unknown[] = []) => ({ rows: (await tx.query<R>(statementText(sql), params)).rows }),
         exec: async (sql: string) => {
           await tx.exec(sql);
         },

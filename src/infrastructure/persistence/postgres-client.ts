@@ -3,7 +3,10 @@ import { UnavailableError } from '../../domain/index.js';
 import { DependencyPolicy } from '../resilience/dependency-policy.js';
 import type { ResilienceRegistry } from '../resilience/observer.js';
 import { asUnavailable, isDatabaseUnreachable, neverReachedServer } from './postgres-errors.js';
-import type { SqlClient, SqlExecutor } from './sql-client.js';
+import type { SqlClient, SqlExecutor, Statement } from './sql-client.js';
+
+/** node-postgres's form of a statement: a named one is prepared once on each connection. */
+const pgQuery = (sql: Statement, values: unknown[]): pg.QueryConfig => (typeof sql === 'string' ? { text: sql, values } : { name: sql.name, text: sql.text, values });
 
 /** int8 columns hold epoch milliseconds and counters, all below 2^53: numbers, not strings. */
 const INT8_OID = 20;
@@ -67,10 +70,10 @@ export class PostgresClient implements SqlClient {
     return new PostgresClient(pool, databasePolicy(options));
   }
 
-  query<T>(sql: string, params: unknown[] = []): Promise<{ rows: T[] }> {
+  query<T>(sql: Statement, params: unknown[] = []): Promise<{ rows: T[] }> {
     return this.policy.execute(async () => {
       try {
-        const result = await this.pool.query(sql, params);
+        const result = await this.pool.query(pgQuery(sql, params));
         return { rows: result.rows as T[] };
       } catch (error) {
         throw asUnavailable(error);
@@ -103,7 +106,7 @@ export class PostgresClient implements SqlClient {
     try {
       await client.query('BEGIN');
       const result = await work({
-        query: async <R>(sql: string, params: unknown[] = []) => ({ rows: (await client.query(sql, params)).rows as R[] }),
+        query: async <R>(sql: Statement, params: unknown[] = []) => ({ rows: (await client.query(pgQuery(sql, params))).rows as R[] }),
         exec: async (sql: string) => void (await client.query(sql)),
       });
       await client.query('COMMIT');

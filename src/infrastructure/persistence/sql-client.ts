@@ -1,6 +1,21 @@
+/**
+ * A statement run often enough to keep parsed and planned: on PostgreSQL each connection prepares
+ * it once under its name (a plain statement is parsed and planned on every call); PGlite runs its text.
+ */
+export interface NamedStatement {
+  readonly name: string;
+  readonly text: string;
+}
+
+export type Statement = string | NamedStatement;
+
+export const named = (name: string, text: string): NamedStatement => ({ name, text });
+
+export const statementText = (sql: Statement): string => (typeof sql === 'string' ? sql : sql.text);
+
 /** The slice of a PostgreSQL client the stores use: PGlite and node-postgres both fit behind it. */
 export interface SqlExecutor {
-  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<{ rows: T[] }>;
+  query<T = Record<string, unknown>>(sql: Statement, params?: unknown[]): Promise<{ rows: T[] }>;
   /** Runs several statements with no parameters (migrations). */
   exec(sql: string): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import { ConcurrencyError, ConflictError, UnavailableError, type DomainEvent, type Task } from '../../domain/index.js';
-import type { SqlClient } from './sql-client.js';
+import { named, type SqlClient } from './sql-client.js';
 import { eventRow, taskRow } from './rows.js';
 
 interface PendingWrite {
@@ -31,7 +31,7 @@ export const DEFAULT_WRITE_BATCHER_OPTIONS: WriteBatcherOptions = { maxBatch: 20
  * One statement per batch: it is atomic on its own (no BEGIN/COMMIT round trips), and events are
  * appended only for the task rows that were written (a duplicate insert or a stale update writes none).
  */
-const WRITE_BATCH = `
+const WRITE_BATCH = named('task_write_batch', `
 WITH inserted AS (
   INSERT INTO tasks (tenant_id, id, capability, status, priority, agent_id, parent_id, idempotency_key, created_at, updated_at, version, input, output, doc)
   SELECT r.tenant_id, r.id, r.capability, r.status, r.priority, r.agent_id, r.parent_id, r.idempotency_key, r.created_at, r.updated_at, r.version,
@@ -57,7 +57,7 @@ WITH inserted AS (
   -- seq follows the order the events were made in (the join alone may reorder them)
   ORDER BY e.ord
 )
-SELECT tenant_id, id FROM written`;
+SELECT tenant_id, id FROM written`);
 
 export const INSERT_EVENTS = `
 INSERT INTO events (tenant_id, aggregate_type, aggregate_id, version, type, data, occurred_at, published_at)

@@ -1,6 +1,6 @@
 import type { AuditEvidence, AuditFilter, AuditStore, AuditVerifyRange, Clock, IdGenerator, Page, PageRequest, VerifyReport } from '../../application/ports.js';
 import { boundedDetails, boundedText, UnavailableError, type AuditEntry, type AuditRecord } from '../../domain/index.js';
-import { isUniqueViolation, type SqlClient, type SqlExecutor } from '../persistence/sql-client.js';
+import { isUniqueViolation, named, type SqlClient, type SqlExecutor } from '../persistence/sql-client.js';
 import { decodeCursor, encodeCursor } from '../persistence/rows.js';
 import { SqlWhere } from '../persistence/sql-page.js';
 import { entryHash, GENESIS_HASH } from './audit-chain.js';
@@ -33,11 +33,11 @@ export type AppendInTransaction = (records: readonly AuditRecord[]) => Promise<A
 
 const SEQ_CURSOR = /^\d{1,19}$/u;
 
-const LOCK_HEADS = `
+const LOCK_HEADS = named('audit_lock_heads', `
 INSERT INTO audit_heads AS h (tenant_id, seq, hash, updated_at)
 SELECT t, 0, $2, $3 FROM unnest($1::text[]) WITH ORDINALITY AS u(t, ord) ORDER BY ord
 ON CONFLICT (tenant_id) DO UPDATE SET tenant_id = h.tenant_id
-RETURNING h.tenant_id, h.seq, h.hash`;
+RETURNING h.tenant_id, h.seq, h.hash`);
 
 /** Inserts the entry rows of the JSON array in $1 into `table`. */
 export const insertEntries = (table: string) => `INSERT INTO ${table} (tenant_id, seq, id, at, actor_type, actor_key_id, actor_role, actor_agent_id, action,
@@ -49,22 +49,22 @@ FROM json_to_recordset($1::json) AS r(tenant_id text, seq bigint, id text, at bi
   details json, subject_id text, personal text, prev_hash text, hash text)`;
 
 /** A sole writer's batch: the entries, and the heads made or moved to their last ones, in one statement. */
-const APPEND_SOLE = `
+const APPEND_SOLE = named('audit_append_sole', `
 WITH appended AS (
 ${insertEntries('audit_log')}
 )
 INSERT INTO audit_heads AS h (tenant_id, seq, hash, updated_at)
 SELECT r.tenant_id, r.seq, r.hash, r.at FROM json_to_recordset($2::json) AS r(tenant_id text, seq bigint, hash text, at bigint)
-ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, updated_at = excluded.updated_at`;
+ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, updated_at = excluded.updated_at`);
 
 /** The entries, and the heads moved to their last ones, in one statement (a WITH that writes always runs to completion). */
-const APPEND = `
+const APPEND = named('audit_append', `
 WITH appended AS (
 ${insertEntries('audit_log')}
 )
 UPDATE audit_heads AS h SET seq = r.seq, hash = r.hash, updated_at = r.at
 FROM json_to_recordset($2::json) AS r(tenant_id text, seq bigint, hash text, at bigint)
-WHERE h.tenant_id = r.tenant_id`;
+WHERE h.tenant_id = r.tenant_id`);
 
 interface Pending {
   records: readonly AuditRecord[];
