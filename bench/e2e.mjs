@@ -17,6 +17,9 @@ export async function startBenchMesh(extraEnv = {}, logger = pino({ level: 'warn
     AGENTMESH_PORT: '0',
     AGENTMESH_ADMIN_KEY: BENCH_ADMIN_KEY,
     AGENTMESH_MAX_QUEUED_PER_TENANT: '1000000',
+    // Counted as in production, but high enough never to refuse: a benchmark measures the work, not the limit.
+    AGENTMESH_RATE_LIMIT_PER_KEY: '100000000',
+    AGENTMESH_RATE_LIMIT_PER_TENANT: '1000000000',
     ...extraEnv,
   });
   const running = await startMesh(config, { listen: true, logger });
