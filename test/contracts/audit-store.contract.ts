@@ -92,6 +92,18 @@ export function auditStoreContract(
       expect((await a.verify({ tenantId: 't6' })).intact).toBe(true);
     });
 
+    it('writes an entry alone (its own statement) and entries together alike: read back as written, one chain', async () => {
+      const bare: AuditRecord = { tenantId: 't6b', actor: { type: 'system' }, action: AuditAction.CONFIG_CHANGED, resourceType: 'config', status: AuditStatus.SUCCESS };
+      const rich = record('t6b', 3, { details: { nested: { list: [1, 'é', null, true] }, emoji: '\u{1F600}', quote: 'a"b\\c' }, sourceIp: '10.0.0.9', userAgent: 'ua', traceId: 'trace' });
+      const alone = [...(await a.append([bare])), ...(await a.append([rich]))];
+      const together = await a.append([bare, rich, record('t6b', 4)]);
+      expect([...alone, ...together].map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+      const back = (await a.query('t6b', {}, { limit: 10 })).items.reverse();
+      expect(back).toEqual([...alone, ...together]);
+      expect(back[0]).not.toHaveProperty('details');
+      expect((await b.verify({ tenantId: 't6b' })).chains[0]).toMatchObject({ entries: 5, headSeq: 5 });
+    });
+
     it('refuses appends past its bound with UnavailableError, and loses none it took', async () => {
       const small = new SqlAuditStore(dbs.first, systemClock, new UuidV7Generator(), { maxBatch: 10, maxPending: 20, soleWriter });
       const taken = small.append(Array.from({ length: 15 }, (_, n) => record('t7', n)));

@@ -39,32 +39,71 @@ SELECT t, 0, $2, $3 FROM unnest($1::text[]) WITH ORDINALITY AS u(t, ord) ORDER B
 ON CONFLICT (tenant_id) DO UPDATE SET tenant_id = h.tenant_id
 RETURNING h.tenant_id, h.seq, h.hash`);
 
+/** The columns of an entry row, in the order of `rowOf` and of the statements below. */
+const COLUMNS = [
+  'tenant_id', 'seq', 'id', 'at', 'actor_type', 'actor_key_id', 'actor_role', 'actor_agent_id', 'action', 'resource_type', 'resource_id',
+  'status', 'source_ip', 'user_agent', 'trace_id', 'details', 'subject_id', 'personal', 'prev_hash', 'hash',
+] as const satisfies readonly (keyof AuditRow)[];
+
+const COLUMN_TYPES: Record<(typeof COLUMNS)[number], string> = {
+  tenant_id: 'text', seq: 'bigint', id: 'text', at: 'bigint', actor_type: 'text', actor_key_id: 'text', actor_role: 'text', actor_agent_id: 'text',
+  action: 'text', resource_type: 'text', resource_id: 'text', status: 'text', source_ip: 'text', user_agent: 'text', trace_id: 'text',
+  details: 'json', subject_id: 'text', personal: 'text', prev_hash: 'text', hash: 'text',
+};
+
 /** Inserts the entry rows of the JSON array in $1 into `table`. */
-export const insertEntries = (table: string) => `INSERT INTO ${table} (tenant_id, seq, id, at, actor_type, actor_key_id, actor_role, actor_agent_id, action,
-  resource_type, resource_id, status, source_ip, user_agent, trace_id, details, subject_id, personal, prev_hash, hash)
-SELECT r.tenant_id, r.seq, r.id, r.at, r.actor_type, r.actor_key_id, r.actor_role, r.actor_agent_id, r.action, r.resource_type,
-  r.resource_id, r.status, r.source_ip, r.user_agent, r.trace_id, r.details, r.subject_id, r.personal, r.prev_hash, r.hash
-FROM json_to_recordset($1::json) AS r(tenant_id text, seq bigint, id text, at bigint, actor_type text, actor_key_id text, actor_role text,
-  actor_agent_id text, action text, resource_type text, resource_id text, status text, source_ip text, user_agent text, trace_id text,
-  details json, subject_id text, personal text, prev_hash text, hash text)`;
+export const insertEntries = (table: string) => `INSERT INTO ${table} (${COLUMNS.join(', ')})
+SELECT ${COLUMNS.map((c) => `r.${c}`).join(', ')}
+FROM json_to_recordset($1::json) AS r(${COLUMNS.map((c) => `${c} ${COLUMN_TYPES[c]}`).join(', ')})`;
+
+/** One entry as parameters $1..$20 (then the heads' time): one row needs no JSON for the database to parse, which halves its cost. */
+const INSERT_ONE = `INSERT INTO audit_log (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c, i) => `$${i + 1}::${COLUMN_TYPES[c]}`).join(', ')})`;
+const ONE_TENANT = '$1';
+const ONE_SEQ = '$2';
+const ONE_HASH = `$${COLUMNS.length}`;
+const ONE_NOW = `$${COLUMNS.length + 1}::bigint`;
+
+function paramsOfOne(entry: AuditEntry, now: number): unknown[] {
+  const row = rowOf(entry);
+  return [...COLUMNS.map((c) => (c === 'details' && row.details !== null ? JSON.stringify(row.details) : row[c])), now];
+}
 
 /** A sole writer's batch: the entries, and the heads made or moved to their last ones, in one statement. */
-const APPEND_SOLE = named('audit_append_sole', `
+const APPEND_SOLE = named(
+  'audit_append_sole',
+  `
 WITH appended AS (
 ${insertEntries('audit_log')}
 )
 INSERT INTO audit_heads AS h (tenant_id, seq, hash, updated_at)
 SELECT r.tenant_id, r.seq, r.hash, r.at FROM json_to_recordset($2::json) AS r(tenant_id text, seq bigint, hash text, at bigint)
-ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, updated_at = excluded.updated_at`);
+ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, updated_at = excluded.updated_at`,
+);
+
+const APPEND_ONE_SOLE = named(
+  'audit_append_one_sole',
+  `WITH appended AS (${INSERT_ONE})
+INSERT INTO audit_heads AS h (tenant_id, seq, hash, updated_at) VALUES (${ONE_TENANT}, ${ONE_SEQ}, ${ONE_HASH}, ${ONE_NOW})
+ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, updated_at = excluded.updated_at`,
+);
 
 /** The entries, and the heads moved to their last ones, in one statement (a WITH that writes always runs to completion). */
-const APPEND = named('audit_append', `
+const APPEND = named(
+  'audit_append',
+  `
 WITH appended AS (
 ${insertEntries('audit_log')}
 )
 UPDATE audit_heads AS h SET seq = r.seq, hash = r.hash, updated_at = r.at
 FROM json_to_recordset($2::json) AS r(tenant_id text, seq bigint, hash text, at bigint)
-WHERE h.tenant_id = r.tenant_id`);
+WHERE h.tenant_id = r.tenant_id`,
+);
+
+const APPEND_ONE = named(
+  'audit_append_one',
+  `WITH appended AS (${INSERT_ONE})
+UPDATE audit_heads SET seq = ${ONE_SEQ}, hash = ${ONE_HASH}, updated_at = ${ONE_NOW} WHERE tenant_id = ${ONE_TENANT}`,
+);
 
 interface Pending {
   records: readonly AuditRecord[];
@@ -286,7 +325,8 @@ export class SqlAuditStore implements AuditStore {
     const { rows } = await tx.query<{ tenant_id: string; seq: string | number; hash: string }>(LOCK_HEADS, [tenants, GENESIS_HASH, now]);
     const heads = new Map(rows.map((h) => [h.tenant_id, { seq: Number(h.seq), hash: h.hash }]));
     const entries = this.seal(records, heads, now);
-    await tx.query(APPEND, [JSON.stringify(entries.map(rowOf)), SqlAuditStore.headRows(heads, now)]);
+    if (entries.length === 1) await tx.query(APPEND_ONE, paramsOfOne(entries[0]!, now));
+    else await tx.query(APPEND, [JSON.stringify(entries.map(rowOf)), SqlAuditStore.headRows(heads, now)]);
     return entries;
   }
 
@@ -309,7 +349,8 @@ export class SqlAuditStore implements AuditStore {
       for (const tenant of unknown) if (!heads.has(tenant)) heads.set(tenant, { seq: 0, hash: GENESIS_HASH });
     }
     const entries = this.seal(records, heads, now);
-    await executor.query(APPEND_SOLE, [JSON.stringify(entries.map(rowOf)), SqlAuditStore.headRows(heads, now)]);
+    if (entries.length === 1) await executor.query(APPEND_ONE_SOLE, paramsOfOne(entries[0]!, now));
+    else await executor.query(APPEND_SOLE, [JSON.stringify(entries.map(rowOf)), SqlAuditStore.headRows(heads, now)]);
     for (const [tenant, head] of heads) staged.set(tenant, head);
     return entries;
   }
