@@ -65,6 +65,7 @@ await withScratchDatabase(async (url) => printAudit('PostgreSQL, many instances'
 
 const secrets = await measureSecretReads({ reads: quick ? 1000 : 3000, seconds: quick ? 2 : 5 });
 console.log("\nSecret store, embedded defaults: an agent's read of a secret for its task, against an authenticated GET of the same task, in the same run");
+line('  floor: a bare Fastify GET, p50 / p99 ms', `${f(secrets.floor.p50Ms, 2)} / ${f(secrets.floor.p99Ms, 2)}`, 'the same client: one request at a time, one kept-alive connection, from a worker thread');
 line('  baseline: GET /v1/tasks/{id}, p50 / p99 ms', `${f(secrets.baseline.p50Ms, 2)} / ${f(secrets.baseline.p99Ms, 2)}`, 'one request at a time, from a worker thread');
 line('  GET /v1/tasks/{id}/secrets/{name}, p50 / p99 ms (goal p99 < 2)', `${f(secrets.secret.p50Ms, 2)} / ${f(secrets.secret.p99Ms, 2)}`, 'lease check, decryption, the audit entry committed first');
 line("  the read's own work in process, p50 / p99 ms", `${f(secrets.ownWork.p50Ms, 2)} / ${f(secrets.ownWork.p99Ms, 2)}`, 'use case + audit commit, without HTTP');
