@@ -1,8 +1,8 @@
 import type { KeyObject } from 'node:crypto';
 import type { AuditVerifyRange, ChainReport, VerifyReport } from '../../application/ports.js';
 import type { SqlExecutor } from '../persistence/sql-client.js';
-import { checkpointMessage, entryHash, GENESIS_HASH } from './audit-chain.js';
-import { entryFromRow, type AuditRow } from './audit-rows.js';
+import { checkpointMessage, GENESIS_HASH } from './audit-chain.js';
+import { verifySegment, type SegmentReport, type SegmentRequest } from './audit-segment.js';
 import { keyIdOf, publicKeyFromPem, verifySignature } from './audit-signing.js';
 
 export interface VerifyOptions extends AuditVerifyRange {
@@ -13,7 +13,15 @@ export interface VerifyOptions extends AuditVerifyRange {
   trustedKeys?: KeyObject[];
   /** Rows read per query. */
   pageSize?: number;
+  /** Entries per segment (each is checked on its own; their joints are checked here). */
+  segmentEntries?: number;
 }
+
+/** Entries per segment. */
+const SEGMENT_ENTRIES = 10_000;
+const MAX_SEGMENTS = 1_000;
+/** Segments read and checked at once: one is hashed while the next one's rows arrive. */
+const SEGMENTS_AT_ONCE = 2;
 
 interface CheckpointRow {
   seq: number | string;
@@ -34,16 +42,16 @@ export async function verifyAuditLog(db: SqlExecutor, options: VerifyOptions = {
   const pageSize = options.pageSize ?? 20_000;
   const keys = await keysFor(db, options.trustedKeys);
   const tenants = await tenantsOf(db, options.tenantId);
-  // Two chains at a time: one is hashed while the other's page is on its way.
+  // Two chains at a time: one's segments are checked while the other's start is read.
   const chains: ChainReport[] = new Array(tenants.length);
   let next = 0;
-  const worker = async () => {
+  const lane = async () => {
     while (next < tenants.length) {
       const i = next++;
       chains[i] = await verifyChain(db, tenants[i]!, options, keys, pageSize);
     }
   };
-  await Promise.all([worker(), worker()]);
+  await Promise.all([lane(), lane()]);
   return {
     intact: chains.every((c) => c.problem === undefined),
     signaturesTrusted: options.trustedKeys !== undefined,
@@ -117,38 +125,45 @@ async function verifyChain(db: SqlExecutor, tenantId: string, options: VerifyOpt
       }
     }
   }
-  const hashes = new Map<number, string>();
-  const page = (after: number) => {
-    // By seq alone: times need not rise with seq (entries of the mesh's own carry their event's time, instances' clocks differ).
-    const rows = db.query<AuditRow>('SELECT * FROM audit_log WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3', [tenantId, after, pageSize]);
-    // Read ahead while this page is hashed; a chain that fails early leaves the next page unread.
-    rows.catch(() => {});
-    return rows;
+  // To the chain's last entry, even past its head (a head moved back is reported below).
+  const { rows: ends } = await db.query<{ seq: number | string | null }>('SELECT max(seq) AS seq FROM audit_log WHERE tenant_id = $1', [tenantId]);
+  const endSeq = Number(ends[0]?.seq ?? 0);
+  // A row far past the rest (a forged seq) must not make a segment of every empty stretch before it.
+  const size = Math.max(options.segmentEntries ?? SEGMENT_ENTRIES, Math.ceil((endSeq - prevSeq) / MAX_SEGMENTS));
+  const segments: SegmentRequest[] = [];
+  for (let fromSeq = prevSeq + 1; fromSeq <= endSeq; fromSeq += size) {
+    const toSeq = Math.min(fromSeq + size - 1, endSeq);
+    const checkpointSeqs = [...checkpoints.keys()].filter((seq) => seq >= fromSeq && seq <= toSeq);
+    segments.push({ tenantId, fromSeq, toSeq, checkpointSeqs, pageSize, ...(options.to !== undefined && { endAt: options.to }) });
+  }
+  // Segments are checked on their own, a few at once, and joined here in order: each must start
+  // right after the one before ends and link to its last hash; the first problem in seq order is
+  // the one reported.
+  const results: Array<Promise<SegmentReport>> = [];
+  const start = (i: number) => {
+    if (i >= segments.length) return;
+    results[i] = verifySegment(db, segments[i]!);
+    results[i]!.catch(() => {});
   };
-  let next = page(prevSeq);
-  let ended = false;
-  for (;;) {
-    const { rows } = await next;
-    if (rows.length === pageSize) next = page(Number(rows.at(-1)!.seq));
-    for (const row of rows) {
-      const entry = entryFromRow(row);
-      // A range ends at the first entry at or after `to`.
-      if (options.to !== undefined && entry.at >= options.to) {
-        ended = true;
-        break;
-      }
-      report.firstSeq ??= entry.seq;
-      if (entry.seq !== prevSeq + 1) return fail(report, entry.id, entry.seq, `entries ${prevSeq + 1} to ${entry.seq - 1} are missing`);
-      if (entry.prevHash !== prevHash) return fail(report, entry.id, entry.seq, 'does not link to the entry before it (prev_hash differs)');
-      // The canonical form names its fields, so the entry's own hash and prevHash are not in what it hashes.
-      if (entryHash(prevHash, entry) !== entry.hash) return fail(report, entry.id, entry.seq, 'was altered (its content does not hash to its hash)');
-      if (checkpoints.has(entry.seq)) hashes.set(entry.seq, entry.hash);
-      prevSeq = entry.seq;
-      prevHash = entry.hash;
-      report.entries++;
-      report.lastSeq = entry.seq;
+  for (let i = 0; i < SEGMENTS_AT_ONCE; i++) start(i);
+  const hashes = new Map<number, string>();
+  for (let i = 0; i < segments.length; i++) {
+    const segment = await results[i]!;
+    start(i + SEGMENTS_AT_ONCE);
+    if (segment.first) {
+      report.firstSeq ??= segment.first.seq;
+      if (segment.first.seq !== prevSeq + 1) return fail(report, segment.first.id, segment.first.seq, `entries ${prevSeq + 1} to ${segment.first.seq - 1} are missing`);
+      if (segment.first.prevHash !== prevHash) return fail(report, segment.first.id, segment.first.seq, 'does not link to the entry before it (prev_hash differs)');
     }
-    if (ended || rows.length < pageSize) break;
+    report.entries += segment.entries;
+    for (const [seq, hash] of segment.checkpointHashes) hashes.set(seq, hash);
+    if (segment.last) {
+      prevSeq = segment.last.seq;
+      prevHash = segment.last.hash;
+      report.lastSeq = prevSeq;
+    }
+    if (segment.problem) return fail(report, segment.problem.entryId, segment.problem.seq, segment.problem.reason);
+    if (segment.ended) break;
   }
   // A chain read to its end must reach its head: entries removed from the end leave the head pointing past them.
   if (options.to === undefined && head.seq > prevSeq) {
