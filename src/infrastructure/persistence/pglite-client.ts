@@ -1,6 +1,9 @@
 import { mkdirSync } from 'node:fs';
-import { PGlite } from '@electric-sql/pglite';
+import { PGlite, types } from '@electric-sql/pglite';
 import { statementText, type SqlClient, type SqlExecutor, type Statement } from './sql-client.js';
+
+/** Bytes (jsonParam) go as they are, in json's binary form; anything else as PGlite would send it. */
+const serializeJson = (value: unknown): string => (value instanceof Uint8Array ? (value as unknown as string) : typeof value === 'string' ? value : JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
 
 /** Embedded PostgreSQL (WASM) on disk, or in memory when `dataDir` is undefined. */
 export class PgliteClient implements SqlClient {
@@ -8,7 +11,7 @@ export class PgliteClient implements SqlClient {
 
   static async open(dataDir: string | undefined): Promise<PgliteClient> {
     if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
-    const db = await PGlite.create(dataDir);
+    const db = await PGlite.create(dataDir, { serializers: { [types.JSON]: serializeJson } });
     return new PgliteClient(db);
   }
 

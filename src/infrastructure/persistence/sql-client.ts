@@ -11,6 +11,14 @@ export type Statement = string | NamedStatement;
 
 export const named = (name: string, text: string): NamedStatement => ({ name, text });
 
+/**
+ * A parameter typed `json` (not `jsonb`), as its UTF-8 bytes. json's binary form is its text, so
+ * the database reads the bytes as it would the string, while the client sends them as they are:
+ * PGlite would otherwise measure and encode a long string in JavaScript, character by character
+ * (a batch's parameter is hundreds of kilobytes).
+ */
+export const jsonParam = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
+
 export const statementText = (sql: Statement): string => (typeof sql === 'string' ? sql : sql.text);
 
 /** The slice of a PostgreSQL client the stores use: PGlite and node-postgres both fit behind it. */

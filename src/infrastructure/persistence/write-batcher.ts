@@ -1,5 +1,5 @@
 import { ConcurrencyError, ConflictError, UnavailableError, type DomainEvent, type Task } from '../../domain/index.js';
-import { named, type SqlClient } from './sql-client.js';
+import { jsonParam, named, type SqlClient } from './sql-client.js';
 import { eventRow, taskRow } from './rows.js';
 
 interface PendingWrite {
@@ -188,9 +188,9 @@ export class WriteBatcher {
       });
     const events = batch.flatMap((w) => w.events.map((e) => eventRow(e, this.options.relayEvents)));
     const { rows } = await this.db.query<{ tenant_id: string; id: string }>(WRITE_BATCH, [
-      JSON.stringify(inserts),
-      JSON.stringify(updates),
-      JSON.stringify(events),
+      jsonParam(inserts),
+      jsonParam(updates),
+      jsonParam(events),
     ]);
     const ok = new Set(rows.map((r) => rowKey(r.tenant_id, r.id)));
     return batch.map((w) => {

@@ -1,6 +1,6 @@
 import type { AuditEvidence, AuditFilter, AuditStore, AuditVerifyRange, Clock, IdGenerator, Page, PageRequest, VerifyReport } from '../../application/ports.js';
 import { boundedDetails, boundedText, UnavailableError, type AuditEntry, type AuditRecord } from '../../domain/index.js';
-import { isUniqueViolation, named, type SqlClient, type SqlExecutor } from '../persistence/sql-client.js';
+import { isUniqueViolation, jsonParam, named, type SqlClient, type SqlExecutor } from '../persistence/sql-client.js';
 import { decodeCursor, encodeCursor } from '../persistence/rows.js';
 import { SqlWhere } from '../persistence/sql-page.js';
 import { entryHash, GENESIS_HASH } from './audit-chain.js';
@@ -310,8 +310,8 @@ export class SqlAuditStore implements AuditStore {
     });
   }
 
-  private static headRows(heads: Map<string, Head>, now: number): string {
-    return JSON.stringify([...heads].map(([tenant_id, h]) => ({ tenant_id, seq: h.seq, hash: h.hash, at: now })));
+  private static headRows(heads: Map<string, Head>, now: number): Buffer {
+    return jsonParam([...heads].map(([tenant_id, h]) => ({ tenant_id, seq: h.seq, hash: h.hash, at: now })));
   }
 
   /** Among many writers: lock the heads of the chains, hash on, insert and move the heads (in the caller's transaction). */
@@ -326,7 +326,7 @@ export class SqlAuditStore implements AuditStore {
     const heads = new Map(rows.map((h) => [h.tenant_id, { seq: Number(h.seq), hash: h.hash }]));
     const entries = this.seal(records, heads, now);
     if (entries.length === 1) await tx.query(APPEND_ONE, paramsOfOne(entries[0]!, now));
-    else await tx.query(APPEND, [JSON.stringify(entries.map(rowOf)), SqlAuditStore.headRows(heads, now)]);
+    else await tx.query(APPEND, [jsonParam(entries.map(rowOf)), SqlAuditStore.headRows(heads, now)]);
     return entries;
   }
 
@@ -350,7 +350,7 @@ export class SqlAuditStore implements AuditStore {
     }
     const entries = this.seal(records, heads, now);
     if (entries.length === 1) await executor.query(APPEND_ONE_SOLE, paramsOfOne(entries[0]!, now));
-    else await executor.query(APPEND_SOLE, [JSON.stringify(entries.map(rowOf)), SqlAuditStore.headRows(heads, now)]);
+    else await executor.query(APPEND_SOLE, [jsonParam(entries.map(rowOf)), SqlAuditStore.headRows(heads, now)]);
     for (const [tenant, head] of heads) staged.set(tenant, head);
     return entries;
   }
