@@ -104,8 +104,12 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * A string as it may be stored: cut to a bound at a code point (never inside a surrogate pair),
  * well-formed (a lone surrogate replaced), without NUL. PostgreSQL's json refuses both of those.
  */
+/** A NUL, or a lone surrogate (under the u flag a pair is one code point, outside the range). */
+const NEEDS_CLEANING = /[\u0000\uD800-\uDFFF]/u;
+
 export function boundedText(value: unknown, max = MAX_TEXT): string {
   let text = typeof value === 'string' ? value : String(value);
+  if (text.length <= max && !NEEDS_CLEANING.test(text)) return text;
   if (text.includes('\u0000')) text = text.replaceAll('\u0000', '');
   if (text.length > max) {
     // Back off one unit when the cut would split a surrogate pair.

@@ -113,27 +113,25 @@ interface Pending {
 
 /** The record as it may be stored: texts and details bounded, details redacted. */
 function bounded(record: AuditRecord): AuditRecord {
+  // Assigned one by one, absent fields left out: this runs for every entry.
+  const actor: AuditRecord['actor'] = { type: record.actor.type };
+  if (record.actor.keyId !== undefined) actor.keyId = boundedText(record.actor.keyId, 128);
+  if (record.actor.role !== undefined) actor.role = boundedText(record.actor.role, 32);
+  if (record.actor.agentId !== undefined) actor.agentId = boundedText(record.actor.agentId, 256);
+  const out: AuditRecord = { tenantId: record.tenantId, actor, action: record.action, resourceType: boundedText(record.resourceType, 64), status: record.status };
+  if (record.at !== undefined) out.at = record.at;
+  if (record.resourceId !== undefined) out.resourceId = boundedText(record.resourceId, 256);
+  if (record.sourceIp !== undefined) out.sourceIp = boundedText(record.sourceIp, 64);
+  if (record.userAgent !== undefined) out.userAgent = boundedText(record.userAgent, 256);
+  if (record.traceId !== undefined) out.traceId = boundedText(record.traceId, 64);
   const details = boundedDetails(record.details);
-  return {
-    tenantId: record.tenantId,
-    ...(record.at !== undefined && { at: record.at }),
-    actor: {
-      type: record.actor.type,
-      ...(record.actor.keyId !== undefined && { keyId: boundedText(record.actor.keyId, 128) }),
-      ...(record.actor.role !== undefined && { role: boundedText(record.actor.role, 32) }),
-      ...(record.actor.agentId !== undefined && { agentId: boundedText(record.actor.agentId, 256) }),
-    },
-    action: record.action,
-    resourceType: boundedText(record.resourceType, 64),
-    ...(record.resourceId !== undefined && { resourceId: boundedText(record.resourceId, 256) }),
-    status: record.status,
-    ...(record.sourceIp !== undefined && { sourceIp: boundedText(record.sourceIp, 64) }),
-    ...(record.userAgent !== undefined && { userAgent: boundedText(record.userAgent, 256) }),
-    ...(record.traceId !== undefined && { traceId: boundedText(record.traceId, 64) }),
-    ...(details !== undefined && { details }),
-    // The sealed form of the personal data (AuditLogger seals it; a record without a subject keeps none).
-    ...(record.subjectId !== undefined && record.personal !== undefined && { subjectId: boundedText(record.subjectId, 256), personal: record.personal }),
-  };
+  if (details !== undefined) out.details = details;
+  // The sealed form of the personal data (AuditLogger seals it; a record without a subject keeps none).
+  if (record.subjectId !== undefined && record.personal !== undefined) {
+    out.subjectId = boundedText(record.subjectId, 256);
+    out.personal = record.personal;
+  }
+  return out;
 }
 
 /**
@@ -302,8 +300,9 @@ export class SqlAuditStore implements AuditStore {
   private seal(records: readonly AuditRecord[], heads: Map<string, Head>, now: number): AuditEntry[] {
     return records.map((record) => {
       const head = heads.get(record.tenantId)!;
-      const unsealed = { ...record, id: this.ids.newId(), seq: head.seq + 1, at: record.at ?? now };
-      const entry: AuditEntry = { ...unsealed, prevHash: head.hash, hash: entryHash(head.hash, unsealed) };
+      const entry: AuditEntry = { ...record, id: this.ids.newId(), seq: head.seq + 1, at: record.at ?? now, prevHash: head.hash, hash: '' };
+      // The canonical form names its fields: the hash does not cover itself or prevHash.
+      entry.hash = entryHash(head.hash, entry);
       head.seq = entry.seq;
       head.hash = entry.hash;
       return entry;

@@ -25,6 +25,20 @@ describe('audit details', () => {
     expect(boundedText({ not: 'a string' } as unknown)).toBe('[object Object]');
   });
 
+  it('leaves clean text as it is and makes any other text well-formed, without NUL (property)', async () => {
+    const fc = (await import('fast-check')).default;
+    const unit = fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c));
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit: 'binary', maxLength: 40 }), fc.string({ unit, maxLength: 40 })), fc.integer({ min: 2, max: 50 }), (text, max) => {
+        const out = boundedText(text, max);
+        expect(out).not.toMatch(/[\u0000\uD800-\uDFFF]/u);
+        if (text.length <= max && !/[\u0000\uD800-\uDFFF]/u.test(text)) expect(out).toBe(text);
+        else expect(out.length).toBeLessThanOrEqual(max + 1);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('replaces details larger than the bound by a note of their size', () => {
     const big = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`field${i}`, 'x'.repeat(500)]));
     const details = boundedDetails(big)!;
