@@ -34,6 +34,7 @@ import { AlertDispatcher, DEFAULT_ALERT_OPTIONS, type AlertSink } from '../appli
 import { SyslogSink } from '../infrastructure/security/siem/syslog-sink.js';
 import { WebhookSink } from '../infrastructure/security/siem/webhook-sink.js';
 import { readFileSync } from 'node:fs';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { developmentSigningKey, loadSigningKey, SigningKeyError, type AuditSigner } from '../infrastructure/security/audit-signing.js';
 import { buildApi } from './api/server.js';
@@ -199,11 +200,15 @@ function tlsFiles(config: AgentMeshConfig): { cert: string; key: string } | unde
   };
   const cert = read(config.http.tls.certFile, 'AGENTMESH_TLS_CERT');
   const key = read(config.http.tls.keyFile, 'AGENTMESH_TLS_KEY');
+  let belong: boolean;
   try {
     createSecureContext({ cert, key });
+    // OpenSSL checks the pair only when the key types agree: an Ed25519 key with an EC certificate passes, and every handshake fails.
+    belong = new X509Certificate(cert).checkPrivateKey(createPrivateKey(key));
   } catch (error) {
     throw new StartupError(`AGENTMESH_TLS_CERT / AGENTMESH_TLS_KEY: not a certificate and its private key in PEM: ${(error as Error).message}`, { cause: error });
   }
+  if (!belong) throw new StartupError(`AGENTMESH_TLS_CERT / AGENTMESH_TLS_KEY: not a certificate and its private key in PEM: the key in ${config.http.tls.keyFile} is not the certificate's`);
   return { cert, key };
 }
 

@@ -135,6 +135,12 @@ describe('TLS', () => {
     const mismatched = await cli(['serve'], { ...env, AGENTMESH_TLS_CERT: join(scratch, 'cert.pem'), AGENTMESH_TLS_KEY: otherKey }, 15_000);
     expect(mismatched.code).toBe(1);
     expect(oneLine(mismatched.stderr)).toMatch(/^agentmesh: AGENTMESH_TLS_CERT \/ AGENTMESH_TLS_KEY: not a certificate and its private key in PEM/u);
+    // Another kind of key: OpenSSL alone lets the pair through, and every handshake would fail.
+    const ed25519Key = join(scratch, 'ed25519-key.pem');
+    execFileSync('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', ed25519Key], { stdio: 'pipe' });
+    const otherKind = await cli(['serve'], { ...env, AGENTMESH_TLS_CERT: join(scratch, 'cert.pem'), AGENTMESH_TLS_KEY: ed25519Key }, 15_000);
+    expect(otherKind.code).toBe(1);
+    expect(oneLine(otherKind.stderr)).toMatch(/^agentmesh: AGENTMESH_TLS_CERT \/ AGENTMESH_TLS_KEY: not a certificate and its private key in PEM: the key in .*ed25519-key\.pem is not the certificate's$/u);
     writeFileSync(join(scratch, 'junk.pem'), 'not pem');
   });
 });
