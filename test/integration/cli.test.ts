@@ -29,6 +29,12 @@ describe('agentmesh CLI', () => {
       expect(run.stderr).toBe('');
     });
 
+    it('warns of a misspelt AGENTMESH_ variable, naming the one it likely meant, and goes on', async () => {
+      const run = await cli(['--version'], { AGENTMESH_PROT: '9000' });
+      expect(run.code).toBe(0);
+      expect(run.stderr).toBe('agentmesh: warning: AGENTMESH_PROT is not a setting AgentMesh reads; it is ignored (did you mean AGENTMESH_PORT?)\n');
+    });
+
     it('an unknown command exits 2 with one line on stderr', async () => {
       const run = await cli(['frobnicate']);
       expect(run.code).toBe(2);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../../config.js';
+import { unknownVariableWarnings } from '../../config-variables.js';
 import { AgentMeshError } from '../../sdk/index.js';
 import { VERSION } from '../compose.js';
 import { registerAuditCommands } from './audit-commands.js';
@@ -36,6 +37,9 @@ function fail(message: string, code: number): never {
   process.stderr.write(`agentmesh: ${message}\n`);
   process.exit(code);
 }
+
+// A misspelt setting would otherwise be ignored without a word.
+for (const warning of unknownVariableWarnings(process.env)) process.stderr.write(`agentmesh: warning: ${warning}\n`);
 
 try {
   await program.parseAsync(process.argv);
