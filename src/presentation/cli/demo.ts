@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import pino from 'pino';
 import { loadConfig } from '../../config.js';
 import { Agent, AgentMeshClient, type RoutingStrategy, type Task } from '../../sdk/index.js';
@@ -37,6 +38,22 @@ function bar(done: number, total: number, width = 30): string {
 
 const pad = (s: string | number, n: number) => String(s).padStart(n);
 
+/** The in-process mesh's log, for a person: one line per warning or error, its message only (not JSON amid the demo's output). */
+const humanLog = new Writable({
+  write(chunk: Buffer, _encoding, done) {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (line === '') continue;
+      try {
+        const { level, msg } = JSON.parse(line) as { level: number; msg: string };
+        process.stderr.write(`${level >= 50 ? 'error' : 'warning'}: ${msg}\n`);
+      } catch {
+        process.stderr.write(`${line}\n`);
+      }
+    }
+    done();
+  },
+});
+
 /**
  * `agentmesh demo`: a mesh in-process on embedded defaults (a temporary data directory), agents
  * joined over HTTP with the SDK, a few thousand tasks through every strategy, a summary at the end.
@@ -46,7 +63,7 @@ export async function demo(options: DemoOptions): Promise<void> {
   const config = loadConfig({ ...process.env, AGENTMESH_DATA_DIR: dataDir, AGENTMESH_PORT: '0', AGENTMESH_ADMIN_KEY: ADMIN_KEY, AGENTMESH_RETRY_BASE_MS: '50' });
   const out = (line: string) => process.stdout.write(`${line}\n`);
   out(`AgentMesh demo: embedded PostgreSQL (PGlite) in ${dataDir}, in-memory broker`);
-  const running = await startMesh(config, { listen: true, logger: pino({ level: 'warn' }) });
+  const running = await startMesh(config, { listen: true, logger: pino({ level: 'warn' }, humanLog) });
   const url = running.url!;
   const client = new AgentMeshClient({ url, apiKey: ADMIN_KEY });
   const agents: Agent[] = [];
@@ -122,12 +139,18 @@ export async function demo(options: DemoOptions): Promise<void> {
     };
     const expected = plan.length + plan.filter((p) => p.strategy === 'broadcast').length * 3;
     let ticker: NodeJS.Timeout | undefined;
+    // A live bar on a terminal; into a pipe or a file, a plain line every two seconds.
+    const live = process.stderr.isTTY === true;
     if (options.progress) {
-      ticker = setInterval(() => {
-        const done = settledCount();
-        const rate = Math.round(done / ((Date.now() - started) / 1000));
-        process.stderr.write(`\r${bar(done, expected)} ${pad(done, 6)}/${expected} settled · ${pad(rate, 5)} tasks/s · retries ${stats.retried}   `);
-      }, 200);
+      ticker = setInterval(
+        () => {
+          const done = settledCount();
+          const rate = Math.round(done / ((Date.now() - started) / 1000));
+          const line = `${bar(done, expected)} ${pad(done, 6)}/${expected} settled · ${pad(rate, 5)} tasks/s · retries ${stats.retried}`;
+          process.stderr.write(live ? `\r${line}   ` : `${line}\n`);
+        },
+        live ? 200 : 2000,
+      );
     }
     const ids: string[] = [];
     let next = 0;
@@ -150,7 +173,7 @@ export async function demo(options: DemoOptions): Promise<void> {
     while (settledCount() < expected && Date.now() - submittedAt < 60_000) await new Promise((r) => setTimeout(r, 20));
     const elapsed = (Date.now() - started) / 1000;
     clearInterval(ticker);
-    if (options.progress) process.stderr.write(`\r${bar(1, 1)} ${pad(expected, 6)}/${expected} settled${' '.repeat(40)}\n`);
+    if (options.progress) process.stderr.write(`${live ? '\r' : ''}${bar(1, 1)} ${pad(expected, 6)}/${expected} settled${live ? ' '.repeat(40) : ''}\n`);
 
     // Read every task back for the summary.
     const tasks: Task[] = [];
