@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, linkSync, openSync, readFileSync, realpathSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, openSync, readFileSync, realpathSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -120,32 +120,40 @@ function createInPlace(file: string, text: string): boolean {
   return true;
 }
 
+/** A takeover left by a process that died in the middle of it (it takes milliseconds) is cleared after this long. */
+const TAKEOVER_STALE_MS = 10_000;
+/** How long to wait for another process's takeover of a stale lock before giving up. */
+const TAKEOVER_WAIT_MS = 2_000;
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
 /**
- * Removes the stale lock `file` if it still holds `stale`. It is first renamed aside (atomic: of
- * two processes doing this at once, one gets it); what was renamed is read back, and if another
- * process had meanwhile put its own new lock there, that lock is put back.
+ * Removes the stale lock `file` if it still holds `stale`, under a takeover file of its own
+ * (created as exclusively as the lock): of processes that find the same stale lock at once, one
+ * removes it, and no one can remove a lock that another has just made in its place. Returns false
+ * while another process's takeover is under way.
  */
-function removeStale(file: string, stale: string): void {
-  const aside = `${file}.stale.${process.pid}.${randomBytes(6).toString('hex')}`;
-  try {
-    renameSync(file, aside);
-  } catch (error) {
-    if (errorCode(error) === 'ENOENT') return;
-    throw error;
+function removeStale(file: string, stale: string, text: string): boolean {
+  const takeover = `${file}.takeover`;
+  if (!createExclusive(takeover, text)) {
+    const left = readIfThere(takeover);
+    let age = 0;
+    try {
+      age = Date.now() - statSync(takeover).mtimeMs;
+    } catch {
+      // Finished meanwhile.
+    }
+    if (left !== undefined && age > TAKEOVER_STALE_MS) removeIfOurs(takeover, left);
+    return false;
   }
   try {
-    if (readIfThere(aside) === stale) return;
-    try {
-      linkSync(aside, file);
-    } catch (error) {
-      if (errorCode(error) !== 'EEXIST') renameSync(aside, file);
-    }
+    // Under the takeover nothing else removes the lock, and nothing can be made while it is there.
+    if (readIfThere(file) === stale) unlinkSync(file);
+    return true;
   } finally {
-    try {
-      unlinkSync(aside);
-    } catch {
-      // Renamed back in place.
-    }
+    removeIfOurs(takeover, text);
   }
 }
 
@@ -153,6 +161,7 @@ function removeStale(file: string, stale: string): void {
  * An exclusive lock on an embedded (PGlite) data directory, held from open to close: PGlite has
  * one process at a time, and two on one directory can corrupt it. The lock file names the process
  * (pid, host); a lock whose process is gone, or that cannot be read, is stale and taken over.
+ * Everything here is synchronous: nothing else in this process runs between a check and its act.
  */
 export class DataDirLock {
   private released = false;
@@ -166,7 +175,8 @@ export class DataDirLock {
   static acquire(dataDir: string): DataDirLock {
     const file = join(realpathSync(dataDir), LOCK_FILE);
     const text = `${JSON.stringify({ pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), id: randomBytes(8).toString('hex') })}\n`;
-    for (let attempt = 0; attempt < 10; attempt++) {
+    const giveUpAt = Date.now() + TAKEOVER_WAIT_MS;
+    for (;;) {
       if (createExclusive(file, text)) {
         held.set(file, text);
         if (!exitHandlerInstalled) {
@@ -179,9 +189,13 @@ export class DataDirLock {
       if (seen === undefined) continue;
       const holder = parseHolder(seen);
       if (holder !== undefined && mayBeRunning(holder, file)) throw new DataDirectoryInUseError(resolve(dataDir), holder, file);
-      removeStale(file, seen);
+      if (removeStale(file, seen, text)) continue;
+      if (Date.now() > giveUpAt) {
+        throw new Error(`cannot lock the data directory ${resolve(dataDir)}: another process is taking over its stale lock (${file}.takeover); if none is, delete that file`);
+      }
+      // Another process is taking the stale lock over: its own lock will be there in a moment.
+      sleepSync(10);
     }
-    throw new Error(`cannot lock the data directory ${resolve(dataDir)}: ${file} keeps changing (other processes are opening it at the same time)`);
   }
 
   /** Removes the lock file if it is still this lock's. */

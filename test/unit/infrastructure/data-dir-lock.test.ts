@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -90,6 +90,25 @@ describe('DataDirLock', () => {
     expect(() => DataDirLock.acquire(dir)).toThrow(
       new RegExp(`^the data directory ${dir} is in use by process \\d+ on host elsewhere\\.example \\(another agentmesh serve, demo or CLI command\\), which cannot be checked from here; stop it first, or delete ${file} if it is no longer running`, 'u'),
     );
+  });
+
+  it('waits for a takeover of a stale lock under way in another process, then gives up saying which file to delete', () => {
+    writeFileSync(file, JSON.stringify({ pid: deadPid(), host: hostname() }));
+    writeFileSync(`${file}.takeover`, JSON.stringify({ pid: process.ppid, host: hostname() }));
+    const started = Date.now();
+    expect(() => DataDirLock.acquire(dir)).toThrow(`cannot lock the data directory ${dir}: another process is taking over its stale lock (${file}.takeover); if none is, delete that file`);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_900);
+    expect(existsSync(file)).toBe(true);
+  });
+
+  it('clears a takeover left long ago by a process that died in it, and takes the stale lock over', () => {
+    writeFileSync(file, JSON.stringify({ pid: deadPid(), host: hostname() }));
+    writeFileSync(`${file}.takeover`, JSON.stringify({ pid: deadPid(), host: hostname() }));
+    const longAgo = new Date(Date.now() - 60_000);
+    utimesSync(`${file}.takeover`, longAgo, longAgo);
+    acquire();
+    expect(holder().pid).toBe(process.pid);
+    expect(readdirSync(dir)).toEqual([LOCK_FILE]);
   });
 
   it('release leaves a lock file that is no longer its own', () => {
