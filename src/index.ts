@@ -11,4 +11,5 @@ export { inMemoryCache } from './infrastructure/caching/caches.js';
 export { DEFAULT_CACHE_SETTINGS, type CacheSettings } from './infrastructure/caching/tiered-cache.js';
 export { AgentMeshMetrics, type MetricsOptions } from './infrastructure/observability/metrics.js';
 export { openEmbeddedStore, type Store } from './infrastructure/persistence/embedded-store.js';
+export { DataDirectoryInUseError } from './infrastructure/persistence/data-dir-lock.js';
 export { AgentMeshClient, Agent, AgentMeshError, NonRetryableError } from './sdk/index.js';

@@ -7,8 +7,9 @@ import type { SqlClient } from '../../infrastructure/persistence/sql-client.js';
 import { UsageError } from './usage-error.js';
 
 /**
- * The mesh's database as `agentmesh serve` would open it, migrated. The embedded one must not be
- * in use by a running mesh (PGlite has one process at a time).
+ * The mesh's database as `agentmesh serve` would open it, migrated. The embedded one is locked
+ * while open: while a running mesh (or another command) holds it, this throws
+ * DataDirectoryInUseError, which names the process (PGlite has one process at a time).
  */
 export async function openDatabase(purpose: string): Promise<{ db: SqlClient; where: string; applied: number[] }> {
   const config = loadConfig();

@@ -1,0 +1,169 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DataDirectoryInUseError, LOCK_FILE } from '../../src/infrastructure/persistence/data-dir-lock.js';
+import { openEmbeddedStore } from '../../src/infrastructure/persistence/embedded-store.js';
+import { SchemaTooNewError } from '../../src/infrastructure/persistence/migrate.js';
+import { PgliteClient } from '../../src/infrastructure/persistence/pglite-client.js';
+import { cli, oneLine, ROOT } from '../support/cli-run.js';
+import { startHarness, type Harness } from '../support/mesh-harness.js';
+import { serveUntilExit, spawnServe } from '../support/serve-process.js';
+
+const inUse = (dir: string, pid: number) =>
+  `agentmesh: the data directory ${dir} is in use by process ${pid} (another agentmesh serve, demo or CLI command); stop it first, or set AGENTMESH_DATA_DIR to another directory`;
+
+describe('the lock on an embedded data directory', { timeout: 120_000 }, () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'agentmesh-dirlock-'));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+  const fresh = (name: string) => join(scratch, name);
+
+  it('PGlite: a second open of a directory is refused, naming this process; closed, it opens again', async () => {
+    const dir = fresh('reopen');
+    const db = await PgliteClient.open(dir);
+    expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8'))).toMatchObject({ pid: process.pid, host: hostname() });
+    await expect(PgliteClient.open(dir)).rejects.toThrow(DataDirectoryInUseError);
+    await expect(openEmbeddedStore(dir)).rejects.toThrow(`the data directory ${dir} is in use by process ${process.pid} (`);
+    // The refused opens changed nothing: the first still works.
+    await db.query('CREATE TABLE kept (n int)');
+    await db.close();
+    expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+    const again = await PgliteClient.open(dir);
+    expect((await again.query('SELECT count(*)::int AS n FROM kept')).rows).toEqual([{ n: 0 }]);
+    await again.close();
+    await again.close();
+  });
+
+  it('in memory, no lock: two at once', async () => {
+    const [a, b] = await Promise.all([PgliteClient.open(undefined), PgliteClient.open(undefined)]);
+    await Promise.all([a.close(), b.close()]);
+    const h = await startHarness({ AGENTMESH_DATA_DIR: ':memory:' });
+    try {
+      // The harness made a directory that :memory: leaves unused: nothing was locked in it (or anywhere here).
+      expect(existsSync(join(h.dataDir, LOCK_FILE))).toBe(false);
+      expect(existsSync(join(ROOT, LOCK_FILE))).toBe(false);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a store whose migration fails lets go of the directory', async () => {
+    const dir = fresh('too-new');
+    const db = await PgliteClient.open(dir);
+    await db.exec('CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+    await db.query("INSERT INTO schema_migrations (version, name) VALUES (9999, 'from the future')");
+    await db.close();
+    await expect(openEmbeddedStore(dir)).rejects.toThrow(SchemaTooNewError);
+    expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+    await (await PgliteClient.open(dir)).close();
+  });
+
+  describe('a mesh running on the directory', () => {
+    let h: Harness | undefined;
+    afterAll(async () => h?.close());
+
+    it('refuses a second mesh, serve, migrate, audit verify and audit report, each with one line; after it stops they run', async () => {
+      h = await startHarness();
+      const dir = h.dataDir;
+      await expect(startHarness({}, dir)).rejects.toThrow(DataDirectoryInUseError);
+      const env = { AGENTMESH_DATA_DIR: dir };
+      const from = new Date(Date.now() - 3600_000).toISOString();
+      const to = new Date(Date.now() + 3600_000).toISOString();
+      const report = ['audit', 'report', '--framework', 'soc2', '--tenant', 'default', '--from', from, '--to', to];
+      const [verify, reported, migrated, served] = await Promise.all([
+        cli(['audit', 'verify'], env, 60_000),
+        cli(report, env, 60_000),
+        cli(['migrate'], env, 60_000),
+        serveUntilExit({ ...env, AGENTMESH_LOG_LEVEL: 'silent' }, 60_000),
+      ]);
+      for (const run of [verify, reported, migrated, served]) {
+        expect(run.code, run.stderr).toBe(1);
+        expect(oneLine(run.stderr)).toBe(inUse(dir, process.pid));
+      }
+      expect(verify.stdout + reported.stdout + migrated.stdout).toBe('');
+      // The mesh went on regardless.
+      expect((await h.request('GET', '/v1/audit/verify')).body).toMatchObject({ intact: true });
+
+      await h.stop();
+      expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+      const verified = await cli(['audit', 'verify'], env, 60_000);
+      expect(verified.code, verified.stderr).toBe(0);
+      expect(verified.stdout).toMatch(/tenant default: .*: intact/u);
+      const exported = await cli(report, env, 60_000);
+      expect(exported.code, exported.stderr).toBe(0);
+      const { contentHash } = JSON.parse(exported.stdout) as { contentHash: string };
+      // The command let go of the directory as it exited.
+      expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+
+      // The export the command recorded is in the log the mesh reads when it starts again.
+      h = await startHarness({}, dir);
+      const entries = (await h.request('GET', '/v1/audit?action=AUDIT_LOG_EXPORTED')).body.items as Array<{ details: { via?: string; contentHash?: string } }>;
+      expect(entries.map((e) => e.details)).toContainEqual(expect.objectContaining({ via: 'agentmesh audit report', contentHash }));
+    });
+  });
+
+  it('agentmesh serve: a second one on the directory is refused naming the first; once the first is killed, its lock is stale and taken over', async () => {
+    const dir = fresh('served');
+    const first = await spawnServe({ AGENTMESH_DATA_DIR: dir, AGENTMESH_ADMIN_KEY: 'dirlock-admin-key-0123456789' }, 60_000);
+    try {
+      expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8')).pid).toBe(first.pid);
+      const second = await serveUntilExit({ AGENTMESH_DATA_DIR: dir, AGENTMESH_LOG_LEVEL: 'silent' }, 60_000);
+      expect(second.code).toBe(1);
+      expect(oneLine(second.stderr)).toBe(inUse(dir, first.pid));
+      const answered = await fetch(`${first.url}/health/live`);
+      expect(answered.status).toBe(200);
+    } finally {
+      first.kill('SIGKILL');
+    }
+    await first.exited;
+    // A crash leaves the lock file behind, naming a process that is gone.
+    expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8')).pid).toBe(first.pid);
+    const verified = await cli(['audit', 'verify'], { AGENTMESH_DATA_DIR: dir }, 60_000);
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+  });
+
+  it('of processes that find the same stale lock at once, exactly one takes it; it is released at exit', async () => {
+    const lockModule = fileURLToPath(new URL('../../dist/infrastructure/persistence/data-dir-lock.js', import.meta.url));
+    const script = join(scratch, 'contend.mjs');
+    writeFileSync(
+      script,
+      `const [module, dir, startAt] = process.argv.slice(2);
+const { DataDirLock } = await import(module);
+while (Date.now() < Number(startAt));
+try {
+  DataDirLock.acquire(dir);
+  console.log('won');
+  setTimeout(() => process.exit(0), 1500);
+} catch (error) {
+  console.log('refused: ' + error.message);
+}
+`,
+    );
+    const contend = (dir: string, startAt: number) =>
+      new Promise<{ pid: number; out: string }>((resolve, reject) => {
+        const child = spawn(process.execPath, [script, lockModule, dir, String(startAt)], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.on('error', reject);
+        child.on('close', () => resolve({ pid: child.pid!, out: out.trim() }));
+      });
+    const gone = spawnSync(process.execPath, ['-e', '']).pid!;
+    const stale = [JSON.stringify({ pid: gone, host: hostname() }), 'garbage', ''];
+    for (const [round, text] of stale.entries()) {
+      const dir = fresh(`contended-${round}`);
+      mkdirSync(dir);
+      writeFileSync(join(dir, LOCK_FILE), text);
+      const startAt = Date.now() + 1_000;
+      const runs = await Promise.all(Array.from({ length: 6 }, () => contend(dir, startAt)));
+      const winners = runs.filter((r) => r.out === 'won');
+      expect(winners, JSON.stringify(runs)).toHaveLength(1);
+      for (const r of runs.filter((x) => x.out !== 'won')) expect(r.out).toBe(`refused: ${inUse(dir, winners[0]!.pid).replace(/^agentmesh: /u, '')}`);
+      // The winner exited without releasing it: its exit handler did.
+      expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+      expect(existsSync(join(dir, `${LOCK_FILE}.takeover`))).toBe(false);
+    }
+  });
+});
