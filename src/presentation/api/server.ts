@@ -33,6 +33,7 @@ import { taskRoutes } from './routes/tasks.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { Problem } from './schemas.js';
 import type { TypedApp } from './typed-app.js';
+import { AJV_OPTIONS, bodyStrictValidators } from './validation.js';
 
 export interface ApiOptions {
   bodyLimitBytes: number;
@@ -84,9 +85,9 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
     // Sockets are destroyed only after registerGracefulClose has drained in-flight requests.
     forceCloseConnections: true,
     frameworkErrors,
-    // Not strictNumbers (Fastify's default): with it, ajv 8 coerces a query's "1e999" to Infinity and then skips the
-    // value's minimum and maximum, so it passes. Without it, every bounded number refuses Infinity.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false, strictNumbers: false } },
+    // Types are coerced in the querystring, path and headers (text on the wire), never in a JSON body.
+    ajv: { customOptions: { ...AJV_OPTIONS } },
+    schemaController: { compilersFactory: bodyStrictValidators() },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as TypedApp;
 
   app.addSchema(Problem);

@@ -116,6 +116,48 @@ describe('API errors', () => {
       const problem = expectProblem(await h.request('POST', '/v1/agents', { body: { id: 'no-caps', name: 'x', capabilities: [] } }), 400, 'validation');
       expect(problem.field).toBe('body.capabilities');
     });
+
+    it('takes the types of a JSON body as sent: a number, array or boolean is not made the string or integer the schema wants', async () => {
+      const cases: Array<[unknown, string, string]> = [
+        [{ capability: 5 }, 'body.capability', 'body.capability must be string'],
+        [{ capability: ['strict-x'] }, 'body.capability', 'body.capability must be string'],
+        [{ capability: true }, 'body.capability', 'body.capability must be string'],
+        [{ capability: 'strict-x', priority: true }, 'body.priority', 'body.priority must be integer'],
+        [{ capability: 'strict-x', priority: '7' }, 'body.priority', 'body.priority must be integer'],
+        [{ capability: 'strict-x', priority: [7] }, 'body.priority', 'body.priority must be integer'],
+        [{ capability: 'strict-x', priority: null }, 'body.priority', 'body.priority must be integer'],
+        [{ capability: 'strict-x', maxAttempts: '3' }, 'body.maxAttempts', 'body.maxAttempts must be integer'],
+        [{ capability: 'strict-x', routing: { strategy: ['round_robin'] } }, 'body.routing.strategy', 'body.routing.strategy must be string'],
+      ];
+      for (const [body, field, detail] of cases) {
+        const problem = expectProblem(await submit(body), 400, 'validation');
+        expect({ body, field: problem.field, detail: problem.detail }).toEqual({ body, field, detail });
+      }
+      // Refused as they are (not wrapped in an array), and recorded in the audit log as refused registrations.
+      for (const capabilities of [{ name: 'strict-x' }, 'strict-x', [null]]) {
+        const agent = expectProblem(await h.request('POST', '/v1/agents', { body: { id: 'strict-agent', name: 'x', capabilities } }), 400, 'validation');
+        expect(agent.field).toMatch(/^body\.capabilities/u);
+      }
+      const refused = expectStatus(await h.request('GET', '/v1/audit?action=AGENT_CREATED&resourceId=strict-agent'), 200).items;
+      expect(refused.map((e: { status: string; details: { httpStatus: number } }) => [e.status, e.details.httpStatus])).toEqual([['failure', 400], ['failure', 400], ['failure', 400]]);
+      const concurrency = expectProblem(await h.request('POST', '/v1/agents', { body: { id: 'strict-agent', name: 'x', capabilities: [{ name: 'strict-x' }], maxConcurrentTasks: '2' } }), 400, 'validation');
+      expect(concurrency.detail).toBe('body.maxConcurrentTasks must be integer');
+      // None of them made a task, under any spelling of the capability.
+      for (const capability of ['5', 'strict-x', 'true']) expect(expectStatus(await h.request('GET', `/v1/tasks?capability=${capability}`), 200).items).toEqual([]);
+      expectProblem(await h.request('GET', '/v1/agents/strict-agent'), 404, 'not_found');
+    });
+
+    it('still reads the querystring, path and headers, which are text on the wire, as the types their schemas give', async () => {
+      const id = await submitTask(h, { capability: 'strict-query', priority: 7 }, { headers: { 'idempotency-key': 'strict-query-1' } });
+      const page = expectStatus(await h.request('GET', '/v1/tasks?limit=10&capability=strict-query'), 200);
+      expect(page.items.map((t: { id: string; priority: number }) => [t.id, t.priority])).toEqual([[id, 7]]);
+      expect(expectStatus(await h.request('GET', `/v1/tasks/${id}?waitMs=100`), 200).id).toBe(id);
+      expect(expectStatus(await h.request('GET', '/v1/agents?limit=1'), 200).items.length).toBeLessThanOrEqual(1);
+      const again = await h.request('POST', '/v1/tasks', { body: { capability: 'strict-query', priority: 7 }, headers: { 'idempotency-key': 'strict-query-1' } });
+      expect(expectStatus(again, 200)).toMatchObject({ id, created: false });
+      const limit = expectProblem(await h.request('GET', '/v1/tasks?limit=ten'), 400, 'validation');
+      expect(limit).toMatchObject({ field: 'querystring.limit', detail: 'querystring.limit must be integer' });
+    });
   });
 
   it('415 for a body that is not JSON', async () => {
