@@ -90,6 +90,9 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
     schemaController: { compilersFactory: bodyStrictValidators() },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as TypedApp;
 
+  // Bodies are JSON: text/plain is refused like any other media type (415), not read as a string
+  // that then fails the schema with a 400.
+  app.removeContentTypeParser('text/plain');
   app.addSchema(Problem);
   await app.register(swagger, {
     openapi: {

@@ -160,11 +160,23 @@ describe('API errors', () => {
     });
   });
 
-  it('415 for a body that is not JSON', async () => {
+  it('415 for a body that is not JSON, text/plain included, JSON-looking or not', async () => {
     const form = await h.request('POST', '/v1/tasks', { rawBody: 'capability=echo', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-    expectProblem(form, 415, 'unsupported_media_type');
+    expect(expectProblem(form, 415, 'unsupported_media_type').detail).toBe('send the body as application/json');
     const xml = await h.request('POST', '/v1/tasks', { rawBody: '<task capability="echo"/>', headers: { 'content-type': 'application/xml' } });
     expectProblem(xml, 415, 'unsupported_media_type');
+    for (const contentType of ['text/plain', 'text/plain; charset=utf-8', 'TEXT/PLAIN']) {
+      const text = await h.request('POST', '/v1/tasks', { rawBody: '{"capability":"text-plain"}', headers: { 'content-type': contentType } });
+      expect(expectProblem(text, 415, 'unsupported_media_type').detail).toBe('send the body as application/json');
+    }
+    // What fetch sends a string body as when told no type.
+    const bare = await fetch(`${h.url}/v1/agents`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}` }, body: JSON.stringify({ id: 'text-agent', name: 'x', capabilities: [{ name: 'x' }] }) });
+    expect(bare.status).toBe(415);
+    expect(bare.headers.get('content-type')).toMatch(/^application\/problem\+json/u);
+    expect(expectStatus(await h.request('GET', '/v1/tasks?capability=text-plain'), 200).items).toEqual([]);
+    // JSON, with or without a charset, is still read.
+    const json = await h.request('POST', '/v1/tasks', { rawBody: '{"capability":"text-plain"}', headers: { 'content-type': 'application/json; charset=utf-8' } });
+    expectStatus(json, 202);
   });
 
   describe('403 forbidden', () => {
