@@ -10,6 +10,7 @@ import { registerGracefulClose } from './plugins/graceful-close.js';
 import { frameworkErrors, registerProblemDetails } from './plugins/problem-details.js';
 import { assertSampledRoutesExist, registerRequestLog } from './plugins/request-log.js';
 import { registerTracing } from './plugins/tracing.js';
+import { trackRouteMethods } from './plugins/route-methods.js';
 import { registerCors } from './plugins/cors.js';
 import { registerRateLimit } from './plugins/rate-limit.js';
 import type { RateLimiter } from '../../application/rate-limiter.js';
@@ -90,6 +91,8 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
     schemaController: { compilersFactory: bodyStrictValidators() },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as TypedApp;
 
+  // Before any route is added: a wrong method on a path is a 405 naming the methods it has.
+  const allowedMethods = trackRouteMethods(app);
   // Bodies are JSON: text/plain is refused like any other media type (415), not read as a string
   // that then fails the schema with a 400.
   app.removeContentTypeParser('text/plain');
@@ -119,7 +122,7 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
   await registerCors(app, options.corsOrigins ?? []);
 
   registerTracing(app);
-  registerProblemDetails(app);
+  registerProblemDetails(app, allowedMethods);
   if (options.logger) registerRequestLog(app, { bodySampleRate: options.logBodySampleRate ?? 0, ...(options.logRouteSampleRates && { routeSampleRates: options.logRouteSampleRates }) });
   const gracefulClose = registerGracefulClose(app);
   app.addHook('preClose', async () => mesh.ctx.waiters.releaseAll());

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey, createTenant, expectProblem, expectStatus, registerAgent, submitTask, waitForTaskStatus } from '../../support/api-helpers.js';
 import { ADMIN_KEY, startHarness, type Harness } from '../../support/mesh-harness.js';
 
-/** The error contract of the API: 401, 400, 403, 404, 409, 413, 415, 429, each as problem+json. */
+/** The error contract of the API: 401, 400, 403, 404, 405, 409, 413, 415, 429, each as problem+json. */
 describe('API errors', () => {
   let h: Harness;
   beforeAll(async () => {
@@ -177,6 +177,43 @@ describe('API errors', () => {
     // JSON, with or without a charset, is still read.
     const json = await h.request('POST', '/v1/tasks', { rawBody: '{"capability":"text-plain"}', headers: { 'content-type': 'application/json; charset=utf-8' } });
     expectStatus(json, 202);
+  });
+
+  describe('405 method not allowed', () => {
+    it('answers a method a path has no route for with 405 and Allow, listing the methods it has', async () => {
+      const cases: Array<[string, string, string]> = [
+        ['PUT', '/v1/tasks', 'GET, HEAD, POST'],
+        ['DELETE', '/v1/tasks', 'GET, HEAD, POST'],
+        ['PATCH', '/v1/tasks/some-id', 'GET, HEAD'],
+        ['GET', '/v1/tenant-keys/destroy', 'POST'],
+        ['GET', '/v1/tasks/some-id/complete', 'POST'],
+        ['POST', '/v1/agents/some-agent', 'DELETE, GET, HEAD'],
+        ['POST', '/v1/secrets/some-secret', 'DELETE, GET, HEAD, PUT'],
+        ['DELETE', '/v1/audit/retention', 'GET, HEAD, PUT'],
+        ['GET', '/v1/a2a', 'POST'],
+      ];
+      for (const [method, path, allow] of cases) {
+        const res = await h.request(method, `${path}?limit=5`);
+        const problem = expectProblem(res, 405, 'method_not_allowed');
+        expect({ method, path, allow: res.headers.get('allow') }).toEqual({ method, path, allow });
+        expect(problem.title).toBe('Method Not Allowed');
+        expect(problem.detail).toBe(`${method} is not allowed on ${path}; it allows ${allow}`);
+        expect(problem.instance).toBe(`${path}?limit=5`);
+      }
+      // Outside /v1, without a key.
+      const health = await h.request('POST', '/health/live', { key: null });
+      expectProblem(health, 405, 'method_not_allowed');
+      expect(health.headers.get('allow')).toBe('GET, HEAD');
+    });
+
+    it('still checks the key first under /v1, and leaves unknown paths a 404', async () => {
+      expectProblem(await h.request('PUT', '/v1/tasks', { key: null }), 401, 'unauthorized');
+      for (const [method, path] of [['PUT', '/v1/widgets'], ['POST', '/v1/tasks/some-id/explode'], ['DELETE', '/nowhere']] as const) {
+        const res = await h.request(method, path, path.startsWith('/v1/') ? {} : { key: null });
+        expectProblem(res, 404, 'route_not_found');
+        expect(res.headers.get('allow')).toBeNull();
+      }
+    });
   });
 
   describe('403 forbidden', () => {
