@@ -1,6 +1,7 @@
 import { AgentMeshClient } from './client.js';
 import { AgentMeshError, NonRetryableError } from './errors.js';
 import { Backoff, isAbort, RETRY_DEFAULTS, retryAfterOf, sleep, type RetryOptions } from './retry.js';
+import { pathSegment } from './path.js';
 import { readEvents } from './sse.js';
 import type { DeliveredTask } from './types.js';
 import { startWorkSpan } from './work-span.js';
@@ -236,7 +237,7 @@ export class Agent {
       let openedAt: number | undefined;
       let retryAfterMs: number | undefined;
       try {
-        const response = await this.client.http.raw('GET', `/v1/agents/${encodeURIComponent(this.id)}/stream`, {
+        const response = await this.client.http.raw('GET', `/v1/agents/${pathSegment(this.id)}/stream`, {
           signal: connection.signal,
           headers: { accept: 'text/event-stream' },
           retry: false,

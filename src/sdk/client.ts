@@ -1,5 +1,6 @@
 import { Coalescer, type BatchItemReply } from './coalescer.js';
 import { Http, type HttpOptions } from './http.js';
+import { pathSegment } from './path.js';
 import type { Safety } from './retry.js';
 import { TERMINAL, type AgentInfo, type DeliveredTask, type Page, type RegisterAgentRequest, type SecretInfo, type SubmitOptions, type Task, type TaskStatus } from './types.js';
 
@@ -130,8 +131,8 @@ export class AgentMeshClient {
     const headers = trace && { headers: trace };
     const task =
       s.outcome === 'completed'
-        ? await this.http.json<Task>('POST', `/v1/tasks/${encodeURIComponent(s.taskId)}/complete`, { body: { agentId: s.agentId, output: s.output }, ...headers, retry: false, ...(signal && { signal }) })
-        : await this.http.json<Task>('POST', `/v1/tasks/${encodeURIComponent(s.taskId)}/fail`, {
+        ? await this.http.json<Task>('POST', `/v1/tasks/${pathSegment(s.taskId)}/complete`, { body: { agentId: s.agentId, output: s.output }, ...headers, retry: false, ...(signal && { signal }) })
+        : await this.http.json<Task>('POST', `/v1/tasks/${pathSegment(s.taskId)}/fail`, {
             body: { agentId: s.agentId, error: s.error, retryable: s.retryable },
             ...headers,
             retry: false,
@@ -141,7 +142,7 @@ export class AgentMeshClient {
   }
 
   get<Output = unknown>(id: string, options: { waitMs?: number; signal?: AbortSignal } = {}): Promise<Task<Output>> {
-    return this.http.json('GET', `/v1/tasks/${encodeURIComponent(id)}`, {
+    return this.http.json('GET', `/v1/tasks/${pathSegment(id)}`, {
       query: { waitMs: options.waitMs },
       ...(options.signal && { signal: options.signal }),
       // The server's wait is not the server being slow.
@@ -172,7 +173,7 @@ export class AgentMeshClient {
 
   /** Idempotent: canceling a canceled task answers it again. */
   cancel(id: string): Promise<Task> {
-    return this.http.json('POST', `/v1/tasks/${encodeURIComponent(id)}/cancel`, { retry: 'idempotent' });
+    return this.http.json('POST', `/v1/tasks/${pathSegment(id)}/cancel`, { retry: 'idempotent' });
   }
 
   deadLetters(options: { capability?: string; limit?: number; cursor?: string } = {}): Promise<Page<Task>> {
@@ -181,7 +182,7 @@ export class AgentMeshClient {
 
   /** Not idempotent (a repeat is a `409`): retried only when surely not applied. */
   requeue(id: string): Promise<Task> {
-    return this.http.json('POST', `/v1/dead-letters/${encodeURIComponent(id)}/requeue`);
+    return this.http.json('POST', `/v1/dead-letters/${pathSegment(id)}/requeue`);
   }
 
   /** Not idempotent (a repeat of a registration that took effect is a `409`, or a second agent): retried only when surely not applied. */
@@ -190,7 +191,7 @@ export class AgentMeshClient {
   }
 
   getAgent(id: string): Promise<AgentInfo> {
-    return this.http.json('GET', `/v1/agents/${encodeURIComponent(id)}`);
+    return this.http.json('GET', `/v1/agents/${pathSegment(id)}`);
   }
 
   listAgents(filter: { capability?: string; status?: string; limit?: number; cursor?: string } = {}): Promise<Page<AgentInfo>> {
@@ -199,19 +200,19 @@ export class AgentMeshClient {
 
   /** `retry: false`: one try (the Agent's timer does so: the next heartbeat is the retry). */
   heartbeat(agentId: string, options: CallOptions & { retry?: false } = {}): Promise<AgentInfo> {
-    return this.http.json('POST', `/v1/agents/${encodeURIComponent(agentId)}/heartbeat`, { retry: options.retry ?? 'idempotent', ...(options.signal && { signal: options.signal }) });
+    return this.http.json('POST', `/v1/agents/${pathSegment(agentId)}/heartbeat`, { retry: options.retry ?? 'idempotent', ...(options.signal && { signal: options.signal }) });
   }
 
   pauseAgent(agentId: string): Promise<AgentInfo> {
-    return this.http.json('POST', `/v1/agents/${encodeURIComponent(agentId)}/pause`, { retry: 'idempotent' });
+    return this.http.json('POST', `/v1/agents/${pathSegment(agentId)}/pause`, { retry: 'idempotent' });
   }
 
   resumeAgent(agentId: string): Promise<AgentInfo> {
-    return this.http.json('POST', `/v1/agents/${encodeURIComponent(agentId)}/resume`, { retry: 'idempotent' });
+    return this.http.json('POST', `/v1/agents/${pathSegment(agentId)}/resume`, { retry: 'idempotent' });
   }
 
   terminateAgent(agentId: string): Promise<AgentInfo> {
-    return this.http.json('DELETE', `/v1/agents/${encodeURIComponent(agentId)}`);
+    return this.http.json('DELETE', `/v1/agents/${pathSegment(agentId)}`);
   }
 
   /**
@@ -219,7 +220,7 @@ export class AgentMeshClient {
    * one try (the Agent's poll loop has its own backoff).
    */
   nextTask(agentId: string, waitMs: number, signal?: AbortSignal, options: { retry?: false } = {}): Promise<DeliveredTask | undefined> {
-    return this.http.json('GET', `/v1/agents/${encodeURIComponent(agentId)}/tasks/next`, {
+    return this.http.json('GET', `/v1/agents/${pathSegment(agentId)}/tasks/next`, {
       query: { waitMs },
       ...(signal && { signal }),
       ...(options.retry === false && { retry: false }),
@@ -232,12 +233,12 @@ export class AgentMeshClient {
    * completion by the same agent with the same output is answered with the completed task).
    */
   complete(taskId: string, agentId: string, output: unknown, trace?: { traceparent: string; tracestate?: string }): Promise<Task> {
-    return this.http.json('POST', `/v1/tasks/${encodeURIComponent(taskId)}/complete`, { body: { agentId, output }, ...(trace && { headers: trace }), ...this.settleRetry('idempotent') });
+    return this.http.json('POST', `/v1/tasks/${pathSegment(taskId)}/complete`, { body: { agentId, output }, ...(trace && { headers: trace }), ...this.settleRetry('idempotent') });
   }
 
   /** A non-retryable failure is retried like a completion; a retryable one only when it surely was not applied. */
   fail(taskId: string, agentId: string, error: { message: string; code?: string }, retryable = true, trace?: { traceparent: string; tracestate?: string }): Promise<Task> {
-    return this.http.json('POST', `/v1/tasks/${encodeURIComponent(taskId)}/fail`, {
+    return this.http.json('POST', `/v1/tasks/${pathSegment(taskId)}/fail`, {
       body: { agentId, error, retryable },
       ...(trace && { headers: trace }),
       ...this.settleRetry(retryable ? 'unsafe' : 'idempotent'),
@@ -246,7 +247,7 @@ export class AgentMeshClient {
 
   /** Idempotent: the lease is set to now + leaseMs. */
   extendLease(taskId: string, agentId: string, leaseMs: number, options: CallOptions = {}): Promise<Task> {
-    return this.http.json('POST', `/v1/tasks/${encodeURIComponent(taskId)}/extend`, { body: { agentId, leaseMs }, retry: 'idempotent', ...(options.signal && { signal: options.signal }) });
+    return this.http.json('POST', `/v1/tasks/${pathSegment(taskId)}/extend`, { body: { agentId, leaseMs }, retry: 'idempotent', ...(options.signal && { signal: options.signal }) });
   }
 
   private settleRetry(safety: Safety): { retry: Safety; maxAttempts?: number } {
@@ -256,16 +257,16 @@ export class AgentMeshClient {
 
   /** Creates a secret or gives it a new version (and replaces its policy); the value is never shown again. */
   putSecret(name: string, value: string, policy: { capabilities: string[] }, description?: string): Promise<SecretInfo> {
-    return this.http.json('PUT', `/v1/secrets/${encodeURIComponent(name)}`, { body: { value, policy, ...(description !== undefined && { description }) } });
+    return this.http.json('PUT', `/v1/secrets/${pathSegment(name)}`, { body: { value, policy, ...(description !== undefined && { description }) } });
   }
 
   /** A new version; without a value the mesh makes one and returns it (once) in `value`. */
   rotateSecret(name: string, value?: string): Promise<SecretInfo & { value?: string }> {
-    return this.http.json('POST', `/v1/secrets/${encodeURIComponent(name)}/rotate`, { body: value !== undefined ? { value } : {} });
+    return this.http.json('POST', `/v1/secrets/${pathSegment(name)}/rotate`, { body: value !== undefined ? { value } : {} });
   }
 
   getSecret(name: string): Promise<SecretInfo> {
-    return this.http.json('GET', `/v1/secrets/${encodeURIComponent(name)}`);
+    return this.http.json('GET', `/v1/secrets/${pathSegment(name)}`);
   }
 
   listSecrets(options: { limit?: number; cursor?: string } = {}): Promise<Page<SecretInfo>> {
@@ -273,7 +274,7 @@ export class AgentMeshClient {
   }
 
   async deleteSecret(name: string): Promise<void> {
-    await this.http.json('DELETE', `/v1/secrets/${encodeURIComponent(name)}`);
+    await this.http.json('DELETE', `/v1/secrets/${pathSegment(name)}`);
   }
 
   /** Crypto-shredding: no secret written so far can be read again. `confirm` repeats the tenant's id. */
@@ -283,7 +284,7 @@ export class AgentMeshClient {
 
   /** A secret's value for a task the calling agent holds (the agent key of the agent it is assigned to). */
   taskSecret(taskId: string, name: string): Promise<{ name: string; version: number; value: string }> {
-    return this.http.json('GET', `/v1/tasks/${encodeURIComponent(taskId)}/secrets/${encodeURIComponent(name)}`);
+    return this.http.json('GET', `/v1/tasks/${pathSegment(taskId)}/secrets/${pathSegment(name)}`);
   }
 }
 

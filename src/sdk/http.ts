@@ -1,4 +1,5 @@
 import { errorFromProblem, parseRetryAfter, type AgentMeshError } from './errors.js';
+import { dotSegmentRefusal } from './path.js';
 import { Retrier, retrySettings, type RetryOptions, type Safety } from './retry.js';
 
 export interface HttpOptions {
@@ -88,6 +89,9 @@ export class Http {
   }
 
   private send<T>(method: string, path: string, options: RequestOptions, read: (response: Response) => Promise<T>, timeBody: boolean): Promise<T> {
+    // A '.' or '..' segment would take the request to another path (`/v1/tasks/../cancel` is `/v1/cancel`): not sent.
+    const refusal = dotSegmentRefusal(path);
+    if (refusal) return Promise.reject(refusal);
     // Serialized once, before any try: a body that cannot be serialized is the caller's error, not retried.
     const body = options.bodyJson ?? (options.body !== undefined ? JSON.stringify(options.body) : undefined);
     const headers: Record<string, string> = { authorization: this.authorization, ...options.headers };

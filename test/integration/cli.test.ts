@@ -1,5 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, startHarness, type Harness } from '../support/mesh-harness.js';
@@ -56,6 +57,52 @@ describe('agentmesh CLI', () => {
       expect(run.code).toBe(2);
       expect(oneLine(run.stderr)).toMatch(message);
       expect(run.stdout).toBe('');
+    });
+
+    describe('an empty capability, id, filter, cursor, key, tenant or file', () => {
+      // Where the client commands are pointed: anything sent would be counted here.
+      let server: Server;
+      let url: string;
+      let received: string[] = [];
+      beforeAll(async () => {
+        server = createHttpServer((req, res) => {
+          received.push(`${req.method} ${req.url}`);
+          res.writeHead(500).end();
+        });
+        await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+        url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      });
+      afterAll(async () => new Promise((r) => server?.close(r)));
+
+      const period = ['--framework', 'soc2', '--from', '2026-01-01', '--to', '2026-02-01'];
+      it.each([
+        [['tasks', 'submit', ''], 'agentmesh: the capability must not be empty'],
+        [['tasks', 'submit', '  '], "agentmesh: the capability must not be empty or blank, got '  '"],
+        [['tasks', 'submit', '', '--wait'], 'agentmesh: the capability must not be empty'],
+        [['tasks', 'submit', 'x', '--strategy', 'affinity', '--affinity-key', ''], 'agentmesh: --affinity-key must not be empty'],
+        [['tasks', 'get', ''], 'agentmesh: the task id must not be empty'],
+        [['agents', 'list', '--capability', ''], 'agentmesh: --capability must not be empty'],
+        [['agents', 'list', '--cursor', ''], 'agentmesh: --cursor must not be empty'],
+        [['audit', 'verify', '--tenant', ''], 'agentmesh: --tenant must not be empty'],
+        [['audit', 'report', ...period, '--tenant', ''], 'agentmesh: --tenant must not be empty'],
+        [['audit', 'report', ...period, '--tenant', 'default', '--out', ''], 'agentmesh: --out must not be empty'],
+      ])('%j: a usage error (one line, exit 2), nothing sent', async (args, message) => {
+        received = [];
+        const client = args[0] !== 'audit' ? ['--api-key', 'unused-key-0123456789', '--url', url] : [];
+        const run = await cli([...args, ...client], { AGENTMESH_DATA_DIR: '/nonexistent/agentmesh-data' });
+        expect(run.code, run.stderr).toBe(2);
+        expect(oneLine(run.stderr)).toBe(message);
+        expect(run.stdout).toBe('');
+        expect(received).toEqual([]);
+      });
+
+      it('an empty API key is said as a missing one', async () => {
+        received = [];
+        const run = await cli(['tasks', 'submit', 'x', '--api-key', '', '--url', url]);
+        expect(run.code).toBe(2);
+        expect(oneLine(run.stderr)).toMatch(/^agentmesh: an API key is required/u);
+        expect(received).toEqual([]);
+      });
     });
 
     it('demo --tasks 5 exits 2 with a one-line message', async () => {

@@ -60,6 +60,8 @@ function secretChange(action: (reply: Result) => AuditAction, details: (request:
 /** A task completed at submit from the skill result cache is recorded as such. */
 const cachedResult = (reply: unknown) => ((reply as { cached?: unknown } | undefined)?.cached === true ? { cached: true } : {});
 const bodyId = (request: FastifyRequest) => text((request.body as Body)?.id);
+/** The names of an agent's capabilities, from a body that may have failed validation (capabilities an object, a string, a list of nulls...). */
+const capabilityNames = (capabilities: unknown) => (Array.isArray(capabilities) ? capabilities.map((c: unknown) => text((c as { name?: unknown } | null)?.name)) : undefined);
 const createdId = (_request: FastifyRequest, reply: Result) => text(reply.body?.id);
 
 /** Per item of a batch: results[i] answers items[i]. */
@@ -96,7 +98,7 @@ export const AUDITED_ROUTES: Record<string, (request: FastifyRequest, reply: Res
   'DELETE /v1/api-keys/:id': one(AuditAction.API_KEY_REVOKED, 'api_key', param),
   'PATCH /v1/api-keys/:id': one(AuditAction.CONFIG_CHANGED, 'api_key', param, (r) => ({ rateLimitPerMinute: (r.body as { rateLimitPerMinute?: unknown } | undefined)?.rateLimitPerMinute })),
   'POST /v1/api-keys/:id/rotate': one(AuditAction.API_KEY_ROTATED, 'api_key', param),
-  'POST /v1/agents': one(AuditAction.AGENT_CREATED, 'agent', (r, reply) => bodyId(r) ?? createdId(r, reply), (r) => ({ capabilities: ((r.body as Body)?.capabilities as Array<{ name: string }> | undefined)?.map((c) => c.name) })),
+  'POST /v1/agents': one(AuditAction.AGENT_CREATED, 'agent', (r, reply) => bodyId(r) ?? createdId(r, reply), (r) => ({ capabilities: capabilityNames((r.body as Body)?.capabilities) })),
   'POST /v1/agents/:id/pause': one(AuditAction.AGENT_UPDATED, 'agent', param, () => ({ change: 'pause' })),
   'POST /v1/agents/:id/resume': one(AuditAction.AGENT_UPDATED, 'agent', param, () => ({ change: 'resume' })),
   'DELETE /v1/agents/:id': one(AuditAction.AGENT_TERMINATED, 'agent', param),

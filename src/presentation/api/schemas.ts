@@ -27,6 +27,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   409: 'Conflict with the current state (lease not held, duplicate id, already settled)',
   410: 'It existed and can never be read again (a secret sealed under a destroyed tenant key)',
   413: 'Body, input or output over its size limit',
+  415: 'The body is not sent as JSON: its Content-Type is not one the operation reads',
   429: "The key's or the tenant's requests per minute, a tenant quota or a queue bound is reached (Retry-After when waiting helps)",
   503: 'A bounded queue is full or a dependency is down; retry after Retry-After',
 };

@@ -10,6 +10,7 @@ import { registerGracefulClose } from './plugins/graceful-close.js';
 import { frameworkErrors, registerProblemDetails } from './plugins/problem-details.js';
 import { assertSampledRoutesExist, registerRequestLog } from './plugins/request-log.js';
 import { registerTracing } from './plugins/tracing.js';
+import { trackRouteMethods } from './plugins/route-methods.js';
 import { registerCors } from './plugins/cors.js';
 import { registerRateLimit } from './plugins/rate-limit.js';
 import type { RateLimiter } from '../../application/rate-limiter.js';
@@ -33,6 +34,7 @@ import { taskRoutes } from './routes/tasks.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { Problem } from './schemas.js';
 import type { TypedApp } from './typed-app.js';
+import { AJV_OPTIONS, bodyStrictValidators } from './validation.js';
 
 export interface ApiOptions {
   bodyLimitBytes: number;
@@ -84,11 +86,16 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
     // Sockets are destroyed only after registerGracefulClose has drained in-flight requests.
     forceCloseConnections: true,
     frameworkErrors,
-    // Not strictNumbers (Fastify's default): with it, ajv 8 coerces a query's "1e999" to Infinity and then skips the
-    // value's minimum and maximum, so it passes. Without it, every bounded number refuses Infinity.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false, strictNumbers: false } },
+    // Types are coerced in the querystring, path and headers (text on the wire), never in a JSON body.
+    ajv: { customOptions: { ...AJV_OPTIONS } },
+    schemaController: { compilersFactory: bodyStrictValidators() },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as TypedApp;
 
+  // Before any route is added: a wrong method on a path is a 405 naming the methods it has.
+  const allowedMethods = trackRouteMethods(app);
+  // Bodies are JSON: text/plain is refused like any other media type (415), not read as a string
+  // that then fails the schema with a 400.
+  app.removeContentTypeParser('text/plain');
   app.addSchema(Problem);
   await app.register(swagger, {
     openapi: {
@@ -115,7 +122,7 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
   await registerCors(app, options.corsOrigins ?? []);
 
   registerTracing(app);
-  registerProblemDetails(app);
+  registerProblemDetails(app, allowedMethods);
   if (options.logger) registerRequestLog(app, { bodySampleRate: options.logBodySampleRate ?? 0, ...(options.logRouteSampleRates && { routeSampleRates: options.logRouteSampleRates }) });
   const gracefulClose = registerGracefulClose(app);
   app.addHook('preClose', async () => mesh.ctx.waiters.releaseAll());

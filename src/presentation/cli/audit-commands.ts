@@ -14,7 +14,7 @@ import { systemClock } from '../../infrastructure/system/system-clock.js';
 import { UuidV7Generator } from '../../infrastructure/system/uuid-v7.js';
 import { renderComplianceHtml } from '../reports/compliance-html.js';
 import { openDatabase } from './database.js';
-import { UsageError } from './usage-error.js';
+import { nonEmpty, UsageError } from './usage-error.js';
 
 interface VerifyFlags {
   tenant?: string;
@@ -85,11 +85,11 @@ export function registerAuditCommands(program: Command): void {
     .command('report')
     .description("a compliance report of a tenant's audit log for a period, read from the database (recorded in the log as AUDIT_LOG_EXPORTED)")
     .requiredOption('--framework <name>', `one of ${FRAMEWORKS.join(', ')}`, oneOf('--framework', FRAMEWORKS))
-    .requiredOption('--tenant <id>', 'the tenant')
+    .requiredOption('--tenant <id>', 'the tenant', nonEmpty('--tenant'))
     .requiredOption('--from <time>', 'start of the period (ISO 8601, inclusive)', parseTime('--from'))
     .requiredOption('--to <time>', 'end of the period (ISO 8601, exclusive)', parseTime('--to'))
     .option('--format <format>', 'json, html, or pdf (printed by Chromium)', oneOf('--format', ['json', 'html', 'pdf'] as const), 'json')
-    .option('--out <file>', 'write the report here instead of standard output (required for pdf)')
+    .option('--out <file>', 'write the report here instead of standard output (required for pdf)', nonEmpty('--out'))
     .option('--public-key <file>', 'a trusted Ed25519 public key (PEM) to check the checkpoints with; repeatable', collect, [])
     .action(async (flags: ReportFlags) => {
       const from = Date.parse(flags.from);
@@ -132,7 +132,7 @@ export function registerAuditCommands(program: Command): void {
   audit
     .command('verify')
     .description('recompute the hash chains and checkpoint signatures; exit 0 when intact, 1 with the first bad entry')
-    .option('--tenant <id>', 'only this tenant\'s chain')
+    .option('--tenant <id>', 'only this tenant\'s chain', nonEmpty('--tenant'))
     .option('--from <time>', 'from this time (ISO 8601), anchored on the entry before it', parseTime('--from'))
     .option('--to <time>', 'up to this time (ISO 8601, exclusive)', parseTime('--to'))
     .option('--public-key <file>', 'a trusted Ed25519 public key (PEM) that signs checkpoints; repeatable', collect, [])

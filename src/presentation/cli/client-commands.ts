@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { AGENT_STATUSES, ROUTING_STRATEGIES, TERMINAL_STATUSES } from '../../domain/index.js';
 import { AgentMeshClient } from '../../sdk/index.js';
-import { UsageError } from './usage-error.js';
+import { nonEmpty, UsageError } from './usage-error.js';
 
 interface ClientFlags {
   url?: string;
@@ -63,10 +63,10 @@ function withClientFlags(command: Command): Command {
 export function registerClientCommands(program: Command): void {
   const agents = program.command('agents').description('inspect agents');
   withClientFlags(agents.command('list').description("list the tenant's agents"))
-    .option('--capability <name>', 'only agents with this capability')
+    .option('--capability <name>', 'only agents with this capability', nonEmpty('--capability'))
     .option('--status <status>', `only agents in this status (${AGENT_STATUSES.join(', ')})`, oneOf('--status', AGENT_STATUSES))
     .option('--limit <n>', 'page size (1-500)', parseInteger('--limit', 1, 500), 50)
-    .option('--cursor <cursor>', 'nextCursor of the previous page')
+    .option('--cursor <cursor>', 'nextCursor of the previous page', nonEmpty('--cursor'))
     .action(async (flags: ClientFlags & { capability?: string; status?: string; limit: number; cursor?: string }) => {
       const page = await clientFrom(flags).listAgents({
         limit: flags.limit,
@@ -78,11 +78,11 @@ export function registerClientCommands(program: Command): void {
     });
 
   const tasks = program.command('tasks').description('submit and inspect tasks');
-  withClientFlags(tasks.command('submit').description('submit a task').argument('<capability>', 'capability that must handle it'))
+  withClientFlags(tasks.command('submit').description('submit a task').argument('<capability>', 'capability that must handle it', nonEmpty('the capability')))
     .option('--input <json>', 'task input as JSON', parseJson, null)
     .option('--priority <n>', 'priority 0-9', parseInteger('--priority', 0, 9))
     .option('--strategy <name>', `routing strategy (${ROUTING_STRATEGIES.join(', ')})`, oneOf('--strategy', ROUTING_STRATEGIES))
-    .option('--affinity-key <key>', 'key for the affinity strategy')
+    .option('--affinity-key <key>', 'key for the affinity strategy', nonEmpty('--affinity-key'))
     .option('--max-attempts <n>', 'attempts before dead letter', parseInteger('--max-attempts', 1, 100))
     .option('--wait', 'wait for the result and print the settled task')
     .option('--timeout <ms>', 'with --wait: give up after this long (default 60000), print the task as it stands and exit 1', parseInteger('--timeout', 1, 3_600_000))
@@ -109,7 +109,7 @@ export function registerClientCommands(program: Command): void {
       }
     });
 
-  withClientFlags(tasks.command('get').description('show a task').argument('<id>', 'task id'))
+  withClientFlags(tasks.command('get').description('show a task').argument('<id>', 'task id', nonEmpty('the task id')))
     .option('--wait <ms>', 'wait up to this long for it to settle', parseInteger('--wait', 0, 60_000), 0)
     .action(async (id: string, flags: ClientFlags & { wait: number }) => {
       print(await clientFrom(flags).get(id, { waitMs: flags.wait }));

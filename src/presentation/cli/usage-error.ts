@@ -5,3 +5,14 @@ export class UsageError extends Error {
     this.name = 'UsageError';
   }
 }
+
+/**
+ * A parser for an argument or option that may not be empty (or blank): an empty capability, id,
+ * filter or cursor is a mistake in the call, said at once (exit 2), with nothing sent or opened.
+ */
+export function nonEmpty(name: string) {
+  return (value: string): string => {
+    if (value.trim() === '') throw new UsageError(`${name} must not be empty${value === '' ? '' : ` or blank, got '${value}'`}`);
+    return value;
+  };
+}

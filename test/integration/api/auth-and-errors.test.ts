@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey, createTenant, expectProblem, expectStatus, registerAgent, submitTask, waitForTaskStatus } from '../../support/api-helpers.js';
 import { ADMIN_KEY, startHarness, type Harness } from '../../support/mesh-harness.js';
 
-/** The error contract of the API: 401, 400, 403, 404, 409, 413, 415, 429, each as problem+json. */
+/** The error contract of the API: 401, 400, 403, 404, 405, 409, 413, 415, 429, each as problem+json. */
 describe('API errors', () => {
   let h: Harness;
   beforeAll(async () => {
@@ -116,13 +116,104 @@ describe('API errors', () => {
       const problem = expectProblem(await h.request('POST', '/v1/agents', { body: { id: 'no-caps', name: 'x', capabilities: [] } }), 400, 'validation');
       expect(problem.field).toBe('body.capabilities');
     });
+
+    it('takes the types of a JSON body as sent: a number, array or boolean is not made the string or integer the schema wants', async () => {
+      const cases: Array<[unknown, string, string]> = [
+        [{ capability: 5 }, 'body.capability', 'body.capability must be string'],
+        [{ capability: ['strict-x'] }, 'body.capability', 'body.capability must be string'],
+        [{ capability: true }, 'body.capability', 'body.capability must be string'],
+        [{ capability: 'strict-x', priority: true }, 'body.priority', 'body.priority must be integer'],
+        [{ capability: 'strict-x', priority: '7' }, 'body.priority', 'body.priority must be integer'],
+        [{ capability: 'strict-x', priority: [7] }, 'body.priority', 'body.priority must be integer'],
+        [{ capability: 'strict-x', priority: null }, 'body.priority', 'body.priority must be integer'],
+        [{ capability: 'strict-x', maxAttempts: '3' }, 'body.maxAttempts', 'body.maxAttempts must be integer'],
+        [{ capability: 'strict-x', routing: { strategy: ['round_robin'] } }, 'body.routing.strategy', 'body.routing.strategy must be string'],
+      ];
+      for (const [body, field, detail] of cases) {
+        const problem = expectProblem(await submit(body), 400, 'validation');
+        expect({ body, field: problem.field, detail: problem.detail }).toEqual({ body, field, detail });
+      }
+      // Refused as they are (not wrapped in an array), and recorded in the audit log as refused registrations.
+      for (const capabilities of [{ name: 'strict-x' }, 'strict-x', [null]]) {
+        const agent = expectProblem(await h.request('POST', '/v1/agents', { body: { id: 'strict-agent', name: 'x', capabilities } }), 400, 'validation');
+        expect(agent.field).toMatch(/^body\.capabilities/u);
+      }
+      const refused = expectStatus(await h.request('GET', '/v1/audit?action=AGENT_CREATED&resourceId=strict-agent'), 200).items;
+      expect(refused.map((e: { status: string; details: { httpStatus: number } }) => [e.status, e.details.httpStatus])).toEqual([['failure', 400], ['failure', 400], ['failure', 400]]);
+      const concurrency = expectProblem(await h.request('POST', '/v1/agents', { body: { id: 'strict-agent', name: 'x', capabilities: [{ name: 'strict-x' }], maxConcurrentTasks: '2' } }), 400, 'validation');
+      expect(concurrency.detail).toBe('body.maxConcurrentTasks must be integer');
+      // None of them made a task, under any spelling of the capability.
+      for (const capability of ['5', 'strict-x', 'true']) expect(expectStatus(await h.request('GET', `/v1/tasks?capability=${capability}`), 200).items).toEqual([]);
+      expectProblem(await h.request('GET', '/v1/agents/strict-agent'), 404, 'not_found');
+    });
+
+    it('still reads the querystring, path and headers, which are text on the wire, as the types their schemas give', async () => {
+      const id = await submitTask(h, { capability: 'strict-query', priority: 7 }, { headers: { 'idempotency-key': 'strict-query-1' } });
+      const page = expectStatus(await h.request('GET', '/v1/tasks?limit=10&capability=strict-query'), 200);
+      expect(page.items.map((t: { id: string; priority: number }) => [t.id, t.priority])).toEqual([[id, 7]]);
+      expect(expectStatus(await h.request('GET', `/v1/tasks/${id}?waitMs=100`), 200).id).toBe(id);
+      expect(expectStatus(await h.request('GET', '/v1/agents?limit=1'), 200).items.length).toBeLessThanOrEqual(1);
+      const again = await h.request('POST', '/v1/tasks', { body: { capability: 'strict-query', priority: 7 }, headers: { 'idempotency-key': 'strict-query-1' } });
+      expect(expectStatus(again, 200)).toMatchObject({ id, created: false });
+      const limit = expectProblem(await h.request('GET', '/v1/tasks?limit=ten'), 400, 'validation');
+      expect(limit).toMatchObject({ field: 'querystring.limit', detail: 'querystring.limit must be integer' });
+    });
   });
 
-  it('415 for a body that is not JSON', async () => {
+  it('415 for a body that is not JSON, text/plain included, JSON-looking or not', async () => {
     const form = await h.request('POST', '/v1/tasks', { rawBody: 'capability=echo', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-    expectProblem(form, 415, 'unsupported_media_type');
+    expect(expectProblem(form, 415, 'unsupported_media_type').detail).toBe('send the body as application/json');
     const xml = await h.request('POST', '/v1/tasks', { rawBody: '<task capability="echo"/>', headers: { 'content-type': 'application/xml' } });
     expectProblem(xml, 415, 'unsupported_media_type');
+    for (const contentType of ['text/plain', 'text/plain; charset=utf-8', 'TEXT/PLAIN']) {
+      const text = await h.request('POST', '/v1/tasks', { rawBody: '{"capability":"text-plain"}', headers: { 'content-type': contentType } });
+      expect(expectProblem(text, 415, 'unsupported_media_type').detail).toBe('send the body as application/json');
+    }
+    // What fetch sends a string body as when told no type.
+    const bare = await fetch(`${h.url}/v1/agents`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}` }, body: JSON.stringify({ id: 'text-agent', name: 'x', capabilities: [{ name: 'x' }] }) });
+    expect(bare.status).toBe(415);
+    expect(bare.headers.get('content-type')).toMatch(/^application\/problem\+json/u);
+    expect(expectStatus(await h.request('GET', '/v1/tasks?capability=text-plain'), 200).items).toEqual([]);
+    // JSON, with or without a charset, is still read.
+    const json = await h.request('POST', '/v1/tasks', { rawBody: '{"capability":"text-plain"}', headers: { 'content-type': 'application/json; charset=utf-8' } });
+    expectStatus(json, 202);
+  });
+
+  describe('405 method not allowed', () => {
+    it('answers a method a path has no route for with 405 and Allow, listing the methods it has', async () => {
+      const cases: Array<[string, string, string]> = [
+        ['PUT', '/v1/tasks', 'GET, HEAD, POST'],
+        ['DELETE', '/v1/tasks', 'GET, HEAD, POST'],
+        ['PATCH', '/v1/tasks/some-id', 'GET, HEAD'],
+        ['GET', '/v1/tenant-keys/destroy', 'POST'],
+        ['GET', '/v1/tasks/some-id/complete', 'POST'],
+        ['POST', '/v1/agents/some-agent', 'DELETE, GET, HEAD'],
+        ['POST', '/v1/secrets/some-secret', 'DELETE, GET, HEAD, PUT'],
+        ['DELETE', '/v1/audit/retention', 'GET, HEAD, PUT'],
+        ['GET', '/v1/a2a', 'POST'],
+      ];
+      for (const [method, path, allow] of cases) {
+        const res = await h.request(method, `${path}?limit=5`);
+        const problem = expectProblem(res, 405, 'method_not_allowed');
+        expect({ method, path, allow: res.headers.get('allow') }).toEqual({ method, path, allow });
+        expect(problem.title).toBe('Method Not Allowed');
+        expect(problem.detail).toBe(`${method} is not allowed on ${path}; it allows ${allow}`);
+        expect(problem.instance).toBe(`${path}?limit=5`);
+      }
+      // Outside /v1, without a key.
+      const health = await h.request('POST', '/health/live', { key: null });
+      expectProblem(health, 405, 'method_not_allowed');
+      expect(health.headers.get('allow')).toBe('GET, HEAD');
+    });
+
+    it('still checks the key first under /v1, and leaves unknown paths a 404', async () => {
+      expectProblem(await h.request('PUT', '/v1/tasks', { key: null }), 401, 'unauthorized');
+      for (const [method, path] of [['PUT', '/v1/widgets'], ['POST', '/v1/tasks/some-id/explode'], ['DELETE', '/nowhere']] as const) {
+        const res = await h.request(method, path, path.startsWith('/v1/') ? {} : { key: null });
+        expectProblem(res, 404, 'route_not_found');
+        expect(res.headers.get('allow')).toBeNull();
+      }
+    });
   });
 
   describe('403 forbidden', () => {

@@ -77,6 +77,11 @@ describe('the HTTP edge: security headers, CORS, request timeouts', () => {
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
     // A preflight is no way around the key: the request itself still needs one.
     expect((await fetch(`${cors.url}/v1/tasks`, { headers: { origin: 'https://app.example.com' } })).status).toBe(401);
+    // The preflights' catch-all route makes no path exist: a wrong method is still a 405 listing the path's own methods, an unknown path a 404.
+    const wrongMethod = await cors.request('PUT', '/v1/tasks');
+    expect([wrongMethod.status, wrongMethod.headers.get('allow')]).toEqual([405, 'GET, HEAD, POST']);
+    const unknown = await cors.request('PUT', '/v1/widgets');
+    expect([unknown.status, unknown.headers.get('allow')]).toEqual([404, null]);
   });
 
   it('cuts off a client that does not finish sending its request in time (408), and answers the next one', async () => {

@@ -131,6 +131,22 @@ describe('OpenAPI document, docs and health', () => {
       }
     });
 
+    it('documents 415 on every operation that takes a body (it answers a body that is not JSON so), and 405 on none (it answers methods no operation has)', () => {
+      const withBody: string[] = [];
+      const missing: string[] = [];
+      for (const [path, item] of Object.entries<Record<string, any>>(doc.paths)) {
+        for (const [method, op] of Object.entries<any>(item)) {
+          if (!HTTP_METHODS.has(method)) continue;
+          expect(op.responses, `${method} ${path}`).not.toHaveProperty('405');
+          if (op.requestBody === undefined) continue;
+          withBody.push(`${method.toUpperCase()} ${path}`);
+          if (!op.responses?.['415']?.content?.['application/problem+json']) missing.push(`${method.toUpperCase()} ${path}`);
+        }
+      }
+      expect(withBody.length).toBeGreaterThanOrEqual(16);
+      expect(missing).toEqual([]);
+    });
+
     it('documents error responses with the media type they are sent as (application/problem+json)', () => {
       const mismatched: string[] = [];
       for (const [path, item] of Object.entries<Record<string, any>>(doc.paths)) {

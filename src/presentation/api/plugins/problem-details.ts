@@ -88,8 +88,11 @@ function fieldOf(error: FastifyError): string | undefined {
   return `${error.validationContext ?? 'body'}${path}${leaf}`;
 }
 
-/** Every error leaves as RFC 9457 application/problem+json with a stable type. */
-export function registerProblemDetails(app: FastifyInstance): void {
+/**
+ * Every error leaves as RFC 9457 application/problem+json with a stable type. `allowedMethods`: the
+ * methods a path has routes for, to answer a wrong method with 405 and Allow, not 404.
+ */
+export function registerProblemDetails(app: FastifyInstance, allowedMethods: (path: string) => string[] = () => []): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof DomainError) {
       const status = STATUS[error.code];
@@ -128,7 +131,13 @@ export function registerProblemDetails(app: FastifyInstance): void {
     request.log.error({ err: error }, 'unhandled error');
     return sendProblem(reply, request, 500, 'internal', 'the server failed to handle the request; it has been logged');
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, request, 404, 'route_not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
-  );
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]!;
+    const allow = allowedMethods(path);
+    if (allow.length > 0 && !allow.includes(request.method)) {
+      void reply.header('allow', allow.join(', '));
+      return sendProblem(reply, request, 405, 'method_not_allowed', `${request.method} is not allowed on ${path}; it allows ${allow.join(', ')}`);
+    }
+    return sendProblem(reply, request, 404, 'route_not_found', `no route ${request.method} ${path}`);
+  });
 }

@@ -1,0 +1,40 @@
+import AjvCompiler from '@fastify/ajv-compiler';
+import type { FastifyServerOptions } from 'fastify';
+
+type CompilersFactory = NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>;
+type ValidatorFactory = NonNullable<CompilersFactory['buildValidator']>;
+
+/**
+ * The Ajv options of every part of a request. Not strictNumbers (Fastify's default): with it, ajv 8
+ * coerces a query's "1e999" to Infinity and then skips the value's minimum and maximum, so it
+ * passes. Without it, every bounded number refuses Infinity. Not removeAdditional: an unknown field
+ * is refused, not dropped. Not allErrors: one error is enough, and all of them is a way to DoS.
+ */
+export const AJV_OPTIONS = { removeAdditional: false, allErrors: false, strictNumbers: false } as const;
+
+/**
+ * Validators that coerce types in the querystring, path parameters and headers (they are text on
+ * the wire: `?limit=10` is a number, a lone `?status=x` an array of one), and never in a JSON body,
+ * whose types the client chose: `{"capability": 5}` or `{"priority": "7"}` is a 400, not a
+ * capability "5" or a priority 7.
+ *
+ * Two compilers from Fastify's own factory (@fastify/ajv-compiler, as Fastify makes its default:
+ * the same defaults, ajv-formats, the server's `ajv` options and plugins), differing only in
+ * coerceTypes, both given the schemas added with addSchema (`Type.Ref('Problem')` resolves in each),
+ * in every encapsulated context.
+ *
+ * Fastify lowercases a header schema's property names only for its built-in compiler: name headers
+ * in lowercase in `headers` schemas (as HTTP/2 and Node give them).
+ */
+export function bodyStrictValidators(): CompilersFactory {
+  const fromPool = AjvCompiler();
+  const buildValidator: ValidatorFactory = (externalSchemas, options) => {
+    // JSON Type Definition has no coercion to choose: it is not used here.
+    if (options?.mode === 'JTD') throw new Error('bodyStrictValidators: JTD schemas are not supported');
+    const customOptions = options?.customOptions ?? {};
+    const coercing = fromPool(externalSchemas, { ...options, customOptions: { ...customOptions, coerceTypes: 'array' } });
+    const strict = fromPool(externalSchemas, { ...options, customOptions: { ...customOptions, coerceTypes: false } });
+    return (route) => (route.httpPart === 'body' ? strict(route) : coercing(route));
+  };
+  return { buildValidator };
+}

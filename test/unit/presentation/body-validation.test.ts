@@ -1,0 +1,58 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AJV_OPTIONS, bodyStrictValidators } from '../../../src/presentation/api/validation.js';
+
+/** The API's validators: bodies as sent, the other parts of a request coerced; shared schemas and formats in each. */
+describe('bodyStrictValidators', () => {
+  let app: FastifyInstance;
+  beforeAll(async () => {
+    app = Fastify({ ajv: { customOptions: { ...AJV_OPTIONS } }, schemaController: { compilersFactory: bodyStrictValidators() } });
+    app.addSchema({ $id: 'Thing', type: 'object', properties: { n: { type: 'integer', minimum: 1 }, at: { type: 'string', format: 'date-time' } }, required: ['n'], additionalProperties: false });
+    const echo = async (request: { body: unknown; query: unknown; params: unknown; headers: Record<string, unknown> }) => ({ body: request.body, query: request.query, params: request.params, limit: request.headers['x-limit'] });
+    app.post(
+      '/things/:id',
+      {
+        schema: {
+          body: { $ref: 'Thing#' },
+          querystring: { type: 'object', properties: { n: { type: 'integer' }, tags: { type: 'array', items: { type: 'string' } } } },
+          params: { type: 'object', properties: { id: { type: 'integer' } } },
+          headers: { type: 'object', properties: { 'x-limit': { type: 'integer' } } },
+        },
+      },
+      echo,
+    );
+    // An encapsulated context with a schema of its own, next to the root's.
+    await app.register(async (child) => {
+      child.addSchema({ $id: 'Pair', type: 'object', properties: { thing: { $ref: 'Thing#' }, flag: { type: 'boolean' } }, required: ['thing'] });
+      child.post('/pairs', { schema: { body: { $ref: 'Pair#' }, querystring: { $ref: 'Thing#' } } }, echo);
+    });
+    await app.ready();
+  });
+  afterAll(async () => app?.close());
+
+  const post = (url: string, body: unknown, headers: Record<string, string> = {}) => app.inject({ method: 'POST', url, payload: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
+
+  it('coerces the querystring, path parameters and headers, arrays included', async () => {
+    const res = await post('/things/7?n=3&tags=a', { n: 1, at: '2026-01-01T00:00:00Z' }, { 'x-limit': '10' });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toEqual({ body: { n: 1, at: '2026-01-01T00:00:00Z' }, query: { n: 3, tags: ['a'] }, params: { id: 7 }, limit: 10 });
+  });
+
+  it('takes a body as sent: no string, boolean, null or array is made the number the schema wants', async () => {
+    for (const n of ['1', true, null, [1]]) {
+      const res = await post('/things/7', { n });
+      expect([n, res.statusCode, res.json().message]).toEqual([n, 400, 'body/n must be integer']);
+    }
+  });
+
+  it('resolves shared schemas and checks formats in both, in an encapsulated context too', async () => {
+    expect((await post('/things/7', { n: 1, at: 'yesterday' })).json().message).toBe('body/at must match format "date-time"');
+    expect((await post('/things/7', { n: 0 })).json().message).toBe('body/n must be >= 1');
+    const pair = await post('/pairs?n=2', { thing: { n: 1 }, flag: false });
+    expect(pair.statusCode, pair.body).toBe(200);
+    expect(pair.json()).toMatchObject({ body: { thing: { n: 1 }, flag: false }, query: { n: 2 } });
+    expect((await post('/pairs?n=2', { thing: { n: '1' } })).json().message).toBe('body/thing/n must be integer');
+    expect((await post('/pairs?n=2', { thing: { n: 1 }, flag: 'false' })).json().message).toBe('body/flag must be boolean');
+    expect((await post('/pairs?n=zero', { thing: { n: 1 } })).json().message).toBe('querystring/n must be integer');
+  });
+});
