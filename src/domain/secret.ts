@@ -2,7 +2,8 @@ import { PayloadTooLargeError, ValidationError } from './errors.js';
 import { assertName } from './validation.js';
 
 /** A secret's name: what a task lists and an agent asks for. */
-const SECRET_NAME = /^[A-Za-z0-9._-]{1,128}$/;
+/** Not only dots: a URL cannot carry '.' or '..' as a path segment. */
+const SECRET_NAME = /^(?!\.+$)[A-Za-z0-9._-]{1,128}$/;
 
 export const MAX_SECRET_VALUE_BYTES = 64 * 1024;
 export const MAX_SECRET_DESCRIPTION = 512;
@@ -40,7 +41,7 @@ export interface SecretMetadata {
 }
 
 export function assertSecretName(value: string, field = 'name'): void {
-  if (!SECRET_NAME.test(value)) throw new ValidationError(`${field} must be 1-128 characters of [A-Za-z0-9._-]`, field);
+  if (!SECRET_NAME.test(value)) throw new ValidationError(`${field} must be 1-128 characters of [A-Za-z0-9._-], not only dots`, field);
 }
 
 export function assertSecretValue(value: string, field = 'value'): void {

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@fastify/type-provider-typebox';
 import { AUDIT_ACTIONS, AUDIT_STATUSES, MAX_RESULT_TTL_SECONDS, MAX_TASK_SECRETS, ROUTING_STRATEGIES } from '../../domain/index.js';
+import { SecretNameSchema } from './routes/secret-schemas.js';
 
 /** JSON Schemas of the API (TypeBox): they validate requests and feed the OpenAPI document. */
 
@@ -46,7 +47,6 @@ function stringEnum<const T extends readonly string[]>(values: T, options: objec
 
 const Identifier = Type.String({ minLength: 3, maxLength: 256, pattern: '^[A-Za-z0-9._:-]+$' });
 const Name = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:/-]+$' });
-const SecretName = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._-]+$' });
 const EpochMs = Type.Integer({ description: 'Milliseconds since the Unix epoch.' });
 const AgentRefProps = () => ({ agentId: Identifier });
 const TaskErrorInput = () =>
@@ -277,7 +277,7 @@ export const SubmitTaskBody = Type.Object(
     deadline: Type.Optional(Type.Union([EpochMs, Type.String({ format: 'date-time' })], { description: 'Epoch ms or an RFC 3339 date-time.' })),
     cache: Type.Optional(TaskCachePolicySchema),
     secrets: Type.Optional(
-      Type.Array(SecretName, {
+      Type.Array(SecretNameSchema, {
         maxItems: MAX_TASK_SECRETS,
         description: "Secrets of the tenant the agent working this task may read (GET /v1/tasks/{id}/secrets/{name}) while it holds the lease, if each secret's policy allows the task's capability.",
       }),

@@ -67,7 +67,12 @@ describe('the HTTP edge: security headers, CORS, request timeouts', () => {
     });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
-    expect(preflight.headers.get('access-control-allow-methods')).toContain('POST');
+    // Every method an operation of the API uses may be sent from a browser (PATCH /v1/api-keys/{id} too).
+    const spec = (await (await fetch(`${cors.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    const used = new Set(Object.values(spec.paths).flatMap((ops) => Object.keys(ops).map((m) => m.toUpperCase())));
+    expect(used.has('PATCH')).toBe(true);
+    const allowedMethods = preflight.headers.get('access-control-allow-methods')!.split(',').map((m) => m.trim());
+    for (const method of used) expect(allowedMethods, method).toContain(method);
     expect(preflight.headers.get('access-control-allow-headers')).toContain('idempotency-key');
     const allowed = await fetch(`${cors.url}/v1/tasks`, { headers: { authorization: `Bearer ${ADMIN_KEY}`, origin: 'http://localhost:3000' } });
     expect(allowed.status).toBe(200);

@@ -148,6 +148,11 @@ describe('the secret store API', () => {
 
     it('refuses a task naming a malformed secret, or too many', async () => {
       expect(expectProblem(await h.request('POST', '/v1/tasks', { key: orchestrator.key, body: { capability: 'deploy', secrets: ['bad name'] } }), 400, 'validation').field).toMatch(/^body\.secrets/u);
+      // No URL can carry '.' or '..' as a path segment: such a secret could never be read.
+      for (const dots of ['.', '..']) {
+        expect(expectProblem(await h.request('POST', '/v1/tasks', { key: orchestrator.key, body: { capability: 'deploy', secrets: [dots] } }), 400, 'validation').field).toMatch(/^body\.secrets/u);
+      }
+      expect((await h.request('POST', '/v1/tasks', { key: orchestrator.key, body: { capability: 'deploy', secrets: ['...x', 'a..b'] } })).status).toBe(202);
       const many = Array.from({ length: 17 }, (_, i) => `s${i}`);
       expect(expectProblem(await h.request('POST', '/v1/tasks', { key: orchestrator.key, body: { capability: 'deploy', secrets: many } }), 400, 'validation').field).toBe('body.secrets');
     });
