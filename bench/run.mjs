@@ -100,7 +100,9 @@ if (await natsReachable()) {
   line('  baseline: JetStream acked publishes/s (256 in flight)', f(js.publishesPerSecond));
   await withScratchDatabase(async (url) => {
     const namespace = `bench_${process.pid}`;
-    const env = { AGENTMESH_DATABASE_URL: url, AGENTMESH_NATS_URL: NATS_URL, AGENTMESH_NATS_NAMESPACE: namespace };
+    // The three meshes below share the database: one master key for all (each would make its own development key).
+    const masterKey = (await import('node:crypto')).randomBytes(32).toString('base64');
+    const env = { AGENTMESH_DATABASE_URL: url, AGENTMESH_NATS_URL: NATS_URL, AGENTMESH_NATS_NAMESPACE: namespace, AGENTMESH_MASTER_KEY: masterKey };
     const prod = await measurePeak({ total: quick ? 5000 : 20_000, env });
     line('  end to end tasks/s, SDK batching', f(prod.tasksPerSecond), `${f(prod.cpuMicrosPerTask)} µs CPU per task in the mesh process; ratio to the JetStream baseline ${f(prod.tasksPerSecond / js.publishesPerSecond, 2)}`);
     const single = await measurePeak({ total: quick ? 3000 : 10_000, env, batching: false });
