@@ -1,5 +1,5 @@
 import { A2A_ERROR_CODE, PushNotificationNotSupportedError, VersionNotSupportedError, toJsonRpcError } from '@a2a-js/sdk/errors';
-import { isLegacyJsonRpcMethod } from '@a2a-js/sdk/compat/v0_3';
+import { isLegacyJsonRpcMethod, isV1JsonRpcMethod } from '@a2a-js/sdk/compat/v0_3';
 import { LegacyJsonRpcTransportHandler } from '@a2a-js/sdk/compat/v0_3/server';
 import { JsonRpcTransportHandler, ServerCallContext, type A2ARequestHandler } from '@a2a-js/sdk/server';
 
@@ -54,6 +54,14 @@ export async function dispatchJsonRpc(body: string, requestedVersion: string | u
     return { method, id, answer: { jsonrpc: '2.0', id, error: toJsonRpcError(error) }, errorOf: toJsonRpcError };
   }
   const legacy = isLegacyJsonRpcMethod(method);
+  // Said here: the SDK checks the params before the method, so an unknown method without params was "invalid params".
+  if (!legacy && !isV1JsonRpcMethod(method)) {
+    return refused(method, id, A2A_ERROR_CODE.METHOD_NOT_FOUND, `Method not found: '${method.slice(0, 100)}' (A2A 1.0 names such as SendMessage or GetTask, or the 0.3 names such as message/send)`);
+  }
+  const { params } = request as Record<string, unknown>;
+  if (!legacy && method !== 'GetExtendedAgentCard' && (typeof params !== 'object' || params === null || Array.isArray(params))) {
+    return refused(method, id, A2A_ERROR_CODE.INVALID_PARAMS, `Invalid params: ${method} takes params, an object`);
+  }
   // The mesh has no push notifications; the SDK's 0.3 handler reads these methods' params before it asks (a malformed one threw).
   if (legacy && method.startsWith('tasks/pushNotificationConfig/')) {
     return { method, id, answer: { jsonrpc: '2.0', id, error: LegacyJsonRpcTransportHandler.mapToLegacyJSONRPCError(new PushNotificationNotSupportedError()) }, errorOf: LegacyJsonRpcTransportHandler.mapToLegacyJSONRPCError };

@@ -213,6 +213,9 @@ describe('A2A: the mesh as an agent, driven by the official SDK client', () => {
       const unknown = expectStatus(await post(rpc('DoSomething', {}, 'abc'), acme.key), 200);
       expect(unknown).toMatchObject({ jsonrpc: '2.0', id: 'abc', error: { code: -32601 } });
       expect(expectStatus(await post(rpc('GetTask', 'not an object'), acme.key), 200).error.code).toBe(-32602);
+      // An unknown method is -32601 with or without params; a known one without its params says so.
+      expect(expectStatus(await post({ jsonrpc: '2.0', id: 7, method: 'Nope' }, acme.key), 200).error).toMatchObject({ code: -32601, message: expect.stringContaining("Method not found: 'Nope'") });
+      expect(expectStatus(await post({ jsonrpc: '2.0', id: 8, method: 'GetTask' }, acme.key), 200).error).toMatchObject({ code: -32602, message: 'Invalid params: GetTask takes params, an object' });
       // A message without a skill, in a tenant of two skills: say which to name.
       const noSkill = expectStatus(await post(rpc('SendMessage', { message: { messageId: 'm-noskill', role: 'ROLE_USER', parts: [{ text: 'hi' }] } }), acme.key), 200);
       expect(noSkill.error.code).toBe(-32602);
