@@ -33,7 +33,19 @@ function clientFrom(flags: ClientFlags): AgentMeshClient {
   const apiKey = flags.apiKey ?? process.env.AGENTMESH_API_KEY;
   const url = flags.url ?? checkUrl(process.env.AGENTMESH_URL ?? 'http://127.0.0.1:8080', 'AGENTMESH_URL');
   if (!apiKey) throw new UsageError('an API key is required: pass --api-key or set AGENTMESH_API_KEY');
-  return new AgentMeshClient({ url, apiKey });
+  return new AgentMeshClient({ url, apiKey, fetch: namingFetch(url) });
+}
+
+/** fetch, whose failure to reach the server carries the address it tried (main prints it). */
+function namingFetch(url: string): typeof fetch {
+  return async (input, init) => {
+    try {
+      return await fetch(input, init);
+    } catch (error) {
+      if (error instanceof Error) Object.assign(error, { meshUrl: url });
+      throw error;
+    }
+  };
 }
 
 function parseInteger(name: string, min: number, max: number) {

@@ -55,6 +55,9 @@ try {
   if ((e.code === 'ENOTFOUND' || e.code === 'EADDRNOTAVAIL' || e.code === 'EAI_AGAIN') && (e.syscall === 'getaddrinfo' || e.syscall === 'listen')) {
     fail(`cannot listen on AGENTMESH_HOST (${process.env.AGENTMESH_HOST ?? '127.0.0.1'}): ${e.message}`, 2);
   }
-  if (e.message === 'fetch failed' && e.cause instanceof Error) fail(`cannot reach the mesh: ${e.cause.message}`, 1);
+  if (e.message === 'fetch failed' && e.cause instanceof Error) {
+    const at = (e as { meshUrl?: string }).meshUrl;
+    fail(`cannot reach the mesh${at !== undefined ? ` at ${at}` : ''}: ${e.cause.message}`, 1);
+  }
   fail(e.message ?? String(error), 1);
 }
