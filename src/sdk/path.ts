@@ -1,15 +1,11 @@
 import { AgentMeshError } from './errors.js';
 
 /**
- * `value` as one segment of a URL path: percent-encoded (a `/`, `?` or `#` in an id stays in its
- * segment), and a segment of only dots as `%2E` each.
- *
- * `.` and `..` still cannot be sent: every URL parser, fetch's included, takes them for "this" and
- * "the parent" even as `%2E` and `%2E%2E`, so `/v1/tasks/..` would leave as `/v1/`. The request is
- * then not sent at all (see `dotSegmentRefusal`).
+ * `value` as one segment of a URL path, percent-encoded: a `/`, `?` or `#` in an id stays in its
+ * segment. A `.` or `..` segment is refused before sending, by `dotSegmentRefusal`, for any path.
  */
 export function pathSegment(value: string): string {
-  return /^\.+$/u.test(value) ? '%2E'.repeat(value.length) : encodeURIComponent(value);
+  return encodeURIComponent(value);
 }
 
 /** A segment a URL parser drops (`.`) or takes for the parent (`..`), percent-encoded or not. */
