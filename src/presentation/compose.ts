@@ -260,14 +260,6 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   // First, so the spans of everything that follows are recorded.
   const tracing = config.tracing ? startTracing({ serviceName: 'agentmesh', version: VERSION }) : undefined;
   const logger = options.logger ?? configureLogger({ serviceName: 'agentmesh', logLevel: config.logLevel, format: config.logFormat, redactPaths: config.logRedactPaths });
-  const signer = auditSigner(config, logger);
-  const tls = tlsFiles(config);
-  const keyring = masterKeyring(config, logger);
-  const alerts = new AlertDispatcher(siemSinks(config), logger.child({ component: 'siem' }) as unknown as Logger, {
-    ...DEFAULT_ALERT_OPTIONS,
-    authFailureThreshold: config.siem.authFailureThreshold,
-    authFailureWindowMs: config.siem.authFailureWindowMs,
-  });
   // With NATS, committed events wait in the outbox and a relay publishes them; the in-memory broker has no one to publish to.
   const relayEvents = config.nats !== undefined;
   // PostgreSQL and NATS: any number of instances form one mesh, with an elected leader running the queues.
@@ -283,6 +275,25 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     config.databaseUrl !== undefined
       ? await openPostgres(config.databaseUrl, logger, { exclusive: !clustered, relayEvents, resilience, onLockEvent, onFatal })
       : await openEmbeddedStore(config.dataDir, { relayEvents });
+  // After the store: an embedded data directory is locked first, so a second process on it stops
+  // at the lock without reading, making or warning of the development keys kept there.
+  let signer: ReturnType<typeof auditSigner>;
+  let tls: ReturnType<typeof tlsFiles>;
+  let keyring: ReturnType<typeof masterKeyring>;
+  let alerts: AlertDispatcher;
+  try {
+    signer = auditSigner(config, logger);
+    tls = tlsFiles(config);
+    keyring = masterKeyring(config, logger);
+    alerts = new AlertDispatcher(siemSinks(config), logger.child({ component: 'siem' }) as unknown as Logger, {
+      ...DEFAULT_ALERT_OPTIONS,
+      authFailureThreshold: config.siem.authFailureThreshold,
+      authFailureWindowMs: config.siem.authFailureWindowMs,
+    });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   let broker: MessageBroker;
   let redis: RedisConnection | undefined;
   try {
