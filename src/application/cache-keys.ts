@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from './sha256.js';
 import { assertIdentifier, type Task } from '../domain/index.js';
 import { canonicalJson } from './canonical-json.js';
 import { CACHE_KINDS, type CacheKey, type CacheKind } from './ports.js';
@@ -58,5 +58,5 @@ export const agentRosterCacheKey = (tenantId: string, capability?: string): Cach
 export function skillResultCacheKey(task: Pick<Task, 'tenantId' | 'capability' | 'input' | 'cache' | 'secrets'>): CacheKey {
   const secrets = [...new Set(task.secrets ?? [])].sort();
   const identity = task.cache?.key !== undefined ? { capability: task.capability, key: task.cache.key, secrets } : { capability: task.capability, input: task.input ?? null, secrets };
-  return cacheKey(task.tenantId, 'skill_result', createHash('sha256').update(canonicalJson(identity)!).digest('hex'));
+  return cacheKey(task.tenantId, 'skill_result', sha256Hex(canonicalJson(identity)!));
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from './sha256.js';
 import { canonicalJson } from './canonical-json.js';
 import type { ApiKeyRecord, ApiKeyRepository, AuditEvidence, AuditStore, AuditVerifyRange, ChainReport, VerifyReport } from './ports.js';
 
@@ -211,7 +211,7 @@ export function buildComplianceReport(input: ReportInput): ComplianceReport {
 
 /** The content hash of a report's body (every field but contentHash). */
 export function reportHash(body: Omit<ComplianceReport, 'contentHash'>): string {
-  return createHash('sha256').update('agentmesh/compliance-report/v1\n').update(canonicalJson(body)!).digest('hex');
+  return sha256Hex(`agentmesh/compliance-report/v1\n${canonicalJson(body)!}`);
 }
 
 export interface ReportRequest {
