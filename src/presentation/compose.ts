@@ -271,6 +271,8 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   if (config.cache.enabled === false) logger.warn('AGENTMESH_CACHE=off: every API key, tenant and agent listing read goes to the store, and no skill result is kept');
   if (!config.dependencyPolicies) logger.warn('AGENTMESH_DEPENDENCY_POLICIES=off: no circuit breakers, retries, bulkheads or timeouts on PostgreSQL, NATS and Redis');
   const onLockEvent = (event: InstanceLockEvent) => leadership?.onLockEvent(event);
+  // Before the store: a wrong certificate or key stops the start before any database opens.
+  const tls = tlsFiles(config);
   const store =
     config.databaseUrl !== undefined
       ? await openPostgres(config.databaseUrl, logger, { exclusive: !clustered, relayEvents, resilience, onLockEvent, onFatal })
@@ -278,12 +280,10 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   // After the store: an embedded data directory is locked first, so a second process on it stops
   // at the lock without reading, making or warning of the development keys kept there.
   let signer: ReturnType<typeof auditSigner>;
-  let tls: ReturnType<typeof tlsFiles>;
   let keyring: ReturnType<typeof masterKeyring>;
   let alerts: AlertDispatcher;
   try {
     signer = auditSigner(config, logger);
-    tls = tlsFiles(config);
     keyring = masterKeyring(config, logger);
     alerts = new AlertDispatcher(siemSinks(config), logger.child({ component: 'siem' }) as unknown as Logger, {
       ...DEFAULT_ALERT_OPTIONS,

@@ -132,25 +132,28 @@ describe('TLS', () => {
     await expect(fetch(h.url.replace('https:', 'http:') + '/health/live')).rejects.toThrow();
   });
 
-  it('refuses to start with a half, unreadable or mismatched configuration, in one line', async () => {
-    const env = { AGENTMESH_DATA_DIR: ':memory:', AGENTMESH_PORT: '0' };
-    const half = await cli(['serve'], { ...env, AGENTMESH_TLS_CERT: join(scratch, 'cert.pem') }, 15_000);
-    expect(half.code).toBe(2);
-    expect(oneLine(half.stderr)).toBe('agentmesh: AGENTMESH_TLS_CERT and AGENTMESH_TLS_KEY go together: set both (PEM files), or neither');
-    const missing = await cli(['serve'], { ...env, AGENTMESH_TLS_CERT: '/nonexistent/cert.pem', AGENTMESH_TLS_KEY: join(scratch, 'key.pem') }, 15_000);
-    expect(missing.code).toBe(1);
-    expect(oneLine(missing.stderr)).toMatch(/^agentmesh: AGENTMESH_TLS_CERT: cannot read \/nonexistent\/cert\.pem: ENOENT/u);
+  it('refuses to start with a half, unreadable or mismatched configuration, in one line, before opening any store', async () => {
+    const dataDir = join(scratch, 'tls-refused-data');
+    const env = { AGENTMESH_DATA_DIR: dataDir, AGENTMESH_PORT: '0' };
     const otherKey = join(scratch, 'other-key.pem');
     execFileSync('openssl', ['genpkey', '-algorithm', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', otherKey], { stdio: 'pipe' });
-    const mismatched = await cli(['serve'], { ...env, AGENTMESH_TLS_CERT: join(scratch, 'cert.pem'), AGENTMESH_TLS_KEY: otherKey }, 15_000);
-    expect(mismatched.code).toBe(1);
-    expect(oneLine(mismatched.stderr)).toMatch(/^agentmesh: AGENTMESH_TLS_CERT \/ AGENTMESH_TLS_KEY: not a certificate and its private key in PEM/u);
     // Another kind of key: OpenSSL alone lets the pair through, and every handshake would fail.
     const ed25519Key = join(scratch, 'ed25519-key.pem');
     execFileSync('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', ed25519Key], { stdio: 'pipe' });
-    const otherKind = await cli(['serve'], { ...env, AGENTMESH_TLS_CERT: join(scratch, 'cert.pem'), AGENTMESH_TLS_KEY: ed25519Key }, 15_000);
+    const [half, missing, mismatched, otherKind] = await Promise.all([
+      cli(['serve'], { ...env, AGENTMESH_TLS_CERT: join(scratch, 'cert.pem') }, 30_000),
+      cli(['serve'], { ...env, AGENTMESH_TLS_CERT: '/nonexistent/cert.pem', AGENTMESH_TLS_KEY: join(scratch, 'key.pem') }, 30_000),
+      cli(['serve'], { ...env, AGENTMESH_TLS_CERT: join(scratch, 'cert.pem'), AGENTMESH_TLS_KEY: otherKey }, 30_000),
+      cli(['serve'], { ...env, AGENTMESH_TLS_CERT: join(scratch, 'cert.pem'), AGENTMESH_TLS_KEY: ed25519Key }, 30_000),
+    ]);
+    expect(half.code).toBe(2);
+    expect(oneLine(half.stderr)).toBe('agentmesh: AGENTMESH_TLS_CERT and AGENTMESH_TLS_KEY go together: set both (PEM files), or neither');
+    expect(missing.code).toBe(1);
+    expect(oneLine(missing.stderr)).toMatch(/^agentmesh: AGENTMESH_TLS_CERT: cannot read \/nonexistent\/cert\.pem: ENOENT/u);
+    expect(mismatched.code).toBe(1);
+    expect(oneLine(mismatched.stderr)).toMatch(/^agentmesh: AGENTMESH_TLS_CERT \/ AGENTMESH_TLS_KEY: not a certificate and its private key in PEM/u);
     expect(otherKind.code).toBe(1);
     expect(oneLine(otherKind.stderr)).toMatch(/^agentmesh: AGENTMESH_TLS_CERT \/ AGENTMESH_TLS_KEY: not a certificate and its private key in PEM: the key in .*ed25519-key\.pem is not the certificate's$/u);
-    writeFileSync(join(scratch, 'junk.pem'), 'not pem');
-  });
+    expect(existsSync(dataDir)).toBe(false);
+  }, 60_000);
 });
