@@ -8,7 +8,9 @@ export default defineConfig({
     globalSetup: ['test/support/global-setup.ts'],
     pool: 'forks',
     maxWorkers: 2,
-    testTimeout: 20_000,
+    // A timeout here catches a hang, not slowness (speed is measured in bench/): several suites start
+    // processes one after another, which on 2 cores beside another suite took up to 18 s in CI.
+    testTimeout: 60_000,
     // A mesh on a fresh embedded store starts in 1-3 s alone, but much slower beside other suites on 2 cores.
     hookTimeout: 60_000,
   },
