@@ -2,6 +2,8 @@
 // submitting at 10 times its rate (issue 9's goal: within 2x). Each tenant's client and agents run
 // in a worker thread of their own, so the mesh's thread does only the mesh's work. Rounds alternate
 // (quiet alone, then both), so that whatever else the machine does falls on both figures alike.
+import { fork } from 'node:child_process';
+import { setPriority } from 'node:os';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { AgentMeshClient } from '../dist/sdk/index.js';
@@ -9,10 +11,22 @@ import { BENCH_ADMIN_KEY, percentile, startBenchMesh } from './e2e.mjs';
 import { once } from './e2e-threads.mjs';
 import { withScratchDatabase } from './postgres-scratch.mjs';
 
-async function tenantWorker(mesh, id) {
+/**
+ * A tenant's client and agents: a worker thread of this process, or (`niceness`) a process of its
+ * own at that lower priority, as clients on other machines would not take the mesh's cores.
+ */
+async function tenantWorker(mesh, id, niceness) {
   const admin = new AgentMeshClient({ url: mesh.url, apiKey: BENCH_ADMIN_KEY });
   const created = await admin.http.json('POST', '/v1/tenants', { body: { id, quotas: { maxTasksPerHour: 1_000_000_000 } } });
-  const worker = new Worker(new URL('./load-worker.mjs', import.meta.url), { workerData: { url: mesh.url, apiKey: created.apiKey.key, agents: 2 } });
+  const workerData = { url: mesh.url, apiKey: created.apiKey.key, agents: 2 };
+  const script = new URL('./load-worker.mjs', import.meta.url);
+  let worker;
+  if (niceness === undefined) worker = new Worker(script, { workerData });
+  else {
+    const child = fork(script, [JSON.stringify(workerData)], { stdio: 'inherit' });
+    setPriority(child.pid, niceness);
+    worker = { postMessage: (m) => child.send(m), on: (e, f) => child.on(e, f), off: (e, f) => child.off(e, f), terminate: () => child.kill() };
+  }
   await once(worker, 'ready');
   return worker;
 }
@@ -22,10 +36,11 @@ async function paced(worker, rate, seconds, warmupSeconds = 0) {
   return (await once(worker, 'paced-done')).latencies;
 }
 
-export async function measureFairness({ quietRate = 20, factor = 10, rounds = 10, roundSeconds = 2, env = {} } = {}) {
+/** `loudApart`: the loud tenant's client and agents in a process of their own at the lowest priority (see tenantWorker). */
+export async function measureFairness({ quietRate = 20, factor = 10, rounds = 10, roundSeconds = 2, env = {}, loudApart = false } = {}) {
   const mesh = await startBenchMesh(env);
   const quiet = await tenantWorker(mesh, 'fair-quiet');
-  const loud = await tenantWorker(mesh, 'fair-loud');
+  const loud = await tenantWorker(mesh, 'fair-loud', loudApart ? 19 : undefined);
   try {
     // Warm-up of both (connections, JIT, the store's first pages), not measured.
     await Promise.all([paced(quiet, quietRate, 0, 1), paced(loud, quietRate * factor, 0, 1)]);
@@ -88,10 +103,12 @@ export async function measureFairness({ quietRate = 20, factor = 10, rounds = 10
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  // `node bench/fairness.mjs postgres`: on a scratch PostgreSQL database (the machine's server) instead of PGlite.
-  const onPostgres = process.argv[2] === 'postgres';
-  const r = onPostgres ? await withScratchDatabase((url) => measureFairness({ env: { AGENTMESH_DATABASE_URL: url } })) : await measureFairness();
-  console.log(onPostgres ? 'on PostgreSQL:' : 'on PGlite (embedded):');
+  // `node bench/fairness.mjs [postgres] [--loud-apart]`: on a scratch PostgreSQL database (the
+  // machine's server) instead of PGlite; the loud tenant's load from a process of lowest priority.
+  const onPostgres = process.argv.includes('postgres');
+  const loudApart = process.argv.includes('--loud-apart');
+  const r = onPostgres ? await withScratchDatabase((url) => measureFairness({ env: { AGENTMESH_DATABASE_URL: url }, loudApart })) : await measureFairness({ loudApart });
+  console.log(`${onPostgres ? 'on PostgreSQL' : 'on PGlite (embedded)'}${loudApart ? ", the loud tenant's load from a process of lowest priority" : ''}:`);
   console.log(
     `quiet tenant ${r.quietRate}/s, loud ${r.loudRate}/s (${r.loudTasks} tasks): quiet p50 / p99 submit-to-delivery ${r.aloneP50Ms.toFixed(1)} / ${r.aloneP99Ms.toFixed(1)} ms alone, ${r.besideP50Ms.toFixed(1)} / ${r.besideP99Ms.toFixed(1)} ms beside the loud one: p99 ratio ${r.ratio.toFixed(2)} (goal <= 2)`,
   );

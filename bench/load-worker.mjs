@@ -1,8 +1,11 @@
 // Runs the SDK agents and the submitting client in a worker thread, so they use the second core
-// and the mesh's own thread is what gets measured.
-import { parentPort, workerData } from 'node:worker_threads';
+// and the mesh's own thread is what gets measured; or in a process of its own (`node
+// load-worker.mjs '<workerData as JSON>'`, messages over IPC), whose priority the caller may lower.
+import { parentPort as threadPort, workerData as threadData } from 'node:worker_threads';
 import { Agent, AgentMeshClient } from '../dist/sdk/index.js';
 
+const parentPort = threadPort ?? { postMessage: (message) => process.send(message), on: (event, listener) => process.on(event, listener) };
+const workerData = threadPort ? threadData : JSON.parse(process.argv[2]);
 // `urls`: several instances of one mesh; agents and submits are spread over them.
 const { url, urls = [url], apiKey, agents: agentCount, batching = true } = workerData;
 const latencies = [];

@@ -78,6 +78,11 @@ console.log(`\nFairness, embedded defaults: a quiet tenant at ${fair.quietRate} 
 line('  quiet alone: submit -> handler p50 / p99 ms', `${f(fair.aloneP50Ms, 1)} / ${f(fair.aloneP99Ms, 1)}`, `${fair.quietTasks} quiet tasks in all`);
 line('  quiet beside the loud one: p50 / p99 ms', `${f(fair.besideP50Ms, 1)} / ${f(fair.besideP99Ms, 1)}`, `${fair.loudTasks} loud tasks`);
 line('  p99 ratio (goal <= 2)', f(fair.ratio, 2));
+// The same with the loud tenant's client and agents in a process of lowest priority: load generators
+// on other machines take none of the mesh's cores, while here they share its two.
+const apart = await measureFairness({ rounds: quick ? 3 : 10, loudApart: true });
+line('  loud load apart: quiet p99 alone / beside ms', `${f(apart.aloneP99Ms, 1)} / ${f(apart.besideP99Ms, 1)}`, `${apart.loudTasks} loud tasks`);
+line('  loud load apart: p99 ratio (goal <= 2)', f(apart.ratio, 2));
 
 // Paced submits arrive one at a time, so they do not batch: pace at half the single-request peak.
 const paced = await measurePaced({ rate: Math.max(50, Math.round(single.tasksPerSecond / 2)), seconds: quick ? 3 : 5 });

@@ -1,28 +1,33 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite, types } from '@electric-sql/pglite';
 import { DataDirLock } from './data-dir-lock.js';
-import { statementText, type SqlClient, type SqlExecutor, type Statement } from './sql-client.js';
+import { PglitePreparedStatements } from './pglite-prepared.js';
+import { type SqlClient, type SqlExecutor, type Statement } from './sql-client.js';
 
 /** Bytes (jsonParam) go as they are, in json's binary form; anything else as PGlite would send it. */
 const serializeJson = (value: unknown): string => (value instanceof Uint8Array ? (value as unknown as string) : typeof value === 'string' ? value : JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
-const OPTIONS = { serializers: { [types.JSON]: serializeJson } };
+export const PGLITE_OPTIONS = { serializers: { [types.JSON]: serializeJson } };
 
 /**
  * Embedded PostgreSQL (WASM) on disk, or in memory when `dataDir` is undefined. A directory is
  * locked while it is open (DataDirLock): a second open, here or in another process, is refused.
  */
 export class PgliteClient implements SqlClient {
+  private readonly prepared: PglitePreparedStatements;
+
   private constructor(
     private readonly db: PGlite,
     private readonly lock: DataDirLock | undefined,
-  ) {}
+  ) {
+    this.prepared = new PglitePreparedStatements(db);
+  }
 
   static async open(dataDir: string | undefined): Promise<PgliteClient> {
-    if (dataDir === undefined) return new PgliteClient(await PGlite.create(undefined, OPTIONS), undefined);
+    if (dataDir === undefined) return new PgliteClient(await PGlite.create(undefined, PGLITE_OPTIONS), undefined);
     mkdirSync(dataDir, { recursive: true });
     const lock = DataDirLock.acquire(dataDir);
     try {
-      return new PgliteClient(await PGlite.create(dataDir, OPTIONS), lock);
+      return new PgliteClient(await PGlite.create(dataDir, PGLITE_OPTIONS), lock);
     } catch (error) {
       lock.release();
       throw error;
@@ -30,7 +35,7 @@ export class PgliteClient implements SqlClient {
   }
 
   async query<T>(sql: Statement, params: unknown[] = []): Promise<{ rows: T[] }> {
-    const result = await this.db.query<T>(statementText(sql), params);
+    const result = typeof sql === 'string' ? await this.db.query<T>(sql, params) : await this.prepared.run<T>(sql, params, false);
     return { rows: result.rows };
   }
 
@@ -41,7 +46,9 @@ export class PgliteClient implements SqlClient {
   transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     return this.db.transaction(async (tx) =>
       work({
-        query: async <R>(sql: Statement, params: unknown[] = []) => ({ rows: (await tx.query<R>(statementText(sql), params)).rows }),
+        query: async <R>(sql: Statement, params: unknown[] = []) => ({
+          rows: (typeof sql === 'string' ? await tx.query<R>(sql, params) : await this.prepared.run<R>(sql, params, true)).rows,
+        }),
         exec: async (sql: string) => {
           await tx.exec(sql);
         },

@@ -1,19 +1,23 @@
 import { ConcurrencyError, ConflictError, type Agent, type DomainEvent } from '../../domain/index.js';
 import type { AgentFilter, AgentRepository, Page, PageRequest } from '../../application/ports.js';
-import { isUniqueViolation, type SqlClient } from './sql-client.js';
+import { isUniqueViolation, named, type SqlClient } from './sql-client.js';
 import { AGENT_COLUMNS, AGENT_ID_PATTERN, agentFromRow, agentProfile, decodeCursor, eventRow, type AgentRowOut } from './rows.js';
 import { pageOf, SqlWhere } from './sql-page.js';
 import { INSERT_EVENTS } from './write-batcher.js';
 
-const UPDATE_COUNTERS = `
+const UPDATE_COUNTERS = named(
+  'agent_counters',
+  `
 UPDATE agents AS a SET
   in_flight = r.in_flight, assigned_count = r.assigned_count, completed_count = r.completed_count,
   failed_count = r.failed_count, avg_latency_ms = r.avg_latency_ms, last_heartbeat_at = r.last_heartbeat_at,
   updated_at = r.updated_at,
   status = CASE WHEN a.status IN ('available', 'busy') AND r.status IN ('available', 'busy') THEN r.status ELSE a.status END
-FROM jsonb_to_recordset($1::jsonb) AS r(tenant_id text, id text, status text, in_flight integer, assigned_count bigint,
-  completed_count bigint, failed_count bigint, avg_latency_ms double precision, last_heartbeat_at bigint, updated_at bigint)
-WHERE a.tenant_id = r.tenant_id AND a.id = r.id`;
+-- LIMIT with the row count: the planner then looks agents up by key (it assumes 100 rows and would scan the table).
+FROM (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(tenant_id text, id text, status text, in_flight integer, assigned_count bigint,
+  completed_count bigint, failed_count bigint, avg_latency_ms double precision, last_heartbeat_at bigint, updated_at bigint) LIMIT $2::integer) AS r
+WHERE a.tenant_id = r.tenant_id AND a.id = r.id`,
+);
 
 const counters = (a: Agent) => ({
   tenant_id: a.tenantId,
@@ -98,7 +102,7 @@ export class SqlAgentRepository implements AgentRepository {
     const batch = [...this.pendingCounters.values()];
     this.pendingCounters = new Map();
     try {
-      await this.db.query(UPDATE_COUNTERS, [JSON.stringify(batch.map((e) => counters(e.agent)))]);
+      await this.db.query(UPDATE_COUNTERS, [JSON.stringify(batch.map((e) => counters(e.agent))), batch.length]);
       for (const e of batch) for (const [resolve] of e.waiters) resolve();
     } catch (error) {
       for (const e of batch) for (const [, reject] of e.waiters) reject(error as Error);

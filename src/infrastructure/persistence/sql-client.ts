@@ -1,6 +1,6 @@
 /**
  * A statement run often enough to keep parsed and planned: on PostgreSQL each connection prepares
- * it once under its name (a plain statement is parsed and planned on every call); PGlite runs its text.
+ * it once under its name, and PGlite once per session (a plain statement is parsed and planned on every call).
  */
 export interface NamedStatement {
   readonly name: string;

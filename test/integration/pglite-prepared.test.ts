@@ -1,0 +1,76 @@
+import { PGlite } from '@electric-sql/pglite';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { PglitePreparedStatements } from '../../src/infrastructure/persistence/pglite-prepared.js';
+import { PGLITE_OPTIONS, PgliteClient } from '../../src/infrastructure/persistence/pglite-client.js';
+import { jsonParam, named } from '../../src/infrastructure/persistence/sql-client.js';
+
+const INSERT = named('test_insert', 'INSERT INTO items (id, doc) SELECT r.id, r.doc FROM json_to_recordset($1::json) AS r(id integer, doc json) RETURNING id');
+const BY_ID = named('test_by_id', 'SELECT id, doc, $2::text AS note FROM items WHERE id = $1');
+
+describe('named statements on PGlite', () => {
+  let db: PGlite;
+  let statements: PglitePreparedStatements;
+  beforeAll(async () => {
+    db = await PGlite.create(undefined, PGLITE_OPTIONS);
+  });
+  afterAll(async () => db.close());
+  // One session for all: the statements the previous test prepared are still there under their
+  // names, which a new PglitePreparedStatements does not know of (it closes and parses them again).
+  beforeEach(async () => {
+    await db.exec('DROP TABLE IF EXISTS items; CREATE TABLE items (id integer PRIMARY KEY, doc json)');
+    statements = new PglitePreparedStatements(db, 3);
+  });
+
+  it('answers as the statement text would, parameters typed by the statement (json as bytes, numbers, text, null)', async () => {
+    const inserted = await statements.run(INSERT, [jsonParam([{ id: 1, doc: { a: 'é' } }, { id: 2, doc: null }])], false);
+    expect(inserted.rows).toEqual([{ id: 1 }, { id: 2 }]);
+    expect((await statements.run(BY_ID, [1, 'named'], false)).rows).toEqual([{ id: 1, doc: { a: 'é' }, note: 'named' }]);
+    expect((await statements.run(BY_ID, [2, null], false)).rows).toEqual((await db.query(BY_ID.text, [2, null])).rows);
+    expect((await statements.run(BY_ID, [3, 'none'], false)).rows).toEqual([]);
+  });
+
+  it("fails with the database's error (its code kept), and the statement runs again after", async () => {
+    await statements.run(INSERT, [jsonParam([{ id: 1 }])], false);
+    await expect(statements.run(INSERT, [jsonParam([{ id: 1 }])], false)).rejects.toMatchObject({ code: '23505' });
+    await expect(statements.run(INSERT, [Buffer.from('{not json')], false)).rejects.toMatchObject({ code: '22P02' });
+    expect((await statements.run(INSERT, [jsonParam([{ id: 2 }])], false)).rows).toEqual([{ id: 2 }]);
+    expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM items')).rows[0]!.n).toBe(2);
+  });
+
+  it('takes part in a transaction: rolled back with it, and still prepared after', async () => {
+    await expect(
+      db.transaction(async () => {
+        await statements.run(INSERT, [jsonParam([{ id: 7 }])], true);
+        throw new Error('changed my mind');
+      }),
+    ).rejects.toThrow('changed my mind');
+    expect((await statements.run(BY_ID, [7, 'gone'], false)).rows).toEqual([]);
+    await db.transaction(async () => {
+      await statements.run(INSERT, [jsonParam([{ id: 8 }])], true);
+    });
+    expect((await statements.run(BY_ID, [8, 'kept'], false)).rows).toHaveLength(1);
+    expect(statements.preparations).toBe(2);
+  });
+
+  it('parses a statement again after the given number of runs, and refuses two texts under one name', async () => {
+    for (let i = 1; i <= 7; i++) await statements.run(INSERT, [jsonParam([{ id: i }])], false);
+    // Parsed at runs 1, 4 and 7 (every 3 runs).
+    expect(statements.preparations).toBe(3);
+    await expect(statements.run(named('test_insert', 'SELECT 1'), [], false)).rejects.toThrow("two statements are named 'test_insert'");
+  });
+
+  it('is what PgliteClient runs for a named statement, in and out of transactions', async () => {
+    const client = await PgliteClient.open(undefined);
+    try {
+      await client.exec('CREATE TABLE items (id integer PRIMARY KEY, doc json)');
+      await client.query(INSERT, [jsonParam([{ id: 1 }])]);
+      await client.transaction(async (tx) => {
+        await tx.query(INSERT, [jsonParam([{ id: 2 }])]);
+        expect((await tx.query(BY_ID, [2, 'in'])).rows).toEqual([{ id: 2, doc: null, note: 'in' }]);
+      });
+      expect((await client.query<{ id: number }>('SELECT id FROM items ORDER BY id')).rows.map((r) => r.id)).toEqual([1, 2]);
+    } finally {
+      await client.close();
+    }
+  });
+});
