@@ -276,7 +276,14 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   const store =
     config.databaseUrl !== undefined
       ? await openPostgres(config.databaseUrl, logger, { exclusive: !clustered, relayEvents, resilience, onLockEvent, onFatal })
-      : await openEmbeddedStore(config.dataDir, { relayEvents });
+      : await openEmbeddedStore(config.dataDir, {
+          relayEvents,
+          vacuum: {
+            onVacuum: ({ tables, deadRows, ms, forced }) =>
+              logger.info({ tables, dead_rows: deadRows, ms: Math.round(ms), forced }, forced ? 'vacuumed the embedded store under load: its dead rows passed the bound' : "vacuumed the embedded store's dead rows"),
+            onError: (error) => logger.warn({ err: error }, "could not vacuum the embedded store's dead rows; trying again later"),
+          },
+        });
   // After the store: an embedded data directory is locked first, so a second process on it stops
   // at the lock without reading, making or warning of the development keys kept there.
   let signer: ReturnType<typeof auditSigner>;

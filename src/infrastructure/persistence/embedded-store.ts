@@ -1,12 +1,19 @@
 import { migrate } from './migrate.js';
 import { PgliteClient } from './pglite-client.js';
+import { DEFAULT_EMBEDDED_VACUUM_OPTIONS, EmbeddedVacuum, type EmbeddedVacuumOptions, type VacuumReport } from './embedded-vacuum.js';
 import { storeOn, type Store, type StoreOptions } from './store.js';
 
+export interface EmbeddedStoreOptions extends StoreOptions {
+  /** What the vacuum of the store's dead rows did (PGlite has no autovacuum), and when it failed. */
+  vacuum?: { onVacuum?: (report: VacuumReport) => void; onError?: (error: unknown) => void; options?: EmbeddedVacuumOptions };
+}
+
 /**
- * PGlite on disk under `dataDir` (in memory when undefined), migrated. Only this process uses it:
- * the directory is locked until the store closes (DataDirectoryInUseError while another holds it).
+ * PGlite on disk under `dataDir` (in memory when undefined), migrated, its dead rows vacuumed while
+ * it is open. Only this process uses it: the directory is locked until the store closes
+ * (DataDirectoryInUseError while another holds it).
  */
-export async function openEmbeddedStore(dataDir: string | undefined, options: StoreOptions = {}): Promise<Store> {
+export async function openEmbeddedStore(dataDir: string | undefined, options: EmbeddedStoreOptions = {}): Promise<Store> {
   const db = await PgliteClient.open(dataDir);
   try {
     await migrate(db);
@@ -14,7 +21,17 @@ export async function openEmbeddedStore(dataDir: string | undefined, options: St
     await db.close();
     throw error;
   }
-  return storeOn(db, { ...options, singleProcess: true });
+  const { vacuum: maintenance = {}, ...storeOptions } = options;
+  const vacuum = new EmbeddedVacuum(
+    db,
+    () => store.batcher.lastFlushAt,
+    maintenance.onVacuum ?? (() => {}),
+    maintenance.onError ?? (() => {}),
+    maintenance.options ?? DEFAULT_EMBEDDED_VACUUM_OPTIONS,
+  );
+  const store = storeOn(db, { ...storeOptions, singleProcess: true, beforeClose: () => vacuum.stop() });
+  vacuum.start();
+  return store;
 }
 
 export { storeOn, type Store } from './store.js';
