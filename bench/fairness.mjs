@@ -26,6 +26,8 @@ async function tenantWorker(mesh, id, niceness) {
     const child = fork(script, [JSON.stringify(workerData)], { stdio: 'inherit' });
     setPriority(child.pid, niceness);
     worker = { postMessage: (m) => child.send(m), on: (e, f) => child.on(e, f), off: (e, f) => child.off(e, f), terminate: () => child.kill() };
+    await Promise.race([once(worker, 'ready'), new Promise((_, reject) => child.once('exit', (code) => reject(new Error(`${id}'s load process exited (code ${code}) before it was ready`))))]);
+    return worker;
   }
   await once(worker, 'ready');
   return worker;

@@ -5,6 +5,8 @@ import { parentPort as threadPort, workerData as threadData } from 'node:worker_
 import { Agent, AgentMeshClient } from '../dist/sdk/index.js';
 
 const parentPort = threadPort ?? { postMessage: (message) => process.send(message), on: (event, listener) => process.on(event, listener) };
+// A process of its own ends with its parent (its agents' open connections would keep it alive).
+if (!threadPort) process.on('disconnect', () => process.exit(0));
 const workerData = threadPort ? threadData : JSON.parse(process.argv[2]);
 // `urls`: several instances of one mesh; agents and submits are spread over them.
 const { url, urls = [url], apiKey, agents: agentCount, batching = true } = workerData;

@@ -22,9 +22,9 @@ async function churn(db: PgliteClient, table: string, rows: number): Promise<voi
 describe('vacuum of the embedded store (PGlite has no autovacuum)', () => {
   let db: PgliteClient;
   let reports: VacuumReport[];
-  let lastWriteAt: number;
+  let writes: number;
   const vacuumWith = (options: Partial<ConstructorParameters<typeof EmbeddedVacuum>[4]> = {}) =>
-    new EmbeddedVacuum(db, () => lastWriteAt, (r) => reports.push(r), (e) => { throw e; }, { checkEveryMs: 60_000, minDeadRows: 1_000, quietMs: 5_000, maxDeadRows: 50_000, ...options });
+    new EmbeddedVacuum(db, () => writes, (r) => reports.push(r), (e) => { throw e; }, { checkEveryMs: 60_000, minDeadRows: 1_000, quietMs: 50, maxDeadRows: 50_000, ...options });
 
   beforeAll(async () => {
     db = await PgliteClient.open(undefined);
@@ -32,7 +32,7 @@ describe('vacuum of the embedded store (PGlite has no autovacuum)', () => {
   afterAll(async () => db.close());
   beforeEach(() => {
     reports = [];
-    lastWriteAt = 0;
+    writes = 0;
   });
 
   it('vacuums and analyzes the tables with dead rows once the store is quiet', async () => {
@@ -53,12 +53,28 @@ describe('vacuum of the embedded store (PGlite has no autovacuum)', () => {
     expect(await deadRows(db, 'few')).toBe(200);
 
     await churn(db, 'busy', 1_000);
-    lastWriteAt = performance.now();
-    await vacuumWith().check();
-    expect(reports).toEqual([]);
-    await vacuumWith({ maxDeadRows: 2_000 }).check();
+    const writing = setInterval(() => writes++, 5);
+    try {
+      await vacuumWith().check();
+      expect(reports).toEqual([]);
+      await vacuumWith({ maxDeadRows: 2_000 }).check();
+    } finally {
+      clearInterval(writing);
+    }
     expect(reports).toEqual([expect.objectContaining({ forced: true })]);
     expect(await deadRows(db, 'busy')).toBe(0);
+  });
+
+  it('stops at once while waiting for a quiet moment', async () => {
+    await churn(db, 'waiting', 1_000);
+    const vacuum = vacuumWith({ quietMs: 60_000 });
+    const checking = vacuum.check();
+    await new Promise((r) => setTimeout(r, 100));
+    const started = performance.now();
+    await vacuum.stop();
+    await checking;
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(reports).toEqual([]);
   });
 
   it('runs one vacuum at a time, and none once stopped', async () => {
@@ -77,14 +93,20 @@ describe('vacuum of the embedded store (PGlite has no autovacuum)', () => {
 });
 
 describe('the embedded store', () => {
-  let store: Store;
-  afterAll(async () => store?.close());
-
   it('vacuums the dead rows of its database on its own, and stops with the store', async () => {
     const reports: VacuumReport[] = [];
-    store = await openEmbeddedStore(undefined, { vacuum: { onVacuum: (r) => reports.push(r), options: { checkEveryMs: 20, minDeadRows: 500, quietMs: 0, maxDeadRows: 1_000_000 } } });
+    const errors: unknown[] = [];
+    const store: Store = await openEmbeddedStore(undefined, {
+      vacuum: { onVacuum: (r) => reports.push(r), onError: (e) => errors.push(e), options: { checkEveryMs: 20, minDeadRows: 500, quietMs: 0, maxDeadRows: 1_000_000 } },
+    });
     await churn(store.db as PgliteClient, 'rows_of_a_mesh', 300);
     await expect.poll(() => reports.length, { timeout: 10_000 }).toBeGreaterThan(0);
     expect(reports[0]!.tables).toContain('rows_of_a_mesh');
+    await store.close();
+    const after = reports.length;
+    // Checks every 20 ms until then: none runs on the closed database.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(reports).toHaveLength(after);
+    expect(errors).toEqual([]);
   });
 });

@@ -2,7 +2,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PglitePreparedStatements } from '../../src/infrastructure/persistence/pglite-prepared.js';
 import { PGLITE_OPTIONS, PgliteClient } from '../../src/infrastructure/persistence/pglite-client.js';
-import { jsonParam, named } from '../../src/infrastructure/persistence/sql-client.js';
+import { jsonParam, named, type SqlExecutor } from '../../src/infrastructure/persistence/sql-client.js';
 
 const INSERT = named('test_insert', 'INSERT INTO items (id, doc) SELECT r.id, r.doc FROM json_to_recordset($1::json) AS r(id integer, doc json) RETURNING id');
 const BY_ID = named('test_by_id', 'SELECT id, doc, $2::text AS note FROM items WHERE id = $1');
@@ -52,11 +52,24 @@ describe('named statements on PGlite', () => {
     expect(statements.preparations).toBe(2);
   });
 
-  it('parses a statement again after the given number of runs, and refuses two texts under one name', async () => {
+  it('parses a statement again after the given number of runs, in transactions too, and refuses two texts under one name', async () => {
     for (let i = 1; i <= 7; i++) await statements.run(INSERT, [jsonParam([{ id: i }])], false);
     // Parsed at runs 1, 4 and 7 (every 3 runs).
     expect(statements.preparations).toBe(3);
+    await db.transaction(async () => {
+      for (let i = 8; i <= 10; i++) await statements.run(INSERT, [jsonParam([{ id: i }])], true);
+    });
+    expect(statements.preparations).toBe(4);
+    expect((await statements.run(BY_ID, [10, 'x'], false)).rows).toHaveLength(1);
     await expect(statements.run(named('test_insert', 'SELECT 1'), [], false)).rejects.toThrow("two statements are named 'test_insert'");
+  });
+
+  it('says a closed database is closed', async () => {
+    const closing = await PGlite.create(undefined, PGLITE_OPTIONS);
+    const on = new PglitePreparedStatements(closing);
+    await on.run(BY_ID, [1, 'open'], false).catch(() => {});
+    await closing.close();
+    await expect(on.run(BY_ID, [1, 'closed'], false)).rejects.toThrow('PGlite is closed');
   });
 
   it('is what PgliteClient runs for a named statement, in and out of transactions', async () => {
@@ -69,6 +82,15 @@ describe('named statements on PGlite', () => {
         expect((await tx.query(BY_ID, [2, 'in'])).rows).toEqual([{ id: 2, doc: null, note: 'in' }]);
       });
       expect((await client.query<{ id: number }>('SELECT id FROM items ORDER BY id')).rows.map((r) => r.id)).toEqual([1, 2]);
+      // Run as prepared statements, not as their text.
+      expect((await client.query<{ name: string }>('SELECT name FROM pg_prepared_statements ORDER BY name')).rows.map((r) => r.name)).toEqual(['test_by_id', 'test_insert']);
+      // A transaction that ended refuses named statements as it refuses any other.
+      let ended: SqlExecutor | undefined;
+      await client.transaction(async (tx) => {
+        ended = tx;
+      });
+      await expect(ended!.query(BY_ID, [1, 'late'])).rejects.toThrow('Transaction is closed');
+      await expect(ended!.query('SELECT 1')).rejects.toThrow('Transaction is closed');
     } finally {
       await client.close();
     }

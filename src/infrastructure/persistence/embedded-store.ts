@@ -24,7 +24,7 @@ export async function openEmbeddedStore(dataDir: string | undefined, options: Em
   const { vacuum: maintenance = {}, ...storeOptions } = options;
   const vacuum = new EmbeddedVacuum(
     db,
-    () => store.batcher.lastFlushAt,
+    () => store.batcher.flushes + store.audit.appended + store.audit.failed,
     maintenance.onVacuum ?? (() => {}),
     maintenance.onError ?? (() => {}),
     maintenance.options ?? DEFAULT_EMBEDDED_VACUUM_OPTIONS,

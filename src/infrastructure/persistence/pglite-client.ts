@@ -46,9 +46,12 @@ export class PgliteClient implements SqlClient {
   transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     return this.db.transaction(async (tx) =>
       work({
-        query: async <R>(sql: Statement, params: unknown[] = []) => ({
-          rows: (typeof sql === 'string' ? await tx.query<R>(sql, params) : await this.prepared.run<R>(sql, params, true)).rows,
-        }),
+        query: async <R>(sql: Statement, params: unknown[] = []) => {
+          if (typeof sql === 'string') return { rows: (await tx.query<R>(sql, params)).rows };
+          // tx.query refuses a transaction that ended; a named statement must too, or it would run in whatever holds the database next.
+          if (tx.closed) throw new Error('Transaction is closed');
+          return { rows: (await this.prepared.run<R>(sql, params, true)).rows };
+        },
         exec: async (sql: string) => {
           await tx.exec(sql);
         },

@@ -4,7 +4,7 @@ import type { NamedStatement } from './sql-client.js';
 const { serialize } = protocol;
 type BackendMessage = Awaited<ReturnType<PGlite['execProtocol']>>['messages'][number];
 
-/** Runs of a statement after which it is parsed again (outside a transaction), so that its plan follows the tables' growth. */
+/** Runs of a statement after which it is parsed again, so that its plan follows the tables' growth. */
 export const DEFAULT_REPREPARE_AFTER = 1000;
 
 interface Prepared {
@@ -36,7 +36,12 @@ export class PglitePreparedStatements {
 
   /** Runs the statement; `inTransaction`: inside one the caller holds (no lock taken on the transaction, no sync to disk). */
   run<T>(statement: NamedStatement, params: readonly unknown[], inTransaction: boolean): Promise<Results<T>> {
-    const execute = () => this.db._runExclusiveQuery(() => this.execute<T>(statement, params, inTransaction));
+    const execute = () =>
+      this.db._runExclusiveQuery(async () => {
+        // As PGlite's own query does: a closed database says so (its module is gone).
+        await this.db._checkReady();
+        return this.execute<T>(statement, params, inTransaction);
+      });
     return inTransaction ? execute() : this.db._runExclusiveTransaction(execute);
   }
 
@@ -48,7 +53,7 @@ export class PglitePreparedStatements {
       return result.messages;
     };
     try {
-      const prepared = await this.prepare(statement, inTransaction, send);
+      const prepared = await this.prepare(statement, send);
       messages.length = 0;
       const values = params.map((value, i) => {
         if (value === null || value === undefined) return null;
@@ -66,12 +71,16 @@ export class PglitePreparedStatements {
     return parse.parseResults(messages, this.db.parsers)[0] as Results<T>;
   }
 
-  /** The statement as parsed under its name: the first time, and again once it ran `reprepareAfter` times. */
-  private async prepare(statement: NamedStatement, inTransaction: boolean, send: (message: Uint8Array) => Promise<BackendMessage[]>): Promise<Prepared> {
+  /**
+   * The statement as parsed under its name: the first time, and again once it ran `reprepareAfter`
+   * times (also inside a transaction: prepared statements are not transactional, and one whose
+   * parse fails there is forgotten here, so parsed again at its next run).
+   */
+  private async prepare(statement: NamedStatement, send: (message: Uint8Array) => Promise<BackendMessage[]>): Promise<Prepared> {
     const known = this.prepared.get(statement.name);
     if (known !== undefined) {
       if (known.text !== statement.text) throw new Error(`two statements are named '${statement.name}'`);
-      if (known.runs < this.reprepareAfter || inTransaction) return known;
+      if (known.runs < this.reprepareAfter) return known;
       this.prepared.delete(statement.name);
     }
     // Closing a statement that does not exist is no error: this also clears one this session parsed

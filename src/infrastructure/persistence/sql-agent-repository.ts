@@ -39,6 +39,8 @@ const counters = (a: Agent) => ({
 export class SqlAgentRepository implements AgentRepository {
   private pendingCounters = new Map<string, { agent: Agent; waiters: Array<[() => void, (e: Error) => void]> }>();
   private flushScheduled = false;
+  /** Counter writes not yet settled (scheduled or committing). */
+  private countersInFlight = 0;
 
   constructor(
     private readonly db: SqlClient,
@@ -92,9 +94,15 @@ export class SqlAgentRepository implements AgentRepository {
       }
       if (!this.flushScheduled) {
         this.flushScheduled = true;
-        setImmediate(() => void this.flushCounters());
+        this.countersInFlight++;
+        setImmediate(() => void this.flushCounters().finally(() => this.countersInFlight--));
       }
     });
+  }
+
+  /** Resolves when the counter writes queued so far have settled. */
+  async drain(): Promise<void> {
+    while (this.countersInFlight > 0) await new Promise((r) => setTimeout(r, 1));
   }
 
   private async flushCounters(): Promise<void> {

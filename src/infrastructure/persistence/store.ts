@@ -57,12 +57,13 @@ export function storeOn(
   const sqlTasks = new SqlTaskRepository(db, batcher);
   const soleWriter = options.soleAuditWriter ?? options.singleProcess;
   const audit = new SqlAuditStore(db, systemClock, new UuidV7Generator(), { ...DEFAULT_AUDIT_STORE_OPTIONS, soleWriter });
+  const agents = new SqlAgentRepository(db, relayEvents);
   return {
     db,
     batcher,
     tenants: new SqlTenantRepository(db),
     apiKeys: new SqlApiKeyRepository(db),
-    agents: new SqlAgentRepository(db, relayEvents),
+    agents,
     tasks: new CachedTaskRepository(sqlTasks, undefined, !(options.deferTaskCache ?? false)),
     events: new SqlEventStore(db),
     outbox: new SqlOutbox(db, options.singleProcess),
@@ -72,6 +73,7 @@ export function storeOn(
     subjectKeys: new SqlKeyEncryptionKeyRepository(db, AUDIT_SUBJECT_KEYS),
     async close() {
       await batcher.drain();
+      await agents.drain();
       await audit.drain();
       await options.beforeClose?.();
       await db.close();

@@ -85,8 +85,6 @@ export class WriteBatcher {
   private scheduled = false;
   flushes = 0;
   written = 0;
-  /** When the last batch committed or failed (performance.now()); 0: none yet. */
-  lastFlushAt = 0;
 
   constructor(
     private readonly db: SqlClient,
@@ -168,7 +166,6 @@ export class WriteBatcher {
     } finally {
       for (const write of batch) this.committing.delete(rowKey(write.task.tenantId, write.task.id));
       this.flushes++;
-      this.lastFlushAt = performance.now();
       this.flushing--;
       if (this.pending.length > 0) this.schedule();
     }
