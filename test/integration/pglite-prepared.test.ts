@@ -27,6 +27,8 @@ describe('named statements on PGlite', () => {
     expect((await statements.run(BY_ID, [1, 'named'], false)).rows).toEqual([{ id: 1, doc: { a: 'é' }, note: 'named' }]);
     expect((await statements.run(BY_ID, [2, null], false)).rows).toEqual((await db.query(BY_ID.text, [2, null])).rows);
     expect((await statements.run(BY_ID, [3, 'none'], false)).rows).toEqual([]);
+    const anyOf = named('test_any_of', 'SELECT id FROM items WHERE id = ANY($1::integer[]) AND $2::text[] IS NOT NULL ORDER BY id');
+    expect((await statements.run(anyOf, [[1, 2, 3], ['a', 'b,c', 'd"e']], false)).rows).toEqual([{ id: 1 }, { id: 2 }]);
   });
 
   it("fails with the database's error (its code kept), and the statement runs again after", async () => {

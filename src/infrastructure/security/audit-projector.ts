@@ -2,7 +2,7 @@ import type { Logger } from '../../application/logger.js';
 import { SYSTEM_AUDITED_EVENT_TYPES, systemAuditOf } from '../../application/system-audit.js';
 import { TurnLoop } from '../../application/turn-loop.js';
 import type { AuditRecord } from '../../domain/index.js';
-import type { SqlClient, SqlExecutor } from '../persistence/sql-client.js';
+import { named, type SqlClient, type SqlExecutor } from '../persistence/sql-client.js';
 import { eventFromRow, type EventRow } from '../persistence/sql-event-store.js';
 import type { SqlAuditStore } from './sql-audit-store.js';
 
@@ -18,22 +18,25 @@ export interface AuditProjectorOptions {
 export const DEFAULT_AUDIT_PROJECTOR_OPTIONS: AuditProjectorOptions = { batch: 1000, idleMs: 200, maxBackoffMs: 5_000 };
 
 /** The oldest transaction still running: every event below it has committed (or never will). */
-const HORIZON = 'SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon';
+const HORIZON = named('audit_projector_horizon', 'SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon');
 
 /**
  * The next events that may make an entry, after the cursor and below the horizon, in (xid, seq)
  * order: no event can still appear in that range, so reading it in order never skips one that
  * commits late.
  */
-const NEXT_EVENTS = `
+const NEXT_EVENTS = named(
+  'audit_projector_next_events',
+  `
 SELECT e.seq, e.tenant_id, e.aggregate_type, e.aggregate_id, e.version, e.type, e.data, e.occurred_at, e.xid::text AS xid
 FROM events e
 WHERE (e.xid, e.seq) > ($1::xid8, $2::bigint) AND e.xid < $3::xid8 AND e.type = ANY($4::text[])
 ORDER BY e.xid, e.seq
-LIMIT $5`;
+LIMIT $5`,
+);
 
 /** Moves the cursor only from where this instance last saw it: another instance may have moved it. */
-const MOVE_CURSOR = 'UPDATE audit_projection SET xid = $1::xid8, seq = $2 WHERE id = 1 AND xid = $3::xid8 AND seq = $4 RETURNING id';
+const MOVE_CURSOR = named('audit_projector_move_cursor', 'UPDATE audit_projection SET xid = $1::xid8, seq = $2 WHERE id = 1 AND xid = $3::xid8 AND seq = $4 RETURNING id');
 
 type Cursor = { xid: string; seq: number };
 
