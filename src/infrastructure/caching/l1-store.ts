@@ -45,11 +45,6 @@ export class L1Store {
     return this.lru.get(encoded);
   }
 
-  /** Without touching the entry's recency. */
-  has(encoded: string): boolean {
-    return this.lru.has(encoded);
-  }
-
   /** `bytes`: the value's JSON length. Fresh for `ttlMs`, then kept `graceMs` more as a stale entry. */
   set(encoded: string, entry: L1Entry, bytes: number, ttlMs: number, graceMs = 0): void {
     if (ttlMs <= 0 || bytes > this.bounds.maxBytes) return;

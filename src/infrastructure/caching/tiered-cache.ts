@@ -182,11 +182,6 @@ export class TieredCache implements Cache {
     return { tiers: this.shared ? ['l1', 'l2'] : ['l1'], ttlMs: { ...this.settings.ttlsMs }, ...this.settings.l1, hitRateWindowMs: HIT_RATE_WINDOW_MS };
   }
 
-  /** Whether this instance holds `key` in memory now; counts no hit or miss and leaves its recency (diagnostics, tests). */
-  holds(key: CacheKey): boolean {
-    return this.l1.has(key.encoded);
-  }
-
   tenantUsage(tenantId: string): { entries: number; bytes: number } {
     return this.l1.usage(tenantPrefix(tenantId));
   }
