@@ -34,8 +34,19 @@ async function withLiveState(ctx: MeshContext, tenantId: string, agents: Agent[]
   });
   return agents.map((a) => {
     const state = states.get(a.id);
-    return state && state.updatedAt >= a.updatedAt ? { ...a, ...state } : a;
+    return state && state.updatedAt >= a.updatedAt ? { ...a, ...state, status: liveStatus(a.status, state.status) } : a;
   });
+}
+
+const isLoadStatus = (status: Agent['status']) => status === 'available' || status === 'busy';
+
+/**
+ * The view carries load, and load only moves an agent between available and busy: a lifecycle
+ * status in the store (paused, unhealthy, terminated), or one the view still shows after the
+ * store left it, is the store's to say. The same rule as the stored counters' write.
+ */
+function liveStatus(stored: Agent['status'], live: Agent['status']): Agent['status'] {
+  return isLoadStatus(stored) && isLoadStatus(live) ? live : stored;
 }
 
 const LIVE_STATUSES = ['available', 'busy'] as const;
