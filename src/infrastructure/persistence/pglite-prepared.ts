@@ -46,26 +46,21 @@ export class PglitePreparedStatements {
   }
 
   private async execute<T>(statement: NamedStatement, params: readonly unknown[], inTransaction: boolean): Promise<Results<T>> {
+    const send = async (message: Uint8Array) => (await this.db.execProtocol(message, { syncToFs: false })).messages;
     const messages: BackendMessage[] = [];
-    const send = async (message: Uint8Array) => {
-      const result = await this.db.execProtocol(message, { syncToFs: false });
-      messages.push(...result.messages);
-      return result.messages;
-    };
     try {
       const prepared = await this.prepare(statement, send);
-      messages.length = 0;
       const values = params.map((value, i) => {
         if (value === null || value === undefined) return null;
         const serializer = this.db.serializers[prepared.paramTypes[i]!];
         return serializer ? serializer(value) : String(value);
       });
       prepared.runs++;
-      await send(serialize.bind({ statement: statement.name, values }));
-      await send(serialize.describe({ type: 'P' }));
-      await send(serialize.execute({}));
+      messages.push(...(await send(serialize.bind({ statement: statement.name, values }))));
+      messages.push(...(await send(serialize.describe({ type: 'P' }))));
+      messages.push(...(await send(serialize.execute({}))));
     } finally {
-      messages.push(...(await this.db.execProtocol(serialize.sync(), { syncToFs: false })).messages);
+      messages.push(...(await send(serialize.sync())));
     }
     if (!inTransaction) await this.db.syncToFs();
     return parse.parseResults(messages, this.db.parsers)[0] as Results<T>;

@@ -19,8 +19,6 @@ export const named = (name: string, text: string): NamedStatement => ({ name, te
  */
 export const jsonParam = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
 
-export const statementText = (sql: Statement): string => (typeof sql === 'string' ? sql : sql.text);
-
 /** The slice of a PostgreSQL client the stores use: PGlite and node-postgres both fit behind it. */
 export interface SqlExecutor {
   query<T = Record<string, unknown>>(sql: Statement, params?: unknown[]): Promise<{ rows: T[] }>;
