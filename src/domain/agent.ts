@@ -176,8 +176,13 @@ export function reregisterAgent(
   return { agent, events: [{ ...registered, version: agent.version, data: { ...registered.data, rejoined: true } }] };
 }
 
+/** The statuses load moves an agent between; the others are set only by lifecycle transitions. */
+export function isLiveStatus(status: AgentStatus): boolean {
+  return status === 'available' || status === 'busy';
+}
+
 export function isLive(agent: Agent): boolean {
-  return agent.status === 'available' || agent.status === 'busy';
+  return isLiveStatus(agent.status);
 }
 
 /** Can take another task now: live and below its concurrency limit. */

@@ -1,9 +1,9 @@
 import { PayloadTooLargeError, ValidationError } from './errors.js';
 import { assertName } from './validation.js';
 
-/** A secret's name: what a task lists and an agent asks for. */
-/** Not only dots: a URL cannot carry '.' or '..' as a path segment. */
-const SECRET_NAME = /^(?!\.+$)[A-Za-z0-9._-]{1,128}$/;
+/** A secret's name: what a task lists and an agent asks for; not only dots (a URL cannot carry '.' or '..' as a path segment). */
+export const SECRET_NAME_PATTERN = '^(?!\\.+$)[A-Za-z0-9._-]{1,128}$';
+const SECRET_NAME = new RegExp(SECRET_NAME_PATTERN);
 
 export const MAX_SECRET_VALUE_BYTES = 64 * 1024;
 export const MAX_SECRET_DESCRIPTION = 512;

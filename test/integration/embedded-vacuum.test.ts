@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { EmbeddedVacuum, type VacuumReport } from '../../src/infrastructure/persistence/embedded-vacuum.js';
+import { EmbeddedVacuum, type EmbeddedVacuumOptions, type VacuumReport } from '../../src/infrastructure/persistence/embedded-vacuum.js';
 import { openEmbeddedStore, type Store } from '../../src/infrastructure/persistence/embedded-store.js';
 import { PgliteClient } from '../../src/infrastructure/persistence/pglite-client.js';
 
@@ -23,8 +23,8 @@ describe('vacuum of the embedded store (PGlite has no autovacuum)', () => {
   let db: PgliteClient;
   let reports: VacuumReport[];
   let writes: number;
-  const vacuumWith = (options: Partial<ConstructorParameters<typeof EmbeddedVacuum>[4]> = {}) =>
-    new EmbeddedVacuum(db, () => writes, (r) => reports.push(r), (e) => { throw e; }, { checkEveryMs: 60_000, minDeadRows: 1_000, quietMs: 50, maxDeadRows: 50_000, ...options });
+  const vacuumWith = (options: Partial<EmbeddedVacuumOptions> = {}) =>
+    new EmbeddedVacuum(db, () => writes, { onVacuum: (r) => reports.push(r), onError: (e) => { throw e; } }, { checkEveryMs: 60_000, minDeadRows: 1_000, quietMs: 50, maxDeadRows: 50_000, ...options });
 
   beforeAll(async () => {
     db = await PgliteClient.open(undefined);

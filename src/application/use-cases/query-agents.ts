@@ -1,4 +1,4 @@
-import { NotFoundError, type Agent } from '../../domain/index.js';
+import { isLiveStatus, NotFoundError, type Agent } from '../../domain/index.js';
 import { CAN_READ, requireRole, type Caller } from '../caller.js';
 import type { MeshContext } from '../mesh-context.js';
 import type { AgentFilter, AgentLiveState, Page, PageRequest } from '../ports.js';
@@ -38,15 +38,13 @@ async function withLiveState(ctx: MeshContext, tenantId: string, agents: Agent[]
   });
 }
 
-const isLoadStatus = (status: Agent['status']) => status === 'available' || status === 'busy';
-
 /**
  * The view carries load, and load only moves an agent between available and busy: a lifecycle
  * status in the store (paused, unhealthy, terminated), or one the view still shows after the
  * store left it, is the store's to say. The same rule as the stored counters' write.
  */
 function liveStatus(stored: Agent['status'], live: Agent['status']): Agent['status'] {
-  return isLoadStatus(stored) && isLoadStatus(live) ? live : stored;
+  return isLiveStatus(stored) && isLiveStatus(live) ? live : stored;
 }
 
 const LIVE_STATUSES = ['available', 'busy'] as const;

@@ -1,6 +1,6 @@
 import { migrate } from './migrate.js';
 import { PgliteClient } from './pglite-client.js';
-import { DEFAULT_EMBEDDED_VACUUM_OPTIONS, EmbeddedVacuum, type EmbeddedVacuumOptions, type VacuumReport } from './embedded-vacuum.js';
+import { EmbeddedVacuum, type EmbeddedVacuumOptions, type VacuumReport } from './embedded-vacuum.js';
 import { storeOn, type Store, type StoreOptions } from './store.js';
 
 export interface EmbeddedStoreOptions extends StoreOptions {
@@ -22,13 +22,7 @@ export async function openEmbeddedStore(dataDir: string | undefined, options: Em
     throw error;
   }
   const { vacuum: maintenance = {}, ...storeOptions } = options;
-  const vacuum = new EmbeddedVacuum(
-    db,
-    () => store.batcher.flushes + store.audit.appended + store.audit.failed,
-    maintenance.onVacuum ?? (() => {}),
-    maintenance.onError ?? (() => {}),
-    maintenance.options ?? DEFAULT_EMBEDDED_VACUUM_OPTIONS,
-  );
+  const vacuum = new EmbeddedVacuum(db, () => store.batcher.flushes + store.audit.appended + store.audit.failed, maintenance, maintenance.options);
   const store = storeOn(db, { ...storeOptions, singleProcess: true, beforeClose: () => vacuum.stop() });
   vacuum.start();
   return store;

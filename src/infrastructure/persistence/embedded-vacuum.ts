@@ -15,7 +15,7 @@ export interface EmbeddedVacuumOptions {
  * 100,000 dead rows take about a second to vacuum (189 ms for 21,508): under a load that never
  * leaves the store a second without writes, that pause comes once every ~50,000 tasks.
  */
-export const DEFAULT_EMBEDDED_VACUUM_OPTIONS: EmbeddedVacuumOptions = { checkEveryMs: 60_000, minDeadRows: 10_000, quietMs: 1_000, maxDeadRows: 100_000 };
+const DEFAULT_EMBEDDED_VACUUM_OPTIONS: EmbeddedVacuumOptions = { checkEveryMs: 60_000, minDeadRows: 10_000, quietMs: 1_000, maxDeadRows: 100_000 };
 
 export interface VacuumReport {
   tables: string[];
@@ -49,8 +49,7 @@ export class EmbeddedVacuum {
     private readonly db: SqlClient,
     /** How many writes the store has made so far (any count that rises with each). */
     private readonly writes: () => number,
-    private readonly onVacuum: (report: VacuumReport) => void,
-    private readonly onError: (error: unknown) => void,
+    private readonly events: { onVacuum?: (report: VacuumReport) => void; onError?: (error: unknown) => void } = {},
     private readonly options: EmbeddedVacuumOptions = DEFAULT_EMBEDDED_VACUUM_OPTIONS,
   ) {}
 
@@ -70,7 +69,7 @@ export class EmbeddedVacuum {
   /** Counts the dead rows and vacuums when they call for it; one at a time. */
   check(): Promise<void> {
     this.running ??= this.vacuumIfDue()
-      .catch(this.onError)
+      .catch((error: unknown) => this.events.onError?.(error))
       .finally(() => (this.running = undefined));
     return this.running;
   }
@@ -89,7 +88,7 @@ export class EmbeddedVacuum {
       await this.db.exec(`VACUUM (ANALYZE) ${quoted(table)}`);
       tables.push(table);
     }
-    if (tables.length > 0) this.onVacuum({ tables, deadRows, ms: performance.now() - started, forced });
+    if (tables.length > 0) this.events.onVacuum?.({ tables, deadRows, ms: performance.now() - started, forced });
   }
 
   /** No write for quietMs from now (the mesh's background reads poll the database all the time, its writes do not). */

@@ -1,8 +1,8 @@
 import { Type } from '@fastify/type-provider-typebox';
-import { MAX_SECRET_DESCRIPTION, MAX_SECRET_VALUE_BYTES } from '../../../domain/index.js';
+import { MAX_SECRET_DESCRIPTION, MAX_SECRET_VALUE_BYTES, SECRET_NAME_PATTERN } from '../../../domain/index.js';
 
 const EpochMs = Type.Integer({ description: 'Milliseconds since the Unix epoch.' });
-export const SecretNameSchema = Type.String({ minLength: 1, maxLength: 128, pattern: '^(?!\\.+$)[A-Za-z0-9._-]+$', description: "1-128 characters of [A-Za-z0-9._-], not only dots (a URL cannot carry '.' or '..' as a path segment)." });
+export const SecretNameSchema = Type.String({ minLength: 1, maxLength: 128, pattern: SECRET_NAME_PATTERN, description: "1-128 characters of [A-Za-z0-9._-], not only dots (a URL cannot carry '.' or '..' as a path segment)." });
 const Value = Type.String({ minLength: 1, maxLength: MAX_SECRET_VALUE_BYTES, description: `The secret's value (UTF-8, at most ${MAX_SECRET_VALUE_BYTES} bytes). Never shown again by the API, never logged.` });
 
 export const SecretNameParams = Type.Object({ name: SecretNameSchema });
