@@ -14,12 +14,20 @@ import { measureSecretReads } from './secrets.mjs';
 import { measurePoliciesEndToEnd, measurePolicyCosts } from './resilience.mjs';
 import { measureFairness } from './fairness.mjs';
 import { benchCache } from './cache.mjs';
+import { measureCliStart } from './cli.mjs';
 
 const quick = process.argv.includes('--quick');
 const f = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const line = (label, value, note = '') => console.log(`${label.padEnd(48)} ${String(value).padStart(14)}  ${note}`);
 
 console.log(`AgentMesh benchmarks — node ${process.version}, ${(await import('node:os')).cpus().length} cores${quick ? ' (quick)' : ''}\n`);
+
+const cliStart = measureCliStart({ runs: quick ? 5 : 9 });
+console.log('CLI start-up (median wall time of a process, alternating runs)');
+line('  baseline: node -e 0, ms', f(cliStart.bareMs));
+line('  agentmesh --version, ms', f(cliStart.versionMs), `ratio ${f(cliStart.versionMs / cliStart.bareMs, 2)}`);
+line("  agentmesh tasks submit '' (a usage error, exit 2), ms", f(cliStart.usageErrorMs), `ratio ${f(cliStart.usageErrorMs / cliStart.bareMs, 2)}`);
+console.log();
 
 const http = await measureHttp({ seconds: quick ? 3 : 8 });
 console.log('POST /v1/tasks vs bare Fastify with the same body schema (autocannon, 32 connections)');

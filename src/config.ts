@@ -1,5 +1,4 @@
 import { isIP } from 'node:net';
-import { tracingRequested } from './infrastructure/observability/tracing.js';
 import { parseMasterKeys } from './infrastructure/security/secrets/master-keys.js';
 import { DEFAULT_CACHE_SETTINGS, type CacheSettings } from './infrastructure/caching/tiered-cache.js';
 import { DEFAULT_CACHE_WARMING, type CacheWarmingSettings } from './application/cache-warmer.js';
@@ -402,4 +401,13 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
       },
     },
   };
+}
+
+/**
+ * Tracing is on when an OTLP endpoint is configured (OTEL_EXPORTER_OTLP_ENDPOINT or
+ * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) and OTEL_SDK_DISABLED is not true.
+ */
+function tracingRequested(env: Env): boolean {
+  if (env.OTEL_SDK_DISABLED === 'true' || env.OTEL_TRACES_EXPORTER === 'none') return false;
+  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
 }

@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { VERSION } from '../version.js';
 import pino from 'pino';
 import { Mesh } from '../application/mesh.js';
 import type { Logger } from '../application/logger.js';
@@ -52,7 +52,7 @@ import { CachedTenantRepository } from '../infrastructure/caching/cached-tenant-
 import { CachedAgentRepository } from '../infrastructure/caching/cached-agent-repository.js';
 import type { TieredCache } from '../infrastructure/caching/tiered-cache.js';
 
-export const VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+export { VERSION };
 
 export interface RunningMesh {
   mesh: Mesh;
@@ -271,8 +271,11 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   if (config.cache.enabled === false) logger.warn('AGENTMESH_CACHE=off: every API key, tenant and agent listing read goes to the store, and no skill result is kept');
   if (!config.dependencyPolicies) logger.warn('AGENTMESH_DEPENDENCY_POLICIES=off: no circuit breakers, retries, bulkheads or timeouts on PostgreSQL, NATS and Redis');
   const onLockEvent = (event: InstanceLockEvent) => leadership?.onLockEvent(event);
-  // Before the store: a wrong certificate or key stops the start before any database opens.
+  // Before the store: a wrong certificate or key, or a configured key file that cannot be read,
+  // stops the start before any database opens.
   const tls = tlsFiles(config);
+  const configuredSigner = config.audit.signingKeyFile !== undefined ? auditSigner(config, logger) : undefined;
+  const configuredKeyring = config.secrets.masterKeys !== undefined || config.secrets.masterKeyFile !== undefined ? masterKeyring(config, logger) : undefined;
   const store =
     config.databaseUrl !== undefined
       ? await openPostgres(config.databaseUrl, logger, { exclusive: !clustered, relayEvents, resilience, onLockEvent, onFatal })
@@ -284,14 +287,14 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
             onError: (error) => logger.warn({ err: error }, "could not vacuum the embedded store's dead rows; trying again later"),
           },
         });
-  // After the store: an embedded data directory is locked first, so a second process on it stops
-  // at the lock without reading, making or warning of the development keys kept there.
+  // Development keys after the store: an embedded data directory is locked first, so a second
+  // process on it stops at the lock without reading, making or warning of the keys kept there.
   let signer: ReturnType<typeof auditSigner>;
   let keyring: ReturnType<typeof masterKeyring>;
   let alerts: AlertDispatcher;
   try {
-    signer = auditSigner(config, logger);
-    keyring = masterKeyring(config, logger);
+    signer = configuredSigner ?? auditSigner(config, logger);
+    keyring = configuredKeyring ?? masterKeyring(config, logger);
     alerts = new AlertDispatcher(siemSinks(config), logger.child({ component: 'siem' }) as unknown as Logger, {
       ...DEFAULT_ALERT_OPTIONS,
       authFailureThreshold: config.siem.authFailureThreshold,

@@ -153,8 +153,11 @@ describe('agentmesh CLI', () => {
       const { mkdtempSync, writeFileSync } = await import('node:fs');
       const { tmpdir } = await import('node:os');
       const { join } = await import('node:path');
-      const missing = await cli(['serve'], { AGENTMESH_DATA_DIR: ':memory:', AGENTMESH_PORT: '0', AGENTMESH_AUDIT_SIGNING_KEY_FILE: '/nonexistent/key.pem' }, 15_000);
+      // Checked before the store opens: the data directory is never made.
+      const dataDir = join(mkdtempSync(join(tmpdir(), 'agentmesh-key-data-')), 'data');
+      const missing = await cli(['serve'], { AGENTMESH_DATA_DIR: dataDir, AGENTMESH_PORT: '0', AGENTMESH_AUDIT_SIGNING_KEY_FILE: '/nonexistent/key.pem' }, 15_000);
       expect(missing.code).toBe(1);
+      expect(existsSync(dataDir)).toBe(false);
       expect(oneLine(missing.stderr)).toMatch(/^agentmesh: AGENTMESH_AUDIT_SIGNING_KEY_FILE: cannot read the audit signing key \/nonexistent\/key\.pem: ENOENT/u);
       const file = join(mkdtempSync(join(tmpdir(), 'agentmesh-key-')), 'ec.pem');
       writeFileSync(file, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
@@ -168,8 +171,11 @@ describe('agentmesh CLI', () => {
     const { mkdtempSync, writeFileSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
-    const missing = await cli(['serve'], { AGENTMESH_DATA_DIR: ':memory:', AGENTMESH_PORT: '0', AGENTMESH_MASTER_KEY_FILE: '/nonexistent/master-keys' }, 15_000);
+    // Checked before the store opens: the data directory is never made.
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'agentmesh-master-data-')), 'data');
+    const missing = await cli(['serve'], { AGENTMESH_DATA_DIR: dataDir, AGENTMESH_PORT: '0', AGENTMESH_MASTER_KEY_FILE: '/nonexistent/master-keys' }, 15_000);
     expect(missing.code).toBe(1);
+    expect(existsSync(dataDir)).toBe(false);
     expect(oneLine(missing.stderr)).toMatch(/^agentmesh: AGENTMESH_MASTER_KEY_FILE: cannot read \/nonexistent\/master-keys: ENOENT/u);
     const file = join(mkdtempSync(join(tmpdir(), 'agentmesh-master-')), 'keys');
     writeFileSync(file, 'c2hvcnQ=\n');

@@ -5,15 +5,6 @@ import { BatchSpanProcessor, NodeTracerProvider, SimpleSpanProcessor, type SpanE
 
 type Env = Record<string, string | undefined>;
 
-/**
- * Tracing is on when an OTLP endpoint is configured (OTEL_EXPORTER_OTLP_ENDPOINT or
- * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) and OTEL_SDK_DISABLED is not true.
- */
-export function tracingRequested(env: Env): boolean {
-  if (env.OTEL_SDK_DISABLED === 'true' || env.OTEL_TRACES_EXPORTER === 'none') return false;
-  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
-}
-
 export interface Tracing {
   /** Exports what is pending, then stops tracing in this process. */
   shutdown(): Promise<void>;

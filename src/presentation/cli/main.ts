@@ -3,12 +3,10 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../../config.js';
 import { unknownVariableWarnings } from '../../config-variables.js';
 import { AgentMeshError } from '../../sdk/index.js';
-import { VERSION } from '../compose.js';
+import { VERSION } from '../../version.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { registerClientCommands } from './client-commands.js';
-import { demo, parseDemoOptions } from './demo.js';
 import { registerMigrateCommand } from './migrate-command.js';
-import { serve } from './serve.js';
 import { UsageError } from './usage-error.js';
 
 const program = new Command()
@@ -19,7 +17,11 @@ const program = new Command()
   // Commander's own complaints (unknown option, missing argument) read like every other: 'agentmesh: ...'.
   .configureOutput({ writeErr: (text) => process.stderr.write(text), outputError: (text, write) => write(text.replace(/^error: /u, 'agentmesh: ')) });
 
-program.command('serve').description('run the mesh and its REST API (settings from AGENTMESH_* variables)').action(serve);
+// Each command loads what it runs when it runs: `agentmesh tasks get` need not load the mesh, its store and its API.
+program
+  .command('serve')
+  .description('run the mesh and its REST API (settings from AGENTMESH_* variables)')
+  .action(async () => (await import('./serve.js')).serve());
 
 program
   .command('demo')
@@ -27,7 +29,10 @@ program
   .option('--tasks <n>', 'tasks to submit (100-100000)', '3000')
   .option('--agents <n>', 'agents per capability (2-32)', '4')
   .option('--no-progress', 'no live progress bar')
-  .action(async (flags: { tasks: string; agents: string; progress: boolean }) => demo(parseDemoOptions(flags)));
+  .action(async (flags: { tasks: string; agents: string; progress: boolean }) => {
+    const { demo, parseDemoOptions } = await import('./demo.js');
+    await demo(parseDemoOptions(flags));
+  });
 
 registerClientCommands(program);
 registerAuditCommands(program);

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
-import { openDatabase } from './database.js';
 
 export function registerMigrateCommand(program: Command): void {
   program
     .command('migrate')
     .description("apply the database's pending migrations and exit (run it as the schema's owner when the mesh runs as a role of less privilege)")
     .action(async () => {
+      const { openDatabase } = await import('./database.js');
       const { db, where, applied } = await openDatabase('migrate');
       await db.close();
       process.stdout.write(applied.length > 0 ? `${where}: applied migration(s) ${applied.join(', ')}\n` : `${where}: the schema is up to date\n`);
