@@ -1,12 +1,20 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { PGlite, types } from '@electric-sql/pglite';
 import { DataDirLock } from './data-dir-lock.js';
 import { PglitePreparedStatements } from './pglite-prepared.js';
+import { pgliteTemplate } from './pglite-template.js';
 import { type SqlClient, type SqlExecutor, type Statement } from './sql-client.js';
 
 /** Bytes (jsonParam) go as they are, in json's binary form; anything else as PGlite would send it. */
 const serializeJson = (value: unknown): string => (value instanceof Uint8Array ? (value as unknown as string) : typeof value === 'string' ? value : JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
 export const PGLITE_OPTIONS = { serializers: { [types.JSON]: serializeJson } };
+
+/** A new database starts from the build's initialised data directory when there is one, instead of running initdb. */
+function withTemplate<T extends object>(options: T): T & { loadDataDir?: Blob } {
+  const template = pgliteTemplate();
+  return template === undefined ? options : { ...options, loadDataDir: template };
+}
 
 /**
  * Embedded PostgreSQL (WASM) on disk, or in memory when `dataDir` is undefined. A directory is
@@ -23,11 +31,13 @@ export class PgliteClient implements SqlClient {
   }
 
   static async open(dataDir: string | undefined): Promise<PgliteClient> {
-    if (dataDir === undefined) return new PgliteClient(await PGlite.create(undefined, PGLITE_OPTIONS), undefined);
+    if (dataDir === undefined) return new PgliteClient(await PGlite.create(undefined, withTemplate(PGLITE_OPTIONS)), undefined);
     mkdirSync(dataDir, { recursive: true });
     const lock = DataDirLock.acquire(dataDir);
     try {
-      return new PgliteClient(await PGlite.create(dataDir, PGLITE_OPTIONS), lock);
+      // Under the lock: no other process is initialising the directory meanwhile.
+      const fresh = !existsSync(join(dataDir, 'PG_VERSION'));
+      return new PgliteClient(await PGlite.create(dataDir, fresh ? withTemplate(PGLITE_OPTIONS) : PGLITE_OPTIONS), lock);
     } catch (error) {
       lock.release();
       throw error;
