@@ -32,6 +32,9 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   429: "The key's or the tenant's requests per minute, a tenant quota or a queue bound is reached (Retry-After when waiting helps)",
   503: 'A bounded queue is full or a dependency is down; retry after Retry-After',
 };
+/** What any route that may carry a body (POST, PUT, PATCH, DELETE) may answer, whatever its schema: too large (413), not JSON (415). */
+export const BODY_ERRORS = { 413: problemResponse(ERROR_DESCRIPTIONS[413]!), 415: problemResponse(ERROR_DESCRIPTIONS[415]!) };
+
 /** The error statuses every authenticated route may answer (400, 401, 403, 429, and those given), as RFC 9457 problem+json. */
 export function errors(...statuses: number[]) {
   const out: Record<number, ReturnType<typeof problemResponse>> = {};

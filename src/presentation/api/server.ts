@@ -17,6 +17,7 @@ import type { RateLimiter } from '../../application/rate-limiter.js';
 import type { AuthFailureLimiter } from '../../application/auth-failure-limiter.js';
 import { DEFAULT_TENANT_ID } from '../../application/use-cases/bootstrap.js';
 import { registerOperationIds } from './operation-ids.js';
+import { documentBodyErrors } from './body-errors.js';
 import { registerSecurityHeaders } from './plugins/security-headers.js';
 import { a2aRoutes } from './routes/a2a.js';
 import { agentInboxRoutes } from './routes/agent-inbox.js';
@@ -118,6 +119,7 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
     transformStaticCSP: (header) => header.replace(/\s*upgrade-insecure-requests;?/u, ''),
   });
   registerOperationIds(app);
+  documentBodyErrors(app);
   await registerSecurityHeaders(app);
   await registerCors(app, options.corsOrigins ?? []);
 

@@ -107,6 +107,26 @@ describe('OpenAPI document, docs and health', () => {
       }
     });
 
+    it('documents 413 and 415 on every operation whose method may carry a body (Fastify refuses a body too large or not JSON on any of them)', () => {
+      let operations = 0;
+      for (const [path, item] of Object.entries<Record<string, any>>(doc.paths)) {
+        for (const method of ['post', 'put', 'patch', 'delete']) {
+          if (item[method] === undefined) continue;
+          operations++;
+          expect(Object.keys(item[method].responses), `${method} ${path}`).toEqual(expect.arrayContaining(['413', '415']));
+        }
+      }
+      expect(operations).toBeGreaterThan(20);
+    });
+
+    it('answers 415 on a body-less POST and a DELETE sent a body that is not JSON, as documented', async () => {
+      for (const [method, path] of [['POST', '/v1/agents/nobody-here/pause'], ['DELETE', '/v1/agents/nobody-here']] as const) {
+        const res = await fetch(`${h.url}${path}`, { method, headers: { authorization: `Bearer ${h.adminKey}`, 'content-type': 'text/plain' }, body: 'hello' });
+        expect(res.status, `${method} ${path}`).toBe(415);
+        expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/u);
+      }
+    });
+
     it('documents request bodies and error responses with schemas whose $refs resolve', () => {
       expect(doc.paths['/v1/tasks'].post.requestBody.content['application/json'].schema.required).toContain('capability');
       expect(Object.keys(doc.paths['/v1/tasks'].post.responses)).toEqual(expect.arrayContaining(['200', '202', '400', '401', '403', '413', '429']));

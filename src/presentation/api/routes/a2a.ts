@@ -106,7 +106,7 @@ export async function a2aRoutes(app: TypedApp, mesh: Mesh, options: A2ARouteOpti
           security: bearerSecurity,
           body: JsonRpcRequest,
           produces: ['application/json', 'text/event-stream'],
-          response: { 200: JsonRpcReply, ...errors(413, 415, 503) },
+          response: { 200: JsonRpcReply, ...errors(503) },
         },
       },
       async (request, reply) => {

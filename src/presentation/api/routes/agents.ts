@@ -7,7 +7,7 @@ export function agentRoutes(app: TypedApp, mesh: Mesh): void {
   const tags = ['agents'];
   app.post(
     '/v1/agents',
-    { schema: { tags, summary: 'Register an agent with its capabilities', security: bearerSecurity, body: RegisterAgentBody, response: { 201: Agent, ...errors(409, 413, 415, 429) } } },
+    { schema: { tags, summary: 'Register an agent with its capabilities', security: bearerSecurity, body: RegisterAgentBody, response: { 201: Agent, ...errors(409, 429) } } },
     async (request, reply) => reply.code(201).send(await mesh.commands.registerAgent(request.caller, request.body)),
   );
 

@@ -64,7 +64,7 @@ export function auditRoutes(app: TypedApp, mesh: Mesh): void {
         summary: 'Set how long the tenant keeps its audit log; older entries are pruned hourly, up to a signed checkpoint (admins; recorded as CONFIG_CHANGED)',
         security: bearerSecurity,
         body: AuditRetention,
-        response: { 200: AuditRetention, ...errors(415) },
+        response: { 200: AuditRetention, ...errors() },
       },
     },
     async (request) => mesh.audit.setRetention(request.caller, request.body.days, auditContext(request)),

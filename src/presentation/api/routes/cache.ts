@@ -31,7 +31,7 @@ export function cacheRoutes(app: TypedApp, mesh: Mesh): void {
         summary: "Preload this instance's cache now: tenant configurations and agent rosters (admins; recorded as ADMIN_ACTION)",
         security: bearerSecurity,
         body: WarmCacheBody,
-        response: { 200: WarmReport, ...errors(404, 415) },
+        response: { 200: WarmReport, ...errors(404) },
       },
     },
     async (request) => warmCache(mesh.ctx, mesh.cacheWarmer, request.caller, request.body.tenantId),

@@ -31,7 +31,7 @@ export function secretRoutes(app: TypedApp, mesh: Mesh): void {
         security: bearerSecurity,
         params: SecretNameParams,
         body: PutSecretBody,
-        response: { 201: SecretMetadataSchema, 200: SecretMetadataSchema, ...errors(413, 415) },
+        response: { 201: SecretMetadataSchema, 200: SecretMetadataSchema, ...errors() },
       },
     },
     async (request, reply) => {
@@ -69,7 +69,7 @@ export function secretRoutes(app: TypedApp, mesh: Mesh): void {
         security: bearerSecurity,
         params: SecretNameParams,
         body: RotateSecretBody,
-        response: { 200: RotatedSecret, ...errors(404, 413, 415) },
+        response: { 200: RotatedSecret, ...errors(404) },
       },
     },
     async (request, reply) => {
@@ -96,7 +96,7 @@ export function secretRoutes(app: TypedApp, mesh: Mesh): void {
         summary: "Crypto-shredding: destroy the tenant's keys, so that no secret written so far can ever be read again (admin)",
         security: bearerSecurity,
         body: DestroyTenantKeysBody,
-        response: { 200: Type.Object({ destroyedKeys: Type.Integer({ description: 'Tenant key versions destroyed now (0 when none was live).' }) }), ...errors(415) },
+        response: { 200: Type.Object({ destroyedKeys: Type.Integer({ description: 'Tenant key versions destroyed now (0 when none was live).' }) }), ...errors() },
       },
     },
     async (request) => destroyTenantKeys(mesh.ctx, request.caller, request.body.confirm),

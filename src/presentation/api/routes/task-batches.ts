@@ -31,7 +31,7 @@ export function taskBatchRoutes(app: TypedApp, mesh: Mesh): void {
         summary: 'Submit up to 100 tasks; results[i] is what POST /v1/tasks would have answered for tasks[i]',
         security: bearerSecurity,
         body: SubmitBatchBody,
-        response: { 200: batchReply(SubmitTaskReply), ...errors(413, 415) },
+        response: { 200: batchReply(SubmitTaskReply), ...errors() },
       },
     },
     async (request) => {
@@ -60,7 +60,7 @@ export function taskBatchRoutes(app: TypedApp, mesh: Mesh): void {
         summary: 'Report up to 100 outcomes (completed or failed) of tasks the agents hold; results[i] answers outcomes[i]',
         security: bearerSecurity,
         body: SettleBatchBody,
-        response: { 200: batchReply(SettleReply), ...errors(413, 415) },
+        response: { 200: batchReply(SettleReply), ...errors() },
       },
     },
     async (request) => ({

@@ -21,7 +21,7 @@ export function taskRoutes(app: TypedApp, mesh: Mesh): void {
         security: bearerSecurity,
         headers: IdempotencyHeaders,
         body: SubmitTaskBody,
-        response: { 202: SubmitTaskReply, 200: SubmitTaskReply, ...errors(409, 413, 415, 429, 503) },
+        response: { 202: SubmitTaskReply, 200: SubmitTaskReply, ...errors(409, 429, 503) },
       },
     },
     async (request, reply) => {
@@ -63,13 +63,13 @@ export function taskRoutes(app: TypedApp, mesh: Mesh): void {
 
   app.post(
     '/v1/tasks/:id/complete',
-    { schema: { tags, summary: 'The holding agent reports success; repeating it is harmless', security: bearerSecurity, params: IdParams, body: CompleteBody, response: { 200: Task, ...errors(404, 409, 413, 415) } } },
+    { schema: { tags, summary: 'The holding agent reports success; repeating it is harmless', security: bearerSecurity, params: IdParams, body: CompleteBody, response: { 200: Task, ...errors(404, 409) } } },
     async (request) => mesh.commands.completeTask(request.caller, request.params.id, request.body.agentId, request.body.output, requestTraceContext(request)),
   );
 
   app.post(
     '/v1/tasks/:id/fail',
-    { schema: { tags, summary: 'The holding agent reports failure; retryable failures (the default) are retried with backoff until maxAttempts, then dead-lettered', security: bearerSecurity, params: IdParams, body: FailBody, response: { 200: Task, ...errors(404, 409, 415) } } },
+    { schema: { tags, summary: 'The holding agent reports failure; retryable failures (the default) are retried with backoff until maxAttempts, then dead-lettered', security: bearerSecurity, params: IdParams, body: FailBody, response: { 200: Task, ...errors(404, 409) } } },
     async (request) => {
       const { agentId, error, retryable = true } = request.body;
       const taskError = typeof error === 'string' ? { message: error } : error;
@@ -79,7 +79,7 @@ export function taskRoutes(app: TypedApp, mesh: Mesh): void {
 
   app.post(
     '/v1/tasks/:id/extend',
-    { schema: { tags, summary: 'The holding agent extends its lease to now + leaseMs', security: bearerSecurity, params: IdParams, body: ExtendBody, response: { 200: Task, ...errors(404, 409, 415) } } },
+    { schema: { tags, summary: 'The holding agent extends its lease to now + leaseMs', security: bearerSecurity, params: IdParams, body: ExtendBody, response: { 200: Task, ...errors(404, 409) } } },
     async (request) => mesh.commands.extendTaskLease(request.caller, request.params.id, request.body.agentId, request.body.leaseMs),
   );
 

@@ -14,7 +14,7 @@ export function tenantRoutes(app: TypedApp, mesh: Mesh): void {
         summary: 'Create a tenant (platform admin key only); the answer carries its first admin key, shown once',
         security: bearerSecurity,
         body: CreateTenantBody,
-        response: { 201: Type.Object({ tenant: Tenant, apiKey: ApiKeyWithSecret }), ...errors(409, 415) },
+        response: { 201: Type.Object({ tenant: Tenant, apiKey: ApiKeyWithSecret }), ...errors(409) },
       },
     },
     async (request, reply) => {
