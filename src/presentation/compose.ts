@@ -292,6 +292,9 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   let signer: ReturnType<typeof auditSigner>;
   let keyring: ReturnType<typeof masterKeyring>;
   let alerts: AlertDispatcher;
+  let broker: MessageBroker;
+  let redis: RedisConnection | undefined;
+  // Whatever fails from here to the connections closes what was opened before it.
   try {
     signer = configuredSigner ?? auditSigner(config, logger);
     keyring = configuredKeyring ?? masterKeyring(config, logger);
@@ -300,13 +303,6 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
       authFailureThreshold: config.siem.authFailureThreshold,
       authFailureWindowMs: config.siem.authFailureWindowMs,
     });
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
-  let broker: MessageBroker;
-  let redis: RedisConnection | undefined;
-  try {
     broker = config.nats !== undefined ? await openNats(config.nats, resilience) : new InMemoryBroker();
     try {
       redis = config.redis !== undefined ? await openRedis(config.redis, resilience) : undefined;
