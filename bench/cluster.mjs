@@ -52,6 +52,26 @@ function cpuMicros(pid) {
   return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / 100;
 }
 
+/** CPU time (µs) used so far by the machine's service processes, by name: every PostgreSQL backend, NATS and Redis. */
+const SERVICES = ['postgres', 'nats-server', 'redis-server'];
+function servicesCpuMicros() {
+  const used = Object.fromEntries(SERVICES.map((name) => [name, 0]));
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/u.test(entry)) continue;
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    if (!(name in used)) continue;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    used[name] += ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / 100;
+  }
+  return used;
+}
+
 /**
  * `instances` processes on the database at `databaseUrl`; peak tasks/s over `total` tasks, and
  * submit-to-handler latency at `pacedRate` tasks/s when given. The first instance leads.
@@ -75,11 +95,19 @@ export async function measureCluster({ databaseUrl, instances, total, agents = 4
     await once(worker, 'ready');
     const completed = async () => Number((await db.query("SELECT count(*) AS n FROM tasks WHERE status = 'completed'")).rows[0].n);
     const cpu0 = nodes.map((n) => cpuMicros(n.pid));
+    // Backends that end during the run take their CPU with them: a floor, not an exact figure.
+    const services0 = servicesCpuMicros();
+    const load0 = process.cpuUsage();
     const begin = performance.now();
     worker.postMessage({ type: 'flood', total, window: 256 });
     while ((await completed()) < total) await new Promise((r) => setTimeout(r, 100));
     const seconds = (performance.now() - begin) / 1000;
     const cpuPerTask = nodes.map((n, i) => (cpuMicros(n.pid) - cpu0[i]) / total);
+    const services1 = servicesCpuMicros();
+    const load = process.cpuUsage(load0);
+    // The client and the SDK agents (the worker thread) with this process's polling of the database.
+    const servicesPerTask = Object.fromEntries(SERVICES.map((name) => [name, (services1[name] - services0[name]) / total]));
+    const loadPerTask = (load.user + load.system) / total;
     let paced;
     if (pacedRate) {
       worker.postMessage({ type: 'paced', rate: pacedRate, seconds: pacedSeconds });
@@ -90,7 +118,8 @@ export async function measureCluster({ databaseUrl, instances, total, agents = 4
     worker.postMessage({ type: 'stop' });
     await once(worker, 'stopped');
     await worker.terminate();
-    return { instances, tasksPerSecond: total / seconds, cpuMicrosPerTask: cpuPerTask, paced };
+    const machinePerTask = cpuPerTask.reduce((a, b) => a + b, 0) + loadPerTask + Object.values(servicesPerTask).reduce((a, b) => a + b, 0);
+    return { instances, tasksPerSecond: total / seconds, cpuMicrosPerTask: cpuPerTask, servicesMicrosPerTask: servicesPerTask, loadMicrosPerTask: loadPerTask, machineMicrosPerTask: machinePerTask, paced };
   } finally {
     await db.end();
     for (const node of nodes.slice(1)) await node.stop();

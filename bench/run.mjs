@@ -148,6 +148,9 @@ async function benchCluster(jetStreamBaseline) {
     const cpu = result.cpuMicrosPerTask.map((us, i) => `${i === 0 ? 'leader' : 'follower'} ${f(us)} µs`).join(', ');
     line(`  ${instances} instance${instances > 1 ? 's' : ''}: end to end tasks/s`, f(result.tasksPerSecond), `CPU per task: ${cpu}; ratio to the JetStream baseline ${f(result.tasksPerSecond / jetStreamBaseline, 2)}`);
     line(`    submit -> handler at ${result.paced.rate} tasks/s (half that peak), p50 / p99 ms`, `${f(result.paced.p50Ms, 1)} / ${f(result.paced.p99Ms, 1)}`);
+    const services = Object.entries(result.servicesMicrosPerTask).map(([name, us]) => `${name} ${f(us)}`).join(', ');
+    line('    CPU per task on the whole machine, µs', f(result.machineMicrosPerTask), `instances ${f(result.cpuMicrosPerTask.reduce((a, b) => a + b, 0))}, ${services}, client and agents ${f(result.loadMicrosPerTask)}`);
+    line('    ceiling of 2 cores at that cost, tasks/s', f(2_000_000 / result.machineMicrosPerTask), `the JetStream ratio goal (0.3) needs ${f(0.3 * jetStreamBaseline)} tasks/s, ${f(2_000_000 / (0.3 * jetStreamBaseline))} µs per task in all`);
   }
   if (results.length === 2) line('  two instances / one instance', f(results[1].tasksPerSecond / results[0].tasksPerSecond, 2), '2 cores carry both instances, PostgreSQL, NATS, Redis and the load');
   const profile = results[0].profile;
