@@ -140,6 +140,25 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
       expect((await store.events.readStream('acme', 'agent', 'agent-a')).map((e) => e.type)).toEqual(['AgentRegistered', 'AgentPaused']);
     });
 
+    it('drains the counter writes queued so far: drain resolves only once they are committed', async () => {
+      const r = registerAgent({ id: 'agent-drained', tenantId: 'acme', name: 'drained', capabilities: [{ name: 'sum' }] }, now);
+      await store.agents.insert(r.agent, r.events);
+      let agent = r.agent;
+      const saves: Array<Promise<void>> = [];
+      for (let i = 0; i < 3; i++) {
+        agent = withTaskAssigned(agent, now + i + 1);
+        saves.push(store.agents.save(agent, []));
+        // Each in a later turn: several flushes, some of them in flight together.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      let settled = 0;
+      for (const save of saves) void save.then(() => settled++);
+      await store.agents.drain();
+      expect(settled).toBe(3);
+      expect(await store.agents.get('acme', 'agent-drained')).toMatchObject({ inFlight: 3, assignedCount: 3 });
+      await store.agents.drain(); // nothing queued: resolves at once
+    });
+
     it('keeps tenants and hashed API keys; a revoked key is found as revoked and not revoked twice', async () => {
       await store.tenants.create({ id: 'keys-co', name: 'Keys Co', quotas: { maxAgents: 3, maxTasksPerHour: 50 }, createdAt: now });
       await expect(store.tenants.create({ id: 'keys-co', name: 'again', quotas: { maxAgents: 3, maxTasksPerHour: 50 }, createdAt: now })).rejects.toBeInstanceOf(ConflictError);

@@ -39,8 +39,8 @@ const counters = (a: Agent) => ({
 export class SqlAgentRepository implements AgentRepository {
   private pendingCounters = new Map<string, { agent: Agent; waiters: Array<[() => void, (e: Error) => void]> }>();
   private flushScheduled = false;
-  /** Counter writes not yet settled (scheduled or committing). */
-  private countersInFlight = 0;
+  /** Every counter flush scheduled so far, settled or not: what drain() waits for. */
+  private flushes: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly db: SqlClient,
@@ -94,15 +94,16 @@ export class SqlAgentRepository implements AgentRepository {
       }
       if (!this.flushScheduled) {
         this.flushScheduled = true;
-        this.countersInFlight++;
-        setImmediate(() => void this.flushCounters().finally(() => this.countersInFlight--));
+        // flushCounters settles its waiters and never rejects.
+        const flush = new Promise<void>((r) => setImmediate(r)).then(() => this.flushCounters());
+        this.flushes = Promise.all([this.flushes, flush]).then(() => undefined);
       }
     });
   }
 
   /** Resolves when the counter writes queued so far have settled. */
-  async drain(): Promise<void> {
-    while (this.countersInFlight > 0) await new Promise((r) => setTimeout(r, 1));
+  drain(): Promise<void> {
+    return this.flushes;
   }
 
   private async flushCounters(): Promise<void> {
