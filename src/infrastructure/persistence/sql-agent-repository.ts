@@ -39,7 +39,7 @@ const counters = (a: Agent) => ({
 export class SqlAgentRepository implements AgentRepository {
   private pendingCounters = new Map<string, { agent: Agent; waiters: Array<[() => void, (e: Error) => void]> }>();
   private flushScheduled = false;
-  /** Every counter flush scheduled so far, settled or not: what drain() waits for. */
+  /** The counter flushes scheduled so far, one after the other: what drain() waits for. */
   private flushes: Promise<void> = Promise.resolve();
 
   constructor(
@@ -94,16 +94,25 @@ export class SqlAgentRepository implements AgentRepository {
       }
       if (!this.flushScheduled) {
         this.flushScheduled = true;
-        // flushCounters settles its waiters and never rejects.
-        const flush = new Promise<void>((r) => setImmediate(r)).then(() => this.flushCounters());
-        this.flushes = Promise.all([this.flushes, flush]).then(() => undefined);
+        // One flush after the other: on a pool, two in flight at once could commit out of order and
+        // leave an agent's older counters stored. Writes made meanwhile wait, merged, for the next.
+        // flushCounters settles its waiters (rejects them on failure); the chain itself never rejects.
+        this.flushes = this.flushes
+          .then(() => new Promise<void>((r) => setImmediate(r)))
+          .then(() => this.flushCounters())
+          .catch(() => undefined);
       }
     });
   }
 
   /** Resolves when the counter writes queued so far have settled. */
-  drain(): Promise<void> {
-    return this.flushes;
+  async drain(): Promise<void> {
+    // A flush scheduled while waiting (a write made as another settled) is waited for too.
+    let awaited: Promise<void>;
+    do {
+      awaited = this.flushes;
+      await awaited;
+    } while (awaited !== this.flushes);
   }
 
   private async flushCounters(): Promise<void> {
