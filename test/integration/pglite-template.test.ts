@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
@@ -23,10 +23,10 @@ describe('new embedded databases start from the build\'s initialised data direct
     return () => create.mock.calls.map((call) => (call[1] as { loadDataDir?: Blob } | undefined)?.loadDataDir instanceof Blob);
   };
 
-  it('the build made the template of the installed PGlite', () => {
+  it('the build made the template of the installed PGlite', async () => {
     expect(basename(pgliteTemplateFile())).toMatch(/^pglite-template-\d+\.\d+\.\d+\.tar$/u);
     expect(existsSync(pgliteTemplateFile())).toBe(true);
-    expect(pgliteTemplate()?.size).toBeGreaterThan(1_000_000);
+    expect((await pgliteTemplate())?.size).toBeGreaterThan(1_000_000);
   });
 
   it('a database from the template is what initdb makes: same user, database, version, encoding, locale, time zone; no tables', async () => {
@@ -59,6 +59,19 @@ describe('new embedded databases start from the build\'s initialised data direct
     } finally {
       await again.close();
     }
+  });
+
+  it("keeps a data directory its owner's alone (0700 and 0600, as PostgreSQL requires), and mends one that is not", async () => {
+    const dir = join(scratch, 'owner-only');
+    const shared = () => [dir, ...readdirSync(dir, { recursive: true }).map((name) => join(dir, String(name)))].filter((path) => (statSync(path).mode & 0o077) !== 0);
+    await (await PgliteClient.open(dir)).close();
+    expect(shared()).toEqual([]);
+    // As an earlier build left it: PGlite's files world-writable.
+    chmodSync(dir, 0o755);
+    chmodSync(join(dir, 'PG_VERSION'), 0o666);
+    expect(shared()).toHaveLength(2);
+    await (await PgliteClient.open(dir)).close();
+    expect(shared()).toEqual([]);
   });
 
   it('databases in memory from the same template are apart', async () => {

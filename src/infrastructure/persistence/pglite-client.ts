@@ -2,6 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite, types } from '@electric-sql/pglite';
 import { DataDirLock } from './data-dir-lock.js';
+import { restrictToOwner } from './owner-only.js';
 import { PglitePreparedStatements } from './pglite-prepared.js';
 import { pgliteTemplate } from './pglite-template.js';
 import { type SqlClient, type SqlExecutor, type Statement } from './sql-client.js';
@@ -11,8 +12,8 @@ const serializeJson = (value: unknown): string => (value instanceof Uint8Array ?
 export const PGLITE_OPTIONS = { serializers: { [types.JSON]: serializeJson } };
 
 /** A new database starts from the build's initialised data directory when there is one, instead of running initdb. */
-function withTemplate<T extends object>(options: T): T & { loadDataDir?: Blob } {
-  const template = pgliteTemplate();
+async function withTemplate<T extends object>(options: T): Promise<T & { loadDataDir?: Blob }> {
+  const template = await pgliteTemplate();
   return template === undefined ? options : { ...options, loadDataDir: template };
 }
 
@@ -31,13 +32,21 @@ export class PgliteClient implements SqlClient {
   }
 
   static async open(dataDir: string | undefined): Promise<PgliteClient> {
-    if (dataDir === undefined) return new PgliteClient(await PGlite.create(undefined, withTemplate(PGLITE_OPTIONS)), undefined);
+    if (dataDir === undefined) return new PgliteClient(await PGlite.create(undefined, await withTemplate(PGLITE_OPTIONS)), undefined);
     mkdirSync(dataDir, { recursive: true });
     const lock = DataDirLock.acquire(dataDir);
     try {
       // Under the lock: no other process is initialising the directory meanwhile.
       const fresh = !existsSync(join(dataDir, 'PG_VERSION'));
-      return new PgliteClient(await PGlite.create(dataDir, fresh ? withTemplate(PGLITE_OPTIONS) : PGLITE_OPTIONS), lock);
+      const db = await PGlite.create(dataDir, fresh ? await withTemplate(PGLITE_OPTIONS) : PGLITE_OPTIONS);
+      try {
+        // Every open, so that a directory made by an earlier build is mended too.
+        restrictToOwner(dataDir);
+      } catch (error) {
+        await db.close();
+        throw error;
+      }
+      return new PgliteClient(db, lock);
     } catch (error) {
       lock.release();
       throw error;
