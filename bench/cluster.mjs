@@ -52,7 +52,10 @@ function cpuMicros(pid) {
   return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / 100;
 }
 
-/** CPU time (µs) used so far by the machine's service processes, by name: every PostgreSQL backend, NATS and Redis. */
+/**
+ * CPU time (µs) used so far by the machine's service processes, by name: every PostgreSQL backend,
+ * NATS and Redis. Matched by name: whatever else uses those servers meanwhile is counted too.
+ */
 const SERVICES = ['postgres', 'nats-server', 'redis-server'];
 function servicesCpuMicros() {
   const used = Object.fromEntries(SERVICES.map((name) => [name, 0]));

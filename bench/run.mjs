@@ -150,7 +150,8 @@ async function benchCluster(jetStreamBaseline) {
     line(`    submit -> handler at ${result.paced.rate} tasks/s (half that peak), p50 / p99 ms`, `${f(result.paced.p50Ms, 1)} / ${f(result.paced.p99Ms, 1)}`);
     const services = Object.entries(result.servicesMicrosPerTask).map(([name, us]) => `${name} ${f(us)}`).join(', ');
     line('    CPU per task on the whole machine, µs', f(result.machineMicrosPerTask), `instances ${f(result.cpuMicrosPerTask.reduce((a, b) => a + b, 0))}, ${services}, client and agents ${f(result.loadMicrosPerTask)}`);
-    line('    ceiling of 2 cores at that cost, tasks/s', f(2_000_000 / result.machineMicrosPerTask), `the JetStream ratio goal (0.3) needs ${f(0.3 * jetStreamBaseline)} tasks/s, ${f(2_000_000 / (0.3 * jetStreamBaseline))} µs per task in all`);
+    const cores = (await import('node:os')).availableParallelism();
+    line(`    ceiling of ${cores} cores at that cost, tasks/s`, f((cores * 1_000_000) / result.machineMicrosPerTask), `the JetStream ratio goal (0.3) needs ${f(0.3 * jetStreamBaseline)} tasks/s, ${f((cores * 1_000_000) / (0.3 * jetStreamBaseline))} µs per task in all`);
   }
   if (results.length === 2) line('  two instances / one instance', f(results[1].tasksPerSecond / results[0].tasksPerSecond, 2), '2 cores carry both instances, PostgreSQL, NATS, Redis and the load');
   const profile = results[0].profile;

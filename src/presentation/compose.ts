@@ -362,22 +362,31 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
 
   const startOptions = config.adminKey !== undefined ? { adminKey: config.adminKey } : {};
   let createdAdminKey: string | undefined;
+  // A mesh that fails to start leaves nothing open (a host embedding startMesh goes on running).
+  const closeStarted = async () => {
+    await leadership?.close();
+    await mesh.stop();
+    await cache.close();
+    await broker.close();
+    await redis?.close();
+    await store.close();
+  };
   if (clustered) {
     leadership = new Leadership(mesh, broker, logger.child({ component: 'leadership' }), startOptions, onFatal);
     try {
       await leadership.begin(store as PostgresStore);
     } catch (error) {
-      await leadership.close();
-      await mesh.stop();
-      await cache.close();
-      await broker.close();
-      await redis?.close();
-      await store.close();
+      await closeStarted();
       throw new StartupError(`elected leader, but could not start the mesh: ${(error as Error).message}`, { cause: error });
     }
     createdAdminKey = leadership.createdAdminKey;
   } else {
-    ({ createdAdminKey } = await mesh.start(startOptions));
+    try {
+      ({ createdAdminKey } = await mesh.start(startOptions));
+    } catch (error) {
+      await closeStarted();
+      throw error;
+    }
   }
   // Every instance answers reads: each preloads its cache (the leader has just loaded its directory from the store).
   mesh.cacheWarmer.start(config.cacheWarming);
@@ -482,7 +491,12 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     await stopServices();
   };
   if (options.listen) {
-    url = await api.listen({ host: config.host, port: config.port });
+    try {
+      url = await api.listen({ host: config.host, port: config.port });
+    } catch (error) {
+      await stopAll();
+      throw error;
+    }
     if (config.metrics.port !== undefined) {
       try {
         metricsServer = await startMetricsServer(metrics, config.metrics.host, config.metrics.port);

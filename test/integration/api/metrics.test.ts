@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../../src/sdk/index.js';
 import { startHarness, type Harness } from '../../support/mesh-harness.js';
@@ -66,5 +69,14 @@ describe('Prometheus metrics', () => {
   it('says which variable is wrong when the metrics port is taken', async () => {
     const taken = Number(new URL(h.running.metricsUrl!).port);
     await expect(startHarness({ AGENTMESH_METRICS_PORT: String(taken) })).rejects.toThrow(/^AGENTMESH_METRICS_PORT: cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+  });
+
+  it('a start whose API port is taken fails with EADDRINUSE and leaves nothing open: its data directory opens again at once', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'agentmesh-taken-'));
+    const taken = new URL(h.url).port;
+    await expect(startHarness({ AGENTMESH_PORT: taken }, dataDir)).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    // The store was closed (its lock released), so a second start on the directory succeeds.
+    const again = await startHarness({}, dataDir);
+    await again.close();
   });
 });
