@@ -7,21 +7,7 @@ import pino from 'pino';
 import { loadConfig } from '../../config.js';
 import { Agent, AgentMeshClient, type RoutingStrategy, type Task } from '../../sdk/index.js';
 import { startMesh } from '../compose.js';
-import { UsageError } from './usage-error.js';
-
-export interface DemoOptions {
-  tasks: number;
-  agentsPerCapability: number;
-  progress: boolean;
-}
-
-export function parseDemoOptions(flags: { tasks: string; agents: string; progress: boolean }): DemoOptions {
-  const tasks = Number(flags.tasks);
-  const agents = Number(flags.agents);
-  if (!Number.isInteger(tasks) || tasks < 100 || tasks > 100_000) throw new UsageError(`--tasks must be an integer from 100 to 100000, got '${flags.tasks}'`);
-  if (!Number.isInteger(agents) || agents < 2 || agents > 32) throw new UsageError(`--agents must be an integer from 2 to 32, got '${flags.agents}'`);
-  return { tasks, agentsPerCapability: agents, progress: flags.progress };
-}
+import type { DemoOptions } from './demo-options.js';
 
 const STRATEGIES: RoutingStrategy[] = ['round_robin', 'least_loaded', 'capability_based', 'affinity', 'priority'];
 const ADMIN_KEY = `demo-admin-${process.pid}-${Date.now()}`;

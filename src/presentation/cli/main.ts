@@ -6,6 +6,7 @@ import { AgentMeshError } from '../../sdk/index.js';
 import { VERSION } from '../../version.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { registerClientCommands } from './client-commands.js';
+import { parseDemoOptions } from './demo-options.js';
 import { registerMigrateCommand } from './migrate-command.js';
 import { UsageError } from './usage-error.js';
 
@@ -30,8 +31,8 @@ program
   .option('--agents <n>', 'agents per capability (2-32)', '4')
   .option('--no-progress', 'no live progress bar')
   .action(async (flags: { tasks: string; agents: string; progress: boolean }) => {
-    const { demo, parseDemoOptions } = await import('./demo.js');
-    await demo(parseDemoOptions(flags));
+    const options = parseDemoOptions(flags);
+    await (await import('./demo.js')).demo(options);
   });
 
 registerClientCommands(program);
