@@ -1,4 +1,5 @@
 import type { AuditAction, AuditActor, AuditEntry, AuditStatus } from '../../domain/index.js';
+import { canonicalJson } from '../../application/canonical-json.js';
 
 export interface AuditRow {
   tenant_id: string;
@@ -16,14 +17,22 @@ export interface AuditRow {
   source_ip: string | null;
   user_agent: string | null;
   trace_id: string | null;
-  details: Record<string, unknown> | null;
+  /** Absent when a query reads the details as text instead. */
+  details?: Record<string, unknown> | null;
   subject_id: string | null;
   personal: string | null;
   prev_hash: string;
   hash: string;
 }
 
-export function rowOf(e: AuditEntry): AuditRow {
+/** The details' canonical form (RFC 8785): what an entry's hash covers of them, and the text the log stores. */
+export const canonicalDetails = (details: Record<string, unknown>): string => canonicalJson(details)!;
+
+/** A row as written: the details as their canonical text, the very text the entry's hash covers. */
+export type StoredAuditRow = Omit<AuditRow, 'details'> & { details: string | null };
+
+/** `detailsText`: the details' canonical form, when the caller made it already (to hash the entry). */
+export function rowOf(e: AuditEntry, detailsText = e.details === undefined ? undefined : canonicalDetails(e.details)): StoredAuditRow {
   return {
     tenant_id: e.tenantId,
     seq: e.seq,
@@ -40,7 +49,7 @@ export function rowOf(e: AuditEntry): AuditRow {
     source_ip: e.sourceIp ?? null,
     user_agent: e.userAgent ?? null,
     trace_id: e.traceId ?? null,
-    details: e.details ?? null,
+    details: detailsText ?? null,
     subject_id: e.subjectId ?? null,
     personal: e.personal ?? null,
     prev_hash: e.prevHash,
@@ -69,7 +78,7 @@ export function entryFromRow(r: AuditRow): AuditEntry {
     ...(r.source_ip !== null && { sourceIp: r.source_ip }),
     ...(r.user_agent !== null && { userAgent: r.user_agent }),
     ...(r.trace_id !== null && { traceId: r.trace_id }),
-    ...(r.details !== null && { details: r.details }),
+    ...(r.details !== null && r.details !== undefined && { details: r.details }),
     ...(r.subject_id !== null && r.subject_id !== undefined && { subjectId: r.subject_id }),
     ...(r.personal !== null && r.personal !== undefined && { personal: r.personal }),
     prevHash: r.prev_hash,

@@ -1,7 +1,45 @@
 import type { ChainProblem } from '../../application/ports.js';
 import type { SqlExecutor } from '../persistence/sql-client.js';
-import { entryHash } from './audit-chain.js';
-import { entryFromRow, type AuditRow } from './audit-rows.js';
+import { rowHash } from './audit-chain.js';
+import { canonicalDetails, type AuditRow } from './audit-rows.js';
+
+/** The details as stored text (not parsed): the log stores their canonical form, which the hash covers as it is. */
+const SEGMENT_PAGE = `SELECT tenant_id, seq, id, at, actor_type, actor_key_id, actor_role, actor_agent_id, action, resource_type, resource_id, status,
+  source_ip, user_agent, trace_id, details::text AS details_text, subject_id, personal, prev_hash, hash
+FROM audit_log WHERE tenant_id = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq LIMIT $4`;
+
+type SegmentRow = Omit<AuditRow, 'details'> & { details_text: string | null };
+
+/** The details' canonical text, from stored text in another form; undefined when it is no JSON object. */
+function recanonicalized(text: string): string | undefined {
+  try {
+    const details: unknown = JSON.parse(text);
+    return typeof details === 'object' && details !== null && !Array.isArray(details) ? canonicalDetails(details as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether the entry hashes to what it says. The log stores the details' canonical text, hashed as it
+ * is read. Rows written by earlier versions hold the details as they were sent: their text is put
+ * in canonical form first. Such rows come in runs, so after one, the next is tried that way first
+ * (`legacy.last`), which hashes each of them once.
+ */
+function hashHolds(row: SegmentRow, legacy: { last: boolean }): boolean {
+  const text = row.details_text;
+  if (text === null) return rowHash(row, null) === row.hash;
+  if (legacy.last) {
+    const canonical = recanonicalized(text);
+    if (canonical !== undefined && canonical !== text && rowHash(row, canonical) === row.hash) return true;
+    legacy.last = false;
+    return rowHash(row, text) === row.hash;
+  }
+  if (rowHash(row, text) === row.hash) return true;
+  const canonical = recanonicalized(text);
+  legacy.last = canonical !== undefined && canonical !== text && rowHash(row, canonical) === row.hash;
+  return legacy.last;
+}
 
 /** A stretch of one tenant's chain, by seq (both ends inclusive), checked on its own. */
 export interface SegmentRequest {
@@ -42,27 +80,28 @@ export async function verifySegment(db: SqlExecutor, request: SegmentRequest): P
   const wanted = new Set(request.checkpointSeqs);
   const report: SegmentReport = { entries: 0, checkpointHashes: [] };
   const page = (from: number) => {
-    const rows = db.query<AuditRow>('SELECT * FROM audit_log WHERE tenant_id = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq LIMIT $4', [tenantId, from, toSeq, pageSize]);
+    const rows = db.query<SegmentRow>(SEGMENT_PAGE, [tenantId, from, toSeq, pageSize]);
     // Read ahead while this page is hashed; a segment that fails early leaves the next page unread.
     rows.catch(() => {});
     return rows;
   };
   let next = page(fromSeq);
   let last: { seq: number; hash: string } | undefined;
+  const legacy = { last: false };
   for (;;) {
     const { rows } = await next;
     const lastRead = rows.length === pageSize ? Number(rows.at(-1)!.seq) : toSeq;
     if (lastRead < toSeq) next = page(lastRead + 1);
     for (const row of rows) {
-      const entry = entryFromRow(row);
-      if (request.endAt !== undefined && entry.at >= request.endAt) return { ...report, ...(last && { last }), ended: true };
-      if (last === undefined) report.first = { seq: entry.seq, prevHash: entry.prevHash, id: entry.id };
-      else if (entry.seq !== last.seq + 1) return { ...report, last, problem: { entryId: entry.id, seq: entry.seq, reason: `entries ${last.seq + 1} to ${entry.seq - 1} are missing` } };
-      else if (entry.prevHash !== last.hash) return { ...report, last, problem: { entryId: entry.id, seq: entry.seq, reason: 'does not link to the entry before it (prev_hash differs)' } };
+      const seq = Number(row.seq);
+      if (request.endAt !== undefined && Number(row.at) >= request.endAt) return { ...report, ...(last && { last }), ended: true };
+      if (last === undefined) report.first = { seq, prevHash: row.prev_hash, id: row.id };
+      else if (seq !== last.seq + 1) return { ...report, last, problem: { entryId: row.id, seq, reason: `entries ${last.seq + 1} to ${seq - 1} are missing` } };
+      else if (row.prev_hash !== last.hash) return { ...report, last, problem: { entryId: row.id, seq, reason: 'does not link to the entry before it (prev_hash differs)' } };
       // The canonical form names its fields, so the entry's own hash and prevHash are not in what it hashes.
-      if (entryHash(entry.prevHash, entry) !== entry.hash) return { ...report, ...(last && { last }), problem: { entryId: entry.id, seq: entry.seq, reason: 'was altered (its content does not hash to its hash)' } };
-      if (wanted.has(entry.seq)) report.checkpointHashes.push([entry.seq, entry.hash]);
-      last = { seq: entry.seq, hash: entry.hash };
+      if (!hashHolds(row, legacy)) return { ...report, ...(last && { last }), problem: { entryId: row.id, seq, reason: 'was altered (its content does not hash to its hash)' } };
+      if (wanted.has(seq)) report.checkpointHashes.push([seq, row.hash]);
+      last = { seq, hash: row.hash };
       report.entries++;
     }
     if (lastRead >= toSeq) break;

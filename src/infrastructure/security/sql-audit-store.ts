@@ -3,8 +3,8 @@ import { boundedDetails, boundedText, UnavailableError, type AuditEntry, type Au
 import { isUniqueViolation, jsonParam, named, type SqlClient, type SqlExecutor } from '../persistence/sql-client.js';
 import { decodeCursor, encodeCursor } from '../persistence/rows.js';
 import { SqlWhere } from '../persistence/sql-page.js';
-import { entryHash, GENESIS_HASH } from './audit-chain.js';
-import { entryFromRow, rowOf, type AuditRow } from './audit-rows.js';
+import { GENESIS_HASH, rowHash } from './audit-chain.js';
+import { entryFromRow, rowOf, type AuditRow, type StoredAuditRow } from './audit-rows.js';
 import { verifyAuditLog } from './audit-verifier.js';
 import { auditEvidence } from './sql-audit-evidence.js';
 import { pruneTenant, retentionOf, setRetention, tenantsWithRetention } from './sql-audit-retention.js';
@@ -51,10 +51,14 @@ const COLUMN_TYPES: Record<(typeof COLUMNS)[number], string> = {
   details: 'json', subject_id: 'text', personal: 'text', prev_hash: 'text', hash: 'text',
 };
 
-/** Inserts the entry rows of the JSON array in $1 into `table`. */
+/**
+ * Inserts the entry rows of the JSON array in $1 (`rowOf`) into `table`. The details arrive as a
+ * string, their canonical text, and are stored as that text (json keeps its input as written), so
+ * verification hashes them as read instead of parsing and re-encoding them.
+ */
 export const insertEntries = (table: string) => `INSERT INTO ${table} (${COLUMNS.join(', ')})
-SELECT ${COLUMNS.map((c) => `r.${c}`).join(', ')}
-FROM json_to_recordset($1::json) AS r(${COLUMNS.map((c) => `${c} ${COLUMN_TYPES[c]}`).join(', ')})`;
+SELECT ${COLUMNS.map((c) => (c === 'details' ? 'r.details::json' : `r.${c}`)).join(', ')}
+FROM json_to_recordset($1::json) AS r(${COLUMNS.map((c) => `${c} ${c === 'details' ? 'text' : COLUMN_TYPES[c]}`).join(', ')})`;
 
 /** One entry as parameters $1..$20 (then the heads' time): one row needs no JSON for the database to parse, which halves its cost. */
 const INSERT_ONE = `INSERT INTO audit_log (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c, i) => `$${i + 1}::${COLUMN_TYPES[c]}`).join(', ')})`;
@@ -63,9 +67,8 @@ const ONE_SEQ = '$2';
 const ONE_HASH = `$${COLUMNS.length}`;
 const ONE_NOW = `$${COLUMNS.length + 1}::bigint`;
 
-function paramsOfOne(entry: AuditEntry, now: number): unknown[] {
-  const row = rowOf(entry);
-  return [...COLUMNS.map((c) => (c === 'details' && row.details !== null ? JSON.stringify(row.details) : row[c])), now];
+function paramsOfOne(row: StoredAuditRow, now: number): unknown[] {
+  return [...COLUMNS.map((c) => row[c]), now];
 }
 
 /** A sole writer's batch: the entries, and the heads made or moved to their last ones, in one statement. */
@@ -296,13 +299,15 @@ export class SqlAuditStore implements AuditStore {
     }
   }
 
-  /** Hashes `records` onto their chains from `heads`, moving the heads. */
-  private seal(records: readonly AuditRecord[], heads: Map<string, Head>, now: number): AuditEntry[] {
+  /** Hashes `records` onto their chains from `heads`, moving the heads; `rows` gets each entry's row, to store. */
+  private seal(records: readonly AuditRecord[], heads: Map<string, Head>, now: number, rows: StoredAuditRow[]): AuditEntry[] {
     return records.map((record) => {
       const head = heads.get(record.tenantId)!;
       const entry: AuditEntry = { ...record, id: this.ids.newId(), seq: head.seq + 1, at: record.at ?? now, prevHash: head.hash, hash: '' };
-      // The canonical form names its fields: the hash does not cover itself or prevHash.
-      entry.hash = entryHash(head.hash, entry);
+      // The row holds the details' canonical text, which the hash covers as it is and the log stores.
+      const row = rowOf(entry);
+      entry.hash = row.hash = rowHash(row, row.details);
+      rows.push(row);
       head.seq = entry.seq;
       head.hash = entry.hash;
       return entry;
@@ -323,9 +328,10 @@ export class SqlAuditStore implements AuditStore {
     // hits), in sorted order, so that two instances locking overlapping sets of heads cannot deadlock.
     const { rows } = await tx.query<{ tenant_id: string; seq: string | number; hash: string }>(LOCK_HEADS, [tenants, GENESIS_HASH, now]);
     const heads = new Map(rows.map((h) => [h.tenant_id, { seq: Number(h.seq), hash: h.hash }]));
-    const entries = this.seal(records, heads, now);
-    if (entries.length === 1) await tx.query(APPEND_ONE, paramsOfOne(entries[0]!, now));
-    else await tx.query(APPEND, [jsonParam(entries.map(rowOf)), SqlAuditStore.headRows(heads, now)]);
+    const stored: StoredAuditRow[] = [];
+    const entries = this.seal(records, heads, now, stored);
+    if (entries.length === 1) await tx.query(APPEND_ONE, paramsOfOne(stored[0]!, now));
+    else await tx.query(APPEND, [jsonParam(stored), SqlAuditStore.headRows(heads, now)]);
     return entries;
   }
 
@@ -347,9 +353,10 @@ export class SqlAuditStore implements AuditStore {
       for (const r of rows) heads.set(r.tenant_id, { seq: Number(r.seq), hash: r.hash });
       for (const tenant of unknown) if (!heads.has(tenant)) heads.set(tenant, { seq: 0, hash: GENESIS_HASH });
     }
-    const entries = this.seal(records, heads, now);
-    if (entries.length === 1) await executor.query(APPEND_ONE_SOLE, paramsOfOne(entries[0]!, now));
-    else await executor.query(APPEND_SOLE, [jsonParam(entries.map(rowOf)), SqlAuditStore.headRows(heads, now)]);
+    const stored: StoredAuditRow[] = [];
+    const entries = this.seal(records, heads, now, stored);
+    if (entries.length === 1) await executor.query(APPEND_ONE_SOLE, paramsOfOne(stored[0]!, now));
+    else await executor.query(APPEND_SOLE, [jsonParam(stored), SqlAuditStore.headRows(heads, now)]);
     for (const [tenant, head] of heads) staged.set(tenant, head);
     return entries;
   }
