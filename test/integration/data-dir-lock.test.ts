@@ -52,7 +52,7 @@ describe('the lock on an embedded data directory', { timeout: 120_000 }, () => {
   it('a store whose migration fails lets go of the directory', async () => {
     const dir = fresh('too-new');
     const db = await PgliteClient.open(dir);
-    await db.exec('CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+    await db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
     await db.query("INSERT INTO schema_migrations (version, name) VALUES (9999, 'from the future')");
     await db.close();
     await expect(openEmbeddedStore(dir)).rejects.toThrow(SchemaTooNewError);

@@ -5,13 +5,35 @@ import { PGlite } from '@electric-sql/pglite';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { migrate } from '../../src/infrastructure/persistence/migrate.js';
 import { PgliteClient } from '../../src/infrastructure/persistence/pglite-client.js';
-import { pgliteTemplate, pgliteTemplateFile } from '../../src/infrastructure/persistence/pglite-template.js';
+import { MIGRATIONS } from '../../src/infrastructure/persistence/migrations/index.js';
+import { pgliteTemplate, pgliteTemplateFile, schemaStamp } from '../../src/infrastructure/persistence/pglite-template.js';
+import type { SqlClient } from '../../src/infrastructure/persistence/sql-client.js';
 
 /** What initdb decides and a database started from the template must equal. */
 const SETTINGS = `SELECT current_user AS "user", current_database() AS database, version() AS version,
   current_setting('server_encoding') AS encoding, (SELECT datcollate FROM pg_database WHERE datname = current_database()) AS collate,
   (SELECT datctype FROM pg_database WHERE datname = current_database()) AS ctype,
-  current_setting('TimeZone') AS tz, (SELECT count(*)::int FROM pg_database) AS databases, (SELECT count(*)::int FROM pg_tables WHERE schemaname = 'public') AS tables`;
+  current_setting('TimeZone') AS tz, (SELECT count(*)::int FROM pg_database) AS databases`;
+
+/** What the migrations make: tables and their columns, indexes, constraints, triggers, functions, grants, rows of the schema's bookkeeping. */
+const SCHEMA = `SELECT
+  (SELECT json_agg(c ORDER BY c.table_name, c.ordinal_position) FROM (SELECT table_name, ordinal_position, column_name, data_type, is_nullable, column_default FROM information_schema.columns WHERE table_schema = 'public') c) AS columns,
+  (SELECT json_agg(indexdef ORDER BY indexdef) FROM pg_indexes WHERE schemaname = 'public') AS indexes,
+  (SELECT json_agg(pg_get_constraintdef(oid) || ' ' || conname ORDER BY conname) FROM pg_constraint WHERE connamespace = 'public'::regnamespace) AS constraints,
+  (SELECT json_agg(pg_get_triggerdef(oid) ORDER BY tgname) FROM pg_trigger WHERE NOT tgisinternal) AS triggers,
+  (SELECT json_agg(proname || ' ' || md5(prosrc) ORDER BY proname) FROM pg_proc WHERE pronamespace = 'public'::regnamespace) AS functions,
+  (SELECT json_agg(relname || ' ' || coalesce(relacl::text, '') ORDER BY relname) FROM pg_class WHERE relnamespace = 'public'::regnamespace) AS grants,
+  (SELECT json_agg(version || ' ' || name ORDER BY version) FROM schema_migrations) AS migrations,
+  (SELECT json_agg(p) FROM audit_projection p) AS projection`;
+
+/** A PGlite that never saw the template, as the mesh's SQL client, so that migrate() runs on it. */
+function bare(db: PGlite): SqlClient {
+  const executor = (q: Pick<PGlite, 'query' | 'exec'>) => ({
+    query: async (sql: unknown, params?: unknown[]) => ({ rows: (await q.query(typeof sql === 'string' ? sql : (sql as { text: string }).text, params)).rows }),
+    exec: async (sql: string) => void (await q.exec(sql)),
+  });
+  return { ...executor(db), transaction: (work) => db.transaction((tx) => work(executor(tx) as never)), close: () => db.close() } as SqlClient;
+}
 
 describe('new embedded databases start from the build\'s initialised data directory', { timeout: 60_000 }, () => {
   const scratch = mkdtempSync(join(tmpdir(), 'agentmesh-template-'));
@@ -23,19 +45,26 @@ describe('new embedded databases start from the build\'s initialised data direct
     return () => create.mock.calls.map((call) => (call[1] as { loadDataDir?: Blob } | undefined)?.loadDataDir instanceof Blob);
   };
 
-  it('the build made the template of the installed PGlite', async () => {
-    expect(basename(pgliteTemplateFile())).toMatch(/^pglite-template-\d+\.\d+\.\d+\.tar$/u);
+  it('the build made the template of the installed PGlite and of these migrations', async () => {
+    expect(basename(pgliteTemplateFile())).toBe(basename(pgliteTemplateFile()).replace(/-schema-.*/u, `-schema-${schemaStamp()}.tar`));
+    expect(basename(pgliteTemplateFile())).toMatch(/^pglite-template-\d+\.\d+\.\d+-schema-[0-9a-f]{16}\.tar$/u);
+    // Code with one migration more, or one changed, looks for another template (and, without it, runs initdb and migrates).
+    expect(schemaStamp([...MIGRATIONS, { version: 99, name: 'later', sql: 'SELECT 1' }])).not.toBe(schemaStamp());
+    expect(schemaStamp(MIGRATIONS.map((m, i) => (i === 0 ? { ...m, sql: `${m.sql} ` } : m)))).not.toBe(schemaStamp());
     expect(existsSync(pgliteTemplateFile())).toBe(true);
     expect((await pgliteTemplate())?.size).toBeGreaterThan(1_000_000);
   });
 
-  it('a database from the template is what initdb makes: same user, database, version, encoding, locale, time zone; no tables', async () => {
+  it('a database from the template is what initdb and the migrations make: same user, database, version, encoding, locale, time zone; same schema', async () => {
     const initdb = await PGlite.create();
     const fromTemplate = await PgliteClient.open(undefined);
     try {
-      const expected = (await initdb.query(SETTINGS)).rows[0];
-      expect((await fromTemplate.query(SETTINGS)).rows[0]).toEqual(expected);
-      expect(expected).toMatchObject({ tables: 0 });
+      expect((await fromTemplate.query(SETTINGS)).rows[0]).toEqual((await initdb.query(SETTINGS)).rows[0]);
+      expect(await migrate(bare(initdb))).toEqual(MIGRATIONS.map((m) => m.version));
+      expect(await migrate(fromTemplate)).toEqual([]);
+      const expected = (await initdb.query<Record<string, unknown>>(SCHEMA)).rows[0]!;
+      expect(Object.values(expected).every((v) => Array.isArray(v) && v.length > 0)).toBe(true);
+      expect((await fromTemplate.query(SCHEMA)).rows[0]).toEqual(expected);
     } finally {
       await initdb.close();
       await fromTemplate.close();

@@ -1,6 +1,10 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AgentMeshClient, AgentMeshError } from '../../src/sdk/index.js';
 import { eventually, startHarness, type Harness } from '../support/mesh-harness.js';
+import { spawnServe } from '../support/serve-process.js';
 
 /** Tasks and queues live in the embedded database on disk: a restart loses none of them. */
 describe('restart', () => {
@@ -58,4 +62,31 @@ describe('restart', () => {
     const delivered = await h.admin.nextTask(agent.id, 3000);
     expect(delivered).toMatchObject({ id, attempt: 1 });
   }, 60_000);
+
+  it('keeps every task it acknowledged when its process is killed (SIGKILL) right after answering', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'agentmesh-killed-'));
+    const env = { AGENTMESH_DATA_DIR: dir, AGENTMESH_ADMIN_KEY: 'killed-admin-key-0123456789' };
+    try {
+      const first = await spawnServe(env, 60_000);
+      const client = new AgentMeshClient({ url: first.url, apiKey: env.AGENTMESH_ADMIN_KEY });
+      // Acknowledged (202) one at a time and all at once, then killed with no chance to flush anything.
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.push((await client.submit('durable', { i })).id);
+      ids.push(...(await Promise.all(Array.from({ length: 20 }, (_, i) => client.submit('durable', { i: i + 5 })))).map((t) => t.id));
+      first.kill('SIGKILL');
+      expect(await first.exited).toBeNull();
+      const second = await spawnServe(env, 60_000);
+      try {
+        const after = new AgentMeshClient({ url: second.url, apiKey: env.AGENTMESH_ADMIN_KEY });
+        const found = await Promise.all(ids.map((id) => after.get(id)));
+        expect(found.map((t) => t.status)).toEqual(ids.map(() => 'queued'));
+        expect(found.map((t) => (t.input as { i: number }).i)).toEqual(ids.map((_, i) => i));
+      } finally {
+        second.kill('SIGTERM');
+        await second.exited;
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

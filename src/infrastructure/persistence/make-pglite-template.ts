@@ -1,5 +1,32 @@
-// Run by `npm run build`: the initialised PGlite data directory that new embedded databases load (see pglite-template.ts).
-import { makePgliteTemplate } from './pglite-template.js';
+// Run by `npm run build`: the initialised and migrated PGlite data directory that new embedded databases load (see pglite-template.ts).
+import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { migrate } from './migrate.js';
+import { PgliteClient } from './pglite-client.js';
+import { pgliteTemplateFile, TEMPLATE_DIR, TEMPLATE_PREFIX } from './pglite-template.js';
+
+/** Makes the template of the installed PGlite and these migrations unless it is there; removes any other. Returns its path. */
+async function makePgliteTemplate(): Promise<string> {
+  const file = pgliteTemplateFile();
+  // Other templates go (another PGlite, other migrations); a build running beside this one may be writing its own partial file.
+  for (const name of readdirSync(TEMPLATE_DIR)) {
+    if (name.startsWith(TEMPLATE_PREFIX) && name.endsWith('.tar') && join(TEMPLATE_DIR, name) !== file) rmSync(join(TEMPLATE_DIR, name), { force: true });
+  }
+  if (existsSync(file)) return file;
+  // No template of this name yet, so this database runs initdb.
+  const db = await PgliteClient.open(undefined);
+  try {
+    await migrate(db);
+    const tarball = await db.dumpDataDir();
+    // Written whole, then renamed: a build stopped half-way leaves no torn template behind.
+    const partial = `${file}.${process.pid}.partial`;
+    writeFileSync(partial, Buffer.from(await tarball.arrayBuffer()));
+    renameSync(partial, file);
+  } finally {
+    await db.close();
+  }
+  return file;
+}
 
 const started = performance.now();
 const file = await makePgliteTemplate();

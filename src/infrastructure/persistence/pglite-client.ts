@@ -78,6 +78,12 @@ export class PgliteClient implements SqlClient {
     );
   }
 
+  /** The data directory as a tarball, after a checkpoint (what the build keeps as the template). */
+  async dumpDataDir(): Promise<Blob> {
+    await this.db.exec('CHECKPOINT');
+    return this.db.dumpDataDir('none');
+  }
+
   async close(): Promise<void> {
     try {
       if (!this.db.closed) await this.db.close();

@@ -23,7 +23,7 @@ CREATE TABLE audit_log (
   source_ip text,
   user_agent text,
   trace_id text,
-  -- json keeps the text as written (jsonb would re-encode it): the details' canonical text, which the hash covers as it is
+  -- json keeps the text as written (jsonb would re-encode it); hashing works on the parsed value either way
   details json,
   prev_hash text NOT NULL,
   hash text NOT NULL,
