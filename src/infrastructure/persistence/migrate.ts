@@ -11,6 +11,10 @@ export class SchemaTooNewError extends Error {
 /** Key of the transaction-level advisory lock that serialises migrations ('agentmsh' in ASCII, truncated to int4 range). */
 export const MIGRATION_LOCK_KEY = 0x61676d73;
 
+/** The table that records the migrations applied (made by migrate itself, before the first). */
+export const SCHEMA_MIGRATIONS_TABLE = `CREATE TABLE schema_migrations (
+  version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`;
+
 /**
  * Applies pending migrations in order, all in one transaction under an advisory lock: instances
  * starting together on one database migrate once (the others wait, then find nothing to do), and
@@ -22,8 +26,7 @@ export async function migrate(db: SqlClient, migrations: readonly Migration[] = 
     // Only when missing: a run-time role without CREATE on the schema must get past this on a migrated database.
     const { rows: found } = await tx.query<{ present: boolean }>("SELECT to_regclass('schema_migrations') IS NOT NULL AS present");
     if (!found[0]?.present) {
-      await tx.exec(`CREATE TABLE schema_migrations (
-        version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+      await tx.exec(SCHEMA_MIGRATIONS_TABLE);
     }
     const { rows } = await tx.query<{ version: number }>('SELECT coalesce(max(version), 0)::int AS version FROM schema_migrations');
     const current = rows[0]?.version ?? 0;

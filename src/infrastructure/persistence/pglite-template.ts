@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sha256Hex } from '../../application/sha256.js';
+import { SCHEMA_MIGRATIONS_TABLE } from './migrate.js';
 import { MIGRATIONS, type Migration } from './migrations/index.js';
 
 /**
@@ -27,9 +28,9 @@ function installedPgliteVersion(): string {
   return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-/** A digest of the migrations (versions, names, statements): the schema a template holds. */
+/** A digest of the migrations (versions, names, statements) and of their bookkeeping table: the schema a template holds. */
 export function schemaStamp(migrations: readonly Migration[] = MIGRATIONS): string {
-  return sha256Hex(migrations.map((m) => `${m.version}\0${m.name}\0${m.sql}`).join('\0\0')).slice(0, 16);
+  return sha256Hex([SCHEMA_MIGRATIONS_TABLE, ...migrations.map((m) => `${m.version}\0${m.name}\0${m.sql}`)].join('\0\0')).slice(0, 16);
 }
 
 export const TEMPLATE_PREFIX = 'pglite-template-';

@@ -10,33 +10,40 @@ FROM audit_log WHERE tenant_id = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq LIM
 
 type SegmentRow = Omit<AuditRow, 'details'> & { details_text: string | null };
 
-/** The details' canonical text, from stored text in another form; undefined when it is no JSON object. */
-function recanonicalized(text: string): string | undefined {
+/**
+ * The details' canonical text, for a row an earlier build wrote: those stored exactly
+ * `JSON.stringify(details)`. Text in any other form is no such row, and gets no second reading:
+ * the same details written another way (a number with more digits, a key twice, spaces) are an
+ * alteration, not an old row.
+ */
+function legacyCanonical(text: string): string | undefined {
+  let details: unknown;
   try {
-    const details: unknown = JSON.parse(text);
-    return typeof details === 'object' && details !== null && !Array.isArray(details) ? canonicalDetails(details as Record<string, unknown>) : undefined;
+    details = JSON.parse(text);
   } catch {
     return undefined;
   }
+  if (typeof details !== 'object' || details === null || Array.isArray(details) || JSON.stringify(details) !== text) return undefined;
+  return canonicalDetails(details as Record<string, unknown>);
 }
 
 /**
  * Whether the entry hashes to what it says. The log stores the details' canonical text, hashed as it
- * is read. Rows written by earlier versions hold the details as they were sent: their text is put
- * in canonical form first. Such rows come in runs, so after one, the next is tried that way first
- * (`legacy.last`), which hashes each of them once.
+ * is read. Rows written by earlier builds hold `JSON.stringify(details)`: that text is put in
+ * canonical form first, as those builds did when they hashed the entry. Such rows come in runs, so
+ * after one, the next is tried that way first (`legacy.last`), which hashes each of them once.
  */
 function hashHolds(row: SegmentRow, legacy: { last: boolean }): boolean {
   const text = row.details_text;
   if (text === null) return rowHash(row, null) === row.hash;
   if (legacy.last) {
-    const canonical = recanonicalized(text);
+    const canonical = legacyCanonical(text);
     if (canonical !== undefined && canonical !== text && rowHash(row, canonical) === row.hash) return true;
     legacy.last = false;
     return rowHash(row, text) === row.hash;
   }
   if (rowHash(row, text) === row.hash) return true;
-  const canonical = recanonicalized(text);
+  const canonical = legacyCanonical(text);
   legacy.last = canonical !== undefined && canonical !== text && rowHash(row, canonical) === row.hash;
   return legacy.last;
 }
