@@ -1,5 +1,5 @@
 // Run by `npm run build`: the initialised and migrated PGlite data directory that new embedded databases load (see pglite-template.ts).
-import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { migrate } from './migrate.js';
 import { PgliteClient } from './pglite-client.js';
@@ -10,7 +10,11 @@ async function makePgliteTemplate(): Promise<string> {
   const file = pgliteTemplateFile();
   // Other templates go (another PGlite, other migrations); a build running beside this one may be writing its own partial file.
   for (const name of readdirSync(TEMPLATE_DIR)) {
-    if (name.startsWith(TEMPLATE_PREFIX) && name.endsWith('.tar') && join(TEMPLATE_DIR, name) !== file) rmSync(join(TEMPLATE_DIR, name), { force: true });
+    if (!name.startsWith(TEMPLATE_PREFIX)) continue;
+    const path = join(TEMPLATE_DIR, name);
+    if (name.endsWith('.tar') && path !== file) rmSync(path, { force: true });
+    // A build killed while writing left its partial file; one younger than a minute may still be written.
+    else if (name.endsWith('.partial') && Date.now() - (statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > 60_000) rmSync(path, { force: true });
   }
   if (existsSync(file)) return file;
   // No template of this name yet, so this database runs initdb.
