@@ -39,7 +39,7 @@ async function paced(worker, rate, seconds, warmupSeconds = 0) {
 }
 
 /** `loudApart`: the loud tenant's client and agents in a process of their own at the lowest priority (see tenantWorker). */
-export async function measureFairness({ quietRate = 20, factor = 10, rounds = 10, roundSeconds = 2, env = {}, loudApart = false } = {}) {
+export async function measureFairness({ quietRate = 20, factor = 10, rounds = 30, roundSeconds = 2, env = {}, loudApart = false } = {}) {
   const mesh = await startBenchMesh(env);
   const quiet = await tenantWorker(mesh, 'fair-quiet');
   const loud = await tenantWorker(mesh, 'fair-loud', loudApart ? 19 : undefined);
