@@ -52,7 +52,6 @@ import { CachedTenantRepository } from '../infrastructure/caching/cached-tenant-
 import { CachedAgentRepository } from '../infrastructure/caching/cached-agent-repository.js';
 import type { TieredCache } from '../infrastructure/caching/tiered-cache.js';
 
-export { VERSION };
 
 export interface RunningMesh {
   mesh: Mesh;

@@ -31,8 +31,7 @@ export const canonicalDetails = (details: Record<string, unknown>): string => ca
 /** A row as written: the details as their canonical text, the very text the entry's hash covers. */
 export type StoredAuditRow = Omit<AuditRow, 'details'> & { details: string | null };
 
-/** `detailsText`: the details' canonical form, when the caller made it already (to hash the entry). */
-export function rowOf(e: AuditEntry, detailsText = e.details === undefined ? undefined : canonicalDetails(e.details)): StoredAuditRow {
+export function rowOf(e: AuditEntry): StoredAuditRow {
   return {
     tenant_id: e.tenantId,
     seq: e.seq,
@@ -49,7 +48,7 @@ export function rowOf(e: AuditEntry, detailsText = e.details === undefined ? und
     source_ip: e.sourceIp ?? null,
     user_agent: e.userAgent ?? null,
     trace_id: e.traceId ?? null,
-    details: detailsText ?? null,
+    details: e.details === undefined ? null : canonicalDetails(e.details),
     subject_id: e.subjectId ?? null,
     personal: e.personal ?? null,
     prev_hash: e.prevHash,
