@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite, types } from '@electric-sql/pglite';
 import { DataDirLock } from './data-dir-lock.js';
@@ -11,10 +11,21 @@ import { type SqlClient, type SqlExecutor, type Statement } from './sql-client.j
 const serializeJson = (value: unknown): string => (value instanceof Uint8Array ? (value as unknown as string) : typeof value === 'string' ? value : JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
 export const PGLITE_OPTIONS = { serializers: { [types.JSON]: serializeJson } };
 
-/** A new database starts from the build's initialised data directory when there is one, instead of running initdb. */
-async function withTemplate<T extends object>(options: T): Promise<T & { loadDataDir?: Blob }> {
+/**
+ * A new database: from the build's template when there is one, instead of running initdb. A
+ * template that cannot be loaded (damaged since the build) does not stop it: what the load wrote
+ * into the directory is removed (what was there before stays), and the database runs initdb.
+ */
+async function createNew(dataDir: string | undefined): Promise<PGlite> {
   const template = await pgliteTemplate();
-  return template === undefined ? options : { ...options, loadDataDir: template };
+  if (template === undefined) return PGlite.create(dataDir, PGLITE_OPTIONS);
+  const before = dataDir === undefined ? undefined : new Set(readdirSync(dataDir));
+  try {
+    return await PGlite.create(dataDir, { ...PGLITE_OPTIONS, loadDataDir: template });
+  } catch {
+    if (dataDir !== undefined) for (const name of readdirSync(dataDir)) if (!before!.has(name)) rmSync(join(dataDir, name), { recursive: true, force: true });
+    return PGlite.create(dataDir, PGLITE_OPTIONS);
+  }
 }
 
 /**
@@ -32,13 +43,13 @@ export class PgliteClient implements SqlClient {
   }
 
   static async open(dataDir: string | undefined): Promise<PgliteClient> {
-    if (dataDir === undefined) return new PgliteClient(await PGlite.create(undefined, await withTemplate(PGLITE_OPTIONS)), undefined);
+    if (dataDir === undefined) return new PgliteClient(await createNew(undefined), undefined);
     mkdirSync(dataDir, { recursive: true });
     const lock = DataDirLock.acquire(dataDir);
     try {
       // Under the lock: no other process is initialising the directory meanwhile.
       const fresh = !existsSync(join(dataDir, 'PG_VERSION'));
-      const db = await PGlite.create(dataDir, fresh ? await withTemplate(PGLITE_OPTIONS) : PGLITE_OPTIONS);
+      const db = fresh ? await createNew(dataDir) : await PGlite.create(dataDir, PGLITE_OPTIONS);
       try {
         // Every open, so that a directory made by an earlier build is mended too.
         restrictToOwner(dataDir);
