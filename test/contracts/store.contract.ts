@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assign, complete, ConcurrencyError, ConflictError, pause, registerAgent, start, submitTask, terminate, withTaskAssigned, type Task } from '../../src/domain/index.js';
 import type { Store } from '../../src/infrastructure/persistence/store.js';
+import { WRITE_BATCH } from '../../src/infrastructure/persistence/write-batcher.js';
 import { migrate, SchemaTooNewError } from '../../src/infrastructure/persistence/migrate.js';
 import { UuidV7Generator, uuidV7Floor } from '../../src/infrastructure/system/uuid-v7.js';
 
@@ -74,6 +75,19 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
       const staleEvents = await store.events.readStream('acme', 'task', stale.task.id);
       expect(staleEvents.filter((e) => e.type === 'TaskAssigned').map((e) => e.data.agentId)).toEqual(['agent-1']);
       expect(((await store.tasks.get('acme', stale.task.id)) as Task).agentId).toBe('agent-1');
+    });
+
+    it('updates tasks through lookups by key in a plan kept for every run, however few tasks the table held when it was made', async () => {
+      const plan = await store.db.transaction(async (tx) => {
+        await tx.exec(`PREPARE write_batch_probe AS ${WRITE_BATCH.text}`);
+        await tx.exec('SET LOCAL plan_cache_mode = force_generic_plan');
+        const updates = JSON.stringify([{ tenant_id: 'acme', id: 't-1', status: 'assigned', version: 2, expected: 1 }]);
+        const { rows } = await tx.query<Record<string, string>>(`EXPLAIN EXECUTE write_batch_probe('[]', '${updates}', '[]')`);
+        await tx.exec('DEALLOCATE write_batch_probe');
+        return rows.map((r) => Object.values(r)[0]).join('\n');
+      });
+      expect(plan).toContain('Index Scan using tasks_pkey on tasks');
+      expect(plan).not.toContain('Seq Scan on tasks');
     });
 
     it('enforces one idempotency key per tenant in the database', async () => {

@@ -31,7 +31,7 @@ export const DEFAULT_WRITE_BATCHER_OPTIONS: WriteBatcherOptions = { maxBatch: 20
  * One statement per batch: it is atomic on its own (no BEGIN/COMMIT round trips), and events are
  * appended only for the task rows that were written (a duplicate insert or a stale update writes none).
  */
-const WRITE_BATCH = named('task_write_batch', `
+export const WRITE_BATCH = named('task_write_batch', `
 WITH inserted AS (
   INSERT INTO tasks (tenant_id, id, capability, status, priority, agent_id, parent_id, idempotency_key, created_at, updated_at, version, input, output, doc)
   SELECT r.tenant_id, r.id, r.capability, r.status, r.priority, r.agent_id, r.parent_id, r.idempotency_key, r.created_at, r.updated_at, r.version,
@@ -41,13 +41,18 @@ WITH inserted AS (
   ON CONFLICT DO NOTHING
   RETURNING tenant_id, id
 ), updated AS (
+  -- Each task is looked up by its key, one by one, whatever the planner guesses of the JSON's size
+  -- (it assumes 100 rows) or of the table's: the LIMIT keeps the lateral lookup a nested loop over the
+  -- primary key, and the row is then updated where it lies. A join on the key instead was planned
+  -- anew at every run (a third of the statement's cost) or, once PostgreSQL kept one plan for
+  -- all runs, hashed the JSON and scanned the whole table.
   UPDATE tasks AS t SET status = r.status, priority = r.priority, agent_id = r.agent_id, updated_at = r.updated_at, version = r.version,
     output = coalesce(r.output, t.output), doc = r.doc
-  -- LIMIT with the row count tells the planner how few rows the JSON holds (it assumes 100): it
-  -- then looks each task up by its key instead of hashing them and scanning the whole table.
-  FROM (SELECT * FROM json_to_recordset($2::json) AS r(tenant_id text, id text, status text, priority smallint, agent_id text,
-    updated_at bigint, version integer, expected integer, output json, doc json) LIMIT $4::integer) AS r
-  WHERE t.tenant_id = r.tenant_id AND t.id = r.id AND t.version = r.expected
+  FROM (SELECT r.*, current.ctid AS row_ctid
+    FROM json_to_recordset($2::json) AS r(tenant_id text, id text, status text, priority smallint, agent_id text,
+      updated_at bigint, version integer, expected integer, output json, doc json)
+    CROSS JOIN LATERAL (SELECT ctid FROM tasks WHERE tenant_id = r.tenant_id AND id = r.id AND version = r.expected LIMIT 1) AS current) AS r
+  WHERE t.ctid = r.row_ctid
   RETURNING t.tenant_id, t.id
 ), written AS (
   SELECT tenant_id, id FROM inserted UNION ALL SELECT tenant_id, id FROM updated
@@ -193,7 +198,6 @@ export class WriteBatcher {
       jsonParam(inserts),
       jsonParam(updates),
       jsonParam(events),
-      updates.length,
     ]);
     const ok = new Set(rows.map((r) => rowKey(r.tenant_id, r.id)));
     return batch.map((w) => {
