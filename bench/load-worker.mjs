@@ -45,18 +45,27 @@ parentPort.on('message', async (msg) => {
     const begin = performance.now();
     let sent = 0;
     let measured = 0;
-    const pending = [];
+    // Submits in flight are counted, not kept: holding every answer until the end would make the
+    // load's own heap grow and its collections pause the measurement.
+    let inFlight = 0;
+    let failure;
+    const settled = () => inFlight--;
     while (performance.now() - begin < warmupMs + msg.seconds * 1000) {
       const due = Math.floor((performance.now() - begin) / interval);
       while (sent < due) {
         sent++;
         const measure = performance.now() - begin >= warmupMs;
         if (measure) measured++;
-        pending.push(client.submit('work', { t: performance.timeOrigin + performance.now(), measure }));
+        inFlight++;
+        client.submit('work', { t: performance.timeOrigin + performance.now(), measure }).then(settled, (error) => {
+          failure ??= error;
+          settled();
+        });
       }
       await new Promise((r) => setTimeout(r, 1));
     }
-    await Promise.all(pending);
+    while (inFlight > 0) await new Promise((r) => setTimeout(r, 1));
+    if (failure) throw failure;
     while (latencies.length < measured) await new Promise((r) => setTimeout(r, 5));
     parentPort.postMessage({ type: 'paced-done', sent: measured, latencies });
   } else if (msg.type === 'stop') {
