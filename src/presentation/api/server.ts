@@ -120,7 +120,7 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
   });
   registerOperationIds(app);
   documentBodyErrors(app);
-  await registerSecurityHeaders(app);
+  registerSecurityHeaders(app);
   await registerCors(app, options.corsOrigins ?? []);
 
   registerTracing(app);
