@@ -322,13 +322,14 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     throw new StartupError(`cannot start the cache: ${(error as Error).message}`, { cause: error });
   });
   const vault = new EnvelopeVault(keyring, store.tenantKeys, systemClock);
+  const subjectCurrentKeyTtlMs = 5_000;
   const subjectVault = new EnvelopeVault(keyring, store.subjectKeys, systemClock, {
     purpose: 'audit-subject-key',
-    currentKeyTtlMs: 5_000,
+    currentKeyTtlMs: subjectCurrentKeyTtlMs,
     ownKeysOnly: true,
     maxKeyAgeMs: 24 * 3600_000,
   });
-  const personalData = new EnvelopePersonalDataVault(subjectVault);
+  const personalData = new EnvelopePersonalDataVault(subjectVault, { maxSeals: 10_000, ttlMs: subjectCurrentKeyTtlMs });
   const metrics = new AgentMeshMetrics(config.metrics);
   metrics.observeResilience(resilience);
   const settings = clustered ? { ...fitToBroker(config.mesh, broker.maxPayloadBytes, logger), clustered: true } : config.mesh;
@@ -433,6 +434,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
       cachedBytes: () => (store.secrets instanceof CachedSecretRepository ? store.secrets.cachedBytes : 0),
       tenantKeysCached: () => vault.cachedKeys,
       subjectKeysCached: () => subjectVault.cachedKeys,
+      personalSealsReusable: () => personalData.reusableSeals,
     },
     siem: () => alerts.counts(),
     countersDegraded: () => counters instanceof FallbackCounters && counters.degraded,

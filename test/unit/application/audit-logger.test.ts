@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { AuditLogger } from '../../../src/application/audit-logger.js';
 import { silentLogger } from '../../../src/application/logger.js';
-import type { ApiKeyRepository, AuditStore, KeyEncryptionKeyRecord, KeyEncryptionKeyRepository, TenantRepository } from '../../../src/application/ports.js';
+import type { ApiKeyRepository, AuditStore, TenantRepository } from '../../../src/application/ports.js';
 import { EnvelopePersonalDataVault } from '../../../src/infrastructure/security/audit-personal-data.js';
 import { newKey } from '../../../src/infrastructure/security/secrets/aes-gcm.js';
 import { EnvelopeVault } from '../../../src/infrastructure/security/secrets/envelope-vault.js';
 import { LocalKeyring } from '../../../src/infrastructure/security/secrets/local-kms.js';
+import { keysInMemory } from '../../support/keys-in-memory.js';
 import { AuditAction, AuditStatus, UnavailableError, type AuditEntry, type AuditRecord } from '../../../src/domain/index.js';
 
 /** An audit store that keeps entries in a list, with a queue load and failures set by the test. */
@@ -24,26 +25,6 @@ function listStore(state: { load: number; failing: boolean; entries: AuditRecord
     tenantsWithRetention: async () => [],
     prune: async () => undefined,
     evidence: async () => ({ counts: [], distinctKeys: 0, deniedByKey: [], securityByDay: [], processing: [], keyAndAdminEvents: [], head: undefined, checkpoint: undefined }),
-  };
-}
-
-/** Keys in a map: the SQL repository has its own contract tests. */
-function keysInMemory(): KeyEncryptionKeyRepository {
-  const rows: KeyEncryptionKeyRecord[] = [];
-  const of = (owner: string) => rows.filter((r) => r.owner === owner).sort((a, b) => b.version - a.version);
-  return {
-    current: async (owner) => (of(owner)[0]?.wrappedKey !== undefined ? of(owner)[0] : undefined),
-    currentWrappedBy: async (owner, ids) => of(owner).find((r) => r.wrappedKey !== undefined && ids.includes(r.masterKeyId)),
-    get: async (owner, version) => of(owner).find((r) => r.version === version),
-    latestVersion: async (owner) => of(owner)[0]?.version ?? 0,
-    create: async (record) => (of(record.owner).some((r) => r.version === record.version) ? false : (rows.push({ ...record }), true)),
-    destroyAll: async (owner, now) => {
-      const live = of(owner).filter((r) => r.wrappedKey !== undefined);
-      for (const r of live) Object.assign(r, { wrappedKey: undefined, destroyedAt: now });
-      return live.length;
-    },
-    wrappedByOtherThan: async () => [],
-    rewrap: async () => false,
   };
 }
 
