@@ -329,7 +329,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     ownKeysOnly: true,
     maxKeyAgeMs: 24 * 3600_000,
   });
-  const personalData = new EnvelopePersonalDataVault(subjectVault, { maxSeals: 10_000, ttlMs: subjectCurrentKeyTtlMs });
+  const personalData = new EnvelopePersonalDataVault(subjectVault, { maxSeals: 2_000, ttlMs: subjectCurrentKeyTtlMs });
   const metrics = new AgentMeshMetrics(config.metrics);
   metrics.observeResilience(resilience);
   const settings = clustered ? { ...fitToBroker(config.mesh, broker.maxPayloadBytes, logger), clustered: true } : config.mesh;

@@ -210,7 +210,7 @@ export class AgentMeshMetrics implements MeshMetrics {
     simple('agentmesh_secret_cache_bytes', 'Bytes of sealed secret versions cached in memory by the only writer of its database (bounded at 16 MiB)', () => source.secrets.cachedBytes());
     simple('agentmesh_secret_tenant_keys_cached', 'Unwrapped tenant keys held in memory (bounded at 1,024, each for at most 5 minutes)', () => source.secrets.tenantKeysCached());
     simple('agentmesh_audit_subject_keys_cached', "Unwrapped keys of audit data subjects held in memory (bounded at 1,024, each for at most 5 minutes)", () => source.secrets.subjectKeysCached());
-    simple('agentmesh_audit_personal_seals_reusable', "Seals of audit entries' personal data held for reuse with the same subject and data (bounded at 10,000, each for at most 5 seconds)", () => source.secrets.personalSealsReusable());
+    simple('agentmesh_audit_personal_seals_reusable', "Seals of audit entries' personal data held for reuse with the same subject and data (bounded at 2,000 of at most 1 KiB of data each, each for at most 5 seconds)", () => source.secrets.personalSealsReusable());
     simple('agentmesh_audit_write_queue', 'Audit entries waiting for their commit (bounded at 50,000; full means 503)', () => source.audit.writeQueue());
     const counted = (name: string, help: string, read: () => number) => {
       let reported = 0;

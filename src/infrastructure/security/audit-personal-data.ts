@@ -20,6 +20,9 @@ function decode(text: string): SealedValue {
   return { tenantKeyVersion: Number(version), wrappedDataKey, ciphertext };
 }
 
+/** Data larger than this (details beyond an address and a user agent) is sealed afresh each time, so that the seals held stay small. */
+const MAX_REUSED_BYTES = 1024;
+
 export interface SealReuseOptions {
   /** Seals remembered for reuse (bounded; least recently used go first); 0: none. */
   maxSeals: number;
@@ -63,7 +66,7 @@ export class EnvelopePersonalDataVault implements PersonalDataVault {
 
   async seal(tenantId: string, subjectId: string, plaintext: Buffer): Promise<string> {
     const owner = ownerOf(tenantId, subjectId);
-    const key = this.seals && `${owner}\0${plaintext.toString('latin1')}`;
+    const key = this.seals && plaintext.length <= MAX_REUSED_BYTES ? `${owner}\0${plaintext.toString('latin1')}` : undefined;
     const reused = key && this.seals!.get(key);
     if (reused) return reused;
     const epoch = this.shreddings;

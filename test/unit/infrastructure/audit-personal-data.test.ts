@@ -63,6 +63,14 @@ describe('audit personal data: seals reused for the same subject and data', () =
     expect(sealed).toHaveBeenCalledTimes(4);
   });
 
+  it('seals large data afresh each time, so that the seals held stay small', async () => {
+    const { personal, sealed } = vaults();
+    const large = data(JSON.stringify({ personalDetails: 'x'.repeat(2000) }));
+    expect(await personal.seal('acme', 'key-1', large)).not.toBe(await personal.seal('acme', 'key-1', large));
+    expect(sealed).toHaveBeenCalledTimes(2);
+    expect(personal.reusableSeals).toBe(0);
+  });
+
   it('reuses nothing when reuse is off', async () => {
     const envelope = new EnvelopeVault(new LocalKeyring([newKey()]), keysInMemory(), { now: () => 0 }, { purpose: 'audit-subject-key' });
     const personal = new EnvelopePersonalDataVault(envelope);
