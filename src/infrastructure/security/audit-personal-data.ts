@@ -66,12 +66,14 @@ export class EnvelopePersonalDataVault implements PersonalDataVault {
 
   async seal(tenantId: string, subjectId: string, plaintext: Buffer): Promise<string> {
     const owner = ownerOf(tenantId, subjectId);
-    const key = this.seals && plaintext.length <= MAX_REUSED_BYTES ? `${owner}\0${plaintext.toString('latin1')}` : undefined;
-    const reused = key && this.seals!.get(key);
-    if (reused) return reused;
+    const seals = plaintext.length <= MAX_REUSED_BYTES ? this.seals : undefined;
+    if (seals === undefined) return encode(await this.vault.seal(owner, owner, plaintext));
+    const key = `${owner}\0${plaintext.toString('latin1')}`;
+    const reused = seals.get(key);
+    if (reused !== undefined) return reused;
     const epoch = this.shreddings;
     const sealed = encode(await this.vault.seal(owner, owner, plaintext));
-    if (key && epoch === this.shreddings) this.seals!.set(key, sealed);
+    if (epoch === this.shreddings) seals.set(key, sealed);
     return sealed;
   }
 
