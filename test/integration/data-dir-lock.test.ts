@@ -153,12 +153,17 @@ try {
       });
     const gone = spawnSync(process.execPath, ['-e', '']).pid!;
     const stale = [JSON.stringify({ pid: gone, host: hostname() }), 'garbage', ''];
-    for (const [round, text] of stale.entries()) {
-      const dir = fresh(`contended-${round}`);
-      mkdirSync(dir);
-      writeFileSync(join(dir, LOCK_FILE), text);
-      const startAt = Date.now() + 1_000;
-      const runs = await Promise.all(Array.from({ length: 6 }, () => contend(dir, startAt)));
+    // The three kinds of stale lock, each on its own directory, contended at the same moment.
+    const startAt = Date.now() + 1_500;
+    const rounds = await Promise.all(
+      stale.map(async (text, round) => {
+        const dir = fresh(`contended-${round}`);
+        mkdirSync(dir);
+        writeFileSync(join(dir, LOCK_FILE), text);
+        return { dir, runs: await Promise.all(Array.from({ length: 6 }, () => contend(dir, startAt))) };
+      }),
+    );
+    for (const { dir, runs } of rounds) {
       const winners = runs.filter((r) => r.out === 'won');
       expect(winners, JSON.stringify(runs)).toHaveLength(1);
       for (const r of runs.filter((x) => x.out !== 'won')) expect(r.out).toBe(`refused: ${inUse(dir, winners[0]!.pid).replace(/^agentmesh: /u, '')}`);
