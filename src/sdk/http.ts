@@ -128,7 +128,8 @@ export class Http {
 class TryScope {
   private readonly controller = new AbortController();
   private readonly timer: NodeJS.Timeout | undefined;
-  private readonly timeoutError: DOMException;
+  /** Made when the time is up, not for every try (an error captures a stack). */
+  private timeoutError: DOMException | undefined;
   private kept = false;
   private readonly onAbort: () => void;
 
@@ -137,11 +138,15 @@ class TryScope {
     private readonly outer: AbortSignal | undefined,
     operation: string,
   ) {
-    this.timeoutError = new DOMException(`${operation} got no answer within ${timeoutMs} ms`, 'TimeoutError');
     this.onAbort = () => this.controller.abort(outer!.reason);
     if (outer?.aborted) this.controller.abort(outer.reason);
     else outer?.addEventListener('abort', this.onAbort, { once: true });
-    if (timeoutMs > 0) this.timer = setTimeout(() => this.controller.abort(this.timeoutError), timeoutMs);
+    if (timeoutMs > 0) {
+      this.timer = setTimeout(() => {
+        this.timeoutError = new DOMException(`${operation} got no answer within ${timeoutMs} ms`, 'TimeoutError');
+        this.controller.abort(this.timeoutError);
+      }, timeoutMs);
+    }
   }
 
   get signal(): AbortSignal {
@@ -155,7 +160,7 @@ class TryScope {
   }
 
   translate(error: unknown): unknown {
-    if (this.controller.signal.reason === this.timeoutError && !this.outer?.aborted) return this.timeoutError;
+    if (this.timeoutError !== undefined && this.controller.signal.reason === this.timeoutError && !this.outer?.aborted) return this.timeoutError;
     return error;
   }
 

@@ -1,5 +1,5 @@
 import { PGlite } from '@electric-sql/pglite';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PglitePreparedStatements } from '../../src/infrastructure/persistence/pglite-prepared.js';
 import { PGLITE_OPTIONS, PgliteClient } from '../../src/infrastructure/persistence/pglite-client.js';
 import { jsonParam, named, type SqlExecutor } from '../../src/infrastructure/persistence/sql-client.js';
@@ -37,6 +37,33 @@ describe('named statements on PGlite', () => {
     await expect(statements.run(INSERT, [Buffer.from('{not json')], false)).rejects.toMatchObject({ code: '22P02' });
     expect((await statements.run(INSERT, [jsonParam([{ id: 2 }])], false)).rows).toEqual([{ id: 2 }]);
     expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM items')).rows[0]!.n).toBe(2);
+  });
+
+  it('runs a prepared statement in one exchange (bind to sync), and syncs no filesystem that has nothing to sync', async () => {
+    await statements.run(INSERT, [jsonParam([{ id: 1 }])], false);
+    const exchanges = vi.spyOn(db, 'execProtocol');
+    const syncs = vi.spyOn(db, 'syncToFs');
+    try {
+      expect((await statements.run(INSERT, [jsonParam([{ id: 2 }])], false)).rows).toEqual([{ id: 2 }]);
+      await expect(statements.run(INSERT, [jsonParam([{ id: 2 }])], false)).rejects.toMatchObject({ code: '23505' });
+      expect(exchanges).toHaveBeenCalledTimes(2);
+      // In memory there is nowhere to copy files to (on disk, NodeFS writes through): no sync.
+      expect(syncs).not.toHaveBeenCalled();
+    } finally {
+      exchanges.mockRestore();
+      syncs.mockRestore();
+    }
+  });
+
+  it('fails inside a transaction as the protocol says: the transaction is aborted until it rolls back', async () => {
+    await expect(
+      db.transaction(async () => {
+        await expect(statements.run(INSERT, [Buffer.from('{not json')], true)).rejects.toMatchObject({ code: '22P02' });
+        await statements.run(INSERT, [jsonParam([{ id: 5 }])], true);
+      }),
+    ).rejects.toMatchObject({ code: '25P02' });
+    expect((await statements.run(BY_ID, [5, 'rolled back'], false)).rows).toEqual([]);
+    expect((await statements.run(INSERT, [jsonParam([{ id: 5 }])], false)).rows).toEqual([{ id: 5 }]);
   });
 
   it('takes part in a transaction: rolled back with it, and still prepared after', async () => {

@@ -4,6 +4,26 @@ import type { NamedStatement } from './sql-client.js';
 const { serialize } = protocol;
 type BackendMessage = Awaited<ReturnType<PGlite['execProtocol']>>['messages'][number];
 
+const DESCRIBE_PORTAL = serialize.describe({ type: 'P' });
+const EXECUTE = serialize.execute({});
+const SYNC = serialize.sync();
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const whole = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    whole.set(part, at);
+    at += part.length;
+  }
+  return whole;
+}
+
+/** Whether any of the database's mounts keeps files that PGlite's syncToFs must copy somewhere. */
+function filesystemSyncs(db: PGlite): boolean {
+  const fs = db.Module.FS as { root: { mount: unknown }; getMounts(mount: unknown): Array<{ type: { syncfs?: unknown } }> };
+  return fs.getMounts(fs.root.mount).some((mount) => typeof mount.type.syncfs === 'function');
+}
+
 /** Runs of a statement after which it is parsed again, so that its plan follows the tables' growth. */
 export const DEFAULT_REPREPARE_AFTER = 1000;
 
@@ -29,10 +49,20 @@ export class PglitePreparedStatements {
   /** How many times a statement was parsed, in all. */
   preparations = 0;
 
+  /**
+   * Whether a commit must be followed by PGlite's sync of its filesystem. That sync copies files
+   * kept in memory to where they persist (IndexedDB, OPFS); NodeFS writes through to disk and memory
+   * has nowhere to copy to, so their mounts have nothing to sync. Skipping it there saves a lock,
+   * promises and a walk of the mounts at every statement, garbage that outlived young collections.
+   */
+  private readonly syncsFilesystem: boolean;
+
   constructor(
     private readonly db: PGlite,
     private readonly reprepareAfter = DEFAULT_REPREPARE_AFTER,
-  ) {}
+  ) {
+    this.syncsFilesystem = filesystemSyncs(db);
+  }
 
   /** Runs the statement; `inTransaction`: inside one the caller holds (no lock taken on the transaction, no sync to disk). */
   run<T>(statement: NamedStatement, params: readonly unknown[], inTransaction: boolean): Promise<Results<T>> {
@@ -47,22 +77,23 @@ export class PglitePreparedStatements {
 
   private async execute<T>(statement: NamedStatement, params: readonly unknown[], inTransaction: boolean): Promise<Results<T>> {
     const send = async (message: Uint8Array) => (await this.db.execProtocol(message, { syncToFs: false })).messages;
-    const messages: BackendMessage[] = [];
+    let prepared: Prepared;
     try {
-      const prepared = await this.prepare(statement, send);
-      const values = params.map((value, i) => {
-        if (value === null || value === undefined) return null;
-        const serializer = this.db.serializers[prepared.paramTypes[i]!];
-        return serializer ? serializer(value) : String(value);
-      });
-      prepared.runs++;
-      messages.push(...(await send(serialize.bind({ statement: statement.name, values }))));
-      messages.push(...(await send(serialize.describe({ type: 'P' }))));
-      messages.push(...(await send(serialize.execute({}))));
-    } finally {
-      messages.push(...(await send(serialize.sync())));
+      prepared = await this.prepare(statement, send);
+    } catch (error) {
+      await send(SYNC);
+      throw error;
     }
-    if (!inTransaction) await this.db.syncToFs();
+    const values = params.map((value, i) => {
+      if (value === null || value === undefined) return null;
+      const serializer = this.db.serializers[prepared.paramTypes[i]!];
+      return serializer ? serializer(value) : String(value);
+    });
+    prepared.runs++;
+    // Bind, describe, execute and sync in one call: after an error the server skips to the sync, as
+    // the protocol says, and PGlite throws it once the exchange is over.
+    const messages = await send(concat(serialize.bind({ statement: statement.name, values }), DESCRIBE_PORTAL, EXECUTE, SYNC));
+    if (!inTransaction && this.syncsFilesystem) await this.db.syncToFs();
     return parse.parseResults(messages, this.db.parsers)[0] as Results<T>;
   }
 
