@@ -53,7 +53,7 @@ export class PglitePreparedStatements {
    * Whether a commit must be followed by PGlite's sync of its filesystem. That sync copies files
    * kept in memory to where they persist (IndexedDB, OPFS); NodeFS writes through to disk and memory
    * has nowhere to copy to, so their mounts have nothing to sync. Skipping it there saves a lock,
-   * promises and a walk of the mounts at every statement, garbage that outlived young collections.
+   * promises and a walk of the mounts at every statement.
    */
   private readonly syncsFilesystem: boolean;
 
