@@ -8,6 +8,7 @@ import { newKey, open, seal } from '../dist/infrastructure/security/secrets/aes-
 import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { readTaskSecret } from '../dist/application/use-cases/read-task-secret.js';
 import { percentile, startBenchMesh } from './e2e.mjs';
@@ -40,9 +41,27 @@ const LATENCY_WORKER = `
     }
     latencies.sort((a, b) => a - b);
     const at = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
-    parentPort.postMessage({ p50Ms: at(50), p99Ms: at(99) });
+    parentPort.postMessage({ p50Ms: at(50), p99Ms: at(99), over2MsShare: latencies.filter((l) => l > 2).length / latencies.length });
   })().catch((error) => { throw error; });
 `;
+
+/** `work`'s result, and the collections of this (the mesh's) thread meanwhile: how many, and their median pause. */
+async function withCollections(work) {
+  const pauses = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) pauses.push(entry.duration);
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  try {
+    const result = await work();
+    // Entries are delivered after the collection: let the last ones arrive.
+    await new Promise((r) => setTimeout(r, 20));
+    pauses.sort((a, b) => a - b);
+    return { ...result, collections: pauses.length, collectionP50Ms: percentile(pauses, 50) };
+  } finally {
+    observer.disconnect();
+  }
+}
 
 function latency(url, headers, amount) {
   return new Promise((resolve, reject) => {
@@ -97,8 +116,8 @@ export async function measureSecretReads({ reads = 2000, seconds = 3 } = {}) {
     // Warm both paths up, then measure them one after the other.
     await latency(secretUrl, agent, 500);
     await latency(taskUrl, agent, 500);
-    const baseline = await latency(taskUrl, agent, reads);
-    const secret = await latency(secretUrl, agent, reads);
+    const baseline = await withCollections(() => latency(taskUrl, agent, reads));
+    const secret = await withCollections(() => latency(secretUrl, agent, reads));
     const baselineRps = await load(taskUrl, agent, { seconds, connections: 16 });
     const secretRps = await load(secretUrl, agent, { seconds, connections: 16 });
 
