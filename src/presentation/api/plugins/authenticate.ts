@@ -26,6 +26,18 @@ export function bearerToken(request: FastifyRequest): string | undefined {
 }
 
 /**
+ * The bearer key, or UnauthorizedError saying what is wrong with an Authorization header that is
+ * there but holds none. Never echoes the header: a key sent without its scheme would be in it.
+ */
+function presentedKey(request: FastifyRequest): string | undefined {
+  const key = bearerToken(request);
+  const header = request.headers.authorization;
+  if (key !== undefined || !header) return key;
+  if (/^Basic\s/iu.test(header)) throw new UnauthorizedError('Basic authentication is not accepted: send Authorization: Bearer <key>');
+  throw new UnauthorizedError('the Authorization header holds no bearer key: send Authorization: Bearer <key>, one key after the word Bearer');
+}
+
+/**
  * The route outside /v1 whose keyed requests are authenticated up front, so that the rate limits
  * count them: the A2A agent card (a key there reads its tenant's agents). The platform admin's
  * detailed health and metrics authenticate in their handlers (under the failed-authentication
@@ -51,7 +63,7 @@ export function registerAuthentication(app: FastifyInstance, auth: Authenticator
   app.decorateRequest('caller', undefined as unknown as Caller);
   const limiter = failures?.limiter.active ? failures.limiter : undefined;
   const authenticateRequest = async (request: FastifyRequest): Promise<Caller> => {
-    if (limiter === undefined) return auth.authenticate(bearerToken(request));
+    if (limiter === undefined) return auth.authenticate(presentedKey(request));
     try {
       limiter.check(request.ip, Date.now());
     } catch (refusal) {
@@ -61,7 +73,7 @@ export function registerAuthentication(app: FastifyInstance, auth: Authenticator
       throw refusal;
     }
     try {
-      return await auth.authenticate(bearerToken(request));
+      return await auth.authenticate(presentedKey(request));
     } catch (error) {
       if (error instanceof UnauthorizedError) {
         try {

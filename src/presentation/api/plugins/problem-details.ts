@@ -107,11 +107,13 @@ export function registerProblemDetails(app: FastifyInstance, allowedMethods: (pa
       const params = (v?.params ?? {}) as { additionalProperty?: string; allowedValues?: unknown[]; type?: string | string[] };
       const detail = params.additionalProperty
         ? `${field} is not a known field`
-        : v?.keyword === 'enum' && Array.isArray(params.allowedValues)
-          ? `${field ?? 'request'} must be one of ${params.allowedValues.join(', ')}`
-          : v?.keyword === 'type' && Array.isArray(params.type)
-            ? `${field ?? 'request'} must be ${params.type.join(' or ')}`
-            : `${field ?? 'request'} ${v?.message ?? 'is invalid'}`;
+        : v?.keyword === 'required'
+          ? `${field} is required`
+          : v?.keyword === 'enum' && Array.isArray(params.allowedValues)
+            ? `${field ?? 'request'} must be one of ${params.allowedValues.join(', ')}`
+            : v?.keyword === 'type' && Array.isArray(params.type)
+              ? `${field ?? 'request'} must be ${params.type.join(' or ')}`
+              : `${field ?? 'request'} ${v?.message ?? 'is invalid'}`;
       return sendProblem(reply, request, 400, 'validation', detail, field ? { field } : {});
     }
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
