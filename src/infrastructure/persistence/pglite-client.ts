@@ -28,12 +28,35 @@ async function createNew(dataDir: string | undefined): Promise<PGlite> {
   }
 }
 
+/** One piece of work at a time, in the order asked. */
+class Turns {
+  private tail: Promise<unknown> = Promise.resolve();
+  /** Work asked for and not yet finished (the one running included). */
+  pending = 0;
+
+  run<T>(work: () => Promise<T>): Promise<T> {
+    this.pending++;
+    const done = () => this.pending--;
+    const result = this.tail.then(work);
+    this.tail = result.then(done, done);
+    return result;
+  }
+}
+
 /**
  * Embedded PostgreSQL (WASM) on disk, or in memory when `dataDir` is undefined. A directory is
  * locked while it is open (DataDirLock): a second open, here or in another process, is refused.
+ *
+ * Every use of the database (a statement, a script, a transaction, the dump, the close) takes its
+ * turn here, one at a time, so the named statements need none of PGlite's own locks. Those are the
+ * `async-mutex` it bundles, compiled to generators, which kept 0.75–0.95 MB alive at each young
+ * collection under a stream of statements (pauses of 2.1–2.8 ms instead of 0.5). Work inside a
+ * transaction must use the transaction's executor: a call to this client from inside it would wait
+ * for the transaction's own turn to end.
  */
 export class PgliteClient implements SqlClient {
   private readonly prepared: PglitePreparedStatements;
+  private readonly turns = new Turns();
 
   private constructor(
     private readonly db: PGlite,
@@ -64,40 +87,51 @@ export class PgliteClient implements SqlClient {
     }
   }
 
+  /** Uses of the database asked for and not yet finished. */
+  get pendingUses(): number {
+    return this.turns.pending;
+  }
+
   async query<T>(sql: Statement, params: unknown[] = []): Promise<{ rows: T[] }> {
-    const result = typeof sql === 'string' ? await this.db.query<T>(sql, params) : await this.prepared.run<T>(sql, params, false);
+    const result = await this.turns.run(() => (typeof sql === 'string' ? this.db.query<T>(sql, params) : this.prepared.run<T>(sql, params, false)));
     return { rows: result.rows };
   }
 
   async exec(sql: string): Promise<void> {
-    await this.db.exec(sql);
+    await this.turns.run(() => this.db.exec(sql));
   }
 
   transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    return this.db.transaction(async (tx) =>
-      work({
-        query: async <R>(sql: Statement, params: unknown[] = []) => {
-          if (typeof sql === 'string') return { rows: (await tx.query<R>(sql, params)).rows };
-          // tx.query refuses a transaction that ended; a named statement must too, or it would run in whatever holds the database next.
-          if (tx.closed) throw new Error('Transaction is closed');
-          return { rows: (await this.prepared.run<R>(sql, params, true)).rows };
-        },
-        exec: async (sql: string) => {
-          await tx.exec(sql);
-        },
-      }),
+    return this.turns.run(() =>
+      this.db.transaction(async (tx) =>
+        work({
+          query: async <R>(sql: Statement, params: unknown[] = []) => {
+            if (typeof sql === 'string') return { rows: (await tx.query<R>(sql, params)).rows };
+            // tx.query refuses a transaction that ended; a named statement must too, or it would run in whatever holds the database next.
+            if (tx.closed) throw new Error('Transaction is closed');
+            return { rows: (await this.prepared.run<R>(sql, params, true)).rows };
+          },
+          exec: async (sql: string) => {
+            await tx.exec(sql);
+          },
+        }),
+      ),
     );
   }
 
   /** The data directory as a tarball, after a checkpoint (what the build keeps as the template). */
-  async dumpDataDir(): Promise<Blob> {
-    await this.db.exec('CHECKPOINT');
-    return this.db.dumpDataDir('none');
+  dumpDataDir(): Promise<Blob> {
+    return this.turns.run(async () => {
+      await this.db.exec('CHECKPOINT');
+      return this.db.dumpDataDir('none');
+    });
   }
 
   async close(): Promise<void> {
     try {
-      if (!this.db.closed) await this.db.close();
+      await this.turns.run(async () => {
+        if (!this.db.closed) await this.db.close();
+      });
     } finally {
       this.lock?.release();
     }

@@ -64,15 +64,16 @@ export class PglitePreparedStatements {
     this.syncsFilesystem = filesystemSyncs(db);
   }
 
-  /** Runs the statement; `inTransaction`: inside one the caller holds (no lock taken on the transaction, no sync to disk). */
-  run<T>(statement: NamedStatement, params: readonly unknown[], inTransaction: boolean): Promise<Results<T>> {
-    const execute = () =>
-      this.db._runExclusiveQuery(async () => {
-        // As PGlite's own query does: a closed database says so (its module is gone).
-        await this.db._checkReady();
-        return this.execute<T>(statement, params, inTransaction);
-      });
-    return inTransaction ? execute() : this.db._runExclusiveTransaction(execute);
+  /**
+   * Runs the statement. The caller has the database to itself meanwhile (`PgliteClient` runs one
+   * use of it at a time): PGlite's own locks are not taken, which kept objects alive across young
+   * collections at every statement (see PgliteClient). `inTransaction`: inside a transaction the
+   * caller holds (no sync to disk).
+   */
+  async run<T>(statement: NamedStatement, params: readonly unknown[], inTransaction: boolean): Promise<Results<T>> {
+    // As PGlite's own query does: a closed database says so (its module is gone).
+    await this.db._checkReady();
+    return this.execute<T>(statement, params, inTransaction);
   }
 
   private async execute<T>(statement: NamedStatement, params: readonly unknown[], inTransaction: boolean): Promise<Results<T>> {
