@@ -124,4 +124,38 @@ describe('named statements on PGlite', () => {
       await client.close();
     }
   });
+
+  it('runs one use of the database at a time: statements asked for during a transaction wait for its end, in order', async () => {
+    const client = await PgliteClient.open(undefined);
+    const COUNT = named('test_count', 'SELECT count(*)::int AS n FROM items WHERE $1::int IS NOT NULL');
+    try {
+      await client.exec('CREATE TABLE items (id integer PRIMARY KEY, doc json)');
+      const seen: string[] = [];
+      let inside!: () => void;
+      const begun = new Promise<void>((resolve) => (inside = resolve));
+      const transaction = client.transaction(async (tx) => {
+        await tx.query(INSERT, [jsonParam([{ id: 1 }])]);
+        inside();
+        // Others ask for the database now; none may run in this transaction or see half of it.
+        await new Promise((r) => setTimeout(r, 50));
+        await tx.query(INSERT, [jsonParam([{ id: 2 }])]);
+        seen.push('committed');
+      });
+      await begun;
+      expect(client.pendingUses).toBe(1);
+      const counts = [1, 2, 3].map((i) => client.query<{ n: number }>(COUNT, [i]).then(({ rows }) => seen.push(`count ${i}: ${rows[0]!.n}`)));
+      const text = client.query<{ n: number }>('SELECT count(*)::int AS n FROM items').then(({ rows }) => seen.push(`text: ${rows[0]!.n}`));
+      expect(client.pendingUses).toBe(5);
+      await Promise.all([transaction, ...counts, text]);
+      expect(seen).toEqual(['committed', 'count 1: 2', 'count 2: 2', 'count 3: 2', 'text: 2']);
+      expect(client.pendingUses).toBe(0);
+      // A failed use does not stop the ones after it.
+      const failed = client.query('SELECT * FROM no_such_table');
+      const after = client.query<{ n: number }>(COUNT, [4]);
+      await expect(failed).rejects.toMatchObject({ code: '42P01' });
+      expect((await after).rows).toEqual([{ n: 2 }]);
+    } finally {
+      await client.close();
+    }
+  });
 });
