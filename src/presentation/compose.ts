@@ -16,6 +16,7 @@ import { RateLimiter } from '../application/rate-limiter.js';
 import { AuthFailureLimiter } from '../application/auth-failure-limiter.js';
 import { openEmbeddedStore } from '../infrastructure/persistence/embedded-store.js';
 import { SchemaTooNewError } from '../infrastructure/persistence/migrate.js';
+import { PgliteClient } from '../infrastructure/persistence/pglite-client.js';
 import { DatabaseInUseError, openPostgresStore, type InstanceLockEvent, type PostgresStore } from '../infrastructure/persistence/postgres-store.js';
 import type { MeshSettings } from '../application/settings.js';
 import { Leadership } from './leadership.js';
@@ -422,6 +423,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     leasesHeld: () => mesh.ctx.lifecycle.leases.size,
     taskWaiters: () => mesh.ctx.waiters.count,
     storeWriteQueue: () => store.batcher.pendingCount,
+    embeddedDatabaseQueue: () => (store.db instanceof PgliteClient ? store.db.pendingUses : 0),
     audit: {
       writeQueue: () => store.audit.pendingCount,
       appended: () => store.audit.appended + projector.audited,

@@ -24,6 +24,8 @@ export interface MeshGaugeSource {
   leasesHeld(): number;
   taskWaiters(): number;
   storeWriteQueue(): number;
+  /** Uses of the embedded database waiting for their turn, the one running included (0 on PostgreSQL). */
+  embeddedDatabaseQueue(): number;
   /** The audit log's counts, monotonic in this process. */
   audit: { writeQueue(): number; appended(): number; failed(): number; anonymousDropped(): number; projected(): number; checkpoints(): number };
   /** The secret store's memory: sealed current versions cached (bytes, bounded), and unwrapped tenant keys held (bounded, expiring). */
@@ -207,6 +209,7 @@ export class AgentMeshMetrics implements MeshMetrics {
     simple('agentmesh_leases_held', 'Tasks leased to agents right now (on the leader)', () => source.leasesHeld());
     simple('agentmesh_task_waiters', 'Requests waiting for a task to settle (GET /v1/tasks/{id}?waitMs=)', () => source.taskWaiters());
     simple('agentmesh_store_write_queue', "Writes waiting for the store's group commit (bounded; full means 503)", () => source.storeWriteQueue());
+    simple('agentmesh_embedded_db_queue', 'Uses of the embedded database (PGlite) waiting for their turn, the one running included; bounded by the queues that feed it (0 on PostgreSQL)', () => source.embeddedDatabaseQueue());
     simple('agentmesh_secret_cache_bytes', 'Bytes of sealed secret versions cached in memory by the only writer of its database (bounded at 16 MiB)', () => source.secrets.cachedBytes());
     simple('agentmesh_secret_tenant_keys_cached', 'Unwrapped tenant keys held in memory (bounded at 1,024, each for at most 5 minutes)', () => source.secrets.tenantKeysCached());
     simple('agentmesh_audit_subject_keys_cached', "Unwrapped keys of audit data subjects held in memory (bounded at 1,024, each for at most 5 minutes)", () => source.secrets.subjectKeysCached());

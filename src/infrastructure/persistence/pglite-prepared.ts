@@ -8,16 +8,6 @@ const DESCRIBE_PORTAL = serialize.describe({ type: 'P' });
 const EXECUTE = serialize.execute({});
 const SYNC = serialize.sync();
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const whole = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    whole.set(part, at);
-    at += part.length;
-  }
-  return whole;
-}
-
 /** Whether any of the database's mounts keeps files that PGlite's syncToFs must copy somewhere. */
 function filesystemSyncs(db: PGlite): boolean {
   const fs = db.Module.FS as { root: { mount: unknown }; getMounts(mount: unknown): Array<{ type: { syncfs?: unknown } }> };
@@ -93,7 +83,7 @@ export class PglitePreparedStatements {
     prepared.runs++;
     // Bind, describe, execute and sync in one call: after an error the server skips to the sync, as
     // the protocol says, and PGlite throws it once the exchange is over.
-    const messages = await send(concat(serialize.bind({ statement: statement.name, values }), DESCRIBE_PORTAL, EXECUTE, SYNC));
+    const messages = await send(Buffer.concat([serialize.bind({ statement: statement.name, values }), DESCRIBE_PORTAL, EXECUTE, SYNC]));
     if (!inTransaction && this.syncsFilesystem) await this.db.syncToFs();
     return parse.parseResults(messages, this.db.parsers)[0] as Results<T>;
   }

@@ -35,6 +35,7 @@ describe('Prometheus metrics', () => {
       expect(body).toMatch(/agentmesh_active_agents\{tenant="default"\} 1/);
       expect(body).toMatch(/agentmesh_instance_role\{role="standalone"\} 1/);
       expect(body).toMatch(/agentmesh_store_write_queue \d+/);
+      expect(body).toMatch(/agentmesh_embedded_db_queue \d+/);
       expect(body).toMatch(/agentmesh_audit_write_queue \d+/);
       expect(body).toMatch(/agentmesh_audit_entries_appended_total [1-9]\d*/);
       expect(body).toMatch(/agentmesh_audit_append_failures_total 0/);
