@@ -31,6 +31,31 @@ describe('named statements on PGlite', () => {
     expect((await statements.run(anyOf, [[1, 2, 3], ['a', 'b,c', 'd"e']], false)).rows).toEqual([{ id: 1 }, { id: 2 }]);
   });
 
+  it("reads every column type the mesh stores as PGlite's own query does, large rows and many-byte text included", async () => {
+    await db.exec(`DROP TABLE IF EXISTS typed; CREATE TABLE typed (
+      id text PRIMARY KEY, n integer, big bigint, ratio double precision, ok boolean, at timestamptz, doc json, bin jsonb,
+      tags text[], raw bytea, note text)`);
+    const insert = named('test_typed_insert', 'INSERT INTO typed VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *');
+    const large = 'é€𝄞'.repeat(40_000); // 360 KB of UTF-8: more than one piece of PGlite's answer, and past the reused buffers' first size
+    const rows = [
+      ['a', 1, 9007199254740991n, 0.25, true, new Date('2026-12-06T12:00:00.123Z'), { nested: ['x', 1, null] }, { b: true }, ['p', 'q,r', 's"t', ''], Buffer.from([0, 1, 255]), 'plain'],
+      ['b', null, null, null, null, null, null, null, null, null, null],
+      ['c', -7, -1n, -1e300, false, new Date(0), [large], '"just text"', [], Buffer.alloc(0), large],
+    ];
+    for (const row of rows) {
+      const named = (await statements.run<Record<string, unknown>>(insert, row, false)).rows;
+      const own = (await db.query<Record<string, unknown>>('SELECT * FROM typed WHERE id = $1', [row[0]])).rows;
+      expect(named).toEqual(own);
+    }
+    const all = named('test_typed_all', 'SELECT * FROM typed ORDER BY id');
+    expect((await statements.run(all, [], false)).rows).toEqual((await db.query('SELECT * FROM typed ORDER BY id')).rows);
+    const error = await statements.run(insert, rows[0]!, false).catch((failure: unknown) => failure);
+    const ownError = await db.query('INSERT INTO typed (id) VALUES ($1)', ['a']).catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(Error);
+    expect(error).toMatchObject({ code: '23505', constraint: 'typed_pkey', table: 'typed', detail: 'Key (id)=(a) already exists.', severity: 'ERROR' });
+    expect(ownError).toMatchObject({ code: '23505', constraint: 'typed_pkey', detail: 'Key (id)=(a) already exists.', message: (error as Error).message });
+  });
+
   it("fails with the database's error (its code kept), and the statement runs again after", async () => {
     await statements.run(INSERT, [jsonParam([{ id: 1 }])], false);
     await expect(statements.run(INSERT, [jsonParam([{ id: 1 }])], false)).rejects.toMatchObject({ code: '23505' });
@@ -41,7 +66,7 @@ describe('named statements on PGlite', () => {
 
   it('runs a prepared statement in one exchange (bind to sync), and syncs no filesystem that has nothing to sync', async () => {
     await statements.run(INSERT, [jsonParam([{ id: 1 }])], false);
-    const exchanges = vi.spyOn(db, 'execProtocol');
+    const exchanges = vi.spyOn(db, 'execProtocolRawStream');
     const syncs = vi.spyOn(db, 'syncToFs');
     try {
       expect((await statements.run(INSERT, [jsonParam([{ id: 2 }])], false)).rows).toEqual([{ id: 2 }]);

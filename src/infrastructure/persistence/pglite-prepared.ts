@@ -1,11 +1,8 @@
-import { parse, protocol, type PGlite, type Results } from '@electric-sql/pglite';
+import { protocol, type PGlite } from '@electric-sql/pglite';
+import { AnswerDecoder, RunEncoder, type StatementShape, type WireValue } from './pglite-wire.js';
 import type { NamedStatement } from './sql-client.js';
 
 const { serialize } = protocol;
-type BackendMessage = Awaited<ReturnType<PGlite['execProtocol']>>['messages'][number];
-
-const DESCRIBE_PORTAL = serialize.describe({ type: 'P' });
-const EXECUTE = serialize.execute({});
 const SYNC = serialize.sync();
 
 /** Whether any of the database's mounts keeps files that PGlite's syncToFs must copy somewhere. */
@@ -20,7 +17,7 @@ export const DEFAULT_REPREPARE_AFTER = 1000;
 interface Prepared {
   /** Kept to catch two texts under one name. */
   text: string;
-  paramTypes: number[];
+  shape: StatementShape;
   runs: number;
 }
 
@@ -36,6 +33,8 @@ interface Prepared {
  */
 export class PglitePreparedStatements {
   private readonly prepared = new Map<string, Prepared>();
+  private readonly encoder = new RunEncoder();
+  private readonly decoder = new AnswerDecoder();
   /** How many times a statement was parsed, in all. */
   preparations = 0;
 
@@ -60,32 +59,40 @@ export class PglitePreparedStatements {
    * collections at every statement (see PgliteClient). `inTransaction`: inside a transaction the
    * caller holds (no sync to disk).
    */
-  async run<T>(statement: NamedStatement, params: readonly unknown[], inTransaction: boolean): Promise<Results<T>> {
+  async run<T>(statement: NamedStatement, params: readonly unknown[], inTransaction: boolean): Promise<{ rows: T[] }> {
     // As PGlite's own query does: a closed database says so (its module is gone).
     await this.db._checkReady();
-    return this.execute<T>(statement, params, inTransaction);
-  }
-
-  private async execute<T>(statement: NamedStatement, params: readonly unknown[], inTransaction: boolean): Promise<Results<T>> {
-    const send = async (message: Uint8Array) => (await this.db.execProtocol(message, { syncToFs: false })).messages;
-    let prepared: Prepared;
-    try {
-      prepared = await this.prepare(statement, send);
-    } catch (error) {
-      await send(SYNC);
-      throw error;
-    }
-    const values = params.map((value, i) => {
+    const prepared = await this.prepare(statement);
+    const values = params.map((value, i): WireValue => {
       if (value === null || value === undefined) return null;
-      const serializer = this.db.serializers[prepared.paramTypes[i]!];
-      return serializer ? serializer(value) : String(value);
+      const serializer = this.db.serializers[prepared.shape.paramTypes[i]!];
+      return serializer ? (serializer(value) as WireValue) : String(value);
     });
     prepared.runs++;
-    // Bind, describe, execute and sync in one call: after an error the server skips to the sync, as
-    // the protocol says, and PGlite throws it once the exchange is over.
-    const messages = await send(Buffer.concat([serialize.bind({ statement: statement.name, values }), DESCRIBE_PORTAL, EXECUTE, SYNC]));
+    // Bind, execute and sync in one exchange: after an error the server skips to the sync, as the
+    // protocol says, and the error is thrown once the whole answer is read.
+    const rows = this.exchange(this.encoder.encode(statement.name, values), () => this.decoder.rows<T>(prepared.shape, this.db.parsers));
     if (!inTransaction && this.syncsFilesystem) await this.db.syncToFs();
-    return parse.parseResults(messages, this.db.parsers)[0] as Results<T>;
+    return { rows: await rows };
+  }
+
+  /**
+   * Sends a message and reads the answer. PGlite runs the exchange synchronously inside the call,
+   * so the answer is read before anything else can use the decoder's buffer; the call's promise is
+   * awaited afterwards for a failure of PGlite itself.
+   */
+  private async exchange<R>(message: Uint8Array, read: () => R): Promise<R> {
+    this.decoder.start();
+    const done = this.db.execProtocolRawStream(message, { syncToFs: false, onRawData: this.decoder.receive });
+    let result: { value: R } | { error: unknown };
+    try {
+      result = { value: read() };
+    } catch (error) {
+      result = { error };
+    }
+    await done;
+    if ('error' in result) throw result.error;
+    return result.value;
   }
 
   /**
@@ -93,7 +100,7 @@ export class PglitePreparedStatements {
    * times (also inside a transaction: prepared statements are not transactional, and one whose
    * parse fails there is forgotten here, so parsed again at its next run).
    */
-  private async prepare(statement: NamedStatement, send: (message: Uint8Array) => Promise<BackendMessage[]>): Promise<Prepared> {
+  private async prepare(statement: NamedStatement): Promise<Prepared> {
     const known = this.prepared.get(statement.name);
     if (known !== undefined) {
       if (known.text !== statement.text) throw new Error(`two statements are named '${statement.name}'`);
@@ -102,10 +109,14 @@ export class PglitePreparedStatements {
     }
     // Closing a statement that does not exist is no error: this also clears one this session parsed
     // under the name without it being recorded here (its description failed, or another instance).
-    await send(serialize.close({ type: 'S', name: statement.name }));
-    await send(serialize.parse({ name: statement.name, text: statement.text }));
-    const described = await send(serialize.describe({ type: 'S', name: statement.name }));
-    const prepared = { text: statement.text, paramTypes: parse.parseDescribeStatementResults(described), runs: 0 };
+    const message = Buffer.concat([
+      serialize.close({ type: 'S', name: statement.name }),
+      serialize.parse({ name: statement.name, text: statement.text }),
+      serialize.describe({ type: 'S', name: statement.name }),
+      SYNC,
+    ]);
+    const shape = await this.exchange(message, () => this.decoder.shape());
+    const prepared = { text: statement.text, shape, runs: 0 };
     this.prepared.set(statement.name, prepared);
     this.preparations++;
     return prepared;
