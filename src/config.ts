@@ -5,6 +5,7 @@ import { DEFAULT_CACHE_WARMING, type CacheWarmingSettings } from './application/
 import { DEFAULT_SKILL_RESULTS } from './application/skill-results.js';
 import { DEFAULT_AGENT_BREAKER_SETTINGS, DEFAULT_AGENT_LIMITS, DEFAULT_TASK_LIMITS } from './domain/index.js';
 import { DEFAULT_MESH_SETTINGS, type MeshSettings } from './application/settings.js';
+import { PLAIN } from './domain/plain.js';
 
 /** Every setting, read once from the environment and validated. */
 export interface AgentMeshConfig {
@@ -331,7 +332,7 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
     databaseUrl,
     nats: natsUrl !== undefined ? { url: natsUrl, namespace: natsNamespace } : undefined,
     redis: redisUrl !== undefined ? { url: redisUrl, keyPrefix: redisPrefix } : undefined,
-    cache: { ...cacheSettings(env), enabled: cacheEnabled },
+    cache: { ...PLAIN, ...cacheSettings(env), enabled: cacheEnabled },
     // Nothing to warm with the cache off.
     cacheWarming: {
       onStart: cacheEnabled && oneOf(env, 'AGENTMESH_CACHE_WARM_ON_START', 'on', ['on', 'off'] as const) === 'on',
@@ -374,6 +375,7 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
       pruneIntervalMs: integer(env, 'AGENTMESH_AUDIT_PRUNE_SECONDS', 3600, 10, 604_800) * 1000,
     },
     mesh: {
+      ...PLAIN,
       ...DEFAULT_MESH_SETTINGS,
       heartbeatTimeoutMs: integer(env, 'AGENTMESH_HEARTBEAT_TIMEOUT_MS', DEFAULT_MESH_SETTINGS.heartbeatTimeoutMs, 100, 3600_000),
       sweepIntervalMs: integer(env, 'AGENTMESH_SWEEP_INTERVAL_MS', DEFAULT_MESH_SETTINGS.sweepIntervalMs, 10, 60_000),
@@ -381,6 +383,7 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
       retryCapMs,
       maxQueuedPerTenant: integer(env, 'AGENTMESH_MAX_QUEUED_PER_TENANT', DEFAULT_MESH_SETTINGS.maxQueuedPerTenant, 1, 10_000_000),
       taskLimits: {
+        ...PLAIN,
         ...DEFAULT_TASK_LIMITS,
         maxInputBytes,
         maxOutputBytes: maxInputBytes,

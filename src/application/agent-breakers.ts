@@ -14,6 +14,7 @@ import {
   type Task,
 } from '../domain/index.js';
 import type { MeshContext } from './mesh-context.js';
+import { PLAIN } from '../domain/plain.js';
 
 type Decide = (agent: Agent, now: number) => { agent: Agent; events: DomainEvent[] };
 
@@ -127,7 +128,7 @@ export class AgentBreakers {
           // Its failures stay counted: once another agent of its capabilities is back, the next one opens it.
           ctx.metrics.agentEjectionCapped(tenantId);
           ctx.logger.warn({ tenant_id: tenantId, agent_id: agentId, max_ejection_percent: ctx.settings.agentBreaker.maxEjectionPercent }, 'agent circuit breaker stays closed: too many agents of its capabilities are out already');
-          change = { agent: { ...current, circuit: { ...circuitOf(current), consecutiveFailures: circuitOf(change.agent).consecutiveFailures } }, events: [] };
+          change = { agent: { ...PLAIN, ...current, circuit: { ...PLAIN, ...circuitOf(current), consecutiveFailures: circuitOf(change.agent).consecutiveFailures } }, events: [] };
         }
         if (change.events.length === 0) {
           ctx.directory.setCircuit(tenantId, agentId, circuitOf(change.agent));

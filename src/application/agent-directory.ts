@@ -9,6 +9,7 @@ import {
   type AgentCircuit,
   type RoutingCandidate,
 } from '../domain/index.js';
+import { PLAIN } from '../domain/plain.js';
 
 const key = (tenantId: string, id: string) => `${tenantId}\u0000${id}`;
 
@@ -72,6 +73,7 @@ export class AgentDirectory {
       return changed;
     }
     const merged: Agent = {
+      ...PLAIN,
       ...changed,
       inFlight: current.inFlight,
       assignedCount: current.assignedCount,
@@ -138,7 +140,7 @@ export class AgentDirectory {
 
   /** A lease found in the store at start: load only, not a new assignment. */
   restoreSlot(tenantId: string, id: string): void {
-    this.updateCounters(tenantId, id, (a) => ({ ...a, inFlight: a.inFlight + 1, status: a.status === 'available' && a.inFlight + 1 >= a.maxConcurrentTasks ? 'busy' : a.status }));
+    this.updateCounters(tenantId, id, (a) => ({ ...PLAIN, ...a, inFlight: a.inFlight + 1, status: a.status === 'available' && a.inFlight + 1 >= a.maxConcurrentTasks ? 'busy' : a.status }));
   }
 
   reserveSlot(tenantId: string, id: string, now: number): void {
@@ -152,6 +154,7 @@ export class AgentDirectory {
   /** Undo a reservation whose assignment did not happen. */
   unreserveSlot(tenantId: string, id: string, now: number): void {
     this.updateCounters(tenantId, id, (a) => ({
+      ...PLAIN,
       ...withTaskReleased(a, 'released', undefined, now),
       assignedCount: Math.max(0, a.assignedCount - 1),
     }));
@@ -161,7 +164,7 @@ export class AgentDirectory {
   setCircuit(tenantId: string, id: string, circuit: AgentCircuit): void {
     const k = key(tenantId, id);
     const agent = this.agents.get(k);
-    if (agent) this.agents.set(k, { ...agent, circuit });
+    if (agent) this.agents.set(k, { ...PLAIN, ...agent, circuit });
   }
 
   markDirty(tenantId: string, id: string): void {

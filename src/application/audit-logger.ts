@@ -3,6 +3,7 @@ import { requireRole, type Caller } from './caller.js';
 import type { Logger } from './logger.js';
 import { gatherComplianceReport, type ComplianceReport, type Framework } from './compliance-report.js';
 import type { ApiKeyRepository, AuditFilter, AuditStore, AuditVerifyRange, Clock, Page, PageRequest, PersonalDataVault, TenantRepository, VerifyReport } from './ports.js';
+import { PLAIN } from '../domain/plain.js';
 
 /** What a security event is: an entry to record, and a warning line for the operator at once. */
 const SECURITY_ACTIONS: ReadonlySet<AuditAction> = new Set([AuditAction.AUTH_FAILURE, AuditAction.UNAUTHORIZED_ACCESS]);
@@ -20,6 +21,7 @@ function defaultSubject(actor: AuditActor): string {
 function personalOf(record: AuditRecord): PersonalData | undefined {
   const details = boundedDetails(record.personalDetails);
   const data: PersonalData = {
+    ...PLAIN,
     ...(record.sourceIp !== undefined && { sourceIp: boundedText(record.sourceIp, 64) }),
     ...(record.userAgent !== undefined && { userAgent: boundedText(record.userAgent, 256) }),
     ...(details !== undefined && { personalDetails: details }),
@@ -61,7 +63,7 @@ export class AuditLogger {
       seal = this.personal.seal(record.tenantId, subjectId, Buffer.from(plaintext, 'utf8'));
       seals.set(key, seal);
     }
-    return { ...rest, subjectId, personal: await seal };
+    return { ...PLAIN, ...rest, subjectId, personal: await seal };
   }
 
   /**
@@ -72,11 +74,11 @@ export class AuditLogger {
     if (entry.personal === undefined || entry.subjectId === undefined) return entry;
     try {
       const plain = await this.personal.open(entry.tenantId, entry.subjectId, entry.personal);
-      if (plain === undefined) return { ...entry, personalShredded: true };
-      return { ...entry, ...(JSON.parse(plain.toString('utf8')) as PersonalData) };
+      if (plain === undefined) return { ...PLAIN, ...entry, personalShredded: true };
+      return { ...PLAIN, ...entry, ...(JSON.parse(plain.toString('utf8')) as PersonalData) };
     } catch (error) {
       this.logger.warn({ err: error, audit_id: entry.id, tenant_id: entry.tenantId }, "an audit entry's personal data could not be opened");
-      return { ...entry, personalUnavailable: true };
+      return { ...PLAIN, ...entry, personalUnavailable: true };
     }
   }
 
@@ -99,7 +101,7 @@ export class AuditLogger {
     const personal = records.map(personalOf);
     const stored = await this.store.append(await Promise.all(records.map((r, i) => this.sealed(r, personal[i], seals))));
     // Those who act on the entries now (alert rules, the security warning) see them as recorded, in clear.
-    const entries = stored.map((entry, i) => ({ ...entry, ...personal[i] }));
+    const entries = stored.map((entry, i) => ({ ...PLAIN, ...entry, ...personal[i] }));
     this.alerts?.consider(entries);
     return entries;
   }
@@ -170,7 +172,7 @@ export class AuditLogger {
   async verifyChains(caller: Caller, range: AuditVerifyRange, context: Pick<AuditRecord, 'sourceIp' | 'userAgent' | 'traceId'> = {}): Promise<VerifyReport> {
     requireRole(caller, ['admin'], 'verify the audit log');
     const tenantId = range.tenantId === undefined ? (caller.platform ? undefined : caller.tenantId) : await this.tenantFor(caller, range.tenantId);
-    const report = await this.store.verify({ ...range, ...(tenantId !== undefined ? { tenantId } : {}) });
+    const report = await this.store.verify({ ...PLAIN, ...range, ...(tenantId !== undefined ? { tenantId } : {}) });
     const problem = report.chains.find((c) => c.problem);
     await this.logAction({
       tenantId: caller.tenantId,
@@ -265,7 +267,7 @@ export class AuditLogger {
     requireRole(caller, ['admin'], 'read the audit log');
     const tenant = await this.tenantFor(caller, tenantId);
     const found = await this.store.query(tenant, filter, page);
-    const result = { ...found, items: await Promise.all(found.items.map((e) => this.opened(e))) };
+    const result = { ...PLAIN, ...found, items: await Promise.all(found.items.map((e) => this.opened(e))) };
     await this.logAction({
       tenantId: tenant,
       actor: { type: 'key', keyId: caller.keyId, role: caller.role },

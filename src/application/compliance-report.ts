@@ -1,6 +1,7 @@
 import { sha256Hex } from './sha256.js';
 import { canonicalJson } from './canonical-json.js';
 import type { ApiKeyRecord, ApiKeyRepository, AuditEvidence, AuditStore, AuditVerifyRange, ChainReport, VerifyReport } from './ports.js';
+import { PLAIN } from '../domain/plain.js';
 
 export const FRAMEWORKS = ['hipaa', 'gdpr', 'soc2'] as const;
 export type Framework = (typeof FRAMEWORKS)[number];
@@ -199,14 +200,14 @@ export function buildComplianceReport(input: ReportInput): ComplianceReport {
       intact: chain.problem === undefined,
       entriesVerified: chain.entries,
       head: evidence.head ?? null,
-      checkpoint: evidence.checkpoint ? { ...evidence.checkpoint, at: iso(evidence.checkpoint.at) } : null,
+      checkpoint: evidence.checkpoint ? { ...PLAIN, ...evidence.checkpoint, at: iso(evidence.checkpoint.at) } : null,
       signaturesTrusted: input.signaturesTrusted,
       problem: chain.problem ?? null,
     },
     summary: { entries: t.total, byStatus: t.byStatus, byAction: t.byAction },
     controls: controlsFor(input, t),
   };
-  return { ...body, contentHash: reportHash(body) };
+  return { ...PLAIN, ...body, contentHash: reportHash(body) };
 }
 
 /** The content hash of a report's body (every field but contentHash). */
@@ -237,5 +238,5 @@ export async function gatherComplianceReport(
     ports.apiKeys.list(request.tenantId),
   ]);
   const chain = verification.chains.find((c) => c.tenantId === request.tenantId) ?? { tenantId: request.tenantId, entries: 0, headSeq: 0, checkpoints: 0 };
-  return buildComplianceReport({ ...request, now: context.now, generatedBy: context.generatedBy, evidence, chain, signaturesTrusted: verification.signaturesTrusted, keys });
+  return buildComplianceReport({ ...PLAIN, ...request, now: context.now, generatedBy: context.generatedBy, evidence, chain, signaturesTrusted: verification.signaturesTrusted, keys });
 }

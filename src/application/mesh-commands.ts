@@ -8,6 +8,7 @@ import { requeueDeadLetterUseCase } from './use-cases/dead-letters.js';
 import { registerAgentUseCase } from './use-cases/register-agent.js';
 import { submitTaskUseCase, type SubmitRequest } from './use-cases/submit-task.js';
 import { completeTask, extendTaskLease, failTask, startTask } from './use-cases/work-task.js';
+import { PLAIN } from '../domain/plain.js';
 
 /**
  * Every change to tasks and agents. They run where the queues, leases and agent registry live:
@@ -70,7 +71,7 @@ export function localCommands(ctx: MeshContext, counter: SubmitCounter): MeshCom
   return {
     submitTask: async (caller, request) => {
       const { task, created } = await submitTaskUseCase(ctx, counter, caller, request);
-      return { ...outcome(task), created };
+      return { ...PLAIN, ...outcome(task), created };
     },
     completeTask: (caller, id, agentId, output, trace) => completeTask(ctx, caller, id, agentId, output, trace),
     failTask: (caller, id, agentId, error, retryable, trace) => failTask(ctx, caller, id, agentId, error, retryable, trace),

@@ -19,6 +19,7 @@ import { Authenticator } from './use-cases/authenticate.js';
 import { bootstrap } from './use-cases/bootstrap.js';
 import { CacheWarmer } from './cache-warmer.js';
 import { SkillResults } from './skill-results.js';
+import { PLAIN } from '../domain/plain.js';
 
 /** Between two heartbeats a follower forwards for one agent's open connection. */
 const FORWARDED_HEARTBEAT_EVERY_MS = 1_000;
@@ -50,6 +51,7 @@ export class Mesh {
 
   constructor(ports: MeshPorts, settings: MeshSettings) {
     const ctx = {
+      ...PLAIN,
       ...ports,
       metrics: ports.metrics ?? NO_METRICS,
       settings,
@@ -69,6 +71,7 @@ export class Mesh {
     const local = localCommands(ctx, this.submitCounter);
     // A remote agent is served as soon as it registers, not at the next sync.
     this.local = {
+      ...PLAIN,
       ...local,
       registerAgent: async (caller, input) => {
         const agent = await local.registerAgent(caller, input);
@@ -122,7 +125,7 @@ export class Mesh {
   async start(options: { adminKey?: string } = {}): Promise<{ createdAdminKey?: string }> {
     const { ctx } = this;
     const boot = await bootstrap(ctx, options.adminKey);
-    for (const agent of await ctx.agents.listNotTerminated()) ctx.directory.put({ ...agent, inFlight: 0 });
+    for (const agent of await ctx.agents.listNotTerminated()) ctx.directory.put({ ...PLAIN, ...agent, inFlight: 0 });
     const active = await ctx.tasks.listActive();
     const now = ctx.clock.now();
     for (const task of active) ctx.lifecycle.recover(task);
@@ -138,7 +141,7 @@ export class Mesh {
       if (count > 0) this.submitCounter.record(tenantId, now, count);
     }
     // Agents that were connected before the restart get a fresh heartbeat window to reconnect.
-    for (const agent of [...ctx.directory.all()]) ctx.directory.put({ ...ctx.directory.get(agent.tenantId, agent.id)!, lastHeartbeatAt: now });
+    for (const agent of [...ctx.directory.all()]) ctx.directory.put({ ...PLAIN, ...ctx.directory.get(agent.tenantId, agent.id)!, lastHeartbeatAt: now });
     this.sweeper.start();
     this.remoteAgents?.start();
     this.started = true;

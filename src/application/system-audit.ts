@@ -1,4 +1,5 @@
 import { AuditAction, AuditStatus, SYSTEM_ACTOR, type AuditRecord, type DomainEvent } from '../domain/index.js';
+import { PLAIN } from '../domain/plain.js';
 
 /** The event types that may make an entry (systemAuditOf answers undefined for every other). */
 export const SYSTEM_AUDITED_EVENT_TYPES: readonly DomainEvent['type'][] = [
@@ -25,24 +26,25 @@ export function systemAuditOf(event: DomainEvent): AuditRecord | undefined {
   const agent = typeof d.agentId === 'string' ? { agentId: d.agentId } : {};
   switch (event.type) {
     case 'TaskAssigned':
-      return { ...base, action: AuditAction.TASK_ASSIGNED, status: AuditStatus.SUCCESS, details: { ...agent, ...(d.attempt !== undefined && { attempt: d.attempt }), ...(Array.isArray(d.copies) && { copies: d.copies.length }) } };
+      return { ...PLAIN, ...base, action: AuditAction.TASK_ASSIGNED, status: AuditStatus.SUCCESS, details: { ...PLAIN, ...agent, ...(d.attempt !== undefined && { attempt: d.attempt }), ...(Array.isArray(d.copies) && { copies: d.copies.length }) } };
     case 'TaskStarted':
-      return { ...base, action: AuditAction.MESSAGE_DELIVERED, status: AuditStatus.SUCCESS, details: { ...agent, attempt: d.attempt } };
+      return { ...PLAIN, ...base, action: AuditAction.MESSAGE_DELIVERED, status: AuditStatus.SUCCESS, details: { ...PLAIN, ...agent, attempt: d.attempt } };
     case 'TaskRetried':
-      return { ...base, action: AuditAction.TASK_RETRIED, status: AuditStatus.FAILURE, details: { attempt: d.attempt, reason: d.reason, backoffMs: d.backoffMs } };
+      return { ...PLAIN, ...base, action: AuditAction.TASK_RETRIED, status: AuditStatus.FAILURE, details: { attempt: d.attempt, reason: d.reason, backoffMs: d.backoffMs } };
     case 'TaskDeadLettered':
-      return { ...base, action: AuditAction.TASK_DEAD_LETTERED, status: AuditStatus.FAILURE, details: { attempts: d.attempts, error: d.error } };
+      return { ...PLAIN, ...base, action: AuditAction.TASK_DEAD_LETTERED, status: AuditStatus.FAILURE, details: { attempts: d.attempts, error: d.error } };
     case 'TaskFailed':
       // An agent's failure report carries its attempt and comes through the API; the mesh fails a task itself on a deadline or when it cannot be routed.
-      return d.attempt === undefined ? { ...base, action: AuditAction.TASK_FAILED, status: AuditStatus.FAILURE, details: { ...agent, error: d.error } } : undefined;
+      return d.attempt === undefined ? { ...PLAIN, ...base, action: AuditAction.TASK_FAILED, status: AuditStatus.FAILURE, details: { ...PLAIN, ...agent, error: d.error } } : undefined;
     case 'TaskCanceled':
-      return d.reason !== 'canceled by request' ? { ...base, action: AuditAction.TASK_CANCELLED, status: AuditStatus.SUCCESS, details: { reason: d.reason } } : undefined;
+      return d.reason !== 'canceled by request' ? { ...PLAIN, ...base, action: AuditAction.TASK_CANCELLED, status: AuditStatus.SUCCESS, details: { reason: d.reason } } : undefined;
     case 'AgentHeartbeatMissed':
-      return { ...base, action: AuditAction.AGENT_UPDATED, status: AuditStatus.FAILURE, details: { change: 'unhealthy: heartbeats stopped', lastHeartbeatAt: d.lastHeartbeatAt } };
+      return { ...PLAIN, ...base, action: AuditAction.AGENT_UPDATED, status: AuditStatus.FAILURE, details: { change: 'unhealthy: heartbeats stopped', lastHeartbeatAt: d.lastHeartbeatAt } };
     case 'AgentRecovered':
-      return { ...base, action: AuditAction.AGENT_UPDATED, status: AuditStatus.SUCCESS, details: { change: 'recovered: heartbeating again' } };
+      return { ...PLAIN, ...base, action: AuditAction.AGENT_UPDATED, status: AuditStatus.SUCCESS, details: { change: 'recovered: heartbeating again' } };
     case 'AgentCircuitOpened':
       return {
+        ...PLAIN,
         ...base,
         action: AuditAction.AGENT_UPDATED,
         status: AuditStatus.FAILURE,
@@ -58,9 +60,9 @@ export function systemAuditOf(event: DomainEvent): AuditRecord | undefined {
         },
       };
     case 'AgentCircuitHalfOpened':
-      return { ...base, action: AuditAction.AGENT_UPDATED, status: AuditStatus.SUCCESS, details: { change: 'half-open: one probe task' } };
+      return { ...PLAIN, ...base, action: AuditAction.AGENT_UPDATED, status: AuditStatus.SUCCESS, details: { change: 'half-open: one probe task' } };
     case 'AgentCircuitClosed':
-      return { ...base, action: AuditAction.AGENT_UPDATED, status: AuditStatus.SUCCESS, details: { change: 'recovered: its probe task succeeded' } };
+      return { ...PLAIN, ...base, action: AuditAction.AGENT_UPDATED, status: AuditStatus.SUCCESS, details: { change: 'recovered: its probe task succeeded' } };
     default:
       return undefined;
   }

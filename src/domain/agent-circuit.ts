@@ -1,6 +1,7 @@
 import { isLive, loadStatus, transition, type Agent } from './agent.js';
 import type { DomainEvent } from './events.js';
 import type { OutlierVerdict } from './outcome-window.js';
+import { PLAIN } from './plain.js';
 
 /**
  * An agent's circuit breaker: closed (routed to), open (unhealthy: no tasks until its cool-down
@@ -52,17 +53,17 @@ export function recordAgentOutcome(agent: Agent, outcome: 'success' | 'failure',
   const circuit = circuitOf(agent);
   if (outcome === 'success') {
     if (circuit.state === 'half_open') {
-      const live = { ...agent, status: 'available' as const };
+      const live = { ...PLAIN, ...agent, status: 'available' as const };
       return transition(live, { status: loadStatus(live, agent.inFlight), circuit: CLOSED }, 'AgentCircuitClosed', now, { afterOpens: circuit.opens });
     }
     // A task that an open agent still held finishing well says nothing of the probe to come.
     if (circuit.consecutiveFailures === 0 || circuit.state === 'open') return { agent, events: [] };
-    return { agent: { ...agent, circuit: { ...circuit, consecutiveFailures: 0 } }, events: [] };
+    return { agent: { ...PLAIN, ...agent, circuit: { ...PLAIN, ...circuit, consecutiveFailures: 0 } }, events: [] };
   }
   const failures = circuit.consecutiveFailures + 1;
-  if (circuit.state === 'open') return { agent: { ...agent, circuit: { ...circuit, consecutiveFailures: failures } }, events: [] };
-  if (circuit.state === 'closed' && failures < settings.failureThreshold) return { agent: { ...agent, circuit: { ...circuit, consecutiveFailures: failures } }, events: [] };
-  return open(agent, { ...circuit, consecutiveFailures: failures }, settings, now, { reason: 'lapsed_leases', ...(error !== undefined && { error }) });
+  if (circuit.state === 'open') return { agent: { ...PLAIN, ...agent, circuit: { ...PLAIN, ...circuit, consecutiveFailures: failures } }, events: [] };
+  if (circuit.state === 'closed' && failures < settings.failureThreshold) return { agent: { ...PLAIN, ...agent, circuit: { ...PLAIN, ...circuit, consecutiveFailures: failures } }, events: [] };
+  return open(agent, { ...PLAIN, ...circuit, consecutiveFailures: failures }, settings, now, { reason: 'lapsed_leases', ...(error !== undefined && { error }) });
 }
 
 /**
@@ -106,8 +107,8 @@ export function isProbeDue(agent: Agent, now: number, heartbeatTimeoutMs: number
 export function halfOpen(agent: Agent, now: number): Change {
   const circuit = circuitOf(agent);
   if (circuit.state !== 'open' || isLive(agent)) return { agent, events: [] };
-  const live = { ...agent, status: 'available' as const };
-  return transition(live, { status: loadStatus(live, agent.inFlight), circuit: { ...circuit, state: 'half_open', probeAt: undefined } }, 'AgentCircuitHalfOpened', now);
+  const live = { ...PLAIN, ...agent, status: 'available' as const };
+  return transition(live, { status: loadStatus(live, agent.inFlight), circuit: { ...PLAIN, ...circuit, state: 'half_open', probeAt: undefined } }, 'AgentCircuitHalfOpened', now);
 }
 
 /** While half-open, one task at a time: the probe. */

@@ -2,6 +2,7 @@ import type { DomainEvent, AgentEventType } from './events.js';
 import { ConflictError, InvalidStateError, ValidationError } from './errors.js';
 import type { AgentCircuit } from './agent-circuit.js';
 import { assertHttpUrl, assertIdentifier, assertIntegerInRange, assertJsonWithin, assertName, assertNoNulCharacter } from './validation.js';
+import { PLAIN } from './plain.js';
 
 export const AGENT_STATUSES = ['available', 'busy', 'paused', 'unhealthy', 'terminated'] as const;
 export type AgentStatus = (typeof AGENT_STATUSES)[number];
@@ -82,7 +83,7 @@ function event(agent: Agent, type: AgentEventType, now: number, data: Record<str
 }
 
 export function transition(agent: Agent, patch: Partial<Agent>, type: AgentEventType, now: number, data = {}): Change {
-  const next: Agent = { ...agent, ...patch, updatedAt: now, version: agent.version + 1 };
+  const next: Agent = { ...PLAIN, ...agent, ...patch, updatedAt: now, version: agent.version + 1 };
   return { agent: next, events: [event(next, type, now, data)] };
 }
 
@@ -164,6 +165,7 @@ export function reregisterAgent(
   }
   const fresh = registerAgent(input, now, limits).agent;
   const agent: Agent = {
+    ...PLAIN,
     ...fresh,
     assignedCount: existing.assignedCount,
     completedCount: existing.completedCount,
@@ -173,7 +175,7 @@ export function reregisterAgent(
     version: existing.version + 1,
   };
   const registered = registerAgent(input, now, limits).events[0]!;
-  return { agent, events: [{ ...registered, version: agent.version, data: { ...registered.data, rejoined: true } }] };
+  return { agent, events: [{ ...PLAIN, ...registered, version: agent.version, data: { ...PLAIN, ...registered.data, rejoined: true } }] };
 }
 
 /** The statuses load moves an agent between; the others are set only by lifecycle transitions. */
@@ -207,7 +209,7 @@ export function loadStatus(agent: Agent, inFlight: number): AgentStatus {
 /** Load changes are counters, not lifecycle events: they bump no version. */
 export function withTaskAssigned(agent: Agent, now: number): Agent {
   const inFlight = agent.inFlight + 1;
-  return { ...agent, inFlight, assignedCount: agent.assignedCount + 1, status: loadStatus(agent, inFlight), updatedAt: now };
+  return { ...PLAIN, ...agent, inFlight, assignedCount: agent.assignedCount + 1, status: loadStatus(agent, inFlight), updatedAt: now };
 }
 
 const LATENCY_SMOOTHING = 0.2;
@@ -226,6 +228,7 @@ export function withTaskReleased(
         ? latencyMs
         : agent.avgLatencyMs + LATENCY_SMOOTHING * (latencyMs - agent.avgLatencyMs);
   return {
+    ...PLAIN,
     ...agent,
     inFlight,
     completedCount: agent.completedCount + (outcome === 'completed' ? 1 : 0),
@@ -239,12 +242,12 @@ export function withTaskReleased(
 export function heartbeat(agent: Agent, now: number): Change {
   if (agent.status === 'terminated') throw new InvalidStateError(`agent '${agent.id}' is terminated`);
   // Its breaker keeps it out of routing until a probe task succeeds, heartbeats or not.
-  if (agent.status === 'unhealthy' && agent.circuit?.state === 'open') return { agent: { ...agent, lastHeartbeatAt: now }, events: [] };
+  if (agent.status === 'unhealthy' && agent.circuit?.state === 'open') return { agent: { ...PLAIN, ...agent, lastHeartbeatAt: now }, events: [] };
   if (agent.status === 'unhealthy') {
-    const recovered = { ...agent, status: 'available' as AgentStatus };
+    const recovered = { ...PLAIN, ...agent, status: 'available' as AgentStatus };
     return transition(recovered, { lastHeartbeatAt: now, status: loadStatus(recovered, agent.inFlight) }, 'AgentRecovered', now);
   }
-  return { agent: { ...agent, lastHeartbeatAt: now }, events: [] };
+  return { agent: { ...PLAIN, ...agent, lastHeartbeatAt: now }, events: [] };
 }
 
 export function heartbeatMissed(agent: Agent, now: number): Change {
@@ -263,7 +266,7 @@ export function resume(agent: Agent, now: number): Change {
     if (isLive(agent)) return { agent, events: [] };
     throw new InvalidStateError(`agent '${agent.id}' is ${agent.status}, not paused`);
   }
-  const live = { ...agent, status: 'available' as AgentStatus };
+  const live = { ...PLAIN, ...agent, status: 'available' as AgentStatus };
   return transition(live, { status: loadStatus(live, agent.inFlight), lastHeartbeatAt: now }, 'AgentResumed', now);
 }
 

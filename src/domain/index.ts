@@ -13,3 +13,4 @@ export * from './routing/task-queue.js';
 export { hash53 } from './routing/hash.js';
 export * from './audit.js';
 export * from './secret.js';
+export { PLAIN } from './plain.js';

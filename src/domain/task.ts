@@ -3,6 +3,7 @@ import type { TraceContext } from './trace-context.js';
 import { ConflictError, InvalidStateError, LeaseNotHeldError, ValidationError } from './errors.js';
 import { taskSecrets } from './secret.js';
 import { assertIdentifier, assertIntegerInRange, assertJsonWithin, assertName, jsonEqual } from './validation.js';
+import { PLAIN } from './plain.js';
 
 export type TaskStatus = 'queued' | 'assigned' | 'running' | 'completed' | 'failed' | 'dead_lettered' | 'canceled';
 
@@ -130,7 +131,7 @@ function steps(task: Task, now: number, ...changes: Array<[Partial<Task>, TaskEv
   let current = task;
   const events: DomainEvent[] = [];
   for (const [patch, type, data] of changes) {
-    current = { ...current, ...patch, updatedAt: now, version: current.version + 1 };
+    current = { ...PLAIN, ...current, ...patch, updatedAt: now, version: current.version + 1 };
     events.push(event(current, type, now, data));
   }
   return { task: current, events };
@@ -210,6 +211,7 @@ export function completeFromCache(submitted: Change, output: unknown, now: numbe
 /** One copy of a broadcast task, pinned to one agent; it goes through the normal lease and retry cycle. */
 export function broadcastCopy(parent: Task, agentId: string, index: number, now: number): Change {
   const copy: Task = {
+    ...PLAIN,
     ...parent,
     id: `${parent.id}~${index}`,
     routing: { strategy: 'broadcast' },
@@ -306,10 +308,10 @@ export const MAX_ERROR_MESSAGE_CHARS = 8192;
 export function fail(task: Task, agentId: string, reported: TaskError, retryable: boolean, backoffMs: number, now: number): Change {
   if (task.status === 'failed' && task.agentId === agentId) return { task, events: [] };
   assertHeldBy(task, agentId);
-  const error = reported.message.length > MAX_ERROR_MESSAGE_CHARS ? { ...reported, message: reported.message.slice(0, MAX_ERROR_MESSAGE_CHARS) } : reported;
-  if (retryable) return retryOrDeadLetter(task, { ...error, retryable: true }, backoffMs, now, true);
+  const error = reported.message.length > MAX_ERROR_MESSAGE_CHARS ? { ...PLAIN, ...reported, message: reported.message.slice(0, MAX_ERROR_MESSAGE_CHARS) } : reported;
+  if (retryable) return retryOrDeadLetter(task, { ...PLAIN, ...error, retryable: true }, backoffMs, now, true);
   return steps(task, now, [
-    { status: 'failed', error: { ...error, retryable: false }, leaseExpiresAt: undefined, finishedAt: now },
+    { status: 'failed', error: { ...PLAIN, ...error, retryable: false }, leaseExpiresAt: undefined, finishedAt: now },
     'TaskFailed',
     { agentId, attempt: task.attempts, error, retryable: false },
   ]);
@@ -326,7 +328,7 @@ export function releaseLease(task: Task, reason: 'lease_expired' | 'agent_lost' 
         : `agent '${task.agentId}' handed the task back`;
   // A hand-back is not the task's fault: it does not use up an attempt.
   const attempts = reason === 'agent_stopped' ? task.attempts - 1 : task.attempts;
-  return retryOrDeadLetter({ ...task, attempts }, { message, code: reason, retryable: true }, reason === 'agent_stopped' ? 0 : backoffMs, now, false);
+  return retryOrDeadLetter({ ...PLAIN, ...task, attempts }, { message, code: reason, retryable: true }, reason === 'agent_stopped' ? 0 : backoffMs, now, false);
 }
 
 export function cancel(task: Task, now: number, reason = 'canceled by request'): Change {

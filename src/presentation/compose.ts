@@ -52,6 +52,7 @@ import { openCache } from './open-cache.js';
 import { CachedTenantRepository } from '../infrastructure/caching/cached-tenant-repository.js';
 import { CachedAgentRepository } from '../infrastructure/caching/cached-agent-repository.js';
 import type { TieredCache } from '../infrastructure/caching/tiered-cache.js';
+import { PLAIN } from '../domain/plain.js';
 
 
 export interface RunningMesh {
@@ -252,7 +253,7 @@ function fitToBroker(settings: MeshSettings, maxPayloadBytes: number | undefined
     { max_input_bytes: room, nats_max_payload: maxPayloadBytes },
     "task inputs and outputs are limited to half of NATS's max_payload in a mesh of many instances; raise max_payload on the NATS server to allow more",
   );
-  return { ...settings, taskLimits: { ...taskLimits, maxInputBytes: Math.min(taskLimits.maxInputBytes, room), maxOutputBytes: Math.min(taskLimits.maxOutputBytes, room) } };
+  return { ...PLAIN, ...settings, taskLimits: { ...PLAIN, ...taskLimits, maxInputBytes: Math.min(taskLimits.maxInputBytes, room), maxOutputBytes: Math.min(taskLimits.maxOutputBytes, room) } };
 }
 
 /** The composition root: adapters chosen from config, wired to the use cases, API on top. */
@@ -299,6 +300,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     signer = configuredSigner ?? auditSigner(config, logger);
     keyring = configuredKeyring ?? masterKeyring(config, logger);
     alerts = new AlertDispatcher(siemSinks(config), logger.child({ component: 'siem' }) as unknown as Logger, {
+      ...PLAIN,
       ...DEFAULT_ALERT_OPTIONS,
       authFailureThreshold: config.siem.authFailureThreshold,
       authFailureWindowMs: config.siem.authFailureWindowMs,
@@ -333,7 +335,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   const personalData = new EnvelopePersonalDataVault(subjectVault, { maxSeals: 2_000, ttlMs: subjectCurrentKeyTtlMs });
   const metrics = new AgentMeshMetrics(config.metrics);
   metrics.observeResilience(resilience);
-  const settings = clustered ? { ...fitToBroker(config.mesh, broker.maxPayloadBytes, logger), clustered: true } : config.mesh;
+  const settings = clustered ? { ...PLAIN, ...fitToBroker(config.mesh, broker.maxPayloadBytes, logger), clustered: true } : config.mesh;
   // Per remote agent policies log their transitions (agentmesh_a2a_remote_calls_total counts the calls); the guard keeps its calls to allowed addresses.
   const remoteAgentClient = new A2ARemoteAgentClient(new ResilienceRegistry(logger.child({ component: 'a2a' }) as unknown as Logger, config.dependencyPolicies), new OutboundAddressGuard(config.a2a.allowedHosts));
   const mesh = new Mesh(
@@ -409,7 +411,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     broker,
     ...(redis && { redis }),
   };
-  const health = new HealthCheckService(probes, { ...DEFAULT_HEALTH_OPTIONS, cacheMs: config.healthCacheMs }, new Set(['redis']));
+  const health = new HealthCheckService(probes, { ...PLAIN, ...DEFAULT_HEALTH_OPTIONS, cacheMs: config.healthCacheMs }, new Set(['redis']));
   // Without Redis, its own counts: a flood of addresses must not push the tenants' rate-limit windows out of a shared bounded map.
   const authFailureLimiter = new AuthFailureLimiter(redis ? counters : new InMemoryCounters(), config.authFailuresPerAddress);
   if (config.http.trustProxy === true) {

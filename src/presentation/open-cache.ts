@@ -5,6 +5,7 @@ import { inMemoryCache, redisTwoTierCache } from '../infrastructure/caching/cach
 import { BrokerInvalidationBus } from '../infrastructure/caching/invalidation-bus.js';
 import type { RedisConnection } from '../infrastructure/caching/redis-client.js';
 import type { CacheSettings, TieredCache } from '../infrastructure/caching/tiered-cache.js';
+import { PLAIN } from '../domain/plain.js';
 
 /**
  * The cache of hot reads, chosen from what is configured: memory and Redis (invalidated over
@@ -14,5 +15,5 @@ import type { CacheSettings, TieredCache } from '../infrastructure/caching/tiere
 export async function openCache(settings: CacheSettings, options: { redis: RedisConnection | undefined; broker: MessageBroker | undefined; logger: pino.Logger }): Promise<TieredCache> {
   const logger = options.logger.child({ component: 'cache' }) as unknown as Logger;
   if (options.redis) return redisTwoTierCache(options.redis, settings, logger);
-  return inMemoryCache(settings, { ...(options.broker && { bus: new BrokerInvalidationBus(options.broker) }), logger });
+  return inMemoryCache(settings, { ...PLAIN, ...(options.broker && { bus: new BrokerInvalidationBus(options.broker) }), logger });
 }

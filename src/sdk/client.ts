@@ -3,6 +3,7 @@ import { Http, type HttpOptions } from './http.js';
 import { pathSegment } from './path.js';
 import type { Safety } from './retry.js';
 import { TERMINAL, type AgentInfo, type DeliveredTask, type Page, type RegisterAgentRequest, type SecretInfo, type SubmitOptions, type Task, type TaskStatus } from './types.js';
+import { PLAIN } from '../domain/plain.js';
 
 export interface SubmitResult {
   id: string;
@@ -101,12 +102,12 @@ export class AgentMeshClient {
     const once = () => (this.submits && !trace ? this.submits.push(item) : this.submitOne(item, trace, signal));
     const result = await this.http.retrier.run(key !== undefined ? 'idempotent' : 'unsafe', once, { operation: 'submit', ...(signal && { signal }) });
     // Our own key made the task on an earlier try of this very call: for the caller, it was created.
-    return generated && !result.created ? { ...result, created: true } : result;
+    return generated && !result.created ? { ...PLAIN, ...result, created: true } : result;
   }
 
   private submitOne(item: SubmitItem, trace?: { traceparent: string; tracestate?: string }, signal?: AbortSignal): Promise<SubmitResult> {
     const { idempotencyKey, ...body } = item;
-    const headers = { ...trace, ...(idempotencyKey !== undefined && { 'idempotency-key': idempotencyKey }) };
+    const headers = { ...PLAIN, ...trace, ...(idempotencyKey !== undefined && { 'idempotency-key': idempotencyKey }) };
     return this.http.json('POST', '/v1/tasks', { body, headers, retry: false, ...(signal && { signal }) });
   }
 

@@ -1,5 +1,6 @@
 import { ExponentialBackoff, fullJitterGenerator, handleWhen, retry, type IBackoff, type RetryPolicy as CockatielRetry } from 'cockatiel';
 import { AgentMeshError } from './errors.js';
+import { PLAIN } from '../domain/plain.js';
 
 /**
  * How the SDK tries a request again. The same names and meaning as the mesh's own retry policies:
@@ -47,7 +48,7 @@ export const RETRY_DEFAULTS: Readonly<Required<Omit<RetryOptions, 'onRetry'>>> =
 /** Options as given (`false`: no retries), checked, with the defaults filled in. */
 export function retrySettings(options: RetryOptions | false | undefined): RetrySettings | undefined {
   if (options === false) return undefined;
-  const settings = { ...RETRY_DEFAULTS, ...definedOnly(options ?? {}) } as RetrySettings;
+  const settings = { ...PLAIN, ...RETRY_DEFAULTS, ...definedOnly(options ?? {}) } as RetrySettings;
   for (const name of ['maxAttempts', 'settleMaxAttempts'] as const) {
     if (!Number.isInteger(settings[name]) || settings[name] < 1) throw new TypeError(`retry.${name} must be an integer of at least 1, got ${String(settings[name])}`);
   }

@@ -1,6 +1,7 @@
 import { CACHE_KINDS, type CacheKind, type CacheTier } from '../ports.js';
 import { CAN_ADMINISTER_CACHE, requireRole, type Caller } from '../caller.js';
 import type { MeshContext } from '../mesh-context.js';
+import { PLAIN } from '../../domain/plain.js';
 
 interface KindReport {
   ttlSeconds: number;
@@ -34,12 +35,12 @@ export function cacheStats(ctx: MeshContext, caller: Caller): CacheStatsReport {
   const ttl = (kind: CacheKind) => ({ ttlSeconds: profile.ttlMs[kind] / 1000 });
   if (!caller.platform) {
     const kinds = Object.fromEntries(CACHE_KINDS.map((kind) => [kind, ttl(kind)])) as Record<CacheKind, KindReport>;
-    return { scope: 'tenant', tiers: profile.tiers, kinds, l1: { ...ctx.cache.tenantUsage(caller.tenantId), ...bounds } };
+    return { scope: 'tenant', tiers: profile.tiers, kinds, l1: { ...PLAIN, ...ctx.cache.tenantUsage(caller.tenantId), ...bounds } };
   }
   const stats = ctx.cache.stats();
   const byTier = <T>(counts: Record<CacheTier, Record<CacheKind, T>>, kind: CacheKind) => ({ l1: counts.l1[kind], l2: counts.l2[kind] });
   const kinds = Object.fromEntries(
-    CACHE_KINDS.map((kind) => [kind, { ...ttl(kind), hits: byTier(stats.hits, kind), misses: byTier(stats.misses, kind), hitRate: byTier(stats.hitRate, kind), evictions: stats.evictions[kind], staleServed: { revalidating: stats.staleServed.revalidating[kind], store_unavailable: stats.staleServed.store_unavailable[kind] } }]),
+    CACHE_KINDS.map((kind) => [kind, { ...PLAIN, ...ttl(kind), hits: byTier(stats.hits, kind), misses: byTier(stats.misses, kind), hitRate: byTier(stats.hitRate, kind), evictions: stats.evictions[kind], staleServed: { revalidating: stats.staleServed.revalidating[kind], store_unavailable: stats.staleServed.store_unavailable[kind] } }]),
   ) as Record<CacheKind, KindReport>;
   return { scope: 'instance', tiers: profile.tiers, hitRateWindowSeconds: profile.hitRateWindowMs / 1000, kinds, l1: { entries: stats.l1Entries, bytes: stats.l1Bytes, ...bounds }, l2Errors: stats.l2Errors, loadWaits: stats.loadWaits };
 }

@@ -3,6 +3,7 @@ import { CAN_MANAGE_AGENTS, requireActingAs, requireRole, type Caller } from '..
 import type { MeshContext } from '../mesh-context.js';
 import { releaseAgentTasks } from '../sweeper.js';
 import { agentInboxSubject } from '../subjects.js';
+import { PLAIN } from '../../domain/plain.js';
 
 type Transition = (agent: Agent, now: number) => { agent: Agent; events: DomainEvent[] };
 
@@ -45,7 +46,7 @@ export async function terminateAgent(ctx: MeshContext, caller: Caller, id: strin
   await ctx.broker.purge(agentInboxSubject(agent.tenantId, agent.id));
   // The view only mirrors the registry: a Redis outage must not fail a termination that has happened.
   await ctx.liveAgents?.forget(agent.tenantId, agent.id).catch((error: unknown) => ctx.logger.warn({ err: error, agent_id: agent.id }, "terminated agent's live state not removed"));
-  const left = { ...agent, inFlight: 0 };
+  const left = { ...PLAIN, ...agent, inFlight: 0 };
   await ctx.agents.save(left, []);
   return left;
 }

@@ -4,6 +4,7 @@ import { CAN_MANAGE_KEYS, requireRole, type Caller } from '../caller.js';
 import type { MeshContext } from '../mesh-context.js';
 import { ROLES, type ApiKeyRecord, type Role } from '../ports.js';
 import type { Authenticator } from './authenticate.js';
+import { PLAIN } from '../../domain/plain.js';
 
 export interface ApiKeyView {
   id: string;
@@ -65,7 +66,7 @@ export async function createApiKey(ctx: MeshContext, caller: Caller, input: { na
     ...(input.rateLimitPerMinute !== undefined && { rateLimitPerMinute: input.rateLimitPerMinute }),
   };
   await ctx.apiKeys.create(record);
-  return { ...view(record), key: secret };
+  return { ...PLAIN, ...view(record), key: secret };
 }
 
 export async function listApiKeys(ctx: MeshContext, caller: Caller): Promise<ApiKeyView[]> {
@@ -82,7 +83,7 @@ export async function rotateApiKey(ctx: MeshContext, auth: Authenticator, caller
   const { secret } = newApiKeySecret(id);
   if (!(await ctx.apiKeys.replaceSecret(caller.tenantId, id, hashApiKey(secret)))) throw new NotFoundError('api key', id);
   await auth.forget(target);
-  return { ...view(target), key: secret };
+  return { ...PLAIN, ...view(target), key: secret };
 }
 
 export async function revokeApiKey(ctx: MeshContext, auth: Authenticator, caller: Caller, id: string): Promise<void> {
@@ -107,5 +108,5 @@ export async function setApiKeyRateLimit(ctx: MeshContext, auth: Authenticator, 
   if (!(await ctx.apiKeys.setRateLimit(caller.tenantId, id, perMinute ?? undefined))) throw new NotFoundError('api key', id);
   await auth.forget(target);
   const { rateLimitPerMinute: _previous, ...rest } = target;
-  return view(perMinute === null ? rest : { ...rest, rateLimitPerMinute: perMinute });
+  return view(perMinute === null ? rest : { ...PLAIN, ...rest, rateLimitPerMinute: perMinute });
 }

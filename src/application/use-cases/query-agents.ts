@@ -2,6 +2,7 @@ import { isLiveStatus, NotFoundError, type Agent } from '../../domain/index.js';
 import { CAN_READ, requireRole, type Caller } from '../caller.js';
 import type { MeshContext } from '../mesh-context.js';
 import type { AgentFilter, AgentLiveState, Page, PageRequest } from '../ports.js';
+import { PLAIN } from '../../domain/plain.js';
 
 /**
  * Live agents are read from the registry (current load) where this instance keeps it; on a
@@ -20,7 +21,7 @@ export async function listAgents(ctx: MeshContext, caller: Caller, filter: Agent
   requireRole(caller, CAN_READ, 'list agents');
   const result = await ctx.agents.list(caller.tenantId, filter, page);
   const items = result.items.map((a) => ctx.directory.get(a.tenantId, a.id) ?? a);
-  return { ...result, items: await withLiveState(ctx, caller.tenantId, items) };
+  return { ...PLAIN, ...result, items: await withLiveState(ctx, caller.tenantId, items) };
 }
 
 /** Agents not in this instance's registry take their load and counters from the shared view, when it has fresher ones. */
@@ -34,7 +35,7 @@ async function withLiveState(ctx: MeshContext, tenantId: string, agents: Agent[]
   });
   return agents.map((a) => {
     const state = states.get(a.id);
-    return state && state.updatedAt >= a.updatedAt ? { ...a, ...state, status: liveStatus(a.status, state.status) } : a;
+    return state && state.updatedAt >= a.updatedAt ? { ...PLAIN, ...a, ...state, status: liveStatus(a.status, state.status) } : a;
   });
 }
 

@@ -2,6 +2,7 @@ import { QuotaExceededError, registerAgent, reregisterAgent, type Agent, type Re
 import { CAN_MANAGE_AGENTS, requireActingAs, requireRole, type Caller } from '../caller.js';
 import type { MeshContext } from '../mesh-context.js';
 import { releaseAgentTasks } from '../sweeper.js';
+import { PLAIN } from '../../domain/plain.js';
 
 /** Registers a new agent, or re-registers an id whose agent was terminated or went silent (409 while it lives). */
 export async function registerAgentUseCase(
@@ -27,7 +28,7 @@ export async function registerAgentUseCase(
           limit: tenant.quotas.maxAgents,
         });
       }
-      const request = { ...input, id, tenantId: caller.tenantId };
+      const request = { ...PLAIN, ...input, id, tenantId: caller.tenantId };
       const now = ctx.clock.now();
       const { agent, events } = existing
         ? reregisterAgent(existing, request, now, ctx.settings.agentLimits, ctx.settings.heartbeatTimeoutMs)

@@ -5,6 +5,7 @@ import { carrierOf, contextFrom, inSpan } from '../tracing.js';
 import { CAN_SUBMIT_TASKS, requireRole, type Caller } from '../caller.js';
 import type { MeshContext } from '../mesh-context.js';
 import type { SubmitCounter } from '../submit-counter.js';
+import { PLAIN } from '../../domain/plain.js';
 
 export type SubmitRequest = Omit<SubmitTaskInput, 'id' | 'tenantId'>;
 
@@ -21,7 +22,7 @@ export async function submitTaskUseCase(
   requireRole(caller, CAN_SUBMIT_TASKS, 'submit tasks');
   const attributes = { 'agentmesh.tenant': caller.tenantId, 'agentmesh.capability': request.capability };
   return inSpan('agentmesh.submit', { attributes }, contextFrom(request.traceContext), async (span, spanContext) => {
-    const result = await submitInSpan(ctx, counter, caller, { ...request, ...traceOf(spanContext, request) });
+    const result = await submitInSpan(ctx, counter, caller, { ...PLAIN, ...request, ...traceOf(spanContext, request) });
     span.setAttributes({ 'agentmesh.task_id': result.task.id, 'agentmesh.created': result.created });
     return result;
   });
@@ -35,7 +36,7 @@ function traceOf(spanContext: Context, request: SubmitRequest): { traceContext?:
 
 async function submitInSpan(ctx: MeshContext, counter: SubmitCounter, caller: Caller, request: SubmitRequest): Promise<{ task: Task; created: boolean }> {
   const now = ctx.clock.now();
-  const change = submitTask({ ...request, id: ctx.ids.newId(), tenantId: caller.tenantId }, now, ctx.settings.taskLimits);
+  const change = submitTask({ ...PLAIN, ...request, id: ctx.ids.newId(), tenantId: caller.tenantId }, now, ctx.settings.taskLimits);
 
   if (request.idempotencyKey !== undefined) {
     const existing = await ctx.tasks.findByIdempotencyKey(caller.tenantId, request.idempotencyKey);

@@ -8,6 +8,7 @@ import { DependencyPolicy } from '../resilience/dependency-policy.js';
 import { ResilienceRegistry } from '../resilience/observer.js';
 import { MAX_REMOTE_RESPONSE_BYTES, OutboundAddressGuard, OutboundAddressRefusedError, RemoteResponseTooLargeError } from './outbound-address-guard.js';
 import { partOf, valueOfParts } from './parts.js';
+import { PLAIN } from '../../domain/plain.js';
 
 /** Longest one task may take at a remote agent, its polls included. */
 export const REMOTE_CALL_TIMEOUT_MS = 600_000;
@@ -164,7 +165,7 @@ export class A2ARemoteAgentClient implements RemoteAgentClient {
   }
 
   private resolver(signal: AbortSignal): DefaultAgentCardResolver {
-    return new DefaultAgentCardResolver({ fetchImpl: (input, init) => this.guardedFetch(input, { ...init, signal }) });
+    return new DefaultAgentCardResolver({ fetchImpl: (input, init) => this.guardedFetch(input, { ...PLAIN, ...init, signal }) });
   }
 
   private factory(): ClientFactory {

@@ -1,6 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
 import { Agent, fetch as undiciFetch } from 'undici';
+import { PLAIN } from '../../domain/plain.js';
 
 /** Addresses no remote agent may be at unless listed: this host, private networks, link-local (cloud metadata), and the like. */
 const NON_PUBLIC: ReadonlyArray<[string, number, 'ipv4' | 'ipv6']> = [
@@ -94,7 +95,7 @@ export class OutboundAddressGuard {
       if (isIP(host) !== 0 && !this.allows(host, host)) throw new OutboundAddressRefusedError(host, host);
       const request = input instanceof Request ? { method: input.method, headers: input.headers, body: await input.text() } : {};
       try {
-        const response = await undiciFetch(url, { ...request, ...(init as object), redirect: 'error', dispatcher: this.dispatcher } as Parameters<typeof undiciFetch>[1]);
+        const response = await undiciFetch(url, { ...PLAIN, ...request, ...(init as object), redirect: 'error', dispatcher: this.dispatcher } as Parameters<typeof undiciFetch>[1]);
         return bounded(response as unknown as Response);
       } catch (error) {
         const refused = (error as { cause?: unknown }).cause;
@@ -108,7 +109,7 @@ export class OutboundAddressGuard {
   }
 
   private lookup(hostname: string, options: object, callback: LookupCallback): void {
-    dnsLookup(hostname, { ...options, all: true, verbatim: true }, (error, addresses) => {
+    dnsLookup(hostname, { ...PLAIN, ...options, all: true, verbatim: true }, (error, addresses) => {
       if (error) return callback(error, []);
       const refused = addresses.find(({ address }) => !this.allows(hostname, address));
       if (refused) return callback(new OutboundAddressRefusedError(hostname, refused.address), []);

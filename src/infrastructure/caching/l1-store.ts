@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { CACHE_KINDS, type CacheKind } from '../../application/ports.js';
+import { PLAIN } from '../../domain/plain.js';
 
 export interface L1Bounds {
   /** Entries at most; the least recently used goes first. */
@@ -48,7 +49,7 @@ export class L1Store {
   /** `bytes`: the value's JSON length. Fresh for `ttlMs`, then kept `graceMs` more as a stale entry. */
   set(encoded: string, entry: L1Entry, bytes: number, ttlMs: number, graceMs = 0): void {
     if (ttlMs <= 0 || bytes > this.bounds.maxBytes) return;
-    this.lru.set(encoded, { ...entry, bytes, freshUntil: performance.now() + ttlMs }, { ttl: ttlMs + graceMs });
+    this.lru.set(encoded, { ...PLAIN, ...entry, bytes, freshUntil: performance.now() + ttlMs }, { ttl: ttlMs + graceMs });
   }
 
   delete(encoded: string): void {

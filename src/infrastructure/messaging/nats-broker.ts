@@ -7,6 +7,7 @@ import { NoResponderError, type BrokerMessage, type ConsumeOptions, type Message
 import { consumerNameFor, WorkSubject } from './nats-work-subject.js';
 import { DependencyPolicy } from '../resilience/dependency-policy.js';
 import type { ResilienceRegistry } from '../resilience/observer.js';
+import { PLAIN } from '../../domain/plain.js';
 
 /** NATS itself did not answer (down, cut off, JetStream missing): what the broker's breaker counts. A stream refusing a message is not. */
 class BrokerUnreachableError extends UnavailableError {}
@@ -172,6 +173,7 @@ const fileStream = (s: Settings, name: string, subjects: string[]): NamedStreamC
 
 /** Work: kept until acknowledged; past its bounds a publish fails rather than drop work. */
 const streamConfig = (s: Settings): NamedStreamConfig => ({
+  ...PLAIN,
   ...fileStream(s, s.streamName, s.workSubjects),
   retention: RetentionPolicy.Workqueue,
   discard: DiscardPolicy.New,
@@ -182,6 +184,7 @@ const streamConfig = (s: Settings): NamedStreamConfig => ({
 
 /** Events: a log for any number of readers; past its bounds the oldest go. */
 const eventStreamConfig = (s: Settings): NamedStreamConfig => ({
+  ...PLAIN,
   ...fileStream(s, s.eventStreamName, s.eventSubjects),
   retention: RetentionPolicy.Limits,
   discard: DiscardPolicy.Old,
@@ -235,7 +238,7 @@ export class NatsBroker implements MessageBroker {
   static async connect(url: string, options: NatsBrokerOptions = {}, resilience?: ResilienceRegistry): Promise<NatsBroker> {
     // A namespaced mesh has streams of its own: AGENTMESH_WORK_<NS>, AGENTMESH_EVENTS_<NS>.
     const suffix = options.namespace ? `_${options.namespace.toUpperCase().replace(/[^A-Z0-9_-]/gu, '_')}` : '';
-    const settings: Settings = { ...DEFAULTS, streamName: `${DEFAULTS.streamName}${suffix}`, eventStreamName: `${DEFAULTS.eventStreamName}${suffix}`, ...options };
+    const settings: Settings = { ...PLAIN, ...DEFAULTS, streamName: `${DEFAULTS.streamName}${suffix}`, eventStreamName: `${DEFAULTS.eventStreamName}${suffix}`, ...options };
     if (settings.workSubjects.length === 0) throw new Error('workSubjects must name at least one subject');
     if (settings.namespace !== '' && !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/u.test(settings.namespace)) {
       throw new Error(`namespace '${settings.namespace}' must be NATS subject tokens (letters, digits, '_' and '-', joined by '.')`);
@@ -245,6 +248,7 @@ export class NatsBroker implements MessageBroker {
     let nc: NatsConnection;
     try {
       nc = await connect({
+        ...PLAIN,
         ...target,
         name: settings.connectionName,
         timeout: settings.connectTimeoutMs,

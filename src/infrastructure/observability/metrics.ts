@@ -5,6 +5,7 @@ import type { ResilienceRegistry } from '../resilience/observer.js';
 import { BoundedLabel } from './bounded-label.js';
 import { observeResilience } from './resilience-metrics.js';
 import { observeCache, type ObservedCache } from './cache-metrics.js';
+import { PLAIN } from '../../domain/plain.js';
 
 export interface MetricsOptions {
   /** Distinct tenants named in labels; the rest are `other`. */
@@ -283,7 +284,7 @@ export class AgentMeshMetrics implements MeshMetrics {
   }
 
   recordMessageRouted(labels: { tenant: string; capability: string; strategy: string }, latencySeconds: number, traceId?: string): void {
-    const bounded = { ...labels, tenant: this.tenants.value(labels.tenant), capability: this.capabilities.value(labels.capability) };
+    const bounded = { ...PLAIN, ...labels, tenant: this.tenants.value(labels.tenant), capability: this.capabilities.value(labels.capability) };
     this.routed.inc(bounded);
     this.observe(this.routingLatency, bounded, latencySeconds, traceId);
   }
@@ -313,7 +314,7 @@ export class AgentMeshMetrics implements MeshMetrics {
     const labels = this.taskLabels(task);
     const counter = { completed: this.completed, failed: this.failed, dead_lettered: this.deadLettered, canceled: this.canceled }[task.status as 'completed'];
     counter?.inc(labels);
-    if (executionMs !== undefined) this.observe(this.execution, { ...labels, status: task.status }, executionMs / 1000, taskTraceId(task));
+    if (executionMs !== undefined) this.observe(this.execution, { ...PLAIN, ...labels, status: task.status }, executionMs / 1000, taskTraceId(task));
   }
 
   agentRegistered(agent: Agent): void {

@@ -2,6 +2,7 @@ import { migrate } from './migrate.js';
 import { PgliteClient } from './pglite-client.js';
 import { EmbeddedVacuum, type EmbeddedVacuumOptions, type VacuumReport } from './embedded-vacuum.js';
 import { storeOn, type Store, type StoreOptions } from './store.js';
+import { PLAIN } from '../../domain/plain.js';
 
 export interface EmbeddedStoreOptions extends StoreOptions {
   /** What the vacuum of the store's dead rows did (PGlite has no autovacuum), and when it failed. */
@@ -23,7 +24,7 @@ export async function openEmbeddedStore(dataDir: string | undefined, options: Em
   }
   const { vacuum: maintenance = {}, ...storeOptions } = options;
   const vacuum = new EmbeddedVacuum(db, () => store.batcher.flushes + store.audit.appended + store.audit.failed, maintenance, maintenance.options);
-  const store = storeOn(db, { ...storeOptions, singleProcess: true, beforeClose: () => vacuum.stop() });
+  const store = storeOn(db, { ...PLAIN, ...storeOptions, singleProcess: true, beforeClose: () => vacuum.stop() });
   vacuum.start();
   return store;
 }

@@ -6,6 +6,7 @@ import { restrictToOwner } from './owner-only.js';
 import { PglitePreparedStatements } from './pglite-prepared.js';
 import { pgliteTemplate } from './pglite-template.js';
 import { type SqlClient, type SqlExecutor, type Statement } from './sql-client.js';
+import { PLAIN } from '../../domain/plain.js';
 
 /** Bytes (jsonParam) go as they are, in json's binary form; anything else as PGlite would send it. */
 const serializeJson = (value: unknown): string => (value instanceof Uint8Array ? (value as unknown as string) : typeof value === 'string' ? value : JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
@@ -21,7 +22,7 @@ async function createNew(dataDir: string | undefined): Promise<PGlite> {
   if (template === undefined) return PGlite.create(dataDir, PGLITE_OPTIONS);
   const before = dataDir === undefined ? undefined : new Set(readdirSync(dataDir));
   try {
-    return await PGlite.create(dataDir, { ...PGLITE_OPTIONS, loadDataDir: template });
+    return await PGlite.create(dataDir, { ...PLAIN, ...PGLITE_OPTIONS, loadDataDir: template });
   } catch {
     if (dataDir !== undefined) for (const name of readdirSync(dataDir)) if (!before!.has(name)) rmSync(join(dataDir, name), { recursive: true, force: true });
     return PGlite.create(dataDir, PGLITE_OPTIONS);

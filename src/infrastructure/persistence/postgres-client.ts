@@ -4,6 +4,7 @@ import { DependencyPolicy } from '../resilience/dependency-policy.js';
 import type { ResilienceRegistry } from '../resilience/observer.js';
 import { asUnavailable, isDatabaseUnreachable, neverReachedServer } from './postgres-errors.js';
 import type { SqlClient, SqlExecutor, Statement } from './sql-client.js';
+import { PLAIN } from '../../domain/plain.js';
 
 /** node-postgres's form of a statement: a named one is prepared once on each connection. */
 const pgQuery = (sql: Statement, values: unknown[]): pg.QueryConfig => (typeof sql === 'string' ? { text: sql, values } : { name: sql.name, text: sql.text, values });
@@ -129,7 +130,7 @@ export class PostgresClient implements SqlClient {
    */
   async tryAdvisoryLockSession(key: number, onConnectionLost: (error: Error) => void): Promise<{ release(): Promise<void> } | undefined> {
     // Keepalives both ways: the holder notices a dead link, and the server drops a vanished holder's session (and lock) within ~25 s.
-    const client = new pg.Client({ ...this.pool.options, types, keepAlive: true, keepAliveInitialDelayMillis: 10_000 } as pg.ClientConfig);
+    const client = new pg.Client({ ...PLAIN, ...this.pool.options, types, keepAlive: true, keepAliveInitialDelayMillis: 10_000 } as pg.ClientConfig);
     let released = false;
     // Without an 'error' listener a dying connection would crash the process.
     client.on('error', (error) => {

@@ -3,6 +3,7 @@ import { migrate } from './migrate.js';
 import { PostgresClient } from './postgres-client.js';
 import type { ResilienceRegistry } from '../resilience/observer.js';
 import { storeOn, type Store, type StoreOptions } from './store.js';
+import { PLAIN } from '../../domain/plain.js';
 
 export { DatabaseInUseError, type InstanceLockEvent } from './instance-lock.js';
 
@@ -51,6 +52,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
       options.onLockEvent?.(event);
     };
     return {
+      ...PLAIN,
       ...store,
       async campaign(pollMs) {
         if (lock) throw new Error('this store has its lock already');

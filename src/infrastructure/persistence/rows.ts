@@ -1,5 +1,6 @@
 import { ValidationError } from '../../domain/index.js';
 import type { Agent, DomainEvent, Task } from '../../domain/index.js';
+import { PLAIN } from '../../domain/plain.js';
 
 /** Row shapes for jsonb_to_recordset batches, and their way back. */
 
@@ -34,7 +35,7 @@ export interface TaskRowOut {
 }
 
 export function taskFromRow(r: TaskRowOut): Task {
-  const task: Task = { ...r.doc, input: r.input };
+  const task: Task = { ...PLAIN, ...r.doc, input: r.input };
   // SQL NULL for a completed task is a JSON null output.
   if (r.output !== null || r.status === 'completed') task.output = r.output;
   return task;

@@ -14,6 +14,7 @@ import { CachedSecretRepository } from './cached-secret-repository.js';
 import type { SecretRepository } from '../../application/ports.js';
 import { AUDIT_SUBJECT_KEYS, SqlKeyEncryptionKeyRepository, TENANT_KEYS } from './sql-key-encryption-key-repository.js';
 import { DEFAULT_WRITE_BATCHER_OPTIONS, WriteBatcher } from './write-batcher.js';
+import { PLAIN } from '../../domain/plain.js';
 
 export interface Store {
   db: SqlClient;
@@ -53,10 +54,10 @@ export function storeOn(
   },
 ): Store {
   const relayEvents = options.relayEvents ?? false;
-  const batcher = new WriteBatcher(db, { ...DEFAULT_WRITE_BATCHER_OPTIONS, maxConcurrentFlushes: options.concurrentFlushes ?? 1, relayEvents });
+  const batcher = new WriteBatcher(db, { ...PLAIN, ...DEFAULT_WRITE_BATCHER_OPTIONS, maxConcurrentFlushes: options.concurrentFlushes ?? 1, relayEvents });
   const sqlTasks = new SqlTaskRepository(db, batcher);
   const soleWriter = options.soleAuditWriter ?? options.singleProcess;
-  const audit = new SqlAuditStore(db, systemClock, new UuidV7Generator(), { ...DEFAULT_AUDIT_STORE_OPTIONS, soleWriter });
+  const audit = new SqlAuditStore(db, systemClock, new UuidV7Generator(), { ...PLAIN, ...DEFAULT_AUDIT_STORE_OPTIONS, soleWriter });
   const agents = new SqlAgentRepository(db, relayEvents);
   return {
     db,

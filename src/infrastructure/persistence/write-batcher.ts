@@ -1,6 +1,7 @@
 import { ConcurrencyError, ConflictError, UnavailableError, type DomainEvent, type Task } from '../../domain/index.js';
 import { jsonParam, named, type SqlClient } from './sql-client.js';
 import { eventRow, taskRow } from './rows.js';
+import { PLAIN } from '../../domain/plain.js';
 
 interface PendingWrite {
   kind: 'insert' | 'update';
@@ -191,7 +192,7 @@ export class WriteBatcher {
       .filter((w) => w.kind === 'update')
       .map((w) => {
         const { input: _input, ...row } = taskRow(w.task);
-        return { ...row, expected: w.expectedVersion };
+        return { ...PLAIN, ...row, expected: w.expectedVersion };
       });
     const events = batch.flatMap((w) => w.events.map((e) => eventRow(e, this.options.relayEvents)));
     const { rows } = await this.db.query<{ tenant_id: string; id: string }>(WRITE_BATCH, [

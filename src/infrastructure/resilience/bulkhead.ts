@@ -2,6 +2,7 @@ import { bulkhead, BulkheadRejectedError as CockatielRejected, type BulkheadPoli
 import { BulkheadRejectedError } from './errors.js';
 import { PRESET_POLICY_NAMES, PRESETS, type PresetName, type PresetOverrides } from './presets.js';
 import { ResilienceRegistry, type BulkheadMetrics, type BulkheadSnapshot } from './observer.js';
+import { PLAIN } from '../../domain/plain.js';
 
 export interface BulkheadOptions {
   /** Calls running at once. */
@@ -29,7 +30,7 @@ export class BulkheadIsolation {
   /** A preset's bulkhead settings, some changed. */
   static preset(preset: PresetName, overrides: PresetOverrides<BulkheadOptions> = {}, registry?: ResilienceRegistry): BulkheadIsolation {
     const { name = PRESET_POLICY_NAMES[preset], ...options } = overrides;
-    return new BulkheadIsolation(name, { ...PRESETS[preset].bulkhead, ...options }, registry);
+    return new BulkheadIsolation(name, { ...PLAIN, ...PRESETS[preset].bulkhead, ...options }, registry);
   }
   static forDatabase(overrides?: PresetOverrides<BulkheadOptions>, registry?: ResilienceRegistry): BulkheadIsolation {
     return BulkheadIsolation.preset('forDatabase', overrides, registry);

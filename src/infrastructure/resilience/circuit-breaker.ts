@@ -2,6 +2,7 @@ import { BrokenCircuitError, circuitBreaker, CircuitState, ConsecutiveBreaker, h
 import { CircuitBreakerOpenError } from './errors.js';
 import { PRESET_POLICY_NAMES, PRESETS, type PresetName, type PresetOverrides } from './presets.js';
 import { ResilienceRegistry, type BreakerSnapshot, type BreakerState } from './observer.js';
+import { PLAIN } from '../../domain/plain.js';
 
 export interface CircuitBreakerOptions {
   /** Opens after this many failures in a row (the default trigger). */
@@ -58,7 +59,7 @@ export class CircuitBreaker {
   /** A preset's breaker settings, some changed. */
   static preset(preset: PresetName, overrides: PresetOverrides<CircuitBreakerOptions> = {}, registry?: ResilienceRegistry): CircuitBreaker {
     const { name = PRESET_POLICY_NAMES[preset], ...options } = overrides;
-    return new CircuitBreaker(name, { ...PRESETS[preset].breaker, ...options }, registry);
+    return new CircuitBreaker(name, { ...PLAIN, ...PRESETS[preset].breaker, ...options }, registry);
   }
   static forDatabase(overrides?: PresetOverrides<CircuitBreakerOptions>, registry?: ResilienceRegistry): CircuitBreaker {
     return CircuitBreaker.preset('forDatabase', overrides, registry);

@@ -4,6 +4,7 @@ import { ResilienceRegistry } from './observer.js';
 import { PRESETS, type PolicySettings, type PresetName } from './presets.js';
 import { RetryPolicy, type RetryOptions } from './retry-policy.js';
 import { TimeoutPolicy } from './timeout-policy.js';
+import { PLAIN } from '../../domain/plain.js';
 
 const NEVER_ABORTED = new AbortController().signal;
 
@@ -43,9 +44,9 @@ export class DependencyPolicy {
   static preset(preset: PresetName, name: string, registry?: ResilienceRegistry, overrides: DependencyPolicyOverrides = {}): DependencyPolicy {
     const base = PRESETS[preset];
     const settings: PolicySettings = {
-      breaker: { ...base.breaker, ...overrides.breaker },
-      retry: { ...base.retry, ...overrides.retry },
-      bulkhead: { ...base.bulkhead, ...overrides.bulkhead },
+      breaker: { ...PLAIN, ...base.breaker, ...overrides.breaker },
+      retry: { ...PLAIN, ...base.retry, ...overrides.retry },
+      bulkhead: { ...PLAIN, ...base.bulkhead, ...overrides.bulkhead },
       timeoutMs: overrides.timeoutMs ?? base.timeoutMs,
     };
     return new DependencyPolicy(name, settings, registry);

@@ -4,6 +4,7 @@ import { UnavailableError } from '../../domain/index.js';
 import { isPolicyRefusal } from './errors.js';
 import { PRESET_POLICY_NAMES, PRESETS, type PresetName, type PresetOverrides } from './presets.js';
 import { ResilienceRegistry } from './observer.js';
+import { PLAIN } from '../../domain/plain.js';
 
 export interface RetryOptions {
   /** Tries in all, the first included. */
@@ -42,7 +43,7 @@ export class RetryPolicy {
   /** A preset's retry settings, some changed. */
   static preset(preset: PresetName, overrides: PresetOverrides<RetryOptions> = {}, registry?: ResilienceRegistry): RetryPolicy {
     const { name = PRESET_POLICY_NAMES[preset], ...options } = overrides;
-    return new RetryPolicy(name, { ...PRESETS[preset].retry, ...options }, registry);
+    return new RetryPolicy(name, { ...PLAIN, ...PRESETS[preset].retry, ...options }, registry);
   }
   static forDatabase(overrides?: PresetOverrides<RetryOptions>, registry?: ResilienceRegistry): RetryPolicy {
     return RetryPolicy.preset('forDatabase', overrides, registry);

@@ -2,6 +2,7 @@ import { canonicalJson as canonicalize } from '../../application/canonical-json.
 import { sha256Hex } from '../../application/sha256.js';
 import type { AuditEntry } from '../../domain/index.js';
 import { rowOf, type AuditRow } from './audit-rows.js';
+import { PLAIN } from '../../domain/plain.js';
 
 /** The hash before a chain's first entry. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -48,7 +49,7 @@ export function canonicalRow(r: CanonicalRow, detailsText: string | null): strin
 
 /** An entry's canonical form: that of its row. */
 export function canonicalEntry(entry: Omit<AuditEntry, 'hash' | 'prevHash'>): string {
-  const row = rowOf({ ...entry, prevHash: '', hash: '' });
+  const row = rowOf({ ...PLAIN, ...entry, prevHash: '', hash: '' });
   return canonicalRow(row, row.details);
 }
 
@@ -65,7 +66,7 @@ export function rowHash(row: CanonicalRow & { prev_hash: string }, detailsText: 
 
 /** The same, from the entry. */
 export function entryHash(prevHash: string, entry: Omit<AuditEntry, 'hash' | 'prevHash'>): string {
-  const row = rowOf({ ...entry, prevHash, hash: '' });
+  const row = rowOf({ ...PLAIN, ...entry, prevHash, hash: '' });
   return rowHash(row, row.details);
 }
 

@@ -5,6 +5,7 @@ import type { AuditRecord } from '../../domain/index.js';
 import { named, type SqlClient, type SqlExecutor } from '../persistence/sql-client.js';
 import { eventFromRow, type EventRow } from '../persistence/sql-event-store.js';
 import type { SqlAuditStore } from './sql-audit-store.js';
+import { PLAIN } from '../../domain/plain.js';
 
 export interface AuditProjectorOptions {
   /** Events per turn. */
@@ -123,7 +124,7 @@ export class AuditProjector {
     for (const row of rows) {
       const record = systemAuditOf(eventFromRow(row));
       // An event whose details the log keeps refusing must not stop the audit of everything after it.
-      if (record) records.push(this.stuck >= STUCK_TURNS ? { ...record, details: { detailsDropped: 'the log refused them repeatedly' } } : record);
+      if (record) records.push(this.stuck >= STUCK_TURNS ? { ...PLAIN, ...record, details: { detailsDropped: 'the log refused them repeatedly' } } : record);
     }
     if (records.length > 0) {
       await this.audit.transaction(async (tx, append) => {

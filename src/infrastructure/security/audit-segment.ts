@@ -2,6 +2,7 @@ import type { ChainProblem } from '../../application/ports.js';
 import type { SqlExecutor } from '../persistence/sql-client.js';
 import { rowHash } from './audit-chain.js';
 import { canonicalDetails, type AuditRow } from './audit-rows.js';
+import { PLAIN } from '../../domain/plain.js';
 
 /** The details as stored text (not parsed): the log stores their canonical form, which the hash covers as it is. */
 const SEGMENT_PAGE = `SELECT tenant_id, seq, id, at, actor_type, actor_key_id, actor_role, actor_agent_id, action, resource_type, resource_id, status,
@@ -101,17 +102,17 @@ export async function verifySegment(db: SqlExecutor, request: SegmentRequest): P
     if (lastRead < toSeq) next = page(lastRead + 1);
     for (const row of rows) {
       const seq = Number(row.seq);
-      if (request.endAt !== undefined && Number(row.at) >= request.endAt) return { ...report, ...(last && { last }), ended: true };
+      if (request.endAt !== undefined && Number(row.at) >= request.endAt) return { ...PLAIN, ...report, ...(last && { last }), ended: true };
       if (last === undefined) report.first = { seq, prevHash: row.prev_hash, id: row.id };
-      else if (seq !== last.seq + 1) return { ...report, last, problem: { entryId: row.id, seq, reason: `entries ${last.seq + 1} to ${seq - 1} are missing` } };
-      else if (row.prev_hash !== last.hash) return { ...report, last, problem: { entryId: row.id, seq, reason: 'does not link to the entry before it (prev_hash differs)' } };
+      else if (seq !== last.seq + 1) return { ...PLAIN, ...report, last, problem: { entryId: row.id, seq, reason: `entries ${last.seq + 1} to ${seq - 1} are missing` } };
+      else if (row.prev_hash !== last.hash) return { ...PLAIN, ...report, last, problem: { entryId: row.id, seq, reason: 'does not link to the entry before it (prev_hash differs)' } };
       // The canonical form names its fields, so the entry's own hash and prevHash are not in what it hashes.
-      if (!hashHolds(row, legacy)) return { ...report, ...(last && { last }), problem: { entryId: row.id, seq, reason: 'was altered (its content does not hash to its hash)' } };
+      if (!hashHolds(row, legacy)) return { ...PLAIN, ...report, ...(last && { last }), problem: { entryId: row.id, seq, reason: 'was altered (its content does not hash to its hash)' } };
       if (wanted.has(seq)) report.checkpointHashes.push([seq, row.hash]);
       last = { seq, hash: row.hash };
       report.entries++;
     }
     if (lastRead >= toSeq) break;
   }
-  return { ...report, ...(last && { last }) };
+  return { ...PLAIN, ...report, ...(last && { last }) };
 }

@@ -4,6 +4,7 @@ import type { SqlExecutor } from '../persistence/sql-client.js';
 import { checkpointMessage, GENESIS_HASH } from './audit-chain.js';
 import { verifySegment, type SegmentReport, type SegmentRequest } from './audit-segment.js';
 import { keyIdOf, publicKeyFromPem, verifySignature } from './audit-signing.js';
+import { PLAIN } from '../../domain/plain.js';
 
 export interface VerifyOptions extends AuditVerifyRange {
   /**
@@ -200,7 +201,7 @@ async function checkpointsOf(db: SqlExecutor, tenantId: string): Promise<Map<num
 }
 
 function fail(report: ChainReport, entryId: string | undefined, seq: number, reason: string): ChainReport {
-  return { ...report, problem: { ...(entryId !== undefined && { entryId }), seq, reason } };
+  return { ...PLAIN, ...report, problem: { ...PLAIN, ...(entryId !== undefined && { entryId }), seq, reason } };
 }
 
 export type { ChainReport, VerifyReport };

@@ -8,6 +8,7 @@ import { entryFromRow, rowOf, type AuditRow, type StoredAuditRow } from './audit
 import { verifyAuditLog } from './audit-verifier.js';
 import { auditEvidence } from './sql-audit-evidence.js';
 import { pruneTenant, retentionOf, setRetention, tenantsWithRetention } from './sql-audit-retention.js';
+import { PLAIN } from '../../domain/plain.js';
 
 export interface AuditStoreOptions {
   /** Entries per transaction. */
@@ -303,7 +304,7 @@ export class SqlAuditStore implements AuditStore {
   private seal(records: readonly AuditRecord[], heads: Map<string, Head>, now: number, rows: StoredAuditRow[]): AuditEntry[] {
     return records.map((record) => {
       const head = heads.get(record.tenantId)!;
-      const entry: AuditEntry = { ...record, id: this.ids.newId(), seq: head.seq + 1, at: record.at ?? now, prevHash: head.hash, hash: '' };
+      const entry: AuditEntry = { ...PLAIN, ...record, id: this.ids.newId(), seq: head.seq + 1, at: record.at ?? now, prevHash: head.hash, hash: '' };
       // The row holds the details' canonical text, which the hash covers as it is and the log stores.
       const row = rowOf(entry);
       entry.hash = row.hash = rowHash(row, row.details);

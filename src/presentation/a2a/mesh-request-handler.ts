@@ -24,6 +24,7 @@ import { statusOf, type AuditedChange } from '../api/audited-routes.js';
 import { httpStatusOf } from '../api/plugins/problem-details.js';
 import { submitRequestOf } from './message-input.js';
 import { artifactUpdate, outputArtifact, statusUpdate, taskEvent, toA2ATask } from './task-mapping.js';
+import { PLAIN } from '../../domain/plain.js';
 
 export interface MeshA2AOptions {
   /** The caller's agent card (skills: its tenant's live capabilities). */
@@ -85,7 +86,7 @@ export class MeshA2AHandler implements A2ARequestHandler {
   async cancelTask(params: CancelTaskRequest): Promise<A2ATask> {
     const attempt: Attempt = { action: AuditAction.TASK_CANCELLED, resourceType: 'task', resourceId: params.id, details: { via: 'a2a' } };
     const task = await this.guard(attempt, () => this.mesh.commands.cancelTask(this.caller, params.id));
-    this.audit.push({ ...attempt, status: statusOf(200) });
+    this.audit.push({ ...PLAIN, ...attempt, status: statusOf(200) });
     return toA2ATask(task);
   }
 
@@ -114,7 +115,7 @@ export class MeshA2AHandler implements A2ARequestHandler {
     return this.guard(attempt, async () => {
       const request = await submitRequestOf(params, this.options.skills);
       const submitted = await this.mesh.commands.submitTask(this.caller, request);
-      this.audit.push({ ...attempt, resourceId: submitted.id, status: statusOf(submitted.created ? 202 : 200), details: { via: 'a2a', capability: request.capability } });
+      this.audit.push({ ...PLAIN, ...attempt, resourceId: submitted.id, status: statusOf(submitted.created ? 202 : 200), details: { via: 'a2a', capability: request.capability } });
       return getTask(this.mesh.ctx, this.caller, submitted.id);
     });
   }
@@ -150,12 +151,12 @@ export class MeshA2AHandler implements A2ARequestHandler {
       return await call();
     } catch (error) {
       if (error instanceof A2AError) {
-        this.audit.push({ ...attempt, status: statusOf(400), details: { ...attempt.details, httpStatus: 400, a2aError: error.name } });
+        this.audit.push({ ...PLAIN, ...attempt, status: statusOf(400), details: { ...PLAIN, ...attempt.details, httpStatus: 400, a2aError: error.name } });
         throw error;
       }
       if (!(error instanceof DomainError)) throw error;
       const httpStatus = httpStatusOf(error.code);
-      this.audit.push({ ...attempt, status: statusOf(httpStatus), details: { ...attempt.details, httpStatus } });
+      this.audit.push({ ...PLAIN, ...attempt, status: statusOf(httpStatus), details: { ...PLAIN, ...attempt.details, httpStatus } });
       switch (error.code) {
         case 'not_found':
           throw new TaskNotFoundError(`task '${attempt.resourceId ?? ''}' was not found`);

@@ -1,6 +1,7 @@
 import type { Part, SendMessageRequest } from '@a2a-js/sdk';
 import { ContentTypeNotSupportedError, RequestMalformedError, UnsupportedOperationError } from '@a2a-js/sdk/errors';
 import type { SubmitRequest } from '../../application/use-cases/submit-task.js';
+import { PLAIN } from '../../domain/plain.js';
 
 /** Longest messageId taken: it becomes the task's idempotency key (at most 256 characters) after a prefix. */
 const MAX_MESSAGE_ID_LENGTH = 200;
@@ -65,5 +66,5 @@ function inputOf(parts: Part[]): unknown {
     else throw new ContentTypeNotSupportedError(`only text and data parts are taken, not ${content?.$case ?? 'empty'} parts`);
   }
   if (texts.length === 0 && data.length === 1) return data[0];
-  return { ...(texts.length > 0 && { text: texts.join('\n') }), ...(data.length > 0 && { data }) };
+  return { ...PLAIN, ...(texts.length > 0 && { text: texts.join('\n') }), ...(data.length > 0 && { data }) };
 }

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { AuditAction, AuditStatus } from '../../domain/index.js';
+import { PLAIN } from '../../domain/plain.js';
 
 /** One change a request made (or tried to make), before the who, where and when are added. */
 export interface AuditedChange {
@@ -33,7 +34,7 @@ function one(action: AuditAction, resourceType: string, id: (request: FastifyReq
         resourceType,
         ...(resourceId !== undefined && { resourceId }),
         status: statusOf(reply.status),
-        ...((extra !== undefined || failed !== undefined) && { details: { ...extra, ...failed } }),
+        ...((extra !== undefined || failed !== undefined) && { details: { ...PLAIN, ...extra, ...failed } }),
       },
     ];
   };
@@ -53,7 +54,7 @@ const secretVersion = (reply: Result) => {
 /** A secret route's entry: its action may depend on the answer (created or rotated), and it names the version, never the value. */
 function secretChange(action: (reply: Result) => AuditAction, details: (request: FastifyRequest, reply: Result) => Record<string, unknown> = () => ({})) {
   return (request: FastifyRequest, reply: Result): AuditedChange[] => {
-    const extra = { ...details(request, reply), ...(reply.status < 400 && secretVersion(reply)) };
+    const extra = { ...PLAIN, ...details(request, reply), ...(reply.status < 400 && secretVersion(reply)) };
     return [itemChange(action(reply), 'secret', secretName(request), reply, Object.keys(extra).length > 0 ? extra : undefined)];
   };
 }
@@ -72,7 +73,7 @@ function each(
   return (request: FastifyRequest, reply: Result): AuditedChange[] => {
     const items = itemsOf(request.body as Body) ?? [];
     const results = (reply.body as { results?: Result[] } | undefined)?.results;
-    if (!results) return [{ ...change({}, reply), details: { httpStatus: reply.status, items: items.length } }];
+    if (!results) return [{ ...PLAIN, ...change({}, reply), details: { httpStatus: reply.status, items: items.length } }];
     return items.map((item, i) => change(item, results[i] ?? { status: reply.status }));
   };
 }
@@ -84,7 +85,7 @@ function itemChange(action: AuditAction, resourceType: string, id: string | unde
     resourceType,
     ...(id !== undefined && { resourceId: id }),
     status: statusOf(result.status),
-    ...((details !== undefined || failed !== undefined) && { details: { ...details, ...failed } }),
+    ...((details !== undefined || failed !== undefined) && { details: { ...PLAIN, ...details, ...failed } }),
   };
 }
 

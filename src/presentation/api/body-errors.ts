@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { BODY_ERRORS } from './schemas.js';
+import { PLAIN } from '../../domain/plain.js';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -11,6 +12,6 @@ export function documentBodyErrors(app: FastifyInstance): void {
   app.addHook('onRoute', (route) => {
     const response = route.schema?.response as Record<string, unknown> | undefined;
     if (response === undefined || ![route.method].flat().some((m) => BODY_METHODS.has(m))) return;
-    route.schema = { ...route.schema, response: { ...response, ...BODY_ERRORS } };
+    route.schema = { ...PLAIN, ...route.schema, response: { ...PLAIN, ...response, ...BODY_ERRORS } };
   });
 }

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { PLAIN } from '../../domain/plain.js';
 
 /** Each route's operationId in the OpenAPI document: the method name a generated client gets. */
 export const OPERATION_IDS: Readonly<Record<string, string>> = {
@@ -61,6 +62,6 @@ export function registerOperationIds(app: FastifyInstance): void {
     const method = methods.find((m) => m !== 'HEAD')!;
     const id = OPERATION_IDS[`${method} ${route.url}`];
     if (id === undefined) throw new Error(`no operationId for ${method} ${route.url}: add it to OPERATION_IDS`);
-    route.schema = { ...route.schema, operationId: id };
+    route.schema = { ...PLAIN, ...route.schema, operationId: id };
   });
 }

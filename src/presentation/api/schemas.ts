@@ -1,6 +1,7 @@
 import { Type, type Static } from '@fastify/type-provider-typebox';
 import { AUDIT_ACTIONS, AUDIT_STATUSES, MAX_RESULT_TTL_SECONDS, MAX_TASK_SECRETS, ROUTING_STRATEGIES } from '../../domain/index.js';
 import { SecretNameSchema } from './routes/secret-schemas.js';
+import { PLAIN } from '../../domain/plain.js';
 
 /** JSON Schemas of the API (TypeBox): they validate requests and feed the OpenAPI document. */
 
@@ -175,7 +176,7 @@ export const Agent = Type.Object({
       consecutiveFailures: Type.Integer({ description: 'Its failures in a row: leases it let lapse on tasks it had received (first attempts)' }),
       opens: Type.Integer({ description: 'Times it opened since it was last closed; each reopening doubles the cool-down' }),
       openedAt: Type.Optional(EpochMs),
-      probeAt: Type.Optional({ ...EpochMs, description: 'When it may get a probe task (while open, and heartbeating)' }),
+      probeAt: Type.Optional({ ...PLAIN, ...EpochMs, description: 'When it may get a probe task (while open, and heartbeating)' }),
     },
     { description: "The agent's circuit breaker (AGENTMESH_AGENT_BREAKER_FAILURES, AGENTMESH_AGENT_BREAKER_COOLDOWN_MS)", default: { state: 'closed', consecutiveFailures: 0, opens: 0 } },
   )),
@@ -205,7 +206,7 @@ export const RegisterAgentBody = Type.Object(
   { additionalProperties: false },
 );
 
-export const AgentListQuery = Type.Object({ ...PageQuery, capability: Type.Optional(Name), status: Type.Optional(AgentStatusSchema) });
+export const AgentListQuery = Type.Object({ ...PLAIN, ...PageQuery, capability: Type.Optional(Name), status: Type.Optional(AgentStatusSchema) });
 
 const TaskStatusSchema = stringEnum(['queued', 'assigned', 'running', 'completed', 'failed', 'dead_lettered', 'canceled']);
 const StrategySchema = stringEnum(ROUTING_STRATEGIES);
@@ -303,6 +304,7 @@ export const SubmitBatchBody = Type.Object(
     tasks: Type.Array(
       Type.Object(
         {
+          ...PLAIN,
           ...SubmitTaskBody.properties,
           idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'What the Idempotency-Key header is for a single submit.' })),
         },
@@ -355,6 +357,7 @@ export const batchReply = <T extends ReturnType<typeof Type.Object>>(ok: T) =>
 export const SettleReply = Type.Object({ id: Type.String(), status: TaskStatusSchema });
 
 export const TaskListQuery = Type.Object({
+  ...PLAIN,
   ...PageQuery,
   status: Type.Optional(TaskStatusSchema),
   capability: Type.Optional(Name),
@@ -362,16 +365,17 @@ export const TaskListQuery = Type.Object({
 });
 
 export const AgentRef = { agentId: Identifier };
-export const CompleteBody = Type.Object({ ...AgentRef, output: Type.Optional(Type.Unknown()) }, { additionalProperties: false });
+export const CompleteBody = Type.Object({ ...PLAIN, ...AgentRef, output: Type.Optional(Type.Unknown()) }, { additionalProperties: false });
 export const FailBody = Type.Object(
   {
+    ...PLAIN,
     ...AgentRef,
     error: TaskErrorInput(),
     retryable: Type.Optional(Type.Boolean({ default: true })),
   },
   { additionalProperties: false },
 );
-export const ExtendBody = Type.Object({ ...AgentRef, leaseMs: Type.Integer({ minimum: 100, maximum: 86_400_000 }) }, { additionalProperties: false });
+export const ExtendBody = Type.Object({ ...PLAIN, ...AgentRef, leaseMs: Type.Integer({ minimum: 100, maximum: 86_400_000 }) }, { additionalProperties: false });
 
 export const DeliveredTask = Type.Object({
   id: Type.String(),
@@ -428,6 +432,7 @@ export const AuditEntrySchema = Type.Object(
 );
 
 export const AuditQuery = Type.Object({
+  ...PLAIN,
   ...PageQuery,
   tenant: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "Another tenant's log: the platform admin only" })),
   action: Type.Optional(stringEnum(AUDIT_ACTIONS)),

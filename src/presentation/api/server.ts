@@ -36,6 +36,7 @@ import { tenantRoutes } from './routes/tenants.js';
 import { Problem } from './schemas.js';
 import type { TypedApp } from './typed-app.js';
 import { AJV_OPTIONS, bodyStrictValidators } from './validation.js';
+import { PLAIN } from '../../domain/plain.js';
 
 export interface ApiOptions {
   bodyLimitBytes: number;
@@ -74,6 +75,7 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
   const requestTimeout = options.requestTimeoutMs ?? 30_000;
   const connectionsCheckingInterval = Math.min(5_000, Math.ceil(requestTimeout / 2));
   const app = Fastify({
+    ...PLAIN,
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     // Slow senders (slowloris) are cut off, checked often enough to keep the timeout; answers that take long (long polls, streams) are not.
     // (Node enforces it only when the server is made with it: Fastify's own option alone is not checked.)

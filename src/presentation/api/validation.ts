@@ -1,5 +1,6 @@
 import AjvCompiler from '@fastify/ajv-compiler';
 import type { FastifyServerOptions } from 'fastify';
+import { PLAIN } from '../../domain/plain.js';
 
 type CompilersFactory = NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>;
 type ValidatorFactory = NonNullable<CompilersFactory['buildValidator']>;
@@ -32,8 +33,8 @@ export function bodyStrictValidators(): CompilersFactory {
     // JSON Type Definition has no coercion to choose: it is not used here.
     if (options?.mode === 'JTD') throw new Error('bodyStrictValidators: JTD schemas are not supported');
     const customOptions = options?.customOptions ?? {};
-    const coercing = fromPool(externalSchemas, { ...options, customOptions: { ...customOptions, coerceTypes: 'array' } });
-    const strict = fromPool(externalSchemas, { ...options, customOptions: { ...customOptions, coerceTypes: false } });
+    const coercing = fromPool(externalSchemas, { ...PLAIN, ...options, customOptions: { ...PLAIN, ...customOptions, coerceTypes: 'array' } });
+    const strict = fromPool(externalSchemas, { ...PLAIN, ...options, customOptions: { ...PLAIN, ...customOptions, coerceTypes: false } });
     return (route) => (route.httpPart === 'body' ? strict(route) : coercing(route));
   };
   return { buildValidator };

@@ -13,6 +13,7 @@ import { UuidV7Generator } from '../../infrastructure/system/uuid-v7.js';
 import { renderComplianceHtml } from '../reports/compliance-html.js';
 import { openDatabase } from './database.js';
 import { UsageError } from './usage-error.js';
+import { PLAIN } from '../../domain/plain.js';
 
 export interface VerifyFlags {
   tenant?: string;
@@ -75,7 +76,7 @@ export async function auditReport(flags: ReportFlags): Promise<void> {
     const report = await gatherComplianceReport(
       { audit, apiKeys: new SqlApiKeyRepository(db) },
       { framework: flags.framework, tenantId: flags.tenant, from, to },
-      { now: Date.now(), generatedBy: `agentmesh audit report on ${where}`, verify: (range) => verifyAuditLog(db, { ...range, ...(keys !== undefined && { trustedKeys: keys }) }) },
+      { now: Date.now(), generatedBy: `agentmesh audit report on ${where}`, verify: (range) => verifyAuditLog(db, { ...PLAIN, ...range, ...(keys !== undefined && { trustedKeys: keys }) }) },
     );
     const output = flags.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : flags.format === 'html' ? renderComplianceHtml(report) : await htmlToPdf(renderComplianceHtml(report));
     if (flags.out !== undefined) writeFileSync(flags.out, output);
@@ -109,6 +110,7 @@ export async function auditVerify(flags: VerifyFlags): Promise<void> {
   try {
     if (flags.tenant !== undefined && !(await new SqlTenantRepository(db).get(flags.tenant))) throw new Error(`there is no tenant '${flags.tenant}' in ${where}`);
     report = await verifyAuditLog(db, {
+      ...PLAIN,
       ...(flags.tenant !== undefined && { tenantId: flags.tenant }),
       ...(flags.from !== undefined && { from: Date.parse(flags.from) }),
       ...(flags.to !== undefined && { to: Date.parse(flags.to) }),

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { AGENT_STATUSES, ROUTING_STRATEGIES, TERMINAL_STATUSES } from '../../domain/index.js';
 import { AgentMeshClient } from '../../sdk/index.js';
 import { nonEmpty, UsageError } from './usage-error.js';
+import { PLAIN } from '../../domain/plain.js';
 
 interface ClientFlags {
   url?: string;
@@ -104,6 +105,7 @@ export function registerClientCommands(program: Command): void {
       if (flags.timeout !== undefined && !flags.wait) throw new UsageError('--timeout goes with --wait');
       const client = clientFrom(flags);
       const result = await client.submit(capability, flags.input, {
+        ...PLAIN,
         ...(flags.priority !== undefined && { priority: flags.priority }),
         ...(flags.strategy !== undefined && { routing: { strategy: flags.strategy as never, ...(flags.affinityKey !== undefined && { affinityKey: flags.affinityKey }) } }),
         ...(flags.maxAttempts !== undefined && { maxAttempts: flags.maxAttempts }),

@@ -8,6 +8,7 @@ import { loadConfig } from '../../config.js';
 import { Agent, AgentMeshClient, type RoutingStrategy, type Task } from '../../sdk/index.js';
 import { startMesh } from '../compose.js';
 import type { DemoOptions } from './demo-options.js';
+import { PLAIN } from '../../domain/plain.js';
 
 const STRATEGIES: RoutingStrategy[] = ['round_robin', 'least_loaded', 'capability_based', 'affinity', 'priority'];
 const ADMIN_KEY = `demo-admin-${process.pid}-${Date.now()}`;
@@ -46,7 +47,7 @@ const humanLog = new Writable({
  */
 export async function demo(options: DemoOptions): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'agentmesh-demo-'));
-  const config = loadConfig({ ...process.env, AGENTMESH_DATA_DIR: dataDir, AGENTMESH_PORT: '0', AGENTMESH_ADMIN_KEY: ADMIN_KEY, AGENTMESH_RETRY_BASE_MS: '50' });
+  const config = loadConfig({ ...PLAIN, ...process.env, AGENTMESH_DATA_DIR: dataDir, AGENTMESH_PORT: '0', AGENTMESH_ADMIN_KEY: ADMIN_KEY, AGENTMESH_RETRY_BASE_MS: '50' });
   const out = (line: string) => process.stdout.write(`${line}\n`);
   out(`AgentMesh demo: embedded PostgreSQL (PGlite) in ${dataDir}, in-memory broker`);
   const running = await startMesh(config, { listen: true, logger: pino({ level: 'warn' }, humanLog) });

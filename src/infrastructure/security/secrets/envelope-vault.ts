@@ -2,6 +2,7 @@ import { LRUCache } from 'lru-cache';
 import { GoneError, UnavailableError } from '../../../domain/index.js';
 import type { Clock, KeyEncryptionKeyRecord, KeyEncryptionKeyRepository, KeyManagementService, SealedValue, SecretVault } from '../../../application/ports.js';
 import { newKey, open, seal } from './aes-gcm.js';
+import { PLAIN } from '../../../domain/plain.js';
 
 export interface EnvelopeVaultOptions {
   /** Unwrapped key-encryption keys kept in memory, and for how long: a read then costs no master-key call. */
@@ -61,7 +62,7 @@ export class EnvelopeVault implements SecretVault {
     private readonly clock: Clock,
     options: Partial<EnvelopeVaultOptions> = {},
   ) {
-    const { maxCachedKeys, cachedKeyTtlMs, purpose, currentKeyTtlMs, ownKeysOnly, maxKeyAgeMs } = { ...DEFAULT_ENVELOPE_VAULT_OPTIONS, ...options };
+    const { maxCachedKeys, cachedKeyTtlMs, purpose, currentKeyTtlMs, ownKeysOnly, maxKeyAgeMs } = { ...PLAIN, ...DEFAULT_ENVELOPE_VAULT_OPTIONS, ...options };
     this.purpose = purpose;
     this.ownKeysOnly = ownKeysOnly;
     this.maxKeyAgeMs = maxKeyAgeMs;

@@ -9,6 +9,7 @@ import { auditContext } from '../routes/audit-context.js';
 import { sha256Hex } from '../../../application/sha256.js';
 import { bearerToken } from './authenticate.js';
 import { PROBLEM_BASE } from './problem-details.js';
+import { PLAIN } from '../../../domain/plain.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -41,7 +42,7 @@ function asDenied(change: AuditedChange, attempted: string, reason: string | und
     resourceType: change.resourceType,
     ...(change.resourceId !== undefined && { resourceId: change.resourceId }),
     status: AuditStatus.DENIED,
-    details: { ...change.details, attempted, ...(change.action !== AuditAction.UNAUTHORIZED_ACCESS && { attemptedAction: change.action }), ...(reason !== undefined && { reason }) },
+    details: { ...PLAIN, ...change.details, attempted, ...(change.action !== AuditAction.UNAUTHORIZED_ACCESS && { attemptedAction: change.action }), ...(reason !== undefined && { reason }) },
   };
 }
 
@@ -95,6 +96,7 @@ export function registerAudit(app: FastifyInstance, audit: AuditLogger, options:
       const fingerprint = keyFingerprint(request);
       return [
         {
+          ...PLAIN,
           ...base,
           action: AuditAction.AUTH_FAILURE,
           resourceType: 'api_key',
@@ -112,15 +114,15 @@ export function registerAudit(app: FastifyInstance, audit: AuditLogger, options:
         const change: AuditedChange = { action: AuditAction.UNAUTHORIZED_ACCESS, resourceType: resourceTypeOf(route), ...(resourceId !== undefined && { resourceId }), status: AuditStatus.DENIED };
         const query = request.query as Record<string, unknown> | undefined;
         const denial = asDenied(change, attempted, problem?.detail);
-        return [{ ...base, ...denial, ...(query && Object.keys(query).length > 0 && { details: { ...denial.details, query } }) }];
+        return [{ ...PLAIN, ...base, ...denial, ...(query && Object.keys(query).length > 0 && { details: { ...PLAIN, ...denial.details, query } }) }];
       }
-      return authSuccessDue(caller) ? [{ ...base, action: AuditAction.AUTH_SUCCESS, resourceType: 'api_key', resourceId: caller.keyId, status: AuditStatus.SUCCESS }] : [];
+      return authSuccessDue(caller) ? [{ ...PLAIN, ...base, action: AuditAction.AUTH_SUCCESS, resourceType: 'api_key', resourceId: caller.keyId, status: AuditStatus.SUCCESS }] : [];
     }
     const changes = describe(request, { status: reply.statusCode, body: request.auditReplyBody as { id?: string } });
     return changes.map((change) => {
       const httpStatus = change.details?.httpStatus;
       const isDenied = httpStatus === 403 || httpStatus === 404 ? true : denied;
-      return { ...base, ...(isDenied ? asDenied(change, attempted, problem?.detail) : change) };
+      return { ...PLAIN, ...base, ...(isDenied ? asDenied(change, attempted, problem?.detail) : change) };
     });
   }
 

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, type DomainErrorCode } from '../../../domain/index.js';
+import { PLAIN } from '../../../domain/plain.js';
 
 export const PROBLEM_BASE = 'https://agentmesh.dev/problems/';
 
@@ -57,7 +58,7 @@ export interface ProblemBody {
 
 export function sendProblem(reply: FastifyReply, request: FastifyRequest, status: number, code: string, detail: string, extra: Record<string, unknown> = {}) {
   // Extensions first: a detail named like a standard member (status, type...) must not replace it.
-  const body: ProblemBody = { ...extra, type: PROBLEM_BASE + code, title: TITLES[status] ?? 'Error', status, detail, instance: request.url };
+  const body: ProblemBody = { ...PLAIN, ...extra, type: PROBLEM_BASE + code, title: TITLES[status] ?? 'Error', status, detail, instance: request.url };
   const retryAfter = extra.retryAfterSeconds;
   if (typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter));
   if (status === 401) void reply.header('www-authenticate', 'Bearer realm="agentmesh"');
@@ -71,8 +72,8 @@ export function sendProblem(reply: FastifyReply, request: FastifyRequest, status
 export function itemProblem(error: unknown, itemPath: string, instance: string, log: { error(obj: object, msg: string): void }): { status: number; body: ProblemBody } {
   if (error instanceof DomainError) {
     const status = STATUS[error.code];
-    const details = typeof error.details.field === 'string' ? { ...error.details, field: `${itemPath}.${error.details.field}` } : error.details;
-    return { status, body: { ...details, type: PROBLEM_BASE + error.code, title: TITLES[status] ?? 'Error', status, detail: error.message, instance } };
+    const details = typeof error.details.field === 'string' ? { ...PLAIN, ...error.details, field: `${itemPath}.${error.details.field}` } : error.details;
+    return { status, body: { ...PLAIN, ...details, type: PROBLEM_BASE + error.code, title: TITLES[status] ?? 'Error', status, detail: error.message, instance } };
   }
   log.error({ err: error, item: itemPath }, 'unhandled error in a batch item');
   return { status: 500, body: { type: `${PROBLEM_BASE}internal`, title: TITLES[500]!, status: 500, detail: 'the server failed to handle this item; it has been logged', instance } };
@@ -98,7 +99,7 @@ export function registerProblemDetails(app: FastifyInstance, allowedMethods: (pa
       const status = STATUS[error.code];
       // Domain checks name fields of the body; say so, as schema violations do (a route's own check may name its place already).
       const field = error.details.field;
-      const details = typeof field === 'string' && !/^(querystring|params|headers)\./u.test(field) ? { ...error.details, field: `body.${field}` } : error.details;
+      const details = typeof field === 'string' && !/^(querystring|params|headers)\./u.test(field) ? { ...PLAIN, ...error.details, field: `body.${field}` } : error.details;
       return sendProblem(reply, request, status, error.code, error.message, details);
     }
     if (error.validation) {

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import helmet, { type HelmetOptions } from 'helmet';
+import { PLAIN } from '../../../domain/plain.js';
 
 /** What a JSON API may let a browser do with its answers: nothing (OWASP REST Security). */
 const API_CSP = "default-src 'none'; frame-ancestors 'none'";
@@ -32,7 +33,7 @@ export function helmetHeaders(options: Readonly<HelmetOptions>): Record<string, 
  */
 export function registerSecurityHeaders(app: FastifyInstance): void {
   const everywhere = helmetHeaders({ contentSecurityPolicy: false });
-  const api = { ...everywhere, 'content-security-policy': API_CSP };
+  const api = { ...PLAIN, ...everywhere, 'content-security-policy': API_CSP };
   app.addHook('onRequest', (request, reply, done) => {
     void reply.headers(request.url.startsWith('/docs') ? everywhere : api);
     done();

@@ -17,6 +17,7 @@ import { bearerToken } from '../plugins/authenticate.js';
 import { A2AAgentCard, JsonRpcRequest, JsonRpcReply, errors } from '../schemas.js';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
 import type { ApiMetrics } from './metrics.js';
+import { PLAIN } from '../../../domain/plain.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -199,5 +200,5 @@ export async function a2aRoutes(app: TypedApp, mesh: Mesh, options: A2ARouteOpti
 function withoutInternals(response: JsonRpcResponse, request: FastifyRequest): JsonRpcResponse {
   if (response.error?.code !== -32603) return response;
   request.log.error({ a2a_error: response.error }, 'A2A request failed inside the mesh');
-  return { ...response, error: { code: -32603, message: 'Internal error' } };
+  return { ...PLAIN, ...response, error: { code: -32603, message: 'Internal error' } };
 }

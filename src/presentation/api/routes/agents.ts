@@ -2,6 +2,7 @@ import type { Mesh } from '../../../application/mesh.js';
 import { getAgent, listAgents } from '../../../application/use-cases/query-agents.js';
 import { Agent, AgentListQuery, errors, IdParams, pageOf, RegisterAgentBody } from '../schemas.js';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
+import { PLAIN } from '../../../domain/plain.js';
 
 export function agentRoutes(app: TypedApp, mesh: Mesh): void {
   const tags = ['agents'];
@@ -19,7 +20,7 @@ export function agentRoutes(app: TypedApp, mesh: Mesh): void {
       return listAgents(
         mesh.ctx,
         request.caller,
-        { ...(capability !== undefined && { capability }), ...(status !== undefined && { status }) },
+        { ...PLAIN, ...(capability !== undefined && { capability }), ...(status !== undefined && { status }) },
         { limit, ...(cursor !== undefined && { cursor }) },
       );
     },

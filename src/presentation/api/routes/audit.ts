@@ -3,6 +3,7 @@ import { AuditEntrySchema, AuditQuery, AuditRetention, AuditVerifyQuery, AuditVe
 import { Type } from '@fastify/type-provider-typebox';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
 import { auditContext } from './audit-context.js';
+import { PLAIN } from '../../../domain/plain.js';
 
 export function auditRoutes(app: TypedApp, mesh: Mesh): void {
 
@@ -22,7 +23,7 @@ export function auditRoutes(app: TypedApp, mesh: Mesh): void {
       return mesh.audit.queryLogs(
         request.caller,
         tenant,
-        { ...filter, ...(from !== undefined && { from: Date.parse(from) }), ...(to !== undefined && { to: Date.parse(to) }) },
+        { ...PLAIN, ...filter, ...(from !== undefined && { from: Date.parse(from) }), ...(to !== undefined && { to: Date.parse(to) }) },
         { limit, ...(cursor !== undefined && { cursor }) },
         auditContext(request),
       );
@@ -44,7 +45,7 @@ export function auditRoutes(app: TypedApp, mesh: Mesh): void {
       const { tenant, from, to } = request.query;
       return mesh.audit.verifyChains(
         request.caller,
-        { ...(tenant !== undefined && { tenantId: tenant }), ...(from !== undefined && { from: Date.parse(from) }), ...(to !== undefined && { to: Date.parse(to) }) },
+        { ...PLAIN, ...(tenant !== undefined && { tenantId: tenant }), ...(from !== undefined && { from: Date.parse(from) }), ...(to !== undefined && { to: Date.parse(to) }) },
         auditContext(request),
       );
     },

@@ -3,6 +3,7 @@ import type { Mesh } from '../../../application/mesh.js';
 import { listDeadLetters } from '../../../application/use-cases/dead-letters.js';
 import { errors, IdParams, pageOf, PageQuery, Task } from '../schemas.js';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
+import { PLAIN } from '../../../domain/plain.js';
 
 export function deadLetterRoutes(app: TypedApp, mesh: Mesh): void {
   const tags = ['dead-letters'];
@@ -13,7 +14,7 @@ export function deadLetterRoutes(app: TypedApp, mesh: Mesh): void {
         tags,
         summary: 'Tasks that used up their attempts',
         security: bearerSecurity,
-        querystring: Type.Object({ ...PageQuery, capability: Type.Optional(Type.String({ maxLength: 128 })) }),
+        querystring: Type.Object({ ...PLAIN, ...PageQuery, capability: Type.Optional(Type.String({ maxLength: 128 })) }),
         response: { 200: pageOf(Task), ...errors() },
       },
     },

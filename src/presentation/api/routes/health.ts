@@ -4,6 +4,7 @@ import type { HealthCheckService } from '../../../application/health-check.js';
 import type { Mesh } from '../../../application/mesh.js';
 import { errors } from '../schemas.js';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
+import { PLAIN } from '../../../domain/plain.js';
 
 const Check = Type.Object({ status: Type.Union([Type.Literal('up'), Type.Literal('down')]), error: Type.Optional(Type.String()) });
 const Role = Type.Union([Type.Literal('standalone'), Type.Literal('leader'), Type.Literal('follower')], {
@@ -86,6 +87,7 @@ export function healthRoutes(app: TypedApp, mesh: Mesh, health: HealthCheckServi
       const systemHealth = await health.getSystemHealth({ useCache: false });
       const { ctx } = mesh;
       return reply.code(systemHealth.status === 'unhealthy' ? 503 : 200).send({
+        ...PLAIN,
         ...systemHealth,
         breakers: Object.fromEntries(breakers().map((b) => [b.name, b.state])),
         role: mesh.role,

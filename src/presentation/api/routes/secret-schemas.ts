@@ -1,5 +1,6 @@
 import { Type } from '@fastify/type-provider-typebox';
 import { MAX_SECRET_DESCRIPTION, MAX_SECRET_VALUE_BYTES, SECRET_NAME_PATTERN } from '../../../domain/index.js';
+import { PLAIN } from '../../../domain/plain.js';
 
 const EpochMs = Type.Integer({ description: 'Milliseconds since the Unix epoch.' });
 export const SecretNameSchema = Type.String({ minLength: 1, maxLength: 128, pattern: SECRET_NAME_PATTERN, description: "1-128 characters of [A-Za-z0-9._-], not only dots (a URL cannot carry '.' or '..' as a path segment)." });
@@ -43,6 +44,7 @@ export const SecretMetadataSchema = Type.Object({
 });
 
 export const RotatedSecret = Type.Object({
+  ...PLAIN,
   ...SecretMetadataSchema.properties,
   value: Type.Optional(Type.String({ description: 'The value the mesh made, when the request brought none: shown this once.' })),
 });

@@ -5,6 +5,7 @@ import { readTaskSecret, SecretDeniedError } from '../../../application/use-case
 import { errors, pageOf, PageQuery } from '../schemas.js';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
 import { DestroyTenantKeysBody, PutSecretBody, RotatedSecret, RotateSecretBody, SecretMetadataSchema, SecretNameParams, SecretValueSchema, TaskSecretParams } from './secret-schemas.js';
+import { PLAIN } from '../../../domain/plain.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -75,7 +76,7 @@ export function secretRoutes(app: TypedApp, mesh: Mesh): void {
     async (request, reply) => {
       const { secret, generatedValue } = await rotateSecret(mesh.ctx, request.caller, request.params.name, request.body.value);
       if (generatedValue !== undefined) void reply.header('cache-control', 'no-store');
-      return { ...secret, ...(generatedValue !== undefined && { value: generatedValue }) };
+      return { ...PLAIN, ...secret, ...(generatedValue !== undefined && { value: generatedValue }) };
     },
   );
 

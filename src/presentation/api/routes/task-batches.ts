@@ -7,6 +7,7 @@ import { bearerSecurity, type TypedApp } from '../typed-app.js';
 import { parseTraceContext } from '../../../domain/index.js';
 import { parseDeadline } from './deadline.js';
 import { requestTraceContext } from './request-trace.js';
+import { PLAIN } from '../../../domain/plain.js';
 
 type ItemResult<T> = { status: number; body: T | ProblemBody };
 
@@ -41,12 +42,13 @@ export function taskBatchRoutes(app: TypedApp, mesh: Mesh): void {
         const { deadline, routing, ...rest } = item;
         const parsedDeadline = parseDeadline(deadline);
         const { created, ...task } = await mesh.commands.submitTask(request.caller, {
+          ...PLAIN,
           ...rest,
           ...(routing !== undefined && { routing }),
           ...(parsedDeadline !== undefined && { deadline: parsedDeadline }),
           ...(traceContext !== undefined && { traceContext }),
         });
-        return { status: created ? 202 : 200, body: { ...task, created } };
+        return { status: created ? 202 : 200, body: { ...PLAIN, ...task, created } };
       });
       return { results };
     },
@@ -69,8 +71,8 @@ export function taskBatchRoutes(app: TypedApp, mesh: Mesh): void {
         const common = { taskId: item.taskId, agentId: item.agentId, ...(traceContext !== undefined && { traceContext }) };
         const settlement =
           item.outcome === 'completed'
-            ? { ...common, outcome: item.outcome, output: item.output }
-            : { ...common, outcome: item.outcome, error: typeof item.error === 'string' ? { message: item.error } : item.error, retryable: item.retryable ?? true };
+            ? { ...PLAIN, ...common, outcome: item.outcome, output: item.output }
+            : { ...PLAIN, ...common, outcome: item.outcome, error: typeof item.error === 'string' ? { message: item.error } : item.error, retryable: item.retryable ?? true };
         return { status: 200, body: await mesh.commands.settleTask(request.caller, settlement) };
       }),
     }),

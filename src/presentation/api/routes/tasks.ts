@@ -5,6 +5,7 @@ import { CompleteBody, errors, ExtendBody, FailBody, IdParams, pageOf, SubmitTas
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
 import { parseDeadline } from './deadline.js';
 import { requestTraceContext } from './request-trace.js';
+import { PLAIN } from '../../../domain/plain.js';
 
 const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'Retries with the same key return the first task (200, created false); the same key with a different request is 409.' })),
@@ -30,6 +31,7 @@ export function taskRoutes(app: TypedApp, mesh: Mesh): void {
       const traceContext = requestTraceContext(request);
       const parsedDeadline = parseDeadline(deadline);
       const { id, status, created, cached } = await mesh.commands.submitTask(request.caller, {
+        ...PLAIN,
         ...rest,
         ...(routing !== undefined && { routing }),
         ...(parsedDeadline !== undefined && { deadline: parsedDeadline }),
@@ -49,7 +51,7 @@ export function taskRoutes(app: TypedApp, mesh: Mesh): void {
       return listTasks(
         mesh.ctx,
         request.caller,
-        { ...(status !== undefined && { status }), ...(capability !== undefined && { capability }), ...(agentId !== undefined && { agentId }) },
+        { ...PLAIN, ...(status !== undefined && { status }), ...(capability !== undefined && { capability }), ...(agentId !== undefined && { agentId }) },
         { limit, ...(cursor !== undefined && { cursor }) },
       );
     },

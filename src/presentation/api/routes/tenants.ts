@@ -4,6 +4,7 @@ import { createTenantUseCase } from '../../../application/use-cases/create-tenan
 import { getTenant } from '../../../application/use-cases/get-tenant.js';
 import { ApiKeyWithSecret, CreateTenantBody, errors, IdParams, Tenant } from '../schemas.js';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
+import { PLAIN } from '../../../domain/plain.js';
 
 export function tenantRoutes(app: TypedApp, mesh: Mesh): void {
   app.post(
@@ -19,7 +20,7 @@ export function tenantRoutes(app: TypedApp, mesh: Mesh): void {
     },
     async (request, reply) => {
       const { tenant, apiKey } = await createTenantUseCase(mesh.ctx, request.caller, request.body);
-      return reply.code(201).send({ tenant, apiKey: { ...apiKey, name: 'first admin', createdAt: tenant.createdAt } });
+      return reply.code(201).send({ tenant, apiKey: { ...PLAIN, ...apiKey, name: 'first admin', createdAt: tenant.createdAt } });
     },
   );
 
