@@ -152,6 +152,7 @@ export class AnswerDecoder {
     let error: Error | undefined;
     this.each((type, start, end, length) => {
       if (type === 0x44 /* D */) {
+        if (b.readUInt16BE(start) !== columns.length) throw new Error(`a row of ${b.readUInt16BE(start)} columns for a statement described with ${columns.length}`);
         const row: Record<string, unknown> = {};
         let at = start + 2;
         for (const column of columns) {
