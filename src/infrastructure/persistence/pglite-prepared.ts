@@ -71,9 +71,9 @@ export class PglitePreparedStatements {
     prepared.runs++;
     // Bind, execute and sync in one exchange: after an error the server skips to the sync, as the
     // protocol says, and the error is thrown once the whole answer is read.
-    const rows = this.exchange(this.encoder.encode(statement.name, values), () => this.decoder.rows<T>(prepared.shape, this.db.parsers));
+    const rows = await this.exchange(this.encoder.encode(statement.name, values), () => this.decoder.rows<T>(prepared.shape, this.db.parsers));
     if (!inTransaction && this.syncsFilesystem) await this.db.syncToFs();
-    return { rows: await rows };
+    return { rows };
   }
 
   /**
