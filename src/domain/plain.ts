@@ -8,7 +8,7 @@
  * each of those classes, kept in the old generation, holds its young descriptor array alive: every
  * young collection under load copied and promoted 1–4 MB of them (docs/performance.md, fourteenth
  * session). Spreading an empty object first makes V8 build the copy from the plain object's shape,
- * along transitions every copy shares. test/unit/plain-spread.test.ts keeps every such literal in
- * src/ starting with it.
+ * along transitions every copy shares. test/unit/domain/plain-spread.test.ts keeps every such
+ * literal in src/ starting with it.
  */
 export const PLAIN = Object.freeze({});

@@ -63,7 +63,10 @@ export class RunEncoder {
     at += b.write(statementName, at, 'utf8');
     b[at++] = 0;
     at = b.writeUInt16BE(count, at);
-    for (const value of values) at = b.writeUInt16BE(value instanceof Uint8Array ? 1 : 0, at);
+    for (const value of values) {
+      if (value !== null && typeof value !== 'string' && !(value instanceof Uint8Array)) throw new TypeError(`a parameter of '${statementName}' is neither text nor bytes`);
+      at = b.writeUInt16BE(value instanceof Uint8Array ? 1 : 0, at);
+    }
     at = b.writeUInt16BE(count, at);
     out.length = at;
     for (const value of values) {
@@ -76,6 +79,7 @@ export class RunEncoder {
         out.bytes.writeInt32BE(written, out.length);
         out.length += 4 + written;
       } else {
+        // Bytes: sent in the type's binary form (json's is its text).
         out.ensure(4 + value.byteLength);
         out.bytes.writeInt32BE(value.byteLength, out.length);
         out.bytes.set(value, out.length + 4);
@@ -103,7 +107,7 @@ function databaseError(b: Buffer, start: number, end: number, length: number): E
     fields[type] = b.toString('utf8', at + 1, stop);
     at = stop + 1;
   }
-  const error = new protocol.messages.DatabaseError(fields.M ?? 'unknown database error', length, 'error');
+  const error = new protocol.messages.DatabaseError(fields.M ?? '', length, 'error');
   Object.assign(error, {
     severity: fields.S,
     code: fields.C,
@@ -159,13 +163,17 @@ export class AnswerDecoder {
           const size = b.readInt32BE(at);
           at += 4;
           if (size < 0) {
-            row[column.name] = null;
+            if (column.name === '__proto__') Object.defineProperty(row, column.name, { value: null, enumerable: true, writable: true, configurable: true });
+            else row[column.name] = null;
             continue;
           }
           const text = b.toString('utf8', at, at + size);
           at += size;
           const parse = parsers[column.typeId];
-          row[column.name] = parse === undefined ? text : parse(text, column.typeId);
+          const value = parse === undefined ? text : parse(text, column.typeId);
+          // A column named __proto__ stays a field of the row, as PGlite's own rows have it.
+          if (column.name === '__proto__') Object.defineProperty(row, column.name, { value, enumerable: true, writable: true, configurable: true });
+          else row[column.name] = value;
         }
         rows.push(row as T);
       } else if (type === 0x45 /* E */ && error === undefined) {
@@ -203,25 +211,21 @@ export class AnswerDecoder {
     return shape;
   }
 
-  /** Throws the answer's first error, if it has one. */
-  check(): void {
-    let error: Error | undefined;
-    this.each((type, start, end, length) => {
-      if (type === 0x45 && error === undefined) error = databaseError(this.answer.bytes, start, end, length);
-    });
-    if (error !== undefined) throw error;
-  }
-
   private each(visit: (type: number, start: number, end: number, length: number) => void): void {
     const b = this.answer.bytes;
     const total = this.answer.length;
     let at = 0;
+    let last = 0;
     while (at + 5 <= total) {
       const length = b.readUInt32BE(at + 1);
       const end = at + 1 + length;
       if (end > total) throw new Error(`the database's answer was cut short (${total} bytes, a message of ${length} at ${at})`);
-      visit(b[at]!, at + 5, end, length);
+      last = b[at]!;
+      visit(last, at + 5, end, length);
       at = end;
     }
+    // Every exchange ends in Sync, so a whole answer ends in ReadyForQuery: anything else is not one
+    // (an exchange that did not run, or ran after the call returned), never "no rows".
+    if (last !== 0x5a /* Z */ || at !== total) throw new Error(`the database's answer is incomplete (${total} bytes, not ending in ReadyForQuery)`);
   }
 }
