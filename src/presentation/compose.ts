@@ -4,12 +4,11 @@ import { Mesh } from '../application/mesh.js';
 import type { Logger } from '../application/logger.js';
 import { redactUrl, type AgentMeshConfig } from '../config.js';
 import { InMemoryBroker } from '../infrastructure/messaging/in-memory-broker.js';
-import { NatsBroker } from '../infrastructure/messaging/nats-broker.js';
 import type { HealthProbe, MessageBroker, SharedCounters } from '../application/ports.js';
 import { InMemoryCounters } from '../infrastructure/caching/in-memory-counters.js';
-import { RedisAgentView } from '../infrastructure/caching/redis-agent-view.js';
-import { RedisConnection } from '../infrastructure/caching/redis-client.js';
-import { RedisCounters } from '../infrastructure/caching/redis-counters.js';
+import type { RedisConnection } from '../infrastructure/caching/redis-client.js';
+import type { RedisAgentView } from '../infrastructure/caching/redis-agent-view.js';
+import type { RedisCounters } from '../infrastructure/caching/redis-counters.js';
 import { FallbackCounters } from '../infrastructure/caching/fallback-counters.js';
 import { EventRelay } from '../application/event-relay.js';
 import { RateLimiter } from '../application/rate-limiter.js';
@@ -17,14 +16,13 @@ import { AuthFailureLimiter } from '../application/auth-failure-limiter.js';
 import { openEmbeddedStore } from '../infrastructure/persistence/embedded-store.js';
 import { SchemaTooNewError } from '../infrastructure/persistence/migrate.js';
 import { PgliteClient } from '../infrastructure/persistence/pglite-client.js';
-import { DatabaseInUseError, openPostgresStore, type InstanceLockEvent, type PostgresStore } from '../infrastructure/persistence/postgres-store.js';
+import type { InstanceLockEvent, PostgresStore } from '../infrastructure/persistence/postgres-store.js';
 import type { MeshSettings } from '../application/settings.js';
 import { Leadership } from './leadership.js';
 import { DEFAULT_HEALTH_OPTIONS, HealthCheckService } from '../application/health-check.js';
 import { startMetricsServer } from './metrics-server.js';
 import { AgentMeshMetrics } from '../infrastructure/observability/metrics.js';
 import { configureLogger } from '../infrastructure/observability/logger.js';
-import { startTracing } from '../infrastructure/observability/tracing.js';
 import type { Store } from '../infrastructure/persistence/store.js';
 import { mathRandom } from '../infrastructure/system/math-random.js';
 import { systemClock } from '../infrastructure/system/system-clock.js';
@@ -103,6 +101,8 @@ async function openPostgres(
       options.onFatal(event.error);
     }
   };
+  // Loaded here, so that a mesh on the embedded store never loads the PostgreSQL driver.
+  const { DatabaseInUseError, openPostgresStore } = await import('../infrastructure/persistence/postgres-store.js');
   try {
     return await openPostgresStore(url, { onLockEvent, exclusive: options.exclusive, relayEvents: options.relayEvents, resilience: options.resilience });
   } catch (error) {
@@ -112,6 +112,7 @@ async function openPostgres(
 }
 
 async function openRedis(redis: { url: string; keyPrefix: string }, resilience: ResilienceRegistry): Promise<RedisConnection> {
+  const { RedisConnection } = await import('../infrastructure/caching/redis-client.js');
   try {
     return await RedisConnection.connect(redis.url, { keyPrefix: redis.keyPrefix, resilience });
   } catch (error) {
@@ -119,7 +120,14 @@ async function openRedis(redis: { url: string; keyPrefix: string }, resilience: 
   }
 }
 
+/** The adapters that share state through Redis, loaded only when it is configured (they load its client). */
+async function redisShared(redis: RedisConnection): Promise<{ counters: RedisCounters; liveAgents: RedisAgentView }> {
+  const [{ RedisCounters }, { RedisAgentView }] = await Promise.all([import('../infrastructure/caching/redis-counters.js'), import('../infrastructure/caching/redis-agent-view.js')]);
+  return { counters: new RedisCounters(redis), liveAgents: new RedisAgentView(redis) };
+}
+
 async function openNats(nats: { url: string; namespace: string }, resilience: ResilienceRegistry): Promise<MessageBroker> {
+  const { NatsBroker } = await import('../infrastructure/messaging/nats-broker.js');
   try {
     return await NatsBroker.connect(nats.url, { ...(nats.namespace !== '' && { namespace: nats.namespace }) }, resilience);
   } catch (error) {
@@ -259,7 +267,8 @@ function fitToBroker(settings: MeshSettings, maxPayloadBytes: number | undefined
 /** The composition root: adapters chosen from config, wired to the use cases, API on top. */
 export async function startMesh(config: AgentMeshConfig, options: StartOptions): Promise<RunningMesh> {
   // First, so the spans of everything that follows are recorded.
-  const tracing = config.tracing ? startTracing({ serviceName: 'agentmesh', version: VERSION }) : undefined;
+  // The OpenTelemetry SDK and its exporter are loaded only when tracing is on.
+  const tracing = config.tracing ? (await import('../infrastructure/observability/tracing.js')).startTracing({ serviceName: 'agentmesh', version: VERSION }) : undefined;
   const logger = options.logger ?? configureLogger({ serviceName: 'agentmesh', logLevel: config.logLevel, format: config.logFormat, redactPaths: config.logRedactPaths });
   // With NATS, committed events wait in the outbox and a relay publishes them; the in-memory broker has no one to publish to.
   const relayEvents = config.nats !== undefined;
@@ -317,7 +326,8 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     throw error;
   }
   // While Redis is away, rate limits and quotas count on each instance (degraded) rather than fail or go uncounted.
-  const counters: SharedCounters = redis ? new FallbackCounters(new RedisCounters(redis), logger.child({ component: 'counters' }) as unknown as Logger) : new InMemoryCounters();
+  const shared = redis ? await redisShared(redis) : undefined;
+  const counters: SharedCounters = shared ? new FallbackCounters(shared.counters, logger.child({ component: 'counters' }) as unknown as Logger) : new InMemoryCounters();
   // The cache: memory, then Redis when configured; invalidations reach the other instances over Redis pub/sub, or NATS without Redis.
   const cache = await openCache(config.cache, { redis, broker: clustered ? broker : undefined, logger }).catch(async (error: unknown) => {
     await Promise.all([broker.close(), redis?.close()]);
@@ -355,7 +365,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
       ids: new UuidV7Generator(),
       random: mathRandom,
       logger: logger.child({ component: 'mesh' }) as unknown as Logger,
-      ...(redis && { liveAgents: new RedisAgentView(redis) }),
+      ...(shared && { liveAgents: shared.liveAgents }),
       metrics,
       ...(alerts.active && { alerts }),
       remoteAgents: remoteAgentClient,

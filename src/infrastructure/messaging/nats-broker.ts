@@ -5,6 +5,7 @@ import type { NatsConnection, Subscription as NatsSubscription } from '@nats-io/
 import { UnavailableError } from '../../domain/index.js';
 import { NoResponderError, type BrokerMessage, type ConsumeOptions, type MessageBroker, type Service, type Subscription } from '../../application/ports.js';
 import { consumerNameFor, WorkSubject } from './nats-work-subject.js';
+import { redactNatsUrl } from './nats-url.js';
 import { DependencyPolicy } from '../resilience/dependency-policy.js';
 import type { ResilienceRegistry } from '../resilience/observer.js';
 import { PLAIN } from '../../domain/plain.js';
@@ -116,9 +117,6 @@ export function subjectMatcher(patterns: readonly string[]): (subject: string) =
   return (subject) => regex.test(subject);
 }
 
-export function redactNatsUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/gu, '//***@');
-}
 
 interface ConnectionTarget {
   servers: string[];

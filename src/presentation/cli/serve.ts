@@ -1,5 +1,5 @@
 import { loadConfig, redactUrl } from '../../config.js';
-import { redactNatsUrl } from '../../infrastructure/messaging/nats-broker.js';
+import { redactNatsUrl } from '../../infrastructure/messaging/nats-url.js';
 import { startMesh } from '../compose.js';
 
 /** Within the 10 s most orchestrators wait after SIGTERM before they kill. */
