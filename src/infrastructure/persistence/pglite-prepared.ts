@@ -1,5 +1,5 @@
 import { protocol, type PGlite } from '@electric-sql/pglite';
-import { AnswerDecoder, RunEncoder, type StatementShape, type WireValue } from './pglite-wire.js';
+import { AnswerDecoder, RunEncoder, type ReadColumn, type WireValue } from './pglite-wire.js';
 import type { NamedStatement } from './sql-client.js';
 
 const { serialize } = protocol;
@@ -17,7 +17,9 @@ export const DEFAULT_REPREPARE_AFTER = 1000;
 interface Prepared {
   /** Kept to catch two texts under one name. */
   text: string;
-  shape: StatementShape;
+  /** Each parameter's serializer, by its type (none: sent as its string). */
+  serializers: Array<((value: unknown) => WireValue) | undefined>;
+  columns: ReadColumn[];
   runs: number;
 }
 
@@ -65,13 +67,13 @@ export class PglitePreparedStatements {
     const prepared = await this.prepare(statement);
     const values = params.map((value, i): WireValue => {
       if (value === null || value === undefined) return null;
-      const serializer = this.db.serializers[prepared.shape.paramTypes[i]!];
-      return serializer ? (serializer(value) as WireValue) : String(value);
+      const serializer = prepared.serializers[i];
+      return serializer ? serializer(value) : String(value);
     });
     prepared.runs++;
     // Bind, execute and sync in one exchange: after an error the server skips to the sync, as the
     // protocol says, and the error is thrown once the whole answer is read.
-    const rows = await this.exchange(this.encoder.encode(statement.name, values), () => this.decoder.rows<T>(prepared.shape, this.db.parsers));
+    const rows = await this.exchange(this.encoder.encode(statement.name, values), () => this.decoder.rows<T>(prepared.columns));
     if (!inTransaction && this.syncsFilesystem) await this.db.syncToFs();
     return { rows };
   }
@@ -116,7 +118,13 @@ export class PglitePreparedStatements {
       SYNC,
     ]);
     const shape = await this.exchange(message, () => this.decoder.shape());
-    const prepared = { text: statement.text, shape, runs: 0 };
+    // The types' serializers and parsers are looked up once here, not at every run.
+    const prepared: Prepared = {
+      text: statement.text,
+      serializers: shape.paramTypes.map((typeId) => this.db.serializers[typeId] as ((value: unknown) => WireValue) | undefined),
+      columns: shape.columns.map(({ name, typeId }) => ({ name, typeId, parse: this.db.parsers[typeId] })),
+      runs: 0,
+    };
     this.prepared.set(statement.name, prepared);
     this.preparations++;
     return prepared;

@@ -8,8 +8,8 @@ import { protocol } from '@electric-sql/pglite';
  * what is sent and one for what comes back, and an answer becomes its rows directly.
  */
 
-/** PGlite's parsers by type id (its `db.parsers`): text in, value out. */
-export type Parsers = Record<number | string, (text: string, typeId?: number) => unknown>;
+/** A type's parser as PGlite keeps them (its `db.parsers`): text in, value out. */
+export type Parser = (text: string, typeId?: number) => unknown;
 
 /** A parameter as PGlite's serializers make it: text, or bytes sent in the type's binary form. */
 export type WireValue = string | Uint8Array | null;
@@ -18,6 +18,13 @@ export type WireValue = string | Uint8Array | null;
 export interface StatementShape {
   paramTypes: number[];
   columns: Array<{ name: string; typeId: number }>;
+}
+
+/** A result column as rows are read: its name, and its type's parser (none: the text as it is). */
+export interface ReadColumn {
+  name: string;
+  typeId: number;
+  parse: Parser | undefined;
 }
 
 const EXECUTE_AND_SYNC = Buffer.concat([protocol.serialize.execute({}), protocol.serialize.sync()]);
@@ -54,7 +61,7 @@ export class RunEncoder {
     const out = this.out;
     out.reset();
     const count = values.length;
-    out.ensure(1 + 4 + 1 + Buffer.byteLength(statementName) + 1 + 2 + 2 * count + 2 + 2 + 2 + EXECUTE_AND_SYNC.length);
+    out.ensure(1 + 4 + 1 + Buffer.byteLength(statementName) + 1 + 2 + 2 * count + 2);
     const b = out.bytes;
     let at = 0;
     b[at++] = 0x42; // 'B'
@@ -148,39 +155,30 @@ export class AnswerDecoder {
     this.answer.reset();
   }
 
-  /** The rows of a run's answer, as objects keyed by column name, each value through its type's parser. */
-  rows<T>(shape: StatementShape, parsers: Parsers): T[] {
+  /** The rows of a run's answer, as objects keyed by column name, each value through its column's parser. */
+  rows<T>(columns: readonly ReadColumn[]): T[] {
     const rows: T[] = [];
     const b = this.answer.bytes;
-    const { columns } = shape;
-    let error: Error | undefined;
-    this.each((type, start, end, length) => {
-      if (type === 0x44 /* D */) {
-        if (b.readUInt16BE(start) !== columns.length) throw new Error(`a row of ${b.readUInt16BE(start)} columns for a statement described with ${columns.length}`);
-        const row: Record<string, unknown> = {};
-        let at = start + 2;
-        for (const column of columns) {
-          const size = b.readInt32BE(at);
-          at += 4;
-          if (size < 0) {
-            if (column.name === '__proto__') Object.defineProperty(row, column.name, { value: null, enumerable: true, writable: true, configurable: true });
-            else row[column.name] = null;
-            continue;
-          }
+    this.each((type, start) => {
+      if (type !== 0x44 /* D: DataRow */) return;
+      if (b.readUInt16BE(start) !== columns.length) throw new Error(`a row of ${b.readUInt16BE(start)} columns for a statement described with ${columns.length}`);
+      const row: Record<string, unknown> = {};
+      let at = start + 2;
+      for (const column of columns) {
+        const size = b.readInt32BE(at);
+        at += 4;
+        let value: unknown = null;
+        if (size >= 0) {
           const text = b.toString('utf8', at, at + size);
           at += size;
-          const parse = parsers[column.typeId];
-          const value = parse === undefined ? text : parse(text, column.typeId);
-          // A column named __proto__ stays a field of the row, as PGlite's own rows have it.
-          if (column.name === '__proto__') Object.defineProperty(row, column.name, { value, enumerable: true, writable: true, configurable: true });
-          else row[column.name] = value;
+          value = column.parse === undefined ? text : column.parse(text, column.typeId);
         }
-        rows.push(row as T);
-      } else if (type === 0x45 /* E */ && error === undefined) {
-        error = databaseError(b, start, end, length);
+        // A column named __proto__ stays a field of the row, as PGlite's own rows have it.
+        if (column.name === '__proto__') Object.defineProperty(row, column.name, { value, enumerable: true, writable: true, configurable: true });
+        else row[column.name] = value;
       }
+      rows.push(row as T);
     });
-    if (error !== undefined) throw error;
     return rows;
   }
 
@@ -188,8 +186,7 @@ export class AnswerDecoder {
   shape(): StatementShape {
     const b = this.answer.bytes;
     const shape: StatementShape = { paramTypes: [], columns: [] };
-    let error: Error | undefined;
-    this.each((type, start, end, length) => {
+    this.each((type, start) => {
       if (type === 0x74 /* t: ParameterDescription */) {
         const count = b.readUInt16BE(start);
         for (let i = 0; i < count; i++) shape.paramTypes.push(b.readUInt32BE(start + 2 + 4 * i));
@@ -203,29 +200,33 @@ export class AnswerDecoder {
           shape.columns.push({ name, typeId: b.readUInt32BE(at) });
           at += 4 + 2 + 4 + 2; // type oid, size, modifier, format
         }
-      } else if (type === 0x45 /* E */ && error === undefined) {
-        error = databaseError(b, start, end, length);
       }
     });
-    if (error !== undefined) throw error;
     return shape;
   }
 
-  private each(visit: (type: number, start: number, end: number, length: number) => void): void {
+  /**
+   * Visits each message of the answer; then throws the answer's first ErrorResponse, as PGlite
+   * does, or an error if the answer is not whole.
+   */
+  private each(visit: (type: number, start: number) => void): void {
     const b = this.answer.bytes;
     const total = this.answer.length;
     let at = 0;
     let last = 0;
+    let error: Error | undefined;
     while (at + 5 <= total) {
       const length = b.readUInt32BE(at + 1);
       const end = at + 1 + length;
       if (end > total) throw new Error(`the database's answer was cut short (${total} bytes, a message of ${length} at ${at})`);
       last = b[at]!;
-      visit(last, at + 5, end, length);
+      if (last === 0x45 /* E: ErrorResponse */) error ??= databaseError(b, at + 5, end, length);
+      else visit(last, at + 5);
       at = end;
     }
     // Every exchange ends in Sync, so a whole answer ends in ReadyForQuery: anything else is not one
     // (an exchange that did not run, or ran after the call returned), never "no rows".
     if (last !== 0x5a /* Z */ || at !== total) throw new Error(`the database's answer is incomplete (${total} bytes, not ending in ReadyForQuery)`);
+    if (error !== undefined) throw error;
   }
 }

@@ -1,6 +1,6 @@
 import { protocol } from '@electric-sql/pglite';
 import { describe, expect, it } from 'vitest';
-import { AnswerDecoder, RunEncoder, type StatementShape, type WireValue } from '../../../src/infrastructure/persistence/pglite-wire.js';
+import { AnswerDecoder, RunEncoder, type ReadColumn, type WireValue } from '../../../src/infrastructure/persistence/pglite-wire.js';
 
 /** A backend message: type byte, length, body. */
 function message(type: string, body: Buffer): Buffer {
@@ -28,7 +28,10 @@ function dataRow(...values: Array<string | null>): Buffer {
 
 const READY = message('Z', Buffer.from('I'));
 const TEXT = 25;
-const SHAPE: StatementShape = { paramTypes: [], columns: [{ name: 'id', typeId: TEXT }, { name: 'note', typeId: TEXT }] };
+const COLUMNS: ReadColumn[] = [
+  { name: 'id', typeId: TEXT, parse: undefined },
+  { name: 'note', typeId: TEXT, parse: undefined },
+];
 
 function decode(pieces: Buffer[]): AnswerDecoder {
   const decoder = new AnswerDecoder();
@@ -60,28 +63,28 @@ describe('the PGlite wire messages of a named statement', () => {
   it('reads rows from an answer that came in pieces, NULLs and many-byte text included', () => {
     const answer = Buffer.concat([message('2', Buffer.alloc(0)), dataRow('a', 'é€𝄞'), dataRow('b', null), message('C', Buffer.from('SELECT 2\0')), READY]);
     const pieces = [answer.subarray(0, 7), answer.subarray(7, 20), answer.subarray(20)];
-    expect(decode(pieces).rows(SHAPE, {})).toEqual([{ id: 'a', note: 'é€𝄞' }, { id: 'b', note: null }]);
+    expect(decode(pieces).rows(COLUMNS)).toEqual([{ id: 'a', note: 'é€𝄞' }, { id: 'b', note: null }]);
   });
 
   it('keeps a column named __proto__ a field of the row, never its prototype', () => {
-    const shape: StatementShape = { paramTypes: [], columns: [{ name: '__proto__', typeId: 114 }] };
-    const [row] = decode([dataRow('{"polluted":1}'), READY]).rows<Record<string, unknown>>(shape, { 114: (text: string) => JSON.parse(text) as unknown });
+    const columns: ReadColumn[] = [{ name: '__proto__', typeId: 114, parse: (text: string) => JSON.parse(text) as unknown }];
+    const [row] = decode([dataRow('{"polluted":1}'), READY]).rows<Record<string, unknown>>(columns);
     expect(Object.getPrototypeOf(row)).toBe(Object.prototype);
     expect(Object.getOwnPropertyNames(row)).toEqual(['__proto__']);
     expect((row as { polluted?: unknown }).polluted).toBeUndefined();
   });
 
   it('refuses an answer that does not end in ReadyForQuery (cut short, or empty) rather than read it as no rows', () => {
-    expect(() => decode([]).rows(SHAPE, {})).toThrow(/incomplete/);
-    expect(() => decode([dataRow('a', 'b')]).rows(SHAPE, {})).toThrow(/incomplete/);
-    expect(() => decode([dataRow('a', 'b').subarray(0, 9)]).rows(SHAPE, {})).toThrow(/incomplete|cut short/);
+    expect(() => decode([]).rows(COLUMNS)).toThrow(/incomplete/);
+    expect(() => decode([dataRow('a', 'b')]).rows(COLUMNS)).toThrow(/incomplete/);
+    expect(() => decode([dataRow('a', 'b').subarray(0, 9)]).rows(COLUMNS)).toThrow(/incomplete|cut short/);
   });
 
   it("throws the answer's first error with its fields, after reading the whole answer", () => {
     const fields = Buffer.from('SERROR\0C23505\0Mduplicate key\0Dthe detail\0ntasks_pkey\0\0', 'utf8');
     const error = (() => {
       try {
-        decode([message('E', fields), message('E', Buffer.from('SERROR\0C25P02\0Msecond\0\0')), READY]).rows(SHAPE, {});
+        decode([message('E', fields), message('E', Buffer.from('SERROR\0C25P02\0Msecond\0\0')), READY]).rows(COLUMNS);
       } catch (failure) {
         return failure;
       }
@@ -91,6 +94,6 @@ describe('the PGlite wire messages of a named statement', () => {
   });
 
   it('refuses a row whose column count differs from the statement description', () => {
-    expect(() => decode([dataRow('only one'), READY]).rows(SHAPE, {})).toThrow(/1 columns .* described with 2/);
+    expect(() => decode([dataRow('only one'), READY]).rows(COLUMNS)).toThrow(/1 columns .* described with 2/);
   });
 });
