@@ -86,15 +86,11 @@ export class PglitePreparedStatements {
   private async exchange<R>(message: Uint8Array, read: () => R): Promise<R> {
     this.decoder.start();
     const done = this.db.execProtocolRawStream(message, { syncToFs: false, onRawData: this.decoder.receive });
-    let result: { value: R } | { error: unknown };
     try {
-      result = { value: read() };
-    } catch (error) {
-      result = { error };
+      return read();
+    } finally {
+      await done;
     }
-    await done;
-    if ('error' in result) throw result.error;
-    return result.value;
   }
 
   /**
