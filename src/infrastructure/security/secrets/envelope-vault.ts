@@ -49,6 +49,12 @@ export class EnvelopeVault implements SecretVault {
   private readonly cache: LRUCache<string, Buffer>;
   /** An owner's key being made, so that concurrent first seals make one. */
   private readonly making = new Map<string, Promise<KeyEncryptionKeyRecord>>();
+  /**
+   * An owner's current key being looked up, so that the seals that find it forgotten together (at
+   * load, every request once its remembered key expires) wait for one lookup instead of each making
+   * its own. Holds lookups under way only, so at most one per owner sealing at this moment.
+   */
+  private readonly lookingUp = new Map<string, Promise<KeyEncryptionKeyRecord>>();
   private readonly purpose: string;
   private readonly ownKeysOnly: boolean;
   private readonly maxKeyAgeMs: number | undefined;
@@ -114,8 +120,11 @@ export class EnvelopeVault implements SecretVault {
   async destroyTenantKeys(owner: string): Promise<number> {
     this.destructions++;
     this.currentKeys?.delete(owner);
+    // A seal that starts from now on looks the key up afresh rather than join a lookup begun before.
+    this.lookingUp.delete(owner);
     const destroyed = await this.keys.destroyAll(owner, this.clock.now()).finally(() => {
       this.currentKeys?.delete(owner);
+      this.lookingUp.delete(owner);
       this.destructions++;
     });
     for (const key of [...this.cache.keys()]) if (key.startsWith(`${owner}\0`)) this.cache.delete(key);
@@ -147,9 +156,20 @@ export class EnvelopeVault implements SecretVault {
     }
   }
 
-  private async currentKey(owner: string): Promise<KeyEncryptionKeyRecord> {
+  private currentKey(owner: string): Promise<KeyEncryptionKeyRecord> {
     const remembered = this.currentKeys?.get(owner);
-    if (remembered !== undefined) return remembered;
+    if (remembered !== undefined) return Promise.resolve(remembered);
+    const underWay = this.lookingUp.get(owner);
+    if (underWay !== undefined) return underWay;
+    const lookup: Promise<KeyEncryptionKeyRecord> = this.lookUpCurrentKey(owner).finally(() => {
+      // A destruction meanwhile dropped it, and a later seal may have started another.
+      if (this.lookingUp.get(owner) === lookup) this.lookingUp.delete(owner);
+    });
+    this.lookingUp.set(owner, lookup);
+    return lookup;
+  }
+
+  private async lookUpCurrentKey(owner: string): Promise<KeyEncryptionKeyRecord> {
     const epoch = this.destructions;
     const found = this.ownKeysOnly ? await this.keys.currentWrappedBy(owner, this.kms.keyIds) : await this.keys.current(owner);
     const record = found !== undefined && this.fresh(found) ? found : await this.makeKey(owner);
