@@ -246,6 +246,11 @@ export interface StartOptions {
   logger?: pino.Logger;
   /** The instance cannot go on (its database was taken over): the host should close it and exit non-zero. */
   onFatal?: (error: Error) => void;
+  /**
+   * The first start made the platform admin key, told as soon as it exists: a start that fails
+   * after it (a port in use, a bad setting checked late) would otherwise lose the only copy.
+   */
+  onAdminKeyCreated?: (key: string) => void;
 }
 
 /**
@@ -401,6 +406,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
       throw error;
     }
   }
+  if (createdAdminKey !== undefined) options.onAdminKeyCreated?.(createdAdminKey);
   // Every instance answers reads: each preloads its cache (the leader has just loaded its directory from the store).
   mesh.cacheWarmer.start(config.cacheWarming);
   await rewrapKeys('tenant keys', vault, keyring, logger);

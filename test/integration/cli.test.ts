@@ -148,6 +148,30 @@ describe('agentmesh CLI', () => {
       expect(line).toContain("'abc'");
     });
 
+    it('serve whose first start fails once the admin key is made (the port taken) prints the key all the same, and the key works', async () => {
+      const { mkdtempSync } = await import('node:fs');
+      const { tmpdir } = await import('node:os');
+      const { join } = await import('node:path');
+      const taken = createServer();
+      await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+      const dataDir = mkdtempSync(join(tmpdir(), 'agentmesh-first-start-'));
+      try {
+        const run = await cli(['serve'], { AGENTMESH_DATA_DIR: dataDir, AGENTMESH_PORT: String((taken.address() as { port: number }).port) }, 30_000);
+        expect(run.code).toBe(1);
+        expect(oneLine(run.stderr)).toMatch(/^agentmesh: the address is in use/u);
+        const key = /Admin API key \(shown once, keep it safe\):\n\n {2}(\S+)\n/u.exec(run.stdout)?.[1];
+        expect(key, run.stdout).toMatch(/^am_/u);
+        const later = await startHarness({}, dataDir);
+        try {
+          expect(await later.running.mesh.auth.authenticate(key!)).toMatchObject({ tenantId: 'default', role: 'admin', platform: true });
+        } finally {
+          await later.running.close();
+        }
+      } finally {
+        await new Promise((r) => taken.close(r));
+      }
+    });
+
     it('serve with an audit signing key that is missing or not Ed25519 exits 1 with one line naming AGENTMESH_AUDIT_SIGNING_KEY_FILE', async () => {
       const { generateKeyPairSync } = await import('node:crypto');
       const { mkdtempSync, writeFileSync } = await import('node:fs');

@@ -9,7 +9,12 @@ const SHUTDOWN_LIMIT_MS = 9_000;
 export async function serve(): Promise<void> {
   const config = loadConfig();
   let stopping: ((reason: string, exitCode: number) => Promise<void>) | undefined;
-  const running = await startMesh(config, { listen: true, onFatal: () => void stopping?.('fatal error', 1) });
+  let madeKey: string | undefined;
+  const running = await startMesh(config, { listen: true, onFatal: () => void stopping?.('fatal error', 1), onAdminKeyCreated: (key) => (madeKey = key) }).catch((error: unknown) => {
+    // The key is in the store now, and a later start will not show it again.
+    if (madeKey !== undefined) process.stdout.write(`\nFirst start: tenant 'default' and its platform admin key were created before the start failed.\nAdmin API key (shown once, keep it safe):\n\n  ${madeKey}\n\n`);
+    throw error;
+  });
   const log = running.mesh.ctx.logger;
   log.info(
     {
