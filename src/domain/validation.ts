@@ -51,14 +51,27 @@ export function jsonByteLength(value: unknown): number {
   return Buffer.byteLength(text, 'utf8');
 }
 
-/** PostgreSQL text and jsonb cannot hold U+0000: refuse it up front with the field's name. */
-export function assertNoNulCharacter(value: unknown, field: string): void {
-  if (JSON.stringify(value ?? null).includes('\\u0000')) throw new ValidationError(`${field} must not contain the NUL character (U+0000)`, field);
+/**
+ * U+0000 in JSON text, which JSON.stringify writes as `\u0000`: an odd run of backslashes before
+ * `u0000`. An even run is an escaped backslash followed by the six characters `u0000` of a string.
+ */
+const ESCAPED_NUL = /(?<!\\)(?:\\\\)*\\u0000/u;
+
+function refuseNul(json: string, field: string): void {
+  if (json.includes('\\u0000') && ESCAPED_NUL.test(json)) throw new ValidationError(`${field} must not contain the NUL character (U+0000), which the store cannot keep`, field);
 }
 
-export function assertJsonWithin(value: unknown, limitBytes: number, what: string): void {
-  const size = jsonByteLength(value);
-  if (size > limitBytes) throw new PayloadTooLargeError(what, limitBytes, size);
+/** PostgreSQL text and jsonb cannot hold U+0000: refuse it up front with the field's name. */
+export function assertNoNulCharacter(value: unknown, field: string): void {
+  refuseNul(JSON.stringify(value ?? null), field);
+}
+
+/** At most `limitBytes` as JSON (413 beyond), and storable: no U+0000 (400 naming `field`). One serialization for both. */
+export function assertJsonWithin(value: unknown, limitBytes: number, field: string): void {
+  const json = JSON.stringify(value ?? null);
+  const size = Buffer.byteLength(json, 'utf8');
+  if (size > limitBytes) throw new PayloadTooLargeError(field, limitBytes, size);
+  refuseNul(json, field);
 }
 
 /** Equality of two JSON values (object key order does not matter). */

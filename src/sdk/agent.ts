@@ -3,7 +3,7 @@ import { AgentMeshError, NonRetryableError } from './errors.js';
 import { Backoff, isAbort, RETRY_DEFAULTS, retryAfterOf, sleep, type RetryOptions } from './retry.js';
 import { pathSegment } from './path.js';
 import { readEvents } from './sse.js';
-import type { DeliveredTask } from './types.js';
+import type { DeliveredTask, TaskError } from './types.js';
 import { startWorkSpan } from './work-span.js';
 
 export interface TaskContext {
@@ -81,6 +81,9 @@ function secretReader(client: AgentMeshClient, task: DeliveredTask): (name: stri
 
 /** A connection that lasted this long was healthy: the next reconnect starts from the smallest backoff again. */
 const HEALTHY_CONNECTION_MS = 1_000;
+/** The mesh refused what was sent (400, 413), not the moment: sent again, it would be refused again. */
+const isRefusal = (error: unknown): error is AgentMeshError => error instanceof AgentMeshError && (error.status === 400 || error.status === 413);
+
 /** Attempts settled lately, so that a late redelivery of one does not run its handler again. */
 const REMEMBERED_ATTEMPTS = 10_000;
 const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 45_000;
@@ -341,10 +344,23 @@ export class Agent {
     const trace = work.carrier ?? (task.traceparent !== undefined ? { traceparent: task.traceparent, ...(task.tracestate !== undefined && { tracestate: task.tracestate }) } : {});
     // Retried by the client as far as is safe (see AgentMeshClient#settle); stop() cuts it short after its grace.
     const signal = { signal: controller.signal };
+    const fail = async (taskError: TaskError, retryable: boolean) => {
+      await this.client.settle({ taskId: task.id, agentId, outcome: 'failed', error: taskError, retryable, ...trace }, signal);
+      this.failed++;
+    };
     try {
       if (outcome.ok) {
         const output = outcome.output ?? null;
-        await this.client.settle({ taskId: task.id, agentId, outcome: 'completed', output, ...trace }, signal);
+        try {
+          await this.client.settle({ taskId: task.id, agentId, outcome: 'completed', output, ...trace }, signal);
+        } catch (refused) {
+          if (!isRefusal(refused)) throw refused;
+          // An output the mesh cannot keep (too large, a NUL character) would be refused again at
+          // every attempt: the task fails now, saying why, rather than wait out its lease.
+          this.report(refused);
+          await fail({ message: `the mesh refused the handler's output: ${refused.message}`, code: 'output_refused' }, false);
+          return true;
+        }
         // An earlier attempt's completion may have landed while this one ran here too: the mesh
         // answers the repeat with the completed task, and it is still one task completed.
         if (this.completedTasks.add(task.id)) this.completed++;
@@ -353,9 +369,13 @@ export class Agent {
         const retryable = !(error instanceof NonRetryableError);
         const message = error instanceof Error ? error.message : String(error);
         const code = error instanceof NonRetryableError ? error.code : undefined;
-        const taskError = { message, ...(code !== undefined && { code }) };
-        await this.client.settle({ taskId: task.id, agentId, outcome: 'failed', error: taskError, retryable, ...trace }, signal);
-        this.failed++;
+        try {
+          await fail({ message, ...(code !== undefined && { code }) }, retryable);
+        } catch (refused) {
+          if (!isRefusal(refused)) throw refused;
+          this.report(refused);
+          await fail({ message: `the mesh refused the handler's error: ${refused.message}`, code: 'error_refused' }, retryable);
+        }
       }
       return true;
     } catch (settleError) {

@@ -83,6 +83,41 @@ describe('dispatch hardening', () => {
     expect(res.body.field).toBe('body.metadata');
   });
 
+  it('answers 400 naming the field for a NUL character anywhere a client writes text, and keeps the six characters \\u0000 as they are', async () => {
+    const c = cap();
+    const nul = 'a\u0000b';
+    const refused = async (method: string, path: string, body: unknown, field: string) => {
+      const res = await h.request(method, path, { body });
+      expect(res.status, `${method} ${path}`).toBe(400);
+      expect(res.body).toMatchObject({ field, detail: expect.stringContaining('NUL') });
+    };
+    await refused('POST', '/v1/tasks', { capability: c, input: { text: nul } }, 'body.input');
+    await refused('POST', '/v1/tasks', { capability: c, routing: { strategy: 'affinity', affinityKey: nul } }, 'body.routing.affinityKey');
+    await refused('PUT', '/v1/secrets/nul-described', { value: 'v', description: nul, policy: { capabilities: ['*'] } }, 'body.description');
+    await refused('POST', '/v1/api-keys', { name: nul, role: 'observer' }, 'body.name');
+    await refused('POST', '/v1/tenants', { id: `${c}-tenant`, name: nul }, 'body.name');
+    const agent = await h.admin.registerAgent({ id: `${c}-agent`, name: 'n', capabilities: [{ name: c }], maxConcurrentTasks: 2 });
+    const stop = beat([agent.id]);
+    try {
+      const literal = { text: '\\u0000 written out' };
+      const [first, second] = [await h.admin.submit(c, literal), await h.admin.submit(c, null)];
+      for (let i = 0; i < 2; i++) await eventually(() => h.admin.nextTask(agent.id, 200), 3000, 'delivery');
+      await refused('POST', `/v1/tasks/${first.id}/complete`, { agentId: agent.id, output: nul }, 'body.output');
+      await refused('POST', `/v1/tasks/${second.id}/fail`, { agentId: agent.id, error: { message: 'x', code: nul } }, 'body.error');
+      // Nothing lost: the agent still holds both, and settles them.
+      await h.admin.complete(first.id, agent.id, literal);
+      expect((await h.admin.get(first.id)).input).toEqual(literal);
+      expect((await h.admin.get(first.id)).output).toEqual(literal);
+      await h.admin.fail(second.id, agent.id, { message: 'fine' }, false);
+    } finally {
+      stop();
+    }
+    // The A2A endpoint answers invalid params, not an internal error.
+    const a2a = await h.request('POST', '/v1/a2a', { body: { jsonrpc: '2.0', id: 1, method: 'SendMessage', params: { message: { messageId: `${c}-m`, role: 'ROLE_USER', parts: [{ text: nul }], metadata: { skill: c } } } } });
+    expect(a2a.status).toBe(200);
+    expect(a2a.body.error).toMatchObject({ code: -32602, message: expect.stringContaining('NUL') });
+  });
+
   it('drops empty queue states: capability names cannot grow memory', async () => {
     const before = h.running.mesh.ctx.dispatcher.queueCount;
     for (let i = 0; i < 30; i++) {

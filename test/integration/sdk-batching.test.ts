@@ -64,4 +64,27 @@ describe('SDK natural batching over the real API', () => {
       await worker.stop({ graceMs: 1000 });
     }
   });
+  it.each([true, false])('fails a task at once, saying why, when the mesh refuses its handler\'s output or error (batching %s)', async (batching) => {
+    const capability = `sdk-refused-${batching}`;
+    const worker = await new Agent({ url: h.url, apiKey: h.adminKey, name: 'refused', capabilities: [capability], batching, onError: () => undefined })
+      .handle(capability, async (input: { kind: string }) => {
+        if (input.kind === 'nul') return { text: 'a\u0000b' };
+        if (input.kind === 'big') return 'x'.repeat(4096);
+        if (input.kind === 'nul-error') throw new Error('broke on a\u0000b');
+        return { fine: true };
+      })
+      .start();
+    try {
+      // A long lease: a task that waited it out instead would not end within the wait.
+      const run = (kind: string) => h.admin.run<unknown>(capability, { kind }, { leaseMs: 600_000, maxAttempts: 3, timeoutMs: 15_000 });
+      const [nul, big, nulError, fine] = await Promise.all(['nul', 'big', 'nul-error', 'fine'].map(run));
+      expect(nul).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'output_refused', message: expect.stringContaining('NUL') } });
+      expect(big).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'output_refused', message: expect.stringContaining('413') } });
+      // A handler's error is retryable unless it says otherwise: the attempts go on, each recorded.
+      expect(nulError).toMatchObject({ status: 'dead_lettered', attempts: 3, error: { code: 'error_refused', message: expect.stringContaining('NUL') } });
+      expect(fine).toMatchObject({ status: 'completed', output: { fine: true } });
+    } finally {
+      await worker.stop({ graceMs: 1000 });
+    }
+  });
 });

@@ -1,4 +1,4 @@
-import { assertIdentifier, ForbiddenError, NotFoundError, ValidationError } from '../../domain/index.js';
+import { assertIdentifier, assertNoNulCharacter, ForbiddenError, NotFoundError, ValidationError } from '../../domain/index.js';
 import { hashApiKey, newApiKeySecret } from '../api-key-secrets.js';
 import { CAN_MANAGE_KEYS, requireRole, type Caller } from '../caller.js';
 import type { MeshContext } from '../mesh-context.js';
@@ -49,6 +49,7 @@ export async function createApiKey(ctx: MeshContext, caller: Caller, input: { na
   if (!ROLES.includes(input.role)) throw new ValidationError(`role must be one of ${ROLES.join(', ')}`, 'role');
   const name = input.name.trim();
   if (name.length === 0 || name.length > 256) throw new ValidationError('name must be 1-256 characters', 'name');
+  assertNoNulCharacter(name, 'name');
   if (input.role === 'agent' && input.agentId === undefined) throw new ValidationError('an agent key acts as one agent: name it in agentId', 'agentId');
   if (input.role !== 'agent' && input.agentId !== undefined) throw new ValidationError(`only agent keys are bound to an agent; a key of role '${input.role}' takes no agentId`, 'agentId');
   if (input.agentId !== undefined) assertIdentifier(input.agentId, 'agentId');

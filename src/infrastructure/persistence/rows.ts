@@ -118,7 +118,8 @@ export function decodeCursor(cursor: string | undefined, idPattern: RegExp): str
   if (cursor === undefined || cursor === '') return undefined;
   const id = Buffer.from(cursor, 'base64url').toString('utf8');
   if (!idPattern.test(id) || encodeCursor(id) !== cursor) {
-    throw new ValidationError('cursor is not one this API gave out: pass back nextCursor from a previous page, or leave it out');
+    // Every listing takes its cursor as a query parameter.
+    throw new ValidationError('cursor is not one this API gave out: pass back nextCursor from a previous page, or leave it out', 'querystring.cursor');
   }
   return id;
 }

@@ -31,16 +31,17 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   413: 'Body, input or output over its size limit',
   415: 'The body is not sent as JSON: its Content-Type is not one the operation reads',
   429: "The key's or the tenant's requests per minute, a tenant quota or a queue bound is reached (Retry-After when waiting helps)",
-  503: 'A bounded queue is full or a dependency is down; retry after Retry-After',
+  503: 'A bounded queue is full, a dependency is down (the database, the broker, the audit log: `audit_unavailable` says the change may have been made), or this instance lacks a master key a tenant key is wrapped by; retry after Retry-After',
 };
 /** What any route that may carry a body (POST, PUT, PATCH, DELETE) may answer, whatever its schema: too large (413), not JSON (415). */
 export const BODY_ERRORS = { 413: problemResponse(ERROR_DESCRIPTIONS[413]!), 415: problemResponse(ERROR_DESCRIPTIONS[415]!) };
 
-/** The error statuses every authenticated route may answer (400, 401, 403, 429, and those given), as RFC 9457 problem+json. */
+/** The error statuses every authenticated route may answer (400, 401, 403, 429, 503, and those given), as RFC 9457 problem+json. */
 export function errors(...statuses: number[]) {
   const out: Record<number, ReturnType<typeof problemResponse>> = {};
-  // Every authenticated route may be refused for its key's or tenant's rate (429).
-  for (const s of [400, 401, 403, 429, ...statuses]) out[s] = problemResponse(ERROR_DESCRIPTIONS[s] ?? 'Error');
+  // Every authenticated route may be refused for its key's or tenant's rate (429), and answered 503
+  // while what it needs is away (its audit entry cannot be recorded, the database's breaker is open).
+  for (const s of [400, 401, 403, 429, 503, ...statuses]) out[s] = problemResponse(ERROR_DESCRIPTIONS[s] ?? 'Error');
   return out;
 }
 

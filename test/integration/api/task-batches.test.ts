@@ -94,6 +94,30 @@ describe('task batches API', () => {
       expect(again.results[0]).toEqual({ status: 200, body: { id: ids[0], status: 'completed' } });
     });
 
+    it('answers an item whose text holds a NUL character 400 naming the field, like its single request, and settles the rest', async () => {
+      const agent = await registerAgent(h, 'nul-settler', ['nul-settle'], { maxConcurrentTasks: 3 });
+      const submitted = expectStatus(
+        await h.request('POST', '/v1/tasks/batch', { body: { tasks: [{ capability: 'nul-settle', input: { text: 'a\u0000b' } }, { capability: 'nul-settle', input: 1 }, { capability: 'nul-settle', input: 2 }, { capability: 'nul-settle', input: 3 }] } }),
+        200,
+      );
+      expect(submitted.results.map((r: { status: number }) => r.status)).toEqual([400, 202, 202, 202]);
+      expect(submitted.results[0].body).toMatchObject({ type: `${PROBLEM_BASE}validation`, field: 'body.tasks[0].input', detail: expect.stringContaining('NUL') });
+      const ids: string[] = submitted.results.slice(1).map((r: { body: { id: string } }) => r.body.id);
+      for (let i = 0; i < ids.length; i++) expectStatus(await h.request('GET', `/v1/agents/${agent.id}/tasks/next?waitMs=2000`), 200);
+      const outcomes = [
+        { taskId: ids[0], agentId: agent.id, outcome: 'completed', output: 'a\u0000b' },
+        { taskId: ids[1], agentId: agent.id, outcome: 'failed', error: { message: 'a\u0000b' } },
+        { taskId: ids[2], agentId: agent.id, outcome: 'completed', output: { literal: '\\u0000 is six characters here' } },
+      ];
+      const { results } = expectStatus(await h.request('POST', '/v1/tasks/settle', { body: { outcomes } }), 200);
+      expect(results.map((r: { status: number }) => r.status)).toEqual([400, 400, 200]);
+      expect(results[0].body).toMatchObject({ type: `${PROBLEM_BASE}validation`, field: 'body.outcomes[0].output' });
+      expect(results[1].body).toMatchObject({ type: `${PROBLEM_BASE}validation`, field: 'body.outcomes[1].error' });
+      // Nothing was lost: the refused ones are still held, and the agent can settle them properly.
+      expect(expectStatus(await h.request('GET', `/v1/tasks/${ids[0]}`), 200).status).toBe('running');
+      expect(expectStatus(await h.request('GET', `/v1/tasks/${ids[2]}`), 200).output).toEqual({ literal: '\\u0000 is six characters here' });
+    });
+
     it('refuses an outcome it does not know with 400, settling nothing', async () => {
       const res = await h.request('POST', '/v1/tasks/settle', { body: { outcomes: [{ taskId: 'x', agentId: 'settler', outcome: 'maybe' }] } });
       expectProblem(res, 400, 'validation');

@@ -134,8 +134,9 @@ describe('tasks and agents API', () => {
       for (const cursor of ['garbage', 'MDFh', 'not base64!', Buffer.from('a b').toString('base64url')]) {
         const problem = expectProblem(await h.request('GET', `/v1/tasks?cursor=${encodeURIComponent(cursor)}`), 400, 'validation');
         expect(problem.detail).toMatch(/cursor is not one this API gave out/);
+        expect(problem.field).toBe('querystring.cursor');
       }
-      expectProblem(await h.request('GET', '/v1/agents?cursor=garbage'), 400, 'validation');
+      expect(expectProblem(await h.request('GET', '/v1/agents?cursor=garbage'), 400, 'validation').field).toBe('querystring.cursor');
     });
 
     it('a page that ends exactly at the last task carries no cursor', async () => {

@@ -60,6 +60,15 @@ describe('tenants, API keys and tenant isolation', () => {
       expectProblem(await h.request('GET', '/v1/tenants/no-such-tenant', { key: one.key }), 404, 'not_found');
     });
 
+    it("refuses an agent key its own tenant with 403 naming the role, the action and the roles allowed", async () => {
+      const own = await createTenant(h, 'tenant-agent-read');
+      const agentKey = (await createApiKey(h, 'agent', own.key, 'reader', 'reader-agent')).key;
+      const problem = expectProblem(await h.request('GET', '/v1/tenants/tenant-agent-read', { key: agentKey }), 403, 'forbidden');
+      expect(problem).toMatchObject({ role: 'agent', action: 'read tenants', allowed: ['admin', 'orchestrator', 'observer'] });
+      const observerKey = (await createApiKey(h, 'observer', own.key)).key;
+      expect(expectStatus(await h.request('GET', '/v1/tenants/tenant-agent-read', { key: observerKey }), 200).id).toBe('tenant-agent-read');
+    });
+
     it('the platform admin sees any tenant', async () => {
       await createTenant(h, 'tenant-three');
       expect(expectStatus(await h.request('GET', '/v1/tenants/tenant-three'), 200).id).toBe('tenant-three');

@@ -244,6 +244,15 @@ describe('submitTask', () => {
       expect(() => submitTask(submitInput({ input: 'ééééé' }), T0, small)).toThrow(PayloadTooLargeError);
     });
 
+    it('refuses the NUL character in the input, the output, the error and the routing key, naming the field; the six characters \\u0000 are text like any other', () => {
+      for (const input of ['a\u0000b', { deep: [{ text: '\u0000' }] }, { 'key\u0000': 1 }, '\\\u0000']) expectValidation(() => submitTask(submitInput({ input }), T0), 'input');
+      for (const input of ['\\u0000', { text: 'C:\\u0000' }, '\\\\u0000']) expect(submitTask(submitInput({ input }), T0).task.input).toEqual(input);
+      expectValidation(() => submitTask(submitInput({ routing: { strategy: 'affinity', affinityKey: 'k\u0000' } }), T0), 'routing.affinityKey');
+      expectValidation(() => submitTask(submitInput({ cache: { ttlSeconds: 60, key: 'k\u0000' } }), T0), 'cache.key');
+      expectValidation(() => complete(held(), 'agent-a', { text: 'a\u0000b' }, T0 + 20), 'output');
+      expectValidation(() => fail(held(), 'agent-a', { message: 'broke', code: '\u0000' }, true, 0, T0 + 20), 'error');
+    });
+
     it('enforces the default 1 MiB limit', () => {
       expect(() => submitTask(submitInput({ input: 'x'.repeat(1024 * 1024) }), T0)).toThrow(PayloadTooLargeError);
       expect(() => submitTask(submitInput({ input: 'x'.repeat(1024 * 1024 - 2) }), T0)).not.toThrow();

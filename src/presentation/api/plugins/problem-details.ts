@@ -6,6 +6,10 @@ export const PROBLEM_BASE = 'https://agentmesh.dev/problems/';
 
 /** PostgreSQL's untranslatable_character and character_not_in_repertoire: text it cannot hold. */
 const TEXT_THE_DATABASE_REFUSES = new Set(['22P05', '22021']);
+const REFUSED_TEXT_DETAIL = 'the request holds a NUL character or text the database cannot store';
+
+/** Text the database refused, in a value no domain check covered (an id in a path, say): the client's, not a fault of the server. */
+export const refusedText = (error: unknown) => TEXT_THE_DATABASE_REFUSES.has((error as { code?: unknown } | null)?.code as string);
 
 /** Errors of the framework before a route is found (a URL that is not valid percent-encoded UTF-8), as problem+json. */
 export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
@@ -75,6 +79,7 @@ export function itemProblem(error: unknown, itemPath: string, instance: string, 
     const details = typeof error.details.field === 'string' ? { ...PLAIN, ...error.details, field: `${itemPath}.${error.details.field}` } : error.details;
     return { status, body: { ...PLAIN, ...details, type: PROBLEM_BASE + error.code, title: TITLES[status] ?? 'Error', status, detail: error.message, instance } };
   }
+  if (refusedText(error)) return { status: 400, body: { type: `${PROBLEM_BASE}validation`, title: TITLES[400]!, status: 400, detail: REFUSED_TEXT_DETAIL, instance } };
   log.error({ err: error, item: itemPath }, 'unhandled error in a batch item');
   return { status: 500, body: { type: `${PROBLEM_BASE}internal`, title: TITLES[500]!, status: 500, detail: 'the server failed to handle this item; it has been logged', instance } };
 }
@@ -123,10 +128,7 @@ export function registerProblemDetails(app: FastifyInstance, allowedMethods: (pa
     if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       return sendProblem(reply, request, 415, 'unsupported_media_type', 'send the body as application/json');
     }
-    if (TEXT_THE_DATABASE_REFUSES.has((error as { code?: string }).code ?? '')) {
-      // A NUL character or an encoding PostgreSQL cannot store, in a value no schema bounded (an id in a path, say).
-      return sendProblem(reply, request, 400, 'validation', 'the request holds a NUL character or text the database cannot store');
-    }
+    if (refusedText(error)) return sendProblem(reply, request, 400, 'validation', REFUSED_TEXT_DETAIL);
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       return sendProblem(reply, request, status, status === 400 ? 'malformed_request' : 'client_error', error.message);
