@@ -106,6 +106,8 @@ export async function setApiKeyRateLimit(ctx: MeshContext, auth: Authenticator, 
   assertRateLimit(caller, perMinute ?? undefined, keyLimitCeiling);
   const target = (await ctx.apiKeys.list(caller.tenantId)).find((k) => k.id === id && k.revokedAt === undefined);
   if (!target) throw new NotFoundError('api key', id);
+  // Throttled, the operator's key could lock its holder out (refused requests count too), with no key above it to lift the limit.
+  if (target.platform) throw new ForbiddenError('the platform admin key takes the instance limits only: its own limit cannot be set through the API', { keyId: id });
   if (!(await ctx.apiKeys.setRateLimit(caller.tenantId, id, perMinute ?? undefined))) throw new NotFoundError('api key', id);
   await auth.forget(target);
   const { rateLimitPerMinute: _previous, ...rest } = target;

@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { gatherComplianceReport, type Framework } from '../../application/compliance-report.js';
 import { AuditAction, AuditStatus } from '../../domain/index.js';
@@ -62,12 +63,22 @@ function printReport(report: VerifyReport, where: string): void {
   if (!report.signaturesTrusted) out.write('note: checkpoint signatures were checked against the keys the database lists; pass --public-key to check them against a key you trust\n');
 }
 
+function writeReport(file: string, output: string | Uint8Array): void {
+  try {
+    writeFileSync(file, output);
+  } catch (error) {
+    throw new Error(`--out ${file}: cannot write the report: ${(error as Error).message}`, { cause: error });
+  }
+}
+
 /** `agentmesh audit report`: the compliance report, recorded in the log as AUDIT_LOG_EXPORTED. */
 export async function auditReport(flags: ReportFlags): Promise<void> {
   const from = Date.parse(flags.from);
   const to = Date.parse(flags.to);
   if (to <= from) throw new UsageError('--to must be after --from');
   if (flags.format === 'pdf' && flags.out === undefined) throw new UsageError('--format pdf needs --out <file>: a PDF is not written to a terminal');
+  // Before the database opens and the report is gathered: a wrong path is said at once.
+  if (flags.out !== undefined && !existsSync(dirname(resolve(flags.out)))) throw new UsageError(`--out ${flags.out}: the directory ${dirname(resolve(flags.out))} does not exist`);
   const keys = trustedKeys(flags.publicKey);
   const { db, where } = await openDatabase('audit');
   try {
@@ -79,7 +90,7 @@ export async function auditReport(flags: ReportFlags): Promise<void> {
       { now: Date.now(), generatedBy: `agentmesh audit report on ${where}`, verify: (range) => verifyAuditLog(db, { ...PLAIN, ...range, ...(keys !== undefined && { trustedKeys: keys }) }) },
     );
     const output = flags.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : flags.format === 'html' ? renderComplianceHtml(report) : await htmlToPdf(renderComplianceHtml(report));
-    if (flags.out !== undefined) writeFileSync(flags.out, output);
+    if (flags.out !== undefined) writeReport(flags.out, output);
     else process.stdout.write(output);
     await audit.append([
       {

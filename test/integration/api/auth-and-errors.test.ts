@@ -132,6 +132,9 @@ describe('API errors', () => {
         [{ capability: 'strict-x', priority: null }, 'body.priority', 'body.priority must be integer'],
         [{ capability: 'strict-x', maxAttempts: '3' }, 'body.maxAttempts', 'body.maxAttempts must be integer'],
         [{ capability: 'strict-x', routing: { strategy: ['round_robin'] } }, 'body.routing.strategy', 'body.routing.strategy must be string'],
+        // A union says each form it takes.
+        [{ capability: 'strict-x', deadline: 'yesterday' }, 'body.deadline', 'body.deadline must be integer, or match format "date-time"'],
+        [{ capability: 'strict-x', deadline: true }, 'body.deadline', 'body.deadline must be integer, or be string'],
       ];
       for (const [body, field, detail] of cases) {
         const problem = expectProblem(await submit(body), 400, 'validation');
@@ -325,8 +328,11 @@ describe('API errors', () => {
     });
 
     it('rejects a request body over the body limit', async () => {
-      const res = await h.request('POST', '/v1/tasks', { body: { capability: 'huge', input: 'z'.repeat(200 * 1024) } });
-      expectProblem(res, 413, 'payload_too_large');
+      const body = JSON.stringify({ capability: 'huge', input: 'z'.repeat(200 * 1024) });
+      const res = await h.request('POST', '/v1/tasks', { rawBody: body, headers: { 'content-type': 'application/json' } });
+      const problem = expectProblem(res, 413, 'payload_too_large');
+      // The body limit is the input limit (2048 here) and 64 KiB for the rest of the request.
+      expect(problem).toMatchObject({ limitBytes: 2048 + 64 * 1024, actualBytes: Buffer.byteLength(body) });
     });
   });
 

@@ -123,6 +123,10 @@ describe('per-key rate limits (tiers)', () => {
     expect(above.detail).toMatch(/at most the instance's per-key limit \(1000 per minute\)/);
     expectProblem(await h.request('POST', '/v1/api-keys', { key: tenant.key, body: { name: 'greedy', role: 'observer', rateLimitPerMinute: 5000 } }), 403, 'forbidden');
     expect(expectStatus(await h.request('POST', '/v1/api-keys', { body: { name: 'platform tier', role: 'observer', rateLimitPerMinute: 5000 } }), 201).rateLimitPerMinute).toBe(5000);
+    // The platform key takes no limit of its own: throttled, it could lock its holder out, as it can be neither rotated nor revoked through the API.
+    const platform = expectStatus(await h.request('GET', '/v1/api-keys'), 200).items.find((k: { name: string }) => k.name.startsWith('bootstrap admin'));
+    expect(expectProblem(await h.request('PATCH', `/v1/api-keys/${platform.id}`, { body: { rateLimitPerMinute: 5 } }), 403, 'forbidden').detail).toMatch(/platform admin key/);
+    expect(expectStatus(await h.request('GET', '/v1/api-keys'), 200).items.find((k: { id: string }) => k.id === platform.id).rateLimitPerMinute).toBeUndefined();
     // Nothing changed by any of them.
     const listed = expectStatus(await h.request('GET', '/v1/api-keys', { key: tenant.key }), 200).items.find((k: { id: string }) => k.id === key.id);
     expect(listed.rateLimitPerMinute).toBeUndefined();

@@ -133,6 +133,12 @@ describe('compliance reports', () => {
     expect(noOut.code).toBe(2);
     const backwards = await cli(['audit', 'report', '--framework', 'soc2', '--tenant', 'acme', '--from', to, '--to', from], env);
     expect(oneLine(backwards.stderr)).toBe('agentmesh: --to must be after --from');
+    const noDirectory = await cli(['audit', 'report', '--framework', 'soc2', '--tenant', 'acme', '--from', from, '--to', to, '--out', '/nonexistent-dir/r.json'], env);
+    expect(noDirectory.code).toBe(2);
+    expect(oneLine(noDirectory.stderr)).toBe('agentmesh: --out /nonexistent-dir/r.json: the directory /nonexistent-dir does not exist');
+    const onDirectory = await cli(['audit', 'report', '--framework', 'soc2', '--tenant', 'acme', '--from', from, '--to', to, '--out', scratch], env, 60_000);
+    expect(onDirectory.code).toBe(1);
+    expect(oneLine(onDirectory.stderr)).toMatch(/^agentmesh: --out .*: cannot write the report: EISDIR/u);
     const ghost = await cli(['audit', 'report', '--framework', 'soc2', '--tenant', 'ghost', '--from', from, '--to', to], env, 60_000);
     expect(ghost.code).toBe(1);
     expect(oneLine(ghost.stderr)).toMatch(/^agentmesh: there is no tenant 'ghost' in /u);

@@ -69,6 +69,11 @@ export function sendProblem(reply: FastifyReply, request: FastifyRequest, status
   return reply.code(status).type('application/problem+json').send(body);
 }
 
+/** A domain message that starts with its field's name says the field as the problem's `field` does: `routing.affinityKey ...` becomes `body.routing.affinityKey ...`. */
+function inPlace(message: string, field: string, place: string): string {
+  return message.startsWith(`${field} `) ? `${place}.${message}` : message;
+}
+
 /**
  * The problem for an error of one item of a batch request: a domain error keeps its status and
  * type; anything else is a logged 500. `field` is prefixed with the item's path in the body.
@@ -76,22 +81,36 @@ export function sendProblem(reply: FastifyReply, request: FastifyRequest, status
 export function itemProblem(error: unknown, itemPath: string, instance: string, log: { error(obj: object, msg: string): void }): { status: number; body: ProblemBody } {
   if (error instanceof DomainError) {
     const status = STATUS[error.code];
-    const details = typeof error.details.field === 'string' ? { ...PLAIN, ...error.details, field: `${itemPath}.${error.details.field}` } : error.details;
-    return { status, body: { ...PLAIN, ...details, type: PROBLEM_BASE + error.code, title: TITLES[status] ?? 'Error', status, detail: error.message, instance } };
+    const field = error.details.field;
+    const details = typeof field === 'string' ? { ...PLAIN, ...error.details, field: `${itemPath}.${field}` } : error.details;
+    const detail = typeof field === 'string' ? inPlace(error.message, field, itemPath) : error.message;
+    return { status, body: { ...PLAIN, ...details, type: PROBLEM_BASE + error.code, title: TITLES[status] ?? 'Error', status, detail, instance } };
   }
   if (refusedText(error)) return { status: 400, body: { type: `${PROBLEM_BASE}validation`, title: TITLES[400]!, status: 400, detail: REFUSED_TEXT_DETAIL, instance } };
   log.error({ err: error, item: itemPath }, 'unhandled error in a batch item');
   return { status: 500, body: { type: `${PROBLEM_BASE}internal`, title: TITLES[500]!, status: 500, detail: 'the server failed to handle this item; it has been logged', instance } };
 }
 
-/** Field path of the first schema violation, as `body.capabilities[0].name`. */
-function fieldOf(error: FastifyError): string | undefined {
-  const v = error.validation?.[0];
+type Violation = NonNullable<FastifyError['validation']>[number];
+
+/** Field path of a schema violation, as `body.capabilities[0].name`. */
+function fieldOf(error: FastifyError, v: Violation | undefined): string | undefined {
   if (!v) return undefined;
   const path = v.instancePath.split('/').filter(Boolean).map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`)).join('');
   const missing = (v.params as { missingProperty?: string; additionalProperty?: string } | undefined);
   const leaf = missing?.missingProperty ? `.${missing.missingProperty}` : missing?.additionalProperty ? `.${missing.additionalProperty}` : '';
   return `${error.validationContext ?? 'body'}${path}${leaf}`;
+}
+
+/**
+ * A value that matches none of a union's forms (a deadline that is neither epoch ms nor a
+ * date-time): the union's own violation, and what each form asked, in order.
+ */
+function unionViolation(violations: readonly Violation[]): { union: Violation; forms: string[] } | undefined {
+  const union = violations.find((v) => v.keyword === 'anyOf');
+  if (union === undefined || !violations[0]?.schemaPath.startsWith(`${union.schemaPath}/`)) return undefined;
+  const forms = violations.filter((v) => v.schemaPath.startsWith(`${union.schemaPath}/`)).map((v) => (v.message ?? 'is invalid').replace(/^must /u, ''));
+  return { union, forms };
 }
 
 /**
@@ -104,12 +123,17 @@ export function registerProblemDetails(app: FastifyInstance, allowedMethods: (pa
       const status = STATUS[error.code];
       // Domain checks name fields of the body; say so, as schema violations do (a route's own check may name its place already).
       const field = error.details.field;
-      const details = typeof field === 'string' && !/^(querystring|params|headers)\./u.test(field) ? { ...PLAIN, ...error.details, field: `body.${field}` } : error.details;
-      return sendProblem(reply, request, status, error.code, error.message, details);
+      if (typeof field !== 'string' || /^(querystring|params|headers)\./u.test(field)) return sendProblem(reply, request, status, error.code, error.message, error.details);
+      return sendProblem(reply, request, status, error.code, inPlace(error.message, field, 'body'), { ...PLAIN, ...error.details, field: `body.${field}` });
     }
     if (error.validation) {
-      const field = fieldOf(error);
+      const union = unionViolation(error.validation);
+      if (union !== undefined) {
+        const field = fieldOf(error, union.union);
+        return sendProblem(reply, request, 400, 'validation', `${field} must ${union.forms.join(', or ')}`, field ? { field } : {});
+      }
       const v = error.validation[0];
+      const field = fieldOf(error, v);
       const params = (v?.params ?? {}) as { additionalProperty?: string; allowedValues?: unknown[]; type?: string | string[] };
       const detail = params.additionalProperty
         ? `${field} is not a known field`
@@ -123,7 +147,11 @@ export function registerProblemDetails(app: FastifyInstance, allowedMethods: (pa
       return sendProblem(reply, request, 400, 'validation', detail, field ? { field } : {});
     }
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return sendProblem(reply, request, 413, 'payload_too_large', 'request body is larger than the server accepts');
+      const limitBytes = request.routeOptions.bodyLimit;
+      const declared = Number(request.headers['content-length']);
+      // A body sent in chunks declares no length: only the limit is known, and that it was passed.
+      const sizes = Number.isSafeInteger(declared) && declared > limitBytes ? { limitBytes, actualBytes: declared } : { limitBytes };
+      return sendProblem(reply, request, 413, 'payload_too_large', `request body is larger than the server accepts (${limitBytes} bytes)`, sizes);
     }
     if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       return sendProblem(reply, request, 415, 'unsupported_media_type', 'send the body as application/json');
