@@ -148,6 +148,18 @@ describe('agentmesh CLI', () => {
       expect(line).toContain("'abc'");
     });
 
+    it('migrate says when it made a new database, and after that only that the schema is up to date', async () => {
+      const { mkdtempSync } = await import('node:fs');
+      const { tmpdir } = await import('node:os');
+      const { join } = await import('node:path');
+      const dataDir = join(mkdtempSync(join(tmpdir(), 'agentmesh-migrate-')), 'data');
+      const first = await cli(['migrate'], { AGENTMESH_DATA_DIR: dataDir }, 30_000);
+      expect(first.code, first.stderr).toBe(0);
+      expect(first.stdout).toBe(`${dataDir}: made a new embedded database (there was none); the schema is up to date\n`);
+      const again = await cli(['migrate'], { AGENTMESH_DATA_DIR: dataDir }, 30_000);
+      expect(again.stdout).toBe(`${dataDir}: the schema is up to date\n`);
+    });
+
     it('serve whose first start fails once the admin key is made (the port taken) prints the key all the same, and the key works', async () => {
       const { mkdtempSync } = await import('node:fs');
       const { tmpdir } = await import('node:os');

@@ -20,7 +20,12 @@ export class InMemoryCounters implements SharedCounters {
     return (await this.addInWindow(tenantId, name, windowMs, amount, now)).total;
   }
 
-  async addInWindow(tenantId: string, name: string, windowMs: number, amount: number, now: number): Promise<CountWindow> {
+  addInWindow(tenantId: string, name: string, windowMs: number, amount: number, now: number): Promise<CountWindow> {
+    return Promise.resolve(this.count(tenantId, name, windowMs, amount, now));
+  }
+
+  /** Every request counts here (rate limits): one window, without a promise or a growing array per call. */
+  private count(tenantId: string, name: string, windowMs: number, amount: number, now: number): CountWindow {
     const k = `${tenantId}\u0000${name}\u0000${windowMs}`;
     let counter = this.counters.get(k);
     if (counter) this.counters.delete(k);
@@ -34,16 +39,19 @@ export class InMemoryCounters implements SharedCounters {
       counter.counts[i] = 0;
     }
     counter.counts[i]! += amount;
-    const buckets: number[] = [];
-    for (let b = current - WINDOW_BUCKETS + 1; b <= current; b++) {
+    const buckets = new Array<number>(WINDOW_BUCKETS);
+    for (let n = 0; n < WINDOW_BUCKETS; n++) {
+      const b = current - WINDOW_BUCKETS + 1 + n;
       const j = ((b % WINDOW_BUCKETS) + WINDOW_BUCKETS) % WINDOW_BUCKETS;
-      buckets.push(counter.buckets[j] === b ? counter.counts[j]! : 0);
+      buckets[n] = counter.buckets[j] === b ? counter.counts[j]! : 0;
     }
     return { total: sum(counter, current), buckets, bucketMs, current };
   }
 
   addInWindows(tenantId: string, additions: readonly WindowAddition[], now: number): Promise<CountWindow[]> {
-    return Promise.all(additions.map((a) => this.addInWindow(tenantId, a.name, a.windowMs, a.amount, now)));
+    const windows = new Array<CountWindow>(additions.length);
+    for (let i = 0; i < additions.length; i++) windows[i] = this.count(tenantId, additions[i]!.name, additions[i]!.windowMs, additions[i]!.amount, now);
+    return Promise.resolve(windows);
   }
 
   async total(tenantId: string, name: string, windowMs: number, now: number): Promise<number> {

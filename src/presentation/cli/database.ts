@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadConfig, redactUrl } from '../../config.js';
 import { migrate } from '../../infrastructure/persistence/migrate.js';
 import { PgliteClient } from '../../infrastructure/persistence/pglite-client.js';
@@ -11,7 +12,7 @@ import { UsageError } from './usage-error.js';
  * while open: while a running mesh (or another command) holds it, this throws
  * DataDirectoryInUseError, which names the process (PGlite has one process at a time).
  */
-export async function openDatabase(purpose: string): Promise<{ db: SqlClient; where: string; applied: number[] }> {
+export async function openDatabase(purpose: string): Promise<{ db: SqlClient; where: string; applied: number[]; created: boolean }> {
   const config = loadConfig();
   if (config.databaseUrl !== undefined) {
     const url = config.databaseUrl;
@@ -19,7 +20,7 @@ export async function openDatabase(purpose: string): Promise<{ db: SqlClient; wh
       throw new Error(`cannot use PostgreSQL at AGENTMESH_DATABASE_URL (${redactUrl(url)}): ${error.message}`);
     });
     try {
-      return { db, where: redactUrl(url), applied: await migrate(db) };
+      return { db, where: redactUrl(url), applied: await migrate(db), created: false };
     } catch (error) {
       await db.close();
       throw error;
@@ -29,9 +30,11 @@ export async function openDatabase(purpose: string): Promise<{ db: SqlClient; wh
   if (purpose !== 'migrate' && !existsSync(config.dataDir)) {
     throw new UsageError(`there is no embedded database at ${config.dataDir}: set AGENTMESH_DATA_DIR to the mesh's data directory, or AGENTMESH_DATABASE_URL`);
   }
+  // Only migrate makes a database where there was none: it prepares one for the mesh.
+  const created = !existsSync(join(config.dataDir, 'PG_VERSION'));
   const db = await PgliteClient.open(config.dataDir);
   try {
-    return { db, where: config.dataDir, applied: await migrate(db) };
+    return { db, where: config.dataDir, applied: await migrate(db), created };
   } catch (error) {
     await db.close();
     throw error;

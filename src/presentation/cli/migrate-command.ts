@@ -6,8 +6,9 @@ export function registerMigrateCommand(program: Command): void {
     .description("apply the database's pending migrations and exit (run it as the schema's owner when the mesh runs as a role of less privilege)")
     .action(async () => {
       const { openDatabase } = await import('./database.js');
-      const { db, where, applied } = await openDatabase('migrate');
+      const { db, where, applied, created } = await openDatabase('migrate');
       await db.close();
-      process.stdout.write(applied.length > 0 ? `${where}: applied migration(s) ${applied.join(', ')}\n` : `${where}: the schema is up to date\n`);
+      const made = created ? `made a new embedded database (there was none); ` : '';
+      process.stdout.write(applied.length > 0 ? `${where}: ${made}applied migration(s) ${applied.join(', ')}\n` : `${where}: ${made}the schema is up to date\n`);
     });
 }
