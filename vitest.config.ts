@@ -12,6 +12,7 @@ const OWN_PROCESS = [
   'test/integration/otlp-export.test.ts',
   'test/integration/secrets/no-leak.test.ts',
   'test/integration/cluster/two-instances.test.ts',
+  'test/unit/infrastructure/resilience/retry-span.test.ts',
 ];
 
 export default defineConfig({

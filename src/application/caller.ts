@@ -42,6 +42,7 @@ export const CAN_MANAGE_AGENTS: readonly Role[] = ['admin', 'agent'];
 export const CAN_WORK_TASKS: readonly Role[] = ['admin', 'agent'];
 export const CAN_SUBMIT_TASKS: readonly Role[] = ['admin', 'orchestrator'];
 export const CAN_READ: readonly Role[] = ['admin', 'orchestrator', 'agent', 'observer'];
+export const CAN_READ_TENANTS: readonly Role[] = ['admin', 'orchestrator', 'observer'];
 export const CAN_MANAGE_DEAD_LETTERS: readonly Role[] = ['admin', 'orchestrator'];
 export const CAN_MANAGE_SECRETS: readonly Role[] = ['admin', 'orchestrator'];
 export const CAN_SEE_SECRETS: readonly Role[] = ['admin', 'orchestrator', 'observer'];

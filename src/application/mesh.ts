@@ -121,10 +121,14 @@ export class Mesh {
     if (this.forwardedHeartbeats.size > MAX_FORWARDED_HEARTBEATS) this.forwardedHeartbeats.delete(this.forwardedHeartbeats.keys().next().value!);
   }
 
-  /** Loads agents and active tasks from the store, bootstraps the first tenant, starts the sweeper. */
-  async start(options: { adminKey?: string } = {}): Promise<{ createdAdminKey?: string }> {
+  /**
+   * Loads agents and active tasks from the store, bootstraps the first tenant, starts the sweeper.
+   * `onAdminKeyCreated` hears of a platform key made now at once: a step after it may fail.
+   */
+  async start(options: { adminKey?: string; onAdminKeyCreated?: (key: string) => void } = {}): Promise<{ createdAdminKey?: string }> {
     const { ctx } = this;
     const boot = await bootstrap(ctx, options.adminKey);
+    if (boot.createdKey !== undefined) options.onAdminKeyCreated?.(boot.createdKey);
     for (const agent of await ctx.agents.listNotTerminated()) ctx.directory.put({ ...PLAIN, ...agent, inFlight: 0 });
     const active = await ctx.tasks.listActive();
     const now = ctx.clock.now();

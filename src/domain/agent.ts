@@ -1,7 +1,7 @@
 import type { DomainEvent, AgentEventType } from './events.js';
 import { ConflictError, InvalidStateError, ValidationError } from './errors.js';
 import type { AgentCircuit } from './agent-circuit.js';
-import { assertHttpUrl, assertIdentifier, assertIntegerInRange, assertJsonWithin, assertName, assertNoNulCharacter } from './validation.js';
+import { assertHttpUrl, assertIdentifier, assertIntegerInRange, assertJsonWithin, assertName, assertStorableText } from './validation.js';
 import { PLAIN } from './plain.js';
 
 export const AGENT_STATUSES = ['available', 'busy', 'paused', 'unhealthy', 'terminated'] as const;
@@ -113,9 +113,8 @@ export function registerAgent(input: RegisterAgentInput, now: number, limits = D
   tags.forEach((t, i) => assertName(t, `tags[${i}]`));
   const metadata = input.metadata ?? {};
   assertJsonWithin(metadata, limits.maxMetadataBytes, 'metadata');
-  assertNoNulCharacter(name, 'name');
-  assertNoNulCharacter(description, 'description');
-  assertNoNulCharacter(metadata, 'metadata');
+  assertStorableText(name, 'name');
+  assertStorableText(description, 'description');
   const maxConcurrentTasks = input.maxConcurrentTasks ?? 1;
   assertIntegerInRange(maxConcurrentTasks, 1, limits.maxConcurrentTasksCeiling, 'maxConcurrentTasks');
   if (input.a2aUrl !== undefined) assertHttpUrl(input.a2aUrl, MAX_A2A_URL_LENGTH, 'a2aUrl');

@@ -2,7 +2,7 @@ import type { DomainEvent, TaskEventType } from './events.js';
 import type { TraceContext } from './trace-context.js';
 import { ConflictError, InvalidStateError, LeaseNotHeldError, ValidationError } from './errors.js';
 import { taskSecrets } from './secret.js';
-import { assertIdentifier, assertIntegerInRange, assertJsonWithin, assertName, assertNoNulCharacter, jsonEqual } from './validation.js';
+import { assertIdentifier, assertIntegerInRange, assertJsonWithin, assertName, assertStorableText, jsonEqual } from './validation.js';
 import { PLAIN } from './plain.js';
 
 export type TaskStatus = 'queued' | 'assigned' | 'running' | 'completed' | 'failed' | 'dead_lettered' | 'canceled';
@@ -152,7 +152,7 @@ export function submitTask(input: SubmitTaskInput, now: number, limits = DEFAULT
   if (affinityKey !== undefined && affinityKey.length > 512) {
     throw new ValidationError('routing.affinityKey must be at most 512 characters', 'routing.affinityKey');
   }
-  if (affinityKey !== undefined) assertNoNulCharacter(affinityKey, 'routing.affinityKey');
+  if (affinityKey !== undefined) assertStorableText(affinityKey, 'routing.affinityKey');
   const maxAttempts = input.maxAttempts ?? limits.defaultMaxAttempts;
   assertIntegerInRange(maxAttempts, 1, 100, 'maxAttempts');
   const leaseMs = input.leaseMs ?? limits.defaultLeaseMs;
@@ -198,7 +198,7 @@ function cachePolicy(policy: TaskCachePolicy | undefined, strategy: string): Tas
   if (policy.key !== undefined && (typeof policy.key !== 'string' || policy.key.length === 0 || policy.key.length > 256)) {
     throw new ValidationError('cache.key must be 1-256 characters', 'cache.key');
   }
-  if (policy.key !== undefined) assertNoNulCharacter(policy.key, 'cache.key');
+  if (policy.key !== undefined) assertStorableText(policy.key, 'cache.key');
   // Each agent answers a broadcast: there is no one result to keep.
   if (strategy === 'broadcast') throw new ValidationError('cache is not available for broadcast tasks', 'cache');
   return policy.key === undefined ? { ttlSeconds: policy.ttlSeconds } : { ttlSeconds: policy.ttlSeconds, key: policy.key };
@@ -309,7 +309,7 @@ export const MAX_ERROR_MESSAGE_CHARS = 8192;
 
 export function fail(task: Task, agentId: string, reported: TaskError, retryable: boolean, backoffMs: number, now: number): Change {
   if (task.status === 'failed' && task.agentId === agentId) return { task, events: [] };
-  assertNoNulCharacter(reported, 'error');
+  assertStorableText(reported, 'error');
   assertHeldBy(task, agentId);
   const error = reported.message.length > MAX_ERROR_MESSAGE_CHARS ? { ...PLAIN, ...reported, message: reported.message.slice(0, MAX_ERROR_MESSAGE_CHARS) } : reported;
   if (retryable) return retryOrDeadLetter(task, { ...PLAIN, ...error, retryable: true }, backoffMs, now, true);

@@ -1,4 +1,4 @@
-import { assertIdentifier, assertIntegerInRange, assertNoNulCharacter } from './validation.js';
+import { assertIdentifier, assertIntegerInRange, assertStorableText } from './validation.js';
 import { ValidationError } from './errors.js';
 import { PLAIN } from './plain.js';
 
@@ -20,7 +20,7 @@ export function createTenant(input: { id: string; name?: string; quotas?: Partia
   assertIdentifier(input.id, 'id');
   const name = (input.name ?? input.id).trim();
   if (name.length === 0 || name.length > 256) throw new ValidationError('name must be 1-256 characters', 'name');
-  assertNoNulCharacter(name, 'name');
+  assertStorableText(name, 'name');
   const quotas = { ...PLAIN, ...DEFAULT_QUOTAS, ...input.quotas };
   assertIntegerInRange(quotas.maxAgents, 1, 1_000_000, 'quotas.maxAgents');
   assertIntegerInRange(quotas.maxTasksPerHour, 1, 1_000_000_000, 'quotas.maxTasksPerHour');

@@ -52,26 +52,30 @@ export function jsonByteLength(value: unknown): number {
 }
 
 /**
- * U+0000 in JSON text, which JSON.stringify writes as `\u0000`: an odd run of backslashes before
- * `u0000`. An even run is an escaped backslash followed by the six characters `u0000` of a string.
+ * U+0000, and a surrogate without its pair (not text at all), in JSON text, where JSON.stringify
+ * writes them as `\u0000` and `\udXXX`: an odd run of backslashes before them. An even run is an
+ * escaped backslash followed by those characters written out in a string.
  */
 const ESCAPED_NUL = /(?<!\\)(?:\\\\)*\\u0000/u;
+const ESCAPED_LONE_SURROGATE = /(?<!\\)(?:\\\\)*\\ud[89a-f][0-9a-f]{2}/u;
 
-function refuseNul(json: string, field: string): void {
-  if (json.includes('\\u0000') && ESCAPED_NUL.test(json)) throw new ValidationError(`${field} must not contain the NUL character (U+0000), which the store cannot keep`, field);
+function refuseUnstorable(json: string, field: string): void {
+  if (!json.includes('\\u')) return;
+  if (ESCAPED_NUL.test(json)) throw new ValidationError(`${field} must not contain the NUL character (U+0000), which the store cannot keep`, field);
+  if (ESCAPED_LONE_SURROGATE.test(json)) throw new ValidationError(`${field} must not contain a lone surrogate (U+D800 to U+DFFF without its pair), which is not text`, field);
 }
 
-/** PostgreSQL text and jsonb cannot hold U+0000: refuse it up front with the field's name. */
-export function assertNoNulCharacter(value: unknown, field: string): void {
-  refuseNul(JSON.stringify(value ?? null), field);
+/** PostgreSQL text and jsonb cannot hold U+0000 or a lone surrogate: refuse them up front with the field's name. */
+export function assertStorableText(value: unknown, field: string): void {
+  refuseUnstorable(JSON.stringify(value ?? null), field);
 }
 
-/** At most `limitBytes` as JSON (413 beyond), and storable: no U+0000 (400 naming `field`). One serialization for both. */
+/** At most `limitBytes` as JSON (413 beyond), and storable text (400 naming `field`). One serialization for both. */
 export function assertJsonWithin(value: unknown, limitBytes: number, field: string): void {
   const json = JSON.stringify(value ?? null);
   const size = Buffer.byteLength(json, 'utf8');
   if (size > limitBytes) throw new PayloadTooLargeError(field, limitBytes, size);
-  refuseNul(json, field);
+  refuseUnstorable(json, field);
 }
 
 /** Equality of two JSON values (object key order does not matter). */

@@ -247,7 +247,7 @@ export interface StartOptions {
   /** The instance cannot go on (its database was taken over): the host should close it and exit non-zero. */
   onFatal?: (error: Error) => void;
   /**
-   * The first start made the platform admin key, told as soon as it exists: a start that fails
+   * The first start made the platform admin key, told as soon as it is stored: a start that fails
    * after it (a port in use, a bad setting checked late) would otherwise lose the only copy.
    */
   onAdminKeyCreated?: (key: string) => void;
@@ -378,7 +378,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     settings,
   );
 
-  const startOptions = config.adminKey !== undefined ? { adminKey: config.adminKey } : {};
+  const startOptions = { ...PLAIN, ...(config.adminKey !== undefined && { adminKey: config.adminKey }), ...(options.onAdminKeyCreated !== undefined && { onAdminKeyCreated: options.onAdminKeyCreated }) };
   let createdAdminKey: string | undefined;
   // A mesh that fails to start leaves nothing open (a host embedding startMesh goes on running).
   const closeStarted = async () => {
@@ -406,7 +406,6 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
       throw error;
     }
   }
-  if (createdAdminKey !== undefined) options.onAdminKeyCreated?.(createdAdminKey);
   // Every instance answers reads: each preloads its cache (the leader has just loaded its directory from the store).
   mesh.cacheWarmer.start(config.cacheWarming);
   await rewrapKeys('tenant keys', vault, keyring, logger);

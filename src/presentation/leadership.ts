@@ -31,7 +31,7 @@ export class Leadership {
     private readonly mesh: Mesh,
     private readonly broker: MessageBroker,
     private readonly logger: pino.Logger,
-    private readonly startOptions: { adminKey?: string },
+    private readonly startOptions: { adminKey?: string; onAdminKeyCreated?: (key: string) => void },
     private readonly onFatal: (error: Error) => void,
   ) {
     mesh.follow(remoteCommands(broker, { timeoutMs: COMMAND_TIMEOUT_MS, leaderWaitMs: LEADER_WAIT_MS }));

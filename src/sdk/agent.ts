@@ -81,6 +81,10 @@ function secretReader(client: AgentMeshClient, task: DeliveredTask): (name: stri
 
 /** A connection that lasted this long was healthy: the next reconnect starts from the smallest backoff again. */
 const HEALTHY_CONNECTION_MS = 1_000;
+/** What the mesh keeps of a failure (`POST /v1/tasks/{id}/fail`). */
+const MAX_ERROR_MESSAGE_CHARS = 8192;
+const MAX_ERROR_CODE_CHARS = 128;
+
 /** The mesh refused what was sent (400, 413), not the moment: sent again, it would be refused again. */
 const isRefusal = (error: unknown): error is AgentMeshError => error instanceof AgentMeshError && (error.status === 400 || error.status === 413);
 
@@ -367,8 +371,9 @@ export class Agent {
       } else {
         const { error } = outcome;
         const retryable = !(error instanceof NonRetryableError);
-        const message = error instanceof Error ? error.message : String(error);
-        const code = error instanceof NonRetryableError ? error.code : undefined;
+        // Cut to what the mesh keeps: longer, the whole failure would be refused.
+        const message = (error instanceof Error ? error.message : String(error)).slice(0, MAX_ERROR_MESSAGE_CHARS);
+        const code = error instanceof NonRetryableError ? error.code?.slice(0, MAX_ERROR_CODE_CHARS) : undefined;
         try {
           await fail({ message, ...(code !== undefined && { code }) }, retryable);
         } catch (refused) {

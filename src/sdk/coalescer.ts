@@ -1,4 +1,4 @@
-import { errorFromProblem } from './errors.js';
+import { AgentMeshError, errorFromProblem } from './errors.js';
 
 /** One item's answer in a batch reply: the status and body its single request would have had. */
 export interface BatchItemReply<T> {
@@ -80,7 +80,15 @@ export class Coalescer<R> {
           if (reply.status < 400) return w.resolve(reply.body as R);
           w.reject(errorFromProblem(reply.status, reply.body as Record<string, unknown>, 'error'));
         }),
-      (error: unknown) => batch.forEach((w) => w.reject(error)),
+      (error: unknown) => {
+        // Refused as a whole (one item broke the schema, or together they passed the body limit):
+        // nothing was applied, so each goes again alone and gets its own answer.
+        if (error instanceof AgentMeshError && (error.status === 400 || error.status === 413)) {
+          for (const w of batch) this.sendOne(w.item).then(w.resolve, w.reject);
+          return;
+        }
+        batch.forEach((w) => w.reject(error));
+      },
     );
   }
 }

@@ -92,6 +92,9 @@ describe('dispatch hardening', () => {
       expect(res.body).toMatchObject({ field, detail: expect.stringContaining('NUL') });
     };
     await refused('POST', '/v1/tasks', { capability: c, input: { text: nul } }, 'body.input');
+    const lone = await h.request('POST', '/v1/tasks', { body: { capability: c, input: { text: 'a\ud800b' } } });
+    expect(lone.status).toBe(400);
+    expect(lone.body).toMatchObject({ field: 'body.input', detail: expect.stringContaining('lone surrogate') });
     await refused('POST', '/v1/tasks', { capability: c, routing: { strategy: 'affinity', affinityKey: nul } }, 'body.routing.affinityKey');
     await refused('PUT', '/v1/secrets/nul-described', { value: 'v', description: nul, policy: { capabilities: ['*'] } }, 'body.description');
     await refused('POST', '/v1/api-keys', { name: nul, role: 'observer' }, 'body.name');

@@ -64,25 +64,39 @@ describe('SDK natural batching over the real API', () => {
       await worker.stop({ graceMs: 1000 });
     }
   });
-  it.each([true, false])('fails a task at once, saying why, when the mesh refuses its handler\'s output or error (batching %s)', async (batching) => {
+  it.each([true, false])("fails a task at once, saying why, when the mesh refuses its handler's output or error, and settles the others alike (batching %s)", async (batching) => {
     const capability = `sdk-refused-${batching}`;
-    const worker = await new Agent({ url: h.url, apiKey: h.adminKey, name: 'refused', capabilities: [capability], batching, onError: () => undefined })
+    const { calls, fetchFn } = countingFetch();
+    // 'big' outputs are each over the output limit (2048 here), and 20 of them together over the body limit (2048 + 64 KiB):
+    // a batch of them is refused as a whole, then item by item.
+    const kinds = ['nul', 'nul-error', 'long-error', 'fine', ...Array.from({ length: 20 }, () => 'big')];
+    // The first attempts all finish together, so that their settlements leave in the same tick.
+    let started = 0;
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const worker = await new Agent({ url: h.url, apiKey: h.adminKey, name: 'refused', capabilities: [capability], batching, maxConcurrentTasks: kinds.length, fetch: fetchFn, onError: () => undefined })
       .handle(capability, async (input: { kind: string }) => {
+        if (++started === kinds.length) open();
+        await Promise.race([gate, new Promise((r) => setTimeout(r, 5_000))]);
         if (input.kind === 'nul') return { text: 'a\u0000b' };
         if (input.kind === 'big') return 'x'.repeat(4096);
         if (input.kind === 'nul-error') throw new Error('broke on a\u0000b');
+        if (input.kind === 'long-error') throw new Error('e'.repeat(9000));
         return { fine: true };
       })
       .start();
     try {
       // A long lease: a task that waited it out instead would not end within the wait.
-      const run = (kind: string) => h.admin.run<unknown>(capability, { kind }, { leaseMs: 600_000, maxAttempts: 3, timeoutMs: 15_000 });
-      const [nul, big, nulError, fine] = await Promise.all(['nul', 'big', 'nul-error', 'fine'].map(run));
+      const run = (kind: string) => h.admin.run<unknown>(capability, { kind }, { leaseMs: 600_000, maxAttempts: 3, timeoutMs: 20_000 });
+      const [nul, nulError, longError, fine, ...big] = await Promise.all(kinds.map(run));
       expect(nul).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'output_refused', message: expect.stringContaining('NUL') } });
-      expect(big).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'output_refused', message: expect.stringContaining('413') } });
+      for (const task of big) expect(task).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'output_refused', message: expect.stringContaining('413') } });
       // A handler's error is retryable unless it says otherwise: the attempts go on, each recorded.
       expect(nulError).toMatchObject({ status: 'dead_lettered', attempts: 3, error: { code: 'error_refused', message: expect.stringContaining('NUL') } });
+      // A message longer than the mesh keeps is cut to it, not refused.
+      expect(longError).toMatchObject({ status: 'dead_lettered', attempts: 3, error: { message: 'e'.repeat(8192) } });
       expect(fine).toMatchObject({ status: 'completed', output: { fine: true } });
+      if (batching) expect(calls).toContain('POST /v1/tasks/settle');
     } finally {
       await worker.stop({ graceMs: 1000 });
     }

@@ -24,8 +24,10 @@ export function serveUntilExit(env: Record<string, string>, timeoutMs = 30_000):
 export interface ServeProcess {
   url: string;
   pid: number;
-  /** What the process wrote to stderr so far (its logs go there when AGENTMESH_LOG_LEVEL is set). */
+  /** What the process wrote so far: the last 64 KiB of its logs. */
   output(): string;
+  /** Every fatal (level 60) log line, caught as it comes: under a flood of errors it would soon leave output(). */
+  fatal: readonly string[];
   /** Resolves with the exit code (null when killed by a signal). */
   exited: Promise<number | null>;
   kill(signal: NodeJS.Signals): void;
@@ -43,6 +45,14 @@ export function spawnServe(env: Record<string, string>, timeoutMs = 30_000): Pro
       .filter((l) => !l.includes('"msg":"incoming request"') && !l.includes('"msg":"request completed"') && !(l.includes('"level":30') && l.includes('"msg":"request"')))
       .join('\n');
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const fatal: string[] = [];
+  let partial = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    const lines = (partial + chunk.toString()).split('\n');
+    // A log line ends with a newline; a line cut between chunks is finished by the next (bounded all the same).
+    partial = lines.pop()!.slice(-1_048_576);
+    for (const l of lines) if (l.includes('"level":60') && fatal.length < 100) fatal.push(l);
+  });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -57,7 +67,7 @@ export function spawnServe(env: Record<string, string>, timeoutMs = 30_000): Pro
       clearTimeout(timer);
       child.stdout.off('data', onData);
       child.stdout.on('data', (more: Buffer) => (out = (out + keep(more)).slice(-65_536)));
-      resolve({ url: (JSON.parse(line) as { url: string }).url, pid: child.pid!, output: () => out, exited, kill: (signal) => child.kill(signal) });
+      resolve({ url: (JSON.parse(line) as { url: string }).url, pid: child.pid!, output: () => out, fatal, exited, kill: (signal) => child.kill(signal) });
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-65_536)));

@@ -1,4 +1,4 @@
-import { assertIdentifier, assertNoNulCharacter, ForbiddenError, NotFoundError, ValidationError } from '../../domain/index.js';
+import { assertIdentifier, assertStorableText, ForbiddenError, NotFoundError, ValidationError } from '../../domain/index.js';
 import { hashApiKey, newApiKeySecret } from '../api-key-secrets.js';
 import { CAN_MANAGE_KEYS, requireRole, type Caller } from '../caller.js';
 import type { MeshContext } from '../mesh-context.js';
@@ -49,7 +49,7 @@ export async function createApiKey(ctx: MeshContext, caller: Caller, input: { na
   if (!ROLES.includes(input.role)) throw new ValidationError(`role must be one of ${ROLES.join(', ')}`, 'role');
   const name = input.name.trim();
   if (name.length === 0 || name.length > 256) throw new ValidationError('name must be 1-256 characters', 'name');
-  assertNoNulCharacter(name, 'name');
+  assertStorableText(name, 'name');
   if (input.role === 'agent' && input.agentId === undefined) throw new ValidationError('an agent key acts as one agent: name it in agentId', 'agentId');
   if (input.role !== 'agent' && input.agentId !== undefined) throw new ValidationError(`only agent keys are bound to an agent; a key of role '${input.role}' takes no agentId`, 'agentId');
   if (input.agentId !== undefined) assertIdentifier(input.agentId, 'agentId');
@@ -107,7 +107,8 @@ export async function setApiKeyRateLimit(ctx: MeshContext, auth: Authenticator, 
   const target = (await ctx.apiKeys.list(caller.tenantId)).find((k) => k.id === id && k.revokedAt === undefined);
   if (!target) throw new NotFoundError('api key', id);
   // Throttled, the operator's key could lock its holder out (refused requests count too), with no key above it to lift the limit.
-  if (target.platform) throw new ForbiddenError('the platform admin key takes the instance limits only: its own limit cannot be set through the API', { keyId: id });
+  // Clearing stays allowed: a limit set before this rule must be removable.
+  if (target.platform && perMinute !== null) throw new ForbiddenError('the platform admin key takes the instance limits only: its own limit cannot be set through the API', { keyId: id });
   if (!(await ctx.apiKeys.setRateLimit(caller.tenantId, id, perMinute ?? undefined))) throw new NotFoundError('api key', id);
   await auth.forget(target);
   const { rateLimitPerMinute: _previous, ...rest } = target;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { assertNoNulCharacter, assertSecretName, assertSecretValue, MAX_SECRET_DESCRIPTION, NotFoundError, secretPolicy, ValidationError, type SecretMetadata } from '../../domain/index.js';
+import { assertStorableText, assertSecretName, assertSecretValue, MAX_SECRET_DESCRIPTION, NotFoundError, secretPolicy, ValidationError, type SecretMetadata } from '../../domain/index.js';
 import { CAN_DESTROY_TENANT_KEYS, CAN_MANAGE_SECRETS, CAN_SEE_SECRETS, requireRole, type Caller } from '../caller.js';
 import type { MeshContext } from '../mesh-context.js';
 import type { Page, PageRequest, SecretVersionWrite } from '../ports.js';
@@ -36,7 +36,7 @@ export async function putSecret(ctx: MeshContext, caller: Caller, name: string, 
   const policy = secretPolicy(input.policy.capabilities);
   const description = input.description?.trim();
   if (description !== undefined && description.length > MAX_SECRET_DESCRIPTION) throw new ValidationError(`description must be at most ${MAX_SECRET_DESCRIPTION} characters`, 'description');
-  if (description !== undefined) assertNoNulCharacter(description, 'description');
+  if (description !== undefined) assertStorableText(description, 'description');
   const write = await sealedVersion(ctx, caller, name, input.value);
   const { created } = await ctx.secrets.upsert(write, policy, description === '' ? undefined : description);
   return { secret: await metadata(ctx, caller.tenantId, name), created };

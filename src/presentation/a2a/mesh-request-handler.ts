@@ -21,7 +21,7 @@ import type { Mesh } from '../../application/mesh.js';
 import { getTask, MAX_WAIT_MS } from '../../application/use-cases/query-tasks.js';
 import { AuditAction, DomainError, isTerminal, type Task } from '../../domain/index.js';
 import { statusOf, type AuditedChange } from '../api/audited-routes.js';
-import { httpStatusOf, refusedText } from '../api/plugins/problem-details.js';
+import { httpStatusOf, REFUSED_TEXT_DETAIL, refusedText } from '../api/plugins/problem-details.js';
 import { submitRequestOf } from './message-input.js';
 import { artifactUpdate, outputArtifact, statusUpdate, taskEvent, toA2ATask } from './task-mapping.js';
 import { PLAIN } from '../../domain/plain.js';
@@ -156,7 +156,7 @@ export class MeshA2AHandler implements A2ARequestHandler {
       }
       if (refusedText(error)) {
         this.audit.push({ ...PLAIN, ...attempt, status: statusOf(400), details: { ...PLAIN, ...attempt.details, httpStatus: 400 } });
-        throw new RequestMalformedError('the request holds a NUL character or text the database cannot store');
+        throw new RequestMalformedError(REFUSED_TEXT_DETAIL);
       }
       if (!(error instanceof DomainError)) throw error;
       const httpStatus = httpStatusOf(error.code);

@@ -30,7 +30,7 @@ export async function openDatabase(purpose: string): Promise<{ db: SqlClient; wh
   if (purpose !== 'migrate' && !existsSync(config.dataDir)) {
     throw new UsageError(`there is no embedded database at ${config.dataDir}: set AGENTMESH_DATA_DIR to the mesh's data directory, or AGENTMESH_DATABASE_URL`);
   }
-  // Only migrate makes a database where there was none: it prepares one for the mesh.
+  // Whether this open makes the database (migrate says so; the audit commands refuse a missing directory above).
   const created = !existsSync(join(config.dataDir, 'PG_VERSION'));
   const db = await PgliteClient.open(config.dataDir);
   try {

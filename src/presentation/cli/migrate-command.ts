@@ -8,7 +8,7 @@ export function registerMigrateCommand(program: Command): void {
       const { openDatabase } = await import('./database.js');
       const { db, where, applied, created } = await openDatabase('migrate');
       await db.close();
-      const made = created ? `made a new embedded database (there was none); ` : '';
+      const made = created ? 'made a new embedded database (there was none); ' : '';
       process.stdout.write(applied.length > 0 ? `${where}: ${made}applied migration(s) ${applied.join(', ')}\n` : `${where}: ${made}the schema is up to date\n`);
     });
 }

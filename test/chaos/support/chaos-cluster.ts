@@ -3,7 +3,7 @@ import { ADMIN_KEY } from '../../support/mesh-harness.js';
 import type { ServeProcess } from '../../support/serve-process.js';
 import { AgentProcess, type AgentProcessOptions } from './agent-process.js';
 import type { ChaosBinaries } from './binaries.js';
-import { lastWords, quiet, watchFatal, type InstanceExit } from './instance-exits.js';
+import { lastWords, quiet, type InstanceExit } from './instance-exits.js';
 import { orphanGuard } from './orphan-guard.js';
 import { ChaosServices } from './services.js';
 
@@ -63,11 +63,10 @@ export class ChaosCluster extends Cluster {
     orphanGuard.watch(instance.pid);
     const port = new URL(instance.url).port;
     this.current.set(port, instance);
-    const fatal = watchFatal(instance);
     void instance.exited.then((code) => {
       orphanGuard.unwatch(instance.pid);
-      fatal.stop();
-      const restart = this.onExit(instance, port, code, fatal.lines);
+      // Caught from the output stream as they came: a flood of errors soon pushes them out of output().
+      const restart = this.onExit(instance, port, code, [...instance.fatal]);
       this.restarting.add(restart);
       void restart.finally(() => this.restarting.delete(restart));
     });

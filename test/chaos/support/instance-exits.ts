@@ -1,5 +1,3 @@
-import type { ServeProcess } from '../../support/serve-process.js';
-
 /** An instance that exited without being asked to, and what it said as it went. */
 export interface InstanceExit {
   port: string;
@@ -24,13 +22,3 @@ export function lastWords(lines: string[], fatal: string[]): string {
   return fatal[0] ?? lines.filter((l) => l.includes('"level":50')).at(-1) ?? lines.at(-1) ?? '';
 }
 
-/** An instance's fatal log lines, caught as they come (its output() keeps only the last 64 KiB, which errors can fill fast). */
-export function watchFatal(instance: ServeProcess): { lines: string[]; stop(): void } {
-  const lines: string[] = [];
-  const scan = () => {
-    for (const l of instance.output().split('\n')) if (l.includes('"level":60') && !lines.includes(l)) lines.push(l);
-  };
-  const timer = setInterval(scan, 250);
-  timer.unref();
-  return { lines, stop: () => (scan(), clearInterval(timer)) };
-}

@@ -127,6 +127,8 @@ describe('per-key rate limits (tiers)', () => {
     const platform = expectStatus(await h.request('GET', '/v1/api-keys'), 200).items.find((k: { name: string }) => k.name.startsWith('bootstrap admin'));
     expect(expectProblem(await h.request('PATCH', `/v1/api-keys/${platform.id}`, { body: { rateLimitPerMinute: 5 } }), 403, 'forbidden').detail).toMatch(/platform admin key/);
     expect(expectStatus(await h.request('GET', '/v1/api-keys'), 200).items.find((k: { id: string }) => k.id === platform.id).rateLimitPerMinute).toBeUndefined();
+    // Clearing is allowed: a limit set before this rule can be taken off.
+    expect(expectStatus(await h.request('PATCH', `/v1/api-keys/${platform.id}`, { body: { rateLimitPerMinute: null } }), 200).rateLimitPerMinute).toBeUndefined();
     // Nothing changed by any of them.
     const listed = expectStatus(await h.request('GET', '/v1/api-keys', { key: tenant.key }), 200).items.find((k: { id: string }) => k.id === key.id);
     expect(listed.rateLimitPerMinute).toBeUndefined();

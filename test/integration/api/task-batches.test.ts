@@ -120,7 +120,10 @@ describe('task batches API', () => {
 
     it('refuses an outcome it does not know with 400, settling nothing', async () => {
       const res = await h.request('POST', '/v1/tasks/settle', { body: { outcomes: [{ taskId: 'x', agentId: 'settler', outcome: 'maybe' }] } });
-      expectProblem(res, 400, 'validation');
+      expect(expectProblem(res, 400, 'validation')).toMatchObject({ field: 'body.outcomes[0]', detail: expect.stringMatching(/^body\.outcomes\[0\] matches none of the forms it may take: outcome must be "completed"; or /u) });
+      // Of the forms, the one the item got furthest into says what is wrong: a failure whose message is too long.
+      const long = await h.request('POST', '/v1/tasks/settle', { body: { outcomes: [{ taskId: 'x', agentId: 'settler', outcome: 'failed', error: 'e'.repeat(9000) }] } });
+      expect(expectProblem(long, 400, 'validation')).toMatchObject({ field: 'body.outcomes[0].error', detail: 'body.outcomes[0].error must NOT have more than 8192 characters, or be object' });
     });
   });
 });

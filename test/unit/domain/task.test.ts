@@ -251,6 +251,9 @@ describe('submitTask', () => {
       expectValidation(() => submitTask(submitInput({ cache: { ttlSeconds: 60, key: 'k\u0000' } }), T0), 'cache.key');
       expectValidation(() => complete(held(), 'agent-a', { text: 'a\u0000b' }, T0 + 20), 'output');
       expectValidation(() => fail(held(), 'agent-a', { message: 'broke', code: '\u0000' }, true, 0, T0 + 20), 'error');
+      // A surrogate without its pair is not text either; a pair (an emoji) is.
+      for (const input of ['\ud800', { text: 'a\udfffb' }]) expectValidation(() => submitTask(submitInput({ input }), T0), 'input');
+      expect(submitTask(submitInput({ input: 'a\ud83d\ude00b' }), T0).task.input).toBe('a\ud83d\ude00b');
     });
 
     it('enforces the default 1 MiB limit', () => {

@@ -66,4 +66,25 @@ describe('envelope vault: the current key', () => {
     expect(lookups).toHaveBeenCalledTimes(2);
     expect((await vault.open('acme', 'aad', sealed)).toString()).toBe('a value');
   });
+  it('is made afresh by a seal that starts after a destruction, not taken from a making begun before it', async () => {
+    const { vault, keys } = vaultOf();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const create = keys.create.bind(keys);
+    vi.spyOn(keys, 'create').mockImplementationOnce(async (record) => {
+      await held;
+      return create(record);
+    });
+    const makings = vi.spyOn(keys, 'latestVersion');
+    const before = vault.seal('acme', 'aad', value);
+    await vi.waitFor(() => expect(makings).toHaveBeenCalledTimes(1));
+    await vault.destroyTenantKeys('acme');
+    const pending = vault.seal('acme', 'aad', value);
+    await vi.waitFor(() => expect(makings.mock.calls.length).toBeGreaterThan(1), { timeout: 500 }).catch(() => undefined);
+    release();
+    const after = await pending;
+    await before.catch(() => undefined);
+    expect(makings).toHaveBeenCalledTimes(2);
+    expect((await vault.open('acme', 'aad', after)).toString()).toBe('a value');
+  });
 });

@@ -52,4 +52,35 @@ describe('Coalescer (SDK natural batching)', () => {
     // Over a quarter of maxBytes: straight to the single path, not queued.
     await expect(coalescer.push({ big: 'x'.repeat(200) })).resolves.toBe(1);
   });
+  it.each([400, 413])('sends each item of a batch refused as a whole (%i) again alone, so each gets its own answer', async (status) => {
+    const singles: unknown[] = [];
+    const coalescer = new Coalescer<number>(
+      async (item) => {
+        singles.push(item);
+        if ((item as { n: number }).n === 2) throw new AgentMeshError(400, 'https://agentmesh.dev/problems/validation', '400 body.n is bad');
+        return (item as { n: number }).n * 10;
+      },
+      async () => {
+        throw new AgentMeshError(status, 'https://agentmesh.dev/problems/validation', `${status} refused`);
+      },
+      { maxItems: 10, maxBytes: 1000 },
+    );
+    const settled = await Promise.allSettled([1, 2, 3].map((n) => coalescer.push({ n })));
+    expect(settled.map((s) => (s.status === 'fulfilled' ? s.value : (s.reason as Error).message))).toEqual([10, '400 body.n is bad', 30]);
+    expect(singles).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+  });
+
+  it('does not send again a batch the server may have applied (a 5xx, a lost connection)', async () => {
+    const singles: unknown[] = [];
+    const coalescer = new Coalescer<number>(
+      async (item) => (singles.push(item), 1),
+      async () => {
+        throw new AgentMeshError(503, 'https://agentmesh.dev/problems/unavailable', '503 away');
+      },
+      { maxItems: 10, maxBytes: 1000 },
+    );
+    const settled = await Promise.allSettled([coalescer.push({ n: 1 }), coalescer.push({ n: 2 })]);
+    expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected']);
+    expect(singles).toEqual([]);
+  });
 });

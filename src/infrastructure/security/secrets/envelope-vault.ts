@@ -120,15 +120,20 @@ export class EnvelopeVault implements SecretVault {
   async destroyTenantKeys(owner: string): Promise<number> {
     this.destructions++;
     this.currentKeys?.delete(owner);
-    // A seal that starts from now on looks the key up afresh rather than join a lookup begun before.
-    this.lookingUp.delete(owner);
+    // A seal that starts from now on looks the key up (and makes one) afresh rather than join work begun before.
+    this.forgetWorkUnderWay(owner);
     const destroyed = await this.keys.destroyAll(owner, this.clock.now()).finally(() => {
       this.currentKeys?.delete(owner);
-      this.lookingUp.delete(owner);
+      this.forgetWorkUnderWay(owner);
       this.destructions++;
     });
     for (const key of [...this.cache.keys()]) if (key.startsWith(`${owner}\0`)) this.cache.delete(key);
     return destroyed;
+  }
+
+  private forgetWorkUnderWay(owner: string): void {
+    this.lookingUp.delete(owner);
+    this.making.delete(owner);
   }
 
   /**
@@ -159,14 +164,22 @@ export class EnvelopeVault implements SecretVault {
   private currentKey(owner: string): Promise<KeyEncryptionKeyRecord> {
     const remembered = this.currentKeys?.get(owner);
     if (remembered !== undefined) return Promise.resolve(remembered);
-    const underWay = this.lookingUp.get(owner);
+    return this.shared(this.lookingUp, owner, () => this.lookUpCurrentKey(owner));
+  }
+
+  /**
+   * `work` for an owner once at a time: callers meanwhile share its promise. A destruction drops
+   * the entry, so callers after it start afresh rather than join work begun before.
+   */
+  private shared(flights: Map<string, Promise<KeyEncryptionKeyRecord>>, owner: string, work: () => Promise<KeyEncryptionKeyRecord>): Promise<KeyEncryptionKeyRecord> {
+    const underWay = flights.get(owner);
     if (underWay !== undefined) return underWay;
-    const lookup: Promise<KeyEncryptionKeyRecord> = this.lookUpCurrentKey(owner).finally(() => {
-      // A destruction meanwhile dropped it, and a later seal may have started another.
-      if (this.lookingUp.get(owner) === lookup) this.lookingUp.delete(owner);
+    const flight: Promise<KeyEncryptionKeyRecord> = work().finally(() => {
+      // Dropped by a destruction meanwhile, a later caller may have started another.
+      if (flights.get(owner) === flight) flights.delete(owner);
     });
-    this.lookingUp.set(owner, lookup);
-    return lookup;
+    flights.set(owner, flight);
+    return flight;
   }
 
   private async lookUpCurrentKey(owner: string): Promise<KeyEncryptionKeyRecord> {
@@ -203,12 +216,7 @@ export class EnvelopeVault implements SecretVault {
   }
 
   private makeKey(owner: string): Promise<KeyEncryptionKeyRecord> {
-    let making = this.making.get(owner);
-    if (making === undefined) {
-      making = this.createKey(owner).finally(() => this.making.delete(owner));
-      this.making.set(owner, making);
-    }
-    return making;
+    return this.shared(this.making, owner, () => this.createKey(owner));
   }
 
   private async createKey(owner: string, attempt = 1): Promise<KeyEncryptionKeyRecord> {

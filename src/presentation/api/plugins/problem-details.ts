@@ -6,7 +6,7 @@ export const PROBLEM_BASE = 'https://agentmesh.dev/problems/';
 
 /** PostgreSQL's untranslatable_character and character_not_in_repertoire: text it cannot hold. */
 const TEXT_THE_DATABASE_REFUSES = new Set(['22P05', '22021']);
-const REFUSED_TEXT_DETAIL = 'the request holds a NUL character or text the database cannot store';
+export const REFUSED_TEXT_DETAIL = 'the request holds a NUL character or text the database cannot store';
 
 /** Text the database refused, in a value no domain check covered (an id in a path, say): the client's, not a fault of the server. */
 export const refusedText = (error: unknown) => TEXT_THE_DATABASE_REFUSES.has((error as { code?: unknown } | null)?.code as string);
@@ -102,15 +102,39 @@ function fieldOf(error: FastifyError, v: Violation | undefined): string | undefi
   return `${error.validationContext ?? 'body'}${path}${leaf}`;
 }
 
+/** What a violation asks, from the union's place: `must be integer`, or `outcome must be equal to 'completed'` for a field within. */
+function formOf(v: Violation, union: Violation): string {
+  const within = v.instancePath.slice(union.instancePath.length).split('/').filter(Boolean).join('.');
+  const allowed = (v.params as { allowedValue?: unknown } | undefined)?.allowedValue;
+  const message = v.keyword === 'const' ? `must be ${JSON.stringify(allowed)}` : (v.message ?? 'is invalid');
+  return within === '' ? message : `${within} ${message}`;
+}
+
+/** `body.deadline must be integer, or match format "date-time"`; with forms that name fields within, each in turn. */
+function unionDetail(field: string | undefined, forms: readonly string[]): string {
+  if (forms.every((f) => f.startsWith('must '))) return `${field} must ${forms.map((f) => f.slice('must '.length)).join(', or ')}`;
+  return `${field} matches none of the forms it may take: ${forms.join('; or ')}`;
+}
+
 /**
- * A value that matches none of a union's forms (a deadline that is neither epoch ms nor a
- * date-time): the union's own violation, and what each form asked, in order.
+ * A value that matches none of a union's forms. When exactly one form got past the value's own
+ * level to a field of it (a settlement whose `error` is too long: the "failed" form), that form's
+ * violations are the answer; otherwise the union, and what each form asked (a deadline that is
+ * neither epoch ms nor a date-time).
  */
-function unionViolation(violations: readonly Violation[]): { union: Violation; forms: string[] } | undefined {
-  const union = violations.find((v) => v.keyword === 'anyOf');
-  if (union === undefined || !violations[0]?.schemaPath.startsWith(`${union.schemaPath}/`)) return undefined;
-  const forms = violations.filter((v) => v.schemaPath.startsWith(`${union.schemaPath}/`)).map((v) => (v.message ?? 'is invalid').replace(/^must /u, ''));
-  return { union, forms };
+function unionViolation(violations: readonly Violation[]): { violations: readonly Violation[] } | { union: Violation; forms: string[] } | undefined {
+  const first = violations[0];
+  // The outermost union that the first violation lies in.
+  const union = first && violations.filter((v) => v.keyword === 'anyOf' && first.schemaPath.startsWith(`${v.schemaPath}/`)).sort((a, b) => a.schemaPath.length - b.schemaPath.length)[0];
+  if (union === undefined) return undefined;
+  const branches = new Map<string, Violation[]>();
+  for (const v of violations) {
+    const branch = /^\/(\d+)\//u.exec(v.schemaPath.slice(union.schemaPath.length))?.[1];
+    if (branch !== undefined) branches.set(branch, [...(branches.get(branch) ?? []), v]);
+  }
+  const further = [...branches.values()].filter(([v]) => v!.instancePath.length > union.instancePath.length && v!.keyword !== 'const' && v!.keyword !== 'enum');
+  if (further.length === 1) return { violations: further[0]! };
+  return { union, forms: [...branches.values()].map(([v]) => formOf(v!, union)) };
 }
 
 /**
@@ -127,12 +151,16 @@ export function registerProblemDetails(app: FastifyInstance, allowedMethods: (pa
       return sendProblem(reply, request, status, error.code, inPlace(error.message, field, 'body'), { ...PLAIN, ...error.details, field: `body.${field}` });
     }
     if (error.validation) {
-      const union = unionViolation(error.validation);
-      if (union !== undefined) {
+      let violations: readonly Violation[] = error.validation;
+      for (let union = unionViolation(violations); union !== undefined; union = unionViolation(violations)) {
+        if ('violations' in union) {
+          violations = union.violations;
+          continue;
+        }
         const field = fieldOf(error, union.union);
-        return sendProblem(reply, request, 400, 'validation', `${field} must ${union.forms.join(', or ')}`, field ? { field } : {});
+        return sendProblem(reply, request, 400, 'validation', unionDetail(field, union.forms), field ? { field } : {});
       }
-      const v = error.validation[0];
+      const v = violations[0];
       const field = fieldOf(error, v);
       const params = (v?.params ?? {}) as { additionalProperty?: string; allowedValues?: unknown[]; type?: string | string[] };
       const detail = params.additionalProperty
