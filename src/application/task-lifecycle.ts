@@ -3,6 +3,7 @@ import type { MeshContext } from './mesh-context.js';
 import type { Context } from '@opentelemetry/api';
 import { agentInboxSubject, taskSettledSubject } from './subjects.js';
 import { carrierOf, contextFrom, inSpan, recordSpan, SpanKind } from './tracing.js';
+import { RepeatedErrorLog } from './repeated-error-log.js';
 
 const key = (tenantId: string, id: string) => `${tenantId}\u0000${id}`;
 const holdsLease = (t: Task | undefined) => t !== undefined && (t.status === 'assigned' || t.status === 'running') && t.agentId !== undefined;
@@ -31,7 +32,12 @@ export class TaskLifecycle {
   /** Active tasks with a deadline: bounded by the active tasks. */
   readonly deadlines = new Map<string, { tenantId: string; taskId: string; deadline: number }>();
 
-  constructor(private readonly ctx: MeshContext) {}
+  /** While the store is away every background write fails: one line per interval, not one per task. */
+  private readonly failedWrites: RepeatedErrorLog;
+
+  constructor(private readonly ctx: MeshContext) {
+    this.failedWrites = new RepeatedErrorLog(ctx.logger, 'background task write failed');
+  }
 
   backoffFor(task: Task): number {
     const s = this.ctx.settings;
@@ -79,7 +85,7 @@ export class TaskLifecycle {
     if (change.events.length === 0) return change.task;
     this.ctx.tasks
       .save(change.task, change.events)
-      .catch((error: unknown) => this.ctx.logger.error({ err: error, task_id: change.task.id }, 'background task write failed'));
+      .catch((error: unknown) => this.failedWrites.error({ err: error, task_id: change.task.id }));
     this.follow(before, change.task);
     return change.task;
   }

@@ -10,6 +10,7 @@ import { sha256Hex } from '../../../application/sha256.js';
 import { bearerToken } from './authenticate.js';
 import { PROBLEM_BASE } from './problem-details.js';
 import { PLAIN } from '../../../domain/plain.js';
+import { RepeatedErrorLog } from '../../../application/repeated-error-log.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -54,6 +55,8 @@ function asDenied(change: AuditedChange, attempted: string, reason: string | und
  */
 export function registerAudit(app: FastifyInstance, audit: AuditLogger, options: AuditPluginOptions): void {
   const lastSuccess = new Map<string, number>();
+  // While the audit log's database is away every audited request fails: one line per interval, not one per request.
+  const unrecorded = new RepeatedErrorLog(app.log, 'the audit log could not record this request; answering 503');
 
   app.addHook('preSerialization', async (request, _reply, payload) => {
     request.auditReplyBody = payload;
@@ -73,7 +76,7 @@ export function registerAudit(app: FastifyInstance, audit: AuditLogger, options:
       else await audit.logActions(records);
       return payload;
     } catch (error) {
-      request.log.error({ err: error }, 'the audit log could not record this request; answering 503');
+      unrecorded.error({ err: error, reqId: request.id });
       void reply.code(503).header('retry-after', '1').type('application/problem+json');
       return JSON.stringify({
         type: `${PROBLEM_BASE}audit_unavailable`,
