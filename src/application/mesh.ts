@@ -25,6 +25,12 @@ import { PLAIN } from '../domain/plain.js';
 const FORWARDED_HEARTBEAT_EVERY_MS = 1_000;
 const MAX_FORWARDED_HEARTBEATS = 100_000;
 
+export interface MeshStartOptions {
+  /** The platform admin key to register (AGENTMESH_ADMIN_KEY); without it, a first start makes one. */
+  adminKey?: string;
+  onAdminKeyCreated?: (key: string) => void;
+}
+
 /**
  * One mesh instance: the ports plus the in-memory coordination state, started from the store.
  * The leader (or a lone instance) runs the queues, leases and registry; a follower reads from the
@@ -125,7 +131,7 @@ export class Mesh {
    * Loads agents and active tasks from the store, bootstraps the first tenant, starts the sweeper.
    * `onAdminKeyCreated` hears of a platform key made now at once: a step after it may fail.
    */
-  async start(options: { adminKey?: string; onAdminKeyCreated?: (key: string) => void } = {}): Promise<{ createdAdminKey?: string }> {
+  async start(options: MeshStartOptions = {}): Promise<{ createdAdminKey?: string }> {
     const { ctx } = this;
     const boot = await bootstrap(ctx, options.adminKey);
     if (boot.createdKey !== undefined) options.onAdminKeyCreated?.(boot.createdKey);

@@ -29,8 +29,10 @@ export class RepeatedErrorLog {
     }
     this.repeats++;
     this.last = fields;
-    this.timer ??= setTimeout(() => this.flush(), this.quietUntil - now);
-    this.timer.unref();
+    if (this.timer === undefined) {
+      this.timer = setTimeout(() => this.flush(), this.quietUntil - now);
+      this.timer.unref();
+    }
   }
 
   /** Says how many repeated since the last line (the end of an interval, or a shutdown). */

@@ -1,6 +1,6 @@
 import type pino from 'pino';
 import type { Logger } from '../application/logger.js';
-import type { Mesh } from '../application/mesh.js';
+import type { Mesh, MeshStartOptions } from '../application/mesh.js';
 import type { MessageBroker, Service } from '../application/ports.js';
 import { remoteCommands, serveCommands } from '../application/remote-commands.js';
 import { UnavailableError } from '../domain/index.js';
@@ -31,7 +31,7 @@ export class Leadership {
     private readonly mesh: Mesh,
     private readonly broker: MessageBroker,
     private readonly logger: pino.Logger,
-    private readonly startOptions: { adminKey?: string; onAdminKeyCreated?: (key: string) => void },
+    private readonly startOptions: MeshStartOptions,
     private readonly onFatal: (error: Error) => void,
   ) {
     mesh.follow(remoteCommands(broker, { timeoutMs: COMMAND_TIMEOUT_MS, leaderWaitMs: LEADER_WAIT_MS }));

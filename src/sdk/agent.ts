@@ -1,9 +1,9 @@
-import { AgentMeshClient } from './client.js';
+import { AgentMeshClient, type Settlement } from './client.js';
 import { AgentMeshError, NonRetryableError } from './errors.js';
 import { Backoff, isAbort, RETRY_DEFAULTS, retryAfterOf, sleep, type RetryOptions } from './retry.js';
 import { pathSegment } from './path.js';
 import { readEvents } from './sse.js';
-import type { DeliveredTask, TaskError } from './types.js';
+import type { DeliveredTask } from './types.js';
 import { startWorkSpan } from './work-span.js';
 
 export interface TaskContext {
@@ -84,6 +84,16 @@ const HEALTHY_CONNECTION_MS = 1_000;
 /** What the mesh keeps of a failure (`POST /v1/tasks/{id}/fail`). */
 const MAX_ERROR_MESSAGE_CHARS = 8192;
 const MAX_ERROR_CODE_CHARS = 128;
+
+/** What a settlement says of an attempt, without naming the task, the agent or the trace (each form of it). */
+type Result = Settlement extends infer S ? (S extends unknown ? Omit<S, 'taskId' | 'agentId' | 'traceparent' | 'tracestate'> : never) : never;
+
+/** A handler's error as the mesh keeps it: cut to its bounds (longer, the whole failure would be refused); retryable unless it says otherwise. */
+function failureOf(error: unknown): Extract<Result, { outcome: 'failed' }> {
+  const message = (error instanceof Error ? error.message : String(error)).slice(0, MAX_ERROR_MESSAGE_CHARS);
+  const code = error instanceof NonRetryableError ? error.code?.slice(0, MAX_ERROR_CODE_CHARS) : undefined;
+  return { outcome: 'failed', error: { message, ...(code !== undefined && { code }) }, retryable: !(error instanceof NonRetryableError) };
+}
 
 /** The mesh refused what was sent (400, 413), not the moment: sent again, it would be refused again. */
 const isRefusal = (error: unknown): error is AgentMeshError => error instanceof AgentMeshError && (error.status === 400 || error.status === 413);
@@ -348,40 +358,25 @@ export class Agent {
     const trace = work.carrier ?? (task.traceparent !== undefined ? { traceparent: task.traceparent, ...(task.tracestate !== undefined && { tracestate: task.tracestate }) } : {});
     // Retried by the client as far as is safe (see AgentMeshClient#settle); stop() cuts it short after its grace.
     const signal = { signal: controller.signal };
-    const fail = async (taskError: TaskError, retryable: boolean) => {
-      await this.client.settle({ taskId: task.id, agentId, outcome: 'failed', error: taskError, retryable, ...trace }, signal);
-      this.failed++;
-    };
+    const settle = (result: Result) => this.client.settle({ taskId: task.id, agentId, ...result, ...trace }, signal);
+    const result: Result = outcome.ok ? { outcome: 'completed', output: outcome.output ?? null } : failureOf(outcome.error);
     try {
-      if (outcome.ok) {
-        const output = outcome.output ?? null;
-        try {
-          await this.client.settle({ taskId: task.id, agentId, outcome: 'completed', output, ...trace }, signal);
-        } catch (refused) {
-          if (!isRefusal(refused)) throw refused;
-          // An output the mesh cannot keep (too large, a NUL character) would be refused again at
-          // every attempt: the task fails now, saying why, rather than wait out its lease.
-          this.report(refused);
-          await fail({ message: `the mesh refused the handler's output: ${refused.message}`, code: 'output_refused' }, false);
-          return true;
-        }
-        // An earlier attempt's completion may have landed while this one ran here too: the mesh
-        // answers the repeat with the completed task, and it is still one task completed.
-        if (this.completedTasks.add(task.id)) this.completed++;
-      } else {
-        const { error } = outcome;
-        const retryable = !(error instanceof NonRetryableError);
-        // Cut to what the mesh keeps: longer, the whole failure would be refused.
-        const message = (error instanceof Error ? error.message : String(error)).slice(0, MAX_ERROR_MESSAGE_CHARS);
-        const code = error instanceof NonRetryableError ? error.code?.slice(0, MAX_ERROR_CODE_CHARS) : undefined;
-        try {
-          await fail({ message, ...(code !== undefined && { code }) }, retryable);
-        } catch (refused) {
-          if (!isRefusal(refused)) throw refused;
-          this.report(refused);
-          await fail({ message: `the mesh refused the handler's error: ${refused.message}`, code: 'error_refused' }, retryable);
-        }
+      try {
+        await settle(result);
+      } catch (refused) {
+        if (!isRefusal(refused)) throw refused;
+        // What the mesh refused (an output too large, a NUL character) it would refuse at every
+        // attempt: the task fails now, saying why, rather than wait out its lease.
+        this.report(refused);
+        const what = result.outcome === 'completed' ? 'output' : 'error';
+        await settle({ outcome: 'failed', error: { message: `the mesh refused the handler's ${what}: ${refused.message}`, code: `${what}_refused` }, retryable: result.outcome === 'failed' && result.retryable });
+        this.failed++;
+        return true;
       }
+      // An earlier attempt's completion may have landed while this one ran here too: the mesh
+      // answers the repeat with the completed task, and it is still one task completed.
+      if (result.outcome === 'failed') this.failed++;
+      else if (this.completedTasks.add(task.id)) this.completed++;
       return true;
     } catch (settleError) {
       // 409: the lease moved on (expired, agent marked lost); the mesh has re-routed the task.

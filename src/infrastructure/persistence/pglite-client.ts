@@ -62,12 +62,14 @@ export class PgliteClient implements SqlClient {
   private constructor(
     private readonly db: PGlite,
     private readonly lock: DataDirLock | undefined,
+    /** This open made the database (a new directory, or memory). */
+    readonly created: boolean,
   ) {
     this.prepared = new PglitePreparedStatements(db);
   }
 
   static async open(dataDir: string | undefined): Promise<PgliteClient> {
-    if (dataDir === undefined) return new PgliteClient(await createNew(undefined), undefined);
+    if (dataDir === undefined) return new PgliteClient(await createNew(undefined), undefined, true);
     mkdirSync(dataDir, { recursive: true });
     const lock = DataDirLock.acquire(dataDir);
     try {
@@ -81,7 +83,7 @@ export class PgliteClient implements SqlClient {
         await db.close();
         throw error;
       }
-      return new PgliteClient(db, lock);
+      return new PgliteClient(db, lock, fresh);
     } catch (error) {
       lock.release();
       throw error;

@@ -78,7 +78,8 @@ export async function auditReport(flags: ReportFlags): Promise<void> {
   if (to <= from) throw new UsageError('--to must be after --from');
   if (flags.format === 'pdf' && flags.out === undefined) throw new UsageError('--format pdf needs --out <file>: a PDF is not written to a terminal');
   // Before the database opens and the report is gathered: a wrong path is said at once.
-  if (flags.out !== undefined && !existsSync(dirname(resolve(flags.out)))) throw new UsageError(`--out ${flags.out}: the directory ${dirname(resolve(flags.out))} does not exist`);
+  const outDir = flags.out === undefined ? undefined : dirname(resolve(flags.out));
+  if (outDir !== undefined && !existsSync(outDir)) throw new UsageError(`--out ${flags.out}: the directory ${outDir} does not exist`);
   const keys = trustedKeys(flags.publicKey);
   const { db, where } = await openDatabase('audit');
   try {

@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { loadConfig, redactUrl } from '../../config.js';
 import { migrate } from '../../infrastructure/persistence/migrate.js';
 import { PgliteClient } from '../../infrastructure/persistence/pglite-client.js';
@@ -30,11 +29,9 @@ export async function openDatabase(purpose: string): Promise<{ db: SqlClient; wh
   if (purpose !== 'migrate' && !existsSync(config.dataDir)) {
     throw new UsageError(`there is no embedded database at ${config.dataDir}: set AGENTMESH_DATA_DIR to the mesh's data directory, or AGENTMESH_DATABASE_URL`);
   }
-  // Whether this open makes the database (migrate says so; the audit commands refuse a missing directory above).
-  const created = !existsSync(join(config.dataDir, 'PG_VERSION'));
   const db = await PgliteClient.open(config.dataDir);
   try {
-    return { db, where: config.dataDir, applied: await migrate(db), created };
+    return { db, where: config.dataDir, applied: await migrate(db), created: db.created };
   } catch (error) {
     await db.close();
     throw error;

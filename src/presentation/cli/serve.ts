@@ -5,6 +5,13 @@ import { startMesh } from '../compose.js';
 /** Within the 10 s most orchestrators wait after SIGTERM before they kill. */
 const SHUTDOWN_LIMIT_MS = 9_000;
 
+/** The first start's key, shown once; with the URL when the mesh is listening, else said to be from a start that failed. */
+function firstStartBanner(key: string, url?: string): string {
+  const made = url === undefined ? 'were created before the start failed' : 'were created';
+  const tour = url === undefined ? '' : `Try:  curl -H "Authorization: Bearer ${key}" ${url}/v1/agents\nAPI docs: ${url}/docs\n\n`;
+  return `\nFirst start: tenant 'default' and its platform admin key ${made}.\nAdmin API key (shown once, keep it safe):\n\n  ${key}\n\n${tour}`;
+}
+
 /** `agentmesh serve`: the mesh and its API until SIGINT or SIGTERM. */
 export async function serve(): Promise<void> {
   const config = loadConfig();
@@ -12,7 +19,7 @@ export async function serve(): Promise<void> {
   let madeKey: string | undefined;
   const running = await startMesh(config, { listen: true, onFatal: () => void stopping?.('fatal error', 1), onAdminKeyCreated: (key) => (madeKey = key) }).catch((error: unknown) => {
     // The key is in the store now, and a later start will not show it again.
-    if (madeKey !== undefined) process.stdout.write(`\nFirst start: tenant 'default' and its platform admin key were created before the start failed.\nAdmin API key (shown once, keep it safe):\n\n  ${madeKey}\n\n`);
+    if (madeKey !== undefined) process.stdout.write(firstStartBanner(madeKey));
     throw error;
   });
   const log = running.mesh.ctx.logger;
@@ -26,14 +33,7 @@ export async function serve(): Promise<void> {
     },
     'AgentMesh is listening',
   );
-  if (running.createdAdminKey) {
-    process.stdout.write(
-      `\nFirst start: tenant 'default' and its platform admin key were created.\n` +
-        `Admin API key (shown once, keep it safe):\n\n  ${running.createdAdminKey}\n\n` +
-        `Try:  curl -H "Authorization: Bearer ${running.createdAdminKey}" ${running.url}/v1/agents\n` +
-        `API docs: ${running.url}/docs\n\n`,
-    );
-  }
+  if (running.createdAdminKey) process.stdout.write(firstStartBanner(running.createdAdminKey, running.url));
   let shuttingDown = false;
   const shutdown = async (reason: string, exitCode = 0) => {
     if (shuttingDown) return;

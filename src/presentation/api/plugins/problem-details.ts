@@ -117,24 +117,26 @@ function unionDetail(field: string | undefined, forms: readonly string[]): strin
 }
 
 /**
- * A value that matches none of a union's forms. When exactly one form got past the value's own
- * level to a field of it (a settlement whose `error` is too long: the "failed" form), that form's
- * violations are the answer; otherwise the union, and what each form asked (a deadline that is
- * neither epoch ms nor a date-time).
+ * The violation to explain. Within a union (the outermost the first violation lies in): when
+ * exactly one form got past the value's own level to a field of it (a settlement whose `error` is
+ * too long: the "failed" form), that form's own violation; otherwise the union, with what each
+ * form asked (a deadline that is neither epoch ms nor a date-time).
  */
-function unionViolation(violations: readonly Violation[]): { violations: readonly Violation[] } | { union: Violation; forms: string[] } | undefined {
+function explained(violations: readonly Violation[]): { violation: Violation | undefined; forms?: string[] } {
   const first = violations[0];
-  // The outermost union that the first violation lies in.
   const union = first && violations.filter((v) => v.keyword === 'anyOf' && first.schemaPath.startsWith(`${v.schemaPath}/`)).sort((a, b) => a.schemaPath.length - b.schemaPath.length)[0];
-  if (union === undefined) return undefined;
+  if (union === undefined) return { violation: first };
   const branches = new Map<string, Violation[]>();
   for (const v of violations) {
     const branch = /^\/(\d+)\//u.exec(v.schemaPath.slice(union.schemaPath.length))?.[1];
-    if (branch !== undefined) branches.set(branch, [...(branches.get(branch) ?? []), v]);
+    if (branch === undefined) continue;
+    const list = branches.get(branch);
+    if (list === undefined) branches.set(branch, [v]);
+    else list.push(v);
   }
   const further = [...branches.values()].filter(([v]) => v!.instancePath.length > union.instancePath.length && v!.keyword !== 'const' && v!.keyword !== 'enum');
-  if (further.length === 1) return { violations: further[0]! };
-  return { union, forms: [...branches.values()].map(([v]) => formOf(v!, union)) };
+  if (further.length === 1) return explained(further[0]!);
+  return { violation: union, forms: [...branches.values()].map(([v]) => formOf(v!, union)) };
 }
 
 /**
@@ -151,17 +153,9 @@ export function registerProblemDetails(app: FastifyInstance, allowedMethods: (pa
       return sendProblem(reply, request, status, error.code, inPlace(error.message, field, 'body'), { ...PLAIN, ...error.details, field: `body.${field}` });
     }
     if (error.validation) {
-      let violations: readonly Violation[] = error.validation;
-      for (let union = unionViolation(violations); union !== undefined; union = unionViolation(violations)) {
-        if ('violations' in union) {
-          violations = union.violations;
-          continue;
-        }
-        const field = fieldOf(error, union.union);
-        return sendProblem(reply, request, 400, 'validation', unionDetail(field, union.forms), field ? { field } : {});
-      }
-      const v = violations[0];
+      const { violation: v, forms } = explained(error.validation);
       const field = fieldOf(error, v);
+      if (forms !== undefined) return sendProblem(reply, request, 400, 'validation', unionDetail(field, forms), field ? { field } : {});
       const params = (v?.params ?? {}) as { additionalProperty?: string; allowedValues?: unknown[]; type?: string | string[] };
       const detail = params.additionalProperty
         ? `${field} is not a known field`
