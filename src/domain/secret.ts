@@ -46,6 +46,8 @@ export function assertSecretName(value: string, field = 'name'): void {
 
 export function assertSecretValue(value: string, field = 'value'): void {
   if (value.length === 0) throw new ValidationError(`${field} must not be empty`, field);
+  // A lone surrogate would be sealed as U+FFFD: the agent would read another value than the one written.
+  if (!(value as string & { isWellFormed(): boolean }).isWellFormed()) throw new ValidationError(`${field} must not contain a lone surrogate (U+D800 to U+DFFF without its pair), which is not text`, field);
   const bytes = Buffer.byteLength(value, 'utf8');
   if (bytes > MAX_SECRET_VALUE_BYTES) throw new PayloadTooLargeError('secret value', MAX_SECRET_VALUE_BYTES, bytes);
 }

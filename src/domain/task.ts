@@ -162,6 +162,7 @@ export function submitTask(input: SubmitTaskInput, now: number, limits = DEFAULT
   }
   const taskInput = input.input ?? null;
   assertJsonWithin(taskInput, limits.maxInputBytes, 'input');
+  if (input.idempotencyKey !== undefined) assertStorableText(input.idempotencyKey, 'idempotencyKey');
   const secrets = taskSecrets(input.secrets);
   if (input.contextId !== undefined) assertIdentifier(input.contextId, 'contextId');
   const cache = cachePolicy(input.cache, strategy);

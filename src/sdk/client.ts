@@ -57,6 +57,9 @@ interface SubmitItem {
   [option: string]: unknown;
 }
 
+/** What an HTTP header value carries (fetch's ByteString, without control characters), 1 to 256 of them. */
+const HEADER_TEXT = /^[\x20-\x7e\xa0-\xff]{1,256}$/u;
+
 /** A client of the mesh: submit tasks and follow them, manage agents, settle tasks as an agent. */
 export class AgentMeshClient {
   readonly http: Http;
@@ -88,6 +91,10 @@ export class AgentMeshClient {
    */
   async submit(capability: string, input: unknown, options: SubmitOptions & CallOptions = {}): Promise<SubmitResult> {
     const { deadline, traceparent, tracestate, idempotencyKey, signal, ...rest } = options;
+    // A submit alone sends its key as the Idempotency-Key header: a key takes what a header carries, batched or not.
+    if (idempotencyKey !== undefined && !HEADER_TEXT.test(idempotencyKey)) {
+      throw new TypeError(`idempotencyKey must be 1-256 characters of visible ASCII or Latin-1 (it travels in the Idempotency-Key header), got ${JSON.stringify(idempotencyKey.slice(0, 40))}`);
+    }
     const generated = idempotencyKey === undefined && this.idempotencyKeys;
     const key = generated ? globalThis.crypto.randomUUID() : idempotencyKey;
     const item: SubmitItem = {

@@ -119,6 +119,9 @@ describe('dispatch hardening', () => {
     const a2a = await h.request('POST', '/v1/a2a', { body: { jsonrpc: '2.0', id: 1, method: 'SendMessage', params: { message: { messageId: `${c}-m`, role: 'ROLE_USER', parts: [{ text: nul }], metadata: { skill: c } } } } });
     expect(a2a.status).toBe(200);
     expect(a2a.body.error).toMatchObject({ code: -32602, message: expect.stringContaining('NUL') });
+    // Its messageId becomes the task's idempotency key: refused by its own name.
+    const lonelyId = await h.request('POST', '/v1/a2a', { body: { jsonrpc: '2.0', id: 2, method: 'SendMessage', params: { message: { messageId: `${c}-m\ud800`, role: 'ROLE_USER', parts: [{ text: 'x' }], metadata: { skill: c } } } } });
+    expect(lonelyId.body.error).toMatchObject({ code: -32602, message: expect.stringContaining('message.messageId') });
   });
 
   it('drops empty queue states: capability names cannot grow memory', async () => {

@@ -2,6 +2,7 @@ import type { Part, SendMessageRequest } from '@a2a-js/sdk';
 import { ContentTypeNotSupportedError, RequestMalformedError, UnsupportedOperationError } from '@a2a-js/sdk/errors';
 import type { SubmitRequest } from '../../application/use-cases/submit-task.js';
 import { PLAIN } from '../../domain/plain.js';
+import { assertStorableText } from '../../domain/index.js';
 
 /** Longest messageId taken: it becomes the task's idempotency key (at most 256 characters) after a prefix. */
 const MAX_MESSAGE_ID_LENGTH = 200;
@@ -19,6 +20,8 @@ export async function submitRequestOf(params: SendMessageRequest, skills: () => 
   const message = params.message;
   if (message === undefined || message.messageId === '') throw new RequestMalformedError('params.message with a messageId is required');
   if (message.messageId.length > MAX_MESSAGE_ID_LENGTH) throw new RequestMalformedError(`message.messageId must be at most ${MAX_MESSAGE_ID_LENGTH} characters`);
+  // It becomes the task's idempotency key: said here by its own name.
+  assertStorableText(message.messageId, 'message.messageId');
   if (message.taskId !== '') {
     throw new UnsupportedOperationError('each message starts a new mesh task: continuing a task (message.taskId) is not supported');
   }

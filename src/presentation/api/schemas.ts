@@ -14,7 +14,12 @@ export const Problem = Type.Object(
     instance: Type.Optional(Type.String()),
     field: Type.Optional(Type.String({ description: 'The request field at fault, for validation problems.' })),
   },
-  { $id: 'Problem', additionalProperties: true, description: 'RFC 9457 problem details.' },
+  {
+    $id: 'Problem',
+    additionalProperties: true,
+    description:
+      'RFC 9457 problem details. Extensions by type: `limitBytes`, `actualBytes` (payload_too_large); `role`, `action`, `allowed` (forbidden by role); `quota`, `limit`, `retryAfterSeconds` (quota_exceeded); `id`, `agentStatus`, `idempotencyKey`, `taskId` (conflict). See docs/api.md, Errors.',
+  },
 );
 
 const problemResponse = (description: string) => ({
@@ -65,7 +70,7 @@ export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength:
 
 export const PageQuery = {
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
-  cursor: Type.Optional(Type.String({ maxLength: 1024 })),
+  cursor: Type.Optional(Type.String({ maxLength: 1024, description: 'The nextCursor of the previous page; a cursor this API did not give out is a 400 naming querystring.cursor.' })),
 };
 
 export const Tenant = Type.Object({
@@ -326,22 +331,26 @@ const ItemTrace = () => ({
 export const SettleBatchBody = Type.Object(
   {
     outcomes: Type.Array(
-      Type.Union([
-        Type.Object(
-          { taskId: Type.String({ minLength: 1, maxLength: 512 }), ...AgentRefProps(), ...ItemTrace(), outcome: Type.Literal('completed'), output: Type.Optional(Type.Unknown()) },
-          { additionalProperties: false },
-        ),
-        Type.Object(
-          {
-            taskId: Type.String({ minLength: 1, maxLength: 512 }),
-            ...AgentRefProps(),
-            ...ItemTrace(),
-            outcome: Type.Literal('failed'),
-            error: TaskErrorInput(),
-            retryable: Type.Optional(Type.Boolean({ description: 'Default true: retried with backoff until maxAttempts.' })),
-          },
-          { additionalProperties: false },
-        ),
+      // The outcome is checked first, alone: a missing or unknown one is said as such, not as what each form lacks.
+      Type.Intersect([
+        Type.Object({ outcome: Type.Union([Type.Literal('completed'), Type.Literal('failed')]) }),
+        Type.Union([
+          Type.Object(
+            { taskId: Type.String({ minLength: 1, maxLength: 512 }), ...AgentRefProps(), ...ItemTrace(), outcome: Type.Literal('completed'), output: Type.Optional(Type.Unknown()) },
+            { additionalProperties: false },
+          ),
+          Type.Object(
+            {
+              taskId: Type.String({ minLength: 1, maxLength: 512 }),
+              ...AgentRefProps(),
+              ...ItemTrace(),
+              outcome: Type.Literal('failed'),
+              error: TaskErrorInput(),
+              retryable: Type.Optional(Type.Boolean({ description: 'Default true: retried with backoff until maxAttempts.' })),
+            },
+            { additionalProperties: false },
+          ),
+        ]),
       ]),
       { minItems: 1, maxItems: MAX_BATCH_ITEMS },
     ),

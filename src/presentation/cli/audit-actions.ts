@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { gatherComplianceReport, type Framework } from '../../application/compliance-report.js';
@@ -80,6 +80,7 @@ export async function auditReport(flags: ReportFlags): Promise<void> {
   // Before the database opens and the report is gathered: a wrong path is said at once.
   const outDir = flags.out === undefined ? undefined : dirname(resolve(flags.out));
   if (outDir !== undefined && !existsSync(outDir)) throw new UsageError(`--out ${flags.out}: the directory ${outDir} does not exist`);
+  if (flags.out !== undefined && existsSync(flags.out) && statSync(flags.out).isDirectory()) throw new UsageError(`--out ${flags.out} is a directory: name the file to write`);
   const keys = trustedKeys(flags.publicKey);
   const { db, where } = await openDatabase('audit');
   try {

@@ -94,6 +94,14 @@ describe('task batches API', () => {
       expect(again.results[0]).toEqual({ status: 200, body: { id: ids[0], status: 'completed' } });
     });
 
+    it('answers an item whose idempotency key is not text the store keeps 400 naming it', async () => {
+      const { results } = expectStatus(await h.request('POST', '/v1/tasks/batch', { body: { tasks: [{ capability: 'idem-text', idempotencyKey: 'k\ud800' }, { capability: 'idem-text', idempotencyKey: 'k\u0000' }] } }), 200);
+      expect(results.map((r: { status: number; body: { field?: string } }) => [r.status, r.body.field])).toEqual([
+        [400, 'body.tasks[0].idempotencyKey'],
+        [400, 'body.tasks[1].idempotencyKey'],
+      ]);
+    });
+
     it('answers an item whose text holds a NUL character 400 naming the field, like its single request, and settles the rest', async () => {
       const agent = await registerAgent(h, 'nul-settler', ['nul-settle'], { maxConcurrentTasks: 3 });
       const submitted = expectStatus(
@@ -120,7 +128,12 @@ describe('task batches API', () => {
 
     it('refuses an outcome it does not know with 400, settling nothing', async () => {
       const res = await h.request('POST', '/v1/tasks/settle', { body: { outcomes: [{ taskId: 'x', agentId: 'settler', outcome: 'maybe' }] } });
-      expect(expectProblem(res, 400, 'validation')).toMatchObject({ field: 'body.outcomes[0]', detail: expect.stringMatching(/^body\.outcomes\[0\] matches none of the forms it may take: outcome must be "completed"; or /u) });
+      expect(expectProblem(res, 400, 'validation')).toMatchObject({ field: 'body.outcomes[0].outcome', detail: 'body.outcomes[0].outcome must be "completed", or be "failed"' });
+      const missing = await h.request('POST', '/v1/tasks/settle', { body: { outcomes: [{ taskId: 'x', agentId: 'settler' }] } });
+      expect(expectProblem(missing, 400, 'validation')).toMatchObject({ field: 'body.outcomes[0].outcome', detail: 'body.outcomes[0].outcome is required' });
+      // A known outcome with a field of the other form: each form says what it lacks.
+      const mixed = await h.request('POST', '/v1/tasks/settle', { body: { outcomes: [{ taskId: 'x', agentId: 'settler', outcome: 'completed', retryable: true }] } });
+      expect(expectProblem(mixed, 400, 'validation').detail).toBe("body.outcomes[0] must not have the field 'retryable', or have the field 'error'");
       // Of the forms, the one the item got furthest into says what is wrong: a failure whose message is too long.
       const long = await h.request('POST', '/v1/tasks/settle', { body: { outcomes: [{ taskId: 'x', agentId: 'settler', outcome: 'failed', error: 'e'.repeat(9000) }] } });
       expect(expectProblem(long, 400, 'validation')).toMatchObject({ field: 'body.outcomes[0].error', detail: 'body.outcomes[0].error must NOT have more than 8192 characters, or be object' });

@@ -137,8 +137,11 @@ describe('compliance reports', () => {
     expect(noDirectory.code).toBe(2);
     expect(oneLine(noDirectory.stderr)).toBe('agentmesh: --out /nonexistent-dir/r.json: the directory /nonexistent-dir does not exist');
     const onDirectory = await cli(['audit', 'report', '--framework', 'soc2', '--tenant', 'acme', '--from', from, '--to', to, '--out', scratch], env, 60_000);
-    expect(onDirectory.code).toBe(1);
-    expect(oneLine(onDirectory.stderr)).toMatch(/^agentmesh: --out .*: cannot write the report: EISDIR/u);
+    expect(onDirectory.code).toBe(2);
+    expect(oneLine(onDirectory.stderr)).toBe(`agentmesh: --out ${scratch} is a directory: name the file to write`);
+    const unwritable = await cli(['audit', 'report', '--framework', 'soc2', '--tenant', 'acme', '--from', from, '--to', to, '--out', '/proc/agentmesh-report.json'], env, 60_000);
+    expect(unwritable.code).toBe(1);
+    expect(oneLine(unwritable.stderr)).toMatch(/^agentmesh: --out \/proc\/agentmesh-report\.json: cannot write the report: /u);
     const ghost = await cli(['audit', 'report', '--framework', 'soc2', '--tenant', 'ghost', '--from', from, '--to', to], env, 60_000);
     expect(ghost.code).toBe(1);
     expect(oneLine(ghost.stderr)).toMatch(/^agentmesh: there is no tenant 'ghost' in /u);

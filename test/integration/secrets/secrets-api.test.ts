@@ -74,6 +74,12 @@ describe('the secret store API', () => {
       expect(expectProblem(await put('ok', { value: 'x' }), 400, 'validation').field).toBe('body.policy');
       expect(expectProblem(await put('ok', { value: 'x', policy: { capabilities: ['deploy'] }, extra: 1 }), 400, 'validation').detail).toMatch(/extra/u);
       expectProblem(await put('ok', { value: 'é'.repeat(40_000), policy: { capabilities: ['deploy'] } }), 413, 'payload_too_large');
+      // The bound is in bytes whatever the characters: one byte past it is the same 413.
+      expect(expectProblem(await put('ok', { value: 'x'.repeat(65_537), policy: { capabilities: ['deploy'] } }), 413, 'payload_too_large')).toMatchObject({ limitBytes: 65_536, actualBytes: 65_537 });
+      // A lone surrogate would be sealed as U+FFFD and read back changed: refused instead.
+      expect(expectProblem(await put('ok', { value: 'v\ud800', policy: { capabilities: ['deploy'] } }), 400, 'validation')).toMatchObject({ field: 'body.value', detail: expect.stringContaining('lone surrogate') });
+      // A pair is text like any other.
+      expect((await put('emoji', { value: 'v\ud83d\ude00', policy: { capabilities: ['deploy'] } })).status).toBe(201);
       expectProblem(await h.request('POST', '/v1/secrets/nope/rotate', { key: orchestrator.key, body: {} }), 404, 'not_found');
       expectProblem(await h.request('DELETE', '/v1/secrets/nope', { key: orchestrator.key }), 404, 'not_found');
       expectProblem(await h.request('GET', '/v1/secrets/nope', { key: observer.key }), 404, 'not_found');

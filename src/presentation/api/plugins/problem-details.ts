@@ -105,8 +105,15 @@ function fieldOf(error: FastifyError, v: Violation | undefined): string | undefi
 /** What a violation asks, from the union's place: `must be integer`, or `outcome must be equal to 'completed'` for a field within. */
 function formOf(v: Violation, union: Violation): string {
   const within = v.instancePath.slice(union.instancePath.length).split('/').filter(Boolean).join('.');
-  const allowed = (v.params as { allowedValue?: unknown } | undefined)?.allowedValue;
-  const message = v.keyword === 'const' ? `must be ${JSON.stringify(allowed)}` : (v.message ?? 'is invalid');
+  const params = (v.params ?? {}) as { allowedValue?: unknown; additionalProperty?: string; missingProperty?: string };
+  const message =
+    v.keyword === 'const'
+      ? `must be ${JSON.stringify(params.allowedValue)}`
+      : v.keyword === 'additionalProperties'
+        ? `must not have the field '${params.additionalProperty}'`
+        : v.keyword === 'required'
+          ? `must have the field '${params.missingProperty}'`
+          : (v.message ?? 'is invalid');
   return within === '' ? message : `${within} ${message}`;
 }
 
@@ -136,7 +143,7 @@ function explained(violations: readonly Violation[]): { violation: Violation | u
   }
   const further = [...branches.values()].filter(([v]) => v!.instancePath.length > union.instancePath.length && v!.keyword !== 'const' && v!.keyword !== 'enum');
   if (further.length === 1) return explained(further[0]!);
-  return { violation: union, forms: [...branches.values()].map(([v]) => formOf(v!, union)) };
+  return { violation: union, forms: [...new Set([...branches.values()].map(([v]) => formOf(v!, union)))] };
 }
 
 /**

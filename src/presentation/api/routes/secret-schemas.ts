@@ -4,7 +4,8 @@ import { PLAIN } from '../../../domain/plain.js';
 
 const EpochMs = Type.Integer({ description: 'Milliseconds since the Unix epoch.' });
 export const SecretNameSchema = Type.String({ minLength: 1, maxLength: 128, pattern: SECRET_NAME_PATTERN, description: "1-128 characters of [A-Za-z0-9._-], not only dots (a URL cannot carry '.' or '..' as a path segment)." });
-const Value = Type.String({ minLength: 1, maxLength: MAX_SECRET_VALUE_BYTES, description: `The secret's value (UTF-8, at most ${MAX_SECRET_VALUE_BYTES} bytes). Never shown again by the API, never logged.` });
+// No maxLength here: the bound is in bytes, checked by the domain (413 with limitBytes and actualBytes), whatever the characters.
+const Value = Type.String({ minLength: 1, description: `The secret's value (UTF-8, at most ${MAX_SECRET_VALUE_BYTES} bytes: 413 past it). Never shown again by the API, never logged.` });
 
 export const SecretNameParams = Type.Object({ name: SecretNameSchema });
 export const TaskSecretParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 512 }), name: SecretNameSchema });
