@@ -1,4 +1,6 @@
+import { statSync, type Stats } from 'node:fs';
 import { isIP } from 'node:net';
+import { dirname, resolve } from 'node:path';
 import { parseMasterKeys } from './infrastructure/security/secrets/master-keys.js';
 import { DEFAULT_CACHE_SETTINGS, type CacheSettings } from './infrastructure/caching/tiered-cache.js';
 import { DEFAULT_CACHE_WARMING, type CacheWarmingSettings } from './application/cache-warmer.js';
@@ -228,6 +230,35 @@ function routeSampleRates(env: Env): Map<string, number> {
   return rates;
 }
 
+/** What is at `path`; undefined when nothing is, or a file stands on the way to it (ENOTDIR). */
+function statOrUndefined(path: string): Stats | undefined {
+  try {
+    return statSync(path, { throwIfNoEntry: false });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+    throw error;
+  }
+}
+
+/**
+ * AGENTMESH_DATA_DIR: a directory, or a path where one can be made (`:memory:` keeps nothing). A
+ * path that is, or runs through, a file is refused here, naming the variable, before anything opens.
+ */
+function dataDirectory(env: Env): string | undefined {
+  const raw = env.AGENTMESH_DATA_DIR ?? './.agentmesh';
+  if (raw === ':memory:') return undefined;
+  if (raw.trim() === '') throw new ConfigError("AGENTMESH_DATA_DIR is empty: set it to the mesh's data directory, or to :memory: to keep nothing");
+  for (let path = resolve(raw); ; path = dirname(path)) {
+    const found = statOrUndefined(path);
+    if (found === undefined && path !== dirname(path)) continue;
+    if (found === undefined) return raw;
+    if (!found.isDirectory()) {
+      throw new ConfigError(`AGENTMESH_DATA_DIR must be a directory or a path where one can be made, but ${path === resolve(raw) ? `'${raw}'` : `'${path}' (on the way to '${raw}')`} is a file`);
+    }
+    return raw;
+  }
+}
+
 function redactPaths(env: Env): string[] {
   const raw = env.AGENTMESH_LOG_REDACT;
   if (raw === undefined || raw.trim() === '') return [];
@@ -317,7 +348,7 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
   const databaseUrl = serviceUrl(env, 'AGENTMESH_DATABASE_URL', ['postgres:', 'postgresql:'], 'postgres://agentmesh@db.internal:5432/agentmesh');
   const adminKey = env.AGENTMESH_ADMIN_KEY;
   if (adminKey !== undefined && adminKey.length < 16) throw new ConfigError('AGENTMESH_ADMIN_KEY must be at least 16 characters');
-  const dataDirRaw = env.AGENTMESH_DATA_DIR ?? './.agentmesh';
+  const dataDir = dataDirectory(env);
   const maxInputBytes = integer(env, 'AGENTMESH_MAX_INPUT_BYTES', DEFAULT_TASK_LIMITS.maxInputBytes, 1024, 64 * 1024 * 1024);
   const defaultLeaseMs = integer(env, 'AGENTMESH_DEFAULT_LEASE_MS', DEFAULT_TASK_LIMITS.defaultLeaseMs, 100, 24 * 3600_000);
   const agentBreakerCooldownMs = integer(env, 'AGENTMESH_AGENT_BREAKER_COOLDOWN_MS', DEFAULT_AGENT_BREAKER_SETTINGS.cooldownMs, 100, 3600_000);
@@ -328,7 +359,7 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
   return {
     host: env.AGENTMESH_HOST || '127.0.0.1',
     port: integer(env, 'AGENTMESH_PORT', 8080, 0, 65535),
-    dataDir: dataDirRaw === ':memory:' ? undefined : dataDirRaw,
+    dataDir,
     databaseUrl,
     nats: natsUrl !== undefined ? { url: natsUrl, namespace: natsNamespace } : undefined,
     redis: redisUrl !== undefined ? { url: redisUrl, keyPrefix: redisPrefix } : undefined,

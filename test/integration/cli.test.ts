@@ -2,6 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, startHarness, type Harness } from '../support/mesh-harness.js';
 import { cli, CLI, oneLine, ROOT } from '../support/cli-run.js';
@@ -146,6 +147,13 @@ describe('agentmesh CLI', () => {
       expect(line).toMatch(/^agentmesh: /);
       expect(line).toContain('AGENTMESH_PORT');
       expect(line).toContain("'abc'");
+    });
+
+    it('serve with AGENTMESH_DATA_DIR on a file exits 2 with a one-line message naming AGENTMESH_DATA_DIR, before opening anything', async () => {
+      const file = join(ROOT, 'package.json');
+      const run = await cli(['serve'], { AGENTMESH_DATA_DIR: join(file, 'data') }, 10_000);
+      expect(run.code).toBe(2);
+      expect(oneLine(run.stderr)).toBe(`agentmesh: AGENTMESH_DATA_DIR must be a directory or a path where one can be made, but '${file}' (on the way to '${join(file, 'data')}') is a file`);
     });
 
     it('migrate says when it made a new database, and after that only that the schema is up to date', async () => {

@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../../src/config.js';
 
@@ -109,6 +112,23 @@ describe('loadConfig', () => {
     expect(fails({ AGENTMESH_CORS_ORIGINS: '*, https://a.example' })).toBe("AGENTMESH_CORS_ORIGINS: '*' allows every origin; list origins, or give '*' alone");
     expect(loadConfig({ AGENTMESH_REQUEST_TIMEOUT_MS: '5000' }).http.requestTimeoutMs).toBe(5000);
     expect(fails({ AGENTMESH_REQUEST_TIMEOUT_MS: '10' })).toMatch(/AGENTMESH_REQUEST_TIMEOUT_MS/u);
+  });
+
+  it('takes a data directory that exists or can be made, and refuses one that is or runs through a file, or is empty', () => {
+    const scratch = mkdtempSync(join(tmpdir(), 'agentmesh-config-'));
+    try {
+      const file = join(scratch, 'a-file');
+      writeFileSync(file, '');
+      mkdirSync(join(scratch, 'a-dir'));
+      expect(loadConfig({ AGENTMESH_DATA_DIR: join(scratch, 'a-dir') }).dataDir).toBe(join(scratch, 'a-dir'));
+      expect(loadConfig({ AGENTMESH_DATA_DIR: join(scratch, 'not-yet', 'made') }).dataDir).toBe(join(scratch, 'not-yet', 'made'));
+      expect(loadConfig({ AGENTMESH_DATA_DIR: ':memory:' }).dataDir).toBeUndefined();
+      expect(fails({ AGENTMESH_DATA_DIR: file })).toBe(`AGENTMESH_DATA_DIR must be a directory or a path where one can be made, but '${file}' is a file`);
+      expect(fails({ AGENTMESH_DATA_DIR: join(file, 'sub', 'dir') })).toBe(`AGENTMESH_DATA_DIR must be a directory or a path where one can be made, but '${file}' (on the way to '${join(file, 'sub', 'dir')}') is a file`);
+      expect(fails({ AGENTMESH_DATA_DIR: '' })).toMatch(/^AGENTMESH_DATA_DIR is empty/u);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
   });
 
   it('refuses a retry cap below the retry base', () => {
