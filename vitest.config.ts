@@ -15,8 +15,13 @@ const OWN_PROCESS = [
   'test/unit/infrastructure/resilience/retry-span.test.ts',
 ];
 
+/** Set (CI does): each run also writes a JSON report there, for the counts CI prints. */
+const reportDir = process.env.TEST_REPORT_DIR;
+
 export default defineConfig({
   test: {
+    reporters: reportDir ? ['default', 'json'] : ['default'],
+    ...(reportDir && { outputFile: { json: `${reportDir}/main-results.json` } }),
     globalSetup: ['test/support/global-setup.ts'],
     pool: 'forks',
     maxWorkers: 2,
