@@ -67,7 +67,8 @@ export interface AgentMeshConfig {
    * The API's edge: TLS (certificate and key files, PEM) when both are set; the origins allowed to
    * call it from a browser (CORS; none by default); how long a client may take to send a request.
    */
-  http: { tls: { certFile: string; keyFile: string } | undefined; corsOrigins: string[]; requestTimeoutMs: number; trustProxy: boolean | number | string | undefined };
+  /** maxInboxConnectionsPerAgent: open SSE streams and long polls per agent on each instance (one more ends the agent's oldest). */
+  http: { tls: { certFile: string; keyFile: string } | undefined; corsOrigins: string[]; requestTimeoutMs: number; trustProxy: boolean | number | string | undefined; maxInboxConnectionsPerAgent: number };
   /** Requests per minute per API key and per tenant (0: no limit), counted across instances with Redis. */
   rateLimits: { perKey: number; perTenant: number };
   /** Failed authentications one client address may make per minute before it is refused (0: no limit), counted across instances with Redis. */
@@ -153,6 +154,7 @@ function httpSettings(env: Env): AgentMeshConfig['http'] {
     corsOrigins,
     requestTimeoutMs: integer(env, 'AGENTMESH_REQUEST_TIMEOUT_MS', 30_000, 1_000, 600_000),
     trustProxy: trustProxySetting(env),
+    maxInboxConnectionsPerAgent: integer(env, 'AGENTMESH_MAX_INBOX_CONNECTIONS_PER_AGENT', 4, 1, 64),
   };
 }
 
@@ -413,6 +415,7 @@ export function loadConfig(env: Env = process.env): AgentMeshConfig {
       retryBaseMs,
       retryCapMs,
       maxQueuedPerTenant: integer(env, 'AGENTMESH_MAX_QUEUED_PER_TENANT', DEFAULT_MESH_SETTINGS.maxQueuedPerTenant, 1, 10_000_000),
+      maxTaskWaitsPerTenant: integer(env, 'AGENTMESH_MAX_TASK_WAITS_PER_TENANT', DEFAULT_MESH_SETTINGS.maxTaskWaitsPerTenant, 1, 1_000_000),
       taskLimits: {
         ...PLAIN,
         ...DEFAULT_TASK_LIMITS,

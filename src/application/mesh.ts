@@ -64,7 +64,7 @@ export class Mesh {
       directory: new AgentDirectory(),
       taskLocks: new KeyedMutex(),
       agentLocks: new KeyedMutex(),
-      waiters: new TaskWaiters(),
+      waiters: new TaskWaiters(settings.maxTaskWaitsPerTenant, (tenantId) => ctx.metrics.taskWaitRefused(tenantId)),
       stats: new MeshStats(),
     } as MeshContext;
     ctx.dispatcher = new Dispatcher(ctx);

@@ -335,6 +335,8 @@ export interface MeshMetrics {
   agentEjectionCapped(tenantId: string): void;
   /** A remote (A2A) agent was called with a task, and how that went. */
   remoteAgentCalled(tenantId: string, outcome: RemoteCallOutcome): void;
+  /** A wait for a task to settle was refused: its tenant had the most waits open it may. */
+  taskWaitRefused(tenantId: string): void;
 }
 
 export type RemoteCallOutcome = 'completed' | 'failed' | 'rejected' | 'unreachable';
@@ -351,6 +353,7 @@ export const NO_METRICS: MeshMetrics = {
   agentCircuitChanged() {},
   agentEjectionCapped() {},
   remoteAgentCalled() {},
+  taskWaitRefused() {},
 };
 
 /** What a remote agent answered for one task: its output, or a failure and whether another attempt may help. */

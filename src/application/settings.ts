@@ -10,6 +10,8 @@ export interface MeshSettings {
   retryCapMs: number;
   /** Bound on queued (not yet assigned) tasks per tenant; submits past it get 429. */
   maxQueuedPerTenant: number;
+  /** Bound on requests of one tenant waiting on this instance for a task to settle (GET /v1/tasks/{id}?waitMs=); past it, 429. */
+  maxTaskWaitsPerTenant: number;
   /** Bound on queued tasks scanned per dispatch pass of one queue. */
   dispatchScanLimit: number;
   taskLimits: TaskLimits;
@@ -28,6 +30,7 @@ export const DEFAULT_MESH_SETTINGS: MeshSettings = {
   retryBaseMs: 200,
   retryCapMs: 30_000,
   maxQueuedPerTenant: 100_000,
+  maxTaskWaitsPerTenant: 10_000,
   dispatchScanLimit: 2_000,
   taskLimits: DEFAULT_TASK_LIMITS,
   agentLimits: DEFAULT_AGENT_LIMITS,

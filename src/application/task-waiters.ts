@@ -1,4 +1,4 @@
-import { isTerminal, type Task } from '../domain/index.js';
+import { isTerminal, QuotaExceededError, type Task } from '../domain/index.js';
 import type { MessageBroker, Subscription } from './ports.js';
 import { taskSettledSubject } from './subjects.js';
 
@@ -11,17 +11,25 @@ export interface RemoteSettlements {
   read(tenantId: string, id: string): Promise<Task | undefined>;
 }
 
-/** Long-poll callers waiting for a task to settle. Bounded by open requests; each waiter leaves on timeout. */
+/**
+ * Long-poll callers waiting for a task to settle: at most `maxPerTenant` of one tenant at a time
+ * (past it, QuotaExceededError: 429), each leaving on its timeout.
+ */
 export class TaskWaiters {
   private readonly waiting = new Map<string, Set<(task: Task | undefined) => void>>();
   /** On a follower: one broker subscription per task someone waits for. */
   private readonly subscriptions = new Map<string, Subscription>();
+  private readonly perTenant = new Map<string, number>();
   private remote: RemoteSettlements | undefined;
+  private waits = 0;
+
+  constructor(
+    private readonly maxPerTenant: number,
+    private readonly onRefused: (tenantId: string) => void = () => {},
+  ) {}
 
   get count(): number {
-    let n = 0;
-    for (const set of this.waiting.values()) n += set.size;
-    return n;
+    return this.waits;
   }
 
   /** Tasks settle on another instance (the leader), which announces each on the broker. */
@@ -29,17 +37,40 @@ export class TaskWaiters {
     this.remote = remote;
   }
 
-  wait(tenantId: string, id: string, timeoutMs: number): Promise<Task | undefined> {
+  /**
+   * The task once it settles, or undefined when `timeoutMs` passes or `signal` aborts (the caller
+   * hung up) first. Throws QuotaExceededError when the tenant has `maxPerTenant` waits open already.
+   */
+  wait(tenantId: string, id: string, timeoutMs: number, signal?: AbortSignal): Promise<Task | undefined> {
     const k = key(tenantId, id);
+    const open = this.perTenant.get(tenantId) ?? 0;
+    if (open >= this.maxPerTenant) {
+      this.onRefused(tenantId);
+      throw new QuotaExceededError(`tenant '${tenantId}' has ${this.maxPerTenant} requests waiting for tasks to settle on this instance`, {
+        quota: 'maxTaskWaitsPerTenant',
+        limit: this.maxPerTenant,
+        retryAfterSeconds: 1,
+      });
+    }
+    this.perTenant.set(tenantId, open + 1);
+    this.waits++;
     return new Promise((resolve) => {
       let set = this.waiting.get(k);
       if (!set) {
         this.waiting.set(k, (set = new Set()));
         this.subscribeRemote(tenantId, id);
       }
+      let finished = false;
       const done = (task: Task | undefined) => {
+        if (finished) return;
+        finished = true;
         clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
         set!.delete(listener);
+        this.waits--;
+        const left = this.perTenant.get(tenantId)! - 1;
+        if (left === 0) this.perTenant.delete(tenantId);
+        else this.perTenant.set(tenantId, left);
         if (set!.size === 0 && this.waiting.get(k) === set) {
           this.waiting.delete(k);
           this.subscriptions.get(k)?.unsubscribe();
@@ -48,8 +79,11 @@ export class TaskWaiters {
         resolve(task);
       };
       const listener = (task: Task | undefined) => done(task);
-      const timer = setTimeout(() => done(undefined), timeoutMs);
+      const onAbort = () => done(undefined);
+      const timer = setTimeout(onAbort, timeoutMs);
       set.add(listener);
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 

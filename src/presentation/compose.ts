@@ -498,6 +498,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     requestTimeoutMs: config.http.requestTimeoutMs,
     breakers: () => resilience.breakerStates(),
     a2aMaxStreamsPerTenant: config.a2a.maxStreamsPerTenant,
+    maxInboxConnectionsPerAgent: config.http.maxInboxConnectionsPerAgent,
     ...(config.a2a.publicUrl !== undefined && { publicUrl: config.a2a.publicUrl }),
   }).catch(async (error: unknown) => {
     await stopServices();

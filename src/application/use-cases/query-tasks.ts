@@ -5,13 +5,16 @@ import type { Page, PageRequest, TaskFilter } from '../ports.js';
 
 export const MAX_WAIT_MS = 60_000;
 
-/** A task of the caller's tenant as committed; with waitMs, waits until it settles or the wait runs out. */
-export async function getTask(ctx: MeshContext, caller: Caller, id: string, waitMs = 0): Promise<Task> {
+/**
+ * A task of the caller's tenant as committed; with waitMs, waits until it settles, the wait runs
+ * out, or `signal` aborts (the caller hung up: its place among the tenant's bounded waits is freed).
+ */
+export async function getTask(ctx: MeshContext, caller: Caller, id: string, waitMs = 0, signal?: AbortSignal): Promise<Task> {
   requireRole(caller, CAN_READ, 'read tasks');
   const task = await ctx.tasks.getCommitted(caller.tenantId, id);
   if (!task) throw new NotFoundError('task', id);
   if (waitMs <= 0 || isTerminal(task)) return task;
-  const waiting = ctx.waiters.wait(caller.tenantId, id, Math.min(waitMs, MAX_WAIT_MS));
+  const waiting = ctx.waiters.wait(caller.tenantId, id, Math.min(waitMs, MAX_WAIT_MS), signal);
   await ctx.waiters.listening(caller.tenantId, id);
   // It may have settled between the read and the wait.
   const again = await ctx.tasks.getCommitted(caller.tenantId, id);

@@ -78,6 +78,9 @@ export class AgentMeshMetrics implements MeshMetrics {
   private readonly a2aStreamsOpen: Gauge<'tenant'>;
   private readonly a2aStreamsRefused: Counter<'tenant'>;
   private readonly remoteAgentCalls: Counter<'tenant' | 'outcome'>;
+  private readonly taskWaitsRefused: Counter<'tenant'>;
+  private readonly inboxConnectionsOpen: Gauge<'tenant'>;
+  private readonly inboxConnectionsDisplaced: Counter<'tenant'>;
 
   constructor(options: MetricsOptions = DEFAULT_METRICS_OPTIONS) {
     this.registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
@@ -155,6 +158,19 @@ export class AgentMeshMetrics implements MeshMetrics {
     this.a2aStreamsRefused = new Counter({
       name: 'agentmesh_a2a_streams_refused_total',
       help: 'A2A streams refused (429) because their tenant had AGENTMESH_A2A_MAX_STREAMS_PER_TENANT open',
+      labelNames: ['tenant'],
+      registers,
+    });
+    this.inboxConnectionsOpen = new Gauge({ name: 'agentmesh_agent_inbox_connections', help: "Agents' open task streams (SSE) and long polls on this instance", labelNames: ['tenant'], registers });
+    this.inboxConnectionsDisplaced = new Counter({
+      name: 'agentmesh_agent_inbox_connections_displaced_total',
+      help: "Agents' oldest inbox connections ended because the agent opened one past AGENTMESH_MAX_INBOX_CONNECTIONS_PER_AGENT on this instance",
+      labelNames: ['tenant'],
+      registers,
+    });
+    this.taskWaitsRefused = new Counter({
+      name: 'agentmesh_task_waits_refused_total',
+      help: 'Waits for a task to settle (GET /v1/tasks/{id}?waitMs=) refused (429) because their tenant had AGENTMESH_MAX_TASK_WAITS_PER_TENANT open on this instance',
       labelNames: ['tenant'],
       registers,
     });
@@ -340,6 +356,18 @@ export class AgentMeshMetrics implements MeshMetrics {
 
   a2aStreamsChanged(tenantId: string, delta: 1 | -1): void {
     this.a2aStreamsOpen.inc({ tenant: this.tenants.value(tenantId) }, delta);
+  }
+
+  inboxConnectionsChanged(tenantId: string, delta: 1 | -1): void {
+    this.inboxConnectionsOpen.inc({ tenant: this.tenants.value(tenantId) }, delta);
+  }
+
+  inboxConnectionDisplaced(tenantId: string): void {
+    this.inboxConnectionsDisplaced.inc({ tenant: this.tenants.value(tenantId) });
+  }
+
+  taskWaitRefused(tenantId: string): void {
+    this.taskWaitsRefused.inc({ tenant: this.tenants.value(tenantId) });
   }
 
   remoteAgentCalled(tenantId: string, outcome: RemoteCallOutcome): void {

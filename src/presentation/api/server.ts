@@ -64,6 +64,8 @@ export interface ApiOptions {
   trustProxy?: boolean | number | string;
   /** Open A2A streams per tenant on this instance. */
   a2aMaxStreamsPerTenant?: number;
+  /** Open SSE streams and long polls per agent on this instance (default 4); one more ends the agent's oldest. */
+  maxInboxConnectionsPerAgent?: number;
   /** The URL clients reach the mesh at (behind a proxy), for the A2A agent card; unset: as each request came. */
   publicUrl?: string;
   /** Each dependency's circuit breaker, for the detailed health. */
@@ -164,7 +166,10 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
   tenantRoutes(app, mesh);
   apiKeyRoutes(app, mesh, options.rateLimiter?.keyLimitCeiling);
   agentRoutes(app, mesh);
-  agentInboxRoutes(app, mesh);
+  agentInboxRoutes(app, mesh, {
+    maxConnectionsPerAgent: options.maxInboxConnectionsPerAgent ?? 4,
+    ...(options.metrics && { metrics: options.metrics }),
+  });
   taskRoutes(app, mesh);
   taskBatchRoutes(app, mesh);
   deadLetterRoutes(app, mesh);

@@ -4,7 +4,7 @@ import { KeyedMutex } from '../../../src/application/keyed-mutex.js';
 import { SubmitCounter } from '../../../src/application/submit-counter.js';
 import { TaskWaiters } from '../../../src/application/task-waiters.js';
 import { agentInboxSubject, subjectToken, taskSettledSubject } from '../../../src/application/subjects.js';
-import { submitTask, type Task } from '../../../src/domain/index.js';
+import { QuotaExceededError, submitTask, type Task } from '../../../src/domain/index.js';
 
 function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
   let resolve!: (value: T) => void;
@@ -203,7 +203,7 @@ describe('TaskWaiters', () => {
   const task = (id: string, tenantId = 'tenant-1'): Task => submitTask({ id, tenantId, capability: 'echo' }, T0).task;
 
   it('resolves every waiter of a task when it settles, and forgets them', async () => {
-    const waiters = new TaskWaiters();
+    const waiters = new TaskWaiters(100);
     const w1 = waiters.wait('tenant-1', 'task-1', 10_000);
     const w2 = waiters.wait('tenant-1', 'task-1', 10_000);
     const other = waiters.wait('tenant-1', 'task-2', 50);
@@ -218,7 +218,7 @@ describe('TaskWaiters', () => {
   });
 
   it('keeps tenants apart: the same task id in another tenant does not wake the waiter', async () => {
-    const waiters = new TaskWaiters();
+    const waiters = new TaskWaiters(100);
     const w = waiters.wait('tenant-1', 'task-1', 30);
     waiters.settled(task('task-1', 'tenant-2'));
     expect(await w).toBeUndefined();
@@ -226,7 +226,7 @@ describe('TaskWaiters', () => {
   });
 
   it('times out with undefined and leaves nothing behind; a later settle is harmless', async () => {
-    const waiters = new TaskWaiters();
+    const waiters = new TaskWaiters(100);
     const started = Date.now();
     const result = await waiters.wait('tenant-1', 'task-1', 25);
     expect(result).toBeUndefined();
@@ -237,7 +237,7 @@ describe('TaskWaiters', () => {
   });
 
   it('a settle with nobody waiting is a no-op, and a waiter that came after is not woken by it', async () => {
-    const waiters = new TaskWaiters();
+    const waiters = new TaskWaiters(100);
     waiters.settled(task('task-1'));
     const late = waiters.wait('tenant-1', 'task-1', 20);
     expect(waiters.count).toBe(1);
@@ -245,8 +245,35 @@ describe('TaskWaiters', () => {
     expect(waiters.count).toBe(0);
   });
 
+  it("refuses a tenant's wait past its bound (429, said once to the metrics) without touching another tenant's, and takes one again once a wait ends", async () => {
+    const refused: string[] = [];
+    const waiters = new TaskWaiters(2, (tenantId) => refused.push(tenantId));
+    const first = waiters.wait('tenant-1', 'task-1', 10_000);
+    void waiters.wait('tenant-1', 'task-2', 10_000);
+    expect(() => waiters.wait('tenant-1', 'task-3', 10_000)).toThrow(QuotaExceededError);
+    expect(() => waiters.wait('tenant-1', 'task-1', 10_000)).toThrow(
+      expect.objectContaining({
+        message: "tenant 'tenant-1' has 2 requests waiting for tasks to settle on this instance",
+        code: 'quota_exceeded',
+        details: { quota: 'maxTaskWaitsPerTenant', limit: 2, retryAfterSeconds: 1 },
+      }),
+    );
+    expect(refused).toEqual(['tenant-1', 'tenant-1']);
+    const other = waiters.wait('tenant-2', 'task-1', 20);
+    expect(waiters.count).toBe(3);
+    const settled = { ...task('task-1'), status: 'completed' as const };
+    waiters.settled(settled);
+    expect(await first).toBe(settled);
+    expect(await other).toBeUndefined();
+    expect(waiters.count).toBe(1);
+    const again = waiters.wait('tenant-1', 'task-3', 10);
+    expect(await again).toBeUndefined();
+    waiters.releaseAll();
+    expect(waiters.count).toBe(0);
+  });
+
   it('a waiter that timed out does not affect one that is still waiting', async () => {
-    const waiters = new TaskWaiters();
+    const waiters = new TaskWaiters(100);
     const short = waiters.wait('tenant-1', 'task-1', 10);
     const long = waiters.wait('tenant-1', 'task-1', 10_000);
     expect(await short).toBeUndefined();

@@ -97,8 +97,12 @@ describe('loadConfig', () => {
     expect(message).toBe('AGENTMESH_MASTER_KEY: key 2 is not base64 of 32 bytes (make one with: openssl rand -base64 32)');
   });
 
-  it('takes TLS files in pairs, CORS origins as origins, and a request timeout', () => {
-    expect(loadConfig({}).http).toEqual({ tls: undefined, corsOrigins: [], requestTimeoutMs: 30_000 });
+  it('takes TLS files in pairs, CORS origins as origins, a request timeout, and the bounds on requests that stay open', () => {
+    expect(loadConfig({}).http).toEqual({ tls: undefined, corsOrigins: [], requestTimeoutMs: 30_000, trustProxy: undefined, maxInboxConnectionsPerAgent: 4 });
+    expect(loadConfig({}).mesh.maxTaskWaitsPerTenant).toBe(10_000);
+    expect(loadConfig({ AGENTMESH_MAX_INBOX_CONNECTIONS_PER_AGENT: '1', AGENTMESH_MAX_TASK_WAITS_PER_TENANT: '50' })).toMatchObject({ http: { maxInboxConnectionsPerAgent: 1 }, mesh: { maxTaskWaitsPerTenant: 50 } });
+    expect(fails({ AGENTMESH_MAX_INBOX_CONNECTIONS_PER_AGENT: '0' })).toMatch(/^AGENTMESH_MAX_INBOX_CONNECTIONS_PER_AGENT must be an integer from 1 to 64/u);
+    expect(fails({ AGENTMESH_MAX_TASK_WAITS_PER_TENANT: '0' })).toMatch(/^AGENTMESH_MAX_TASK_WAITS_PER_TENANT must be an integer from 1 to 1000000/u);
     expect(loadConfig({ AGENTMESH_TLS_CERT: '/c.pem', AGENTMESH_TLS_KEY: '/k.pem' }).http.tls).toEqual({ certFile: '/c.pem', keyFile: '/k.pem' });
     expect(fails({ AGENTMESH_TLS_KEY: '/k.pem' })).toBe('AGENTMESH_TLS_CERT and AGENTMESH_TLS_KEY go together: set both (PEM files), or neither');
     expect(loadConfig({ AGENTMESH_CORS_ORIGINS: 'https://app.example.com, http://localhost:3000' }).http.corsOrigins).toEqual(['https://app.example.com', 'http://localhost:3000']);

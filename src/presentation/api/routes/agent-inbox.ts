@@ -1,17 +1,31 @@
 import { Type } from '@fastify/type-provider-typebox';
 import type { Mesh } from '../../../application/mesh.js';
+import { InboxConnections } from '../inbox-connections.js';
 import { bearerToken } from '../plugins/authenticate.js';
 import { DeliveredTask, errors, IdParams, WaitQuery } from '../schemas.js';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
 
 const KEEPALIVE_MS = 15_000;
 
+export interface AgentInboxOptions {
+  /** Open streams and long polls per agent on this instance; one past it ends the agent's oldest. */
+  maxConnectionsPerAgent: number;
+  metrics?: {
+    inboxConnectionsChanged?(tenantId: string, delta: 1 | -1): void;
+    inboxConnectionDisplaced?(tenantId: string): void;
+  };
+}
+
 /**
  * How an agent receives its tasks: long poll, or a Server-Sent Events stream. Either counts as a
  * heartbeat; an open stream re-checks its key and heartbeats at every keepalive.
  */
-export function agentInboxRoutes(app: TypedApp, mesh: Mesh): void {
+export function agentInboxRoutes(app: TypedApp, mesh: Mesh, options: AgentInboxOptions): void {
   const tags = ['delivery'];
+  const connections = new InboxConnections(options.maxConnectionsPerAgent, {
+    onChange: (tenantId, delta) => options.metrics?.inboxConnectionsChanged?.(tenantId, delta),
+    onDisplaced: (tenantId) => options.metrics?.inboxConnectionDisplaced?.(tenantId),
+  });
   // On shutdown, end open streams and long polls instead of waiting for them.
   const shutdown = new AbortController();
   app.addHook('preClose', async () => shutdown.abort());
@@ -32,7 +46,10 @@ export function agentInboxRoutes(app: TypedApp, mesh: Mesh): void {
       // The response's 'close' fires when the caller hangs up before we answer.
       const abort = new AbortController();
       const onShutdown = () => abort.abort();
+      // Past the agent's bound, its oldest connection ends: a displaced poll answers 204 at once.
+      const release = connections.take(request.caller.tenantId, request.params.id, () => abort.abort());
       reply.raw.once('close', () => {
+        release();
         abort.abort();
         shutdown.signal.removeEventListener('abort', onShutdown);
       });
@@ -42,7 +59,7 @@ export function agentInboxRoutes(app: TypedApp, mesh: Mesh): void {
       const token = bearerToken(request);
       // Each slice of the wait re-checks the key and counts as a heartbeat.
       const keepAlive = async () => mesh.keepAgentAlive(await mesh.auth.authenticate(token), request.params.id);
-      const task = await mesh.delivery.next(request.caller, request.params.id, request.query.waitMs ?? 0, { signal: abort.signal, keepAlive });
+      const task = await mesh.delivery.next(request.caller, request.params.id, request.query.waitMs ?? 0, { signal: abort.signal, keepAlive }).finally(release);
       if (!task) return reply.code(204).send(null);
       return task;
     },
@@ -66,8 +83,10 @@ export function agentInboxRoutes(app: TypedApp, mesh: Mesh): void {
       let open = true;
       let subscription: { unsubscribe(): void } | undefined;
       let keepalive: NodeJS.Timeout | undefined;
+      let release: (() => void) | undefined;
       const cleanUp = () => {
         open = false;
+        release?.();
         clearInterval(keepalive);
         subscription?.unsubscribe();
         shutdown.signal.removeEventListener('abort', onShutdown);
@@ -102,6 +121,8 @@ export function agentInboxRoutes(app: TypedApp, mesh: Mesh): void {
       }
       reply.hijack();
       if (!open || raw.destroyed) return end();
+      // Past the agent's bound, its oldest connection ends (a displaced stream closes; the SDK reconnects).
+      release = connections.take(request.caller.tenantId, request.params.id, end);
       raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
       raw.write(': connected\n\n');
       const token = bearerToken(request);

@@ -16,6 +16,10 @@ export interface ApiMetrics {
   a2aStreamsChanged?(tenantId: string, delta: 1 | -1): void;
   /** An A2A stream refused: its tenant had the most open it may. */
   a2aStreamRefused?(tenantId: string): void;
+  /** A tenant's open agent inbox connections (SSE streams, long polls) went up or down by one. */
+  inboxConnectionsChanged?(tenantId: string, delta: 1 | -1): void;
+  /** An agent's oldest inbox connection was ended: the agent opened one past its bound. */
+  inboxConnectionDisplaced?(tenantId: string): void;
   scrape(): Promise<{ contentType: string; body: string }>;
 }
 

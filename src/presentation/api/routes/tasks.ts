@@ -60,7 +60,14 @@ export function taskRoutes(app: TypedApp, mesh: Mesh): void {
   app.get(
     '/v1/tasks/:id',
     { schema: { tags, summary: 'A task; with waitMs, waits until it settles (completed, failed, dead_lettered, canceled)', security: bearerSecurity, params: IdParams, querystring: WaitQuery, response: { 200: Task, ...errors(404) } } },
-    async (request) => getTask(mesh.ctx, request.caller, request.params.id, request.query.waitMs ?? 0),
+    async (request, reply) => {
+      const waitMs = request.query.waitMs ?? 0;
+      if (waitMs <= 0) return getTask(mesh.ctx, request.caller, request.params.id);
+      // A caller that hangs up frees its place among its tenant's bounded waits at once.
+      const hungUp = new AbortController();
+      reply.raw.once('close', () => hungUp.abort());
+      return getTask(mesh.ctx, request.caller, request.params.id, waitMs, hungUp.signal);
+    },
   );
 
   app.post(
