@@ -1,9 +1,12 @@
-/** What a label value beyond the cap is reported as. */
-export const OTHER = 'other';
+/**
+ * What a label value beyond the cap is reported as: parentheses, which no tenant id or capability
+ * name may hold, so the folded series never merge with a real tenant or capability called `other`.
+ */
+export const OTHER = '(other)';
 
 /**
  * The values one label may take, capped: the first `max` distinct values are kept as they are,
- * later ones are folded into `other`, so no tenant or capability count can grow the series
+ * later ones are folded into `(other)`, so no tenant or capability count can grow the series
  * without bound.
  */
 export class BoundedLabel {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { submitTask, type Task } from '../../../src/domain/index.js';
+import { assertName, isIdentifier } from '../../../src/domain/validation.js';
 import { BoundedLabel, OTHER } from '../../../src/infrastructure/observability/bounded-label.js';
 import { AgentMeshMetrics } from '../../../src/infrastructure/observability/metrics.js';
 
@@ -7,9 +8,17 @@ const task = (tenantId: string, capability: string, n = 0): Task =>
   submitTask({ id: `0190a1b2-c3d4-7e5f-8a9b-${String(n).padStart(12, '0')}`, tenantId, capability }, 1_000).task;
 
 describe('BoundedLabel', () => {
-  it('keeps the first values and folds the rest into other', () => {
+  it('keeps the first values and folds the rest into (other)', () => {
     const label = new BoundedLabel(2);
     expect(['a', 'b', 'c', 'a', 'd', 'b'].map((v) => label.value(v))).toEqual(['a', 'b', OTHER, 'a', OTHER, 'b']);
+  });
+
+  it('folds into a value no tenant id or capability name can take, so a tenant called "other" keeps its own series', () => {
+    expect(isIdentifier(OTHER)).toBe(false);
+    expect(() => assertName(OTHER, 'capability')).toThrow();
+    const label = new BoundedLabel(1);
+    expect(label.value('other')).toBe('other');
+    expect(label.value('tenant-2')).not.toBe(label.value('other'));
   });
 });
 
