@@ -332,7 +332,8 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   }
   // While Redis is away, rate limits and quotas count on each instance (degraded) rather than fail or go uncounted.
   const shared = redis ? await redisShared(redis) : undefined;
-  const counters: SharedCounters = shared ? new FallbackCounters(shared.counters, logger.child({ component: 'counters' }) as unknown as Logger) : new InMemoryCounters();
+  const countersLogger = logger.child({ component: 'counters' }) as unknown as Logger;
+  const counters: SharedCounters = shared ? new FallbackCounters(shared.counters, countersLogger) : new InMemoryCounters();
   // The cache: memory, then Redis when configured; invalidations reach the other instances over Redis pub/sub, or NATS without Redis.
   const cache = await openCache(config.cache, { redis, broker: clustered ? broker : undefined, logger }).catch(async (error: unknown) => {
     await Promise.all([broker.close(), redis?.close()]);
@@ -427,8 +428,8 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     ...(redis && { redis }),
   };
   const health = new HealthCheckService(probes, { ...PLAIN, ...DEFAULT_HEALTH_OPTIONS, cacheMs: config.healthCacheMs }, new Set(['redis']));
-  // Without Redis, its own counts: a flood of addresses must not push the tenants' rate-limit windows out of a shared bounded map.
-  const authFailureLimiter = new AuthFailureLimiter(redis ? counters : new InMemoryCounters(), config.authFailuresPerAddress);
+  // Counts of its own in this instance's memory (alone, or while Redis is away): a flood of addresses must not push the tenants' rate-limit windows out of a shared bounded map.
+  const authFailureLimiter = new AuthFailureLimiter(shared ? new FallbackCounters(shared.counters, countersLogger) : new InMemoryCounters(), config.authFailuresPerAddress);
   if (config.http.trustProxy === true) {
     logger.warn("AGENTMESH_TRUST_PROXY=true trusts X-Forwarded-For from anyone: a client can name any address, and the failed-authentication limit and the audit log's source address with it. Name the proxies' addresses instead.");
   }
