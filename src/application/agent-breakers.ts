@@ -54,7 +54,7 @@ export class AgentBreakers {
   /**
    * Each agent's last outcomes on each of its capabilities (an agent failing one capability's
    * tasks, its upstream down, is not judged on another's); bounded by the directory (pruned of
-   * agents it no longer has at each probe sweep).
+   * agents and capabilities it no longer has at each probe sweep).
    */
   private readonly windows = new Map<string, OutcomeWindow>();
   /** Agents whose opening is being saved: counted as out already, so that failures together cannot all pass the cap. */
@@ -109,9 +109,11 @@ export class AgentBreakers {
   /** Open circuits whose cool-down ended, of agents still heartbeating, go half-open. */
   async probeDue(now: number): Promise<void> {
     const { ctx } = this;
+    // Windows of agents gone, and of capabilities an agent no longer has (it registered again with others).
     for (const k of this.windows.keys()) {
-      const [tenantId, agentId] = k.split('\u0000') as [string, string];
-      if (!ctx.directory.get(tenantId, agentId)) this.windows.delete(k);
+      const [tenantId, agentId, capability] = k.split('\u0000') as [string, string, string];
+      const agent = ctx.directory.get(tenantId, agentId);
+      if (!agent?.capabilities.some((c) => c.name === capability)) this.windows.delete(k);
     }
     const due = [...ctx.directory.all()].filter((a) => isProbeDue(a, now, ctx.settings.heartbeatTimeoutMs));
     await Promise.all(due.map((a) => this.commit(a.tenantId, a.id, (current, at) => (isProbeDue(current, at, ctx.settings.heartbeatTimeoutMs) ? halfOpen(current, at) : { agent: current, events: [] }))));
