@@ -86,7 +86,8 @@ export class RemoteAgents {
       [...wanted].map(async ([k, agent]) => {
         if (this.timer === undefined) return;
         if (!this.bridges.has(k)) await this.open(agent);
-        await this.probe(agent);
+        // Without a bridge (its inbox could not be opened) nothing would forget what a probe sets up.
+        if (this.bridges.has(k)) await this.probe(agent);
       }),
     );
   }
