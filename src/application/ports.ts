@@ -267,6 +267,8 @@ export interface CacheStats {
   l1Bytes: number;
   /** Reads, writes and deletes of the shared tier that failed (the read went to the loader; the delete is retried). */
   l2Errors: number;
+  /** Invalidations the shared tier or the bus missed, waiting to be tried again (bounded), and those given up at the bound. */
+  invalidationRetries: { pending: number; givenUp: number };
   /**
    * Reads answered by an entry past its TTL, within its grace period: while one load refreshed it
    * (`revalidating`), or after that load failed (`store_unavailable`). They count as L1 hits too.

@@ -11,6 +11,8 @@ export class RetryQueue {
   private readonly pending: Array<{ run: () => Promise<void>; done: () => void }> = [];
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  /** Work given up at the bound since start. */
+  givenUp = 0;
 
   constructor(
     private readonly logger: Logger,
@@ -26,6 +28,7 @@ export class RetryQueue {
     this.pending.push({ run, done });
     if (this.pending.length > MAX_PENDING) {
       this.pending.shift()!.done();
+      this.givenUp++;
       this.logger.warn({ pending: MAX_PENDING }, 'too many cache invalidations waiting for the shared tier: gave up the oldest (its entry expires with its TTL)');
     }
     this.timer ??= setInterval(() => void this.runAll(), this.intervalMs).unref();

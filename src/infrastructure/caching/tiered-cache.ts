@@ -173,6 +173,7 @@ export class TieredCache implements Cache {
       l1Entries: this.l1.size,
       l1Bytes: this.l1.bytes,
       l2Errors: this.shared?.errors ?? 0,
+      invalidationRetries: { pending: this.retries.size, givenUp: this.retries.givenUp },
       staleServed: { revalidating: { ...this.staleServed.revalidating }, store_unavailable: { ...this.staleServed.store_unavailable } },
       loadWaits: { ...(this.shared?.loadWaits ?? { filled: 0, timed_out: 0 }) },
     };

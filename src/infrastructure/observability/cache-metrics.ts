@@ -47,6 +47,7 @@ export function observeCache(registry: Registry<typeof Registry.OPENMETRICS_CONT
     [{ outcome: 'filled' }, s.loadWaits.filled],
     [{ outcome: 'timed_out' }, s.loadWaits.timed_out],
   ]);
+  following('agentmesh_cache_invalidations_given_up_total', 'Invalidations the shared tier or the bus missed, given up because 10,000 were waiting to be tried again (the entry still expires with its TTL)', [], (s) => [[{}, s.invalidationRetries.givenUp]]);
   following('agentmesh_cache_l2_errors_total', 'Reads, writes and invalidations of the Redis tier that failed (reads went to the store; invalidations are retried)', [], (s) => [[{}, s.l2Errors]]);
   const gauge = (name: string, help: string, value: (stats: CacheStats) => number) =>
     new Gauge({
@@ -81,6 +82,7 @@ export function observeCache(registry: Registry<typeof Registry.OPENMETRICS_CONT
     registers,
   });
   cache.observeLoads((kind, seconds) => loads.observe({ kind }, seconds));
+  gauge('agentmesh_cache_invalidations_pending', 'Invalidations the shared tier (Redis) or the bus missed, waiting to be tried again every second (bounded at 10,000)', (s) => s.invalidationRetries.pending);
   gauge('agentmesh_cache_l1_entries', "Entries in this process's cache tier (bounded by AGENTMESH_CACHE_MAX_ENTRIES)", (s) => s.l1Entries);
   gauge('agentmesh_cache_l1_bytes', "Size of this process's cache tier, as the JSON length of its values (bounded by AGENTMESH_CACHE_MAX_BYTES)", (s) => s.l1Bytes);
 }

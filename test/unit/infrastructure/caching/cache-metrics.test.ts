@@ -27,6 +27,8 @@ describe('cache metrics', () => {
     expect(first).toMatch(/agentmesh_cache_stale_served_total\{kind="tenant_config",reason="revalidating"\} 0/);
     expect(first).toMatch(/agentmesh_cache_stale_served_total\{kind="agent",reason="store_unavailable"\} 0/);
     expect(first).toMatch(/agentmesh_cache_load_waits_total\{outcome="timed_out"\} 0/);
+    expect(first).toMatch(/agentmesh_cache_invalidations_pending 0/);
+    expect(first).toMatch(/agentmesh_cache_invalidations_given_up_total 0/);
     // A second scrape adds only what happened since the first.
     await cache.getOrLoad(cacheKey('initech', 'tenant_config', 'initech'), async () => ({ tenant: 'again' }));
     expect((await metrics.scrape()).body).toMatch(/agentmesh_cache_hits_total\{tier="l1",kind="tenant_config"\} 2/);
