@@ -429,7 +429,9 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
   };
   const health = new HealthCheckService(probes, { ...PLAIN, ...DEFAULT_HEALTH_OPTIONS, cacheMs: config.healthCacheMs }, new Set(['redis']));
   // Counts of its own in this instance's memory (alone, or while Redis is away): a flood of addresses must not push the tenants' rate-limit windows out of a shared bounded map.
-  const authFailureLimiter = new AuthFailureLimiter(shared ? new FallbackCounters(shared.counters, countersLogger) : new InMemoryCounters(), config.authFailuresPerAddress);
+  const authCounters = shared ? new FallbackCounters(shared.counters, countersLogger) : new InMemoryCounters();
+  const authFailureLimiter = new AuthFailureLimiter(authCounters, config.authFailuresPerAddress);
+  const localWindows = (c: SharedCounters) => (c instanceof FallbackCounters ? c.localWindows : c instanceof InMemoryCounters ? c.size : 0);
   if (config.http.trustProxy === true) {
     logger.warn("AGENTMESH_TRUST_PROXY=true trusts X-Forwarded-For from anyone: a client can name any address, and the failed-authentication limit and the audit log's source address with it. Name the proxies' addresses instead.");
   }
@@ -459,6 +461,8 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     siem: () => alerts.counts(),
     countersDegraded: () => counters instanceof FallbackCounters && counters.degraded,
     authBlockedAddresses: () => authFailureLimiter.blockedCount,
+    localCounterWindows: () => ({ rateLimits: localWindows(counters), authFailures: localWindows(authCounters) }),
+    brokerStoredMessages: () => (broker instanceof InMemoryBroker ? broker.storedCount : 0),
     cacheWarmings: () => mesh.cacheWarmer.inProgress,
     role: () => mesh.role,
     dependencies: async () => (await health.getSystemHealth()).checks,

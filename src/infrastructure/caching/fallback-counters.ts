@@ -19,6 +19,11 @@ export class FallbackCounters implements SharedCounters {
     private readonly logger: Logger,
   ) {}
 
+  /** Windows counted in this instance's memory (bounded at 100,000). */
+  get localWindows(): number {
+    return this.local.size;
+  }
+
   async add(tenantId: string, name: string, windowMs: number, amount: number, now: number): Promise<number> {
     return (await this.addInWindow(tenantId, name, windowMs, amount, now)).total;
   }

@@ -38,6 +38,10 @@ export interface MeshGaugeSource {
   countersDegraded(): boolean;
   /** Addresses this instance refuses for their failed authentications (bounded). */
   authBlockedAddresses(): number;
+  /** Sliding windows counted in this instance's memory (alone, or while Redis is away), each map bounded at 100,000. */
+  localCounterWindows(): { rateLimits: number; authFailures: number };
+  /** Messages held by the in-memory broker, ready or awaiting an ack (bounded per subject; 0 on NATS). */
+  brokerStoredMessages(): number;
   /** Cache warmings under way on this instance (one for all tenants, one per tenant asked for). */
   cacheWarmings(): number;
   /** Whether each dependency answers now (as /health/ready checks them). */
@@ -221,6 +225,18 @@ export class AgentMeshMetrics implements MeshMetrics {
         },
       });
     simple('agentmesh_counters_degraded', 'Whether rate limits and quotas count on this instance alone (1) because the shared counters (Redis) are unavailable', () => (source.countersDegraded() ? 1 : 0));
+    new Gauge({
+      name: 'agentmesh_local_counter_windows',
+      help: "Sliding windows counted in this instance's memory, by use (rate_limits, auth_failures): all of them without Redis, only while Redis is away with it; each bounded at 100,000, least recently used dropped first",
+      labelNames: ['use'],
+      registers,
+      collect() {
+        const { rateLimits, authFailures } = source.localCounterWindows();
+        this.set({ use: 'rate_limits' }, rateLimits);
+        this.set({ use: 'auth_failures' }, authFailures);
+      },
+    });
+    simple('agentmesh_broker_messages_stored', 'Messages held by the in-memory broker, ready or awaiting an ack (bounded at 10,000 per subject; 0 on NATS, whose stream has its own limits)', () => source.brokerStoredMessages());
     simple('agentmesh_auth_blocked_addresses', 'Client addresses this instance refuses (429) for too many failed authentications (bounded at 10,000)', () => source.authBlockedAddresses());
     simple('agentmesh_cache_warmings_running', 'Cache warmings under way on this instance: one for all tenants at most, and one per tenant an admin asked for', () => source.cacheWarmings());
     simple('agentmesh_leases_held', 'Tasks leased to agents right now (on the leader)', () => source.leasesHeld());

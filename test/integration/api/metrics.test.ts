@@ -36,6 +36,10 @@ describe('Prometheus metrics', () => {
       expect(body).toMatch(/agentmesh_instance_role\{role="standalone"\} 1/);
       expect(body).toMatch(/agentmesh_store_write_queue \d+/);
       expect(body).toMatch(/agentmesh_embedded_db_queue \d+/);
+      expect(body).toMatch(/agentmesh_broker_messages_stored \d+/);
+      // Without Redis every rate-limit window is counted here: this test's requests made some.
+      expect(body).toMatch(/agentmesh_local_counter_windows\{use="rate_limits"\} [1-9]\d*/);
+      expect(body).toMatch(/agentmesh_local_counter_windows\{use="auth_failures"\} \d+/);
       expect(body).toMatch(/agentmesh_audit_write_queue \d+/);
       expect(body).toMatch(/agentmesh_audit_entries_appended_total [1-9]\d*/);
       expect(body).toMatch(/agentmesh_audit_append_failures_total 0/);
