@@ -33,14 +33,15 @@ describe('delivery', () => {
     try {
       const { id } = await h.admin.submit(c, { x: 1 }, { leaseMs: 200 });
       const first = await h.admin.nextTask(a.id, 2000);
-      expect(first).toMatchObject({ id, attempt: 1 });
+      // Usually attempt 1; on a loaded machine the 200 ms lease may lapse once before a's poll arrives.
+      expect(first?.id).toBe(id);
       const b = await agentIn(c);
       stop();
       const stopB = heartbeatWhile([b.id]);
       const second = await eventually(() => h.admin.nextTask(b.id, 300), 5000, 'redelivery to b').finally(stopB);
       // Usually attempt 2; on a loaded machine a's second attempt may lapse too before a is marked lost.
       expect(second?.id).toBe(id);
-      expect(second!.attempt).toBeGreaterThanOrEqual(2);
+      expect(second!.attempt).toBeGreaterThan(first!.attempt);
       const late = await h.admin.complete(id, a.id, { late: true }).catch((e: unknown) => e);
       expect(late).toBeInstanceOf(AgentMeshError);
       expect((late as AgentMeshError).status).toBe(409);
