@@ -18,6 +18,8 @@ import { releaseTask } from './sweeper.js';
 
 const key = (tenantId: string, capability: string) => `${tenantId}\u0000${capability}`;
 const COMPLETION_RETRIES = 10;
+/** How soon a broadcast held back for room in its tenant's queue is looked at again. */
+const BROADCAST_RECHECK_MS = 100;
 /** Round-robin positions outlive their queue state; the oldest are forgotten past this many. */
 const MAX_ROUND_ROBIN_CURSORS = 10_000;
 
@@ -42,6 +44,8 @@ export class Dispatcher {
   private readonly queues = new Map<string, QueueState>();
   private readonly dirty = new Set<string>();
   private readonly queuedPerTenant = new Map<string, number>();
+  /** Broadcast copies being made, per tenant: queued in all but name (bounded by the tenants). */
+  private readonly copiesOnTheirWay = new Map<string, number>();
   private readonly roundRobinCursors = new Map<string, string>();
   private scheduled = false;
   private seq = 0;
@@ -49,8 +53,9 @@ export class Dispatcher {
 
   constructor(private readonly ctx: MeshContext) {}
 
+  /** The tenant's queued tasks, broadcast copies being made included. */
   queuedCount(tenantId: string): number {
-    return this.queuedPerTenant.get(tenantId) ?? 0;
+    return (this.queuedPerTenant.get(tenantId) ?? 0) + (this.copiesOnTheirWay.get(tenantId) ?? 0);
   }
 
   /** Queued tasks per tenant with any (bounded by the tenants). */
@@ -148,7 +153,7 @@ export class Dispatcher {
   }
 
   private count(tenantId: string, delta: number): void {
-    const n = this.queuedCount(tenantId) + delta;
+    const n = (this.queuedPerTenant.get(tenantId) ?? 0) + delta;
     if (n > 0) this.queuedPerTenant.set(tenantId, n);
     else this.queuedPerTenant.delete(tenantId);
   }
@@ -251,6 +256,12 @@ export class Dispatcher {
         break;
       }
       if (entry.strategy === 'broadcast' && entry.targetAgentId === undefined) {
+        // Its copies would take the tenant past its bound on queued tasks (the parent counted one):
+        // it waits until the queue drains below it, so the copies overshoot by one broadcast at most.
+        if (this.queuedCount(tenantId) > ctx.settings.maxQueuedPerTenant) {
+          this.scheduleWake(state, now + BROADCAST_RECHECK_MS);
+          continue;
+        }
         this.take(state, entry.id);
         this.fanOutBroadcast(tenantId, entry.id, candidates.map((c) => c.id));
         continue;
@@ -366,6 +377,7 @@ export class Dispatcher {
   /** Copies first, then the parent; if copies exist already (an earlier try died half way), they are reused. */
   private fanOutBroadcast(tenantId: string, parentId: string, agentIds: string[]): void {
     const { ctx } = this;
+    this.countCopiesOnTheirWay(tenantId, agentIds.length);
     void ctx.taskLocks
       .run(parentId, async () => {
         const parent = await ctx.tasks.get(tenantId, parentId);
@@ -386,6 +398,13 @@ export class Dispatcher {
         const task = await ctx.tasks.get(tenantId, parentId).catch(() => undefined);
         ctx.metrics.routingError(tenantId, task?.capability ?? 'unknown');
         if (task?.status === 'queued') setTimeout(() => this.enqueue(task), 1000).unref();
-      });
+      })
+      .finally(() => this.countCopiesOnTheirWay(tenantId, -agentIds.length));
+  }
+
+  private countCopiesOnTheirWay(tenantId: string, delta: number): void {
+    const n = (this.copiesOnTheirWay.get(tenantId) ?? 0) + delta;
+    if (n > 0) this.copiesOnTheirWay.set(tenantId, n);
+    else this.copiesOnTheirWay.delete(tenantId);
   }
 }

@@ -182,3 +182,52 @@ describe('dispatch under a pile of blocked work', () => {
   }, 60_000);
 
 });
+
+describe('broadcasts and the bound on queued tasks', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ AGENTMESH_MAX_QUEUED_PER_TENANT: '4' });
+  });
+  afterAll(async () => h?.close());
+
+  it("fans broadcasts that waited for agents out no further than the bound allows (one broadcast's copies past it at most), and every one still completes", async () => {
+    const c = 'bounded-broadcast';
+    // Two agents, paused: no candidate, so broadcasts wait as parents.
+    const agents = await Promise.all([1, 2].map((i) => h.admin.registerAgent({ id: `${c}-${i}`, name: 'b', capabilities: [{ name: c }] })));
+    for (const agent of agents) await h.admin.pauseAgent(agent.id);
+    const parents: string[] = [];
+    for (let i = 0; i < 4; i++) parents.push((await h.admin.submit(c, { i }, { routing: { strategy: 'broadcast' } })).id);
+    expect((await h.request('POST', '/v1/tasks', { body: { capability: c } })).status).toBe(429);
+    const queued = () => h.running.mesh.ctx.dispatcher.queuedCount('default');
+    expect(queued()).toBe(4);
+
+    // Both come back before the dispatcher looks (its pass for each resume held back, then run once):
+    // every parent could fan out to both, 8 copies for 2 free slots.
+    const dispatcher = h.running.mesh.ctx.dispatcher;
+    const membershipChanged = dispatcher.membershipChanged.bind(dispatcher);
+    dispatcher.membershipChanged = () => {};
+    try {
+      for (const agent of agents) await h.admin.resumeAgent(agent.id);
+    } finally {
+      dispatcher.membershipChanged = membershipChanged;
+    }
+    dispatcher.membershipChanged('default', [c]);
+    await eventually(async () => (await h.admin.get(parents[0]!)).status !== 'queued', 3000, 'the first broadcast to fan out');
+    await new Promise((r) => setTimeout(r, 300));
+    const copies = (await h.admin.list({ capability: c, limit: 100 })).items.filter((t) => t.parentId !== undefined);
+    // The bound (4) plus one broadcast's copies less its parent (2 - 1), never the 6 left queued by fanning every parent out.
+    expect(queued()).toBeLessThanOrEqual(5);
+    expect(copies.length).toBeLessThan(8);
+
+    // The agents work their copies off; the held broadcasts fan out as the queue drains.
+    const work = agents.map(async (agent) => {
+      for (;;) {
+        const task = await h.admin.nextTask(agent.id, 200);
+        if (task) await h.admin.complete(task.id, agent.id, 'ok');
+        else if ((await Promise.all(parents.map((id) => h.admin.get(id)))).every((t) => t.status === 'completed')) return;
+      }
+    });
+    await Promise.race([Promise.all(work), new Promise((_, reject) => setTimeout(() => reject(new Error('broadcasts did not complete')), 15_000))]);
+    expect(queued()).toBe(0);
+  });
+});
