@@ -149,6 +149,8 @@ export class AlertDispatcher {
   private readonly queues: SinkQueue[];
   /** Failed authentications per source: when the current window began, how many, and whether it alerted. */
   private readonly bursts = new Map<string, { since: number; count: number; alerted: boolean }>();
+  /** Sources forgotten to stay within MAX_BURST_SOURCES (their counts started again). */
+  burstSourcesEvicted = 0;
 
   constructor(
     sinks: readonly AlertSink[],
@@ -161,6 +163,11 @@ export class AlertDispatcher {
 
   get active(): boolean {
     return this.queues.length > 0;
+  }
+
+  /** Sources whose failed authentications are being counted now (bounded at 10,000). */
+  get burstSources(): number {
+    return this.bursts.size;
   }
 
   counts(): Array<{ sink: string } & SinkCounts> {
@@ -188,7 +195,10 @@ export class AlertDispatcher {
     let state = this.bursts.get(source);
     if (!state || entry.at - state.since >= this.options.authFailureWindowMs) {
       this.bursts.delete(source);
-      if (this.bursts.size >= MAX_BURST_SOURCES) this.bursts.delete(this.bursts.keys().next().value!);
+      if (this.bursts.size >= MAX_BURST_SOURCES) {
+        this.bursts.delete(this.bursts.keys().next().value!);
+        this.burstSourcesEvicted++;
+      }
       state = { since: entry.at, count: 0, alerted: false };
       this.bursts.set(source, state);
     }

@@ -459,6 +459,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
       personalSealsReusable: () => personalData.reusableSeals,
     },
     siem: () => alerts.counts(),
+    alertBurstSources: () => ({ tracked: alerts.burstSources, evicted: alerts.burstSourcesEvicted }),
     countersDegraded: () => counters instanceof FallbackCounters && counters.degraded,
     authBlockedAddresses: () => authFailureLimiter.blockedCount,
     localCounterWindows: () => ({ rateLimits: localWindows(counters), authFailures: localWindows(authCounters) }),

@@ -31,6 +31,8 @@ export interface MeshGaugeSource {
   audit: { writeQueue(): number; appended(): number; failed(): number; anonymousDropped(): number; projected(): number; checkpoints(): number };
   /** The secret store's memory: sealed current versions cached (bytes, bounded), and unwrapped tenant keys held (bounded, expiring). */
   secrets: { cachedBytes(): number; tenantKeysCached(): number; subjectKeysCached(): number; personalSealsReusable(): number };
+  /** Sources whose failed authentications are counted for burst alerts now (bounded), and those forgotten at the bound. */
+  alertBurstSources(): { tracked: number; evicted: number };
   /** Each SIEM sink's alerts sent, failed (deliveries to retry), dropped (its queue was full), and waiting. */
   siem(): Array<{ sink: string; sent: number; failed: number; dropped: number; queued: number }>;
   role(): 'standalone' | 'leader' | 'follower';
@@ -292,6 +294,8 @@ export class AgentMeshMetrics implements MeshMetrics {
         for (const s of source.siem()) this.set({ sink: s.sink }, s.queued);
       },
     });
+    simple('agentmesh_siem_burst_sources', 'Source addresses whose failed authentications are counted for burst alerts now (bounded at 10,000, the oldest forgotten first)', () => source.alertBurstSources().tracked);
+    counted('agentmesh_siem_burst_sources_evicted_total', 'Source addresses forgotten at that bound: their count of failed authentications started again', () => source.alertBurstSources().evicted);
     counted('agentmesh_audit_checkpoints_total', 'Signed checkpoints of audit chain heads written by this instance', () => source.audit.checkpoints());
     new Gauge({
       name: 'agentmesh_dependency_up',

@@ -66,6 +66,14 @@ describe('AlertDispatcher', () => {
     await d.close();
   });
 
+  it('counts failed authentications for at most 10,000 sources, forgetting the oldest first and counting them', async () => {
+    const d = new AlertDispatcher([new RecordingSink()], silentLogger);
+    d.consider(Array.from({ length: 10_003 }, (_, i) => entry('AUTH_FAILURE', { at: 0, sourceIp: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}` })));
+    expect(d.burstSources).toBe(10_000);
+    expect(d.burstSourcesEvicted).toBe(3);
+    await d.close();
+  });
+
   it('keeps at most maxQueue alerts per sink, dropping the oldest and counting them; retries until the sink takes them', async () => {
     const sink = new RecordingSink();
     sink.failing = true;
