@@ -21,3 +21,29 @@ export class BoundedLabel {
     return raw;
   }
 }
+
+/**
+ * A label whose values belong to a scope (a capability to its tenant), capped in all and per
+ * scope: no scope takes more than `maxPerScope` values, so one tenant making up capability names
+ * cannot spend the others' share. The same value in two scopes counts twice: each is a series.
+ */
+export class ScopedBoundedLabel {
+  private readonly seen = new Map<string, Set<string>>();
+  private total = 0;
+
+  constructor(
+    readonly max: number,
+    readonly maxPerScope: number,
+  ) {}
+
+  /** `scope` must itself be bounded (a tenant label's value): it keys what is remembered. */
+  value(scope: string, raw: string): string {
+    let values = this.seen.get(scope);
+    if (values?.has(raw)) return raw;
+    if (this.total >= this.max || (values?.size ?? 0) >= this.maxPerScope) return OTHER;
+    if (!values) this.seen.set(scope, (values = new Set()));
+    values.add(raw);
+    this.total++;
+    return raw;
+  }
+}

@@ -2,7 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { traceIdOf, type Agent, type Task } from '../../domain/index.js';
 import type { MeshMetrics, RemoteCallOutcome, SecretAccessOutcome } from '../../application/ports.js';
 import type { ResilienceRegistry } from '../resilience/observer.js';
-import { BoundedLabel } from './bounded-label.js';
+import { BoundedLabel, ScopedBoundedLabel } from './bounded-label.js';
 import { observeResilience } from './resilience-metrics.js';
 import { observeCache, type ObservedCache } from './cache-metrics.js';
 import { PLAIN } from '../../domain/plain.js';
@@ -63,7 +63,7 @@ const taskTraceId = (task: Task) => (task.traceContext ? traceIdOf(task.traceCon
 export class AgentMeshMetrics implements MeshMetrics {
   readonly registry = new Registry<typeof Registry.OPENMETRICS_CONTENT_TYPE>();
   private readonly tenants: BoundedLabel;
-  private readonly capabilities: BoundedLabel;
+  private readonly capabilities: ScopedBoundedLabel;
   private readonly routed: Counter<'tenant' | 'capability' | 'strategy'>;
   private readonly routingLatency: Histogram<'tenant' | 'capability' | 'strategy'>;
   private readonly routingErrors: Counter<'tenant' | 'capability'>;
@@ -91,7 +91,8 @@ export class AgentMeshMetrics implements MeshMetrics {
   constructor(options: MetricsOptions = DEFAULT_METRICS_OPTIONS) {
     this.registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
     this.tenants = new BoundedLabel(options.maxTenants);
-    this.capabilities = new BoundedLabel(options.maxCapabilities);
+    // No tenant names more than a quarter of the capabilities (at least 10).
+    this.capabilities = new ScopedBoundedLabel(options.maxCapabilities, Math.max(10, Math.ceil(options.maxCapabilities / 4)));
     const registers = [this.registry];
     const byTask = ['tenant', 'capability'] as const;
     this.routed = new Counter({ name: 'agentmesh_messages_routed_total', help: 'Tasks assigned to an agent', labelNames: [...byTask, 'strategy'], registers });
@@ -320,7 +321,7 @@ export class AgentMeshMetrics implements MeshMetrics {
   }
 
   recordMessageRouted(labels: { tenant: string; capability: string; strategy: string }, latencySeconds: number, traceId?: string): void {
-    const bounded = { ...PLAIN, ...labels, tenant: this.tenants.value(labels.tenant), capability: this.capabilities.value(labels.capability) };
+    const bounded = { ...PLAIN, ...labels, ...this.taskLabels(labels.tenant, labels.capability) };
     this.routed.inc(bounded);
     this.observe(this.routingLatency, bounded, latencySeconds, traceId);
   }
@@ -335,7 +336,7 @@ export class AgentMeshMetrics implements MeshMetrics {
   }
 
   taskSubmitted(task: Task): void {
-    this.submitted.inc(this.taskLabels(task));
+    this.submitted.inc(this.taskLabels(task.tenantId, task.capability));
   }
 
   taskRouted(task: Task, waitedMs: number): void {
@@ -343,11 +344,11 @@ export class AgentMeshMetrics implements MeshMetrics {
   }
 
   routingError(tenantId: string, capability: string): void {
-    this.routingErrors.inc({ tenant: this.tenants.value(tenantId), capability: this.capabilities.value(capability) });
+    this.routingErrors.inc(this.taskLabels(tenantId, capability));
   }
 
   taskSettled(task: Task, executionMs: number | undefined): void {
-    const labels = this.taskLabels(task);
+    const labels = this.taskLabels(task.tenantId, task.capability);
     const counter = { completed: this.completed, failed: this.failed, dead_lettered: this.deadLettered, canceled: this.canceled }[task.status as 'completed'];
     counter?.inc(labels);
     if (executionMs !== undefined) this.observe(this.execution, { ...PLAIN, ...labels, status: task.status }, executionMs / 1000, taskTraceId(task));
@@ -357,7 +358,7 @@ export class AgentMeshMetrics implements MeshMetrics {
     this.agentsCreated.inc({ tenant: this.tenants.value(agent.tenantId) });
     // Its capabilities' outcome series start at 0, so that increase() and rate() see their first event.
     for (const { name } of agent.capabilities) {
-      const labels = { tenant: this.tenants.value(agent.tenantId), capability: this.capabilities.value(name) };
+      const labels = this.taskLabels(agent.tenantId, name);
       for (const counter of [this.submitted, this.completed, this.failed, this.deadLettered, this.canceled, this.routingErrors]) counter.inc(labels, 0);
     }
   }
@@ -410,8 +411,10 @@ export class AgentMeshMetrics implements MeshMetrics {
     this.secretAccess.inc({ tenant: this.tenants.value(tenantId), outcome });
   }
 
-  private taskLabels(task: Task) {
-    return { tenant: this.tenants.value(task.tenantId), capability: this.capabilities.value(task.capability) };
+  /** A tenant's label, and its capability's within that tenant's share. */
+  private taskLabels(tenantId: string, capability: string) {
+    const tenant = this.tenants.value(tenantId);
+    return { tenant, capability: this.capabilities.value(tenant, capability) };
   }
 
   private observe<L extends string>(histogram: Histogram<L>, labels: Partial<Record<L, string>>, value: number, traceId: string | undefined): void {

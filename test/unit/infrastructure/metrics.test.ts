@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { submitTask, type Task } from '../../../src/domain/index.js';
 import { assertName, isIdentifier } from '../../../src/domain/validation.js';
-import { BoundedLabel, OTHER } from '../../../src/infrastructure/observability/bounded-label.js';
+import { BoundedLabel, OTHER, ScopedBoundedLabel } from '../../../src/infrastructure/observability/bounded-label.js';
 import { AgentMeshMetrics } from '../../../src/infrastructure/observability/metrics.js';
 
 const task = (tenantId: string, capability: string, n = 0): Task =>
@@ -19,6 +19,17 @@ describe('BoundedLabel', () => {
     const label = new BoundedLabel(1);
     expect(label.value('other')).toBe('other');
     expect(label.value('tenant-2')).not.toBe(label.value('other'));
+  });
+});
+
+describe('ScopedBoundedLabel', () => {
+  it('holds each scope to its share, so one tenant making up capability names leaves the others theirs', () => {
+    const label = new ScopedBoundedLabel(6, 2);
+    expect(['a', 'b', 'c', 'd', 'a'].map((v) => label.value('greedy', v))).toEqual(['a', 'b', OTHER, OTHER, 'a']);
+    expect(['a', 'x'].map((v) => label.value('modest', v))).toEqual(['a', 'x']);
+    expect(['y', 'z'].map((v) => label.value('third', v))).toEqual(['y', 'z']);
+    // The whole is capped too.
+    expect(label.value('fourth', 'w')).toBe(OTHER);
   });
 });
 
