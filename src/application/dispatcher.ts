@@ -69,6 +69,10 @@ export class Dispatcher {
     return n;
   }
 
+  get roundRobinCursorCount(): number {
+    return this.roundRobinCursors.size;
+  }
+
   /** Queue states held right now (bounded: an empty one is dropped). */
   get queueCount(): number {
     return this.queues.size;

@@ -91,6 +91,10 @@ export class Mesh {
     this.cacheWarmer = new CacheWarmer(ctx.tenants, ctx.agents, ports.logger.child({ subsystem: 'cache' }), ports.cache.profile().maxEntries);
   }
 
+  get forwardedHeartbeatCount(): number {
+    return this.forwardedHeartbeats.size;
+  }
+
   /** Where changes run: here when this instance leads (or is alone), else on the leader. */
   get commands(): MeshCommands {
     return this.started || this.remote === undefined ? this.local : this.remote;

@@ -44,6 +44,8 @@ export interface MeshGaugeSource {
   localCounterWindows(): { rateLimits: number; authFailures: number };
   /** Messages held by the in-memory broker, ready or awaiting an ack (bounded per subject; 0 on NATS). */
   brokerStoredMessages(): number;
+  /** Entries of the process's other bounded maps, by name (a fixed set). */
+  memoryEntries(): Record<string, number>;
   /** Cache warmings under way on this instance (one for all tenants, one per tenant asked for). */
   cacheWarmings(): number;
   /** Whether each dependency answers now (as /health/ready checks them). */
@@ -237,6 +239,15 @@ export class AgentMeshMetrics implements MeshMetrics {
         const { rateLimits, authFailures } = source.localCounterWindows();
         this.set({ use: 'rate_limits' }, rateLimits);
         this.set({ use: 'auth_failures' }, authFailures);
+      },
+    });
+    new Gauge({
+      name: 'agentmesh_memory_entries',
+      help: "Entries of this process's bounded in-memory maps, by structure (task_cache_active, task_cache_settled, tenant_cache, audit_chain_heads, current_key_lookups, task_deadlines, round_robin_cursors, forwarded_heartbeats, dispatcher_queues)",
+      labelNames: ['structure'],
+      registers,
+      collect() {
+        for (const [structure, n] of Object.entries(source.memoryEntries())) this.set({ structure }, n);
       },
     });
     simple('agentmesh_broker_messages_stored', 'Messages held by the in-memory broker, ready or awaiting an ack (bounded at 10,000 per subject; 0 on NATS, whose stream has its own limits)', () => source.brokerStoredMessages());

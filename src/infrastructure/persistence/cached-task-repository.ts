@@ -35,6 +35,10 @@ export class CachedTaskRepository implements TaskRepository {
     return this.active.size;
   }
 
+  get settledCount(): number {
+    return this.settled.size;
+  }
+
   private remember(task: Task): void {
     const k = key(task.tenantId, task.id);
     if (isTerminal(task)) {

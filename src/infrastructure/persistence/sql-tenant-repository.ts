@@ -16,6 +16,10 @@ export class SqlTenantRepository implements TenantRepository {
 
   constructor(private readonly db: SqlExecutor) {}
 
+  get cachedCount(): number {
+    return this.cache.size;
+  }
+
   async create(tenant: Tenant): Promise<void> {
     try {
       await this.db.query('INSERT INTO tenants (id, name, max_agents, max_tasks_per_hour, created_at) VALUES ($1, $2, $3, $4, $5)', [

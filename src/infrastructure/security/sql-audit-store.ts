@@ -152,6 +152,9 @@ export class SqlAuditStore implements AuditStore {
   private scheduled = false;
   /** A sole writer's heads, as committed. */
   private readonly heads = new Map<string, Head>();
+  get headsHeld(): number {
+    return this.heads.size;
+  }
   /** A sole writer's writes, one at a time (batches and the projector's transactions). */
   private writing: Promise<unknown> = Promise.resolve();
   appended = 0;

@@ -37,6 +37,11 @@ describe('Prometheus metrics', () => {
       expect(body).toMatch(/agentmesh_store_write_queue \d+/);
       expect(body).toMatch(/agentmesh_embedded_db_queue \d+/);
       expect(body).toMatch(/agentmesh_broker_messages_stored \d+/);
+      expect(body).toMatch(/agentmesh_memory_entries\{structure="tenant_cache"\} [1-9]\d*/);
+      expect(body).toMatch(/agentmesh_memory_entries\{structure="task_cache_settled"\} [1-9]\d*/);
+      for (const structure of ['task_cache_active', 'audit_chain_heads', 'current_key_lookups', 'task_deadlines', 'round_robin_cursors', 'forwarded_heartbeats', 'dispatcher_queues']) {
+        expect(body).toMatch(new RegExp(`agentmesh_memory_entries\\{structure="${structure}"\\} \\d+`, 'u'));
+      }
       // Without Redis every rate-limit window is counted here: this test's requests made some.
       expect(body).toMatch(/agentmesh_local_counter_windows\{use="rate_limits"\} [1-9]\d*/);
       expect(body).toMatch(/agentmesh_local_counter_windows\{use="auth_failures"\} \d+/);

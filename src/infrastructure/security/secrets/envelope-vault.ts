@@ -81,6 +81,11 @@ export class EnvelopeVault implements SecretVault {
     return this.cache.size;
   }
 
+  /** Owners whose current key is remembered (bounded like the keys, each for a few seconds). */
+  get currentKeysRemembered(): number {
+    return this.currentKeys?.size ?? 0;
+  }
+
   private wrapContext(owner: string): string {
     return `${this.purpose}\0${owner}`;
   }
