@@ -121,10 +121,12 @@ export class AgentDelivery {
     caller: Caller,
     agentId: string,
     waitMs: number,
-    options: { signal?: AbortSignal; keepAlive?: () => Promise<void> } = {},
+    options: { signal?: AbortSignal; keepAlive?: () => Promise<void>; admitted?: () => void } = {},
   ): Promise<DeliveredTask | undefined> {
     const { signal, keepAlive } = options;
     await this.assertAgent(caller, agentId);
+    // The caller may receive this agent's tasks: only now does its wait count as the agent's.
+    options.admitted?.();
     const subject = agentInboxSubject(caller.tenantId, agentId);
     const until = this.ctx.clock.now() + waitMs;
     const slice = Math.max(100, Math.floor(this.ctx.settings.heartbeatTimeoutMs / 3));

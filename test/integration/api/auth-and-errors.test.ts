@@ -60,6 +60,33 @@ describe('API errors', () => {
       expect(record.revokedAt).toBeTypeOf('number');
     });
 
+    it('authenticates a /v1 route reached by a percent-encoded path as any other (401 audited, never a 500)', async () => {
+      const attempts = async () => expectStatus(await h.request('GET', '/v1/audit?action=AUTH_FAILURE&limit=500'), 200).items.length;
+      const before = await attempts();
+      for (const path of ['/%761/tasks', '/v%31/agents/x/tasks/next', '/%76%31/tasks/some-id']) {
+        expectProblem(await h.request('GET', path, { key: null }), 401, 'unauthorized');
+      }
+      expectProblem(await h.request('POST', '/%761/a2a', { key: 'am_not-a-real-key-000000000000', body: { jsonrpc: '2.0', id: 1, method: 'GetExtendedAgentCard' } }), 401, 'unauthorized');
+      expect(await attempts()).toBe(before + 4);
+      // With a key it is the route it decodes to.
+      expect(expectStatus(await h.request('GET', '/%761/tasks'), 200).items).toBeInstanceOf(Array);
+    });
+
+    it("audits a refused key on the platform admin's metrics and detailed health, as on any route", async () => {
+      const { key } = await createTenant(h, 'metrics-snooper');
+      const denied = async () => expectStatus(await h.request('GET', '/v1/audit?action=UNAUTHORIZED_ACCESS&limit=500'), 200).items.filter((e: { details: { attempted?: string } }) => /^GET \/(metrics|health)$/u.test(e.details.attempted ?? ''));
+      const failed = async () => expectStatus(await h.request('GET', '/v1/audit?action=AUTH_FAILURE&limit=500'), 200).items.filter((e: { details: { attempted?: string } }) => /^GET \/(metrics|health)$/u.test(e.details.attempted ?? ''));
+      const [deniedBefore, failedBefore] = [(await denied()).length, (await failed()).length];
+      expectProblem(await h.request('GET', '/metrics', { key }), 403, 'forbidden');
+      expectProblem(await h.request('GET', '/health', { key }), 403, 'forbidden');
+      expectProblem(await h.request('GET', '/metrics', { key: 'am_not-a-real-key-000000000000' }), 401, 'unauthorized');
+      expectProblem(await h.request('GET', '/health', { key: 'am_not-a-real-key-000000000000' }), 401, 'unauthorized');
+      expect((await denied()).length - deniedBefore).toBe(0); // the tenant's entries are in its own log
+      expect((await failed()).length - failedBefore).toBe(2);
+      const own = expectStatus(await h.request('GET', '/v1/audit?action=UNAUTHORIZED_ACCESS', { key }), 200).items.map((e: { resourceType: string; details: { attempted: string } }) => [e.resourceType, e.details.attempted]);
+      expect(own).toEqual(expect.arrayContaining([['metrics', 'GET /metrics'], ['health', 'GET /health']]));
+    });
+
     it('answers 404 when revoking an unknown key', async () => {
       expectProblem(await h.request('DELETE', '/v1/api-keys/no-such-key'), 404, 'not_found');
     });

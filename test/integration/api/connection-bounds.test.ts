@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTenant, expectProblem, expectStatus, registerAgent, submitTask } from '../../support/api-helpers.js';
+import { createApiKey, createTenant, expectProblem, expectStatus, registerAgent, submitTask } from '../../support/api-helpers.js';
 import { eventually, startHarness, type Harness } from '../../support/mesh-harness.js';
 
 /** Requests that stay open (waits for a task, agents' streams and long polls) are bounded, and what happens at the bound is said. */
@@ -8,7 +8,8 @@ describe('bounds on requests that stay open', () => {
   let tenant: { key: string };
   const opened: AbortController[] = [];
   beforeAll(async () => {
-    h = await startHarness({ AGENTMESH_MAX_TASK_WAITS_PER_TENANT: '2', AGENTMESH_MAX_INBOX_CONNECTIONS_PER_AGENT: '2' });
+    // A short heartbeat timeout: an open stream re-checks its key every 200 ms.
+    h = await startHarness({ AGENTMESH_MAX_TASK_WAITS_PER_TENANT: '2', AGENTMESH_MAX_INBOX_CONNECTIONS_PER_AGENT: '2', AGENTMESH_HEARTBEAT_TIMEOUT_MS: '600' });
     tenant = await createTenant(h, 'bounded');
   }, 60_000);
   afterAll(async () => {
@@ -87,7 +88,35 @@ describe('bounds on requests that stay open', () => {
 
     expect(await metric('agentmesh_agent_inbox_connections_displaced_total')).toBe(4);
     expect(await metric('agentmesh_agent_inbox_connections')).toBe(2);
+
+    // A key that may not act as this agent is refused (403) before its poll counts: it ends none of the agent's.
+    await registerAgent(h, 'other-agent', ['inbox-work'], { key: tenant.key });
+    const otherKey = await createApiKey(h, 'agent', tenant.key, 'other agent key', 'other-agent');
+    expectProblem(await h.request('GET', `${path}/tasks/next?waitMs=1000`, { key: otherKey.key }), 403, 'forbidden');
+    expect(await metric('agentmesh_agent_inbox_connections_displaced_total')).toBe(4);
+
     for (const c of opened) c.abort();
     await eventually(async () => (await metric('agentmesh_agent_inbox_connections')) === 0, 5000, 'every inbox connection to be released');
+  });
+
+  it('audits the refusal that ends an open stream (its key revoked) like a refusal answered', async () => {
+    await registerAgent(h, 'revoked-agent', ['inbox-work'], { key: tenant.key });
+    const agentKey = await createApiKey(h, 'agent', tenant.key, 'soon revoked agent key', 'revoked-agent');
+    const stream = open('/v1/agents/revoked-agent/stream', agentKey.key);
+    const response = await stream.response;
+    expect(response.status).toBe(200);
+    const reader = response.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain(': connected');
+    expect((await h.request('DELETE', `/v1/api-keys/${agentKey.id}`, { key: tenant.key })).status).toBe(204);
+    while (!(await reader.read()).done);
+    const entry = await eventually(
+      async () =>
+        expectStatus(await h.request('GET', '/v1/audit?action=AUTH_FAILURE', { key: tenant.key }), 200).items.find(
+          (e: { actor: { keyId?: string }; details: { attempted: string } }) => e.actor.keyId === agentKey.id && e.details.attempted === 'GET /v1/agents/:id/stream',
+        ),
+      5000,
+      'the refusal to be audited',
+    );
+    expect(entry).toMatchObject({ status: 'denied', resourceType: 'api_key' });
   });
 });

@@ -7,7 +7,7 @@ import { AuditAction, AuditStatus, type AuditActor, type AuditRecord } from '../
 import { AUDITED_ROUTES, type AuditedChange } from '../audited-routes.js';
 import { auditContext } from '../routes/audit-context.js';
 import { sha256Hex } from '../../../application/sha256.js';
-import { bearerToken } from './authenticate.js';
+import { bearerToken, isV1, routeOrPath } from './authenticate.js';
 import { PROBLEM_BASE } from './problem-details.js';
 import { PLAIN } from '../../../domain/plain.js';
 import { RepeatedErrorLog } from '../../../application/repeated-error-log.js';
@@ -48,6 +48,35 @@ function asDenied(change: AuditedChange, attempted: string, reason: string | und
 }
 
 /**
+ * The entry of a refused request: a failed authentication (401), or a denied access (403, or 404
+ * from a matched route: what the caller's tenant cannot see); undefined for any other status. Also
+ * for a refusal that comes after the response began (an open stream whose key is revoked).
+ */
+export function refusalRecord(request: FastifyRequest, status: number, reason: string | undefined): AuditRecord | undefined {
+  const caller = request.caller as Caller | undefined;
+  const route = request.routeOptions.url;
+  const attempted = `${request.method} ${route ?? request.url.split('?')[0]}`;
+  const base = { tenantId: caller?.tenantId ?? DEFAULT_TENANT_ID, actor: actorOf(caller), ...auditContext(request) };
+  if (status === 401) {
+    const fingerprint = keyFingerprint(request);
+    return {
+      ...PLAIN,
+      ...base,
+      action: AuditAction.AUTH_FAILURE,
+      resourceType: 'api_key',
+      status: AuditStatus.DENIED,
+      details: { attempted, ...(reason !== undefined && { reason }), ...(fingerprint !== undefined && { keyFingerprint: fingerprint }) },
+    };
+  }
+  if (caller === undefined || !(status === 403 || (status === 404 && route !== undefined))) return undefined;
+  const resourceId = (request.params as { id?: string } | undefined)?.id;
+  const change: AuditedChange = { action: AuditAction.UNAUTHORIZED_ACCESS, resourceType: resourceTypeOf(route), ...(resourceId !== undefined && { resourceId }), status: AuditStatus.DENIED };
+  const query = request.query as Record<string, unknown> | undefined;
+  const denial = asDenied(change, attempted, reason);
+  return { ...PLAIN, ...base, ...denial, ...(query && Object.keys(query).length > 0 && { details: { ...PLAIN, ...denial.details, query } }) };
+}
+
+/**
  * Records every change made through the API, every failed authentication, every denied access
  * (403, and 404 on a resource: what the caller's tenant cannot see), and a key's successful
  * authentication now and then, before the response leaves. When the log cannot take the entry,
@@ -64,7 +93,7 @@ export function registerAudit(app: FastifyInstance, audit: AuditLogger, options:
   });
 
   app.addHook('onSend', async (request, reply, payload) => {
-    if (!takesKey(request.url) || reply.statusCode === 503 || request.rateLimited === true) return payload;
+    if (!takesKey(request) || reply.statusCode === 503 || request.rateLimited === true) return payload;
     const records = recordsFor(request, reply);
     if (records.length === 0) return payload;
     if (records.length === 1 && records[0]!.actor.type === 'anonymous') {
@@ -91,41 +120,23 @@ export function registerAudit(app: FastifyInstance, audit: AuditLogger, options:
   function recordsFor(request: FastifyRequest, reply: FastifyReply): AuditRecord[] {
     const caller = request.caller as Caller | undefined;
     const route = request.routeOptions.url;
-    const attempted = `${request.method} ${route ?? request.url.split('?')[0]}`;
-    const problem = reply.statusCode >= 400 ? { detail: request.auditDenialReason ?? (request.auditReplyBody as { detail?: string } | undefined)?.detail } : undefined;
-    const base = { tenantId: caller?.tenantId ?? DEFAULT_TENANT_ID, actor: actorOf(caller), ...auditContext(request) };
-    if (reply.statusCode === 401 || caller === undefined) {
-      if (reply.statusCode !== 401) return [];
-      const fingerprint = keyFingerprint(request);
-      return [
-        {
-          ...PLAIN,
-          ...base,
-          action: AuditAction.AUTH_FAILURE,
-          resourceType: 'api_key',
-          status: AuditStatus.DENIED,
-          details: { attempted, ...(problem?.detail !== undefined && { reason: problem.detail }), ...(fingerprint !== undefined && { keyFingerprint: fingerprint }) },
-        },
-      ];
-    }
+    const reason = reply.statusCode >= 400 ? (request.auditDenialReason ?? (request.auditReplyBody as { detail?: string } | undefined)?.detail) : undefined;
     const describe = route !== undefined ? AUDITED_ROUTES[`${request.method} ${route}`] : undefined;
-    const resourceId = (request.params as { id?: string } | undefined)?.id;
-    // A 404 from a matched route is something the caller's tenant cannot see (an unknown route is no access at all).
-    const denied = reply.statusCode === 403 || (reply.statusCode === 404 && route !== undefined);
-    if (describe === undefined) {
-      if (denied) {
-        const change: AuditedChange = { action: AuditAction.UNAUTHORIZED_ACCESS, resourceType: resourceTypeOf(route), ...(resourceId !== undefined && { resourceId }), status: AuditStatus.DENIED };
-        const query = request.query as Record<string, unknown> | undefined;
-        const denial = asDenied(change, attempted, problem?.detail);
-        return [{ ...PLAIN, ...base, ...denial, ...(query && Object.keys(query).length > 0 && { details: { ...PLAIN, ...denial.details, query } }) }];
-      }
-      return authSuccessDue(caller) ? [{ ...PLAIN, ...base, action: AuditAction.AUTH_SUCCESS, resourceType: 'api_key', resourceId: caller.keyId, status: AuditStatus.SUCCESS }] : [];
+    if (reply.statusCode === 401 || caller === undefined || describe === undefined) {
+      const refusal = refusalRecord(request, reply.statusCode, reason);
+      if (refusal !== undefined) return [refusal];
+      if (caller === undefined) return [];
+      return authSuccessDue(caller) ? [{ ...PLAIN, tenantId: caller.tenantId, actor: actorOf(caller), ...auditContext(request), action: AuditAction.AUTH_SUCCESS, resourceType: 'api_key', resourceId: caller.keyId, status: AuditStatus.SUCCESS }] : [];
     }
+    const base = { tenantId: caller.tenantId, actor: actorOf(caller), ...auditContext(request) };
+    const attempted = `${request.method} ${route}`;
+    // A 404 from a matched route is something the caller's tenant cannot see (an unknown route is no access at all).
+    const denied = reply.statusCode === 403 || reply.statusCode === 404;
     const changes = describe(request, { status: reply.statusCode, body: request.auditReplyBody as { id?: string } });
     return changes.map((change) => {
       const httpStatus = change.details?.httpStatus;
       const isDenied = httpStatus === 403 || httpStatus === 404 ? true : denied;
-      return { ...PLAIN, ...base, ...(isDenied ? asDenied(change, attempted, problem?.detail) : change) };
+      return { ...PLAIN, ...base, ...(isDenied ? asDenied(change, attempted, reason) : change) };
     });
   }
 
@@ -140,14 +151,18 @@ export function registerAudit(app: FastifyInstance, audit: AuditLogger, options:
   }
 }
 
-/** The routes that read a key: /v1, and the A2A agent card (whose refused keys are failed authentications too). */
-function takesKey(url: string): boolean {
-  return url.startsWith('/v1/') || url.split('?')[0] === `/${AGENT_CARD_PATH}`;
+/** Outside /v1, the routes that read a key: the A2A agent card, and the platform admin's metrics and detailed health. */
+const KEYED_ELSEWHERE = new Set([`/${AGENT_CARD_PATH}`, '/metrics', '/health']);
+
+/** The routes that read a key, whose refused keys are failed authentications and whose refusals are denied accesses. */
+function takesKey(request: FastifyRequest): boolean {
+  return isV1(request) || KEYED_ELSEWHERE.has(routeOrPath(request));
 }
 
-/** `/v1/agents/:id/stream` -> `agent`. */
+/** `/v1/agents/:id/stream` -> `agent`; outside /v1 the last segment (`/metrics` -> `metrics`). */
 function resourceTypeOf(route: string | undefined): string {
-  const segment = route?.split('/')[2] ?? 'unknown';
+  const parts = route?.split('/') ?? [];
+  const segment = (parts[1] === 'v1' ? parts[2] : parts.at(-1)) || 'unknown';
   const singular: Record<string, string> = { agents: 'agent', tasks: 'task', tenants: 'tenant', 'api-keys': 'api_key', 'dead-letters': 'task', audit: 'audit_log' };
   return singular[segment] ?? segment;
 }

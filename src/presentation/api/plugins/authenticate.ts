@@ -45,6 +45,19 @@ function presentedKey(request: FastifyRequest): string | undefined {
  */
 const KEYED_OUTSIDE_V1 = new Set(['/.well-known/agent-card.json']);
 
+/** The request's path as the router matched it (its route template), else as sent, without the query. */
+export function routeOrPath(request: FastifyRequest): string {
+  return request.routeOptions.url ?? request.url.split('?')[0]!;
+}
+
+/**
+ * A /v1 request, by its matched route as well as its raw URL: the router decodes the path
+ * (`/%761/tasks` reaches `/v1/tasks`), the raw URL keeps it encoded.
+ */
+export function isV1(request: FastifyRequest): boolean {
+  return request.routeOptions.url?.startsWith('/v1/') === true || request.url.startsWith('/v1/');
+}
+
 export interface AuthFailureOptions {
   limiter: AuthFailureLimiter;
   /** An address went over the limit: it is refused from now on, for up to a minute. */
@@ -90,7 +103,7 @@ export function registerAuthentication(app: FastifyInstance, auth: Authenticator
     // A CORS preflight carries no key by design; the CORS plugin answers it (or it finds no route).
     if (request.method === 'OPTIONS') return;
     // Every /v1 request; and the A2A card when a key is sent (so that the rate limits count it too).
-    const keyed = request.url.startsWith('/v1/') || (request.headers.authorization !== undefined && KEYED_OUTSIDE_V1.has(request.url.split('?')[0]!));
+    const keyed = isV1(request) || (request.headers.authorization !== undefined && KEYED_OUTSIDE_V1.has(routeOrPath(request)));
     if (keyed) request.caller = await authenticateRequest(request);
   });
 }

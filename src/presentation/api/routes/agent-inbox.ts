@@ -1,7 +1,10 @@
 import { Type } from '@fastify/type-provider-typebox';
 import type { Mesh } from '../../../application/mesh.js';
+import { DomainError } from '../../../domain/index.js';
 import { InboxConnections } from '../inbox-connections.js';
+import { refusalRecord } from '../plugins/audit.js';
 import { bearerToken } from '../plugins/authenticate.js';
+import { httpStatusOf } from '../plugins/problem-details.js';
 import { DeliveredTask, errors, IdParams, WaitQuery } from '../schemas.js';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
 
@@ -46,8 +49,7 @@ export function agentInboxRoutes(app: TypedApp, mesh: Mesh, options: AgentInboxO
       // The response's 'close' fires when the caller hangs up before we answer.
       const abort = new AbortController();
       const onShutdown = () => abort.abort();
-      // Past the agent's bound, its oldest connection ends: a displaced poll answers 204 at once.
-      const release = connections.take(request.caller.tenantId, request.params.id, () => abort.abort());
+      let release = () => {};
       reply.raw.once('close', () => {
         release();
         abort.abort();
@@ -59,7 +61,11 @@ export function agentInboxRoutes(app: TypedApp, mesh: Mesh, options: AgentInboxO
       const token = bearerToken(request);
       // Each slice of the wait re-checks the key and counts as a heartbeat.
       const keepAlive = async () => mesh.keepAgentAlive(await mesh.auth.authenticate(token), request.params.id);
-      const task = await mesh.delivery.next(request.caller, request.params.id, request.query.waitMs ?? 0, { signal: abort.signal, keepAlive }).finally(release);
+      // Once the caller may act as the agent: past the agent's bound, its oldest connection ends (a displaced poll answers 204 at once).
+      const admitted = () => {
+        release = connections.take(request.caller.tenantId, request.params.id, () => abort.abort());
+      };
+      const task = await mesh.delivery.next(request.caller, request.params.id, request.query.waitMs ?? 0, { signal: abort.signal, keepAlive, admitted }).finally(() => release());
       if (!task) return reply.code(204).send(null);
       return task;
     },
@@ -132,8 +138,13 @@ export function agentInboxRoutes(app: TypedApp, mesh: Mesh, options: AgentInboxO
           .authenticate(token)
           .then((caller) => mesh.keepAgentAlive(caller, request.params.id))
           .then(() => open && raw.write(': keepalive\n\n'))
-          // A revoked key or a removed agent ends the stream.
-          .catch(() => end());
+          // A revoked key or a removed agent ends the stream, and the refusal is audited like one answered.
+          .catch((error: unknown) => {
+            if (!open) return;
+            end();
+            const refusal = error instanceof DomainError ? refusalRecord(request, httpStatusOf(error.code), error.message) : undefined;
+            if (refusal) mesh.audit.logSecurityEvent(refusal).catch((auditError: unknown) => request.log.error({ err: auditError }, 'the refusal that ended an agent stream could not be audited'));
+          });
       }, every);
     },
   );

@@ -83,7 +83,9 @@ export function healthRoutes(app: TypedApp, mesh: Mesh, health: HealthCheckServi
       },
     },
     async (request, reply) => {
-      requirePlatform(request.caller ?? (await app.authenticateRequest(request)), 'read the detailed health');
+      // On the request, so that a refusal is audited like any other.
+      request.caller ??= await app.authenticateRequest(request);
+      requirePlatform(request.caller, 'read the detailed health');
       const systemHealth = await health.getSystemHealth({ useCache: false });
       const { ctx } = mesh;
       return reply.code(systemHealth.status === 'unhealthy' ? 503 : 200).send({

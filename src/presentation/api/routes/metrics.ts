@@ -43,7 +43,9 @@ export function metricsRoutes(app: TypedApp, mesh: Mesh, metrics: ApiMetrics): v
       },
     },
     async (request, reply) => {
-      requirePlatform(request.caller ?? (await app.authenticateRequest(request)), 'read metrics');
+      // On the request, so that a refusal is audited like any other.
+      request.caller ??= await app.authenticateRequest(request);
+      requirePlatform(request.caller, 'read metrics');
       const { contentType, body } = await metrics.scrape();
       return reply.type(contentType).send(body);
     },
