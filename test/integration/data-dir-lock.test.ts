@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -10,13 +10,15 @@ import { SchemaTooNewError } from '../../src/infrastructure/persistence/migrate.
 import { PgliteClient } from '../../src/infrastructure/persistence/pglite-client.js';
 import { cli, oneLine, ROOT } from '../support/cli-run.js';
 import { startHarness, type Harness } from '../support/mesh-harness.js';
+import { fastScratchDir } from '../support/scratch.js';
 import { serveUntilExit, spawnServe } from '../support/serve-process.js';
 
 const inUse = (dir: string, pid: number) =>
   `agentmesh: the data directory ${dir} is in use by process ${pid} (another agentmesh serve, demo or CLI command); stop it first, or set AGENTMESH_DATA_DIR to another directory`;
 
 describe('the lock on an embedded data directory', { timeout: 120_000 }, () => {
-  const scratch = mkdtempSync(join(tmpdir(), 'agentmesh-dirlock-'));
+  // New databases (a 39 MB template unpacked each) in memory where the machine has /dev/shm: on this disk each took ~1 s more.
+  const scratch = fastScratchDir('agentmesh-dirlock-');
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
   const fresh = (name: string) => join(scratch, name);
 
@@ -65,7 +67,7 @@ describe('the lock on an embedded data directory', { timeout: 120_000 }, () => {
     afterAll(async () => h?.close());
 
     it('refuses a second mesh, serve, migrate, audit verify and audit report, each with one line; after it stops they run', async () => {
-      h = await startHarness();
+      h = await startHarness({}, fresh('mesh'));
       const dir = h.dataDir;
       await expect(startHarness({}, dir)).rejects.toThrow(DataDirectoryInUseError);
       const env = { AGENTMESH_DATA_DIR: dir };
@@ -129,38 +131,84 @@ describe('the lock on an embedded data directory', { timeout: 120_000 }, () => {
   it('of processes that find the same stale lock at once, exactly one takes it; it is released at exit', async () => {
     const lockModule = fileURLToPath(new URL('../../dist/infrastructure/persistence/data-dir-lock.js', import.meta.url));
     const script = join(scratch, 'contend.mjs');
+    // Each contender says when it is loaded, is then told the moment to try at (the same for all), and a winner
+    // holds the lock until every contender of its directory has tried: no fixed wait for either.
     writeFileSync(
       script,
-      `const [module, dir, startAt] = process.argv.slice(2);
+      `const [module, dir] = process.argv.slice(2);
 const { DataDirLock } = await import(module);
-while (Date.now() < Number(startAt));
+const { createInterface } = await import('node:readline');
+const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+console.log('ready');
+const startAt = Number((await lines.next()).value);
+while (Date.now() < startAt);
 try {
   DataDirLock.acquire(dir);
   console.log('won');
-  setTimeout(() => process.exit(0), 1500);
+  await lines.next();
+  process.exit(0);
 } catch (error) {
   console.log('refused: ' + error.message);
+  process.exit(0);
 }
 `,
     );
-    const contend = (dir: string, startAt: number) =>
-      new Promise<{ pid: number; out: string }>((resolve, reject) => {
-        const child = spawn(process.execPath, [script, lockModule, dir, String(startAt)], { stdio: ['ignore', 'pipe', 'inherit'] });
-        let out = '';
-        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-        child.on('error', reject);
-        child.on('close', () => resolve({ pid: child.pid!, out: out.trim() }));
+    const contend = (dir: string) => {
+      const child = spawn(process.execPath, [script, lockModule, dir], { stdio: ['pipe', 'pipe', 'inherit'] });
+      // A contender that has exited cannot be told anything more (what it did is in its output).
+      child.stdin.on('error', () => {});
+      let out = '';
+      let onLine: ((line: string) => void)[] = [];
+      const next = () => new Promise<string>((resolve) => onLine.push(resolve));
+      const ready = next();
+      const result = next();
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        let newline: number;
+        while ((newline = out.indexOf('\n')) >= 0) {
+          const line = out.slice(0, newline);
+          out = out.slice(newline + 1);
+          onLine.shift()?.(line);
+        }
       });
+      const closed = new Promise<void>((resolve, reject) => {
+        child.on('error', reject);
+        child.on('close', () => {
+          // Gone early (a crash, its error above): whatever it said last stands for what it did not say.
+          for (const waiting of onLine) waiting(out.trim());
+          onLine = [];
+          resolve();
+        });
+      });
+      return {
+        pid: child.pid!,
+        ready,
+        result,
+        closed,
+        go: (startAt: number) => child.stdin.write(`${startAt}\n`),
+        release: () => child.stdin.end('\n'),
+      };
+    };
     const gone = spawnSync(process.execPath, ['-e', '']).pid!;
     const stale = [JSON.stringify({ pid: gone, host: hostname() }), 'garbage', ''];
     // The three kinds of stale lock, each on its own directory, contended at the same moment.
-    const startAt = Date.now() + 1_500;
+    const contended = stale.map((text, round) => {
+      const dir = fresh(`contended-${round}`);
+      mkdirSync(dir);
+      writeFileSync(join(dir, LOCK_FILE), text);
+      return { dir, contenders: Array.from({ length: 6 }, () => contend(dir)) };
+    });
+    const all = contended.flatMap((c) => c.contenders);
+    await Promise.all(all.map((c) => c.ready));
+    const startAt = Date.now() + 200;
+    for (const c of all) c.go(startAt);
     const rounds = await Promise.all(
-      stale.map(async (text, round) => {
-        const dir = fresh(`contended-${round}`);
-        mkdirSync(dir);
-        writeFileSync(join(dir, LOCK_FILE), text);
-        return { dir, runs: await Promise.all(Array.from({ length: 6 }, () => contend(dir, startAt))) };
+      contended.map(async ({ dir, contenders }) => {
+        const outs = await Promise.all(contenders.map((c) => c.result));
+        // Every contender of this directory has tried: the winner (any, were there several) may exit now.
+        for (const c of contenders) c.release();
+        await Promise.all(contenders.map((c) => c.closed));
+        return { dir, runs: contenders.map((c, i) => ({ pid: c.pid, out: outs[i]! })) };
       }),
     );
     for (const { dir, runs } of rounds) {
