@@ -1,11 +1,12 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, startHarness, type Harness } from '../support/mesh-harness.js';
 import { cli, CLI, oneLine, ROOT } from '../support/cli-run.js';
+import { fastScratchDir } from '../support/scratch.js';
 
 async function closedPort(): Promise<number> {
   const server = createServer();
@@ -17,11 +18,22 @@ async function closedPort(): Promise<number> {
 
 describe('agentmesh CLI', () => {
   let h: Harness;
+  // Data directories of the suite (new embedded databases): in memory where the machine has /dev/shm.
+  const scratch = fastScratchDir('agentmesh-cli-');
+  /** A directory of its own under the suite's scratch, made. */
+  const dirOf = (name: string) => {
+    const dir = join(scratch, name);
+    mkdirSync(dir);
+    return dir;
+  };
   beforeAll(async () => {
     if (!existsSync(CLI)) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
-    h = await startHarness();
+    h = await startHarness({}, join(scratch, 'mesh'));
   }, 60_000);
-  afterAll(async () => h?.close());
+  afterAll(async () => {
+    await h?.close();
+    rmSync(scratch, { recursive: true, force: true });
+  });
 
   describe('without a mesh', () => {
     it('--version prints the version and exits 0', async () => {
@@ -53,7 +65,8 @@ describe('agentmesh CLI', () => {
       [['agents', 'list', '--url', 'notaurl'], /^agentmesh: --url must be an http:\/\/ or https:\/\/ address, got 'notaurl'$/],
       [['agents', 'list', '--url', 'ftp://x'], /^agentmesh: --url must be an http:\/\/ or https:\/\/ address/],
       [['tasks', 'submit', 'x', '--bogus'], /^agentmesh: unknown option '--bogus'$/],
-    ])('%j: one line, exit 2', async (args, message) => {
+      // Each case a process of its own, nothing shared: they run at once.
+    ])('%j: one line, exit 2', { concurrent: true }, async (args, message) => {
       const run = await cli([...args, '--api-key', 'unused-key-0123456789']);
       expect(run.code).toBe(2);
       expect(oneLine(run.stderr)).toMatch(message);
@@ -61,19 +74,24 @@ describe('agentmesh CLI', () => {
     });
 
     describe('an empty capability, id, filter, cursor, key, tenant or file', () => {
-      // Where the client commands are pointed: anything sent would be counted here.
-      let server: Server;
-      let url: string;
-      let received: string[] = [];
-      beforeAll(async () => {
-        server = createHttpServer((req, res) => {
+      /**
+       * Where a case's client commands are pointed: anything sent would be counted here. One per case, so that the
+       * cases run at once and each counts only its own requests.
+       */
+      async function counting(check: (url: string) => Promise<void>): Promise<string[]> {
+        const received: string[] = [];
+        const server: Server = createHttpServer((req, res) => {
           received.push(`${req.method} ${req.url}`);
           res.writeHead(500).end();
         });
         await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-        url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-      });
-      afterAll(async () => new Promise((r) => server?.close(r)));
+        try {
+          await check(`http://127.0.0.1:${(server.address() as { port: number }).port}`);
+        } finally {
+          await new Promise((r) => server.close(r));
+        }
+        return received;
+      }
 
       const period = ['--framework', 'soc2', '--from', '2026-01-01', '--to', '2026-02-01'];
       it.each([
@@ -87,21 +105,23 @@ describe('agentmesh CLI', () => {
         [['audit', 'verify', '--tenant', ''], 'agentmesh: --tenant must not be empty'],
         [['audit', 'report', ...period, '--tenant', ''], 'agentmesh: --tenant must not be empty'],
         [['audit', 'report', ...period, '--tenant', 'default', '--out', ''], 'agentmesh: --out must not be empty'],
-      ])('%j: a usage error (one line, exit 2), nothing sent', async (args, message) => {
-        received = [];
-        const client = args[0] !== 'audit' ? ['--api-key', 'unused-key-0123456789', '--url', url] : [];
-        const run = await cli([...args, ...client], { AGENTMESH_DATA_DIR: '/nonexistent/agentmesh-data' });
-        expect(run.code, run.stderr).toBe(2);
-        expect(oneLine(run.stderr)).toBe(message);
-        expect(run.stdout).toBe('');
+      ])('%j: a usage error (one line, exit 2), nothing sent', { concurrent: true }, async (args, message) => {
+        const received = await counting(async (url) => {
+          const client = args[0] !== 'audit' ? ['--api-key', 'unused-key-0123456789', '--url', url] : [];
+          const run = await cli([...args, ...client], { AGENTMESH_DATA_DIR: '/nonexistent/agentmesh-data' });
+          expect(run.code, run.stderr).toBe(2);
+          expect(oneLine(run.stderr)).toBe(message);
+          expect(run.stdout).toBe('');
+        });
         expect(received).toEqual([]);
       });
 
-      it('an empty API key is said as a missing one', async () => {
-        received = [];
-        const run = await cli(['tasks', 'submit', 'x', '--api-key', '', '--url', url]);
-        expect(run.code).toBe(2);
-        expect(oneLine(run.stderr)).toMatch(/^agentmesh: an API key is required/u);
+      it('an empty API key is said as a missing one', { concurrent: true }, async () => {
+        const received = await counting(async (url) => {
+          const run = await cli(['tasks', 'submit', 'x', '--api-key', '', '--url', url]);
+          expect(run.code).toBe(2);
+          expect(oneLine(run.stderr)).toMatch(/^agentmesh: an API key is required/u);
+        });
         expect(received).toEqual([]);
       });
     });
@@ -157,10 +177,7 @@ describe('agentmesh CLI', () => {
     });
 
     it('migrate says when it made a new database, and after that only that the schema is up to date', async () => {
-      const { mkdtempSync } = await import('node:fs');
-      const { tmpdir } = await import('node:os');
-      const { join } = await import('node:path');
-      const dataDir = join(mkdtempSync(join(tmpdir(), 'agentmesh-migrate-')), 'data');
+      const dataDir = join(dirOf('migrate'), 'data');
       const first = await cli(['migrate'], { AGENTMESH_DATA_DIR: dataDir }, 30_000);
       expect(first.code, first.stderr).toBe(0);
       expect(first.stdout).toBe(`${dataDir}: made a new embedded database (there was none); the schema is up to date\n`);
@@ -169,12 +186,9 @@ describe('agentmesh CLI', () => {
     });
 
     it('serve whose first start fails once the admin key is made (the port taken) prints the key all the same, and the key works', async () => {
-      const { mkdtempSync } = await import('node:fs');
-      const { tmpdir } = await import('node:os');
-      const { join } = await import('node:path');
       const taken = createServer();
       await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
-      const dataDir = mkdtempSync(join(tmpdir(), 'agentmesh-first-start-'));
+      const dataDir = dirOf('first-start');
       try {
         const run = await cli(['serve'], { AGENTMESH_DATA_DIR: dataDir, AGENTMESH_PORT: String((taken.address() as { port: number }).port) }, 30_000);
         expect(run.code).toBe(1);
@@ -194,39 +208,41 @@ describe('agentmesh CLI', () => {
 
     it('serve with an audit signing key that is missing or not Ed25519 exits 1 with one line naming AGENTMESH_AUDIT_SIGNING_KEY_FILE', async () => {
       const { generateKeyPairSync } = await import('node:crypto');
-      const { mkdtempSync, writeFileSync } = await import('node:fs');
-      const { tmpdir } = await import('node:os');
-      const { join } = await import('node:path');
+      const { writeFileSync } = await import('node:fs');
       // Checked before the store opens: the data directory is never made.
-      const dataDir = join(mkdtempSync(join(tmpdir(), 'agentmesh-key-data-')), 'data');
-      const missing = await cli(['serve'], { AGENTMESH_DATA_DIR: dataDir, AGENTMESH_PORT: '0', AGENTMESH_AUDIT_SIGNING_KEY_FILE: '/nonexistent/key.pem' }, 15_000);
+      const dataDir = join(dirOf('key-data'), 'data');
+      const file = join(dirOf('key'), 'ec.pem');
+      writeFileSync(file, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+      // Two processes that share nothing: at once.
+      const [missing, wrongKind] = await Promise.all([
+        cli(['serve'], { AGENTMESH_DATA_DIR: dataDir, AGENTMESH_PORT: '0', AGENTMESH_AUDIT_SIGNING_KEY_FILE: '/nonexistent/key.pem' }, 15_000),
+        cli(['serve'], { AGENTMESH_DATA_DIR: ':memory:', AGENTMESH_PORT: '0', AGENTMESH_AUDIT_SIGNING_KEY_FILE: file }, 15_000),
+      ]);
       expect(missing.code).toBe(1);
       expect(existsSync(dataDir)).toBe(false);
       expect(oneLine(missing.stderr)).toMatch(/^agentmesh: AGENTMESH_AUDIT_SIGNING_KEY_FILE: cannot read the audit signing key \/nonexistent\/key\.pem: ENOENT/u);
-      const file = join(mkdtempSync(join(tmpdir(), 'agentmesh-key-')), 'ec.pem');
-      writeFileSync(file, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
-      const wrongKind = await cli(['serve'], { AGENTMESH_DATA_DIR: ':memory:', AGENTMESH_PORT: '0', AGENTMESH_AUDIT_SIGNING_KEY_FILE: file }, 15_000);
       expect(wrongKind.code).toBe(1);
       expect(oneLine(wrongKind.stderr)).toBe('agentmesh: AGENTMESH_AUDIT_SIGNING_KEY_FILE: the audit signing key must be Ed25519, this one is ec');
     });
   });
 
   it('serve with a master key file that is missing or malformed exits 1 with one line naming AGENTMESH_MASTER_KEY_FILE; a bad AGENTMESH_MASTER_KEY exits 2', async () => {
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
+    const { writeFileSync } = await import('node:fs');
     // Checked before the store opens: the data directory is never made.
-    const dataDir = join(mkdtempSync(join(tmpdir(), 'agentmesh-master-data-')), 'data');
-    const missing = await cli(['serve'], { AGENTMESH_DATA_DIR: dataDir, AGENTMESH_PORT: '0', AGENTMESH_MASTER_KEY_FILE: '/nonexistent/master-keys' }, 15_000);
+    const dataDir = join(dirOf('master-data'), 'data');
+    const file = join(dirOf('master'), 'keys');
+    writeFileSync(file, 'c2hvcnQ=\n');
+    // Three processes that share nothing: at once.
+    const [missing, malformed, badEnv] = await Promise.all([
+      cli(['serve'], { AGENTMESH_DATA_DIR: dataDir, AGENTMESH_PORT: '0', AGENTMESH_MASTER_KEY_FILE: '/nonexistent/master-keys' }, 15_000),
+      cli(['serve'], { AGENTMESH_DATA_DIR: ':memory:', AGENTMESH_PORT: '0', AGENTMESH_MASTER_KEY_FILE: file }, 15_000),
+      cli(['serve'], { AGENTMESH_DATA_DIR: ':memory:', AGENTMESH_PORT: '0', AGENTMESH_MASTER_KEY: 'c2hvcnQ=' }, 15_000),
+    ]);
     expect(missing.code).toBe(1);
     expect(existsSync(dataDir)).toBe(false);
     expect(oneLine(missing.stderr)).toMatch(/^agentmesh: AGENTMESH_MASTER_KEY_FILE: cannot read \/nonexistent\/master-keys: ENOENT/u);
-    const file = join(mkdtempSync(join(tmpdir(), 'agentmesh-master-')), 'keys');
-    writeFileSync(file, 'c2hvcnQ=\n');
-    const malformed = await cli(['serve'], { AGENTMESH_DATA_DIR: ':memory:', AGENTMESH_PORT: '0', AGENTMESH_MASTER_KEY_FILE: file }, 15_000);
     expect(malformed.code).toBe(1);
     expect(oneLine(malformed.stderr)).toBe(`agentmesh: AGENTMESH_MASTER_KEY_FILE: ${file}: key 1 is not base64 of 32 bytes (make one with: openssl rand -base64 32)`);
-    const badEnv = await cli(['serve'], { AGENTMESH_DATA_DIR: ':memory:', AGENTMESH_PORT: '0', AGENTMESH_MASTER_KEY: 'c2hvcnQ=' }, 15_000);
     expect(badEnv.code).toBe(2);
     expect(oneLine(badEnv.stderr)).toBe('agentmesh: AGENTMESH_MASTER_KEY: key 1 is not base64 of 32 bytes (make one with: openssl rand -base64 32)');
   });
