@@ -157,17 +157,20 @@ describe.skipIf(natsUrl === null)('mesh on NATS: the broker goes away and comes 
 
 describe('AGENTMESH_NATS_URL errors at start', () => {
   it('names the variable in one line: unreachable exits 1 (password hidden), malformed exits 2', async () => {
-    const unreachable = await serveUntilExit({ AGENTMESH_DATA_DIR: ':memory:', AGENTMESH_NATS_URL: 'nats://mesh:hunter2@127.0.0.1:1' });
+    // Three processes that share nothing: at once.
+    const [unreachable, malformed, badNamespace] = await Promise.all([
+      serveUntilExit({ AGENTMESH_DATA_DIR: ':memory:', AGENTMESH_NATS_URL: 'nats://mesh:hunter2@127.0.0.1:1' }),
+      serveUntilExit({ AGENTMESH_DATA_DIR: ':memory:', AGENTMESH_NATS_URL: 'http://127.0.0.1:4222' }),
+      serveUntilExit({ AGENTMESH_DATA_DIR: ':memory:', AGENTMESH_NATS_URL: 'nats://127.0.0.1:4222', AGENTMESH_NATS_NAMESPACE: 'a.b' }),
+    ]);
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr.trim().split('\n')).toHaveLength(1);
     expect(unreachable.stderr).toMatch(/^agentmesh: AGENTMESH_NATS_URL: cannot connect to NATS at nats:\/\/\*\*\*@127\.0\.0\.1:1/);
     expect(unreachable.stderr).not.toContain('hunter2');
 
-    const malformed = await serveUntilExit({ AGENTMESH_DATA_DIR: ':memory:', AGENTMESH_NATS_URL: 'http://127.0.0.1:4222' });
     expect(malformed.code).toBe(2);
     expect(malformed.stderr).toMatch(/^agentmesh: AGENTMESH_NATS_URL must be a nats:\/\/ or tls:\/\/ URL/);
 
-    const badNamespace = await serveUntilExit({ AGENTMESH_DATA_DIR: ':memory:', AGENTMESH_NATS_URL: 'nats://127.0.0.1:4222', AGENTMESH_NATS_NAMESPACE: 'a.b' });
     expect(badNamespace.code).toBe(2);
     expect(badNamespace.stderr).toMatch(/^agentmesh: AGENTMESH_NATS_NAMESPACE must be/);
   }, 60_000);

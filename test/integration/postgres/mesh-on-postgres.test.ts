@@ -105,19 +105,22 @@ describe.skipIf(postgresUrl === null)('mesh on PostgreSQL', () => {
   }, 30_000);
 
   it('says which variable is wrong when PostgreSQL is unreachable or the URL is malformed', async () => {
-    const unreachable = await serve({ AGENTMESH_DATABASE_URL: 'postgres://mesh:hunter2@127.0.0.1:1/agentmesh' });
+    const missingDb = new URL(db.url);
+    missingDb.pathname = '/agentmesh_no_such_database';
+    // Three processes that share nothing: at once.
+    const [unreachable, malformed, missing] = await Promise.all([
+      serve({ AGENTMESH_DATABASE_URL: 'postgres://mesh:hunter2@127.0.0.1:1/agentmesh' }),
+      serve({ AGENTMESH_DATABASE_URL: 'not a url' }),
+      serve({ AGENTMESH_DATABASE_URL: missingDb.toString() }),
+    ]);
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr.trim().split('\n')).toHaveLength(1);
     expect(unreachable.stderr).toMatch(/^agentmesh: cannot use PostgreSQL at AGENTMESH_DATABASE_URL \(postgres:\/\/mesh:\*\*\*@127\.0\.0\.1:1\/agentmesh\): .*ECONNREFUSED/);
     expect(unreachable.stderr).not.toContain('hunter2');
 
-    const malformed = await serve({ AGENTMESH_DATABASE_URL: 'not a url' });
     expect(malformed.code).toBe(2);
     expect(malformed.stderr).toMatch(/^agentmesh: AGENTMESH_DATABASE_URL is not a URL/);
 
-    const missingDb = new URL(db.url);
-    missingDb.pathname = '/agentmesh_no_such_database';
-    const missing = await serve({ AGENTMESH_DATABASE_URL: missingDb.toString() });
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/database "agentmesh_no_such_database" does not exist/);
   }, 60_000);
