@@ -121,33 +121,39 @@ describe('compliance reports', () => {
     const env = { AGENTMESH_DATA_DIR: h.dataDir };
     const from = new Date(Date.now() - 3600_000).toISOString();
     const to = new Date(Date.now() + 3600_000).toISOString();
-    const json = await cli(['audit', 'report', '--framework', 'soc2', '--tenant', 'acme', '--from', from, '--to', to], env, 60_000);
+    const soc2 = (...args: string[]) => ['audit', 'report', '--framework', 'soc2', '--tenant', 'acme', '--from', from, '--to', to, ...args];
+    // Refused before the database opens (the flags, the output path, another directory): these run at once, beside
+    // the first command that opens it (one command at a time holds the directory).
+    const refusedEarly = Promise.all([
+      cli(['audit', 'report', '--framework', 'pci', '--tenant', 'acme', '--from', from, '--to', to], env),
+      cli(soc2('--format', 'pdf'), env),
+      cli(['audit', 'report', '--framework', 'soc2', '--tenant', 'acme', '--from', to, '--to', from], env),
+      cli(soc2('--out', '/nonexistent-dir/r.json'), env),
+      cli(soc2('--out', scratch), env, 60_000),
+      cli(['audit', 'verify'], { AGENTMESH_DATA_DIR: join(scratch, 'missing') }, 30_000),
+    ]);
+    const json = await cli(soc2(), env, 60_000);
+    const [bad, noOut, backwards, noDirectory, onDirectory, nowhere] = await refusedEarly;
     expect(json.code, json.stderr).toBe(0);
     const parsed = JSON.parse(json.stdout);
     expect(parsed).toMatchObject({ framework: 'soc2', tenantId: 'acme', chain: { intact: true } });
     expect(parsed.generatedBy).toContain('agentmesh audit report');
-    const bad = await cli(['audit', 'report', '--framework', 'pci', '--tenant', 'acme', '--from', from, '--to', to], env);
     expect(bad.code).toBe(2);
     expect(oneLine(bad.stderr)).toBe("agentmesh: --framework must be one of hipaa, gdpr, soc2, got 'pci'");
-    const noOut = await cli(['audit', 'report', '--framework', 'soc2', '--tenant', 'acme', '--from', from, '--to', to, '--format', 'pdf'], env);
     expect(noOut.code).toBe(2);
-    const backwards = await cli(['audit', 'report', '--framework', 'soc2', '--tenant', 'acme', '--from', to, '--to', from], env);
     expect(oneLine(backwards.stderr)).toBe('agentmesh: --to must be after --from');
-    const noDirectory = await cli(['audit', 'report', '--framework', 'soc2', '--tenant', 'acme', '--from', from, '--to', to, '--out', '/nonexistent-dir/r.json'], env);
     expect(noDirectory.code).toBe(2);
     expect(oneLine(noDirectory.stderr)).toBe('agentmesh: --out /nonexistent-dir/r.json: the directory /nonexistent-dir does not exist');
-    const onDirectory = await cli(['audit', 'report', '--framework', 'soc2', '--tenant', 'acme', '--from', from, '--to', to, '--out', scratch], env, 60_000);
     expect(onDirectory.code).toBe(2);
     expect(oneLine(onDirectory.stderr)).toBe(`agentmesh: --out ${scratch} is a directory: name the file to write`);
-    const unwritable = await cli(['audit', 'report', '--framework', 'soc2', '--tenant', 'acme', '--from', from, '--to', to, '--out', '/proc/agentmesh-report.json'], env, 60_000);
+    expect(nowhere.code).toBe(2);
+    expect(oneLine(nowhere.stderr)).toMatch(/there is no embedded database at .*missing/u);
+    const unwritable = await cli(soc2('--out', '/proc/agentmesh-report.json'), env, 60_000);
     expect(unwritable.code).toBe(1);
     expect(oneLine(unwritable.stderr)).toMatch(/^agentmesh: --out \/proc\/agentmesh-report\.json: cannot write the report: /u);
     const ghost = await cli(['audit', 'report', '--framework', 'soc2', '--tenant', 'ghost', '--from', from, '--to', to], env, 60_000);
     expect(ghost.code).toBe(1);
     expect(oneLine(ghost.stderr)).toMatch(/^agentmesh: there is no tenant 'ghost' in /u);
-    const nowhere = await cli(['audit', 'verify'], { AGENTMESH_DATA_DIR: join(scratch, 'missing') }, 30_000);
-    expect(nowhere.code).toBe(2);
-    expect(oneLine(nowhere.stderr)).toMatch(/there is no embedded database at .*missing/u);
     if (!haveChromium) return;
     const pdf = join(scratch, 'report.pdf');
     const printed = await cli(['audit', 'report', '--framework', 'hipaa', '--tenant', 'acme', '--from', from, '--to', to, '--format', 'pdf', '--out', pdf], env, 120_000);
