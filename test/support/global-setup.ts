@@ -3,6 +3,9 @@ import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 
 declare module 'vitest' {
@@ -15,6 +18,8 @@ declare module 'vitest' {
     redisUrl: string | null;
     /** Prometheus and promtool on this machine (Debian's prometheus package), or null. */
     prometheus: { server: string; promtool: string } | null;
+    /** This run's directory for the meshes' data: removed when the run ends, whatever a suite left in it. */
+    runDir: string;
   }
 }
 
@@ -85,8 +90,8 @@ function report(service: string, variable: string, url: string, problem: string 
   return null;
 }
 
-/** Probes the machine's real services once per run. */
-export default async function setup(project: TestProject): Promise<void> {
+/** Probes the machine's real services once per run; returns the teardown, which removes the run's data. */
+export default async function setup(project: TestProject): Promise<() => void> {
   const [postgres, nats, redis] = await Promise.all([postgresProblem(POSTGRES_URL), natsProblem(NATS_URL), redisProblem(REDIS_URL)]);
   project.provide('postgresUrl', report('PostgreSQL', 'AGENTMESH_TEST_POSTGRES_URL', POSTGRES_URL, postgres));
   project.provide('natsUrl', report('NATS', 'AGENTMESH_TEST_NATS_URL', NATS_URL, nats));
@@ -99,4 +104,8 @@ export default async function setup(project: TestProject): Promise<void> {
     process.stderr.write(`\n!! skipping the Prometheus suite: ${line}.\n\n`);
     project.provide('prometheus', null);
   }
+  // Meshes' data directories go under one directory per run (a suite's worker may end before its cleanup on exit runs).
+  const runDir = mkdtempSync(join(tmpdir(), 'agentmesh-test-run-'));
+  project.provide('runDir', runDir);
+  return () => rmSync(runDir, { recursive: true, force: true });
 }

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import { inject } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { startMesh, type RunningMesh } from '../../src/presentation/compose.js';
 import { AgentMeshClient } from '../../src/sdk/index.js';
@@ -26,15 +26,10 @@ export interface Harness {
  * A mesh on embedded defaults listening on a free loopback port, with a data directory of its
  * own. Settings are AGENTMESH_* variables, so tests exercise config.ts too.
  */
-/** Data directories this test process made; whatever a test left behind goes when the process ends. */
-const madeDirs = new Set<string>();
-process.once('exit', () => {
-  for (const dir of madeDirs) rmSync(dir, { recursive: true, force: true });
-});
 
 export async function startHarness(env: Record<string, string> = {}, reuseDataDir?: string): Promise<Harness> {
-  const dataDir = reuseDataDir ?? mkdtempSync(join(tmpdir(), 'agentmesh-test-'));
-  madeDirs.add(dataDir);
+  // Under the run's directory, which goes when the run ends: whatever a test leaves behind goes with it.
+  const dataDir = reuseDataDir ?? mkdtempSync(join(inject('runDir'), 'mesh-'));
   const config = loadConfig({ AGENTMESH_DATA_DIR: dataDir, AGENTMESH_PORT: '0', AGENTMESH_ADMIN_KEY: ADMIN_KEY, AGENTMESH_LOG_LEVEL: 'silent', AGENTMESH_HEALTH_CACHE_MS: '0', ...env });
   const running = await startMesh(config, { listen: true, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
   const url = running.url!;
