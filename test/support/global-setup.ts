@@ -3,10 +3,9 @@ import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import type { TestProject } from 'vitest/node';
+import { fastScratchDir } from './scratch.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -104,8 +103,9 @@ export default async function setup(project: TestProject): Promise<() => void> {
     process.stderr.write(`\n!! skipping the Prometheus suite: ${line}.\n\n`);
     project.provide('prometheus', null);
   }
-  // Meshes' data directories go under one directory per run (a suite's worker may end before its cleanup on exit runs).
-  const runDir = mkdtempSync(join(tmpdir(), 'agentmesh-test-run-'));
+  // Meshes' data directories go under one directory per run (a suite's worker may end before its cleanup on exit runs),
+  // in memory where there is room: a new mesh started in 1.8 s there against 2.6 s on this machine's disk.
+  const runDir = fastScratchDir('agentmesh-test-run-');
   project.provide('runDir', runDir);
   return () => rmSync(runDir, { recursive: true, force: true });
 }
