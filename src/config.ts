@@ -250,15 +250,15 @@ function dataDirectory(env: Env): string | undefined {
   const raw = env.AGENTMESH_DATA_DIR ?? './.agentmesh';
   if (raw === ':memory:') return undefined;
   if (raw.trim() === '') throw new ConfigError("AGENTMESH_DATA_DIR is empty: set it to the mesh's data directory, or to :memory: to keep nothing");
-  for (let path = resolve(raw); ; path = dirname(path)) {
-    const found = statOrUndefined(path);
-    if (found === undefined && path !== dirname(path)) continue;
-    if (found === undefined) return raw;
-    if (!found.isDirectory()) {
-      throw new ConfigError(`AGENTMESH_DATA_DIR must be a directory or a path where one can be made, but ${path === resolve(raw) ? `'${raw}'` : `'${path}' (on the way to '${raw}')`} is a file`);
-    }
-    return raw;
+  // The nearest part of the path that exists must be a directory.
+  const target = resolve(raw);
+  let path = target;
+  let found = statOrUndefined(path);
+  while (found === undefined && path !== dirname(path)) found = statOrUndefined((path = dirname(path)));
+  if (found !== undefined && !found.isDirectory()) {
+    throw new ConfigError(`AGENTMESH_DATA_DIR must be a directory or a path where one can be made, but ${path === target ? `'${raw}'` : `'${path}' (on the way to '${raw}')`} is a file`);
   }
+  return raw;
 }
 
 function redactPaths(env: Env): string[] {

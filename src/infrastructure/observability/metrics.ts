@@ -97,6 +97,7 @@ export class AgentMeshMetrics implements MeshMetrics {
     this.capabilities = new ScopedBoundedLabel(options.maxCapabilities, Math.max(10, Math.ceil(options.maxCapabilities / 4)));
     const registers = [this.registry];
     const byTask = ['tenant', 'capability'] as const;
+    const tenantCounter = (name: string, help: string) => new Counter({ name, help, labelNames: ['tenant'], registers });
     this.routed = new Counter({ name: 'agentmesh_messages_routed_total', help: 'Tasks assigned to an agent', labelNames: [...byTask, 'strategy'], registers });
     this.routingLatency = new Histogram({
       name: 'agentmesh_message_routing_latency_seconds',
@@ -143,13 +144,8 @@ export class AgentMeshMetrics implements MeshMetrics {
       labelNames: ['tenant', 'to'],
       registers,
     });
-    this.agentEjectionsCapped = new Counter({
-      name: 'agentmesh_agent_circuit_ejections_capped_total',
-      help: "Agents' circuit breakers kept closed because AGENTMESH_AGENT_BREAKER_MAX_EJECTION_PERCENT of their capability's agents were out already",
-      labelNames: ['tenant'],
-      registers,
-    });
-    this.agentsCreated = new Counter({ name: 'agentmesh_agents_created_total', help: 'Agents registered (not counting re-registrations)', labelNames: ['tenant'], registers });
+    this.agentEjectionsCapped = tenantCounter('agentmesh_agent_circuit_ejections_capped_total', "Agents' circuit breakers kept closed because AGENTMESH_AGENT_BREAKER_MAX_EJECTION_PERCENT of their capability's agents were out already");
+    this.agentsCreated = tenantCounter('agentmesh_agents_created_total', 'Agents registered (not counting re-registrations)');
     this.httpDuration = new Histogram({
       name: 'agentmesh_http_request_duration_seconds',
       help: 'API requests by method, route template and status (its _count is the request count)',
@@ -164,25 +160,10 @@ export class AgentMeshMetrics implements MeshMetrics {
       registers,
     });
     this.a2aStreamsOpen = new Gauge({ name: 'agentmesh_a2a_streams_open', help: 'A2A streams (message/stream, resubscribe) open on this instance', labelNames: ['tenant'], registers });
-    this.a2aStreamsRefused = new Counter({
-      name: 'agentmesh_a2a_streams_refused_total',
-      help: 'A2A streams refused (429) because their tenant had AGENTMESH_A2A_MAX_STREAMS_PER_TENANT open',
-      labelNames: ['tenant'],
-      registers,
-    });
+    this.a2aStreamsRefused = tenantCounter('agentmesh_a2a_streams_refused_total', 'A2A streams refused (429) because their tenant had AGENTMESH_A2A_MAX_STREAMS_PER_TENANT open');
     this.inboxConnectionsOpen = new Gauge({ name: 'agentmesh_agent_inbox_connections', help: "Agents' open task streams (SSE) and long polls on this instance", labelNames: ['tenant'], registers });
-    this.inboxConnectionsDisplaced = new Counter({
-      name: 'agentmesh_agent_inbox_connections_displaced_total',
-      help: "Agents' oldest inbox connections ended because the agent opened one past AGENTMESH_MAX_INBOX_CONNECTIONS_PER_AGENT on this instance",
-      labelNames: ['tenant'],
-      registers,
-    });
-    this.taskWaitsRefused = new Counter({
-      name: 'agentmesh_task_waits_refused_total',
-      help: 'Waits for a task to settle (GET /v1/tasks/{id}?waitMs=) refused (429) because their tenant had AGENTMESH_MAX_TASK_WAITS_PER_TENANT open on this instance',
-      labelNames: ['tenant'],
-      registers,
-    });
+    this.inboxConnectionsDisplaced = tenantCounter('agentmesh_agent_inbox_connections_displaced_total', "Agents' oldest inbox connections ended because the agent opened one past AGENTMESH_MAX_INBOX_CONNECTIONS_PER_AGENT on this instance");
+    this.taskWaitsRefused = tenantCounter('agentmesh_task_waits_refused_total', 'Waits for a task to settle (GET /v1/tasks/{id}?waitMs=) refused (429) because their tenant had AGENTMESH_MAX_TASK_WAITS_PER_TENANT open on this instance');
     this.remoteAgentCalls = new Counter({
       name: 'agentmesh_a2a_remote_calls_total',
       help: 'Tasks delivered to remote A2A agents (registered with an a2aUrl), by outcome: completed, failed, rejected, unreachable',
