@@ -46,7 +46,7 @@ export class TaskWaiters {
     const open = this.perTenant.get(tenantId) ?? 0;
     if (open >= this.maxPerTenant) {
       this.onRefused(tenantId);
-      throw new QuotaExceededError(`tenant '${tenantId}' has ${this.maxPerTenant} requests waiting for tasks to settle on this instance`, {
+      throw new QuotaExceededError(`tenant '${tenantId}' has ${this.maxPerTenant} ${this.maxPerTenant === 1 ? 'request' : 'requests'} waiting for tasks to settle on this instance`, {
         quota: 'maxTaskWaitsPerTenant',
         limit: this.maxPerTenant,
         retryAfterSeconds: 1,
