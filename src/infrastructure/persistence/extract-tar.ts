@@ -51,10 +51,11 @@ function checksumOf(header: Uint8Array): number {
 
 /**
  * Writes the regular files and directories of a ustar archive under `into` (files 0600,
- * directories 0700, pages of zeros left as holes), with Node's own file calls. PGlite's `loadDataDir` writes a template through
- * its WASM file layer, one call at a time: 0.6–1 s for a data directory of ~1,000 files, against
- * a tenth of that here. Fails, having written part of it, on anything it cannot vouch for: a bad
- * checksum, an archive cut short, an entry of another type, a name that leaves `into`.
+ * directories 0700, pages of zeros left as holes), with Node's own file calls. PGlite's
+ * `loadDataDir` writes a template through its WASM file layer, one call at a time: 0.6–1 s for a
+ * data directory of ~1,000 files, against a tenth of that here. Fails, having written part of it,
+ * on anything it cannot vouch for: a bad checksum, an archive cut short, an entry of another type,
+ * a name that leaves `into`.
  *
  * `writeLast` (a path inside `into`) is written after everything else, once the rest is known to
  * be whole: a file by which a reader tells a complete directory (PostgreSQL's `PG_VERSION`).

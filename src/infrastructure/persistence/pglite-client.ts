@@ -23,8 +23,8 @@ function removeAddedSince(dir: string, before: ReadonlySet<string>): void {
  * the template is written into the directory with Node's file calls and then opened as an existing
  * data directory (0.2–0.4 s), rather than loaded through PGlite's WASM file layer (0.6–1 s); in
  * memory PGlite loads it. A template that cannot be loaded (damaged since the build) does not stop
- * it: what the load wrote into the directory is removed (what was there before stays), and the
- * database runs initdb.
+ * it: what each failed attempt wrote into the directory is removed (what was there before stays),
+ * PGlite's own loader is tried, and failing that the database runs initdb.
  */
 async function createNew(dataDir: string | undefined): Promise<PGlite> {
   const template = await pgliteTemplate();
