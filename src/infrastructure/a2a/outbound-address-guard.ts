@@ -1,6 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
-import { Agent, fetch as undiciFetch } from 'undici';
+import type { Agent, fetch as UndiciFetch } from 'undici';
 import { PLAIN } from '../../domain/plain.js';
 
 /** Addresses no remote agent may be at unless listed: this host, private networks, link-local (cloud metadata), and the like. */
@@ -56,7 +56,8 @@ export class OutboundAddressGuard {
   private readonly nonPublic = new BlockList();
   private readonly allowedRanges = new BlockList();
   private readonly allowedNames: ReadonlySet<string>;
-  private readonly dispatcher: Agent;
+  /** undici, loaded at the first call: most meshes never call a remote agent, and it costs ~80 ms at every start. */
+  private client: Promise<{ fetch: typeof UndiciFetch; dispatcher: Agent }> | undefined;
 
   /** `allowed`: host names, addresses and CIDR ranges (as config.ts checked them). */
   constructor(allowed: readonly string[] = []) {
@@ -70,7 +71,14 @@ export class OutboundAddressGuard {
       else this.allowedRanges.addSubnet(address!, Number(bits), family === 6 ? 'ipv6' : 'ipv4');
     }
     this.allowedNames = names;
-    this.dispatcher = new Agent({ connect: { lookup: (hostname, options, callback) => this.lookup(hostname, options, callback as LookupCallback) } });
+  }
+
+  private undici(): Promise<{ fetch: typeof UndiciFetch; dispatcher: Agent }> {
+    this.client ??= import('undici').then(({ Agent, fetch }) => ({
+      fetch,
+      dispatcher: new Agent({ connect: { lookup: (hostname, options, callback) => this.lookup(hostname, options, callback as LookupCallback) } }),
+    }));
+    return this.client;
   }
 
   /** Whether the mesh may call `host` at `address`: a public address, or one AGENTMESH_A2A_ALLOWED_HOSTS allows. */
@@ -94,8 +102,9 @@ export class OutboundAddressGuard {
       const host = new URL(url).hostname.replace(/^\[|\]$/gu, '');
       if (isIP(host) !== 0 && !this.allows(host, host)) throw new OutboundAddressRefusedError(host, host);
       const request = input instanceof Request ? { method: input.method, headers: input.headers, body: await input.text() } : {};
+      const { fetch: undiciFetch, dispatcher } = await this.undici();
       try {
-        const response = await undiciFetch(url, { ...PLAIN, ...request, ...(init as object), redirect: 'error', dispatcher: this.dispatcher } as Parameters<typeof undiciFetch>[1]);
+        const response = await undiciFetch(url, { ...PLAIN, ...request, ...(init as object), redirect: 'error', dispatcher } as Parameters<typeof UndiciFetch>[1]);
         return bounded(response as unknown as Response);
       } catch (error) {
         const refused = (error as { cause?: unknown }).cause;
@@ -105,7 +114,7 @@ export class OutboundAddressGuard {
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    if (this.client) await (await this.client).dispatcher.close();
   }
 
   private lookup(hostname: string, options: object, callback: LookupCallback): void {

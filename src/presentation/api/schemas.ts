@@ -1,4 +1,4 @@
-import { Type, type Static } from '@fastify/type-provider-typebox';
+import { Type, type Static } from 'typebox';
 import { AUDIT_ACTIONS, AUDIT_STATUSES, MAX_RESULT_TTL_SECONDS, MAX_TASK_SECRETS, ROUTING_STRATEGIES } from '../../domain/index.js';
 import { SecretNameSchema } from './routes/secret-schemas.js';
 import { PLAIN } from '../../domain/plain.js';

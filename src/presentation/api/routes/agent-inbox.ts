@@ -1,4 +1,4 @@
-import { Type } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import type { Mesh } from '../../../application/mesh.js';
 import { DomainError } from '../../../domain/index.js';
 import { InboxConnections } from '../inbox-connections.js';

@@ -1,4 +1,4 @@
-import { Type } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import type { Mesh } from '../../../application/mesh.js';
 import { createApiKey, listApiKeys, revokeApiKey, rotateApiKey, setApiKeyRateLimit } from '../../../application/use-cases/manage-api-keys.js';
 import { ApiKey, ApiKeyWithSecret, CreateApiKeyBody, errors, IdParams, UpdateApiKeyBody } from '../schemas.js';

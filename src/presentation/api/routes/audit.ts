@@ -1,6 +1,6 @@
 import type { Mesh } from '../../../application/mesh.js';
 import { AuditEntrySchema, AuditQuery, AuditRetention, AuditVerifyQuery, AuditVerifyReport, errors, pageOf } from '../schemas.js';
-import { Type } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
 import { auditContext } from './audit-context.js';
 import { PLAIN } from '../../../domain/plain.js';

@@ -1,4 +1,4 @@
-import { Type } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 
 const Tiers = Type.Object({ l1: Type.Integer(), l2: Type.Integer() });
 const Rate = Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.Null()], { description: 'hits / (hits + misses) over the window; null: no read in it' });

@@ -1,4 +1,4 @@
-import { Type } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import type { Mesh } from '../../../application/mesh.js';
 import { listDeadLetters } from '../../../application/use-cases/dead-letters.js';
 import { errors, IdParams, pageOf, PageQuery, Task } from '../schemas.js';

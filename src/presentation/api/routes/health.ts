@@ -1,4 +1,4 @@
-import { Type, type Static } from '@fastify/type-provider-typebox';
+import { Type, type Static } from 'typebox';
 import { requirePlatform } from '../../../application/caller.js';
 import type { HealthCheckService } from '../../../application/health-check.js';
 import type { Mesh } from '../../../application/mesh.js';

@@ -1,4 +1,4 @@
-import { Type } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import { MAX_SECRET_DESCRIPTION, MAX_SECRET_VALUE_BYTES, SECRET_NAME_PATTERN } from '../../../domain/index.js';
 import { PLAIN } from '../../../domain/plain.js';
 

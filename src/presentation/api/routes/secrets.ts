@@ -1,4 +1,4 @@
-import { Type } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import type { Mesh } from '../../../application/mesh.js';
 import { deleteSecret, destroyTenantKeys, getSecretMetadata, listSecrets, putSecret, rotateSecret } from '../../../application/use-cases/manage-secrets.js';
 import { readTaskSecret, SecretDeniedError } from '../../../application/use-cases/read-task-secret.js';

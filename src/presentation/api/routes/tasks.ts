@@ -1,4 +1,4 @@
-import { Type } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import type { Mesh } from '../../../application/mesh.js';
 import { getTask, listTasks } from '../../../application/use-cases/query-tasks.js';
 import { CompleteBody, errors, ExtendBody, FailBody, IdParams, pageOf, SubmitTaskBody, SubmitTaskReply, Task, TaskListQuery, WaitQuery } from '../schemas.js';

@@ -1,4 +1,4 @@
-import { Type } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import type { Mesh } from '../../../application/mesh.js';
 import { createTenantUseCase } from '../../../application/use-cases/create-tenant.js';
 import { getTenant } from '../../../application/use-cases/get-tenant.js';
