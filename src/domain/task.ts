@@ -39,6 +39,9 @@ export interface TaskCachePolicy {
 
 export const MAX_RESULT_TTL_SECONDS = 86_400;
 
+/** The latest time a JavaScript Date can hold (ECMAScript's time value range): a later deadline is no date at all. */
+const LATEST_DATE_MS = 8.64e15;
+
 export interface Task {
   id: string;
   tenantId: string;
@@ -159,6 +162,9 @@ export function submitTask(input: SubmitTaskInput, now: number, limits = DEFAULT
   assertIntegerInRange(leaseMs, limits.minLeaseMs, limits.maxLeaseMs, 'leaseMs');
   if (input.deadline !== undefined && (!Number.isFinite(input.deadline) || input.deadline <= now)) {
     throw new ValidationError('deadline must be in the future', 'deadline');
+  }
+  if (input.deadline !== undefined && input.deadline > LATEST_DATE_MS) {
+    throw new ValidationError(`deadline must be a date: at most ${LATEST_DATE_MS} ms since the epoch (the year 275760)`, 'deadline');
   }
   const taskInput = input.input ?? null;
   assertJsonWithin(taskInput, limits.maxInputBytes, 'input');

@@ -67,11 +67,32 @@ function refuseUnstorable(json: string, field: string): void {
 
 /** PostgreSQL text and jsonb cannot hold U+0000 or a lone surrogate: refuse them up front with the field's name. */
 export function assertStorableText(value: unknown, field: string): void {
+  assertNestingWithin(value, field);
   refuseUnstorable(JSON.stringify(value ?? null), field);
 }
 
-/** At most `limitBytes` as JSON (413 beyond), and storable text (400 naming `field`). One serialization for both. */
+/** How deep arrays and objects may nest in a client's JSON value (protobuf's JSON parser stops at 100 too). */
+export const MAX_JSON_DEPTH = 100;
+
+/**
+ * Refuses a value nested deeper than MAX_JSON_DEPTH, walking it without recursion. JSON.parse takes
+ * any depth, but JSON.stringify and every recursive walk after it (equality of a repeated
+ * completion, the store's own parser) overflow somewhere in the thousands of levels: the client
+ * gets a 400 naming the field instead of a 500.
+ */
+function assertNestingWithin(value: unknown, field: string): void {
+  if (typeof value !== 'object' || value === null) return;
+  const open: Array<[object, number]> = [[value, 1]];
+  while (open.length > 0) {
+    const [node, depth] = open.pop()!;
+    if (depth > MAX_JSON_DEPTH) throw new ValidationError(`${field} is nested more than ${MAX_JSON_DEPTH} levels deep`, field);
+    for (const child of Array.isArray(node) ? node : Object.values(node)) if (typeof child === 'object' && child !== null) open.push([child, depth + 1]);
+  }
+}
+
+/** At most `limitBytes` as JSON (413 beyond), nested at most MAX_JSON_DEPTH levels, and storable text (400 naming `field`). One serialization for both. */
 export function assertJsonWithin(value: unknown, limitBytes: number, field: string): void {
+  assertNestingWithin(value, field);
   const json = JSON.stringify(value ?? null);
   const size = Buffer.byteLength(json, 'utf8');
   if (size > limitBytes) throw new PayloadTooLargeError(field, limitBytes, size);

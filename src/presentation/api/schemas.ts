@@ -55,7 +55,11 @@ function stringEnum<const T extends readonly string[]>(values: T, options: objec
   return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
 }
 
-const Identifier = Type.String({ minLength: 3, maxLength: 256, pattern: '^[A-Za-z0-9._:-]+$' });
+const IDENTIFIER_PATTERN = '^[A-Za-z0-9._:-]+$';
+const Identifier = Type.String({ minLength: 3, maxLength: 256, pattern: IDENTIFIER_PATTERN });
+
+/** `?tenant=`: another tenant, for the platform admin; a tenant id as tenants are made (3-256 characters). */
+export const TenantQuery = (description: string) => Type.Optional(Type.String({ minLength: 3, maxLength: 256, pattern: IDENTIFIER_PATTERN, description }));
 const Name = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:/-]+$' });
 const EpochMs = Type.Integer({ description: 'Milliseconds since the Unix epoch.' });
 const AgentRefProps = () => ({ agentId: Identifier });
@@ -444,7 +448,7 @@ export const AuditEntrySchema = Type.Object(
 export const AuditQuery = Type.Object({
   ...PLAIN,
   ...PageQuery,
-  tenant: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "Another tenant's log: the platform admin only" })),
+  tenant: TenantQuery("Another tenant's log: the platform admin only"),
   action: Type.Optional(stringEnum(AUDIT_ACTIONS)),
   status: Type.Optional(stringEnum(AUDIT_STATUSES)),
   resourceType: Type.Optional(Type.String({ maxLength: 64 })),
@@ -455,7 +459,7 @@ export const AuditQuery = Type.Object({
 });
 
 export const AuditVerifyQuery = Type.Object({
-  tenant: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "Another tenant's chain (the platform admin only; without it, the platform admin verifies every chain)" })),
+  tenant: TenantQuery("Another tenant's chain (the platform admin only; without it, the platform admin verifies every chain)"),
   from: Type.Optional(Type.String({ format: 'date-time', description: 'ISO 8601, inclusive' })),
   to: Type.Optional(Type.String({ format: 'date-time', description: 'ISO 8601, exclusive' })),
 });
@@ -484,7 +488,7 @@ export const ComplianceReportQuery = Type.Object({
   framework: stringEnum(['hipaa', 'gdpr', 'soc2'] as const),
   from: Type.String({ format: 'date-time', description: 'Start of the period, ISO 8601, inclusive' }),
   to: Type.String({ format: 'date-time', description: 'End of the period, ISO 8601, exclusive' }),
-  tenant: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "Another tenant's report: the platform admin only" })),
+  tenant: TenantQuery("Another tenant's report: the platform admin only"),
   format: Type.Optional(stringEnum(['json', 'html'] as const, { default: 'json', description: 'json (default), or html: one self-contained page' })),
 });
 

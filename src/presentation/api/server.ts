@@ -7,7 +7,7 @@ import type { HealthCheckService } from '../../application/health-check.js';
 import { registerAudit } from './plugins/audit.js';
 import { registerAuthentication } from './plugins/authenticate.js';
 import { registerGracefulClose } from './plugins/graceful-close.js';
-import { frameworkErrors, registerProblemDetails } from './plugins/problem-details.js';
+import { clientErrors, frameworkErrors, MAX_PATH_PARAM_LENGTH, registerProblemDetails } from './plugins/problem-details.js';
 import { assertSampledRoutesExist, registerRequestLog } from './plugins/request-log.js';
 import { registerTracing } from './plugins/tracing.js';
 import { trackRouteMethods } from './plugins/route-methods.js';
@@ -17,7 +17,8 @@ import type { RateLimiter } from '../../application/rate-limiter.js';
 import type { AuthFailureLimiter } from '../../application/auth-failure-limiter.js';
 import { DEFAULT_TENANT_ID } from '../../application/use-cases/bootstrap.js';
 import { registerOperationIds } from './operation-ids.js';
-import { documentBodyErrors } from './body-errors.js';
+import { documentBodyErrors, refuseContentCodings } from './body-errors.js';
+import { registerJsonBodyParser } from './json-body.js';
 import { registerSecurityHeaders } from './plugins/security-headers.js';
 import { a2aRoutes } from './routes/a2a.js';
 import { agentInboxRoutes } from './routes/agent-inbox.js';
@@ -91,6 +92,9 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
     // Sockets are destroyed only after registerGracefulClose has drained in-flight requests.
     forceCloseConnections: true,
     frameworkErrors,
+    clientErrorHandler: clientErrors,
+    // Ids and names longer than the router's default of 100 characters are valid (agents, tenants: 256).
+    routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
     // Types are coerced in the querystring, path and headers (text on the wire), never in a JSON body.
     ajv: { customOptions: { ...AJV_OPTIONS } },
     schemaController: { compilersFactory: bodyStrictValidators() },
@@ -101,6 +105,7 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
   // Bodies are JSON: text/plain is refused like any other media type (415), not read as a string
   // that then fails the schema with a 400.
   app.removeContentTypeParser('text/plain');
+  registerJsonBodyParser(app);
   app.addSchema(Problem);
   await app.register(swagger, {
     openapi: {
@@ -159,6 +164,7 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
     });
   }
   registerAudit(app, mesh.audit, { authSuccessIntervalMs: options.auditAuthSuccessIntervalMs });
+  refuseContentCodings(app);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   healthRoutes(app, mesh, health, options.version, options.breakers ?? (() => []));

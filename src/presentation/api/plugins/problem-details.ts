@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, type DomainErrorCode } from '../../../domain/index.js';
 import { PLAIN } from '../../../domain/plain.js';
@@ -11,10 +12,42 @@ export const REFUSED_TEXT_DETAIL = 'the request holds a NUL character or text th
 /** Text the database refused, in a value no domain check covered (an id in a path, say): the client's, not a fault of the server. */
 export const refusedText = (error: unknown) => TEXT_THE_DATABASE_REFUSES.has((error as { code?: unknown } | null)?.code as string);
 
-/** Errors of the framework before a route is found (a URL that is not valid percent-encoded UTF-8), as problem+json. */
+/** The longest path segment the router takes as a parameter: ids and names are at most 512 characters (`IdParams`). */
+export const MAX_PATH_PARAM_LENGTH = 512;
+
+/** Errors of the framework before a route is found (a URL that is not valid percent-encoded UTF-8, a path segment too long), as problem+json. */
 export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  const bad = error.code === 'FST_ERR_BAD_URL';
-  void sendProblem(reply, request, bad ? 400 : (error.statusCode ?? 500), bad ? 'malformed_request' : 'internal', bad ? 'the URL is not valid percent-encoded UTF-8' : error.message);
+  if (error.code === 'FST_ERR_BAD_URL') return void sendProblem(reply, request, 400, 'malformed_request', 'the URL is not valid percent-encoded UTF-8');
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    return void sendProblem(reply, request, 414, 'uri_too_long', `a path segment is longer than the API takes (${MAX_PATH_PARAM_LENGTH} characters)`);
+  }
+  const status = error.statusCode ?? 500;
+  void sendProblem(reply, request, status, status < 500 ? 'malformed_request' : 'internal', error.message);
+}
+
+/** What a request the HTTP parser refused gets: the status, and why, in words. */
+function clientErrorOf(code: string | undefined): [number, string] {
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return [408, 'the request was not received in time'];
+  if (code === 'HPE_HEADER_OVERFLOW') return [431, 'the request line and headers are larger than the server accepts (16 KiB)'];
+  return [400, 'the request is not valid HTTP/1.1 (a malformed header, or a body that does not match its Content-Length or Transfer-Encoding)'];
+}
+
+/**
+ * A request Node's HTTP parser refused never reaches Fastify: this answers it on the socket, as
+ * Fastify's default does, but as problem+json like every other error, then closes the connection.
+ */
+export function clientErrors(error: NodeJS.ErrnoException, socket: Duplex): void {
+  // A reset connection has nobody to answer.
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  if (socket.writable) {
+    const [status, detail] = clientErrorOf(error.code);
+    const body = JSON.stringify({ type: `${PROBLEM_BASE}malformed_request`, title: TITLES[status], status, detail });
+    socket.write(
+      `HTTP/1.1 ${status} ${TITLES[status]}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }
 
 const STATUS: Record<DomainErrorCode, number> = {
@@ -42,11 +75,14 @@ const TITLES: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
   409: 'Conflict',
   410: 'Gone',
   413: 'Content Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
   429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -182,8 +218,8 @@ export function registerProblemDetails(app: FastifyInstance, allowedMethods: (pa
       const sizes = Number.isSafeInteger(declared) && declared > limitBytes ? { limitBytes, actualBytes: declared } : { limitBytes };
       return sendProblem(reply, request, 413, 'payload_too_large', `request body is larger than the server accepts (${limitBytes} bytes)`, sizes);
     }
-    if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-      return sendProblem(reply, request, 415, 'unsupported_media_type', 'send the body as application/json');
+    if (error.statusCode === 415) {
+      return sendProblem(reply, request, 415, 'unsupported_media_type', error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'send the body as application/json' : error.message);
     }
     if (refusedText(error)) return sendProblem(reply, request, 400, 'validation', REFUSED_TEXT_DETAIL);
     const status = error.statusCode ?? 500;

@@ -1,5 +1,5 @@
 import type { Mesh } from '../../../application/mesh.js';
-import { AuditEntrySchema, AuditQuery, AuditRetention, AuditVerifyQuery, AuditVerifyReport, errors, pageOf } from '../schemas.js';
+import { AuditEntrySchema, AuditQuery, AuditRetention, AuditVerifyQuery, AuditVerifyReport, errors, pageOf, TenantQuery } from '../schemas.js';
 import { Type } from 'typebox';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
 import { auditContext } from './audit-context.js';
@@ -96,7 +96,7 @@ export function auditRoutes(app: TypedApp, mesh: Mesh): void {
         description: "The subject of an entry's personal data (source address, user agent, personal details) is the key that acted (its id), or `anonymous` for failed authentications. The platform admin may add tenant=<id>.",
         security: bearerSecurity,
         params: Type.Object({ subjectId: Type.String({ minLength: 1, maxLength: 256, pattern: '^[A-Za-z0-9._:@-]+$' }) }),
-        querystring: Type.Object({ tenant: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "Another tenant's subject: the platform admin only" })) }),
+        querystring: Type.Object({ tenant: TenantQuery("Another tenant's subject: the platform admin only") }),
         response: { 200: Type.Object({ subjectId: Type.String(), destroyedKeys: Type.Integer({ description: 'Keys of the subject destroyed now (0: none was live, e.g. shredded before or never recorded).' }) }), ...errors(404) },
       },
     },
