@@ -130,3 +130,13 @@ export function unknownVariableWarnings(env: Record<string, string | undefined>)
       return `${name} is not a setting AgentMesh reads; it is ignored${closest !== undefined ? ` (did you mean ${closest}?)` : ''}`;
     });
 }
+
+/**
+ * One line per AgentMesh variable set to an empty value, which counts as unset: `AGENTMESH_PORT=$PORT`
+ * with PORT unset takes the default port, and says so. AGENTMESH_DATA_DIR is refused instead (config.ts).
+ */
+export function emptyVariableWarnings(env: Record<string, string | undefined>): string[] {
+  return Object.keys(env)
+    .filter((name) => KNOWN_VARIABLES.has(name) && name !== 'AGENTMESH_DATA_DIR' && env[name]?.trim() === '')
+    .map((name) => `${name} is set but empty, which counts as unset: its default is used`);
+}

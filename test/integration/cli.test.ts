@@ -56,6 +56,19 @@ describe('agentmesh CLI', () => {
       expect(run.stdout).toBe('');
     });
 
+    it('a group of commands alone, or with one it does not have, exits 2 with one line naming its commands', async () => {
+      const [alone, unknown] = await Promise.all([cli(['tasks']), cli(['audit', 'nope'])]);
+      expect([alone.code, unknown.code]).toEqual([2, 2]);
+      expect(alone.stderr).toBe("agentmesh: name a command of 'tasks': submit, get (see agentmesh tasks --help)\n");
+      expect(unknown.stderr).toBe("agentmesh: unknown command 'nope' of 'audit': report, verify (see agentmesh audit --help)\n");
+    });
+
+    it('warns of a variable set but empty, which counts as unset', async () => {
+      const run = await cli(['--version'], { AGENTMESH_PORT: '' });
+      expect(run.code).toBe(0);
+      expect(run.stderr).toBe('agentmesh: warning: AGENTMESH_PORT is set but empty, which counts as unset: its default is used\n');
+    });
+
     it.each([
       [['tasks', 'submit', 'x', '--strategy', 'nope'], /^agentmesh: --strategy must be one of round_robin, .*broadcast, got 'nope'$/],
       [['tasks', 'submit', 'x', '--strategy', 'affinity'], /^agentmesh: --strategy affinity needs --affinity-key <key>$/],
@@ -150,6 +163,19 @@ describe('agentmesh CLI', () => {
       expect(run.code).toBe(1);
       const line = oneLine(run.stderr);
       expect(line).toMatch(new RegExp(`^agentmesh: cannot reach the mesh at http://127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`, 'u'));
+    });
+
+    it('agents list against a server that is not AgentMesh says so, in one line', async () => {
+      const other = createHttpServer((_req, res) => res.writeHead(404, { 'content-type': 'text/html' }).end('<h1>Not Found</h1>'));
+      await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+      try {
+        const { port } = other.address() as { port: number };
+        const run = await cli(['agents', 'list', '--api-key', 'x', '--url', `http://127.0.0.1:${port}`]);
+        expect(run.code).toBe(1);
+        expect(oneLine(run.stderr)).toBe("agentmesh: 404 Not Found (not an answer of AgentMesh: is --url or AGENTMESH_URL the mesh's address?)");
+      } finally {
+        await new Promise((resolve) => other.close(resolve));
+      }
     });
 
     it('agents list --url http://127.0.0.1:1 exits 1 with a clear one-line message (not a bare "fetch failed")', async () => {
@@ -329,6 +355,19 @@ describe('agentmesh CLI', () => {
       const bad = await cli(['tasks', 'submit', 'x', '--wait', '--timeout', 'soon', ...flags()]);
       expect(bad.code).toBe(2);
       expect(oneLine(bad.stderr)).toMatch(/^agentmesh: --timeout must be an integer/);
+
+      const id = JSON.parse(run.stdout).id as string;
+      const got = await cli(['tasks', 'get', id, '--wait', '200', ...flags()]);
+      expect(got.code).toBe(1);
+      expect(JSON.parse(got.stdout)).toMatchObject({ id, status: 'queued' });
+      expect(oneLine(got.stderr)).toBe(`agentmesh: task ${id} is still queued after 200 ms`);
+    });
+
+    it('tasks submit with a capability the mesh would refuse exits 2, sending nothing', async () => {
+      const run = await cli(['tasks', 'submit', 'bad cap!', ...flags()]);
+      expect(run.code).toBe(2);
+      expect(oneLine(run.stderr)).toBe("agentmesh: the capability must be 1-128 characters of A-Z a-z 0-9 . _ : / -, got 'bad cap!'");
+      expect(run.stdout).toBe('');
     });
 
     it('agents list prints the agents page', async () => {

@@ -13,7 +13,7 @@ class MalformedBody extends Error {
 /** A body in a character set other than UTF-8, which JSON must be in (RFC 8259, section 8.1). */
 class NotUtf8 extends Error {
   readonly statusCode = 415;
-  readonly code = 'AGENTMESH_NOT_UTF8';
+  readonly code = 'ERR_BODY_CHARSET';
 }
 
 function parseJsonBody(body: Buffer): unknown {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { FRAMEWORKS } from '../../application/compliance-report.js';
 import type { ReportFlags, VerifyFlags } from './audit-actions.js';
-import { nonEmpty, UsageError } from './usage-error.js';
+import { groupOfCommands, nonEmpty, UsageError } from './usage-error.js';
 
 function parseTime(name: string) {
   return (value: string): string => {
@@ -41,4 +41,5 @@ export function registerAuditCommands(program: Command): void {
     .option('--public-key <file>', 'a trusted Ed25519 public key (PEM) that signs checkpoints; repeatable', collect, [])
     .option('--json', 'print the report as JSON')
     .action(async (flags: VerifyFlags) => (await import('./audit-actions.js')).auditVerify(flags));
+  groupOfCommands(audit);
 }

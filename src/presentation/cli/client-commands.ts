@@ -1,7 +1,14 @@
 import type { Command } from 'commander';
 import { AGENT_STATUSES, ROUTING_STRATEGIES, TERMINAL_STATUSES } from '../../domain/index.js';
 import { AgentMeshClient } from '../../sdk/index.js';
-import { nonEmpty, UsageError } from './usage-error.js';
+import { groupOfCommands, nonEmpty, UsageError } from './usage-error.js';
+
+/** A capability as the mesh names them (1-128 of [A-Za-z0-9._:/-]): a wrong one is a usage error (exit 2), not sent. */
+function capabilityName(value: string): string {
+  nonEmpty('the capability')(value);
+  if (!/^[A-Za-z0-9._:/-]{1,128}$/u.test(value)) throw new UsageError(`the capability must be 1-128 characters of A-Z a-z 0-9 . _ : / -, got '${value}'`);
+  return value;
+}
 import { PLAIN } from '../../domain/plain.js';
 
 interface ClientFlags {
@@ -89,9 +96,10 @@ export function registerClientCommands(program: Command): void {
       });
       print(page);
     });
+  groupOfCommands(agents);
 
   const tasks = program.command('tasks').description('submit and inspect tasks');
-  withClientFlags(tasks.command('submit').description('submit a task').argument('<capability>', 'capability that must handle it', nonEmpty('the capability')))
+  withClientFlags(tasks.command('submit').description('submit a task').argument('<capability>', 'capability that must handle it', capabilityName))
     .option('--input <json>', 'task input as JSON', parseJson, null)
     .option('--priority <n>', 'priority 0-9', parseInteger('--priority', 0, 9))
     .option('--strategy <name>', `routing strategy (${ROUTING_STRATEGIES.join(', ')})`, oneOf('--strategy', ROUTING_STRATEGIES))
@@ -126,6 +134,13 @@ export function registerClientCommands(program: Command): void {
   withClientFlags(tasks.command('get').description('show a task').argument('<id>', 'task id', nonEmpty('the task id')))
     .option('--wait <ms>', 'wait up to this long for it to settle', parseInteger('--wait', 0, 60_000), 0)
     .action(async (id: string, flags: ClientFlags & { wait: number }) => {
-      print(await clientFrom(flags).get(id, { waitMs: flags.wait }));
+      const task = await clientFrom(flags).get(id, { waitMs: flags.wait });
+      print(task);
+      // Asked to wait for the end: a script can tell from the exit code whether it came.
+      if (flags.wait > 0 && !TERMINAL_STATUSES.has(task.status)) {
+        process.stderr.write(`agentmesh: task ${task.id} is still ${task.status} after ${flags.wait} ms\n`);
+        process.exitCode = 1;
+      }
     });
+  groupOfCommands(tasks);
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../../config.js';
-import { unknownVariableWarnings } from '../../config-variables.js';
+import { emptyVariableWarnings, unknownVariableWarnings } from '../../config-variables.js';
 import { AgentMeshError } from '../../sdk/index.js';
 import { VERSION } from '../../version.js';
 import { registerAuditCommands } from './audit-commands.js';
@@ -45,7 +45,7 @@ function fail(message: string, code: number): never {
 }
 
 // A misspelt setting would otherwise be ignored without a word.
-for (const warning of unknownVariableWarnings(process.env)) process.stderr.write(`agentmesh: warning: ${warning}\n`);
+for (const warning of [...unknownVariableWarnings(process.env), ...emptyVariableWarnings(process.env)]) process.stderr.write(`agentmesh: warning: ${warning}\n`);
 
 try {
   await program.parseAsync(process.argv);
@@ -55,7 +55,10 @@ try {
     process.exit(2);
   }
   if (error instanceof UsageError || error instanceof InvalidArgumentError || error instanceof ConfigError) fail(error.message, 2);
-  if (error instanceof AgentMeshError) fail(error.message, 1);
+  if (error instanceof AgentMeshError) {
+    // Every error of the mesh is a problem document with a type of its own: without one, something else answered.
+    fail(error.type === 'about:blank' ? `${error.message} (not an answer of AgentMesh: is --url or AGENTMESH_URL the mesh's address?)` : error.message, 1);
+  }
   const e = error as NodeJS.ErrnoException;
   if (e.code === 'EADDRINUSE') fail(`the address is in use: ${e.message}; set AGENTMESH_PORT to another port`, 1);
   if ((e.code === 'ENOTFOUND' || e.code === 'EADDRNOTAVAIL' || e.code === 'EAI_AGAIN') && (e.syscall === 'getaddrinfo' || e.syscall === 'listen')) {

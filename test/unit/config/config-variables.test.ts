@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { KNOWN_VARIABLES, unknownVariableWarnings } from '../../../src/config-variables.js';
+import { emptyVariableWarnings, KNOWN_VARIABLES, unknownVariableWarnings } from '../../../src/config-variables.js';
 
 /** The AGENTMESH_* names in a tree's sources, without the NATS stream names (not variables). */
 function namesIn(dir: string, names = new Set<string>()): Set<string> {
@@ -37,5 +37,13 @@ describe('AGENTMESH_* variables', () => {
     ]);
     expect(unknownVariableWarnings({ AGENTMESH_NOTHING_LIKE_IT: 'x' })).toEqual(['AGENTMESH_NOTHING_LIKE_IT is not a setting AgentMesh reads; it is ignored']);
     expect(unknownVariableWarnings({})).toEqual([]);
+  });
+
+  it('warns of a known variable set but empty (it counts as unset), not of an unset one, nor of the data directory (refused instead)', () => {
+    expect(emptyVariableWarnings({ AGENTMESH_PORT: '', AGENTMESH_HOST: '  ', AGENTMESH_LOG_LEVEL: 'info', AGENTMESH_DATA_DIR: '', AGENTMESH_NOT_KNOWN: '' })).toEqual([
+      'AGENTMESH_PORT is set but empty, which counts as unset: its default is used',
+      'AGENTMESH_HOST is set but empty, which counts as unset: its default is used',
+    ]);
+    expect(emptyVariableWarnings({})).toEqual([]);
   });
 });
