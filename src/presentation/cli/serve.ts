@@ -1,6 +1,7 @@
 import { loadConfig, redactUrl } from '../../config.js';
 import { redactNatsUrl } from '../../infrastructure/messaging/nats-url.js';
 import { startMesh } from '../compose.js';
+import { blockedPortWarning } from './fetch-bad-ports.js';
 
 /** Within the 10 s most orchestrators wait after SIGTERM before they kill. */
 const SHUTDOWN_LIMIT_MS = 9_000;
@@ -33,6 +34,8 @@ export async function serve(): Promise<void> {
     },
     'AgentMesh is listening',
   );
+  const portWarning = blockedPortWarning(running.url);
+  if (portWarning !== undefined) log.warn({ url: running.url }, portWarning);
   if (running.createdAdminKey) process.stdout.write(firstStartBanner(running.createdAdminKey, running.url));
   let shuttingDown = false;
   const shutdown = async (reason: string, exitCode = 0) => {
