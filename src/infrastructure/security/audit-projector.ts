@@ -100,6 +100,8 @@ export class AuditProjector {
       while ((await this.turn()) === this.options.batch);
       await this.persist(true);
     } catch (error) {
+      // Another instance projects: what this one read is audited there, nothing is left behind.
+      if (error instanceof CursorMoved) return;
       this.logger.warn({ err: error }, 'last audit projection failed; the events are audited at the next start');
     }
   }
