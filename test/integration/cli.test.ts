@@ -366,7 +366,7 @@ describe('agentmesh CLI', () => {
     it('tasks submit with a capability the mesh would refuse exits 2, sending nothing', async () => {
       const run = await cli(['tasks', 'submit', 'bad cap!', ...flags()]);
       expect(run.code).toBe(2);
-      expect(oneLine(run.stderr)).toBe("agentmesh: the capability must be 1-128 characters of A-Z a-z 0-9 . _ : / -, got 'bad cap!'");
+      expect(oneLine(run.stderr)).toBe("agentmesh: the capability must be 1-128 characters of [A-Za-z0-9._:/-], got 'bad cap!'");
       expect(run.stdout).toBe('');
     });
 

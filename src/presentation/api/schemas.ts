@@ -60,6 +60,7 @@ const Identifier = Type.String({ minLength: 3, maxLength: 256, pattern: IDENTIFI
 
 /** `?tenant=`: another tenant, for the platform admin; a tenant id as tenants are made (3-256 characters). */
 export const TenantQuery = (description: string) => Type.Optional(Type.String({ minLength: 3, maxLength: 256, pattern: IDENTIFIER_PATTERN, description }));
+
 const Name = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:/-]+$' });
 const EpochMs = Type.Integer({ description: 'Milliseconds since the Unix epoch.' });
 const AgentRefProps = () => ({ agentId: Identifier });

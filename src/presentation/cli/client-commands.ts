@@ -1,12 +1,16 @@
 import type { Command } from 'commander';
-import { AGENT_STATUSES, ROUTING_STRATEGIES, TERMINAL_STATUSES } from '../../domain/index.js';
+import { AGENT_STATUSES, assertName, ROUTING_STRATEGIES, TERMINAL_STATUSES } from '../../domain/index.js';
 import { AgentMeshClient } from '../../sdk/index.js';
 import { groupOfCommands, nonEmpty, UsageError } from './usage-error.js';
 
-/** A capability as the mesh names them (1-128 of [A-Za-z0-9._:/-]): a wrong one is a usage error (exit 2), not sent. */
+/** A capability as the mesh names them (the domain's rule): a wrong one is a usage error (exit 2), not sent. */
 function capabilityName(value: string): string {
   nonEmpty('the capability')(value);
-  if (!/^[A-Za-z0-9._:/-]{1,128}$/u.test(value)) throw new UsageError(`the capability must be 1-128 characters of A-Z a-z 0-9 . _ : / -, got '${value}'`);
+  try {
+    assertName(value, 'the capability');
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}, got '${value}'`);
+  }
   return value;
 }
 import { PLAIN } from '../../domain/plain.js';

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+
 /** A mistake in how the command was called: one line on stderr, exit code 2. */
 export class UsageError extends Error {
   constructor(message: string) {
