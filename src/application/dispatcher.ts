@@ -17,6 +17,13 @@ import type { MeshContext } from './mesh-context.js';
 import { releaseTask } from './sweeper.js';
 
 const key = (tenantId: string, capability: string) => `${tenantId}\u0000${capability}`;
+
+/** Adds `delta` to a per-tenant count, dropping the tenant at zero (the map holds only tenants with some). */
+function addCount(counts: Map<string, number>, tenantId: string, delta: number): void {
+  const n = (counts.get(tenantId) ?? 0) + delta;
+  if (n > 0) counts.set(tenantId, n);
+  else counts.delete(tenantId);
+}
 const COMPLETION_RETRIES = 10;
 /** How soon a broadcast held back for room in its tenant's queue is looked at again. */
 const BROADCAST_RECHECK_MS = 100;
@@ -157,9 +164,7 @@ export class Dispatcher {
   }
 
   private count(tenantId: string, delta: number): void {
-    const n = (this.queuedPerTenant.get(tenantId) ?? 0) + delta;
-    if (n > 0) this.queuedPerTenant.set(tenantId, n);
-    else this.queuedPerTenant.delete(tenantId);
+    addCount(this.queuedPerTenant, tenantId, delta);
   }
 
   private stateFor(tenantId: string, capability: string): QueueState {
@@ -381,7 +386,7 @@ export class Dispatcher {
   /** Copies first, then the parent; if copies exist already (an earlier try died half way), they are reused. */
   private fanOutBroadcast(tenantId: string, parentId: string, agentIds: string[]): void {
     const { ctx } = this;
-    this.countCopiesOnTheirWay(tenantId, agentIds.length);
+    addCount(this.copiesOnTheirWay, tenantId, agentIds.length);
     void ctx.taskLocks
       .run(parentId, async () => {
         const parent = await ctx.tasks.get(tenantId, parentId);
@@ -403,12 +408,6 @@ export class Dispatcher {
         ctx.metrics.routingError(tenantId, task?.capability ?? 'unknown');
         if (task?.status === 'queued') setTimeout(() => this.enqueue(task), 1000).unref();
       })
-      .finally(() => this.countCopiesOnTheirWay(tenantId, -agentIds.length));
-  }
-
-  private countCopiesOnTheirWay(tenantId: string, delta: number): void {
-    const n = (this.copiesOnTheirWay.get(tenantId) ?? 0) + delta;
-    if (n > 0) this.copiesOnTheirWay.set(tenantId, n);
-    else this.copiesOnTheirWay.delete(tenantId);
+      .finally(() => addCount(this.copiesOnTheirWay, tenantId, -agentIds.length));
   }
 }

@@ -1,6 +1,7 @@
 import { isTerminal, QuotaExceededError, type Task } from '../domain/index.js';
 import type { MessageBroker, Subscription } from './ports.js';
 import { taskSettledSubject } from './subjects.js';
+import { TenantSlots } from './tenant-slots.js';
 
 const key = (tenantId: string, id: string) => `${tenantId}\u0000${id}`;
 
@@ -19,17 +20,18 @@ export class TaskWaiters {
   private readonly waiting = new Map<string, Set<(task: Task | undefined) => void>>();
   /** On a follower: one broker subscription per task someone waits for. */
   private readonly subscriptions = new Map<string, Subscription>();
-  private readonly perTenant = new Map<string, number>();
+  private readonly perTenant: TenantSlots;
   private remote: RemoteSettlements | undefined;
-  private waits = 0;
 
   constructor(
-    private readonly maxPerTenant: number,
+    maxPerTenant: number,
     private readonly onRefused: (tenantId: string) => void = () => {},
-  ) {}
+  ) {
+    this.perTenant = new TenantSlots(maxPerTenant);
+  }
 
   get count(): number {
-    return this.waits;
+    return this.perTenant.taken;
   }
 
   /** Tasks settle on another instance (the leader), which announces each on the broker. */
@@ -43,17 +45,16 @@ export class TaskWaiters {
    */
   wait(tenantId: string, id: string, timeoutMs: number, signal?: AbortSignal): Promise<Task | undefined> {
     const k = key(tenantId, id);
-    const open = this.perTenant.get(tenantId) ?? 0;
-    if (open >= this.maxPerTenant) {
+    const release = this.perTenant.take(tenantId);
+    if (release === undefined) {
+      const max = this.perTenant.max;
       this.onRefused(tenantId);
-      throw new QuotaExceededError(`tenant '${tenantId}' has ${this.maxPerTenant} ${this.maxPerTenant === 1 ? 'request' : 'requests'} waiting for tasks to settle on this instance`, {
+      throw new QuotaExceededError(`tenant '${tenantId}' has ${max} ${max === 1 ? 'request' : 'requests'} waiting for tasks to settle on this instance`, {
         quota: 'maxTaskWaitsPerTenant',
-        limit: this.maxPerTenant,
+        limit: max,
         retryAfterSeconds: 1,
       });
     }
-    this.perTenant.set(tenantId, open + 1);
-    this.waits++;
     return new Promise((resolve) => {
       let set = this.waiting.get(k);
       if (!set) {
@@ -67,10 +68,7 @@ export class TaskWaiters {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         set!.delete(listener);
-        this.waits--;
-        const left = this.perTenant.get(tenantId)! - 1;
-        if (left === 0) this.perTenant.delete(tenantId);
-        else this.perTenant.set(tenantId, left);
+        release();
         if (set!.size === 0 && this.waiting.get(k) === set) {
           this.waiting.delete(k);
           this.subscriptions.get(k)?.unsubscribe();

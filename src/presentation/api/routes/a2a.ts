@@ -11,7 +11,7 @@ import { agentCard } from '../../a2a/agent-card.js';
 import { dispatchJsonRpc, type JsonRpcAnswer, type JsonRpcResponse } from '../../a2a/jsonrpc-dispatch.js';
 import { withKeepalive } from '../../a2a/keepalive.js';
 import { MeshA2AHandler } from '../../a2a/mesh-request-handler.js';
-import { StreamSlots } from '../../a2a/stream-slots.js';
+import { TenantSlots } from '../../../application/tenant-slots.js';
 import type { AuditedChange } from '../audited-routes.js';
 import { bearerToken } from '../plugins/authenticate.js';
 import { A2AAgentCard, JsonRpcRequest, JsonRpcReply, errors } from '../schemas.js';
@@ -58,7 +58,7 @@ const knownMethod = (method: string | undefined) => (method !== undefined && (is
  */
 export async function a2aRoutes(app: TypedApp, mesh: Mesh, options: A2ARouteOptions): Promise<void> {
   const tags = ['a2a'];
-  const streams = new StreamSlots(options.maxStreamsPerTenant);
+  const streams = new TenantSlots(options.maxStreamsPerTenant);
   // On shutdown, streams end instead of holding the close.
   // One entry per request under way (not a listener each on one signal: hundreds would trip Node's leak warning).
   const hangUps = new Set<() => void>();

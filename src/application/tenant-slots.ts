@@ -1,8 +1,15 @@
-/** Open streams per tenant, at most `max` each. */
-export class StreamSlots {
+/** Places per tenant (open streams, waiting requests), at most `max` each. */
+export class TenantSlots {
   private readonly open = new Map<string, number>();
 
   constructor(readonly max: number) {}
+
+  /** Places taken now, all tenants together. */
+  get taken(): number {
+    let n = 0;
+    for (const count of this.open.values()) n += count;
+    return n;
+  }
 
   /** A release function, or undefined when the tenant has `max` open already. Releasing twice releases once. */
   take(tenantId: string): (() => void) | undefined {
