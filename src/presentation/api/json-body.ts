@@ -10,10 +10,10 @@ class MalformedBody extends Error {
   readonly code = 'FST_ERR_CTP_INVALID_JSON_BODY';
 }
 
-/** A body in a character set other than UTF-8, which JSON must be in (RFC 8259, section 8.1). */
-class NotUtf8 extends Error {
+/** A body the API cannot take as JSON text: another character set (JSON is UTF-8, RFC 8259 section 8.1), or a content coding it does not decode. */
+class UnsupportedBody extends Error {
   readonly statusCode = 415;
-  readonly code = 'ERR_BODY_CHARSET';
+  readonly code = 'ERR_BODY_ENCODING';
 }
 
 function parseJsonBody(body: Buffer): unknown {
@@ -36,13 +36,18 @@ function parseJsonBody(body: Buffer): unknown {
 /**
  * Fastify's JSON parser with messages that say what is wrong: it answered "Body is not valid JSON"
  * to a body with a `__proto__` key too, and read bytes that are not UTF-8 as U+FFFD. A charset
- * other than UTF-8 in the Content-Type is refused with 415.
+ * other than UTF-8 in the Content-Type, or a Content-Encoding (gzip, br...), is refused with 415.
  */
 export function registerJsonBodyParser(app: FastifyInstance): void {
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     const charset = /;\s*charset\s*=\s*"?([^";\s]+)/iu.exec(request.headers['content-type'] ?? '')?.[1];
-    if (charset !== undefined && !/^utf-?8$/iu.test(charset)) return done(new NotUtf8(`JSON is UTF-8: charset=${charset.slice(0, 32)} is not accepted`), undefined);
+    if (charset !== undefined && !/^utf-?8$/iu.test(charset)) return done(new UnsupportedBody(`JSON is UTF-8: charset=${charset.slice(0, 32)} is not accepted`), undefined);
+    // RFC 9110, section 8.4: a coding the server does not decode is refused, not read as if plain.
+    const coding = request.headers['content-encoding'];
+    if (coding !== undefined && coding.trim().toLowerCase() !== 'identity') {
+      return done(new UnsupportedBody(`the API does not decode Content-Encoding '${coding.slice(0, 64)}': send the body uncompressed`), undefined);
+    }
     try {
       done(null, parseJsonBody(body as Buffer));
     } catch (error) {

@@ -17,7 +17,7 @@ import type { RateLimiter } from '../../application/rate-limiter.js';
 import type { AuthFailureLimiter } from '../../application/auth-failure-limiter.js';
 import { DEFAULT_TENANT_ID } from '../../application/use-cases/bootstrap.js';
 import { registerOperationIds } from './operation-ids.js';
-import { documentBodyErrors, refuseContentCodings } from './body-errors.js';
+import { documentBodyErrors } from './body-errors.js';
 import { registerJsonBodyParser } from './json-body.js';
 import { registerSecurityHeaders } from './plugins/security-headers.js';
 import { a2aRoutes } from './routes/a2a.js';
@@ -164,7 +164,6 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
     });
   }
   registerAudit(app, mesh.audit, { authSuccessIntervalMs: options.auditAuthSuccessIntervalMs });
-  refuseContentCodings(app);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   healthRoutes(app, mesh, health, options.version, options.breakers ?? (() => []));
