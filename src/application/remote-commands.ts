@@ -77,6 +77,8 @@ export interface RemoteCommandOptions {
   leaderWaitMs: number;
   /** Between asks while no leader serves. */
   retryEveryMs?: number;
+  /** Why no leader can answer this instance, when that is known: no use waiting for one. */
+  leaderUnreachable?: () => string | undefined;
 }
 
 /** Commands whose answers are small by construction: those of one tick travel to the leader together. */
@@ -109,6 +111,8 @@ export function remoteCommands(broker: MessageBroker, options: RemoteCommandOpti
         return await broker.request(COMMAND_SUBJECT, data, options.timeoutMs);
       } catch (error) {
         if (!(error instanceof NoResponderError)) throw error;
+        const unreachable = options.leaderUnreachable?.();
+        if (unreachable !== undefined) throw new UnavailableError(unreachable, 10);
         if (Date.now() >= giveUpAt) throw new UnavailableError('no mesh leader is answering (one is being elected); try again shortly', 2);
         await new Promise((resolve) => setTimeout(resolve, retryEveryMs));
       }

@@ -269,6 +269,13 @@ function fitToBroker(settings: MeshSettings, maxPayloadBytes: number | undefined
   return { ...PLAIN, ...settings, taskLimits: { ...PLAIN, ...taskLimits, maxInputBytes: Math.min(taskLimits.maxInputBytes, room), maxOutputBytes: Math.min(taskLimits.maxOutputBytes, room) } };
 }
 
+const leaderProbe = (leadership: Leadership): HealthProbe => ({
+  ping: async () => {
+    const problem = leadership.problem;
+    if (problem !== undefined) throw new Error(problem);
+  },
+});
+
 /** The composition root: adapters chosen from config, wired to the use cases, API on top. */
 export async function startMesh(config: AgentMeshConfig, options: StartOptions): Promise<RunningMesh> {
   // First, so the spans of everything that follows are recorded.
@@ -391,7 +398,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     await store.close();
   };
   if (clustered) {
-    leadership = new Leadership(mesh, broker, logger.child({ component: 'leadership' }), startOptions, onFatal);
+    leadership = new Leadership(mesh, broker, logger.child({ component: 'leadership' }), startOptions, onFatal, config.nats?.namespace);
     try {
       await leadership.begin(store as PostgresStore);
     } catch (error) {
@@ -426,6 +433,8 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     store: { ping: async () => void (await store.db.query('SELECT 1')) },
     broker,
     ...(redis && { redis }),
+    // A follower that cannot reach the leader serves no change: not ready.
+    ...(leadership && { leader: leaderProbe(leadership) }),
   };
   const health = new HealthCheckService(probes, { ...PLAIN, ...DEFAULT_HEALTH_OPTIONS, cacheMs: config.healthCacheMs }, new Set(['redis']));
   // Counts of its own in this instance's memory (alone, or while Redis is away): a flood of addresses must not push the tenants' rate-limit windows out of a shared bounded map.

@@ -1,10 +1,11 @@
+import { hostname } from 'node:os';
 import type pino from 'pino';
 import type { Logger } from '../application/logger.js';
 import type { Mesh, MeshStartOptions } from '../application/mesh.js';
 import type { MessageBroker, Service } from '../application/ports.js';
 import { remoteCommands, serveCommands } from '../application/remote-commands.js';
 import { UnavailableError } from '../domain/index.js';
-import type { InstanceLockEvent, PostgresStore } from '../infrastructure/persistence/postgres-store.js';
+import type { InstanceLockEvent, MeshLeaderRecord, PostgresStore } from '../infrastructure/persistence/postgres-store.js';
 
 /** How often a follower asks whether the leader's lock is free (a leader that died frees it at once). */
 const LEADER_POLL_MS = 1_000;
@@ -13,18 +14,26 @@ const COMMAND_TIMEOUT_MS = 30_000;
 const LEADER_WAIT_MS = 10_000;
 /** How long a newly elected leader waits for the database to answer before it gives up the lead. */
 const START_WAIT_MS = 30_000;
+/** How often a follower reads which namespace the leader serves. */
+const NAMESPACE_CHECK_MS = 2_000;
+const NAMESPACE_MISMATCH = "this instance's AGENTMESH_NATS_NAMESPACE is not the mesh leader's, so it cannot reach the leader (its log names both)";
 
 /**
  * One instance's part in a mesh of many: it follows (sends changes to the leader) until it gets
  * the leader's lock, then runs the mesh and serves the others' commands. Losing the lock ends its
  * lead for good: it stops routing at once and asks its host to stop, so that two instances never
- * lead together.
+ * lead together. A follower whose NATS namespace is not the leader's cannot reach it: it says so
+ * (`problem`, the readiness check) rather than let each change time out.
  */
 export class Leadership {
   private service: Service | undefined;
   private leading: Promise<void> | undefined;
   private closing = false;
   private store: PostgresStore | undefined;
+  private readonly self: MeshLeaderRecord;
+  private namespaceCheck: NodeJS.Timeout | undefined;
+  /** Why this follower cannot reach the leader, when it knows (with names and places: for the log only). */
+  private mismatch: string | undefined;
   createdAdminKey: string | undefined;
 
   constructor(
@@ -33,15 +42,25 @@ export class Leadership {
     private readonly logger: pino.Logger,
     private readonly startOptions: MeshStartOptions,
     private readonly onFatal: (error: Error) => void,
+    natsNamespace = '',
   ) {
-    mesh.follow(remoteCommands(broker, { timeoutMs: COMMAND_TIMEOUT_MS, leaderWaitMs: LEADER_WAIT_MS }));
+    this.self = { natsNamespace, instance: `${hostname()} pid ${process.pid}` };
+    mesh.follow(remoteCommands(broker, { timeoutMs: COMMAND_TIMEOUT_MS, leaderWaitMs: LEADER_WAIT_MS, leaderUnreachable: () => this.problem }));
   }
 
   /** Asks for the lock once now: if this instance is elected it leads before this resolves, or it throws. */
   async begin(store: PostgresStore): Promise<void> {
     this.store = store;
-    if (await store.campaign(LEADER_POLL_MS)) await this.lead();
-    else this.logger.info('another instance leads the mesh: this one serves the API and sends changes to it');
+    if (await store.campaign(LEADER_POLL_MS)) return this.lead();
+    this.logger.info('another instance leads the mesh: this one serves the API and sends changes to it');
+    await this.checkNamespace();
+    this.namespaceCheck = setInterval(() => void this.checkNamespace(), NAMESPACE_CHECK_MS);
+    this.namespaceCheck.unref();
+  }
+
+  /** Why this instance cannot serve changes, if it knows, in words fit for any caller. */
+  get problem(): string | undefined {
+    return this.mismatch && NAMESPACE_MISMATCH;
   }
 
   onLockEvent(event: InstanceLockEvent): void {
@@ -59,14 +78,20 @@ export class Leadership {
   /** Stops serving commands (answering those taken) and waits for a lead still starting. */
   async close(): Promise<void> {
     this.closing = true;
+    clearInterval(this.namespaceCheck);
     await this.leading?.catch(() => {});
     await this.service?.stop();
   }
 
   private lead(): Promise<void> {
     if (this.closing) return Promise.resolve();
+    clearInterval(this.namespaceCheck);
+    this.mismatch = undefined;
     this.leading = (async () => {
       await this.databaseAnswers();
+      await this.store?.recordLeader(this.self).catch((error: unknown) => {
+        this.logger.warn({ err: error }, "could not record this leader's NATS namespace in the database: followers cannot check theirs against it");
+      });
       ({ createdAdminKey: this.createdAdminKey } = await this.mesh.start(this.startOptions));
       // Closed while it started: the host's close will stop the mesh; serve nothing.
       if (this.closing) return;
@@ -94,9 +119,24 @@ export class Leadership {
     }
   }
 
+  private async checkNamespace(): Promise<void> {
+    // A database away leaves the last answer standing: its own check says so.
+    const leader = await this.store?.liveLeader().catch(() => null);
+    if (leader === null || this.closing || this.leading) return;
+    const mismatch =
+      leader !== undefined && leader.natsNamespace !== this.self.natsNamespace
+        ? `AGENTMESH_NATS_NAMESPACE is ${shown(this.self.natsNamespace)} here but ${shown(leader.natsNamespace)} on the mesh's leader (${leader.instance}): this instance cannot reach it; give every instance of the mesh the same namespace`
+        : undefined;
+    if (mismatch !== undefined && mismatch !== this.mismatch) this.logger.error(mismatch);
+    if (mismatch === undefined && this.mismatch !== undefined) this.logger.info("this instance's NATS namespace is the leader's now: it serves changes again");
+    this.mismatch = mismatch;
+  }
+
   private async abdicate(): Promise<void> {
     await this.service?.stop();
     this.service = undefined;
     await this.mesh.abdicate();
   }
 }
+
+const shown = (namespace: string) => (namespace === '' ? 'unset' : `'${namespace}'`);

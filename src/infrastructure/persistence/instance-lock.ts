@@ -29,7 +29,7 @@ const RETRY_MS = 1_000;
  * database answers; if another instance got it first, `stolen` is reported once.
  */
 export class InstanceLock {
-  private session: { release(): Promise<void> } | undefined;
+  private session: { pid: number; release(): Promise<void> } | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private campaignTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -106,6 +106,11 @@ export class InstanceLock {
     } catch {
       this.scheduleRetry();
     }
+  }
+
+  /** The server process of the session holding the lock; undefined while it is not held. */
+  get pid(): number | undefined {
+    return this.session?.pid;
   }
 
   async release(): Promise<void> {

@@ -126,9 +126,9 @@ export class PostgresClient implements SqlClient {
   /**
    * Takes a session-level advisory lock on a connection of its own and keeps it for as long as
    * that connection lives. Undefined when another session holds it. `onConnectionLost` runs if
-   * the connection dies (the lock dies with it).
+   * the connection dies (the lock dies with it). `pid` is its server process, as `pg_locks` shows it.
    */
-  async tryAdvisoryLockSession(key: number, onConnectionLost: (error: Error) => void): Promise<{ release(): Promise<void> } | undefined> {
+  async tryAdvisoryLockSession(key: number, onConnectionLost: (error: Error) => void): Promise<{ pid: number; release(): Promise<void> } | undefined> {
     // Keepalives both ways: the holder notices a dead link, and the server drops a vanished holder's session (and lock) within ~25 s.
     const client = new pg.Client({ ...PLAIN, ...this.pool.options, types, keepAlive: true, keepAliveInitialDelayMillis: 10_000 } as pg.ClientConfig);
     let released = false;
@@ -139,21 +139,24 @@ export class PostgresClient implements SqlClient {
     client.on('end', () => {
       if (!released) onConnectionLost(new Error('the lock connection ended'));
     });
+    let pid: number;
     try {
       await client.connect();
       await client.query('SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3');
-      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [key]);
+      const { rows } = await client.query<{ locked: boolean; pid: number }>('SELECT pg_try_advisory_lock($1) AS locked, pg_backend_pid() AS pid', [key]);
       if (!rows[0]?.locked) {
         released = true;
         await client.end();
         return undefined;
       }
+      pid = rows[0].pid;
     } catch (error) {
       released = true;
       await client.end().catch(() => {});
       throw asUnavailable(error);
     }
     return {
+      pid,
       release: async () => {
         if (released) return;
         released = true;

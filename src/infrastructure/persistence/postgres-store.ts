@@ -1,4 +1,5 @@
 import { InstanceLock, type InstanceLockEvent } from './instance-lock.js';
+import { liveMeshLeader, recordMeshLeader, type MeshLeaderRecord } from './mesh-leader-record.js';
 import { migrate } from './migrate.js';
 import { PostgresClient } from './postgres-client.js';
 import type { ResilienceRegistry } from '../resilience/observer.js';
@@ -6,6 +7,7 @@ import { storeOn, type Store, type StoreOptions } from './store.js';
 import { PLAIN } from '../../domain/plain.js';
 
 export { DatabaseInUseError, type InstanceLockEvent } from './instance-lock.js';
+export type { MeshLeaderRecord } from './mesh-leader-record.js';
 
 export interface PostgresStoreOptions extends StoreOptions {
   maxConnections?: number;
@@ -26,6 +28,10 @@ export interface PostgresStore extends Store {
    * now; otherwise it asks again every `pollMs` and reports `elected` through `onLockEvent`.
    */
   campaign(pollMs: number): Promise<boolean>;
+  /** Says, as the leader, which namespace it serves (with the session of its lock). */
+  recordLeader(leader: MeshLeaderRecord): Promise<void>;
+  /** The leader's own record, while its lock is held; undefined when none says. */
+  liveLeader(): Promise<MeshLeaderRecord | undefined>;
 }
 
 /** PostgreSQL at `url`: connected and migrated under an advisory lock; held by this instance alone when `exclusive`. */
@@ -61,6 +67,12 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
         if (result.leading) store.tasks.startCaching();
         return result.leading;
       },
+      async recordLeader(leader) {
+        const pid = lock?.pid;
+        if (pid === undefined) throw new Error('this instance does not hold the leader lock');
+        await recordMeshLeader(db, leader, pid);
+      },
+      liveLeader: () => liveMeshLeader(db),
     };
   } catch (error) {
     await lock?.release();

@@ -5,6 +5,7 @@ import { deleteNamespaceStreams, natsUrl, newNamespace } from '../../support/nat
 import { createTestDatabase, postgresUrl, type TestDatabase } from '../../support/postgres.js';
 import { newKeyPrefix, redisUrl } from '../../support/redis.js';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-node';
 import { startTracing } from '../../../src/infrastructure/observability/tracing.js';
 
@@ -104,6 +105,38 @@ describe.skipIf(natsUrl === null || postgresUrl === null)('two instances as one 
     await eventually(async () => (await b.request('GET', '/health/ready')).body.role === 'leader', 10_000, 'the follower to be elected');
     expect((await during).output).toMatchObject({ n: 2, by: 'survivor' });
     expect((await client.run('echo', { n: 3 }, { timeoutMs: 10_000 })).status).toBe('completed');
+  });
+
+  it("an instance on another NATS namespace than the leader's is not ready and refuses changes at once; it leads when the leader stops", async () => {
+    const a = await start();
+    const typo = newNamespace();
+    namespaces.push(typo);
+    env = { ...env, AGENTMESH_NATS_NAMESPACE: typo };
+    const b = await start();
+    const ready = await b.request('GET', '/health/ready', { key: null });
+    expect(ready.status).toBe(503);
+    expect(ready.body).toMatchObject({ status: 'not_ready', role: 'follower', checks: { store: { status: 'up' }, broker: { status: 'up' }, leader: { status: 'down', error: expect.stringMatching(/AGENTMESH_NATS_NAMESPACE is not the mesh leader's/) } } });
+    expect((await a.request('GET', '/health/ready', { key: null })).body).toMatchObject({ status: 'ready', role: 'leader', checks: { leader: { status: 'up' } } });
+
+    const started = Date.now();
+    const refused = await b.request('POST', '/v1/tasks', { body: { capability: 'echo', input: {} } });
+    expect(refused.status).toBe(503);
+    expect(refused.body.detail).toMatch(/cannot reach the leader/);
+    // Not the 10 s a follower waits while a leader is being elected.
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect((await a.request('GET', '/v1/tasks')).body.items).toEqual([]);
+
+    await harnesses.splice(harnesses.indexOf(a), 1)[0]!.stop();
+    await eventually(async () => (await b.request('GET', '/health/ready', { key: null })).body.role === 'leader', 10_000, 'the other namespace to lead');
+    expect((await b.request('GET', '/health/ready', { key: null })).body).toMatchObject({ status: 'ready', checks: { leader: { status: 'up' } } });
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      expect((await client.query('SELECT nats_namespace FROM mesh_leader')).rows).toEqual([{ nats_namespace: typo }]);
+    } finally {
+      await client.end();
+    }
+    expect((await b.request('POST', '/v1/tasks', { body: { capability: 'echo', input: {} } })).status).toBe(202);
   });
 
   it.skipIf(redisUrl === null)("with Redis, the follower answers agent reads with the load the leader publishes there", async () => {

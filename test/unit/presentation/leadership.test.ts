@@ -1,10 +1,10 @@
 import pino from 'pino';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi, type Mock } from 'vitest';
 import type { Mesh } from '../../../src/application/mesh.js';
 import { UnavailableError } from '../../../src/domain/index.js';
 import { COMMAND_SUBJECT } from '../../../src/application/remote-commands.js';
 import { InMemoryBroker } from '../../../src/infrastructure/messaging/in-memory-broker.js';
-import type { PostgresStore } from '../../../src/infrastructure/persistence/postgres-store.js';
+import type { MeshLeaderRecord, PostgresStore } from '../../../src/infrastructure/persistence/postgres-store.js';
 import { Leadership } from '../../../src/presentation/leadership.js';
 
 const logger = pino({ level: 'silent' });
@@ -19,11 +19,13 @@ function fakeMesh(start: () => Promise<{ createdAdminKey?: string }>) {
   };
 }
 /** A store whose database answers `SELECT 1` once `answers` says so. */
-const storeLeading = (leading: boolean, answers: () => boolean = () => true) =>
+const storeLeading = (leading: boolean, answers: () => boolean = () => true, leader: () => MeshLeaderRecord | undefined = () => undefined) =>
   ({
     campaign: vi.fn(async () => leading),
+    recordLeader: vi.fn(async () => {}),
+    liveLeader: vi.fn(async () => leader()),
     db: { query: vi.fn(async () => (answers() ? { rows: [] } : Promise.reject(new UnavailableError('the database is unreachable')))) },
-  }) as unknown as PostgresStore;
+  }) as unknown as PostgresStore & { recordLeader: Mock; liveLeader: Mock };
 const serving = (broker: InMemoryBroker) => broker.request(COMMAND_SUBJECT, Buffer.from('{}'), 200).then(() => true, (e: Error) => e.name !== 'NoResponderError');
 
 describe('Leadership', () => {
@@ -86,5 +88,55 @@ describe('Leadership', () => {
     finishStart();
     await closed;
     expect(await serving(broker)).toBe(false);
+  });
+
+  it('records its NATS namespace once elected, and leads even when the record cannot be written', async () => {
+    const broker = new InMemoryBroker();
+    const mesh = fakeMesh(async () => ({}));
+    const leadership = new Leadership(mesh as unknown as Mesh, broker, logger, {}, vi.fn(), 'prod');
+    const store = storeLeading(true);
+    store.recordLeader.mockRejectedValueOnce(new Error('permission denied for table mesh_leader'));
+    await leadership.begin(store);
+    expect(store.recordLeader).toHaveBeenCalledWith({ natsNamespace: 'prod', instance: expect.stringMatching(/ pid \d+$/) });
+    expect(await serving(broker)).toBe(true);
+    expect(leadership.problem).toBeUndefined();
+    await leadership.close();
+  });
+
+  it("as a follower on another NATS namespace than the leader's, says so at once, and not once the leader's is its own", async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const broker = new InMemoryBroker();
+      const mesh = fakeMesh(async () => ({}));
+      const lines: string[] = [];
+      const recording = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line).msg) });
+      const leadership = new Leadership(mesh as unknown as Mesh, broker, recording, {}, vi.fn(), 'prdo');
+      let leader: MeshLeaderRecord | undefined = { natsNamespace: 'prod', instance: 'mesh-1 pid 7' };
+      await leadership.begin(storeLeading(false, () => true, () => leader));
+      expect(leadership.problem).toMatch(/AGENTMESH_NATS_NAMESPACE is not the mesh leader's/);
+      // The words any caller may see name neither namespace nor host; the log names all.
+      expect(leadership.problem).not.toMatch(/prod|prdo|mesh-1/);
+      expect(lines).toContain(
+        "AGENTMESH_NATS_NAMESPACE is 'prdo' here but 'prod' on the mesh's leader (mesh-1 pid 7): this instance cannot reach it; give every instance of the mesh the same namespace",
+      );
+
+      // A change sent meanwhile fails at once, not after the 10 s of waiting for an election.
+      const follow = mesh.follow.mock.calls[0]![0] as { submitTask(...args: unknown[]): Promise<unknown> };
+      const started = Date.now();
+      await expect(follow.submitTask({ tenantId: 't', role: 'admin' }, { capability: 'x', input: {} })).rejects.toMatchObject({ name: 'UnavailableError', message: leadership.problem });
+      expect(Date.now() - started).toBeLessThan(2_000);
+
+      // The leader went and another, on this namespace, leads: the next check clears it.
+      leader = { natsNamespace: 'prdo', instance: 'mesh-2 pid 9' };
+      await vi.advanceTimersByTimeAsync(2_000);
+      expect(leadership.problem).toBeUndefined();
+      // No leader recorded (one of an older build, or none yet): nothing to say.
+      leader = undefined;
+      await vi.advanceTimersByTimeAsync(2_000);
+      expect(leadership.problem).toBeUndefined();
+      await leadership.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

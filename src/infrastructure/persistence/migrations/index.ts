@@ -4,6 +4,7 @@ import { sql as audit } from './003-audit.js';
 import { sql as secrets } from './004-secrets.js';
 import { sql as auditPersonalData } from './005-audit-personal-data.js';
 import { sql as apiKeyRateLimits } from './006-api-key-rate-limits.js';
+import { sql as meshLeader } from './007-mesh-leader.js';
 
 export interface Migration {
   version: number;
@@ -19,4 +20,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, name: 'secrets', sql: secrets },
   { version: 5, name: 'audit personal data', sql: auditPersonalData },
   { version: 6, name: 'api key rate limits', sql: apiKeyRateLimits },
+  { version: 7, name: 'mesh leader', sql: meshLeader },
 ];

@@ -61,7 +61,7 @@ export function healthRoutes(app: TypedApp, mesh: Mesh, health: HealthCheckServi
     {
       schema: {
         tags,
-        summary: 'Readiness: store and broker reachable (503 when not); Redis down only degrades the mesh (200, named in degraded)',
+        summary: 'Readiness: store and broker reachable, and in a mesh of many the leader (503 when not); Redis down only degrades the mesh (200, named in degraded)',
         security: [],
         response: { 200: Readiness, 503: Readiness },
       },
