@@ -10,7 +10,7 @@ import { PgliteClient } from '../../src/infrastructure/persistence/pglite-client
 vi.mock('../../src/infrastructure/persistence/pglite-template.js', async (original) => {
   const real = await original<typeof import('../../src/infrastructure/persistence/pglite-template.js')>();
   const bytes = readFileSync(real.pgliteTemplateFile());
-  return { ...real, pgliteTemplate: async () => new Blob([bytes.subarray(0, bytes.length / 2)]) };
+  return { ...real, pgliteTemplate: () => bytes.subarray(0, bytes.length / 2) };
 });
 
 describe('a damaged template', { timeout: 60_000 }, () => {

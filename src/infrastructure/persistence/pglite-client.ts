@@ -27,19 +27,19 @@ function removeAddedSince(dir: string, before: ReadonlySet<string>): void {
  * PGlite's own loader is tried, and failing that the database runs initdb.
  */
 async function createNew(dataDir: string | undefined): Promise<PGlite> {
-  const template = await pgliteTemplate();
-  if (template === undefined) return PGlite.create(dataDir, PGLITE_OPTIONS);
-  if (dataDir === undefined) return PGlite.create(undefined, { ...PLAIN, ...PGLITE_OPTIONS, loadDataDir: template }).catch(() => PGlite.create(undefined, PGLITE_OPTIONS));
+  const bytes = pgliteTemplate();
+  if (bytes === undefined) return PGlite.create(dataDir, PGLITE_OPTIONS);
+  if (dataDir === undefined) return PGlite.create(undefined, { ...PLAIN, ...PGLITE_OPTIONS, loadDataDir: new Blob([bytes]) }).catch(() => PGlite.create(undefined, PGLITE_OPTIONS));
   const before = new Set(readdirSync(dataDir));
   try {
     // PG_VERSION last: a start cut short meanwhile leaves a directory the next start takes as new and fills again.
-    extractTar(new Uint8Array(await template.arrayBuffer()), dataDir, 'PG_VERSION');
+    extractTar(bytes, dataDir, 'PG_VERSION');
     return await PGlite.create(dataDir, PGLITE_OPTIONS);
   } catch {
     removeAddedSince(dataDir, before);
   }
   try {
-    return await PGlite.create(dataDir, { ...PLAIN, ...PGLITE_OPTIONS, loadDataDir: template });
+    return await PGlite.create(dataDir, { ...PLAIN, ...PGLITE_OPTIONS, loadDataDir: new Blob([bytes]) });
   } catch {
     removeAddedSince(dataDir, before);
     return PGlite.create(dataDir, PGLITE_OPTIONS);

@@ -1,4 +1,4 @@
-import { existsSync, openAsBlob, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,10 +42,14 @@ export function pgliteTemplateFile(): string {
   return templateFile;
 }
 
-/** The template for a new database (read from the file as PGlite loads it), or undefined when the build made none for this code: the database then runs initdb. */
-export async function pgliteTemplate(): Promise<Blob | undefined> {
+/**
+ * The template for a new database, or undefined when the build made none for this code: the database
+ * then runs initdb. Read in one call: a Blob of the file would read it in chunks and join them,
+ * four times the time.
+ */
+export function pgliteTemplate(): Uint8Array | undefined {
   try {
-    return await openAsBlob(pgliteTemplateFile());
+    return readFileSync(pgliteTemplateFile());
   } catch {
     return undefined;
   }

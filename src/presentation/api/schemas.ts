@@ -22,9 +22,11 @@ export const Problem = Type.Object(
   },
 );
 
+/** One object for every error answer: compiled once, however many routes and statuses answer it. */
+const ProblemRef = Type.Ref('Problem');
 const problemResponse = (description: string) => ({
   description,
-  content: { 'application/problem+json': { schema: Type.Ref('Problem') } },
+  content: { 'application/problem+json': { schema: ProblemRef } },
 });
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'The request is malformed or violates the schema (field names the culprit)',

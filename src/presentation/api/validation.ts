@@ -1,9 +1,11 @@
 import AjvCompiler from '@fastify/ajv-compiler';
+import SerializerSelector from '@fastify/fast-json-stringify-compiler';
 import type { FastifyServerOptions } from 'fastify';
 import { PLAIN } from '../../domain/plain.js';
 
 type CompilersFactory = NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>;
 type ValidatorFactory = NonNullable<CompilersFactory['buildValidator']>;
+type SerializerFactory = NonNullable<CompilersFactory['buildSerializer']>;
 
 /**
  * The Ajv options of every part of a request. Not strictNumbers (Fastify's default): with it, ajv 8
@@ -33,9 +35,32 @@ export function bodyStrictValidators(): CompilersFactory {
     // JSON Type Definition has no coercion to choose: it is not used here.
     if (options?.mode === 'JTD') throw new Error('bodyStrictValidators: JTD schemas are not supported');
     const customOptions = options?.customOptions ?? {};
-    const coercing = fromPool(externalSchemas, { ...PLAIN, ...options, customOptions: { ...PLAIN, ...customOptions, coerceTypes: 'array' } });
-    const strict = fromPool(externalSchemas, { ...PLAIN, ...options, customOptions: { ...PLAIN, ...customOptions, coerceTypes: false } });
+    const coercing = compiledOnce(fromPool(externalSchemas, { ...PLAIN, ...options, customOptions: { ...PLAIN, ...customOptions, coerceTypes: 'array' } }));
+    const strict = compiledOnce(fromPool(externalSchemas, { ...PLAIN, ...options, customOptions: { ...PLAIN, ...customOptions, coerceTypes: false } }));
     return (route) => (route.httpPart === 'body' ? strict(route) : coercing(route));
   };
-  return { buildValidator };
+  const serializers = SerializerSelector();
+  const buildSerializer: SerializerFactory = (externalSchemas, options) => compiledOnce(serializers(externalSchemas, options));
+  return { buildValidator, buildSerializer };
+}
+
+/**
+ * Compiles each schema object once per compiler: the routes share schemas (every error answer is
+ * the same Problem, every page the same query), and Fastify would compile them again for each
+ * route and status. What a compiled function does depends only on the schema and the compiler's
+ * own options and external schemas, which the compiler fixes.
+ */
+export function compiledOnce<R extends { schema?: unknown }, F>(compile: (route: R) => F): (route: R) => F {
+  const compiled = new WeakMap<object, F>();
+  return (route) => {
+    const { schema } = route;
+    // A boolean schema (true, false) cannot be a key, and is cheap to compile.
+    if (typeof schema !== 'object' || schema === null) return compile(route);
+    let fn = compiled.get(schema);
+    if (fn === undefined) {
+      fn = compile(route);
+      compiled.set(schema, fn);
+    }
+    return fn;
+  };
 }

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AJV_OPTIONS, bodyStrictValidators } from '../../../src/presentation/api/validation.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { AJV_OPTIONS, bodyStrictValidators, compiledOnce } from '../../../src/presentation/api/validation.js';
 
 /** The API's validators: bodies as sent, the other parts of a request coerced; shared schemas and formats in each. */
 describe('bodyStrictValidators', () => {
@@ -54,5 +54,37 @@ describe('bodyStrictValidators', () => {
     expect((await post('/pairs?n=2', { thing: { n: '1' } })).json().message).toBe('body/thing/n must be integer');
     expect((await post('/pairs?n=2', { thing: { n: 1 }, flag: 'false' })).json().message).toBe('body/flag must be boolean');
     expect((await post('/pairs?n=zero', { thing: { n: 1 } })).json().message).toBe('querystring/n must be integer');
+  });
+});
+
+describe('compiledOnce', () => {
+  it('compiles a schema object once for every route that uses it; another object, or a boolean schema, each time', () => {
+    const compile = vi.fn((route: { schema?: unknown; url: string }) => () => route.url);
+    const once = compiledOnce(compile);
+    const shared = { type: 'object' };
+    const first = once({ schema: shared, url: '/a' });
+    expect(once({ schema: shared, url: '/b' })).toBe(first);
+    expect(once({ schema: { type: 'object' }, url: '/c' })).not.toBe(first);
+    once({ schema: true, url: '/d' });
+    once({ schema: true, url: '/e' });
+    expect(compile.mock.calls.map(([route]) => route.url)).toEqual(['/a', '/c', '/d', '/e']);
+  });
+
+  it('serializes each route by its own schema when routes share a response schema, and validates the body and the query of one schema apart', async () => {
+    const app = Fastify({ ajv: { customOptions: { ...AJV_OPTIONS } }, schemaController: { compilersFactory: bodyStrictValidators() } });
+    try {
+      const Shared = { type: 'object', properties: { n: { type: 'integer' } } };
+      app.get('/one', { schema: { response: { 200: Shared } } }, async () => ({ n: 1, hidden: 'x' }));
+      app.get('/two', { schema: { querystring: Shared, response: { 200: Shared, 202: Shared } } }, async (request) => ({ n: (request.query as { n: number }).n, hidden: 'y' }));
+      app.post('/three', { schema: { body: Shared, response: { 200: Shared } } }, async (request) => request.body);
+      await app.ready();
+      expect((await app.inject({ url: '/one' })).json()).toEqual({ n: 1 });
+      // The query is coerced ("5" is 5); the body of the same schema object is not.
+      expect((await app.inject({ url: '/two?n=5' })).json()).toEqual({ n: 5 });
+      expect((await app.inject({ method: 'POST', url: '/three', payload: { n: '5' } })).statusCode).toBe(400);
+      expect((await app.inject({ method: 'POST', url: '/three', payload: { n: 5, extra: true } })).json()).toEqual({ n: 5 });
+    } finally {
+      await app.close();
+    }
   });
 });
