@@ -35,13 +35,46 @@ export function bodyStrictValidators(): CompilersFactory {
     // JSON Type Definition has no coercion to choose: it is not used here.
     if (options?.mode === 'JTD') throw new Error('bodyStrictValidators: JTD schemas are not supported');
     const customOptions = options?.customOptions ?? {};
-    const coercing = compiledOnce(fromPool(externalSchemas, { ...PLAIN, ...options, customOptions: { ...PLAIN, ...customOptions, coerceTypes: 'array' } }));
+    const coerce = fromPool(externalSchemas, { ...PLAIN, ...options, customOptions: { ...PLAIN, ...customOptions, coerceTypes: 'array' } });
+    const coercing = compiledOnce((route: Parameters<typeof coerce>[0]) => decimalNumbersOnly(coerce(route), route.schema));
     const strict = compiledOnce(fromPool(externalSchemas, { ...PLAIN, ...options, customOptions: { ...PLAIN, ...customOptions, coerceTypes: false } }));
     return (route) => (route.httpPart === 'body' ? strict(route) : coercing(route));
   };
   const serializers = SerializerSelector();
   const buildSerializer: SerializerFactory = (externalSchemas, options) => compiledOnce(serializers(externalSchemas, options));
   return { buildValidator, buildSerializer };
+}
+
+/** A number as a person writes it in a query or header: `10`, `-2`, `0.5`, `1e3`. */
+const DECIMAL = /^-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?$/u;
+
+type Validate = ReturnType<ReturnType<ValidatorFactory>> & { errors?: unknown; schemaEnv?: unknown };
+
+/**
+ * Ajv coerces any text that JavaScript reads as a number: `0x10` is 16, ` ` and `+5` pass. Text for
+ * a number property of the schema must be written in decimal, or it is refused as not a number.
+ */
+function decimalNumbersOnly(validate: Validate, schema: unknown): Validate {
+  const properties = (schema as { properties?: Record<string, { type?: unknown }> } | null)?.properties ?? {};
+  const numeric = Object.entries(properties).filter(([, p]) => p.type === 'integer' || p.type === 'number') as Array<[string, { type: string }]>;
+  if (numeric.length === 0) return validate;
+  const checked = ((data: unknown, ...rest: unknown[]) => {
+    if (data !== null && typeof data === 'object') {
+      for (const [name, { type }] of numeric) {
+        const value = (data as Record<string, unknown>)[name];
+        if (typeof value === 'string' && !DECIMAL.test(value)) {
+          checked.errors = [{ instancePath: `/${name}`, schemaPath: `#/properties/${name}/type`, keyword: 'type', params: { type }, message: `must be ${type}` }];
+          return false;
+        }
+      }
+    }
+    const valid = (validate as (...args: unknown[]) => unknown)(data, ...rest);
+    checked.errors = validate.errors;
+    return valid;
+  }) as Validate;
+  // Fastify lets Ajv coerce the part in place only when it sees Ajv's own function.
+  checked.schemaEnv = validate.schemaEnv;
+  return checked;
 }
 
 /**

@@ -97,6 +97,14 @@ describe('API edge inputs', () => {
     });
   });
 
+  it('a number in a query written other than in decimal is refused, naming the parameter', async () => {
+    for (const limit of ['0x10', '+5', '%20']) {
+      const problem = expectProblem(await h.request('GET', `/v1/tasks?limit=${limit}`), 400, 'validation');
+      expect(problem.detail).toBe('querystring.limit must be integer');
+    }
+    expectStatus(await h.request('GET', '/v1/tasks?limit=1e1'), 200);
+  });
+
   it('a deadline past the last date a clock can hold is refused, naming it', async () => {
     for (const deadline of [1e20, 1e300]) {
       const problem = expectProblem(await h.request('POST', '/v1/tasks', { body: { capability: 'late', deadline } }), 400, 'validation');

@@ -38,6 +38,18 @@ describe('bodyStrictValidators', () => {
     expect(res.json()).toEqual({ body: { n: 1, at: '2026-01-01T00:00:00Z' }, query: { n: 3, tags: ['a'] }, params: { id: 7 }, limit: 10 });
   });
 
+  it('coerces only numbers written in decimal: no hexadecimal, sign, blank or empty text passes as a number', async () => {
+    for (const n of ['0x10', '+5', '%20', '', '1_000', 'Infinity']) {
+      const res = await post(`/things/7?n=${n}`, { n: 1 });
+      expect([n, res.statusCode, res.json().message]).toEqual([n, 400, 'querystring/n must be integer']);
+    }
+    expect((await post('/things/0x7', { n: 1 })).json().message).toBe('params/id must be integer');
+    expect((await post('/things/7', { n: 1 }, { 'x-limit': '0x10' })).json().message).toBe('headers/x-limit must be integer');
+    const written = await post('/things/-7?n=1e1', { n: 1 }, { 'x-limit': '010' });
+    expect(written.statusCode, written.body).toBe(200);
+    expect(written.json()).toMatchObject({ query: { n: 10 }, params: { id: -7 }, limit: 10 });
+  });
+
   it('takes a body as sent: no string, boolean, null or array is made the number the schema wants', async () => {
     for (const n of ['1', true, null, [1]]) {
       const res = await post('/things/7', { n });
