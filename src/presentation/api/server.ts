@@ -17,6 +17,7 @@ import type { RateLimiter } from '../../application/rate-limiter.js';
 import type { AuthFailureLimiter } from '../../application/auth-failure-limiter.js';
 import { DEFAULT_TENANT_ID } from '../../application/use-cases/bootstrap.js';
 import { registerOperationIds } from './operation-ids.js';
+import { refuseUnknownQueryParameters } from './strict-query.js';
 import { documentBodyErrors } from './body-errors.js';
 import { registerJsonBodyParser } from './json-body.js';
 import { registerSecurityHeaders } from './plugins/security-headers.js';
@@ -129,6 +130,7 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
   });
   registerOperationIds(app);
   documentBodyErrors(app);
+  refuseUnknownQueryParameters(app);
   registerSecurityHeaders(app);
   await registerCors(app, options.corsOrigins ?? []);
 

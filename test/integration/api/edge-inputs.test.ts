@@ -105,6 +105,17 @@ describe('API edge inputs', () => {
     expectStatus(await h.request('GET', '/v1/tasks?limit=1e1'), 200);
   });
 
+  it('a query parameter the operation does not take is refused, never ignored: ?tenant= on a route without it changes nothing', async () => {
+    const retention = expectProblem(await h.request('PUT', '/v1/audit/retention?tenant=someone-else', { body: { days: 30 } }), 400, 'validation');
+    expect(retention).toMatchObject({ field: 'querystring.tenant', detail: 'querystring.tenant is not a known field' });
+    expect(expectStatus(await h.request('GET', '/v1/audit/retention'), 200)).toMatchObject({ days: null });
+    expect(expectProblem(await h.request('GET', '/v1/tasks?tenant=someone-else'), 400, 'validation').field).toBe('querystring.tenant');
+    expect(expectProblem(await h.request('POST', '/v1/tasks?priority=9', { body: { capability: 'c', input: {} } }), 400, 'validation').field).toBe('querystring.priority');
+    expectStatus(await h.request('GET', '/v1/tasks?limit=5&status=queued'), 200);
+    // Probes and scrapers may add their own.
+    expectStatus(await h.request('GET', '/health/ready?probe=lb-1', { key: null }), 200);
+  });
+
   it('a deadline past the last date a clock can hold is refused, naming it', async () => {
     for (const deadline of [1e20, 1e300]) {
       const problem = expectProblem(await h.request('POST', '/v1/tasks', { body: { capability: 'late', deadline } }), 400, 'validation');
