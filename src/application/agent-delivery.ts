@@ -14,6 +14,8 @@ export interface DeliveredTask {
   input: unknown;
   priority: number;
   attempt: number;
+  /** When this attempt was assigned: with the id and the attempt, it names one assignment (a requeued task counts its attempts from 1 again). */
+  assignedAt: number;
   maxAttempts: number;
   /** The lease's length: extend by about this much to keep working. */
   leaseMs: number;
@@ -35,6 +37,7 @@ export function toDelivered(task: Task, trace: TraceContext | undefined = task.t
     input: task.input,
     priority: task.priority,
     attempt: task.attempts,
+    assignedAt: task.assignedAt!,
     maxAttempts: task.maxAttempts,
     leaseMs: task.leaseMs,
     leaseExpiresAt: task.leaseExpiresAt!,

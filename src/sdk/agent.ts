@@ -301,10 +301,10 @@ export class Agent {
   }
 
   private dispatch(task: DeliveredTask): void {
-    // A repeated delivery of the same attempt is dropped, also once it is settled; a new attempt
+    // A repeated delivery of the same assignment is dropped, also once it is settled; a new attempt
     // runs even while the last one's settlement is still on its way (the mesh may re-route a
-    // failed task that quickly).
-    const key = `${task.id}#${task.attempt}`;
+    // failed task that quickly), and so does a requeued dead letter, whose attempts count from 1 again.
+    const key = `${task.id}#${task.attempt}#${task.assignedAt}`;
     if (this.inFlight.has(key) || this.settled.has(key)) return;
     const controller = new AbortController();
     this.inFlight.set(key, controller);

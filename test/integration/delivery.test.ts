@@ -374,6 +374,31 @@ describe('delivery', () => {
     }
   });
 
+  it('an SDK agent runs a requeued dead letter again, on either transport, though its attempts count from 1 again', async () => {
+    for (const transport of ['stream', 'poll'] as const) {
+      const c = cap();
+      let healed = false;
+      const runs: number[] = [];
+      const worker = await new Agent({ url: h.url, apiKey: h.adminKey, name: `requeue-${transport}`, capabilities: [c], transport, heartbeatIntervalMs: 100 })
+        .handle(c, async (_input, { task }) => {
+          runs.push(task.attempt);
+          if (!healed) throw new Error('not yet');
+          return 'healed';
+        })
+        .start();
+      try {
+        const { id } = await h.admin.submit(c, null, { maxAttempts: 2 });
+        await eventually(async () => (await h.admin.get(id)).status === 'dead_lettered', 5000, 'the task to be dead-lettered');
+        healed = true;
+        await h.admin.requeue(id);
+        expect(await h.admin.waitForResult(id, { timeoutMs: 5000 })).toMatchObject({ status: 'completed', output: 'healed', attempts: 1 });
+        expect(runs).toEqual([1, 2, 1]);
+      } finally {
+        await worker.stop();
+      }
+    }
+  });
+
   it("carries the submitter's W3C trace context to the agent: in the assignment's headers and in the delivered task", async () => {
     const c = cap();
     const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';

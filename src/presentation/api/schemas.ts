@@ -400,6 +400,7 @@ export const DeliveredTask = Type.Object({
   input: Type.Unknown(),
   priority: Type.Integer(),
   attempt: Type.Integer(),
+  assignedAt: Type.Integer({ description: 'When this attempt was assigned (epoch ms): with id and attempt it names one assignment (a requeued dead letter counts its attempts from 1 again), so a repeated delivery can be told from a new one.' }),
   maxAttempts: Type.Integer(),
   leaseMs: Type.Integer(),
   leaseExpiresAt: EpochMs,
