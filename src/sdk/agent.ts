@@ -1,5 +1,5 @@
 import { AgentMeshClient, type Settlement } from './client.js';
-import { AgentMeshError, NonRetryableError } from './errors.js';
+import { AgentMeshError, NonRetryableError, TaskWithdrawnError } from './errors.js';
 import { Backoff, isAbort, RETRY_DEFAULTS, retryAfterOf, sleep, type RetryOptions } from './retry.js';
 import { pathSegment } from './path.js';
 import { readEvents } from './sse.js';
@@ -9,7 +9,11 @@ import { startWorkSpan } from './work-span.js';
 export interface TaskContext {
   task: DeliveredTask;
   agentId: string;
-  /** Aborted when the agent stops before the handler finished. */
+  /**
+   * Aborted when the agent stops before the handler finished, or when the mesh answers a lease
+   * renewal that the task is no longer this agent's (canceled, past its deadline, its lease moved
+   * on): then the reason is a TaskWithdrawnError, and what the handler returns is not sent.
+   */
   signal: AbortSignal;
   /** Push the lease out to now + leaseMs (done automatically while the handler runs). */
   extendLease(leaseMs: number): Promise<void>;
@@ -95,6 +99,19 @@ function failureOf(error: unknown): Extract<Result, { outcome: 'failed' }> {
   return { outcome: 'failed', error: { message, ...(code !== undefined && { code }) }, retryable: !(error instanceof NonRetryableError) };
 }
 
+/**
+ * A handler's output as the mesh keeps it; one that is not JSON (a BigInt, a cycle) fails the task at
+ * once, saying why, rather than leave it unsettled until its lease lapses at every attempt.
+ */
+function completionOf(output: unknown): Result {
+  try {
+    JSON.stringify(output);
+  } catch (error) {
+    return { outcome: 'failed', error: { message: `the handler's output is not JSON: ${(error as Error).message}`.slice(0, MAX_ERROR_MESSAGE_CHARS), code: 'output_not_json' }, retryable: false };
+  }
+  return { outcome: 'completed', output: output ?? null };
+}
+
 /** The mesh refused what was sent (400, 413), not the moment: sent again, it would be refused again. */
 const isRefusal = (error: unknown): error is AgentMeshError => error instanceof AgentMeshError && (error.status === 400 || error.status === 413);
 
@@ -147,6 +164,8 @@ export class Agent {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private loop: Promise<void> | undefined;
   private agentId: string | undefined;
+  /** start() was called and has not failed: a second call would register a second agent. */
+  private started = false;
   completed = 0;
   failed = 0;
 
@@ -168,14 +187,35 @@ export class Agent {
   }
 
   handle(capability: string, handler: TaskHandler): this {
+    if (!this.capabilities.some((c) => c.name === capability)) {
+      throw new TypeError(`handle('${capability}'): the agent's capabilities do not list it (${this.capabilities.map((c) => c.name).join(', ')})`);
+    }
     this.handlers.set(capability, handler);
     return this;
   }
 
   async start(): Promise<this> {
-    const capabilities = this.options.capabilities.map((c) => (typeof c === 'string' ? { name: c } : c));
+    if (this.stopping.signal.aborted) throw new Error('a stopped Agent cannot be started again: make a new one');
+    if (this.started) throw new Error('the agent is started already');
+    const capabilities = this.capabilities;
     const missing = capabilities.filter((c) => !this.handlers.has(c.name)).map((c) => c.name);
     if (missing.length > 0) throw new Error(`no handler for capabilities: ${missing.join(', ')}`);
+    this.started = true;
+    try {
+      await this.join(capabilities);
+    } catch (error) {
+      // Not registered: it may be started again.
+      this.started = false;
+      throw error;
+    }
+    return this;
+  }
+
+  private get capabilities(): Array<{ name: string; proficiency?: number }> {
+    return this.options.capabilities.map((c) => (typeof c === 'string' ? { name: c } : c));
+  }
+
+  private async join(capabilities: Array<{ name: string; proficiency?: number }>): Promise<void> {
     const o = this.options;
     const agent = await this.client.registerAgent({
       name: o.name,
@@ -197,7 +237,6 @@ export class Agent {
     this.heartbeatTimer.unref();
     // A fatal answer (401 revoked key, 403, 404 agent gone) ends the loop: report it, never crash the process.
     this.loop = ((o.transport ?? 'stream') === 'stream' ? this.streamLoop() : this.pollLoop()).catch((error: unknown) => this.giveUp(error));
-    return this;
   }
 
   private giveUp(error: unknown): void {
@@ -321,23 +360,40 @@ export class Agent {
   private async run(task: DeliveredTask, controller: AbortController): Promise<boolean> {
     const agentId = this.id;
     const handler = this.handlers.get(task.capability);
-    const leaseMs = task.leaseMs;
-    // Keep the lease alive while the handler works: renew it every half lease. Renewals (and their
-    // retries) end with the handler: one landing after the settlement would only be refused.
+    // The handler's signal: aborted when the agent stops, or when the mesh says the task is no longer this agent's.
+    const attempt = new AbortController();
+    const unfollowAttempt = follow(controller.signal, attempt);
+    // Keep the lease alive while the handler works: renew it every half lease, by the task's lease or
+    // the last one the handler asked for. Renewals (and their retries) end with the handler: one
+    // landing after the settlement would only be refused.
     const renewing = new AbortController();
-    const unfollow = follow(controller.signal, renewing);
-    const extender = setInterval(() => {
+    const unfollow = follow(attempt.signal, renewing);
+    let leaseMs = task.leaseMs;
+    let extender: NodeJS.Timeout | undefined;
+    const renew = () => {
       this.client.extendLease(task.id, agentId, leaseMs, { signal: renewing.signal }).catch((error: unknown) => {
-        if (!renewing.signal.aborted) this.report(error);
+        if (renewing.signal.aborted) return;
+        this.report(error);
+        // Canceled, past its deadline, or its lease moved on: the handler's work is no longer wanted.
+        if (error instanceof AgentMeshError && (error.status === 409 || error.status === 404)) attempt.abort(new TaskWithdrawnError(task.id, error));
       });
-    }, Math.max(50, leaseMs / 2));
-    extender.unref();
-    controller.signal.addEventListener('abort', () => clearInterval(extender), { once: true });
+    };
+    const renewEveryHalfLease = () => {
+      clearInterval(extender);
+      extender = setInterval(renew, Math.max(50, leaseMs / 2));
+      extender.unref();
+    };
+    renewEveryHalfLease();
+    renewing.signal.addEventListener('abort', () => clearInterval(extender), { once: true });
     const context: TaskContext = {
       task,
       agentId,
-      signal: controller.signal,
-      extendLease: async (ms) => void (await this.client.extendLease(task.id, agentId, ms)),
+      signal: attempt.signal,
+      extendLease: async (ms) => {
+        await this.client.extendLease(task.id, agentId, ms);
+        leaseMs = ms;
+        if (!renewing.signal.aborted) renewEveryHalfLease();
+      },
       secret: secretReader(this.client, task),
     };
     let outcome: { ok: true; output: unknown } | { ok: false; error: unknown };
@@ -348,18 +404,20 @@ export class Agent {
     } catch (error) {
       outcome = { ok: false, error };
     } finally {
-      clearInterval(extender);
       renewing.abort();
       unfollow();
+      unfollowAttempt();
     }
     work.end(outcome.ok ? undefined : outcome.error);
     if (controller.signal.aborted) return false;
+    // The mesh has moved on: a settlement would only be refused.
+    if (attempt.signal.aborted) return true;
     // Without tracing in this process, the settlement carries the delivery's trace as it came.
     const trace = work.carrier ?? (task.traceparent !== undefined ? { traceparent: task.traceparent, ...(task.tracestate !== undefined && { tracestate: task.tracestate }) } : {});
     // Retried by the client as far as is safe (see AgentMeshClient#settle); stop() cuts it short after its grace.
     const signal = { signal: controller.signal };
     const settle = (result: Result) => this.client.settle({ taskId: task.id, agentId, ...result, ...trace }, signal);
-    const result: Result = outcome.ok ? { outcome: 'completed', output: outcome.output ?? null } : failureOf(outcome.error);
+    const result: Result = outcome.ok ? completionOf(outcome.output) : failureOf(outcome.error);
     try {
       try {
         await settle(result);

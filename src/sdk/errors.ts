@@ -48,3 +48,14 @@ export class NonRetryableError extends Error {
     this.name = 'NonRetryableError';
   }
 }
+
+/** The reason of a handler's `ctx.signal` when the mesh no longer wants the attempt: the task was canceled, passed its deadline, or its lease moved on. */
+export class TaskWithdrawnError extends Error {
+  constructor(
+    readonly taskId: string,
+    cause: AgentMeshError,
+  ) {
+    super(`task '${taskId}' is no longer this agent's: ${cause.message}`, { cause });
+    this.name = 'TaskWithdrawnError';
+  }
+}

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Agent, AgentMeshError } from '../../src/sdk/index.js';
+import { Agent, AgentMeshError, TaskWithdrawnError } from '../../src/sdk/index.js';
 import { agentInboxSubject } from '../../src/application/subjects.js';
 import { eventually, startHarness, type Harness } from '../support/mesh-harness.js';
 
@@ -396,6 +396,62 @@ describe('delivery', () => {
       } finally {
         await worker.stop();
       }
+    }
+  });
+
+  it('an SDK agent starts once: a second start, or one after stop, throws rather than register another agent; a handler needs a declared capability', async () => {
+    const c = cap();
+    const worker = new Agent({ url: h.url, apiKey: h.adminKey, name: 'once', capabilities: [c], heartbeatIntervalMs: 100 }).handle(c, () => 'ok');
+    expect(() => worker.handle('undeclared', () => 'x')).toThrow(/capabilities do not list it/);
+    await worker.start();
+    await expect(worker.start()).rejects.toThrow('the agent is started already');
+    await worker.stop();
+    await expect(worker.start()).rejects.toThrow('a stopped Agent cannot be started again');
+    expect((await h.admin.listAgents({ capability: c })).items).toHaveLength(1);
+  });
+
+  it("fails a task at once, saying why, when its handler's output is not JSON", async () => {
+    const c = cap();
+    const worker = await new Agent({ url: h.url, apiKey: h.adminKey, name: 'bigint', capabilities: [c], heartbeatIntervalMs: 100, onError: () => {} }).handle(c, () => ({ n: 1n })).start();
+    try {
+      const task = await h.admin.run(c, null, { maxAttempts: 3, timeoutMs: 5000 });
+      expect(task).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'output_not_json', retryable: false, message: expect.stringMatching(/^the handler's output is not JSON: .*BigInt/) } });
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it("aborts a handler's signal when its task is canceled (at the next lease renewal), and keeps the lease a handler asked for", async () => {
+    const c = cap();
+    const reasons: unknown[] = [];
+    let leaseLeftAfterRenewals = 0;
+    const worker = await new Agent({ url: h.url, apiKey: h.adminKey, name: 'withdrawn', capabilities: [c], heartbeatIntervalMs: 100, onError: () => {} })
+      .handle(c, async (input: { cancel: boolean }, ctx) => {
+        if (!input.cancel) {
+          await ctx.extendLease(5_000);
+          // Three renewals at half of the 400 ms lease would have cut it back to 400 ms.
+          await new Promise((r) => setTimeout(r, 700));
+          leaseLeftAfterRenewals = (await h.admin.get(ctx.task.id)).leaseExpiresAt! - Date.now();
+          return 'kept';
+        }
+        await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
+        reasons.push(ctx.signal.reason);
+        return 'never sent';
+      })
+      .start();
+    try {
+      expect(await h.admin.run(c, { cancel: false }, { leaseMs: 400, timeoutMs: 5000 })).toMatchObject({ status: 'completed', output: 'kept' });
+      expect(leaseLeftAfterRenewals).toBeGreaterThan(3_000);
+
+      const { id } = await h.admin.submit(c, { cancel: true }, { leaseMs: 400 });
+      await eventually(async () => (await h.admin.get(id)).status === 'running', 3000, 'the task to run');
+      await h.admin.cancel(id);
+      await eventually(() => reasons.length === 1, 3000, "the handler's signal to abort");
+      expect(reasons[0]).toBeInstanceOf(TaskWithdrawnError);
+      expect((reasons[0] as TaskWithdrawnError).taskId).toBe(id);
+      expect(await h.admin.get(id)).toMatchObject({ status: 'canceled' });
+    } finally {
+      await worker.stop();
     }
   });
 

@@ -11,7 +11,7 @@ interface Mesh {
   streams: ServerResponse[];
 }
 
-const delivered = (id: string, attempt = 1): DeliveredTask => ({ id, capability: 'c', input: { id }, priority: 5, attempt, assignedAt: Date.now(), maxAttempts: 3, leaseMs: 60_000, leaseExpiresAt: Date.now() + 60_000 });
+const delivered = (id: string, attempt = 1): DeliveredTask => ({ id, capability: 'c', input: { id }, priority: 5, attempt, assignedAt: 1_700_000_000_000 + attempt, maxAttempts: 3, leaseMs: 60_000, leaseExpiresAt: Date.now() + 60_000 });
 
 function sse(res: ServerResponse, tasks: DeliveredTask[] = []): void {
   res.writeHead(200, { 'content-type': 'text/event-stream' });
