@@ -3,8 +3,29 @@
 // Type-only imports: erased at runtime, so the SDK still loads no server code.
 import type { TaskStatus, RoutingStrategy, TaskError, AgentStatus } from '../domain/index.js';
 export type { TaskStatus, RoutingStrategy, TaskError, AgentStatus } from '../domain/index.js';
-/** A task as delivered to the agent that holds its lease. */
-export type { DeliveredTask } from '../application/agent-delivery.js';
+
+/** A task as delivered to the agent that holds its lease (docs/api.md, Delivered task). */
+export interface DeliveredTask {
+  id: string;
+  capability: string;
+  input: unknown;
+  priority: number;
+  /** Counts from 1; a requeued dead letter counts from 1 again. */
+  attempt: number;
+  /** When this attempt was assigned: with id and attempt it names one assignment. */
+  assignedAt: number;
+  maxAttempts: number;
+  /** The lease's length: extend by about this much to keep working. */
+  leaseMs: number;
+  leaseExpiresAt: number;
+  deadline?: number;
+  parentId?: string;
+  /** The submitter's W3C trace context: continue the trace in the agent's work. */
+  traceparent?: string;
+  tracestate?: string;
+  /** The secrets the agent may read for this task (names only). */
+  secrets?: string[];
+}
 
 export interface Task<Output = unknown> {
   id: string;
@@ -20,14 +41,22 @@ export interface Task<Output = unknown> {
   attempts: number;
   agentId?: string;
   leaseExpiresAt?: number;
+  /** Not routed before this time (a retry's backoff). */
+  availableAt: number;
   output?: Output;
   error?: TaskError;
+  idempotencyKey?: string;
   parentId?: string;
+  /** A broadcast copy's agent. */
+  targetAgentId?: string;
   createdAt: number;
   updatedAt: number;
   assignedAt?: number;
   startedAt?: number;
   finishedAt?: number;
+  version: number;
+  /** The A2A contextId the task was sent under (tasks submitted over A2A only). */
+  contextId?: string;
   /** The W3C trace context the task was submitted with. */
   traceContext?: { traceparent: string; tracestate?: string };
   secrets?: string[];
@@ -74,6 +103,14 @@ export interface AgentInfo {
   updatedAt: number;
   version: number;
   a2aUrl?: string;
+  /** The agent's own circuit breaker (docs/resilience.md, per-agent circuit breakers). */
+  circuit?: {
+    state: 'closed' | 'open' | 'half_open';
+    consecutiveFailures: number;
+    opens: number;
+    openedAt?: number;
+    probeAt?: number;
+  };
 }
 
 export interface RegisterAgentRequest {
