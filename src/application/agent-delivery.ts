@@ -1,4 +1,4 @@
-import { DomainError, NotFoundError, type Agent, type Task, type TraceContext } from '../domain/index.js';
+import { DomainError, NotFoundError, type Agent, type DeliveredTask, type Task, type TraceContext } from '../domain/index.js';
 import { carrierOf, contextFrom, inSpan, SpanKind } from './tracing.js';
 import { CAN_WORK_TASKS, requireActingAs, requireRole, type Caller } from './caller.js';
 import type { MeshCommands } from './mesh-commands.js';
@@ -6,28 +6,6 @@ import type { MeshContext } from './mesh-context.js';
 import type { BrokerMessage, Subscription } from './ports.js';
 import { agentInboxSubject } from './subjects.js';
 import type { AssignmentMessage } from './task-lifecycle.js';
-
-/** What an agent receives: the task it must complete or fail before the lease expires. */
-export interface DeliveredTask {
-  id: string;
-  capability: string;
-  input: unknown;
-  priority: number;
-  attempt: number;
-  /** When this attempt was assigned: with the id and the attempt, it names one assignment (a requeued task counts its attempts from 1 again). */
-  assignedAt: number;
-  maxAttempts: number;
-  /** The lease's length: extend by about this much to keep working. */
-  leaseMs: number;
-  leaseExpiresAt: number;
-  deadline?: number;
-  parentId?: string;
-  /** The submitter's W3C trace context: continue the trace in the agent's work. */
-  traceparent?: string;
-  tracestate?: string;
-  /** The secrets the agent may read for this task (GET /v1/tasks/{id}/secrets/{name}). */
-  secrets?: string[];
-}
 
 /** What the agent gets; `trace` (the delivery's span) replaces the task's own trace context when tracing is on. */
 export function toDelivered(task: Task, trace: TraceContext | undefined = task.traceContext): DeliveredTask {

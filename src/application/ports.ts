@@ -1,5 +1,4 @@
-import type { Agent, AgentStatus, AuditAction, AuditEntry, AuditRecord, AuditStatus, DomainEvent, SecretMetadata, SecretPolicy, Task, TaskError, TaskStatus, Tenant } from '../domain/index.js';
-import type { DeliveredTask } from './agent-delivery.js';
+import type { Agent, AgentStatus, AuditAction, AuditEntry, AuditRecord, AuditStatus, DeliveredTask, DomainEvent, SecretMetadata, SecretPolicy, Task, TaskError, TaskStatus, Tenant } from '../domain/index.js';
 
 /** Interfaces the use cases need; infrastructure/ implements them. */
 

@@ -1,5 +1,5 @@
-import { LeaseNotHeldError, PayloadTooLargeError, type Agent } from '../domain/index.js';
-import type { AgentDelivery, DeliveredTask } from './agent-delivery.js';
+import { LeaseNotHeldError, PayloadTooLargeError, type Agent, type DeliveredTask } from '../domain/index.js';
+import type { AgentDelivery } from './agent-delivery.js';
 import type { Caller } from './caller.js';
 import type { MeshCommands } from './mesh-commands.js';
 import type { MeshContext } from './mesh-context.js';

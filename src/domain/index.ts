@@ -6,6 +6,7 @@ export * from './agent.js';
 export * from './agent-circuit.js';
 export * from './outcome-window.js';
 export * from './task.js';
+export * from './delivered-task.js';
 export * from './trace-context.js';
 export * from './routing/candidate.js';
 export * from './routing/strategies.js';

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SendMessageRequest, TaskState, type Message, type Task as A2ATask } from '@a2a-js/sdk';
 import { ClientFactory, ClientFactoryOptions, DefaultAgentCardResolver, JsonRpcTransportFactory, RestTransportFactory, type Client } from '@a2a-js/sdk/client';
 import { A2AError } from '@a2a-js/sdk/errors';
-import type { DeliveredTask } from '../../application/agent-delivery.js';
+import type { DeliveredTask } from '../../domain/index.js';
 import type { RemoteAgent, RemoteAgentClient, RemoteOutcome } from '../../application/ports.js';
 import { DependencyPolicy } from '../resilience/dependency-policy.js';
 import { ResilienceRegistry } from '../resilience/observer.js';
