@@ -65,26 +65,26 @@ export class MeshA2AHandler implements A2ARequestHandler {
   }
 
   async sendMessage(params: SendMessageRequest): Promise<Message | A2ATask> {
-    const task = await this.submit(params);
+    const task = await this.submit(params, 'SendMessage');
     if (params.configuration?.returnImmediately === true || isTerminal(task)) return toA2ATask(task);
     // Blocking: until it settles, or for the longest wait the mesh allows (then as it stands).
-    return toA2ATask(await this.read(task.id, MAX_WAIT_MS));
+    return toA2ATask(await this.read(task.id, MAX_WAIT_MS, 'SendMessage'));
   }
 
   async *sendMessageStream(params: SendMessageRequest): AsyncGenerator<StreamResponse, void, undefined> {
-    yield* this.follow(await this.submit(params));
+    yield* this.follow(await this.submit(params, 'SendStreamingMessage'), 'SendStreamingMessage');
   }
 
   async *resubscribe(params: SubscribeToTaskRequest): AsyncGenerator<StreamResponse, void, undefined> {
-    yield* this.follow(await this.read(params.id, 0));
+    yield* this.follow(await this.read(params.id, 0, 'SubscribeToTask'), 'SubscribeToTask');
   }
 
   async getTask(params: GetTaskRequest): Promise<A2ATask> {
-    return toA2ATask(await this.read(params.id, 0));
+    return toA2ATask(await this.read(params.id, 0, 'GetTask'));
   }
 
   async cancelTask(params: CancelTaskRequest): Promise<A2ATask> {
-    const attempt: Attempt = { action: AuditAction.TASK_CANCELLED, resourceType: 'task', resourceId: params.id, details: { via: 'a2a' } };
+    const attempt: Attempt = { action: AuditAction.TASK_CANCELLED, resourceType: 'task', resourceId: params.id, details: { via: 'a2a', method: 'CancelTask' } };
     const task = await this.guard(attempt, () => this.mesh.commands.cancelTask(this.caller, params.id));
     this.audit.push({ ...PLAIN, ...attempt, status: statusOf(200) });
     return toA2ATask(task);
@@ -110,27 +110,28 @@ export class MeshA2AHandler implements A2ARequestHandler {
     throw new PushNotificationNotSupportedError();
   }
 
-  private async submit(params: SendMessageRequest): Promise<Task> {
-    const attempt: Attempt = { action: AuditAction.TASK_SUBMITTED, resourceType: 'task', details: { via: 'a2a' } };
+  private async submit(params: SendMessageRequest, method: string): Promise<Task> {
+    const attempt: Attempt = { action: AuditAction.TASK_SUBMITTED, resourceType: 'task', details: { via: 'a2a', method } };
     return this.guard(attempt, async () => {
       const request = await submitRequestOf(params, this.options.skills);
       const submitted = await this.mesh.commands.submitTask(this.caller, request);
-      this.audit.push({ ...PLAIN, ...attempt, resourceId: submitted.id, status: statusOf(submitted.created ? 202 : 200), details: { via: 'a2a', capability: request.capability } });
+      this.audit.push({ ...PLAIN, ...attempt, resourceId: submitted.id, status: statusOf(submitted.created ? 202 : 200), details: { via: 'a2a', method, capability: request.capability } });
       return getTask(this.mesh.ctx, this.caller, submitted.id);
     });
   }
 
-  private read(id: string, waitMs: number): Promise<Task> {
-    const attempt: Attempt = { action: AuditAction.UNAUTHORIZED_ACCESS, resourceType: 'task', resourceId: id, details: { via: 'a2a' } };
+  /** `method`: the A2A method the read serves, named in the entry of a refusal. */
+  private read(id: string, waitMs: number, method: string): Promise<Task> {
+    const attempt: Attempt = { action: AuditAction.UNAUTHORIZED_ACCESS, resourceType: 'task', resourceId: id, details: { via: 'a2a', method } };
     return this.guard(attempt, () => getTask(this.mesh.ctx, this.caller, id, waitMs));
   }
 
   /** The task, then each change of its mesh status, then (when it completes) its output, and its final status. */
-  private async *follow(first: Task): AsyncGenerator<StreamResponse, void, undefined> {
+  private async *follow(first: Task, method: string): AsyncGenerator<StreamResponse, void, undefined> {
     yield taskEvent(first);
     let last = first;
     while (!isTerminal(last) && !this.options.signal.aborted) {
-      const next = await this.read(last.id, this.options.streamPollMs);
+      const next = await this.read(last.id, this.options.streamPollMs, method);
       // A lease extension changes the task, not where it stands.
       const moved = next.status !== last.status || next.attempts !== last.attempts;
       last = next;
@@ -160,7 +161,7 @@ export class MeshA2AHandler implements A2ARequestHandler {
       }
       if (!(error instanceof DomainError)) throw error;
       const httpStatus = httpStatusOf(error.code);
-      this.audit.push({ ...PLAIN, ...attempt, status: statusOf(httpStatus), details: { ...PLAIN, ...attempt.details, httpStatus } });
+      this.audit.push({ ...PLAIN, ...attempt, status: statusOf(httpStatus), details: { ...PLAIN, ...attempt.details, httpStatus, reason: error.message } });
       switch (error.code) {
         case 'not_found':
           throw new TaskNotFoundError(`task '${attempt.resourceId ?? ''}' was not found`);

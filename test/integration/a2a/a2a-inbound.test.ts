@@ -139,6 +139,9 @@ describe('A2A: the mesh as an agent, driven by the official SDK client', () => {
     expect(denied.map((e: any) => e.status)).toEqual(['denied', 'denied']);
     expect(denied.map((e: any) => e.details.attempted)).toEqual(['POST /v1/a2a', 'POST /v1/a2a']);
     expect(denied.find((e: any) => e.details.attemptedAction === 'TASK_CANCELLED')).toBeDefined();
+    // Each names the A2A method refused, and why.
+    expect(denied.map((e: any) => e.details.method).sort()).toEqual(['CancelTask', 'GetTask']);
+    expect(denied.every((e: any) => e.details.reason === `task '${task.id}' was not found`)).toBe(true);
   });
 
   it('audits a message sent as a task submitted over A2A', async () => {

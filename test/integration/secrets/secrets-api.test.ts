@@ -122,6 +122,13 @@ describe('the secret store API', () => {
       expect(after.detail).toBe(`secret 'github-token' is not available to this agent for task '${task.id}'`);
     });
 
+    it("a read of another tenant's secret by name is audited naming the secret", async () => {
+      expectStatus(await h.request('PUT', '/v1/secrets/acme-only', { key: acme.key, body: { value: 'acme-only-value', policy: { capabilities: ['deploy'] } } }), 201);
+      expectProblem(await h.request('GET', '/v1/secrets/acme-only', { key: globex.key }), 404, 'not_found');
+      const denied = await auditOf(h, globex.key, '&action=UNAUTHORIZED_ACCESS&resourceType=secret&resourceId=acme-only');
+      expect(denied.find((e) => e.details.attempted === 'GET /v1/secrets/:name')).toMatchObject({ status: 'denied', resourceType: 'secret', resourceId: 'acme-only' });
+    });
+
     it('refuses everything else with the same 404, each one audited as UNAUTHORIZED_ACCESS with the reason', async () => {
       expectStatus(await h.request('PUT', '/v1/secrets/lint-only', { key: orchestrator.key, body: { value: 'lint-secret', policy: { capabilities: ['lint'] } } }), 201);
       const task = await heldTask(worker.key, 'worker-1', { capability: 'deploy', input: {}, secrets: ['github-token', 'lint-only', 'never-made'] });

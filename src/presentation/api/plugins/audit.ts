@@ -69,7 +69,9 @@ export function refusalRecord(request: FastifyRequest, status: number, reason: s
     };
   }
   if (caller === undefined || !(status === 403 || (status === 404 && route !== undefined))) return undefined;
-  const resourceId = (request.params as { id?: string } | undefined)?.id;
+  // Tasks, agents and keys are named by id; secrets by name.
+  const params = request.params as { id?: string; name?: string } | undefined;
+  const resourceId = params?.id ?? params?.name;
   const change: AuditedChange = { action: AuditAction.UNAUTHORIZED_ACCESS, resourceType: resourceTypeOf(route), ...(resourceId !== undefined && { resourceId }), status: AuditStatus.DENIED };
   const query = request.query as Record<string, unknown> | undefined;
   const denial = asDenied(change, attempted, reason);
@@ -163,6 +165,6 @@ function takesKey(request: FastifyRequest): boolean {
 function resourceTypeOf(route: string | undefined): string {
   const parts = route?.split('/') ?? [];
   const segment = (parts[1] === 'v1' ? parts[2] : parts.at(-1)) || 'unknown';
-  const singular: Record<string, string> = { agents: 'agent', tasks: 'task', tenants: 'tenant', 'api-keys': 'api_key', 'dead-letters': 'task', audit: 'audit_log' };
+  const singular: Record<string, string> = { agents: 'agent', tasks: 'task', tenants: 'tenant', 'api-keys': 'api_key', 'dead-letters': 'task', audit: 'audit_log', secrets: 'secret' };
   return singular[segment] ?? segment;
 }
