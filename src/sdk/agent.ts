@@ -95,7 +95,9 @@ type Result = Settlement extends infer S ? (S extends unknown ? Omit<S, 'taskId'
 /** A handler's error as the mesh keeps it: cut to its bounds (longer, the whole failure would be refused); retryable unless it says otherwise. */
 function failureOf(error: unknown): Extract<Result, { outcome: 'failed' }> {
   const message = (error instanceof Error ? error.message : String(error)).slice(0, MAX_ERROR_MESSAGE_CHARS);
-  const code = error instanceof NonRetryableError ? error.code?.slice(0, MAX_ERROR_CODE_CHARS) : undefined;
+  // Any error's code is kept (a NonRetryableError's, Node's `ECONNRESET`), retryable or not.
+  const raw = (error as { code?: unknown } | null)?.code;
+  const code = typeof raw === 'string' && raw !== '' ? raw.slice(0, MAX_ERROR_CODE_CHARS) : undefined;
   return { outcome: 'failed', error: { message, ...(code !== undefined && { code }) }, retryable: !(error instanceof NonRetryableError) };
 }
 

@@ -410,6 +410,21 @@ describe('delivery', () => {
     expect((await h.admin.listAgents({ capability: c })).items).toHaveLength(1);
   });
 
+  it("keeps a thrown error's code on a retryable failure", async () => {
+    const c = cap();
+    const worker = await new Agent({ url: h.url, apiKey: h.adminKey, name: 'coded', capabilities: [c], heartbeatIntervalMs: 100 })
+      .handle(c, () => {
+        throw Object.assign(new Error('upstream reset'), { code: 'ECONNRESET' });
+      })
+      .start();
+    try {
+      const task = await h.admin.run(c, null, { maxAttempts: 1, timeoutMs: 5000 });
+      expect(task).toMatchObject({ status: 'dead_lettered', error: { message: 'upstream reset', code: 'ECONNRESET', retryable: true } });
+    } finally {
+      await worker.stop();
+    }
+  });
+
   it("fails a task at once, saying why, when its handler's output is not JSON", async () => {
     const c = cap();
     const worker = await new Agent({ url: h.url, apiKey: h.adminKey, name: 'bigint', capabilities: [c], heartbeatIntervalMs: 100, onError: () => {} }).handle(c, () => ({ n: 1n })).start();
