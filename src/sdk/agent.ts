@@ -1,5 +1,7 @@
 import { AgentMeshClient, type Settlement } from './client.js';
-import { AgentMeshError, NonRetryableError, TaskWithdrawnError } from './errors.js';
+import { AgentMeshError, NonRetryableError } from './errors.js';
+import { LeaseKeeper } from './lease-keeper.js';
+import { follow } from './signals.js';
 import { Backoff, isAbort, RETRY_DEFAULTS, retryAfterOf, sleep, type RetryOptions } from './retry.js';
 import { pathSegment } from './path.js';
 import { readEvents } from './sse.js';
@@ -135,14 +137,6 @@ class BoundedSet {
     if (this.keys.size > this.limit) this.keys.delete(this.keys.values().next().value!);
     return true;
   }
-}
-
-/** Links a controller to a parent signal; returns the unlink. */
-function follow(parent: AbortSignal, child: AbortController): () => void {
-  const onAbort = () => child.abort(parent.reason);
-  if (parent.aborted) child.abort(parent.reason);
-  else parent.addEventListener('abort', onAbort, { once: true });
-  return () => parent.removeEventListener('abort', onAbort);
 }
 
 /**
@@ -362,40 +356,12 @@ export class Agent {
   private async run(task: DeliveredTask, controller: AbortController): Promise<boolean> {
     const agentId = this.id;
     const handler = this.handlers.get(task.capability);
-    // The handler's signal: aborted when the agent stops, or when the mesh says the task is no longer this agent's.
-    const attempt = new AbortController();
-    const unfollowAttempt = follow(controller.signal, attempt);
-    // Keep the lease alive while the handler works: renew it every half lease, by the task's lease or
-    // the last one the handler asked for. Renewals (and their retries) end with the handler: one
-    // landing after the settlement would only be refused.
-    const renewing = new AbortController();
-    const unfollow = follow(attempt.signal, renewing);
-    let leaseMs = task.leaseMs;
-    let extender: NodeJS.Timeout | undefined;
-    const renew = () => {
-      this.client.extendLease(task.id, agentId, leaseMs, { signal: renewing.signal }).catch((error: unknown) => {
-        if (renewing.signal.aborted) return;
-        this.report(error);
-        // Canceled, past its deadline, or its lease moved on: the handler's work is no longer wanted.
-        if (error instanceof AgentMeshError && (error.status === 409 || error.status === 404)) attempt.abort(new TaskWithdrawnError(task.id, error));
-      });
-    };
-    const renewEveryHalfLease = () => {
-      clearInterval(extender);
-      extender = setInterval(renew, Math.max(50, leaseMs / 2));
-      extender.unref();
-    };
-    renewEveryHalfLease();
-    renewing.signal.addEventListener('abort', () => clearInterval(extender), { once: true });
+    const lease = new LeaseKeeper(this.client, task.id, agentId, task.leaseMs, controller.signal, (error) => this.report(error));
     const context: TaskContext = {
       task,
       agentId,
-      signal: attempt.signal,
-      extendLease: async (ms) => {
-        await this.client.extendLease(task.id, agentId, ms);
-        leaseMs = ms;
-        if (!renewing.signal.aborted) renewEveryHalfLease();
-      },
+      signal: lease.signal,
+      extendLease: (ms) => lease.extend(ms),
       secret: secretReader(this.client, task),
     };
     let outcome: { ok: true; output: unknown } | { ok: false; error: unknown };
@@ -406,14 +372,12 @@ export class Agent {
     } catch (error) {
       outcome = { ok: false, error };
     } finally {
-      renewing.abort();
-      unfollow();
-      unfollowAttempt();
+      lease.end();
     }
     work.end(outcome.ok ? undefined : outcome.error);
     if (controller.signal.aborted) return false;
-    // The mesh has moved on: a settlement would only be refused.
-    if (attempt.signal.aborted) return true;
+    // The mesh has moved on (the task was withdrawn): a settlement would only be refused.
+    if (lease.signal.aborted) return true;
     // Without tracing in this process, the settlement carries the delivery's trace as it came.
     const trace = work.carrier ?? (task.traceparent !== undefined ? { traceparent: task.traceparent, ...(task.tracestate !== undefined && { tracestate: task.tracestate }) } : {});
     // Retried by the client as far as is safe (see AgentMeshClient#settle); stop() cuts it short after its grace.
