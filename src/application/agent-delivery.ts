@@ -37,7 +37,8 @@ export class AgentDelivery {
     private readonly commands: () => MeshCommands,
   ) {}
 
-  private async assertAgent(caller: Caller, agentId: string): Promise<Agent> {
+  /** The agent whose tasks the caller may receive; refused (403, 404) otherwise. */
+  async receiver(caller: Caller, agentId: string): Promise<Agent> {
     requireRole(caller, CAN_WORK_TASKS, 'receive tasks');
     requireActingAs(caller, agentId, 'receive tasks');
     const known = this.ctx.directory.get(caller.tenantId, agentId) ?? (await this.ctx.agents.get(caller.tenantId, agentId));
@@ -75,7 +76,7 @@ export class AgentDelivery {
   }
 
   async stream(caller: Caller, agentId: string, deliver: (task: DeliveredTask) => Promise<void>): Promise<Subscription> {
-    const agent = await this.assertAgent(caller, agentId);
+    const agent = await this.receiver(caller, agentId);
     const subject = agentInboxSubject(caller.tenantId, agentId);
     return this.ctx.broker.consume(subject, { ackWaitMs: this.ackWaitMs(), maxInFlight: agent.maxConcurrentTasks }, (message) => {
       void this.accept(caller.tenantId, agentId, message)
@@ -105,7 +106,7 @@ export class AgentDelivery {
     options: { signal?: AbortSignal; keepAlive?: () => Promise<void>; admitted?: () => void } = {},
   ): Promise<DeliveredTask | undefined> {
     const { signal, keepAlive } = options;
-    await this.assertAgent(caller, agentId);
+    await this.receiver(caller, agentId);
     // The caller may receive this agent's tasks: only now does its wait count as the agent's.
     options.admitted?.();
     const subject = agentInboxSubject(caller.tenantId, agentId);

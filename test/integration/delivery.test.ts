@@ -308,6 +308,18 @@ describe('delivery', () => {
     expect(Date.now() - started).toBeLessThan(8000);
   });
 
+  it("refuses an agent key another agent's inbox, by stream and by poll, saying it may not receive that agent's tasks", async () => {
+    const c = cap();
+    const a = await agentIn(c);
+    const b = await agentIn(c);
+    const key = await h.admin.http.json<{ key: string }>('POST', '/v1/api-keys', { body: { name: 'a only', role: 'agent', agentId: a.id } });
+    for (const path of [`/v1/agents/${b.id}/stream`, `/v1/agents/${b.id}/tasks/next?waitMs=0`]) {
+      const refused = await h.request('GET', path, { key: key.key });
+      expect(refused.status).toBe(403);
+      expect(refused.body).toMatchObject({ action: 'receive tasks' });
+    }
+  });
+
   it('frees the id of a paused agent that went silent', async () => {
     const c = cap();
     await h.admin.registerAgent({ id: 'napper', name: 'napper', capabilities: [{ name: c }] });

@@ -114,7 +114,9 @@ export function agentInboxRoutes(app: TypedApp, mesh: Mesh, options: AgentInboxO
           raw.write(chunk, (error) => (error ? reject(error) : resolve()));
         });
       try {
-        // Validate before hijacking, so a bad agent id still gets a problem+json 404.
+        // Validate before hijacking, so a bad agent id still gets a problem+json 404, and a key
+        // that may not receive this agent's tasks a 403 that says so.
+        await mesh.delivery.receiver(request.caller, request.params.id);
         await mesh.commands.heartbeatAgent(request.caller, request.params.id);
         subscription = await mesh.delivery.stream(request.caller, request.params.id, (task) =>
           write(`event: task\nid: ${task.id}:${task.attempt}\ndata: ${JSON.stringify(task)}\n\n`),
