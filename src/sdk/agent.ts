@@ -26,6 +26,15 @@ export interface TaskContext {
   secret(name: string): Promise<string>;
 }
 
+/** What the agent was doing when it met an error it reports. */
+export interface AgentErrorContext {
+  /** heartbeat, receive (the stream or a long poll), renew (a task's lease), settle (complete or fail), or leave (stop's DELETE). */
+  operation: 'heartbeat' | 'receive' | 'renew' | 'settle' | 'leave';
+  taskId?: string;
+  /** The error made the agent give up (see fatalError). */
+  fatal?: true;
+}
+
 export type TaskHandler = (input: any, context: TaskContext) => Promise<unknown> | unknown;
 
 export interface AgentOptions {
@@ -58,7 +67,8 @@ export interface AgentOptions {
    * a keepalive at least every 15 s). Default 45000; 0: never.
    */
   streamIdleTimeoutMs?: number;
-  onError?: (error: unknown) => void;
+  /** Errors the agent handles by itself, with what it was doing (and for which task) when it met them. */
+  onError?: (error: unknown, context: AgentErrorContext) => void;
 }
 
 /** Reads each secret of one attempt once; a failed read is tried again on the next call. */
@@ -226,23 +236,23 @@ export class Agent {
     this.heartbeatTimer = setInterval(() => {
       // One try: the next beat is the retry.
       this.client.heartbeat(agent.id, { retry: false }).catch((error: unknown) => {
-        if (error instanceof AgentMeshError && [401, 403, 404, 409].includes(error.status)) this.giveUp(error);
-        else this.report(error);
+        if (error instanceof AgentMeshError && [401, 403, 404, 409].includes(error.status)) this.giveUp(error, 'heartbeat');
+        else this.report(error, { operation: 'heartbeat' });
       });
     }, o.heartbeatIntervalMs ?? 10_000);
     this.heartbeatTimer.unref();
     // A fatal answer (401 revoked key, 403, 404 agent gone) ends the loop: report it, never crash the process.
-    this.loop = ((o.transport ?? 'stream') === 'stream' ? this.streamLoop() : this.pollLoop()).catch((error: unknown) => this.giveUp(error));
+    this.loop = ((o.transport ?? 'stream') === 'stream' ? this.streamLoop() : this.pollLoop()).catch((error: unknown) => this.giveUp(error, 'receive'));
   }
 
-  private giveUp(error: unknown): void {
+  private giveUp(error: unknown, operation: AgentErrorContext['operation']): void {
     if (this.fatalError !== undefined || this.stopping.signal.aborted) return;
     this.fatalError = error;
     clearInterval(this.heartbeatTimer);
     this.receiving.abort();
     // The mesh will not take their results any more; their leases lapse and the tasks move on.
     for (const controller of this.inFlight.values()) controller.abort();
-    this.report(error);
+    this.report(error, { operation, fatal: true });
   }
 
   /** Set when the agent stopped receiving because the mesh refused it (revoked key, agent removed). */
@@ -262,12 +272,12 @@ export class Agent {
     while (this.inFlight.size > 0 && Date.now() < deadline) await sleep(20);
     for (const controller of this.inFlight.values()) controller.abort();
     // After a fatal answer the key or the agent is gone: there is nothing left to leave.
-    if (this.agentId && this.fatalError === undefined) await this.client.terminateAgent(this.agentId).catch((error: unknown) => this.report(error));
+    if (this.agentId && this.fatalError === undefined) await this.client.terminateAgent(this.agentId).catch((error: unknown) => this.report(error, { operation: 'leave' }));
   }
 
-  private report(error: unknown): void {
+  private report(error: unknown, context: AgentErrorContext): void {
     if (this.receiving.signal.aborted && isAbort(error)) return;
-    this.options.onError?.(error);
+    this.options.onError?.(error, context);
   }
 
   /**
@@ -304,7 +314,7 @@ export class Agent {
         if (error instanceof AgentMeshError && !error.retryable) throw error;
         retryAfterMs = retryAfterOf(error);
         // The idle timer's abort surfaces as the body's error: report the timeout itself.
-        this.report(connection.signal.aborted ? connection.signal.reason : error);
+        this.report(connection.signal.aborted ? connection.signal.reason : error, { operation: 'receive' });
       } finally {
         clearTimeout(idle);
         unfollow();
@@ -329,7 +339,7 @@ export class Agent {
       } catch (error) {
         if (this.receiving.signal.aborted) return;
         if (error instanceof AgentMeshError && !error.retryable) throw error;
-        this.report(error);
+        this.report(error, { operation: 'receive' });
         await sleep(this.reconnect.next(retryAfterOf(error)), this.receiving.signal);
       }
     }
@@ -356,7 +366,7 @@ export class Agent {
   private async run(task: DeliveredTask, controller: AbortController): Promise<boolean> {
     const agentId = this.id;
     const handler = this.handlers.get(task.capability);
-    const lease = new LeaseKeeper(this.client, task.id, agentId, task.leaseMs, controller.signal, (error) => this.report(error));
+    const lease = new LeaseKeeper(this.client, task.id, agentId, task.leaseMs, controller.signal, (error) => this.report(error, { operation: 'renew', taskId: task.id }));
     const context: TaskContext = {
       task,
       agentId,
@@ -391,7 +401,7 @@ export class Agent {
         if (!isRefusal(refused)) throw refused;
         // What the mesh refused (an output too large, a NUL character) it would refuse at every
         // attempt: the task fails now, saying why, rather than wait out its lease.
-        this.report(refused);
+        this.report(refused, { operation: 'settle', taskId: task.id });
         const what = result.outcome === 'completed' ? 'output' : 'error';
         await settle({ outcome: 'failed', error: { message: `the mesh refused the handler's ${what}: ${refused.message}`, code: `${what}_refused` }, retryable: result.outcome === 'failed' && result.retryable });
         this.failed++;
@@ -404,7 +414,7 @@ export class Agent {
       return true;
     } catch (settleError) {
       // 409: the lease moved on (expired, agent marked lost); the mesh has re-routed the task.
-      if (!(controller.signal.aborted && isAbort(settleError))) this.report(settleError);
+      if (!(controller.signal.aborted && isAbort(settleError))) this.report(settleError, { operation: 'settle', taskId: task.id });
       // An answer is final; after a network error the same attempt may come again, and may be run again.
       return settleError instanceof AgentMeshError && !settleError.retryable;
     }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Agent, AgentMeshError, TaskWithdrawnError } from '../../src/sdk/index.js';
+import { Agent, AgentMeshError, TaskWithdrawnError, type AgentErrorContext } from '../../src/sdk/index.js';
 import { agentInboxSubject } from '../../src/application/subjects.js';
 import { eventually, startHarness, type Harness } from '../support/mesh-harness.js';
 
@@ -351,7 +351,8 @@ describe('delivery', () => {
     const c = cap();
     const key = await h.admin.http.json<{ id: string; key: string }>('POST', '/v1/api-keys', { body: { name: 'doomed key', role: 'agent', agentId: 'revoked-agent' } });
     const errors: unknown[] = [];
-    const worker = await new Agent({ url: h.url, apiKey: key.key, id: 'revoked-agent', name: 'revoked', capabilities: [c], transport: 'poll', heartbeatIntervalMs: 100, onError: (e) => errors.push(e) })
+    const contexts: AgentErrorContext[] = [];
+    const worker = await new Agent({ url: h.url, apiKey: key.key, id: 'revoked-agent', name: 'revoked', capabilities: [c], transport: 'poll', heartbeatIntervalMs: 100, onError: (e, context) => (errors.push(e), contexts.push(context)) })
       .handle(c, () => 'never')
       .start();
     await h.request('DELETE', `/v1/api-keys/${key.id}`);
@@ -360,6 +361,8 @@ describe('delivery', () => {
     await worker.stop({ graceMs: 100 });
     // Reported once, and no DELETE attempted with the dead key.
     expect(errors.filter((e) => (e as AgentMeshError).status === 401)).toHaveLength(1);
+    // Said with what the agent was doing: a heartbeat or its long poll met the refusal, and it gave up.
+    expect(contexts.filter((context) => context.fatal)).toEqual([{ operation: expect.stringMatching(/^(heartbeat|receive)$/), fatal: true }]);
   });
 
   it('runs SDK agents end to end over SSE and long poll, extending leases of slow work', async () => {
@@ -451,8 +454,9 @@ describe('delivery', () => {
   it("aborts a handler's signal when its task is canceled (at the next lease renewal), and keeps the lease a handler asked for", async () => {
     const c = cap();
     const reasons: unknown[] = [];
+    const reported: AgentErrorContext[] = [];
     let leaseLeftAfterRenewals = 0;
-    const worker = await new Agent({ url: h.url, apiKey: h.adminKey, name: 'withdrawn', capabilities: [c], heartbeatIntervalMs: 100, onError: () => {} })
+    const worker = await new Agent({ url: h.url, apiKey: h.adminKey, name: 'withdrawn', capabilities: [c], heartbeatIntervalMs: 100, onError: (_error, context) => reported.push(context) })
       .handle(c, async (input: { cancel: boolean }, ctx) => {
         if (!input.cancel) {
           await ctx.extendLease(5_000);
@@ -477,6 +481,7 @@ describe('delivery', () => {
       expect(reasons[0]).toBeInstanceOf(TaskWithdrawnError);
       expect((reasons[0] as TaskWithdrawnError).taskId).toBe(id);
       expect(await h.admin.get(id)).toMatchObject({ status: 'canceled' });
+      expect(reported).toContainEqual({ operation: 'renew', taskId: id });
     } finally {
       await worker.stop();
     }
