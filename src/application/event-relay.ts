@@ -30,6 +30,8 @@ export class EventRelay {
     private readonly broker: MessageBroker,
     logger: Logger,
     private readonly options: EventRelayOptions = DEFAULT_EVENT_RELAY_OPTIONS,
+    /** While true, nothing is published: the events wait in the outbox (for another instance, or for later). */
+    private readonly held: () => boolean = () => false,
   ) {
     this.loop = new TurnLoop(options, () => this.turn(), {
       failed: (error, inARow) => {
@@ -54,6 +56,7 @@ export class EventRelay {
   }
 
   private async turn(): Promise<number> {
+    if (this.held()) return 0;
     const published = await this.outbox.relay(this.options.batch, (events) => this.publish(events));
     this.relayed += published;
     return published;

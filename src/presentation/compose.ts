@@ -10,7 +10,7 @@ import type { RedisConnection } from '../infrastructure/caching/redis-client.js'
 import type { RedisAgentView } from '../infrastructure/caching/redis-agent-view.js';
 import type { RedisCounters } from '../infrastructure/caching/redis-counters.js';
 import { FallbackCounters } from '../infrastructure/caching/fallback-counters.js';
-import { EventRelay } from '../application/event-relay.js';
+import { DEFAULT_EVENT_RELAY_OPTIONS, EventRelay } from '../application/event-relay.js';
 import { RateLimiter } from '../application/rate-limiter.js';
 import { AuthFailureLimiter } from '../application/auth-failure-limiter.js';
 import { openEmbeddedStore } from '../infrastructure/persistence/embedded-store.js';
@@ -427,7 +427,8 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     mesh.audit.prune().catch((error: Error) => logger.warn({ err: error }, 'audit retention prune failed; trying again at the next interval'));
   }, config.audit.pruneIntervalMs);
   pruning.unref();
-  const relay = relayEvents ? new EventRelay(store.outbox, broker, logger.child({ component: 'relay' }) as unknown as Logger) : undefined;
+  // A follower on another NATS namespace than the leader's would publish the mesh's events where no one listens.
+  const relay = relayEvents ? new EventRelay(store.outbox, broker, logger.child({ component: 'relay' }) as unknown as Logger, DEFAULT_EVENT_RELAY_OPTIONS, () => leadership?.problem !== undefined) : undefined;
   relay?.start();
   const probes: Record<string, HealthProbe> = {
     store: { ping: async () => void (await store.db.query('SELECT 1')) },
@@ -526,6 +527,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     a2aMaxStreamsPerTenant: config.a2a.maxStreamsPerTenant,
     maxInboxConnectionsPerAgent: config.http.maxInboxConnectionsPerAgent,
     ...(config.a2a.publicUrl !== undefined && { publicUrl: config.a2a.publicUrl }),
+    ...(leadership && { changesHeld: () => leadership?.problem }),
   }).catch(async (error: unknown) => {
     await stopServices();
     throw error;

@@ -292,7 +292,7 @@ export class AgentMeshMetrics implements MeshMetrics {
     counted('agentmesh_audit_checkpoints_total', 'Signed checkpoints of audit chain heads written by this instance', () => source.audit.checkpoints());
     new Gauge({
       name: 'agentmesh_dependency_up',
-      help: 'Whether a dependency (store, broker, redis) answered its readiness probe at this scrape: 1 or 0',
+      help: 'Whether a dependency (store, broker, redis; leader in a mesh of many: this instance reaches it) answered its readiness probe at this scrape: 1 or 0',
       labelNames: ['dependency'],
       registers,
       async collect() {

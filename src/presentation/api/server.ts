@@ -18,6 +18,7 @@ import type { AuthFailureLimiter } from '../../application/auth-failure-limiter.
 import { DEFAULT_TENANT_ID } from '../../application/use-cases/bootstrap.js';
 import { registerOperationIds } from './operation-ids.js';
 import { refuseUnknownQueryParameters } from './strict-query.js';
+import { holdChangesWhile } from './plugins/changes-held.js';
 import { documentBodyErrors } from './body-errors.js';
 import { registerJsonBodyParser } from './json-body.js';
 import { registerSecurityHeaders } from './plugins/security-headers.js';
@@ -48,6 +49,8 @@ export interface ApiOptions {
   logBodySampleRate?: number;
   /** Per route template ("GET /v1/tasks/:id"): the share of its successful requests that get a log line. */
   logRouteSampleRates?: ReadonlyMap<string, number>;
+  /** While this says why, every change through the API answers 503 (a follower that cannot reach the leader). */
+  changesHeld?: () => string | undefined;
   logger: FastifyServerOptions['loggerInstance'] | false;
   /** How often a key's successful authentication is recorded in the audit log, per instance. */
   auditAuthSuccessIntervalMs: number;
@@ -166,6 +169,7 @@ export async function buildApi(mesh: Mesh, health: HealthCheckService, options: 
     });
   }
   registerAudit(app, mesh.audit, { authSuccessIntervalMs: options.auditAuthSuccessIntervalMs });
+  if (options.changesHeld) holdChangesWhile(app, options.changesHeld);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   healthRoutes(app, mesh, health, options.version, options.breakers ?? (() => []));

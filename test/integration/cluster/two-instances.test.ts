@@ -6,10 +6,33 @@ import { createTestDatabase, postgresUrl, type TestDatabase } from '../../suppor
 import { newKeyPrefix, redisUrl } from '../../support/redis.js';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-node';
 import { startTracing } from '../../../src/infrastructure/observability/tracing.js';
 
 const namespaces: string[] = [];
+
+async function query(url: string, sql: string): Promise<Array<Record<string, unknown>>> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Messages in a JetStream stream (0 when it does not exist). */
+async function streamMessages(stream: string): Promise<number> {
+  const nc = await connect({ servers: natsUrl! });
+  try {
+    const jsm = await jetstreamManager(nc);
+    return await jsm.streams.info(stream).then((info) => info.state.messages, () => 0);
+  } finally {
+    await nc.close();
+  }
+}
 afterAll(() => deleteNamespaceStreams(namespaces));
 
 /** Two instances in this process on one PostgreSQL database and one NATS namespace: one mesh. */
@@ -125,17 +148,19 @@ describe.skipIf(natsUrl === null || postgresUrl === null)('two instances as one 
     // Not the 10 s a follower waits while a leader is being elected.
     expect(Date.now() - started).toBeLessThan(5_000);
     expect((await a.request('GET', '/v1/tasks')).body.items).toEqual([]);
+    // Every change is held there, not only those sent to the leader: a key made or revoked there would be announced where the mesh does not hear.
+    expect((await b.request('POST', '/v1/api-keys', { body: { name: 'typo', role: 'observer' } })).status).toBe(503);
+    expect((await a.request('GET', '/v1/api-keys')).body.items.map((k: { name: string }) => k.name)).not.toContain('typo');
+    expect((await b.request('GET', '/v1/tasks')).status).toBe(200);
+    // The mesh's events are published by the instances on its namespace only: none lands on the typo's stream.
+    for (let n = 0; n < 10; n++) expect((await a.request('POST', '/v1/tasks', { body: { capability: 'echo', input: { n } } })).status).toBe(202);
+    await eventually(async () => Number((await query(db.url, 'SELECT count(*) AS n FROM events WHERE published_at IS NULL'))[0]!.n) === 0, 5000, 'the events to be published');
+    expect(await streamMessages(`AGENTMESH_EVENTS_${typo.toUpperCase()}`)).toBe(0);
 
     await harnesses.splice(harnesses.indexOf(a), 1)[0]!.stop();
     await eventually(async () => (await b.request('GET', '/health/ready', { key: null })).body.role === 'leader', 10_000, 'the other namespace to lead');
     expect((await b.request('GET', '/health/ready', { key: null })).body).toMatchObject({ status: 'ready', checks: { leader: { status: 'up' } } });
-    const client = new pg.Client({ connectionString: db.url });
-    await client.connect();
-    try {
-      expect((await client.query('SELECT nats_namespace FROM mesh_leader')).rows).toEqual([{ nats_namespace: typo }]);
-    } finally {
-      await client.end();
-    }
+    expect(await query(db.url, 'SELECT nats_namespace FROM mesh_leader')).toEqual([{ nats_namespace: typo }]);
     expect((await b.request('POST', '/v1/tasks', { body: { capability: 'echo', input: {} } })).status).toBe(202);
   });
 

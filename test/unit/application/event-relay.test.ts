@@ -48,4 +48,21 @@ describe('EventRelay', () => {
     // Nothing of a was sent before its previous version was stored.
     expect(sent.indexOf('a:2')).toBeGreaterThan(stored.indexOf('a:1'));
   });
+
+  it('publishes nothing while held (the events wait in the outbox), and goes on once let go', async () => {
+    const published: string[] = [];
+    const broker = { async publish(_subject: string, data: Uint8Array) { published.push(JSON.parse(Buffer.from(data).toString()).aggregateId); } } as unknown as MessageBroker;
+    const outbox = outboxOf([event('a', 1, 1)]);
+    let held = true;
+    const relay = new EventRelay(outbox, broker, silentLogger, { batch: 500, idleMs: 5, maxBackoffMs: 10 }, () => held);
+    relay.start();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(published).toEqual([]);
+    expect(outbox.marked).toBe(false);
+    held = false;
+    await new Promise((r) => setTimeout(r, 50));
+    await relay.stop();
+    expect(published).toEqual(['a']);
+    expect(outbox.marked).toBe(true);
+  });
 });
