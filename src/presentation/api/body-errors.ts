@@ -15,4 +15,3 @@ export function documentBodyErrors(app: FastifyInstance): void {
     route.schema = { ...PLAIN, ...route.schema, response: { ...PLAIN, ...response, ...BODY_ERRORS } };
   });
 }
-

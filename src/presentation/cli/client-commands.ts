@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { AGENT_STATUSES, assertName, ROUTING_STRATEGIES, TERMINAL_STATUSES } from '../../domain/index.js';
 import { AgentMeshClient } from '../../sdk/index.js';
 import { groupOfCommands, nonEmpty, UsageError } from './usage-error.js';
+import { PLAIN } from '../../domain/plain.js';
 
 /** A capability as the mesh names them (the domain's rule): a wrong one is a usage error (exit 2), not sent. */
 function capabilityName(value: string): string {
@@ -13,7 +14,6 @@ function capabilityName(value: string): string {
   }
   return value;
 }
-import { PLAIN } from '../../domain/plain.js';
 
 interface ClientFlags {
   url?: string;
