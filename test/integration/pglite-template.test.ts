@@ -13,7 +13,9 @@ import type { SqlClient } from '../../src/infrastructure/persistence/sql-client.
 const SETTINGS = `SELECT current_user AS "user", current_database() AS database, version() AS version,
   current_setting('server_encoding') AS encoding, (SELECT datcollate FROM pg_database WHERE datname = current_database()) AS collate,
   (SELECT datctype FROM pg_database WHERE datname = current_database()) AS ctype,
-  current_setting('TimeZone') AS tz, (SELECT count(*)::int FROM pg_database) AS databases`;
+  current_setting('TimeZone') AS tz`;
+
+const DATABASES = 'SELECT datname FROM pg_database ORDER BY datname';
 
 /** What the migrations make: tables and their columns, indexes, constraints, triggers, functions, grants, rows of the schema's bookkeeping. */
 const SCHEMA = `SELECT
@@ -63,11 +65,13 @@ describe('new embedded databases start from the build\'s initialised data direct
     expect(pgliteTemplate()?.length).toBeGreaterThan(1_000_000);
   });
 
-  it('a database from the template is what initdb and the migrations make: same user, database, version, encoding, locale, time zone; same schema', async () => {
+  it('a database from the template is what initdb and the migrations make: same user, database, version, encoding, locale, time zone; same schema; without initdb\'s template databases', async () => {
     const initdb = await PGlite.create();
     const fromTemplate = await PgliteClient.open(undefined);
     try {
       expect((await fromTemplate.query(SETTINGS)).rows[0]).toEqual((await initdb.query(SETTINGS)).rows[0]);
+      expect((await initdb.query(DATABASES)).rows).toEqual([{ datname: 'postgres' }, { datname: 'template0' }, { datname: 'template1' }]);
+      expect((await fromTemplate.query(DATABASES)).rows).toEqual([{ datname: 'postgres' }]);
       expect(await migrate(bare(initdb))).toEqual(MIGRATIONS.map((m) => m.version));
       expect(await migrate(fromTemplate)).toEqual([]);
       const expected = (await initdb.query<Record<string, unknown>>(SCHEMA)).rows[0]!;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /**
- * Where a suite that copies or creates whole embedded databases (~40 MB, ~1,000 files each) keeps
+ * Where a suite that copies or creates whole embedded databases (~26 MB, ~480 files each) keeps
  * them: /dev/shm (memory) where it is a writable directory with room (a container's is often 64 MB),
  * else the system's temporary directory.
  * On this project's machines a copy to /tmp took 0.6-1.0 s against ~60 ms in /dev/shm. The data is

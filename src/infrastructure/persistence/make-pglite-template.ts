@@ -3,7 +3,7 @@ import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } 
 import { join } from 'node:path';
 import { migrate } from './migrate.js';
 import { PgliteClient } from './pglite-client.js';
-import { pgliteTemplateFile, TEMPLATE_DIR, TEMPLATE_PREFIX } from './pglite-template.js';
+import { pgliteTemplateFile, TEMPLATE_DIR, TEMPLATE_PREFIX, TEMPLATE_PREPARATION } from './pglite-template.js';
 
 /** Makes the template of the installed PGlite and these migrations unless it is there; removes any other. Returns its path. */
 async function makePgliteTemplate(): Promise<string> {
@@ -21,6 +21,7 @@ async function makePgliteTemplate(): Promise<string> {
   const db = await PgliteClient.open(undefined);
   try {
     await migrate(db);
+    for (const statement of TEMPLATE_PREPARATION) await db.exec(statement);
     const tarball = await db.dumpDataDir();
     // Written whole, then renamed: a build stopped half-way leaves no torn template behind.
     const partial = `${file}.${process.pid}.partial`;

@@ -28,9 +28,21 @@ function installedPgliteVersion(): string {
   return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-/** A digest of the migrations (versions, names, statements) and of their bookkeeping table: the schema a template holds. */
+/**
+ * Run on the template after the migrations: the mesh uses the `postgres` database only, and
+ * initdb's template0 and template1 are 600 of the template's 1,080 files. Every new data directory
+ * is written file by file, and creating a file on a disk costs far more than its bytes: on this
+ * project's machine a first start on disk spent 1.9 s of CPU with them and 0.9 s without.
+ */
+export const TEMPLATE_PREPARATION = [
+  "UPDATE pg_database SET datistemplate = false WHERE datname IN ('template0', 'template1')",
+  'DROP DATABASE template1',
+  'DROP DATABASE template0',
+] as const;
+
+/** A digest of the migrations (versions, names, statements), of their bookkeeping table and of the template's preparation: what a template holds. */
 export function schemaStamp(migrations: readonly Migration[] = MIGRATIONS): string {
-  return sha256Hex([SCHEMA_MIGRATIONS_TABLE, ...migrations.map((m) => `${m.version}\0${m.name}\0${m.sql}`)].join('\0\0')).slice(0, 16);
+  return sha256Hex([SCHEMA_MIGRATIONS_TABLE, ...TEMPLATE_PREPARATION, ...migrations.map((m) => `${m.version}\0${m.name}\0${m.sql}`)].join('\0\0')).slice(0, 16);
 }
 
 export const TEMPLATE_PREFIX = 'pglite-template-';
