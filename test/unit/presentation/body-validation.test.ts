@@ -82,6 +82,44 @@ describe('compiledOnce', () => {
     expect(compile.mock.calls.map(([route]) => route.url)).toEqual(['/a', '/c', '/d', '/e']);
   });
 
+  it('a compiler from the same pool shares what another compiled (a restart, a second server in the process)', () => {
+    const compile = vi.fn((route: { schema?: unknown; url: string }) => () => route.url);
+    const shared = { type: 'object' };
+    const first = compiledOnce(compile)({ schema: shared, url: '/a' });
+    expect(compiledOnce(compile)({ schema: shared, url: '/b' })).toBe(first);
+    const another = vi.fn((route: { schema?: unknown; url: string }) => () => route.url);
+    expect(compiledOnce(another)({ schema: shared, url: '/c' })).not.toBe(first);
+    expect(compile).toHaveBeenCalledTimes(1);
+    expect(another).toHaveBeenCalledTimes(1);
+  });
+
+  it('a second server of the process uses the validators and serializers the first compiled for the same schemas, and works as the first', async () => {
+    const Shared = { type: 'object', properties: { n: { type: 'integer' } } };
+    const seen: unknown[][] = [];
+    const serve = async () => {
+      const app = Fastify({ ajv: { customOptions: { ...AJV_OPTIONS } }, schemaController: { compilersFactory: bodyStrictValidators() } });
+      app.post('/shared', { schema: { body: Shared, querystring: Shared, response: { 200: Shared } } }, async (request, reply) => {
+        seen.push([request.getValidationFunction('body'), request.getValidationFunction('querystring'), reply.getSerializationFunction(200)]);
+        return { n: (request.body as { n: number }).n + (request.query as { n: number }).n, hidden: true };
+      });
+      try {
+        const ok = await app.inject({ method: 'POST', url: '/shared?n=2', payload: { n: 1 } });
+        expect(ok.json()).toEqual({ n: 3 });
+        expect((await app.inject({ method: 'POST', url: '/shared?n=2', payload: { n: '1' } })).statusCode).toBe(400);
+        expect((await app.inject({ method: 'POST', url: '/shared?n=0x2', payload: { n: 1 } })).statusCode).toBe(400);
+      } finally {
+        await app.close();
+      }
+    };
+    await serve();
+    await serve();
+    const [first, second] = seen;
+    expect(first!.every((fn) => typeof fn === 'function')).toBe(true);
+    expect(second).toEqual(first);
+    // The body's validator does not coerce; the query's does.
+    expect(first![0]).not.toBe(first![1]);
+  });
+
   it('serializes each route by its own schema when routes share a response schema, and validates the body and the query of one schema apart', async () => {
     const app = Fastify({ ajv: { customOptions: { ...AJV_OPTIONS } }, schemaController: { compilersFactory: bodyStrictValidators() } });
     try {
