@@ -56,6 +56,13 @@ describe('agentmesh CLI', () => {
       expect(run.stdout).toBe('');
     });
 
+    it('serve with an option exits 2 with one line pointing to the variable that does it', async () => {
+      const [port, other] = await Promise.all([cli(['serve', '--port', '9000']), cli(['serve', '--verbose'])]);
+      expect([port.code, other.code]).toEqual([2, 2]);
+      expect(port.stderr).toBe("agentmesh: unknown option '--port': serve takes its settings from AGENTMESH_* variables (set AGENTMESH_PORT instead)\n");
+      expect(other.stderr).toBe("agentmesh: unknown option '--verbose': serve takes its settings from AGENTMESH_* variables (see the configuration table in the README)\n");
+    });
+
     it('a group of commands alone, or with one it does not have, exits 2 with one line naming its commands', async () => {
       const [alone, unknown] = await Promise.all([cli(['tasks']), cli(['audit', 'nope'])]);
       expect([alone.code, unknown.code]).toEqual([2, 2]);

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../../config.js';
-import { emptyVariableWarnings, unknownVariableWarnings } from '../../config-variables.js';
+import { emptyVariableWarnings, KNOWN_VARIABLES, unknownVariableWarnings } from '../../config-variables.js';
 import { AgentMeshError } from '../../sdk/index.js';
 import { VERSION } from '../../version.js';
 import { registerAuditCommands } from './audit-commands.js';
@@ -22,6 +22,8 @@ const program = new Command()
 program
   .command('serve')
   .description('run the mesh and its REST API (settings from AGENTMESH_* variables)')
+  // `serve --port 9000` is a natural guess: point at the variable that does it.
+  .configureOutput({ writeErr: (text) => process.stderr.write(text), outputError: (text, write) => write(serveOptionHint(text.replace(/^error: /u, 'agentmesh: '))) })
   .action(async () => (await import('./serve.js')).serve());
 
 program
@@ -38,6 +40,15 @@ program
 registerClientCommands(program);
 registerAuditCommands(program);
 registerMigrateCommand(program);
+
+/** `unknown option '--port'` gains `: serve takes its settings from variables: AGENTMESH_PORT=...`. */
+function serveOptionHint(line: string): string {
+  const option = /unknown option '--([a-z-]+)(?:=[^']*)?'/u.exec(line)?.[1];
+  if (option === undefined) return line;
+  const variable = `AGENTMESH_${option.replaceAll('-', '_').toUpperCase()}`;
+  const example = KNOWN_VARIABLES.has(variable) ? `set ${variable} instead` : 'see the configuration table in the README';
+  return `${line.trimEnd()}: serve takes its settings from AGENTMESH_* variables (${example})\n`;
+}
 
 function fail(message: string, code: number): never {
   process.stderr.write(`agentmesh: ${message}\n`);
