@@ -99,7 +99,7 @@ describe('compiledOnce', () => {
     const serve = async () => {
       const app = Fastify({ ajv: { customOptions: { ...AJV_OPTIONS } }, schemaController: { compilersFactory: bodyStrictValidators() } });
       app.post('/shared', { schema: { body: Shared, querystring: Shared, response: { 200: Shared } } }, async (request, reply) => {
-        seen.push([request.getValidationFunction('body'), request.getValidationFunction('querystring'), reply.getSerializationFunction(200)]);
+        seen.push([request.getValidationFunction('body'), request.getValidationFunction('querystring'), reply.getSerializationFunction('200')]);
         return { n: (request.body as { n: number }).n + (request.query as { n: number }).n, hidden: true };
       });
       try {
