@@ -176,7 +176,9 @@ export class TaskLifecycle {
     const published = recordSpan('agentmesh.publish', { kind: SpanKind.PRODUCER, attributes: { 'messaging.operation.type': 'publish', 'agentmesh.task_id': task.id } }, parent);
     // A lost publish is covered by the lease: it lapses and the task is routed again.
     const trace = carrierOf(published) ?? task.traceContext;
-    const headers: Record<string, string> = { 'task-id': task.id, attempt: String(task.attempts) };
+    // With the attempt, assigned-at names this assignment: a hand-back gives the attempt back and a
+    // requeued dead letter counts from 1 again, so the next assignment may carry the same attempt.
+    const headers: Record<string, string> = { 'task-id': task.id, attempt: String(task.attempts), 'assigned-at': String(task.assignedAt) };
     if (trace) {
       headers.traceparent = trace.traceparent;
       if (trace.tracestate !== undefined) headers.tracestate = trace.tracestate;

@@ -84,14 +84,18 @@ const DEFAULTS: Settings = {
 };
 
 /**
- * What the stream de-duplicates on: the publisher's `message-id`, or for an assignment its task
- * and attempt (a re-published assignment of the same attempt is the same message).
+ * What the stream de-duplicates on: the publisher's `message-id`, or for an assignment its task,
+ * attempt and time of assignment (a re-published assignment is the same message; a task handed
+ * back or requeued is assigned again under the same attempt number, at another time, and within
+ * the stream's duplicate window that new assignment must not be dropped as a repeat).
  */
 function messageIdOf(headers: Record<string, string>): string | undefined {
   if (headers['message-id'] !== undefined) return headers['message-id'];
   const taskId = headers['task-id'];
   const attempt = headers['attempt'];
-  return taskId !== undefined && attempt !== undefined ? `${taskId}:${attempt}` : undefined;
+  if (taskId === undefined || attempt === undefined) return undefined;
+  const assignedAt = headers['assigned-at'];
+  return assignedAt === undefined ? `${taskId}:${attempt}` : `${taskId}:${attempt}:${assignedAt}`;
 }
 
 /** JSStreamNameExistErr: the stream exists with another configuration. */
@@ -207,7 +211,7 @@ async function ensureStream(jsm: JetStreamManager, config: NamedStreamConfig): P
 
 /**
  * The MessageBroker port on NATS JetStream. Work subjects live in one work-queue stream (file
- * storage, bounded per subject and in bytes, de-duplicated by task-id and attempt); each work
+ * storage, bounded per subject and in bytes, de-duplicated by task-id, attempt and assigned-at); each work
  * subject has one durable pull consumer that every pull and consume on it shares. Notify subjects
  * are core NATS publish/subscribe and must lie outside the stream's subjects.
  */

@@ -88,6 +88,25 @@ describe.skipIf(natsUrl === null || postgresUrl === null)('mesh on PostgreSQL an
     }
   }, 60_000);
 
+  it('delivers a task handed back, and a requeued dead letter, to the next agent at once: the same attempt assigned again is not a repeat to the stream', async () => {
+    const first = await h!.admin.registerAgent({ id: 'nats-again-a', name: 'a', capabilities: [{ name: 'nats-again' }] });
+    const { id } = await h!.admin.submit('nats-again', {}, { maxAttempts: 1, leaseMs: 60_000 });
+    expect(await h!.admin.nextTask(first.id, 5000)).toMatchObject({ id, attempt: 1 });
+    // Leaving hands the task back: the attempt is given back, and the next assignment is attempt 1 again.
+    await h!.admin.terminateAgent(first.id);
+    const second = await h!.admin.registerAgent({ id: 'nats-again-b', name: 'b', capabilities: [{ name: 'nats-again' }] });
+    const handedBack = await h!.admin.nextTask(second.id, 5000);
+    expect(handedBack).toMatchObject({ id, attempt: 1 });
+    await h!.admin.fail(id, second.id, { message: 'down' });
+    expect((await h!.admin.get(id)).status).toBe('dead_lettered');
+    await h!.admin.requeue(id);
+    const requeued = await h!.admin.nextTask(second.id, 5000);
+    expect(requeued).toMatchObject({ id, attempt: 1 });
+    expect(requeued!.assignedAt).not.toBe(handedBack!.assignedAt);
+    await h!.admin.complete(id, second.id, 'done');
+    expect((await h!.admin.get(id)).status).toBe('completed');
+  }, 30_000);
+
   it('delivers an assignment made before a restart to the agent that polls after it', async () => {
     const agent = await h!.admin.registerAgent({ id: 'nats-late', name: 'late', capabilities: [{ name: 'nats-restart' }] });
     const { id } = await h!.admin.submit('nats-restart', { keep: true }, { leaseMs: 60_000 });
@@ -105,7 +124,7 @@ describe.skipIf(natsUrl === null || postgresUrl === null)('mesh on PostgreSQL an
     const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
     const { id } = await h!.admin.submit('nats-trace', {}, { traceparent, tracestate: 'v=1' });
     const message = await h!.running.broker.pull(agentInboxSubject('default', agent.id), { ackWaitMs: 5000, waitMs: 5000 });
-    expect(message!.headers).toMatchObject({ 'task-id': id, attempt: '1', traceparent, tracestate: 'v=1' });
+    expect(message!.headers).toMatchObject({ 'task-id': id, attempt: '1', 'assigned-at': String((await h!.admin.get(id)).assignedAt), traceparent, tracestate: 'v=1' });
     message!.nak(0);
   }, 30_000);
 });

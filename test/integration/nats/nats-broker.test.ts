@@ -117,20 +117,22 @@ describe.skipIf(natsUrl === null)('NatsBroker on the real NATS server', () => {
       expect(info.config.discard).toBe('new');
     });
 
-    it('stores a re-published assignment (same task-id and attempt) once', async () => {
+    it('stores a re-published assignment (same task-id, attempt and assigned-at) once; another assignment of the same attempt (a hand-back, a requeue) is stored', async () => {
       const b = await broker();
       const s = subject();
-      await b.publish(s, bytes('first'), { 'task-id': 't1', attempt: '1' });
-      await b.publish(s, bytes('again'), { 'task-id': 't1', attempt: '1' });
-      await b.publish(s, bytes('retry'), { 'task-id': 't1', attempt: '2' });
-      const first = await b.pull(s, { ackWaitMs: 5000, waitMs: 1000 });
-      expect(text(first)).toBe('first');
-      expect(first!.headers).toEqual({ 'task-id': 't1', attempt: '1' });
-      first!.ack();
-      const second = await b.pull(s, { ackWaitMs: 5000, waitMs: 1000 });
-      expect(text(second)).toBe('retry');
-      second!.ack();
-      expect(await b.pull(s, { ackWaitMs: 5000, waitMs: 200 })).toBeUndefined();
+      await b.publish(s, bytes('first'), { 'task-id': 't1', attempt: '1', 'assigned-at': '1000' });
+      await b.publish(s, bytes('again'), { 'task-id': 't1', attempt: '1', 'assigned-at': '1000' });
+      await b.publish(s, bytes('retry'), { 'task-id': 't1', attempt: '2', 'assigned-at': '2000' });
+      await b.publish(s, bytes('handed back'), { 'task-id': 't1', attempt: '2', 'assigned-at': '3000' });
+      const received: string[] = [];
+      for (;;) {
+        const message = await b.pull(s, { ackWaitMs: 5000, waitMs: 300 });
+        if (message === undefined) break;
+        received.push(text(message)!);
+        if (received.length === 1) expect(message.headers).toEqual({ 'task-id': 't1', attempt: '1', 'assigned-at': '1000' });
+        message.ack();
+      }
+      expect(received).toEqual(['first', 'retry', 'handed back']);
     });
 
     it('refuses to publish past the per-subject bound with UnavailableError', async () => {
