@@ -55,7 +55,6 @@ export class Dispatcher {
   private readonly copiesOnTheirWay = new Map<string, number>();
   private readonly roundRobinCursors = new Map<string, string>();
   private scheduled = false;
-  private seq = 0;
   private stopped = false;
 
   constructor(private readonly ctx: MeshContext) {}
@@ -93,7 +92,9 @@ export class Dispatcher {
       priority: task.priority,
       strategy: task.routing.strategy,
       availableAt: task.availableAt,
-      seq: this.seq++,
+      // Submission order, not the order of enqueueing: a task handed back or retried keeps its
+      // place ahead of those submitted after it (equal times keep the order they came in).
+      seq: task.createdAt,
       ...(task.routing.affinityKey !== undefined && { affinityKey: task.routing.affinityKey }),
       ...(task.targetAgentId !== undefined && { targetAgentId: task.targetAgentId }),
     };

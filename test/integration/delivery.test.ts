@@ -212,6 +212,33 @@ describe('delivery', () => {
     expect((await h.admin.get(id)).status).toBe('completed');
   });
 
+  it('keeps a task handed back or retried ahead of those of its priority submitted after it (FIFO by submission)', async () => {
+    const c = cap();
+    const a = await agentIn(c);
+    const { id: first } = await h.admin.submit(c, null, { maxAttempts: 3 });
+    expect(await h.admin.nextTask(a.id, 2000)).toMatchObject({ id: first });
+    const later: string[] = [];
+    for (let i = 0; i < 4; i++) later.push((await h.admin.submit(c, null)).id);
+    // Handed back: first in line again, though queued after the others.
+    await h.admin.terminateAgent(a.id);
+    const b = await agentIn(c);
+    const handedBack = await h.admin.nextTask(b.id, 2000);
+    expect(handedBack?.id).toBe(first);
+    // Retried: once its backoff is over, first in line again (the agent paused meanwhile, so that nothing is taken before).
+    await h.admin.pauseAgent(b.id);
+    await h.admin.fail(first, b.id, { message: 'again' });
+    const { availableAt } = await h.admin.get(first);
+    await new Promise((r) => setTimeout(r, Math.max(0, availableAt - Date.now()) + 50));
+    const d = await agentIn(c);
+    const order: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const task = await h.admin.nextTask(d.id, 2000);
+      order.push(task!.id);
+      await h.admin.complete(task!.id, d.id, 'done');
+    }
+    expect(order).toEqual([first, ...later]);
+  });
+
   it('cancels a running task; the agent’s completion then gets 409', async () => {
     const c = cap();
     const a = await agentIn(c);

@@ -8,7 +8,7 @@ export interface QueuedTask {
   affinityKey?: string;
   targetAgentId?: string;
   availableAt: number;
-  /** Submission order: FIFO within a priority. */
+  /** Submission order (the task's creation time): FIFO within a priority; equal values keep the order they were pushed in. */
   seq: number;
 }
 
@@ -39,7 +39,7 @@ export class PriorityTaskQueue {
     const task = { ...queued };
     this.live.set(task.id, task);
     const bucket = this.buckets[task.priority]!;
-    // Re-queued tasks (retries) may carry an older seq: keep each bucket ordered by seq.
+    // Re-queued tasks (retries, hand-backs) carry an older seq: keep each bucket ordered by seq.
     let i = bucket.length;
     while (i > this.heads[task.priority]! && bucket[i - 1]!.seq > task.seq) i--;
     bucket.splice(i, 0, task);
