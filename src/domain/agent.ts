@@ -266,7 +266,9 @@ export function resume(agent: Agent, now: number): Change {
     throw new InvalidStateError(`agent '${agent.id}' is ${agent.status}, not paused`);
   }
   const live = { ...PLAIN, ...agent, status: 'available' as AgentStatus };
-  return transition(live, { status: loadStatus(live, agent.inFlight), lastHeartbeatAt: now }, 'AgentResumed', now);
+  // Paused while its breaker was open, it goes back to waiting for its probe, not to routing.
+  const status = agent.circuit?.state === 'open' ? 'unhealthy' : loadStatus(live, agent.inFlight);
+  return transition(live, { status, lastHeartbeatAt: now }, 'AgentResumed', now);
 }
 
 export function terminate(agent: Agent, now: number): Change {

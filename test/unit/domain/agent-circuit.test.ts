@@ -6,7 +6,9 @@ import {
   isProbeDue,
   mayOpenAnother,
   openAsOutlier,
+  pause,
   recordAgentOutcome,
+  resume,
   registerAgent,
   routableSlots,
   type Agent,
@@ -48,6 +50,18 @@ describe('agent circuit breaker', () => {
     const beat = heartbeat(open, 300);
     expect(beat.events).toEqual([]);
     expect(beat.agent).toMatchObject({ status: 'unhealthy', lastHeartbeatAt: 300 });
+  });
+
+  it('paused and resumed while open, it is still out of routing until its probe; half-open, it comes back half-open', () => {
+    const opened = failTimes(fresh(), 3, 100);
+    const resumed = resume(pause(opened, 200).agent, 300).agent;
+    expect(resumed.status).toBe('unhealthy');
+    expect(resumed.circuit).toEqual(opened.circuit);
+    expect(isProbeDue(resumed, 1_100, 5_000)).toBe(true);
+    const probing = halfOpen(resumed, 1_100).agent;
+    const again = resume(pause(probing, 1_200).agent, 1_300).agent;
+    expect(again.status).toBe('available');
+    expect(routableSlots(again)).toBe(1);
   });
 
   it('is due for a probe after its cool-down only while it heartbeats; half-open allows one task at a time', () => {
