@@ -315,10 +315,12 @@ function retryOrDeadLetter(task: Task, error: TaskError, backoffMs: number, now:
 export const MAX_ERROR_MESSAGE_CHARS = 8192;
 
 export function fail(task: Task, agentId: string, reported: TaskError, retryable: boolean, backoffMs: number, now: number): Change {
-  if (task.status === 'failed' && task.agentId === agentId) return { task, events: [] };
+  const error = reported.message.length > MAX_ERROR_MESSAGE_CHARS ? { ...PLAIN, ...reported, message: reported.message.slice(0, MAX_ERROR_MESSAGE_CHARS) } : reported;
+  // A retried report of the failure that ended the task is harmless; any other report of an ended
+  // task (another error, a retryable one, one after its deadline failed it) finds no lease.
+  if (task.status === 'failed' && task.agentId === agentId && !retryable && task.error?.message === error.message && task.error.code === error.code) return { task, events: [] };
   assertStorableText(reported, 'error');
   assertHeldBy(task, agentId);
-  const error = reported.message.length > MAX_ERROR_MESSAGE_CHARS ? { ...PLAIN, ...reported, message: reported.message.slice(0, MAX_ERROR_MESSAGE_CHARS) } : reported;
   if (retryable) return retryOrDeadLetter(task, { ...PLAIN, ...error, retryable: true }, backoffMs, now, true);
   return steps(task, now, [
     { status: 'failed', error: { ...PLAIN, ...error, retryable: false }, leaseExpiresAt: undefined, finishedAt: now },

@@ -448,10 +448,21 @@ describe('fail', () => {
     });
     expect(change.task.leaseExpiresAt).toBeUndefined();
     expect(change.events[0]!.data).toMatchObject({ agentId: 'agent-a', attempt: 1, retryable: false });
-    // repeat by the same agent is a no-op
-    const again = fail(change.task, 'agent-a', { message: 'bad input' }, false, 0, T0 + 300);
+    // the same report again by the same agent is a no-op
+    const again = fail(change.task, 'agent-a', { message: 'bad input', code: 'E_INPUT' }, false, 0, T0 + 300);
     expect(again.events).toEqual([]);
     expect(again.task).toBe(change.task);
+    // any other report of the ended task finds no lease: another message or code, a retryable one
+    expect(() => fail(change.task, 'agent-a', { message: 'bad input' }, false, 0, T0 + 300)).toThrow(LeaseNotHeldError);
+    expect(() => fail(change.task, 'agent-a', { message: 'other', code: 'E_INPUT' }, false, 0, T0 + 300)).toThrow(LeaseNotHeldError);
+    expect(() => fail(change.task, 'agent-a', { message: 'bad input', code: 'E_INPUT' }, true, 0, T0 + 300)).toThrow(LeaseNotHeldError);
+  });
+
+  it("an agent's failure of a task its deadline failed finds no lease (409), as its completion does", () => {
+    const expired = expireDeadline(held('agent-a', true, { deadline: T0 + 100 }), T0 + 200).task;
+    expect(expired).toMatchObject({ status: 'failed', agentId: 'agent-a', error: { code: 'deadline_exceeded' } });
+    expect(() => fail(expired, 'agent-a', { message: 'gave up' }, false, 0, T0 + 300)).toThrow(LeaseNotHeldError);
+    expect(() => complete(expired, 'agent-a', 'late', T0 + 300)).toThrow(LeaseNotHeldError);
   });
 
   it('a non-holder cannot fail the task', () => {
