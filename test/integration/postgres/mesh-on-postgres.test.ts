@@ -60,6 +60,23 @@ describe.skipIf(postgresUrl === null)('mesh on PostgreSQL', () => {
     }
   }, 60_000);
 
+  it('answers a batch of submits sharing an idempotency key in the batch order: the first submits, its repeat is 200, another body 409', async () => {
+    for (let round = 0; round < 8; round++) {
+      const key = `pg-batch-key-${round}`;
+      const tasks = [
+        { capability: 'pg-batch', input: 1, idempotencyKey: key },
+        { capability: 'pg-batch', input: 1, idempotencyKey: key },
+        { capability: 'pg-batch', input: 2, idempotencyKey: key },
+        { capability: 'pg-batch', input: round },
+      ];
+      const answer = await h!.request('POST', '/v1/tasks/batch', { body: { tasks } });
+      expect(answer.status).toBe(200);
+      const results = answer.body.results as Array<{ status: number; body: { id?: string } }>;
+      expect(results.map((r) => r.status)).toEqual([202, 200, 409, 202]);
+      expect(results[1]!.body.id).toBe(results[0]!.body.id);
+    }
+  });
+
   it('refuses a second instance on the same database while the first runs', async () => {
     await expect(startHarness(env())).rejects.toBeInstanceOf(DatabaseInUseError);
     const run = await serve(env());

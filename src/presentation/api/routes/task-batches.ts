@@ -11,9 +11,25 @@ import { PLAIN } from '../../../domain/plain.js';
 
 type ItemResult<T> = { status: number; body: T | ProblemBody };
 
-/** Runs every item as its own request would run, and answers each with its status and body, or its problem. */
-function answerEach<I, T>(request: FastifyRequest, items: I[], path: string, run: (item: I) => Promise<ItemResult<T>>): Promise<Array<ItemResult<T>>> {
-  return Promise.all(items.map((item, i) => run(item).catch((error: unknown) => itemProblem(error, `${path}[${i}]`, request.url, request.log))));
+/**
+ * Runs every item as its own request would run, and answers each with its status and body, or its
+ * problem. Items of the same `orderKey` (one idempotency key, one task) run one after another in
+ * the batch's order, as separate requests sent in that order would: the first of them wins,
+ * whatever the store. The others run side by side.
+ */
+function answerEach<I, T>(request: FastifyRequest, items: I[], path: string, run: (item: I) => Promise<ItemResult<T>>, orderKey: (item: I) => string | undefined): Promise<Array<ItemResult<T>>> {
+  const lastOf = new Map<string, Promise<unknown>>();
+  return Promise.all(
+    items.map((item, i) => {
+      const answer = () => run(item).catch((error: unknown) => itemProblem(error, `${path}[${i}]`, request.url, request.log));
+      const key = orderKey(item);
+      if (key === undefined) return answer();
+      const previous = lastOf.get(key);
+      const result = previous === undefined ? answer() : previous.then(answer);
+      lastOf.set(key, result);
+      return result;
+    }),
+  );
 }
 
 /**
@@ -49,7 +65,7 @@ export function taskBatchRoutes(app: TypedApp, mesh: Mesh): void {
           ...(traceContext !== undefined && { traceContext }),
         });
         return { status: created ? 202 : 200, body: { ...PLAIN, ...task, created } };
-      });
+      }, (item) => item.idempotencyKey);
       return { results };
     },
   );
@@ -74,7 +90,7 @@ export function taskBatchRoutes(app: TypedApp, mesh: Mesh): void {
             ? { ...PLAIN, ...common, outcome: item.outcome, output: item.output }
             : { ...PLAIN, ...common, outcome: item.outcome, error: typeof item.error === 'string' ? { message: item.error } : item.error, retryable: item.retryable ?? true };
         return { status: 200, body: await mesh.commands.settleTask(request.caller, settlement) };
-      }),
+      }, (item) => item.taskId),
     }),
   );
 }
