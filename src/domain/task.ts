@@ -372,6 +372,10 @@ export function failUnroutable(task: Task, message: string, code: string, now: n
 
 export function requeueDeadLetter(task: Task, now: number): Change {
   if (task.status !== 'dead_lettered') throw new ConflictError(`task '${task.id}' is ${task.status}, not dead_lettered`);
+  // Queued again, it would only be failed for its deadline at the next sweep, unseen by any agent.
+  if (task.deadline !== undefined && task.deadline <= now) {
+    throw new ConflictError(`task '${task.id}' is past its deadline (${new Date(task.deadline).toISOString()}): submit it again with a later one`, { id: task.id });
+  }
   return steps(task, now, [
     { status: 'queued', attempts: 0, agentId: undefined, availableAt: now, finishedAt: undefined },
     'TaskRequeued',

@@ -598,6 +598,12 @@ describe('requeueDeadLetter', () => {
   it.each(['queued', 'assigned', 'running', 'completed', 'failed', 'canceled'] as const)('refuses a %s task', (status) => {
     expect(() => requeueDeadLetter({ ...newTask(), status }, T0)).toThrow(ConflictError);
   });
+
+  it('refuses one whose deadline has passed, which would only be failed for it unseen; before it, puts it back', () => {
+    const dead = fail(held('agent-a', true, { maxAttempts: 1, deadline: T0 + 5_000 }), 'agent-a', { message: 'x' }, true, 100, T0 + 50).task;
+    expect(() => requeueDeadLetter(dead, T0 + 5_000)).toThrow(/past its deadline/);
+    expect(requeueDeadLetter(dead, T0 + 4_999).task.status).toBe('queued');
+  });
 });
 
 describe('broadcast', () => {
