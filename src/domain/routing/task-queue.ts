@@ -39,10 +39,17 @@ export class PriorityTaskQueue {
     const task = { ...queued };
     this.live.set(task.id, task);
     const bucket = this.buckets[task.priority]!;
-    // Re-queued tasks (retries, hand-backs) carry an older seq: keep each bucket ordered by seq.
-    let i = bucket.length;
-    while (i > this.heads[task.priority]! && bucket[i - 1]!.seq > task.seq) i--;
-    bucket.splice(i, 0, task);
+    // Re-queued tasks (retries, hand-backs) carry an older seq: keep each bucket ordered by seq,
+    // after the entries of an equal seq. A binary search, as the place may be far back in a backlog.
+    let low = this.heads[task.priority]!;
+    let high = bucket.length;
+    if (high > low && bucket[high - 1]!.seq <= task.seq) low = high;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (bucket[mid]!.seq <= task.seq) low = mid + 1;
+      else high = mid;
+    }
+    bucket.splice(low, 0, task);
   }
 
   /**

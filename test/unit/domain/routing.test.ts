@@ -356,6 +356,28 @@ describe('PriorityTaskQueue', () => {
     expect(ids(q)).toEqual(['d', 'a', 'b', 'c']);
   });
 
+  it('yields any pushes and removals in priority, then seq, then push order (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ priority: fc.integer({ min: 0, max: 2 }), seq: fc.integer({ min: 0, max: 20 }), remove: fc.boolean() }), { maxLength: 60 }),
+        (ops) => {
+          const q = new PriorityTaskQueue();
+          const expected: Array<{ id: string; priority: number; seq: number; n: number }> = [];
+          ops.forEach((op, n) => {
+            const id = `t${n}`;
+            q.push(entry(id, op.priority, op.seq));
+            expected.push({ id, priority: op.priority, seq: op.seq, n });
+            // Remove an earlier one now and then, as assignment does.
+            if (op.remove && expected.length > 1) q.remove(expected.splice(n % expected.length, 1)[0]!.id);
+          });
+          expected.sort((a, b) => b.priority - a.priority || a.seq - b.seq || a.n - b.n);
+          expect(ids(q)).toEqual(expected.map((e) => e.id));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('ignores a push of an id that is already queued', () => {
     const q = new PriorityTaskQueue();
     q.push(entry('a', 5, 10));
