@@ -10,20 +10,25 @@ import { parseDemoOptions } from './demo-options.js';
 import { registerMigrateCommand } from './migrate-command.js';
 import { UsageError } from './usage-error.js';
 
+/** Commander's own complaints (unknown option, missing argument) read like every other: 'agentmesh: ...'. */
+const commanderOutput = (hint: (line: string) => string = (line) => line) => ({
+  writeErr: (text: string) => process.stderr.write(text),
+  outputError: (text: string, write: (text: string) => void) => write(hint(text.replace(/^error: /u, 'agentmesh: '))),
+});
+
 const program = new Command()
   .name('agentmesh')
   .description('AgentMesh: an event-driven mesh for software and AI agents')
   .version(VERSION)
   .exitOverride()
-  // Commander's own complaints (unknown option, missing argument) read like every other: 'agentmesh: ...'.
-  .configureOutput({ writeErr: (text) => process.stderr.write(text), outputError: (text, write) => write(text.replace(/^error: /u, 'agentmesh: ')) });
+  .configureOutput(commanderOutput());
 
 // Each command loads what it runs when it runs: `agentmesh tasks get` need not load the mesh, its store and its API.
 program
   .command('serve')
   .description('run the mesh and its REST API (settings from AGENTMESH_* variables)')
   // `serve --port 9000` is a natural guess: point at the variable that does it.
-  .configureOutput({ writeErr: (text) => process.stderr.write(text), outputError: (text, write) => write(serveOptionHint(text.replace(/^error: /u, 'agentmesh: '))) })
+  .configureOutput(commanderOutput(serveOptionHint))
   .action(async () => (await import('./serve.js')).serve());
 
 program
@@ -41,7 +46,7 @@ registerClientCommands(program);
 registerAuditCommands(program);
 registerMigrateCommand(program);
 
-/** `unknown option '--port'` gains `: serve takes its settings from variables: AGENTMESH_PORT=...`. */
+/** `unknown option '--port'` goes on `: serve takes its settings from AGENTMESH_* variables (set AGENTMESH_PORT instead)`. */
 function serveOptionHint(line: string): string {
   const option = /unknown option '--([a-z-]+)(?:=[^']*)?'/u.exec(line)?.[1];
   if (option === undefined) return line;
