@@ -15,8 +15,11 @@ GRANT USAGE ON SCHEMA public TO :"role";
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO :"role";
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO :"role";
 REVOKE UPDATE, DELETE, TRUNCATE ON audit_log, audit_checkpoints, audit_signing_keys, audit_prunes FROM :"role";
--- Pruning past a tenant's retention goes through this function only (it runs as the owner).
+-- Pruning past a tenant's retention goes through this function only (it runs as the owner), which
+-- records each prune; the history of retentions is kept by a trigger (it runs as the owner too).
 GRANT EXECUTE ON FUNCTION audit_prune(text) TO :"role";
+REVOKE INSERT ON audit_prunes, audit_retention_changes FROM :"role";
+REVOKE UPDATE, DELETE, TRUNCATE ON audit_retention_changes FROM :"role";
 -- The heads of the chains move with every append (UPDATE), but are never removed; a head moved
 -- against its chain is reported by `agentmesh audit verify`.
 REVOKE DELETE, TRUNCATE ON audit_heads FROM :"role";

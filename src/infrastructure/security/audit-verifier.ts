@@ -107,15 +107,29 @@ async function verifyChain(db: SqlExecutor, tenantId: string, options: VerifyOpt
     if (!key || !verifySignature(key, checkpointMessage({ tenantId, seq: upto, hash: anchor.hash, at: Number(anchor.at) }), anchor.signature)) {
       return fail(report, undefined, upto, `the checkpoint that anchors the prune up to ${upto} is not signed by a trusted key`);
     }
+    // A prune deletes what it covers: entries left at or below it mean the prune record is not genuine.
+    const { rows: left } = await db.query<{ seq: number | string; id: string }>('SELECT seq, id FROM audit_log WHERE tenant_id = $1 AND seq <= $2 ORDER BY seq LIMIT 1', [tenantId, upto]);
+    if (left[0]) return fail(report, left[0].id, Number(left[0].seq), `the chain is recorded as pruned up to ${upto}, but entries at or below it remain: the prune record is not genuine`);
     prevSeq = upto;
     prevHash = prunes[0].upto_hash;
     report.prunedUpTo = upto;
+  } else {
+    // Seqs start at 1: a row below that is no entry of the chain, and would be left unread.
+    const { rows: below } = await db.query<{ seq: number | string; id: string }>('SELECT seq, id FROM audit_log WHERE tenant_id = $1 AND seq < 1 ORDER BY seq LIMIT 1', [tenantId]);
+    if (below[0]) return fail(report, below[0].id, Number(below[0].seq), `an entry at seq ${Number(below[0].seq)}, before the chain's first: it was added outside the chain`);
   }
   if (options.from !== undefined) {
     const { rows } = await db.query<{ seq: number | string }>('SELECT min(seq) AS seq FROM audit_log WHERE tenant_id = $1 AND at >= $2', [tenantId, options.from]);
     const first = rows[0]?.seq;
-    if (first === null || first === undefined) return report;
-    if (Number(first) > 1) {
+    if (first === null || first === undefined) {
+      // Nothing at or after `from`: the range is the chain's end, where entries removed from the end
+      // show against its head and its checkpoints (checked below, from its last entry).
+      const { rows: last } = await db.query<{ seq: number | string; hash: string }>('SELECT seq, hash FROM audit_log WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1', [tenantId]);
+      if (last[0] && Number(last[0].seq) > prevSeq) {
+        prevSeq = Number(last[0].seq);
+        prevHash = last[0].hash;
+      }
+    } else if (Number(first) > 1) {
       const { rows: before } = await db.query<{ seq: number | string; hash: string }>(
         'SELECT seq, hash FROM audit_log WHERE tenant_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT 1',
         [tenantId, Number(first)],
@@ -148,6 +162,7 @@ async function verifyChain(db: SqlExecutor, tenantId: string, options: VerifyOpt
   };
   for (let i = 0; i < SEGMENTS_AT_ONCE; i++) start(i);
   const hashes = new Map<number, string>();
+  let readToEnd = true;
   for (let i = 0; i < segments.length; i++) {
     const segment = await results[i]!;
     start(i + SEGMENTS_AT_ONCE);
@@ -164,16 +179,20 @@ async function verifyChain(db: SqlExecutor, tenantId: string, options: VerifyOpt
       report.lastSeq = prevSeq;
     }
     if (segment.problem) return fail(report, segment.problem.entryId, segment.problem.seq, segment.problem.reason);
-    if (segment.ended) break;
+    if (segment.ended) {
+      readToEnd = false;
+      break;
+    }
   }
-  // A chain read to its end must reach its head: entries removed from the end leave the head pointing past them.
-  if (options.to === undefined && head.seq > prevSeq) {
+  // A chain read to its end (no entry past `to`, or no `to`) must reach its head: entries removed
+  // from the end leave the head pointing past them.
+  if (readToEnd && head.seq > prevSeq) {
     return fail(report, undefined, prevSeq + 1, `entries ${prevSeq + 1} to ${head.seq} are missing (the chain's head is at ${head.seq})`);
   }
-  if (options.to === undefined && head.seq === prevSeq && head.seq > 0 && head.hash !== prevHash) {
+  if (readToEnd && head.seq === prevSeq && head.seq > 0 && head.hash !== prevHash) {
     return fail(report, undefined, head.seq, "the chain's head does not match its last entry");
   }
-  if (options.to === undefined && head.seq < prevSeq) {
+  if (readToEnd && head.seq < prevSeq) {
     return fail(report, undefined, head.seq, `the chain's head says ${head.seq}, behind its last entry ${prevSeq}: the head was moved back or removed`);
   }
   const lastCheckedSeq = prevSeq;
@@ -181,7 +200,7 @@ async function verifyChain(db: SqlExecutor, tenantId: string, options: VerifyOpt
   for (const [seq, checkpoint] of checkpoints) {
     if (seq < firstCheckedSeq) continue;
     if (seq > lastCheckedSeq) {
-      if (options.to !== undefined) continue;
+      if (!readToEnd) continue;
       return fail(report, undefined, seq, `a checkpoint signed the chain at ${seq}, but the chain ends at ${lastCheckedSeq}: entries were removed`);
     }
     if (hashes.get(seq) !== checkpoint.hash) return fail(report, undefined, seq, `the entry at ${seq} differs from the checkpoint signed at ${new Date(Number(checkpoint.at)).toISOString()}`);

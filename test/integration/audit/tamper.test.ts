@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgliteClient } from '../../../src/infrastructure/persistence/pglite-client.js';
 import { DEVELOPMENT_KEY_FILE } from '../../../src/infrastructure/security/audit-signing.js';
+import { verifyAuditLog } from '../../../src/infrastructure/security/audit-verifier.js';
 import { registerAgent } from '../../support/api-helpers.js';
 import { cli, oneLine } from '../../support/cli-run.js';
 import { startHarness } from '../../support/mesh-harness.js';
@@ -97,9 +98,9 @@ describe('agentmesh audit verify on a tampered log', { timeout: 90_000 }, () => 
 
   it('notices two entries that swapped places', async () => {
     const dir = await tampered('reordered', async (db) => {
-      await db.query("UPDATE audit_log SET seq = -1 WHERE tenant_id = 'default' AND seq = 3");
+      await db.query("UPDATE audit_log SET seq = 999999999 WHERE tenant_id = 'default' AND seq = 3");
       await db.query("UPDATE audit_log SET seq = 3 WHERE tenant_id = 'default' AND seq = 4");
-      await db.query("UPDATE audit_log SET seq = 4 WHERE tenant_id = 'default' AND seq = -1");
+      await db.query("UPDATE audit_log SET seq = 4 WHERE tenant_id = 'default' AND seq = 999999999");
     });
     const run = await verify(dir);
     expect(run.code).toBe(1);
@@ -132,6 +133,56 @@ describe('agentmesh audit verify on a tampered log', { timeout: 90_000 }, () => 
     const run = await verify(dir);
     expect(run.code).toBe(1);
     expect(oneLine(run.stderr)).toContain(`entries ${last - 1} to `);
+  });
+
+  it('notices rows added outside the chain: below its first seq, or left under a forged prune record; the database refuses the first', async () => {
+    const trustedKeys = [createPublicKey(readFileSync(publicKeyFile))];
+    const inProcess = async (dir: string, range: { from?: number; to?: number } = {}) => {
+      const db = await PgliteClient.open(dir);
+      try {
+        return (await verifyAuditLog(db, { tenantId: 'default', trustedKeys, ...range })).chains[0]!;
+      } finally {
+        await db.close();
+      }
+    };
+    const forgedRow = (seq: number) =>
+      `INSERT INTO audit_log (tenant_id, seq, id, at, actor_type, action, resource_type, resource_id, status, details, prev_hash, hash)
+       VALUES ('default', ${seq}, 'forged-${seq}', 1, 'key', 'PERSONAL_DATA_SHREDDED', 'data_subject', 'someone', 'success', '{}', repeat('0', 64), repeat('f', 64))`;
+    const refused = await tampered('below-refused', (db) => expect(db.query(forgedRow(0))).rejects.toThrow(/audit_log_seq_from_one/u));
+    expect((await inProcess(refused)).problem).toBeUndefined();
+    // As it would be in a database that held the row before the constraint came.
+    const below = await tampered('below', async (db) => {
+      await db.exec('ALTER TABLE audit_log DROP CONSTRAINT audit_log_seq_from_one');
+      await db.query(forgedRow(0));
+    });
+    expect((await inProcess(below)).problem).toMatchObject({ seq: 0, reason: "an entry at seq 0, before the chain's first: it was added outside the chain" });
+    // A prune recorded up to a genuine checkpoint, whose entries were never removed (so that edits below it went unread).
+    const prune = await tampered('forged-prune', async (db) => {
+      await db.query("INSERT INTO audit_prunes SELECT tenant_id, seq, hash, at, 0, at FROM audit_checkpoints WHERE tenant_id = 'default' ORDER BY seq LIMIT 1");
+      await db.query("UPDATE audit_log SET status = 'success' WHERE tenant_id = 'default' AND seq = 2");
+    });
+    expect((await inProcess(prune)).problem?.reason).toMatch(/^the chain is recorded as pruned up to \d+, but entries at or below it remain: the prune record is not genuine$/u);
+  });
+
+  it('notices entries cut from the end in a range that starts after what is left, with or without its end', async () => {
+    const db = await PgliteClient.open(intactCopy('tail-probe'));
+    const { rows } = await db.query<{ seq: number; at: string }>("SELECT seq, at FROM audit_log WHERE tenant_id = 'default' ORDER BY seq DESC LIMIT 3");
+    await db.close();
+    const from = Number(rows[2]!.at);
+    const cut = await tampered('tail-cut', (db) => db.query("DELETE FROM audit_log WHERE tenant_id = 'default' AND at >= $1", [from]).then(() => undefined));
+    const check = async (range: { from?: number; to?: number }) => {
+      const copy = join(scratch, `tail-cut-${Object.keys(range).join('-')}`);
+      cpSync(cut, copy, { recursive: true });
+      const verifying = await PgliteClient.open(copy);
+      try {
+        return (await verifyAuditLog(verifying, { tenantId: 'default', ...range })).chains[0]!;
+      } finally {
+        await verifying.close();
+      }
+    };
+    for (const range of [{ from }, { from, to: Date.now() + 3_600_000 }]) {
+      expect((await check(range)).problem?.reason, JSON.stringify(range)).toMatch(/^entries \d+ to \d+ are missing \(the chain's head is at \d+\)$/u);
+    }
   });
 
   it('refuses checkpoints signed by a key it was not told to trust, or re-signed by a key planted in the database', async () => {

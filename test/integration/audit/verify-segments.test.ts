@@ -30,9 +30,9 @@ const tampers: Record<string, Tamper> = {
   // Two entries swap their places (seq numbers), each keeping its hashes.
   swapped: (db, t, seq) =>
     db.exec(
-      `UPDATE audit_log SET seq = -1 WHERE tenant_id = '${t}' AND seq = ${seq};
+      `UPDATE audit_log SET seq = 999999999 WHERE tenant_id = '${t}' AND seq = ${seq};
        UPDATE audit_log SET seq = ${seq} WHERE tenant_id = '${t}' AND seq = ${seq + 1};
-       UPDATE audit_log SET seq = ${seq + 1} WHERE tenant_id = '${t}' AND seq = -1;`,
+       UPDATE audit_log SET seq = ${seq + 1} WHERE tenant_id = '${t}' AND seq = 999999999;`,
     ),
   'segment removed': (db, t, seq) => db.exec(`DELETE FROM audit_log WHERE tenant_id = '${t}' AND seq BETWEEN ${seq} AND ${seq + SEGMENT - 1}`),
 };

@@ -87,9 +87,28 @@ describe.skipIf(skip)('audit log on PostgreSQL with a least-privilege run-time r
     const runtime = new pg.Client({ connectionString: url });
     await runtime.connect();
     try {
-      for (const statement of ["UPDATE audit_log SET status = 'failure'", 'DELETE FROM audit_log', 'TRUNCATE audit_log', 'DELETE FROM audit_checkpoints', "UPDATE audit_signing_keys SET public_key = ''"]) {
+      for (const statement of [
+        "UPDATE audit_log SET status = 'failure'",
+        'DELETE FROM audit_log',
+        'TRUNCATE audit_log',
+        'DELETE FROM audit_checkpoints',
+        "UPDATE audit_signing_keys SET public_key = ''",
+        "INSERT INTO audit_prunes VALUES ('default', 1, 'x', 1, 0, 1)",
+        'DELETE FROM audit_retention_changes',
+      ]) {
         await expect(runtime.query(statement), statement).rejects.toMatchObject({ code: '42501', message: expect.stringMatching(/^permission denied for table audit_/u) });
       }
+      // A row below the chain's first seq is refused to every role.
+      await expect(runtime.query("INSERT INTO audit_log (tenant_id, seq, id, at, actor_type, action, resource_type, resource_id, status, details, prev_hash, hash) VALUES ('default', 0, 'f', 1, 'key', 'X', 'x', 'x', 'success', '{}', 'p', 'h')")).rejects.toMatchObject({ code: '23514' });
+      // A retention it sets or changes with SQL is on record, with who did it.
+      await runtime.query("INSERT INTO audit_retention (tenant_id, days, updated_at) VALUES ('default', 30, 1) ON CONFLICT (tenant_id) DO UPDATE SET days = 30");
+      await runtime.query("UPDATE audit_retention SET days = 1 WHERE tenant_id = 'default'");
+      const { rows: history } = await runtime.query("SELECT days, previous_days, changed_by FROM audit_retention_changes WHERE tenant_id = 'default' ORDER BY changed_at, days DESC");
+      expect(history.slice(-2)).toEqual([
+        { days: 30, previous_days: null, changed_by: role },
+        { days: 1, previous_days: 30, changed_by: role },
+      ]);
+      await runtime.query("DELETE FROM audit_retention WHERE tenant_id = 'default'");
       // The owner is refused too, by the triggers.
       const owner = new pg.Client({ connectionString: database.url });
       await owner.connect();

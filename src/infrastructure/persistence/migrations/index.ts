@@ -5,6 +5,7 @@ import { sql as secrets } from './004-secrets.js';
 import { sql as auditPersonalData } from './005-audit-personal-data.js';
 import { sql as apiKeyRateLimits } from './006-api-key-rate-limits.js';
 import { sql as meshLeader } from './007-mesh-leader.js';
+import { sql as auditHardening } from './008-audit-hardening.js';
 
 export interface Migration {
   version: number;
@@ -21,4 +22,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, name: 'audit personal data', sql: auditPersonalData },
   { version: 6, name: 'api key rate limits', sql: apiKeyRateLimits },
   { version: 7, name: 'mesh leader', sql: meshLeader },
+  { version: 8, name: 'audit hardening', sql: auditHardening },
 ];
