@@ -525,6 +525,11 @@ export interface KeyEncryptionKeyRepository {
   wrappedByOtherThan(masterKeyId: string, limit: number): Promise<KeyEncryptionKeyRecord[]>;
   /** Replaces a live key's wrapped form, if it is still wrapped by `fromMasterKeyId`. */
   rewrap(owner: string, version: number, fromMasterKeyId: string, toMasterKeyId: string, wrappedKey: string): Promise<boolean>;
+  /**
+   * Removes from the database's files the old forms of rows that `destroyAll` and `rewrap`
+   * replaced: until then a destroyed key, or one wrapped by a retired master key, is still there.
+   */
+  purgeReplaced(): Promise<void>;
 }
 
 /** A value sealed by envelope encryption: its data key wrapped by a tenant key, the value by the data key. */

@@ -17,5 +17,7 @@ export function keysInMemory(): KeyEncryptionKeyRepository {
     },
     wrappedByOtherThan: async () => [],
     rewrap: async () => false,
+    // A map keeps no old versions.
+    purgeReplaced: async () => {},
   };
 }

@@ -93,6 +93,16 @@ export class SqlKeyEncryptionKeyRepository implements KeyEncryptionKeyRepository
     return rows.length;
   }
 
+  /**
+   * An UPDATE leaves the row's old version in the table's file until a vacuum, and PGlite never
+   * vacuums by itself: a shredded key stayed readable from the data directory. VACUUM FULL writes
+   * the (small) table anew and drops the old file. PostgreSQL lets only the table's owner do it: to
+   * a run-time role that is not the owner it is a warning, and autovacuum removes them later.
+   */
+  async purgeReplaced(): Promise<void> {
+    await this.db.exec(`VACUUM FULL ${this.where.table}`);
+  }
+
   async wrappedByOtherThan(masterKeyId: string, limit: number): Promise<KeyEncryptionKeyRecord[]> {
     const { table, ownerColumn } = this.where;
     const { rows } = await this.db.query<KeyRow>(

@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey, createTenant, expectProblem, expectStatus, registerAgent } from '../../support/api-helpers.js';
 import { startHarness, type Harness } from '../../support/mesh-harness.js';
@@ -200,7 +202,15 @@ describe('the secret store API', () => {
     it("destroys the tenant's keys on confirmation: every secret so far is gone for good (410), new ones work", async () => {
       expect(expectProblem(await h.request('POST', '/v1/tenant-keys/destroy', { key: acme.key, body: { confirm: 'globex' } }), 400, 'validation').field).toBe('body.confirm');
       const task = await heldTask(worker.key, 'worker-1', { capability: 'deploy', input: {}, secrets: ['github-token'] });
+      const { wrappedKey } = (await h.running.store.tenantKeys.current('acme'))!;
+      const tableFiles = () => readdirSync(join(h.dataDir, 'base'), { recursive: true, withFileTypes: true }).filter((f) => f.isFile());
+      const holding = () => tableFiles().filter((f) => readFileSync(join(f.parentPath, f.name)).includes(wrappedKey!));
+      await h.running.store.db.exec('CHECKPOINT');
+      expect(holding().length).toBeGreaterThan(0);
       expect(expectStatus(await h.request('POST', '/v1/tenant-keys/destroy', { key: acme.key, body: { confirm: 'acme' } }), 200)).toEqual({ destroyedKeys: 1 });
+      // Not even the row's old version is left in the database's files (the write-ahead log aside).
+      await h.running.store.db.exec('CHECKPOINT');
+      expect(holding()).toEqual([]);
       expectProblem(await h.request('GET', `/v1/tasks/${task.id}/secrets/github-token`, { key: worker.key }), 410, 'gone');
       expect(expectStatus(await h.request('GET', '/v1/secrets/github-token', { key: acme.key }), 200).readable).toBe(false);
       // Globex's secrets are untouched.

@@ -133,6 +133,7 @@ export class EnvelopeVault implements SecretVault {
       this.destructions++;
     });
     for (const key of [...this.cache.keys()]) if (key.startsWith(`${owner}\0`)) this.cache.delete(key);
+    if (destroyed > 0) await this.keys.purgeReplaced();
     return destroyed;
   }
 
@@ -151,7 +152,11 @@ export class EnvelopeVault implements SecretVault {
     const missing = new Set<string>();
     for (;;) {
       const stale = (await this.keys.wrappedByOtherThan(this.kms.currentKeyId, batch + skipped.size)).filter((r) => !skipped.has(cacheKey(r.owner, r.version)));
-      if (stale.length === 0) return { rewrapped, skipped: skipped.size, missingMasterKeys: [...missing] };
+      if (stale.length === 0) {
+        // The forms wrapped by the retired master key go from the files too.
+        if (rewrapped > 0) await this.keys.purgeReplaced();
+        return { rewrapped, skipped: skipped.size, missingMasterKeys: [...missing] };
+      }
       for (const record of stale) {
         if (!this.kms.canUnwrap(record.masterKeyId)) {
           skipped.add(cacheKey(record.owner, record.version));
