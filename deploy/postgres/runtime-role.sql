@@ -8,7 +8,8 @@
 --
 -- The run-time role may read and change the mesh's tables, but may only INSERT and SELECT the
 -- audit log, its checkpoints and signing keys: it cannot UPDATE, DELETE or TRUNCATE them (and
--- triggers refuse those statements to everyone, the owner included).
+-- triggers refuse those statements whatever the role; the owner, who may drop them, is trusted as
+-- a superuser is, and what either changes is found by `agentmesh audit verify`).
 \set ON_ERROR_STOP on
 
 GRANT USAGE ON SCHEMA public TO :"role";

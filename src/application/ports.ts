@@ -445,6 +445,8 @@ export interface ChainReport {
   headSeq: number;
   checkpoints: number;
   lastCheckpointSeq?: number;
+  /** The hash that checkpoint signed: kept outside the database, it shows a later rewrite that removed the checkpoints too. */
+  lastCheckpointHash?: string;
   /** The chain's entries up to here were pruned past the tenant's retention (anchored on a signed checkpoint). */
   prunedUpTo?: number;
   problem?: ChainProblem;

@@ -56,6 +56,8 @@ const SENSITIVE: Partial<Record<AuditAction, AlertSeverity>> = {
   [AuditAction.API_KEY_ROTATED]: 'medium',
   [AuditAction.API_KEY_REVOKED]: 'medium',
   [AuditAction.TENANT_CREATED]: 'low',
+  // A retention shortened is how entries are made to go: a SIEM should hear of it.
+  [AuditAction.CONFIG_CHANGED]: 'medium',
 };
 
 /** Bursts are tracked per source for at most this many sources at once (the oldest go first). */
@@ -183,7 +185,8 @@ export class AlertDispatcher {
   }
 
   private sensitive(entry: AuditEntry): SecurityAlert | undefined {
-    const severity = SENSITIVE[entry.action];
+    // A verification that found the log tampered with: the one check whose failure is an incident.
+    const severity = entry.action === AuditAction.COMPLIANCE_CHECK ? (entry.status === 'failure' ? 'high' : undefined) : SENSITIVE[entry.action];
     if (!severity) return undefined;
     const who = entry.actor.keyId !== undefined ? `key ${entry.actor.keyId}` : entry.actor.type;
     const what = entry.resourceId !== undefined ? `${entry.resourceType} ${entry.resourceId}` : entry.resourceType;

@@ -210,6 +210,7 @@ async function verifyChain(db: SqlExecutor, tenantId: string, options: VerifyOpt
     if (!verifySignature(key, message, checkpoint.signature)) return fail(report, undefined, seq, `the checkpoint at ${seq} has a bad signature`);
     report.checkpoints++;
     report.lastCheckpointSeq = seq;
+    report.lastCheckpointHash = checkpoint.hash;
   }
   return report;
 }

@@ -1,7 +1,7 @@
+import { KEY_AND_ADMIN_ACTIONS, KEY_AND_ADMIN_EVENTS_LISTED } from '../../application/compliance-report.js';
 import type { AuditEvidence } from '../../application/ports.js';
 import type { SqlExecutor } from '../persistence/sql-client.js';
 
-const KEY_AND_ADMIN_ACTIONS = ['API_KEY_CREATED', 'API_KEY_ROTATED', 'API_KEY_REVOKED', 'TENANT_CREATED', 'AGENT_TERMINATED', 'TASK_RETRIED', 'POLICY_CREATED', 'POLICY_UPDATED', 'POLICY_DELETED', 'CONFIG_CHANGED', 'ADMIN_ACTION', 'AUDIT_LOG_EXPORTED', 'COMPLIANCE_CHECK'];
 
 const n = (v: unknown) => Number(v);
 
@@ -28,7 +28,7 @@ export async function auditEvidence(db: SqlExecutor, tenantId: string, from: num
       range,
     ),
     db.query<{ at: string; action: string; key_id: string | null; resource_id: string | null; status: string }>(
-      `SELECT at, action, actor_key_id AS key_id, resource_id, status FROM audit_log WHERE ${period} AND action = ANY($4::text[]) ORDER BY seq DESC LIMIT 100`,
+      `SELECT at, action, actor_key_id AS key_id, resource_id, status FROM audit_log WHERE ${period} AND action = ANY($4::text[]) ORDER BY seq DESC LIMIT ${KEY_AND_ADMIN_EVENTS_LISTED}`,
       [...range, KEY_AND_ADMIN_ACTIONS],
     ),
     db.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_heads WHERE tenant_id = $1', [tenantId]),

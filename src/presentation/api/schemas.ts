@@ -483,6 +483,7 @@ export const AuditVerifyReport = Type.Object({
       headSeq: Type.Integer(),
       checkpoints: Type.Integer(),
       lastCheckpointSeq: Type.Optional(Type.Integer()),
+      lastCheckpointHash: Type.Optional(Type.String({ description: 'The hash the last checkpoint signed: keep it outside the database to compare with later verifications' })),
       prunedUpTo: Type.Optional(Type.Integer({ description: 'Entries up to here were pruned past the retention, anchored on a signed checkpoint' })),
       problem: Type.Optional(Type.Object({ entryId: Type.Optional(Type.String()), seq: Type.Integer(), reason: Type.String() })),
     }),

@@ -51,6 +51,18 @@ describe('AlertDispatcher', () => {
     await d.close();
   });
 
+  it('alerts on a retention changed, and on a verification that found the log tampered with (not on one that found it intact)', async () => {
+    const sink = new RecordingSink();
+    const d = new AlertDispatcher([sink], silentLogger);
+    d.consider([entry('CONFIG_CHANGED', { status: 'success' }), entry('COMPLIANCE_CHECK', { status: 'success' }), entry('COMPLIANCE_CHECK', { status: 'failure' })]);
+    await settle();
+    expect(sink.received.map((a) => [a.kind, a.severity])).toEqual([
+      ['CONFIG_CHANGED', 'medium'],
+      ['COMPLIANCE_CHECK', 'high'],
+    ]);
+    await d.close();
+  });
+
   it('raises one burst per source and window once failures reach the threshold, and a new one in the next window', async () => {
     const sink = new RecordingSink();
     const d = new AlertDispatcher([sink], silentLogger, { ...DEFAULT_ALERT_OPTIONS, authFailureThreshold: 3, authFailureWindowMs: 1_000 });
