@@ -6,14 +6,16 @@ import { isLegacyJsonRpcMethod, isV1JsonRpcMethod } from '@a2a-js/sdk/compat/v0_
 import type { Caller } from '../../../application/caller.js';
 import type { Mesh } from '../../../application/mesh.js';
 import { liveCapabilities } from '../../../application/use-cases/query-agents.js';
-import { QuotaExceededError } from '../../../domain/index.js';
+import { DomainError, QuotaExceededError } from '../../../domain/index.js';
 import { agentCard } from '../../a2a/agent-card.js';
 import { dispatchJsonRpc, type JsonRpcAnswer, type JsonRpcResponse } from '../../a2a/jsonrpc-dispatch.js';
 import { withKeepalive } from '../../a2a/keepalive.js';
 import { MeshA2AHandler } from '../../a2a/mesh-request-handler.js';
 import { TenantSlots } from '../../../application/tenant-slots.js';
 import type { AuditedChange } from '../audited-routes.js';
+import { refusalRecord } from '../plugins/audit.js';
 import { bearerToken } from '../plugins/authenticate.js';
+import { httpStatusOf } from '../plugins/problem-details.js';
 import { A2AAgentCard, JsonRpcRequest, JsonRpcReply, errors } from '../schemas.js';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
 import type { ApiMetrics } from './metrics.js';
@@ -138,6 +140,20 @@ export async function a2aRoutes(app: TypedApp, mesh: Mesh, options: A2ARouteOpti
     );
   });
 
+  /**
+   * Whether the key that opened a stream still authenticates (the check is the cached one every
+   * request makes); a refusal is audited like one answered.
+   */
+  const keyStillGood = (token: string | undefined, request: FastifyRequest) =>
+    mesh.auth.authenticate(token).then(
+      () => true,
+      (error: unknown) => {
+        const refusal = error instanceof DomainError ? refusalRecord(request, httpStatusOf(error.code), error.message) : undefined;
+        if (refusal) mesh.audit.logSecurityEvent(refusal).catch((auditError: unknown) => request.log.error({ err: auditError }, 'the refusal that ended an A2A stream could not be audited'));
+        return false;
+      },
+    );
+
   async function stream(rpc: JsonRpcAnswer, handler: MeshA2AHandler, caller: Caller, request: FastifyRequest, reply: FastifyReply, hungUp: AbortSignal) {
     const events = rpc.answer as AsyncGenerator<JsonRpcResponse, void, undefined>;
     const release = streams.take(caller.tenantId);
@@ -180,10 +196,15 @@ export async function a2aRoutes(app: TypedApp, mesh: Mesh, options: A2ARouteOpti
       return reply.type('application/json').send(withoutInternals({ jsonrpc: '2.0', id: rpc.id, error: rpc.errorOf(error) }, request));
     }
     options.metrics?.a2aRequest?.(knownMethod(rpc.method), 'stream');
+    const token = bearerToken(request);
     async function* frames(): AsyncGenerator<string> {
       try {
         if (!first.done) yield formatSSEEvent(first.value);
-        for await (const event of withKeepalive(events, KEEPALIVE_MS, undefined)) yield event === undefined ? ': keepalive\n\n' : formatSSEEvent(event);
+        for await (const event of withKeepalive(events, KEEPALIVE_MS, undefined)) {
+          // A key revoked while the stream is open gets nothing more: the stream ends at its next frame.
+          if (!(await keyStillGood(token, request))) return;
+          yield event === undefined ? ': keepalive\n\n' : formatSSEEvent(event);
+        }
       } catch (error) {
         request.log.warn({ err: error }, 'A2A stream ended by an error');
         yield formatSSEErrorEvent(withoutInternals({ jsonrpc: '2.0', id: rpc.id, error: rpc.errorOf(error) }, request));

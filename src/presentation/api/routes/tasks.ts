@@ -2,6 +2,7 @@ import { Type } from 'typebox';
 import type { Mesh } from '../../../application/mesh.js';
 import { getTask, listTasks } from '../../../application/use-cases/query-tasks.js';
 import { CompleteBody, errors, ExtendBody, FailBody, IdParams, pageOf, SubmitTaskBody, SubmitTaskReply, Task, TaskListQuery, WaitQuery } from '../schemas.js';
+import { bearerToken } from '../plugins/authenticate.js';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
 import { parseDeadline } from './deadline.js';
 import { requestTraceContext } from './request-trace.js';
@@ -66,7 +67,10 @@ export function taskRoutes(app: TypedApp, mesh: Mesh): void {
       // A caller that hangs up frees its place among its tenant's bounded waits at once.
       const hungUp = new AbortController();
       reply.raw.once('close', () => hungUp.abort());
-      return getTask(mesh.ctx, request.caller, request.params.id, waitMs, hungUp.signal);
+      const task = await getTask(mesh.ctx, request.caller, request.params.id, waitMs, hungUp.signal);
+      // The key may have been revoked during the wait: what the task became is not for it any more (401).
+      await mesh.auth.authenticate(bearerToken(request));
+      return task;
     },
   );
 
