@@ -79,6 +79,11 @@ export interface RemoteCommandOptions {
   retryEveryMs?: number;
   /** Why no leader can answer this instance, when that is known: no use waiting for one. */
   leaderUnreachable?: () => string | undefined;
+  /**
+   * Aborts when the leader this instance sends to is gone or replaced: a command on its way to it
+   * will get no answer, so its caller is told at once rather than at the end of `timeoutMs`.
+   */
+  leaderChange?: () => AbortSignal;
 }
 
 /** Commands whose answers are small by construction: those of one tick travel to the leader together. */
@@ -108,7 +113,9 @@ export function remoteCommands(broker: MessageBroker, options: RemoteCommandOpti
     const giveUpAt = Date.now() + options.leaderWaitMs;
     for (;;) {
       try {
-        return await broker.request(COMMAND_SUBJECT, data, options.timeoutMs);
+        const answer = broker.request(COMMAND_SUBJECT, data, options.timeoutMs);
+        const leaderChange = options.leaderChange?.();
+        return await (leaderChange === undefined ? answer : unlessAborted(answer, leaderChange));
       } catch (error) {
         if (!(error instanceof NoResponderError)) throw error;
         const unreachable = options.leaderUnreachable?.();
@@ -163,6 +170,19 @@ export function remoteCommands(broker: MessageBroker, options: RemoteCommandOpti
     throw reviveError(reply.error);
   };
   return Object.fromEntries(MESH_COMMAND_NAMES.map((op) => [op, (...args: unknown[]) => call(op, args)])) as unknown as MeshCommands;
+}
+
+/** `work`'s outcome, unless `signal` aborts first: then 503, as when the leader's answer does not come. */
+function unlessAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      work.catch(() => {});
+      reject(new UnavailableError('the mesh leader changed while this change was on its way to it, so it may or may not have been made: try again (a repeated settlement, or a submit with the same Idempotency-Key, is safe)', 1));
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** The leader's side: runs the commands other instances send, on its own queues and registry. */

@@ -14,7 +14,7 @@ const COMMAND_TIMEOUT_MS = 30_000;
 const LEADER_WAIT_MS = 10_000;
 /** How long a newly elected leader waits for the database to answer before it gives up the lead. */
 const START_WAIT_MS = 30_000;
-/** How often a follower reads which namespace the leader serves. */
+/** How often a follower reads which leader there is, and which namespace it serves. */
 const NAMESPACE_CHECK_MS = 2_000;
 const NAMESPACE_MISMATCH = "this instance's AGENTMESH_NATS_NAMESPACE is not the mesh leader's, so it cannot reach the leader (its log names both)";
 
@@ -34,6 +34,10 @@ export class Leadership {
   private namespaceCheck: NodeJS.Timeout | undefined;
   /** Why this follower cannot reach the leader, when it knows (with names and places: for the log only). */
   private mismatch: string | undefined;
+  /** Aborted when the leader commands go to is gone or replaced (see remoteCommands' leaderChange). */
+  private leaderChange = new AbortController();
+  /** The leader last seen (its instance), or null before the first look. */
+  private leaderSeen: string | undefined | null = null;
   createdAdminKey: string | undefined;
 
   constructor(
@@ -45,7 +49,9 @@ export class Leadership {
     natsNamespace = '',
   ) {
     this.self = { natsNamespace, instance: `${hostname()} pid ${process.pid}` };
-    mesh.follow(remoteCommands(broker, { timeoutMs: COMMAND_TIMEOUT_MS, leaderWaitMs: LEADER_WAIT_MS, leaderUnreachable: () => this.problem }));
+    mesh.follow(
+      remoteCommands(broker, { timeoutMs: COMMAND_TIMEOUT_MS, leaderWaitMs: LEADER_WAIT_MS, leaderUnreachable: () => this.problem, leaderChange: () => this.leaderChange.signal }),
+    );
   }
 
   /** Asks for the lock once now: if this instance is elected it leads before this resolves, or it throws. */
@@ -87,6 +93,8 @@ export class Leadership {
     if (this.closing) return Promise.resolve();
     clearInterval(this.namespaceCheck);
     this.mismatch = undefined;
+    // Commands still on their way to the leader before this one will get no answer.
+    this.newLeader();
     this.leading = (async () => {
       await this.databaseAnswers();
       await this.store?.recordLeader(this.self).catch((error: unknown) => {
@@ -123,6 +131,8 @@ export class Leadership {
     // A database away leaves the last answer standing: its own check says so.
     const leader = await this.store?.liveLeader().catch(() => null);
     if (leader === null || this.closing || this.leading) return;
+    if (this.leaderSeen !== null && leader?.instance !== this.leaderSeen) this.newLeader();
+    this.leaderSeen = leader?.instance;
     const mismatch =
       leader !== undefined && leader.natsNamespace !== this.self.natsNamespace
         ? `AGENTMESH_NATS_NAMESPACE is ${shown(this.self.natsNamespace)} here but ${shown(leader.natsNamespace)} on the mesh's leader (${leader.instance}): this instance cannot reach it; give every instance of the mesh the same namespace`
@@ -130,6 +140,11 @@ export class Leadership {
     if (mismatch !== undefined && mismatch !== this.mismatch) this.logger.error(mismatch);
     if (mismatch === undefined && this.mismatch !== undefined) this.logger.info("this instance's NATS namespace is the leader's now: it serves changes again");
     this.mismatch = mismatch;
+  }
+
+  private newLeader(): void {
+    this.leaderChange.abort();
+    this.leaderChange = new AbortController();
   }
 
   private async abdicate(): Promise<void> {

@@ -23,6 +23,28 @@ function fakeLeader(behave: Partial<MeshCommands>): { commands: MeshCommands; ca
 }
 
 describe('commands sent to the leader', () => {
+  it('answers 503 at once, not at the timeout, when the leader is replaced while a command is on its way to it', async () => {
+    const broker = new InMemoryBroker();
+    // A leader that took the command and died: no answer will come.
+    const { commands } = fakeLeader({ cancelTask: () => new Promise(() => {}), resumeAgent: async (c, id) => ({ id, tenantId: c.tenantId }) as never });
+    serveCommands(broker, commands, silentLogger);
+    let change = new AbortController();
+    const remote = remoteCommands(broker, { timeoutMs: 60_000, leaderWaitMs: 500, leaderChange: () => change.signal });
+    const started = Date.now();
+    const pending = remote.cancelTask(caller, 't1').catch((e: unknown) => e);
+    setTimeout(() => {
+      change.abort();
+      change = new AbortController();
+    }, 50);
+    const error = await pending;
+    expect(error).toBeInstanceOf(UnavailableError);
+    expect((error as UnavailableError).retryAfterSeconds).toBe(1);
+    expect((error as Error).message).toMatch(/^the mesh leader changed while this change was on its way to it/u);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    // Commands after the change go through.
+    expect(await remote.resumeAgent(caller, 'a1')).toMatchObject({ id: 'a1' });
+  });
+
   it('returns what the leader answered, and its domain errors as the same class, code and details', async () => {
     const broker = new InMemoryBroker();
     const { commands } = fakeLeader({

@@ -103,6 +103,33 @@ describe('Leadership', () => {
     await leadership.close();
   });
 
+  it('as a follower, answers a command on its way to a leader that is gone at the next look (503), not at the end of its timeout', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const broker = new InMemoryBroker();
+      // The leader took the command and then died: no answer comes.
+      broker.serve(COMMAND_SUBJECT, () => new Promise(() => {}));
+      const mesh = fakeMesh(async () => ({}));
+      const leadership = new Leadership(mesh as unknown as Mesh, broker, logger, {}, vi.fn(), '');
+      let leader: MeshLeaderRecord | undefined = { natsNamespace: '', instance: 'mesh-1 pid 7' };
+      await leadership.begin(storeLeading(false, () => true, () => leader));
+      const follow = mesh.follow.mock.calls[0]![0] as { cancelTask(...args: unknown[]): Promise<unknown> };
+      let settled = false;
+      const pending = follow.cancelTask({ tenantId: 't', role: 'admin' }, 't1').catch((e: unknown) => e).finally(() => (settled = true));
+      // The same leader at the next look: the command still waits for its answer.
+      await vi.advanceTimersByTimeAsync(2_000);
+      expect(settled).toBe(false);
+      leader = undefined;
+      const gone = Date.now();
+      await vi.advanceTimersByTimeAsync(2_000);
+      expect(await pending).toMatchObject({ name: 'UnavailableError', retryAfterSeconds: 1, message: expect.stringMatching(/^the mesh leader changed/u) });
+      expect(Date.now() - gone).toBeLessThan(5_000);
+      await leadership.close();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("as a follower on another NATS namespace than the leader's, says so at once, and not once the leader's is its own", async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     try {
