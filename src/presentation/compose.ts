@@ -398,7 +398,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     await store.close();
   };
   if (clustered) {
-    leadership = new Leadership(mesh, broker, logger.child({ component: 'leadership' }), startOptions, onFatal, config.nats?.namespace);
+    leadership = new Leadership(mesh, broker, logger.child({ component: 'leadership' }), startOptions, onFatal, config.nats?.namespace, config.redis?.keyPrefix ?? '');
     try {
       await leadership.begin(store as PostgresStore);
     } catch (error) {

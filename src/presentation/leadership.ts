@@ -17,6 +17,7 @@ const START_WAIT_MS = 30_000;
 /** How often a follower reads which leader there is, and which namespace it serves. */
 const NAMESPACE_CHECK_MS = 2_000;
 const NAMESPACE_MISMATCH = "this instance's AGENTMESH_NATS_NAMESPACE is not the mesh leader's, so it cannot reach the leader (its log names both)";
+const REDIS_MISMATCH = "this instance's Redis (AGENTMESH_REDIS_URL, AGENTMESH_REDIS_PREFIX) is not the mesh leader's, so its caches, revocations and rate limits would be apart from the mesh's (its log names both)";
 
 /**
  * One instance's part in a mesh of many: it follows (sends changes to the leader) until it gets
@@ -32,8 +33,8 @@ export class Leadership {
   private store: PostgresStore | undefined;
   private readonly self: MeshLeaderRecord;
   private namespaceCheck: NodeJS.Timeout | undefined;
-  /** Why this follower cannot reach the leader, when it knows (with names and places: for the log only). */
-  private mismatch: string | undefined;
+  /** Why this follower cannot serve the leader's mesh, when it knows (with names and places: for the log only), and the words for callers. */
+  private mismatch: { log: string; problem: string } | undefined;
   /** Aborted when the leader commands go to is gone or replaced (see remoteCommands' leaderChange). */
   private leaderChange = new AbortController();
   /** The leader last seen (its instance), or null before the first look. */
@@ -47,8 +48,10 @@ export class Leadership {
     private readonly startOptions: MeshStartOptions,
     private readonly onFatal: (error: Error) => void,
     natsNamespace = '',
+    /** This instance's Redis key prefix; '' without Redis. */
+    redisPrefix = '',
   ) {
-    this.self = { natsNamespace, instance: `${hostname()} pid ${process.pid}` };
+    this.self = { natsNamespace, redisPrefix, instance: `${hostname()} pid ${process.pid}` };
     mesh.follow(
       remoteCommands(broker, { timeoutMs: COMMAND_TIMEOUT_MS, leaderWaitMs: LEADER_WAIT_MS, leaderUnreachable: () => this.problem, leaderChange: () => this.leaderChange.signal }),
     );
@@ -66,7 +69,7 @@ export class Leadership {
 
   /** Why this instance cannot serve changes, if it knows, in words fit for any caller. */
   get problem(): string | undefined {
-    return this.mismatch && NAMESPACE_MISMATCH;
+    return this.mismatch?.problem;
   }
 
   onLockEvent(event: InstanceLockEvent): void {
@@ -133,13 +136,28 @@ export class Leadership {
     if (leader === null || this.closing || this.leading) return;
     if (this.leaderSeen !== null && leader?.instance !== this.leaderSeen) this.newLeader();
     this.leaderSeen = leader?.instance;
-    const mismatch =
-      leader !== undefined && leader.natsNamespace !== this.self.natsNamespace
-        ? `AGENTMESH_NATS_NAMESPACE is ${shown(this.self.natsNamespace)} here but ${shown(leader.natsNamespace)} on the mesh's leader (${leader.instance}): this instance cannot reach it; give every instance of the mesh the same namespace`
-        : undefined;
-    if (mismatch !== undefined && mismatch !== this.mismatch) this.logger.error(mismatch);
-    if (mismatch === undefined && this.mismatch !== undefined) this.logger.info("this instance's NATS namespace is the leader's now: it serves changes again");
+    const mismatch = leader === undefined ? undefined : this.mismatchWith(leader);
+    if (mismatch !== undefined && mismatch.log !== this.mismatch?.log) this.logger.error(mismatch.log);
+    if (mismatch === undefined && this.mismatch !== undefined) this.logger.info("this instance's NATS namespace and Redis are the leader's now: it serves changes again");
     this.mismatch = mismatch;
+  }
+
+  /** What of this instance's settings differs from the leader's, if anything: one namespace and one Redis make one mesh. */
+  private mismatchWith(leader: MeshLeaderRecord): { log: string; problem: string } | undefined {
+    if (leader.natsNamespace !== this.self.natsNamespace) {
+      return {
+        log: `AGENTMESH_NATS_NAMESPACE is ${shown(this.self.natsNamespace)} here but ${shown(leader.natsNamespace)} on the mesh's leader (${leader.instance}): this instance cannot reach it; give every instance of the mesh the same namespace`,
+        problem: NAMESPACE_MISMATCH,
+      };
+    }
+    // A leader of an earlier build does not say which Redis it uses.
+    if (leader.redisPrefix !== undefined && leader.redisPrefix !== this.self.redisPrefix) {
+      return {
+        log: `this instance uses ${redisShown(this.self.redisPrefix!)} but the mesh's leader (${leader.instance}) uses ${redisShown(leader.redisPrefix)}: its caches, key revocations and rate limits would be apart from the mesh's; give every instance the same AGENTMESH_REDIS_URL and AGENTMESH_REDIS_PREFIX`,
+        problem: REDIS_MISMATCH,
+      };
+    }
+    return undefined;
   }
 
   private newLeader(): void {
@@ -155,3 +173,5 @@ export class Leadership {
 }
 
 const shown = (namespace: string) => (namespace === '' ? 'unset' : `'${namespace}'`);
+
+const redisShown = (prefix: string) => (prefix === '' ? 'no Redis' : `Redis with AGENTMESH_REDIS_PREFIX '${prefix}'`);

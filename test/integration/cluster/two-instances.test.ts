@@ -1,9 +1,9 @@
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { Agent, AgentMeshClient } from '../../../src/sdk/index.js';
 import { eventually, startHarness, type Harness } from '../../support/mesh-harness.js';
 import { deleteNamespaceStreams, natsUrl, newNamespace } from '../../support/nats.js';
 import { createTestDatabase, postgresUrl, type TestDatabase } from '../../support/postgres.js';
-import { newKeyPrefix, redisUrl } from '../../support/redis.js';
+import { deleteKeyPrefixes, newKeyPrefix, redisUrl } from '../../support/redis.js';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -162,6 +162,20 @@ describe.skipIf(natsUrl === null || postgresUrl === null)('two instances as one 
     expect((await b.request('GET', '/health/ready', { key: null })).body).toMatchObject({ status: 'ready', checks: { leader: { status: 'up' } } });
     expect(await query(db.url, 'SELECT nats_namespace FROM mesh_leader')).toEqual([{ nats_namespace: typo }]);
     expect((await b.request('POST', '/v1/tasks', { body: { capability: 'echo', input: {} } })).status).toBe(202);
+  });
+
+  it.skipIf(redisUrl === null)("an instance on another Redis prefix than the leader's is not ready and refuses changes at once", async () => {
+    const prefixes = [newKeyPrefix(), newKeyPrefix()];
+    onTestFinished(() => deleteKeyPrefixes(prefixes));
+    env = { ...env, AGENTMESH_REDIS_URL: redisUrl!, AGENTMESH_REDIS_PREFIX: prefixes[0]! };
+    const a = await start();
+    env = { ...env, AGENTMESH_REDIS_PREFIX: prefixes[1]! };
+    const b = await start();
+    const ready = await b.request('GET', '/health/ready', { key: null });
+    expect(ready.status).toBe(503);
+    expect(ready.body).toMatchObject({ role: 'follower', checks: { leader: { status: 'down', error: expect.stringMatching(/^this instance's Redis \(AGENTMESH_REDIS_URL, AGENTMESH_REDIS_PREFIX\) is not the mesh leader's/) } } });
+    expect((await b.request('POST', '/v1/api-keys', { body: { name: 'apart', role: 'observer' } })).status).toBe(503);
+    expect((await a.request('GET', '/health/ready', { key: null })).status).toBe(200);
   });
 
   it.skipIf(redisUrl === null)("with Redis, the follower answers agent reads with the load the leader publishes there", async () => {

@@ -28,8 +28,8 @@ describe.skipIf(postgresUrl === null)("the mesh leader's record", () => {
     await recordMeshLeader(db, { natsNamespace: 'prod', instance: 'mesh-1 pid 7' }, lock.pid!);
     expect(await liveMeshLeader(db)).toEqual({ natsNamespace: 'prod', instance: 'mesh-1 pid 7' });
     // The next leader's record takes the place of the last.
-    await recordMeshLeader(db, { natsNamespace: 'staging', instance: 'mesh-2 pid 9' }, lock.pid!);
-    expect(await liveMeshLeader(db)).toEqual({ natsNamespace: 'staging', instance: 'mesh-2 pid 9' });
+    await recordMeshLeader(db, { natsNamespace: 'staging', redisPrefix: '', instance: 'mesh-2 pid 9' }, lock.pid!);
+    expect(await liveMeshLeader(db)).toEqual({ natsNamespace: 'staging', redisPrefix: '', instance: 'mesh-2 pid 9' });
     await lock.release();
     expect(await liveMeshLeader(db)).toBeUndefined();
   });

@@ -90,14 +90,14 @@ describe('Leadership', () => {
     expect(await serving(broker)).toBe(false);
   });
 
-  it('records its NATS namespace once elected, and leads even when the record cannot be written', async () => {
+  it('records its NATS namespace and Redis prefix once elected, and leads even when the record cannot be written', async () => {
     const broker = new InMemoryBroker();
     const mesh = fakeMesh(async () => ({}));
-    const leadership = new Leadership(mesh as unknown as Mesh, broker, logger, {}, vi.fn(), 'prod');
+    const leadership = new Leadership(mesh as unknown as Mesh, broker, logger, {}, vi.fn(), 'prod', 'mesh-a');
     const store = storeLeading(true);
     store.recordLeader.mockRejectedValueOnce(new Error('permission denied for table mesh_leader'));
     await leadership.begin(store);
-    expect(store.recordLeader).toHaveBeenCalledWith({ natsNamespace: 'prod', instance: expect.stringMatching(/ pid \d+$/) });
+    expect(store.recordLeader).toHaveBeenCalledWith({ natsNamespace: 'prod', redisPrefix: 'mesh-a', instance: expect.stringMatching(/ pid \d+$/) });
     expect(await serving(broker)).toBe(true);
     expect(leadership.problem).toBeUndefined();
     await leadership.close();
@@ -124,6 +124,36 @@ describe('Leadership', () => {
       await vi.advanceTimersByTimeAsync(2_000);
       expect(await pending).toMatchObject({ name: 'UnavailableError', retryAfterSeconds: 1, message: expect.stringMatching(/^the mesh leader changed/u) });
       expect(Date.now() - gone).toBeLessThan(5_000);
+      await leadership.close();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("as a follower on another Redis than the leader's (another prefix, or none), says so at once; not to a leader that does not say", async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const broker = new InMemoryBroker();
+      const lines: string[] = [];
+      const recording = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line).msg) });
+      const leadership = new Leadership(fakeMesh(async () => ({})) as unknown as Mesh, broker, recording, {}, vi.fn(), 'prod', 'mesh-b');
+      let leader: MeshLeaderRecord | undefined = { natsNamespace: 'prod', redisPrefix: 'mesh-a', instance: 'mesh-1 pid 7' };
+      await leadership.begin(storeLeading(false, () => true, () => leader));
+      expect(leadership.problem).toMatch(/^this instance's Redis \(AGENTMESH_REDIS_URL, AGENTMESH_REDIS_PREFIX\) is not the mesh leader's/u);
+      expect(leadership.problem).not.toMatch(/mesh-a|mesh-b|mesh-1/u);
+      expect(lines).toContain(
+        "this instance uses Redis with AGENTMESH_REDIS_PREFIX 'mesh-b' but the mesh's leader (mesh-1 pid 7) uses Redis with AGENTMESH_REDIS_PREFIX 'mesh-a': its caches, key revocations and rate limits would be apart from the mesh's; give every instance the same AGENTMESH_REDIS_URL and AGENTMESH_REDIS_PREFIX",
+      );
+      leader = { natsNamespace: 'prod', redisPrefix: '', instance: 'mesh-1 pid 7' };
+      await vi.advanceTimersByTimeAsync(2_000);
+      expect(lines.at(-1)).toMatch(/but the mesh's leader \(mesh-1 pid 7\) uses no Redis:/u);
+      // A leader of an earlier build says nothing of its Redis: nothing to compare.
+      leader = { natsNamespace: 'prod', instance: 'mesh-1 pid 7' };
+      await vi.advanceTimersByTimeAsync(2_000);
+      expect(leadership.problem).toBeUndefined();
+      leader = { natsNamespace: 'prod', redisPrefix: 'mesh-b', instance: 'mesh-1 pid 7' };
+      await vi.advanceTimersByTimeAsync(2_000);
+      expect(leadership.problem).toBeUndefined();
       await leadership.close();
     } finally {
       vi.useRealTimers();

@@ -6,6 +6,7 @@ import { sql as auditPersonalData } from './005-audit-personal-data.js';
 import { sql as apiKeyRateLimits } from './006-api-key-rate-limits.js';
 import { sql as meshLeader } from './007-mesh-leader.js';
 import { sql as auditHardening } from './008-audit-hardening.js';
+import { sql as meshLeaderRedis } from './009-mesh-leader-redis.js';
 
 export interface Migration {
   version: number;
@@ -23,4 +24,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, name: 'api key rate limits', sql: apiKeyRateLimits },
   { version: 7, name: 'mesh leader', sql: meshLeader },
   { version: 8, name: 'audit hardening', sql: auditHardening },
+  { version: 9, name: 'mesh leader redis', sql: meshLeaderRedis },
 ];
