@@ -149,10 +149,10 @@ export class Mesh {
         await ctx.dispatcher.completeBroadcastParent(task.tenantId, task.id);
       }
     }
-    // The hourly quota counts what was submitted before the restart too.
+    // The hourly quota counts what was submitted before the restart too, each in its own minute,
+    // so that it leaves the hour when it would have.
     for (const tenantId of await ctx.tenants.listIds()) {
-      const count = await ctx.tasks.countSubmittedSince(tenantId, now - 3600_000);
-      if (count > 0) this.submitCounter.record(tenantId, now, count);
+      for (const { minute, count } of await ctx.tasks.submittedPerMinuteSince(tenantId, now - 3600_000)) this.submitCounter.record(tenantId, minute, count);
     }
     // Agents that were connected before the restart get a fresh heartbeat window to reconnect.
     for (const agent of [...ctx.directory.all()]) ctx.directory.put({ ...PLAIN, ...ctx.directory.get(agent.tenantId, agent.id)!, lastHeartbeatAt: now });

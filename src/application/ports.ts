@@ -106,7 +106,8 @@ export interface TaskRepository {
   /** Tasks queued, assigned or running, across tenants, oldest first: the queues are rebuilt from them at start. */
   listActive(): Promise<Task[]>;
   listCopies(tenantId: string, parentId: string): Promise<Task[]>;
-  countSubmittedSince(tenantId: string, since: number): Promise<number>;
+  /** Tasks submitted since a time (broadcast copies aside), counted per minute: `minute` is the minute's start. */
+  submittedPerMinuteSince(tenantId: string, since: number): Promise<Array<{ minute: number; count: number }>>;
 }
 
 export interface StoredEvent extends DomainEvent {

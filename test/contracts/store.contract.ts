@@ -109,16 +109,20 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
       expect((await store.events.readStream('acme', 'task', s.task.id))).toHaveLength(1);
     });
 
-    it('counts tasks submitted since a time by UUIDv7 id range', async () => {
+    it('counts tasks submitted since a time per minute, by UUIDv7 id range', async () => {
       await store.tenants.create({ id: 'clock', name: 'Clock', quotas: { maxAgents: 1, maxTasksPerHour: 1000 }, createdAt: now });
       const ids = new UuidV7Generator();
       const twoHoursAgo = now - 2 * 3600_000;
       const old = [1, 2].map((i) => submitTask({ id: uuidV7Floor(twoHoursAgo).replace(/0$/, String(i)), tenantId: 'clock', capability: 'work' }, twoHoursAgo));
       const recent = [1, 2, 3].map(() => submitTask({ id: ids.newId(), tenantId: 'clock', capability: 'work' }, now));
       await Promise.all([...old, ...recent].map((c) => store.tasks.insert(c.task, c.events)));
-      expect(await store.tasks.countSubmittedSince('clock', now - 3600_000)).toBe(3);
-      expect(await store.tasks.countSubmittedSince('clock', twoHoursAgo - 1000)).toBe(5);
-      expect(await store.tasks.countSubmittedSince('clock', Date.now() + 60_000)).toBe(0);
+      const minuteOf = (t: number) => Math.floor(t / 60_000) * 60_000;
+      expect(await store.tasks.submittedPerMinuteSince('clock', now - 3600_000)).toEqual([{ minute: minuteOf(now), count: 3 }]);
+      expect(await store.tasks.submittedPerMinuteSince('clock', twoHoursAgo - 1000)).toEqual([
+        { minute: minuteOf(twoHoursAgo), count: 2 },
+        { minute: minuteOf(now), count: 3 },
+      ]);
+      expect(await store.tasks.submittedPerMinuteSince('clock', Date.now() + 60_000)).toEqual([]);
     });
 
     it('keeps agents: insert, conflict on a taken id, lifecycle save with a version check, counters, filters and pages', async () => {

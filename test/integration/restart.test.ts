@@ -23,10 +23,15 @@ describe('restart', () => {
     const capped = new AgentMeshClient({ url: h.url, apiKey: quota.apiKey.key });
     await capped.submit('work', 1);
     await capped.submit('work', 2);
+    // As if submitted 50 minutes ago: they leave the hour 10 minutes from now, restart or not.
+    await h.running.store.db.query("UPDATE tasks SET created_at = created_at - 3000000 WHERE tenant_id = 'capped'");
     const dataDir = h.dataDir;
     await h.stop();
 
     h = await startHarness({}, dataDir);
+    const counter = h.running.mesh.submitCounter;
+    expect(counter.lastHour('capped', Date.now())).toBe(2);
+    expect(counter.lastHour('capped', Date.now() + 12 * 60_000)).toBe(0);
     // Restored leases are load, not new assignments; the hourly quota remembers the last hour.
     expect((await h.admin.getAgent(agent.id)).assignedCount).toBe(assignedBefore);
     const third = await new AgentMeshClient({ url: h.url, apiKey: quota.apiKey.key }).submit('work', 3).catch((e: AgentMeshError) => e);

@@ -128,7 +128,7 @@ export class CachedTaskRepository implements TaskRepository {
     return this.inner.listCopies(tenantId, parentId);
   }
 
-  countSubmittedSince(tenantId: string, since: number): Promise<number> {
-    return this.inner.countSubmittedSince(tenantId, since);
+  submittedPerMinuteSince(tenantId: string, since: number): Promise<Array<{ minute: number; count: number }>> {
+    return this.inner.submittedPerMinuteSince(tenantId, since);
   }
 }

@@ -66,12 +66,13 @@ export class SqlTaskRepository implements TaskRepository {
     return rows.map(taskFromRow);
   }
 
-  async countSubmittedSince(tenantId: string, since: number): Promise<number> {
-    const { rows } = await this.db.query<{ n: number }>(
+  async submittedPerMinuteSince(tenantId: string, since: number): Promise<Array<{ minute: number; count: number }>> {
+    const { rows } = await this.db.query<{ minute: string | number; n: number }>(
       // Ids are UUIDv7: an id range over the primary key is a time range.
-      'SELECT count(*)::int AS n FROM tasks WHERE tenant_id = $1 AND id >= $2 AND created_at >= $3 AND parent_id IS NULL',
+      `SELECT (created_at / 60000) * 60000 AS minute, count(*)::int AS n FROM tasks
+       WHERE tenant_id = $1 AND id >= $2 AND created_at >= $3 AND parent_id IS NULL GROUP BY 1 ORDER BY 1`,
       [tenantId, uuidV7Floor(since), since],
     );
-    return rows[0]?.n ?? 0;
+    return rows.map((r) => ({ minute: Number(r.minute), count: r.n }));
   }
 }
