@@ -15,7 +15,7 @@ const LEADER_WAIT_MS = 10_000;
 /** How long a newly elected leader waits for the database to answer before it gives up the lead. */
 const START_WAIT_MS = 30_000;
 /** How often a follower reads which leader there is, and which namespace it serves. */
-const NAMESPACE_CHECK_MS = 2_000;
+const LEADER_CHECK_MS = 2_000;
 const NAMESPACE_MISMATCH = "this instance's AGENTMESH_NATS_NAMESPACE is not the mesh leader's, so it cannot reach the leader (its log names both)";
 const REDIS_MISMATCH = "this instance's Redis (AGENTMESH_REDIS_URL, AGENTMESH_REDIS_PREFIX) is not the mesh leader's, so its caches, revocations and rate limits would be apart from the mesh's (its log names both)";
 
@@ -23,8 +23,9 @@ const REDIS_MISMATCH = "this instance's Redis (AGENTMESH_REDIS_URL, AGENTMESH_RE
  * One instance's part in a mesh of many: it follows (sends changes to the leader) until it gets
  * the leader's lock, then runs the mesh and serves the others' commands. Losing the lock ends its
  * lead for good: it stops routing at once and asks its host to stop, so that two instances never
- * lead together. A follower whose NATS namespace is not the leader's cannot reach it: it says so
- * (`problem`, the readiness check) rather than let each change time out.
+ * lead together. A follower whose NATS namespace or Redis is not the leader's says so (`problem`,
+ * the readiness check) rather than let each change time out or go apart; one that sees the leader
+ * gone or replaced answers the commands still on their way to it at once.
  */
 export class Leadership {
   private service: Service | undefined;
@@ -32,7 +33,7 @@ export class Leadership {
   private closing = false;
   private store: PostgresStore | undefined;
   private readonly self: MeshLeaderRecord;
-  private namespaceCheck: NodeJS.Timeout | undefined;
+  private leaderCheck: NodeJS.Timeout | undefined;
   /** Why this follower cannot serve the leader's mesh, when it knows (with names and places: for the log only), and the words for callers. */
   private mismatch: { log: string; problem: string } | undefined;
   /** Aborted when the leader commands go to is gone or replaced (see remoteCommands' leaderChange). */
@@ -62,9 +63,9 @@ export class Leadership {
     this.store = store;
     if (await store.campaign(LEADER_POLL_MS)) return this.lead();
     this.logger.info('another instance leads the mesh: this one serves the API and sends changes to it');
-    await this.checkNamespace();
-    this.namespaceCheck = setInterval(() => void this.checkNamespace(), NAMESPACE_CHECK_MS);
-    this.namespaceCheck.unref();
+    await this.checkLeader();
+    this.leaderCheck = setInterval(() => void this.checkLeader(), LEADER_CHECK_MS);
+    this.leaderCheck.unref();
   }
 
   /** Why this instance cannot serve changes, if it knows, in words fit for any caller. */
@@ -87,14 +88,14 @@ export class Leadership {
   /** Stops serving commands (answering those taken) and waits for a lead still starting. */
   async close(): Promise<void> {
     this.closing = true;
-    clearInterval(this.namespaceCheck);
+    clearInterval(this.leaderCheck);
     await this.leading?.catch(() => {});
     await this.service?.stop();
   }
 
   private lead(): Promise<void> {
     if (this.closing) return Promise.resolve();
-    clearInterval(this.namespaceCheck);
+    clearInterval(this.leaderCheck);
     this.mismatch = undefined;
     // Commands still on their way to the leader before this one will get no answer.
     this.newLeader();
@@ -130,7 +131,8 @@ export class Leadership {
     }
   }
 
-  private async checkNamespace(): Promise<void> {
+  /** Which leader there is now, and whether this instance's NATS namespace and Redis are its own. */
+  private async checkLeader(): Promise<void> {
     // A database away leaves the last answer standing: its own check says so.
     const leader = await this.store?.liveLeader().catch(() => null);
     if (leader === null || this.closing || this.leading) return;
