@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import type pino from 'pino';
 import type { Logger } from '../application/logger.js';
@@ -37,7 +38,7 @@ export class Leadership {
   /** Why this follower cannot serve the leader's mesh, when it knows (with names and places: for the log only), and the words for callers. */
   private mismatch: { log: string; problem: string } | undefined;
   /** Aborted when the leader commands go to is gone or replaced (see remoteCommands' leaderChange). */
-  private leaderChange = new AbortController();
+  private leaderChange = leaderChangeController();
   /** The leader last seen (its instance), or null before the first look. */
   private leaderSeen: string | undefined | null = null;
   createdAdminKey: string | undefined;
@@ -164,7 +165,7 @@ export class Leadership {
 
   private newLeader(): void {
     this.leaderChange.abort();
-    this.leaderChange = new AbortController();
+    this.leaderChange = leaderChangeController();
   }
 
   private async abdicate(): Promise<void> {
@@ -177,3 +178,10 @@ export class Leadership {
 const shown = (namespace: string) => (namespace === '' ? 'unset' : `'${namespace}'`);
 
 const redisShown = (prefix: string) => (prefix === '' ? 'no Redis' : `Redis with AGENTMESH_REDIS_PREFIX '${prefix}'`);
+
+/** Each command on its way to the leader listens to it: as many listeners as commands in flight, each removed as its answer comes. */
+function leaderChangeController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
+}

@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { describe, expect, it, vi, type Mock } from 'vitest';
+import { describe, expect, it, onTestFinished, vi, type Mock } from 'vitest';
 import type { Mesh } from '../../../src/application/mesh.js';
 import { UnavailableError } from '../../../src/domain/index.js';
 import { COMMAND_SUBJECT } from '../../../src/application/remote-commands.js';
@@ -114,8 +114,14 @@ describe('Leadership', () => {
       let leader: MeshLeaderRecord | undefined = { natsNamespace: '', instance: 'mesh-1 pid 7' };
       await leadership.begin(storeLeading(false, () => true, () => leader));
       const follow = mesh.follow.mock.calls[0]![0] as { cancelTask(...args: unknown[]): Promise<unknown> };
+      const warnings: string[] = [];
+      const onWarning = (warning: Error) => warnings.push(warning.name);
+      process.on('warning', onWarning);
+      onTestFinished(() => void process.off('warning', onWarning));
       let settled = false;
       const pending = follow.cancelTask({ tenantId: 't', role: 'admin' }, 't1').catch((e: unknown) => e).finally(() => (settled = true));
+      // Many at once listen for the change: no warning of a leak for what is only many commands in flight.
+      const others = Array.from({ length: 20 }, (_, i) => follow.cancelTask({ tenantId: 't', role: 'admin' }, `t${i + 2}`).catch((e: unknown) => e));
       // The same leader at the next look: the command still waits for its answer.
       await vi.advanceTimersByTimeAsync(2_000);
       expect(settled).toBe(false);
@@ -124,6 +130,8 @@ describe('Leadership', () => {
       await vi.advanceTimersByTimeAsync(2_000);
       expect(await pending).toMatchObject({ name: 'UnavailableError', retryAfterSeconds: 1, message: expect.stringMatching(/^the mesh leader changed/u) });
       expect(Date.now() - gone).toBeLessThan(5_000);
+      expect((await Promise.all(others)).every((e) => (e as Error).name === 'UnavailableError')).toBe(true);
+      expect(warnings).toEqual([]);
       await leadership.close();
     } finally {
       vi.useRealTimers();
