@@ -3,12 +3,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditLogger } from '../../../application/audit-logger.js';
 import type { Caller } from '../../../application/caller.js';
 import { DEFAULT_TENANT_ID } from '../../../application/use-cases/bootstrap.js';
-import { AuditAction, AuditStatus, type AuditActor, type AuditRecord } from '../../../domain/index.js';
+import { AuditAction, AuditStatus, DomainError, type AuditActor, type AuditRecord } from '../../../domain/index.js';
 import { AUDITED_ROUTES, type AuditedChange } from '../audited-routes.js';
 import { auditContext } from '../routes/audit-context.js';
 import { sha256Hex } from '../../../application/sha256.js';
 import { bearerToken, isV1, routeOrPath } from './authenticate.js';
-import { PROBLEM_BASE } from './problem-details.js';
+import { httpStatusOf, PROBLEM_BASE } from './problem-details.js';
 import { PLAIN } from '../../../domain/plain.js';
 import { RepeatedErrorLog } from '../../../application/repeated-error-log.js';
 
@@ -45,6 +45,15 @@ function asDenied(change: AuditedChange, attempted: string, reason: string | und
     status: AuditStatus.DENIED,
     details: { ...PLAIN, ...change.details, attempted, ...(change.action !== AuditAction.UNAUTHORIZED_ACCESS && { attemptedAction: change.action }), ...(reason !== undefined && { reason }) },
   };
+}
+
+/**
+ * Audits the refusal that ended a response already under way (a stream whose key was revoked, or
+ * whose agent was removed), as the same refusal answered would be; `what` names the response for the log.
+ */
+export function auditLateRefusal(audit: Pick<AuditLogger, 'logSecurityEvent'>, request: FastifyRequest, error: unknown, what: string): void {
+  const refusal = error instanceof DomainError ? refusalRecord(request, httpStatusOf(error.code), error.message) : undefined;
+  if (refusal) audit.logSecurityEvent(refusal).catch((auditError: unknown) => request.log.error({ err: auditError }, `the refusal that ended ${what} could not be audited`));
 }
 
 /**

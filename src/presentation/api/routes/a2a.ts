@@ -6,16 +6,15 @@ import { isLegacyJsonRpcMethod, isV1JsonRpcMethod } from '@a2a-js/sdk/compat/v0_
 import type { Caller } from '../../../application/caller.js';
 import type { Mesh } from '../../../application/mesh.js';
 import { liveCapabilities } from '../../../application/use-cases/query-agents.js';
-import { DomainError, QuotaExceededError } from '../../../domain/index.js';
+import { QuotaExceededError } from '../../../domain/index.js';
 import { agentCard } from '../../a2a/agent-card.js';
 import { dispatchJsonRpc, type JsonRpcAnswer, type JsonRpcResponse } from '../../a2a/jsonrpc-dispatch.js';
 import { withKeepalive } from '../../a2a/keepalive.js';
 import { MeshA2AHandler } from '../../a2a/mesh-request-handler.js';
 import { TenantSlots } from '../../../application/tenant-slots.js';
 import type { AuditedChange } from '../audited-routes.js';
-import { refusalRecord } from '../plugins/audit.js';
+import { auditLateRefusal } from '../plugins/audit.js';
 import { bearerToken } from '../plugins/authenticate.js';
-import { httpStatusOf } from '../plugins/problem-details.js';
 import { A2AAgentCard, JsonRpcRequest, JsonRpcReply, errors } from '../schemas.js';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
 import type { ApiMetrics } from './metrics.js';
@@ -148,8 +147,7 @@ export async function a2aRoutes(app: TypedApp, mesh: Mesh, options: A2ARouteOpti
     mesh.auth.authenticate(token).then(
       () => true,
       (error: unknown) => {
-        const refusal = error instanceof DomainError ? refusalRecord(request, httpStatusOf(error.code), error.message) : undefined;
-        if (refusal) mesh.audit.logSecurityEvent(refusal).catch((auditError: unknown) => request.log.error({ err: auditError }, 'the refusal that ended an A2A stream could not be audited'));
+        auditLateRefusal(mesh.audit, request, error, 'an A2A stream');
         return false;
       },
     );

@@ -1,10 +1,8 @@
 import { Type } from 'typebox';
 import type { Mesh } from '../../../application/mesh.js';
-import { DomainError } from '../../../domain/index.js';
 import { InboxConnections } from '../inbox-connections.js';
-import { refusalRecord } from '../plugins/audit.js';
+import { auditLateRefusal } from '../plugins/audit.js';
 import { bearerToken } from '../plugins/authenticate.js';
-import { httpStatusOf } from '../plugins/problem-details.js';
 import { DeliveredTask, errors, IdParams, WaitQuery } from '../schemas.js';
 import { bearerSecurity, type TypedApp } from '../typed-app.js';
 
@@ -144,8 +142,7 @@ export function agentInboxRoutes(app: TypedApp, mesh: Mesh, options: AgentInboxO
           .catch((error: unknown) => {
             if (!open) return;
             end();
-            const refusal = error instanceof DomainError ? refusalRecord(request, httpStatusOf(error.code), error.message) : undefined;
-            if (refusal) mesh.audit.logSecurityEvent(refusal).catch((auditError: unknown) => request.log.error({ err: auditError }, 'the refusal that ended an agent stream could not be audited'));
+            auditLateRefusal(mesh.audit, request, error, 'an agent stream');
           });
       }, every);
     },
