@@ -87,7 +87,7 @@ export class ConfigError extends Error {
   }
 }
 
-type Env = Record<string, string | undefined>;
+export type Env = Record<string, string | undefined>;
 
 /**
  * AGENTMESH_TRUST_PROXY: unset, the client's address is the connection's peer; `true` trusts

@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, startHarness, type Harness } from '../support/mesh-harness.js';
-import { cli, CLI, oneLine, ROOT } from '../support/cli-run.js';
+import { cli, CLI, cliInProcess, oneLine, ROOT } from '../support/cli-run.js';
 import { fastScratchDir } from '../support/scratch.js';
 
 async function closedPort(): Promise<number> {
@@ -85,9 +85,9 @@ describe('agentmesh CLI', () => {
       [['agents', 'list', '--url', 'notaurl'], /^agentmesh: --url must be an http:\/\/ or https:\/\/ address, got 'notaurl'$/],
       [['agents', 'list', '--url', 'ftp://x'], /^agentmesh: --url must be an http:\/\/ or https:\/\/ address/],
       [['tasks', 'submit', 'x', '--bogus'], /^agentmesh: unknown option '--bogus'$/],
-      // Each case a process of its own, nothing shared: they run at once.
+      // Each case a program of its own, nothing shared: they run at once.
     ])('%j: one line, exit 2', { concurrent: true }, async (args, message) => {
-      const run = await cli([...args, '--api-key', 'unused-key-0123456789']);
+      const run = await cliInProcess([...args, '--api-key', 'unused-key-0123456789']);
       expect(run.code).toBe(2);
       expect(oneLine(run.stderr)).toMatch(message);
       expect(run.stdout).toBe('');
@@ -128,7 +128,7 @@ describe('agentmesh CLI', () => {
       ])('%j: a usage error (one line, exit 2), nothing sent', { concurrent: true }, async (args, message) => {
         const received = await counting(async (url) => {
           const client = args[0] !== 'audit' ? ['--api-key', 'unused-key-0123456789', '--url', url] : [];
-          const run = await cli([...args, ...client], { AGENTMESH_DATA_DIR: '/nonexistent/agentmesh-data' });
+          const run = await cliInProcess([...args, ...client], { AGENTMESH_DATA_DIR: '/nonexistent/agentmesh-data' });
           expect(run.code, run.stderr).toBe(2);
           expect(oneLine(run.stderr)).toBe(message);
           expect(run.stdout).toBe('');
@@ -138,7 +138,7 @@ describe('agentmesh CLI', () => {
 
       it('an empty API key is said as a missing one', { concurrent: true }, async () => {
         const received = await counting(async (url) => {
-          const run = await cli(['tasks', 'submit', 'x', '--api-key', '', '--url', url]);
+          const run = await cliInProcess(['tasks', 'submit', 'x', '--api-key', '', '--url', url]);
           expect(run.code).toBe(2);
           expect(oneLine(run.stderr)).toMatch(/^agentmesh: an API key is required/u);
         });
@@ -147,7 +147,7 @@ describe('agentmesh CLI', () => {
     });
 
     it('demo --tasks 5 exits 2 with a one-line message', async () => {
-      const run = await cli(['demo', '--tasks', '5']);
+      const run = await cliInProcess(['demo', '--tasks', '5']);
       expect(run.code).toBe(2);
       const line = oneLine(run.stderr);
       expect(line).toMatch(/^agentmesh: /);
@@ -156,7 +156,7 @@ describe('agentmesh CLI', () => {
     });
 
     it('tasks submit without an API key exits 2 with a one-line message', async () => {
-      const run = await cli(['tasks', 'submit', 'echo', '--url', 'http://127.0.0.1:1']);
+      const run = await cliInProcess(['tasks', 'submit', 'echo', '--url', 'http://127.0.0.1:1']);
       expect(run.code).toBe(2);
       const line = oneLine(run.stderr);
       expect(line).toMatch(/^agentmesh: /);
@@ -177,7 +177,7 @@ describe('agentmesh CLI', () => {
       await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
       try {
         const { port } = other.address() as { port: number };
-        const run = await cli(['agents', 'list', '--api-key', 'x', '--url', `http://127.0.0.1:${port}`]);
+        const run = await cliInProcess(['agents', 'list', '--api-key', 'x', '--url', `http://127.0.0.1:${port}`]);
         expect(run.code).toBe(1);
         expect(oneLine(run.stderr)).toBe("agentmesh: 404 Not Found (not an answer of AgentMesh: is --url or AGENTMESH_URL the mesh's address?)");
       } finally {
@@ -186,7 +186,7 @@ describe('agentmesh CLI', () => {
     });
 
     it('agents list --url http://127.0.0.1:1 exits 1 with a clear one-line message (not a bare "fetch failed")', async () => {
-      const run = await cli(['agents', 'list', '--api-key', 'x', '--url', 'http://127.0.0.1:1']);
+      const run = await cliInProcess(['agents', 'list', '--api-key', 'x', '--url', 'http://127.0.0.1:1']);
       expect(run.code).toBe(1);
       const line = oneLine(run.stderr);
       expect(line).not.toBe('agentmesh: fetch failed');
@@ -211,10 +211,10 @@ describe('agentmesh CLI', () => {
 
     it('migrate says when it made a new database, and after that only that the schema is up to date', async () => {
       const dataDir = join(dirOf('migrate'), 'data');
-      const first = await cli(['migrate'], { AGENTMESH_DATA_DIR: dataDir }, 30_000);
+      const first = await cliInProcess(['migrate'], { AGENTMESH_DATA_DIR: dataDir });
       expect(first.code, first.stderr).toBe(0);
       expect(first.stdout).toBe(`${dataDir}: made a new embedded database (there was none); the schema is up to date\n`);
-      const again = await cli(['migrate'], { AGENTMESH_DATA_DIR: dataDir }, 30_000);
+      const again = await cliInProcess(['migrate'], { AGENTMESH_DATA_DIR: dataDir });
       expect(again.stdout).toBe(`${dataDir}: the schema is up to date\n`);
     });
 
@@ -346,7 +346,7 @@ describe('agentmesh CLI', () => {
 
     it('tasks submit --input that is not JSON exits 2 and submits nothing', async () => {
       const before = (await h.admin.list({ capability: 'bad-input' })).items.length;
-      const run = await cli(['tasks', 'submit', 'bad-input', '--input', 'not json', ...flags()]);
+      const run = await cliInProcess(['tasks', 'submit', 'bad-input', '--input', 'not json', ...flags()]);
       expect(run.code).toBe(2);
       expect(oneLine(run.stderr)).toMatch(/^agentmesh: --input must be JSON/);
       expect(run.stdout).toBe('');
@@ -354,24 +354,24 @@ describe('agentmesh CLI', () => {
     });
 
     it('tasks submit --wait --timeout gives up on a task nobody takes: prints it, says why, exits 1', async () => {
-      const run = await cli(['tasks', 'submit', 'nobody-has-this', '--wait', '--timeout', '300', ...flags()]);
+      const run = await cliInProcess(['tasks', 'submit', 'nobody-has-this', '--wait', '--timeout', '300', ...flags()]);
       expect(run.code).toBe(1);
       expect(JSON.parse(run.stdout)).toMatchObject({ capability: 'nobody-has-this', status: 'queued' });
       expect(oneLine(run.stderr)).toMatch(/^agentmesh: task \S+ is still queued after 300 ms/);
 
-      const bad = await cli(['tasks', 'submit', 'x', '--wait', '--timeout', 'soon', ...flags()]);
+      const bad = await cliInProcess(['tasks', 'submit', 'x', '--wait', '--timeout', 'soon', ...flags()]);
       expect(bad.code).toBe(2);
       expect(oneLine(bad.stderr)).toMatch(/^agentmesh: --timeout must be an integer/);
 
       const id = JSON.parse(run.stdout).id as string;
-      const got = await cli(['tasks', 'get', id, '--wait', '200', ...flags()]);
+      const got = await cliInProcess(['tasks', 'get', id, '--wait', '200', ...flags()]);
       expect(got.code).toBe(1);
       expect(JSON.parse(got.stdout)).toMatchObject({ id, status: 'queued' });
       expect(oneLine(got.stderr)).toBe(`agentmesh: task ${id} is still queued after 200 ms`);
     });
 
     it('tasks submit with a capability the mesh would refuse exits 2, sending nothing', async () => {
-      const run = await cli(['tasks', 'submit', 'bad cap!', ...flags()]);
+      const run = await cliInProcess(['tasks', 'submit', 'bad cap!', ...flags()]);
       expect(run.code).toBe(2);
       expect(oneLine(run.stderr)).toBe("agentmesh: the capability must be 1-128 characters of [A-Za-z0-9._:/-], got 'bad cap!'");
       expect(run.stdout).toBe('');
@@ -379,39 +379,39 @@ describe('agentmesh CLI', () => {
 
     it('agents list prints the agents page', async () => {
       await h.admin.registerAgent({ id: 'cli-agent', name: 'cli agent', capabilities: [{ name: 'cli-cap' }] });
-      const run = await cli(['agents', 'list', ...flags()]);
+      const run = await cliInProcess(['agents', 'list', ...flags()]);
       expect(run.code, run.stderr).toBe(0);
       const page = JSON.parse(run.stdout);
       expect(Array.isArray(page.items)).toBe(true);
       expect(page.items.map((a: { id: string }) => a.id)).toContain('cli-agent');
 
-      const filtered = await cli(['agents', 'list', '--capability', 'cli-cap', ...flags()]);
+      const filtered = await cliInProcess(['agents', 'list', '--capability', 'cli-cap', ...flags()]);
       expect(filtered.code, filtered.stderr).toBe(0);
       expect(JSON.parse(filtered.stdout).items.map((a: { id: string }) => a.id)).toEqual(['cli-agent']);
 
       await h.admin.registerAgent({ id: 'cli-agent-2', name: 'cli agent 2', capabilities: [{ name: 'cli-cap' }] });
-      const first = await cli(['agents', 'list', '--capability', 'cli-cap', '--limit', '1', ...flags()]);
+      const first = await cliInProcess(['agents', 'list', '--capability', 'cli-cap', '--limit', '1', ...flags()]);
       const page1 = JSON.parse(first.stdout);
       expect(page1.items.map((a: { id: string }) => a.id)).toEqual(['cli-agent']);
-      const second = await cli(['agents', 'list', '--capability', 'cli-cap', '--limit', '1', '--cursor', page1.nextCursor, ...flags()]);
+      const second = await cliInProcess(['agents', 'list', '--capability', 'cli-cap', '--limit', '1', '--cursor', page1.nextCursor, ...flags()]);
       expect(second.code, second.stderr).toBe(0);
       expect(JSON.parse(second.stdout).items.map((a: { id: string }) => a.id)).toEqual(['cli-agent-2']);
     });
 
     it('an API error exits 1 with the problem on one line', async () => {
-      const missing = await cli(['tasks', 'get', 'no-such-task', ...flags()]);
+      const missing = await cliInProcess(['tasks', 'get', 'no-such-task', ...flags()]);
       expect(missing.code).toBe(1);
       const line = oneLine(missing.stderr);
       expect(line).toMatch(/^agentmesh: 404\b/);
       expect(line).toContain('no-such-task');
 
-      const wrongKey = await cli(['agents', 'list', '--api-key', 'am_wrong.key', '--url', h.url]);
+      const wrongKey = await cliInProcess(['agents', 'list', '--api-key', 'am_wrong.key', '--url', h.url]);
       expect(wrongKey.code).toBe(1);
       expect(oneLine(wrongKey.stderr)).toMatch(/^agentmesh: 401\b/);
     });
 
     it('reads the key and url from AGENTMESH_API_KEY and AGENTMESH_URL', async () => {
-      const run = await cli(['agents', 'list'], { AGENTMESH_API_KEY: ADMIN_KEY, AGENTMESH_URL: h.url });
+      const run = await cliInProcess(['agents', 'list'], { AGENTMESH_API_KEY: ADMIN_KEY, AGENTMESH_URL: h.url });
       expect(run.code, run.stderr).toBe(0);
       expect(JSON.parse(run.stdout).items.map((a: { id: string }) => a.id)).toContain('cli-agent');
     });

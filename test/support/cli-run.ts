@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
+import { runCli } from '../../src/presentation/cli/program.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = fileURLToPath(new URL('../../dist/presentation/cli/main.js', import.meta.url));
@@ -28,6 +29,20 @@ export function cli(args: string[], env: Record<string, string> = {}, timeoutMs 
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/**
+ * Runs a command of the CLI in this process (the same program as the built CLI, with `env` as its
+ * only environment and its output captured): for the commands that end, whose process start
+ * (~1 s of CPU with an embedded database) would only repeat what `cli` tests.
+ */
+export async function cliInProcess(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const text = (chunk: string | Uint8Array) => (typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+  const io = { env: { ...env }, stdout: { write: (chunk: string | Uint8Array) => (stdout += text(chunk)) }, stderr: { write: (chunk: string) => (stderr += chunk) }, exitCode: 0 };
+  const code = await runCli([process.execPath, CLI, ...args], io);
+  return { code, stdout, stderr };
 }
 
 /** stderr holds exactly one non-empty line; returns it. */

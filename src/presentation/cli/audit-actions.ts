@@ -5,13 +5,14 @@ import { gatherComplianceReport, type Framework } from '../../application/compli
 import { AuditAction, AuditStatus } from '../../domain/index.js';
 import { SqlApiKeyRepository } from '../../infrastructure/persistence/sql-api-key-repository.js';
 import { SqlTenantRepository } from '../../infrastructure/persistence/sql-tenant-repository.js';
-import { htmlToPdf } from '../../infrastructure/reports/chromium-pdf.js';
+import { chromiumPath, htmlToPdf } from '../../infrastructure/reports/chromium-pdf.js';
 import { publicKeyFromPem } from '../../infrastructure/security/audit-signing.js';
 import { verifyAuditLog, type VerifyReport } from '../../infrastructure/security/audit-verifier.js';
 import { SqlAuditStore } from '../../infrastructure/security/sql-audit-store.js';
 import { systemClock } from '../../infrastructure/system/system-clock.js';
 import { UuidV7Generator } from '../../infrastructure/system/uuid-v7.js';
 import { renderComplianceHtml } from '../reports/compliance-html.js';
+import type { CliIo } from './cli-io.js';
 import { openDatabase } from './database.js';
 import { UsageError } from './usage-error.js';
 import { PLAIN } from '../../domain/plain.js';
@@ -51,8 +52,7 @@ function trustedKeys(files: string[]): KeyObject[] | undefined {
   });
 }
 
-function printReport(report: VerifyReport, where: string): void {
-  const out = process.stdout;
+function printReport(report: VerifyReport, where: string, out: CliIo['stdout']): void {
   out.write(`audit log at ${where}: ${report.entries} entries in ${report.chains.length} chain(s) verified in ${report.millis} ms\n`);
   for (const chain of report.chains) {
     const range = `${chain.prunedUpTo !== undefined ? `pruned up to ${chain.prunedUpTo}, ` : ''}${chain.firstSeq !== undefined ? `entries ${chain.firstSeq}-${chain.lastSeq}` : 'no entries in range'}`;
@@ -72,7 +72,7 @@ function writeReport(file: string, output: string | Uint8Array): void {
 }
 
 /** `agentmesh audit report`: the compliance report, recorded in the log as AUDIT_LOG_EXPORTED. */
-export async function auditReport(flags: ReportFlags): Promise<void> {
+export async function auditReport(flags: ReportFlags, io: CliIo): Promise<void> {
   const from = Date.parse(flags.from);
   const to = Date.parse(flags.to);
   if (to <= from) throw new UsageError('--to must be after --from');
@@ -82,7 +82,7 @@ export async function auditReport(flags: ReportFlags): Promise<void> {
   if (outDir !== undefined && !existsSync(outDir)) throw new UsageError(`--out ${flags.out}: the directory ${outDir} does not exist`);
   if (flags.out !== undefined && existsSync(flags.out) && statSync(flags.out).isDirectory()) throw new UsageError(`--out ${flags.out} is a directory: name the file to write`);
   const keys = trustedKeys(flags.publicKey);
-  const { db, where } = await openDatabase('audit');
+  const { db, where } = await openDatabase('audit', io.env);
   try {
     if (!(await new SqlTenantRepository(db).get(flags.tenant))) throw new Error(`there is no tenant '${flags.tenant}' in ${where}`);
     const audit = new SqlAuditStore(db, systemClock, new UuidV7Generator());
@@ -91,9 +91,9 @@ export async function auditReport(flags: ReportFlags): Promise<void> {
       { framework: flags.framework, tenantId: flags.tenant, from, to },
       { now: Date.now(), generatedBy: `agentmesh audit report on ${where}`, verify: (range) => verifyAuditLog(db, { ...PLAIN, ...range, ...(keys !== undefined && { trustedKeys: keys }) }) },
     );
-    const output = flags.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : flags.format === 'html' ? renderComplianceHtml(report) : await htmlToPdf(renderComplianceHtml(report));
+    const output = flags.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : flags.format === 'html' ? renderComplianceHtml(report) : await htmlToPdf(renderComplianceHtml(report), chromiumPath(io.env));
     if (flags.out !== undefined) writeReport(flags.out, output);
-    else process.stdout.write(output);
+    else io.stdout.write(output);
     await audit.append([
       {
         tenantId: flags.tenant,
@@ -105,10 +105,10 @@ export async function auditReport(flags: ReportFlags): Promise<void> {
         details: { via: 'agentmesh audit report', framework: flags.framework, format: flags.format, from: report.period.from, to: report.period.to, contentHash: report.contentHash, chainIntact: report.chain.intact },
       },
     ]);
-    if (flags.out !== undefined) process.stdout.write(`wrote the ${flags.framework} report of tenant '${flags.tenant}' to ${flags.out} (content hash ${report.contentHash})\n`);
+    if (flags.out !== undefined) io.stdout.write(`wrote the ${flags.framework} report of tenant '${flags.tenant}' to ${flags.out} (content hash ${report.contentHash})\n`);
     if (!report.chain.intact) {
-      process.stderr.write(`agentmesh: the audit chain of tenant '${flags.tenant}' is broken at entry ${report.chain.problem!.seq}: ${report.chain.problem!.reason}\n`);
-      process.exitCode = 1;
+      io.stderr.write(`agentmesh: the audit chain of tenant '${flags.tenant}' is broken at entry ${report.chain.problem!.seq}: ${report.chain.problem!.reason}\n`);
+      io.exitCode = 1;
     }
   } finally {
     await db.close();
@@ -116,9 +116,9 @@ export async function auditReport(flags: ReportFlags): Promise<void> {
 }
 
 /** `agentmesh audit verify`: exit 0 when every chain is intact, 1 naming the first bad entry. */
-export async function auditVerify(flags: VerifyFlags): Promise<void> {
+export async function auditVerify(flags: VerifyFlags, io: CliIo): Promise<void> {
   const keys = trustedKeys(flags.publicKey);
-  const { db, where } = await openDatabase('audit');
+  const { db, where } = await openDatabase('audit', io.env);
   let report: VerifyReport;
   try {
     if (flags.tenant !== undefined && !(await new SqlTenantRepository(db).get(flags.tenant))) throw new Error(`there is no tenant '${flags.tenant}' in ${where}`);
@@ -132,11 +132,11 @@ export async function auditVerify(flags: VerifyFlags): Promise<void> {
   } finally {
     await db.close();
   }
-  if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
-  else printReport(report, where);
+  if (flags.json) io.stdout.write(`${JSON.stringify(report)}\n`);
+  else printReport(report, where, io.stdout);
   if (!report.intact) {
     const bad = report.chains.find((c) => c.problem)!;
-    process.stderr.write(`agentmesh: the audit log of tenant '${bad.tenantId}' failed verification at entry ${bad.problem!.seq}${bad.problem!.entryId ? ` (${bad.problem!.entryId})` : ''}: ${bad.problem!.reason}\n`);
-    process.exitCode = 1;
+    io.stderr.write(`agentmesh: the audit log of tenant '${bad.tenantId}' failed verification at entry ${bad.problem!.seq}${bad.problem!.entryId ? ` (${bad.problem!.entryId})` : ''}: ${bad.problem!.reason}\n`);
+    io.exitCode = 1;
   }
 }

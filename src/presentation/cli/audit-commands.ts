@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { FRAMEWORKS } from '../../application/compliance-report.js';
 import type { ReportFlags, VerifyFlags } from './audit-actions.js';
+import type { CliIo } from './cli-io.js';
 import { groupOfCommands, nonEmpty, UsageError } from './usage-error.js';
 
 function parseTime(name: string) {
@@ -19,7 +20,7 @@ function oneOf<T extends string>(name: string, allowed: readonly T[]) {
   };
 }
 
-export function registerAuditCommands(program: Command): void {
+export function registerAuditCommands(program: Command, io: CliIo): void {
   const audit = program.command('audit').description('the tamper-evident audit log');
   audit
     .command('report')
@@ -31,7 +32,7 @@ export function registerAuditCommands(program: Command): void {
     .option('--format <format>', 'json, html, or pdf (printed by Chromium)', oneOf('--format', ['json', 'html', 'pdf'] as const), 'json')
     .option('--out <file>', 'write the report here instead of standard output (required for pdf)', nonEmpty('--out'))
     .option('--public-key <file>', 'a trusted Ed25519 public key (PEM) to check the checkpoints with; repeatable', collect, [])
-    .action(async (flags: ReportFlags) => (await import('./audit-actions.js')).auditReport(flags));
+    .action(async (flags: ReportFlags) => (await import('./audit-actions.js')).auditReport(flags, io));
   audit
     .command('verify')
     .description('recompute the hash chains and checkpoint signatures; exit 0 when intact, 1 with the first bad entry')
@@ -40,6 +41,6 @@ export function registerAuditCommands(program: Command): void {
     .option('--to <time>', 'up to this time (ISO 8601, exclusive)', parseTime('--to'))
     .option('--public-key <file>', 'a trusted Ed25519 public key (PEM) that signs checkpoints; repeatable', collect, [])
     .option('--json', 'print the report as JSON')
-    .action(async (flags: VerifyFlags) => (await import('./audit-actions.js')).auditVerify(flags));
+    .action(async (flags: VerifyFlags) => (await import('./audit-actions.js')).auditVerify(flags, io));
   groupOfCommands(audit);
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { AGENT_STATUSES, assertName, ROUTING_STRATEGIES, TERMINAL_STATUSES } from '../../domain/index.js';
 import { AgentMeshClient } from '../../sdk/index.js';
+import type { CliIo } from './cli-io.js';
 import { groupOfCommands, nonEmpty, UsageError } from './usage-error.js';
 import { PLAIN } from '../../domain/plain.js';
 
@@ -40,10 +41,10 @@ function checkUrl(value: string, name: string): string {
 
 const parseUrl = (value: string) => checkUrl(value, '--url');
 
-function clientFrom(flags: ClientFlags): AgentMeshClient {
+function clientFrom(flags: ClientFlags, env: CliIo['env']): AgentMeshClient {
   // Read the environment here, not as an option default: commander prints defaults in --help.
-  const apiKey = flags.apiKey ?? process.env.AGENTMESH_API_KEY;
-  const url = flags.url ?? checkUrl(process.env.AGENTMESH_URL ?? 'http://127.0.0.1:8080', 'AGENTMESH_URL');
+  const apiKey = flags.apiKey ?? env.AGENTMESH_API_KEY;
+  const url = flags.url ?? checkUrl(env.AGENTMESH_URL ?? 'http://127.0.0.1:8080', 'AGENTMESH_URL');
   if (!apiKey) throw new UsageError('an API key is required: pass --api-key or set AGENTMESH_API_KEY');
   return new AgentMeshClient({ url, apiKey, fetch: namingFetch(url) });
 }
@@ -76,15 +77,14 @@ function parseJson(value: string): unknown {
   }
 }
 
-const print = (value: unknown): void => void process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-
 function withClientFlags(command: Command): Command {
   return command
     .option('--url <url>', 'mesh API address (default: $AGENTMESH_URL or http://127.0.0.1:8080)', parseUrl)
     .option('--api-key <key>', 'API key (default: $AGENTMESH_API_KEY)');
 }
 
-export function registerClientCommands(program: Command): void {
+export function registerClientCommands(program: Command, io: CliIo): void {
+  const print = (value: unknown): void => void io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
   const agents = program.command('agents').description('inspect agents');
   withClientFlags(agents.command('list').description("list the tenant's agents"))
     .option('--capability <name>', 'only agents with this capability', nonEmpty('--capability'))
@@ -92,7 +92,7 @@ export function registerClientCommands(program: Command): void {
     .option('--limit <n>', 'page size (1-500)', parseInteger('--limit', 1, 500), 50)
     .option('--cursor <cursor>', 'nextCursor of the previous page', nonEmpty('--cursor'))
     .action(async (flags: ClientFlags & { capability?: string; status?: string; limit: number; cursor?: string }) => {
-      const page = await clientFrom(flags).listAgents({
+      const page = await clientFrom(flags, io.env).listAgents({
         limit: flags.limit,
         ...(flags.cursor !== undefined && { cursor: flags.cursor }),
         ...(flags.capability !== undefined && { capability: flags.capability }),
@@ -115,7 +115,7 @@ export function registerClientCommands(program: Command): void {
       if (flags.strategy === 'affinity' && flags.affinityKey === undefined) throw new UsageError('--strategy affinity needs --affinity-key <key>');
       if (flags.affinityKey !== undefined && flags.strategy !== 'affinity') throw new UsageError('--affinity-key goes with --strategy affinity');
       if (flags.timeout !== undefined && !flags.wait) throw new UsageError('--timeout goes with --wait');
-      const client = clientFrom(flags);
+      const client = clientFrom(flags, io.env);
       const result = await client.submit(capability, flags.input, {
         ...PLAIN,
         ...(flags.priority !== undefined && { priority: flags.priority }),
@@ -130,20 +130,20 @@ export function registerClientCommands(program: Command): void {
       const task = await client.waitForResult(result.id, { timeoutMs });
       print(task);
       if (!TERMINAL_STATUSES.has(task.status)) {
-        process.stderr.write(`agentmesh: task ${task.id} is still ${task.status} after ${timeoutMs} ms (no capable agent took it?)\n`);
-        process.exitCode = 1;
+        io.stderr.write(`agentmesh: task ${task.id} is still ${task.status} after ${timeoutMs} ms (no capable agent took it?)\n`);
+        io.exitCode = 1;
       }
     });
 
   withClientFlags(tasks.command('get').description('show a task').argument('<id>', 'task id', nonEmpty('the task id')))
     .option('--wait <ms>', 'wait up to this long for it to settle', parseInteger('--wait', 0, 60_000), 0)
     .action(async (id: string, flags: ClientFlags & { wait: number }) => {
-      const task = await clientFrom(flags).get(id, { waitMs: flags.wait });
+      const task = await clientFrom(flags, io.env).get(id, { waitMs: flags.wait });
       print(task);
       // Asked to wait for the end: a script can tell from the exit code whether it came.
       if (flags.wait > 0 && !TERMINAL_STATUSES.has(task.status)) {
-        process.stderr.write(`agentmesh: task ${task.id} is still ${task.status} after ${flags.wait} ms\n`);
-        process.exitCode = 1;
+        io.stderr.write(`agentmesh: task ${task.id} is still ${task.status} after ${flags.wait} ms\n`);
+        io.exitCode = 1;
       }
     });
   groupOfCommands(tasks);

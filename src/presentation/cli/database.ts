@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { loadConfig, redactUrl } from '../../config.js';
+import { loadConfig, redactUrl, type Env } from '../../config.js';
 import { migrate } from '../../infrastructure/persistence/migrate.js';
 import { PgliteClient } from '../../infrastructure/persistence/pglite-client.js';
 import { PostgresClient } from '../../infrastructure/persistence/postgres-client.js';
@@ -11,8 +11,8 @@ import { UsageError } from './usage-error.js';
  * while open: while a running mesh (or another command) holds it, this throws
  * DataDirectoryInUseError, which names the process (PGlite has one process at a time).
  */
-export async function openDatabase(purpose: string): Promise<{ db: SqlClient; where: string; applied: number[]; created: boolean }> {
-  const config = loadConfig();
+export async function openDatabase(purpose: string, env: Env): Promise<{ db: SqlClient; where: string; applied: number[]; created: boolean }> {
+  const config = loadConfig(env);
   if (config.databaseUrl !== undefined) {
     const url = config.databaseUrl;
     const db = await PostgresClient.connect(url, { maxConnections: 1, applicationName: `agentmesh ${purpose}` }).catch((error: Error) => {

@@ -7,6 +7,7 @@ import pino from 'pino';
 import { loadConfig } from '../../config.js';
 import { Agent, AgentMeshClient, type RoutingStrategy, type Task } from '../../sdk/index.js';
 import { startMesh } from '../compose.js';
+import type { CliIo } from './cli-io.js';
 import type { DemoOptions } from './demo-options.js';
 import { PLAIN } from '../../domain/plain.js';
 
@@ -26,31 +27,32 @@ function bar(done: number, total: number, width = 30): string {
 const pad = (s: string | number, n: number) => String(s).padStart(n);
 
 /** The in-process mesh's log, for a person: one line per warning or error, its message only (not JSON amid the demo's output). */
-const humanLog = new Writable({
-  write(chunk: Buffer, _encoding, done) {
-    for (const line of chunk.toString('utf8').split('\n')) {
-      if (line === '') continue;
-      try {
-        const { level, msg } = JSON.parse(line) as { level: number; msg: string };
-        process.stderr.write(`${level >= 50 ? 'error' : 'warning'}: ${msg}\n`);
-      } catch {
-        process.stderr.write(`${line}\n`);
+const humanLog = (stderr: CliIo['stderr']) =>
+  new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line === '') continue;
+        try {
+          const { level, msg } = JSON.parse(line) as { level: number; msg: string };
+          stderr.write(`${level >= 50 ? 'error' : 'warning'}: ${msg}\n`);
+        } catch {
+          stderr.write(`${line}\n`);
+        }
       }
-    }
-    done();
-  },
-});
+      done();
+    },
+  });
 
 /**
  * `agentmesh demo`: a mesh in-process on embedded defaults (a temporary data directory), agents
  * joined over HTTP with the SDK, a few thousand tasks through every strategy, a summary at the end.
  */
-export async function demo(options: DemoOptions): Promise<void> {
+export async function demo(options: DemoOptions, io: CliIo): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'agentmesh-demo-'));
-  const config = loadConfig({ ...PLAIN, ...process.env, AGENTMESH_DATA_DIR: dataDir, AGENTMESH_PORT: '0', AGENTMESH_ADMIN_KEY: ADMIN_KEY, AGENTMESH_RETRY_BASE_MS: '50' });
-  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const config = loadConfig({ ...PLAIN, ...io.env, AGENTMESH_DATA_DIR: dataDir, AGENTMESH_PORT: '0', AGENTMESH_ADMIN_KEY: ADMIN_KEY, AGENTMESH_RETRY_BASE_MS: '50' });
+  const out = (line: string) => io.stdout.write(`${line}\n`);
   out(`AgentMesh demo: embedded PostgreSQL (PGlite) in ${dataDir}, in-memory broker`);
-  const running = await startMesh(config, { listen: true, logger: pino({ level: 'warn' }, humanLog) });
+  const running = await startMesh(config, { listen: true, logger: pino({ level: 'warn' }, humanLog(io.stderr)) });
   const url = running.url!;
   const client = new AgentMeshClient({ url, apiKey: ADMIN_KEY });
   const agents: Agent[] = [];
@@ -127,14 +129,14 @@ export async function demo(options: DemoOptions): Promise<void> {
     const expected = plan.length + plan.filter((p) => p.strategy === 'broadcast').length * 3;
     let ticker: NodeJS.Timeout | undefined;
     // A live bar on a terminal; into a pipe or a file, a plain line every two seconds.
-    const live = process.stderr.isTTY === true;
+    const live = io.stderr.isTTY === true;
     if (options.progress) {
       ticker = setInterval(
         () => {
           const done = settledCount();
           const rate = Math.round(done / ((Date.now() - started) / 1000));
           const line = `${bar(done, expected)} ${pad(done, 6)}/${expected} settled · ${pad(rate, 5)} tasks/s · retries ${stats.retried}`;
-          process.stderr.write(live ? `\r${line}   ` : `${line}\n`);
+          io.stderr.write(live ? `\r${line}   ` : `${line}\n`);
         },
         live ? 200 : 2000,
       );
@@ -160,7 +162,7 @@ export async function demo(options: DemoOptions): Promise<void> {
     while (settledCount() < expected && Date.now() - submittedAt < 60_000) await new Promise((r) => setTimeout(r, 20));
     const elapsed = (Date.now() - started) / 1000;
     clearInterval(ticker);
-    if (options.progress) process.stderr.write(`${live ? '\r' : ''}${bar(1, 1)} ${pad(expected, 6)}/${expected} settled${live ? ' '.repeat(40) : ''}\n`);
+    if (options.progress) io.stderr.write(`${live ? '\r' : ''}${bar(1, 1)} ${pad(expected, 6)}/${expected} settled${live ? ' '.repeat(40) : ''}\n`);
 
     // Read every task back for the summary.
     const tasks: Task[] = [];

@@ -1,6 +1,7 @@
 import { loadConfig, redactUrl } from '../../config.js';
 import { redactNatsUrl } from '../../infrastructure/messaging/nats-url.js';
 import { startMesh } from '../compose.js';
+import type { CliIo } from './cli-io.js';
 import { blockedPortWarning } from './fetch-bad-ports.js';
 
 /** Within the 10 s most orchestrators wait after SIGTERM before they kill. */
@@ -14,13 +15,13 @@ function firstStartBanner(key: string, url?: string): string {
 }
 
 /** `agentmesh serve`: the mesh and its API until SIGINT or SIGTERM. */
-export async function serve(): Promise<void> {
-  const config = loadConfig();
+export async function serve(io: CliIo): Promise<void> {
+  const config = loadConfig(io.env);
   let stopping: ((reason: string, exitCode: number) => Promise<void>) | undefined;
   let madeKey: string | undefined;
   const running = await startMesh(config, { listen: true, onFatal: () => void stopping?.('fatal error', 1), onAdminKeyCreated: (key) => (madeKey = key) }).catch((error: unknown) => {
     // The key is in the store now, and a later start will not show it again.
-    if (madeKey !== undefined) process.stdout.write(firstStartBanner(madeKey));
+    if (madeKey !== undefined) io.stdout.write(firstStartBanner(madeKey));
     throw error;
   });
   const log = running.mesh.ctx.logger;
@@ -36,7 +37,7 @@ export async function serve(): Promise<void> {
   );
   const portWarning = blockedPortWarning(running.url);
   if (portWarning !== undefined) log.warn({ url: running.url }, portWarning);
-  if (running.createdAdminKey) process.stdout.write(firstStartBanner(running.createdAdminKey, running.url));
+  if (running.createdAdminKey) io.stdout.write(firstStartBanner(running.createdAdminKey, running.url));
   let shuttingDown = false;
   const shutdown = async (reason: string, exitCode = 0) => {
     if (shuttingDown) return;

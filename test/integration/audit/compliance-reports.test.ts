@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reportHash } from '../../../src/application/compliance-report.js';
 import { chromiumPath } from '../../../src/infrastructure/reports/chromium-pdf.js';
 import { createApiKey, createTenant, expectProblem, expectStatus, registerAgent } from '../../support/api-helpers.js';
-import { cli, oneLine } from '../../support/cli-run.js';
+import { cli, cliInProcess, oneLine } from '../../support/cli-run.js';
 import { startHarness, type Harness } from '../../support/mesh-harness.js';
 
 const run = promisify(execFile);
@@ -125,13 +125,14 @@ describe('compliance reports', () => {
     // Refused before the database opens (the flags, the output path, another directory): these run at once, beside
     // the first command that opens it (one command at a time holds the directory).
     const refusedEarly = Promise.all([
-      cli(['audit', 'report', '--framework', 'pci', '--tenant', 'acme', '--from', from, '--to', to], env),
-      cli(soc2('--format', 'pdf'), env),
-      cli(['audit', 'report', '--framework', 'soc2', '--tenant', 'acme', '--from', to, '--to', from], env),
-      cli(soc2('--out', '/nonexistent-dir/r.json'), env),
-      cli(soc2('--out', scratch), env, 60_000),
-      cli(['audit', 'verify'], { AGENTMESH_DATA_DIR: join(scratch, 'missing') }, 30_000),
+      cliInProcess(['audit', 'report', '--framework', 'pci', '--tenant', 'acme', '--from', from, '--to', to], env),
+      cliInProcess(soc2('--format', 'pdf'), env),
+      cliInProcess(['audit', 'report', '--framework', 'soc2', '--tenant', 'acme', '--from', to, '--to', from], env),
+      cliInProcess(soc2('--out', '/nonexistent-dir/r.json'), env),
+      cliInProcess(soc2('--out', scratch), env),
+      cliInProcess(['audit', 'verify'], { AGENTMESH_DATA_DIR: join(scratch, 'missing') }),
     ]);
+    // One command as the built CLI runs it, in a process of its own; the others in this one.
     const json = await cli(soc2(), env, 60_000);
     const [bad, noOut, backwards, noDirectory, onDirectory, nowhere] = await refusedEarly;
     expect(json.code, json.stderr).toBe(0);
@@ -148,19 +149,19 @@ describe('compliance reports', () => {
     expect(oneLine(onDirectory.stderr)).toBe(`agentmesh: --out ${scratch} is a directory: name the file to write`);
     expect(nowhere.code).toBe(2);
     expect(oneLine(nowhere.stderr)).toMatch(/there is no embedded database at .*missing/u);
-    const unwritable = await cli(soc2('--out', '/proc/agentmesh-report.json'), env, 60_000);
+    const unwritable = await cliInProcess(soc2('--out', '/proc/agentmesh-report.json'), env);
     expect(unwritable.code).toBe(1);
     expect(oneLine(unwritable.stderr)).toMatch(/^agentmesh: --out \/proc\/agentmesh-report\.json: cannot write the report: /u);
-    const ghost = await cli(['audit', 'report', '--framework', 'soc2', '--tenant', 'ghost', '--from', from, '--to', to], env, 60_000);
+    const ghost = await cliInProcess(['audit', 'report', '--framework', 'soc2', '--tenant', 'ghost', '--from', from, '--to', to], env);
     expect(ghost.code).toBe(1);
     expect(oneLine(ghost.stderr)).toMatch(/^agentmesh: there is no tenant 'ghost' in /u);
     if (!haveChromium) return;
     const pdf = join(scratch, 'report.pdf');
-    const printed = await cli(['audit', 'report', '--framework', 'hipaa', '--tenant', 'acme', '--from', from, '--to', to, '--format', 'pdf', '--out', pdf], env, 120_000);
+    const printed = await cliInProcess(['audit', 'report', '--framework', 'hipaa', '--tenant', 'acme', '--from', from, '--to', to, '--format', 'pdf', '--out', pdf], env);
     expect(printed.code, printed.stderr).toBe(0);
     expect(printed.stdout).toMatch(/^wrote the hipaa report of tenant 'acme' to .*report\.pdf \(content hash [0-9a-f]{64}\)/u);
     expect(readFileSync(pdf).subarray(0, 5).toString()).toBe('%PDF-');
-    const missing = await cli(['audit', 'report', '--framework', 'hipaa', '--tenant', 'acme', '--from', from, '--to', to, '--format', 'pdf', '--out', pdf], { ...env, AGENTMESH_CHROMIUM_PATH: '/nonexistent/chromium' });
+    const missing = await cliInProcess(['audit', 'report', '--framework', 'hipaa', '--tenant', 'acme', '--from', from, '--to', to, '--format', 'pdf', '--out', pdf], { ...env, AGENTMESH_CHROMIUM_PATH: '/nonexistent/chromium' });
     expect(missing.code).toBe(1);
     expect(oneLine(missing.stderr)).toMatch(/PDF reports are printed by Chromium, and there is none at \/nonexistent\/chromium/u);
   }, 240_000);

@@ -6,7 +6,7 @@ import { PgliteClient } from '../../../src/infrastructure/persistence/pglite-cli
 import { DEVELOPMENT_KEY_FILE } from '../../../src/infrastructure/security/audit-signing.js';
 import { verifyAuditLog } from '../../../src/infrastructure/security/audit-verifier.js';
 import { registerAgent } from '../../support/api-helpers.js';
-import { cli, oneLine } from '../../support/cli-run.js';
+import { cli, cliInProcess, oneLine } from '../../support/cli-run.js';
 import { startHarness } from '../../support/mesh-harness.js';
 import { fastScratchDir } from '../../support/scratch.js';
 
@@ -54,11 +54,12 @@ describe('agentmesh audit verify on a tampered log', { timeout: 90_000 }, () => 
     return dir;
   }
 
-  const verify = (dir: string, ...args: string[]) => cli(['audit', 'verify', ...args], { AGENTMESH_DATA_DIR: dir }, 60_000);
+  /** `agentmesh audit verify` in this process; the first test runs it as the built CLI, in a process of its own. */
+  const verify = (dir: string, ...args: string[]) => cliInProcess(['audit', 'verify', ...args], { AGENTMESH_DATA_DIR: dir });
 
   it('exits 0 on the intact log, with the trusted key too', async () => {
     expect(ids.length).toBeGreaterThanOrEqual(15);
-    const run = await verify(intactCopy('intact'), '--public-key', publicKeyFile);
+    const run = await cli(['audit', 'verify', '--public-key', publicKeyFile], { AGENTMESH_DATA_DIR: intactCopy('intact') }, 60_000);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/tenant default: entries 1-\d+, head \d+, 2 checkpoint\(s\), last at \d+: intact/u);
@@ -189,7 +190,7 @@ describe('agentmesh audit verify on a tampered log', { timeout: 90_000 }, () => 
     const other = join(scratch, 'other.pub.pem');
     writeFileSync(other, generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }));
     const forged = await tampered('bad-signature', (db) => db.query("UPDATE audit_checkpoints SET signature = $1", [Buffer.alloc(64, 1).toString('base64')]).then(() => undefined));
-    // Two copies, two processes: they run at once.
+    // Two copies, two databases: they run at once.
     const [untrusted, bad] = await Promise.all([verify(intactCopy('untrusted'), '--public-key', other), verify(forged)]);
     expect(untrusted.code).toBe(1);
     expect(oneLine(untrusted.stderr)).toMatch(/which is not trusted$/u);
@@ -209,7 +210,7 @@ describe('agentmesh audit verify on a tampered log', { timeout: 90_000 }, () => 
       verify(intactCopy('range-future'), '--tenant', 'default', '--from', tomorrow),
       verify(intactCopy('range-bad-time'), '--from', 'yesterday'),
       verify(intactCopy('range-bad-key'), '--public-key', join(scratch, 'missing.pem')),
-      cli(['audit', 'verify'], { AGENTMESH_DATA_DIR: ':memory:' }),
+      cliInProcess(['audit', 'verify'], { AGENTMESH_DATA_DIR: ':memory:' }),
     ]);
     expect(ranged.code).toBe(0);
     expect(unknown.code).toBe(1);

@@ -5,7 +5,7 @@ import { migrate } from '../../../src/infrastructure/persistence/migrate.js';
 import { PostgresClient } from '../../../src/infrastructure/persistence/postgres-client.js';
 import { auditStoreContract } from '../../contracts/audit-store.contract.js';
 import { registerAgent, submitTask } from '../../support/api-helpers.js';
-import { cli, oneLine, ROOT } from '../../support/cli-run.js';
+import { cli, cliInProcess, oneLine, ROOT } from '../../support/cli-run.js';
 import { startHarness } from '../../support/mesh-harness.js';
 import { createTestDatabase, postgresUrl, type TestDatabase } from '../../support/postgres.js';
 
@@ -58,7 +58,7 @@ describe.skipIf(skip)('audit log on PostgreSQL with a least-privilege run-time r
     const migrated = await cli(['migrate'], { AGENTMESH_DATABASE_URL: database.url });
     expect(migrated.code, migrated.stderr).toBe(0);
     expect(migrated.stdout).toMatch(/applied migration\(s\) 1, 2, 3/u);
-    expect((await cli(['migrate'], { AGENTMESH_DATABASE_URL: database.url })).stdout).toContain('the schema is up to date');
+    expect((await cliInProcess(['migrate'], { AGENTMESH_DATABASE_URL: database.url })).stdout).toContain('the schema is up to date');
     const admin = new pg.Client({ connectionString: database.url });
     await admin.connect();
     await admin.query(`CREATE ROLE ${role} LOGIN`);
@@ -120,7 +120,7 @@ describe.skipIf(skip)('audit log on PostgreSQL with a least-privilege run-time r
   }, 60_000);
 
   it('agentmesh audit verify exits 0 on the intact log and 1, naming the entry, once a superuser altered it', async () => {
-    const intact = await cli(['audit', 'verify'], { AGENTMESH_DATABASE_URL: database.url });
+    const intact = await cliInProcess(['audit', 'verify'], { AGENTMESH_DATABASE_URL: database.url });
     expect(intact.code, intact.stderr).toBe(0);
     expect(intact.stdout).toMatch(/tenant default: entries 1-\d+, head \d+, \d+ checkpoint\(s\).*: intact/u);
     const superuser = new pg.Client({ connectionString: database.url });
@@ -128,7 +128,7 @@ describe.skipIf(skip)('audit log on PostgreSQL with a least-privilege run-time r
     await superuser.query("SET session_replication_role = 'replica'");
     const { rows } = await superuser.query("UPDATE audit_log SET details = '{\"capability\":\"forged\"}' WHERE tenant_id = 'default' AND action = 'TASK_SUBMITTED' RETURNING id, seq");
     await superuser.end();
-    const run = await cli(['audit', 'verify', '--tenant', 'default'], { AGENTMESH_DATABASE_URL: database.url });
+    const run = await cliInProcess(['audit', 'verify', '--tenant', 'default'], { AGENTMESH_DATABASE_URL: database.url });
     expect(run.code).toBe(1);
     expect(oneLine(run.stderr)).toBe(`agentmesh: the audit log of tenant 'default' failed verification at entry ${rows[0].seq} (${rows[0].id}): was altered (its content does not hash to its hash)`);
   }, 60_000);
