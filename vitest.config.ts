@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { SlowestFirst } from './test/support/slowest-first.js';
 
 /**
  * Suites that change what a module or the process holds for every later file in it: module mocks,
@@ -24,6 +25,7 @@ export default defineConfig({
     ...(reportDir && { outputFile: { json: `${reportDir}/main-results.json` } }),
     globalSetup: ['test/support/global-setup.ts'],
     pool: 'forks',
+    sequence: { sequencer: SlowestFirst },
     maxWorkers: 2,
     // A timeout here catches a hang, not slowness (speed is measured in bench/): several suites start
     // processes one after another, which on 2 cores beside another suite took up to 18 s in CI.
