@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, startHarness, type Harness } from '../support/mesh-harness.js';
-import { cli, CLI, cliInProcess, oneLine, ROOT } from '../support/cli-run.js';
+import { cli, CLI, cliEnv, cliInProcess, oneLine, ROOT } from '../support/cli-run.js';
 import { fastScratchDir } from '../support/scratch.js';
 
 async function closedPort(): Promise<number> {
@@ -281,12 +281,10 @@ describe('agentmesh CLI', () => {
   });
 
   it('serve stops on SIGTERM with an SSE stream, a long poll and a task wait open: exit 0 within 10 s', async () => {
-    const clean: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('AGENTMESH_')) clean[k] = v;
     const port = await closedPort();
     const child = spawn(process.execPath, [CLI, 'serve'], {
       cwd: ROOT,
-      env: { ...clean, AGENTMESH_DATA_DIR: ':memory:', AGENTMESH_PORT: String(port), AGENTMESH_ADMIN_KEY: ADMIN_KEY },
+      env: cliEnv({ AGENTMESH_DATA_DIR: ':memory:', AGENTMESH_PORT: String(port), AGENTMESH_ADMIN_KEY: ADMIN_KEY }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -342,6 +340,26 @@ describe('agentmesh CLI', () => {
       expect(got.code, got.stderr).toBe(0);
       const task = JSON.parse(got.stdout);
       expect(task).toMatchObject({ id: submitted.id, capability: 'echo', input: { a: 1 }, status: 'queued', tenantId: 'default' });
+    });
+
+    it('the built CLI: a result larger than a pipe holds, read slowly, arrives whole before the exit code 1 of a wait that timed out', async () => {
+      // A shell pipe (64 KB) whose reader starts 2.5 s late, as `agentmesh ... | slow-consumer`: a CLI that exited
+      // with its output still queued for the pipe would lose what did not fit.
+      const script = 'node "$CLI" tasks submit nobody-takes-this --input "$INPUT" --wait --timeout 1 --api-key "$KEY" --url "$URL" | { sleep 2.5; cat; }; exit "${PIPESTATUS[0]}"';
+      const text = 'x'.repeat(100_000);
+      const child = spawn('bash', ['-c', script], {
+        cwd: ROOT,
+        env: cliEnv({ CLI, INPUT: JSON.stringify({ text }), KEY: ADMIN_KEY, URL: h.url }),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const stdout: Buffer[] = [];
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const code = await new Promise((resolve) => child.on('close', resolve));
+      expect(code, stderr).toBe(1);
+      expect(JSON.parse(Buffer.concat(stdout).toString('utf8'))).toMatchObject({ capability: 'nobody-takes-this', status: 'queued', input: { text } });
+      expect(oneLine(stderr)).toMatch(/^agentmesh: task \S+ is still queued after 1 ms/u);
     });
 
     it('tasks submit --input that is not JSON exits 2 and submits nothing', async () => {

@@ -12,12 +12,17 @@ export interface Run {
   stderr: string;
 }
 
-/** Runs the built CLI asynchronously (the harness answers from this process), without AGENTMESH_* from the outer environment. */
-export function cli(args: string[], env: Record<string, string> = {}, timeoutMs = 15_000): Promise<Run> {
+/** This process's environment without AGENTMESH_* from the outer one, and `env` over it: what a CLI process of a test gets. */
+export function cliEnv(env: Record<string, string> = {}): Record<string, string> {
   const clean: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('AGENTMESH_')) clean[k] = v;
+  return { ...clean, ...env };
+}
+
+/** Runs the built CLI asynchronously (the harness answers from this process), without AGENTMESH_* from the outer environment. */
+export function cli(args: string[], env: Record<string, string> = {}, timeoutMs = 15_000): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -37,12 +42,11 @@ export function cli(args: string[], env: Record<string, string> = {}, timeoutMs 
  * (~1 s of CPU with an embedded database) would only repeat what `cli` tests.
  */
 export async function cliInProcess(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  let stdout = '';
+  const stdout: Buffer[] = [];
   let stderr = '';
-  const text = (chunk: string | Uint8Array) => (typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-  const io = { env: { ...env }, stdout: { write: (chunk: string | Uint8Array) => (stdout += text(chunk)) }, stderr: { write: (chunk: string) => (stderr += chunk) }, exitCode: 0 };
+  const io = { env: { ...env }, stdout: { write: (chunk: string | Uint8Array) => stdout.push(Buffer.from(chunk)) }, stderr: { write: (chunk: string) => (stderr += chunk) }, exitCode: 0 };
   const code = await runCli([process.execPath, CLI, ...args], io);
-  return { code, stdout, stderr };
+  return { code, stdout: Buffer.concat(stdout).toString('utf8'), stderr };
 }
 
 /** stderr holds exactly one non-empty line; returns it. */

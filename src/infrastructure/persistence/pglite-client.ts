@@ -13,9 +13,9 @@ import { PLAIN } from '../../domain/plain.js';
 const serializeJson = (value: unknown): string => (value instanceof Uint8Array ? (value as unknown as string) : typeof value === 'string' ? value : JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
 /**
  * PostgreSQL's buffer pool: PGlite's default is 128 MB, allocated and set up at every start. 32 MB
- * starts ~170 ms of CPU sooner and holds ~110 MB less memory; writes and reads of a store of
- * 100,000 tasks (1.2 GB on disk) ran as fast as with 128 MB (docs/performance.md, twentieth session):
- * pages beyond it are read back from the operating system's cache.
+ * starts ~170 ms of CPU sooner and holds ~120 MB less memory. A store of 100,000 tasks (1.2 GB on
+ * disk) was written as fast, and read at random as fast, as with 128 MB (docs/performance.md,
+ * twentieth session): pages beyond the pool come back from the operating system's file cache.
  */
 const SHARED_BUFFERS = '32MB';
 export const PGLITE_OPTIONS = {

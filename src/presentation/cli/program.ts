@@ -85,9 +85,11 @@ function failed(io: CliIo, error: unknown): number {
 
 /**
  * Runs `agentmesh` with `argv` (as process.argv: the node binary and the script first): the exit
- * code, with what the command printed written to `io`. `serve` returns once the mesh listens.
+ * code, with what the command printed written to `io`. `serve` and `demo` are the process's own
+ * whatever `io` says: they install its signal handlers, exit it, and log to its standard output.
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  io.exitCode = 0;
   // A misspelt setting would otherwise be ignored without a word.
   for (const warning of [...unknownVariableWarnings(io.env), ...emptyVariableWarnings(io.env)]) io.stderr.write(`agentmesh: warning: ${warning}\n`);
   try {
