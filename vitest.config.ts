@@ -7,8 +7,6 @@ import { SlowestFirst } from './test/support/slowest-first.js';
  */
 const OWN_PROCESS = [
   'test/integration/pglite-template-damaged.test.ts',
-  'test/integration/pglite-template.test.ts',
-  'test/integration/pglite-prepared.test.ts',
   'test/integration/tracing.test.ts',
   'test/integration/otlp-export.test.ts',
   'test/integration/secrets/no-leak.test.ts',

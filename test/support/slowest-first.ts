@@ -30,15 +30,16 @@ const rank = (file: string): number => {
   return at === -1 ? SLOWEST.length : at;
 };
 
-/** Vitest's own order where it knows the files' durations; without any (a fresh clone), the slowest files first in their project. */
+/**
+ * Vitest's own order where it knows the files' durations; without any (a fresh clone), the slowest
+ * files first, before even the files of a process each (which vitest would start first).
+ */
 export class SlowestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const ordered = await super.sort(files);
     const fileOf = (spec: TestSpecification) => relative(this.ctx.config.root, spec.moduleId);
     if (ordered.some((spec) => this.ctx.cache.getFileTestResults(`${spec.project.name}:${fileOf(spec)}`) !== undefined)) return ordered;
-    const projectAt = new Map<string, number>();
-    for (const spec of ordered) if (!projectAt.has(spec.project.name)) projectAt.set(spec.project.name, projectAt.size);
     const position = new Map(ordered.map((spec, i) => [spec, i]));
-    return [...ordered].sort((a, b) => projectAt.get(a.project.name)! - projectAt.get(b.project.name)! || rank(fileOf(a)) - rank(fileOf(b)) || position.get(a)! - position.get(b)!);
+    return [...ordered].sort((a, b) => rank(fileOf(a)) - rank(fileOf(b)) || position.get(a)! - position.get(b)!);
   }
 }
