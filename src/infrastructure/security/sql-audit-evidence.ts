@@ -2,7 +2,6 @@ import { KEY_AND_ADMIN_ACTIONS, KEY_AND_ADMIN_EVENTS_LISTED } from '../../applic
 import type { AuditEvidence } from '../../application/ports.js';
 import type { SqlExecutor } from '../persistence/sql-client.js';
 
-
 const n = (v: unknown) => Number(v);
 
 /** Counts a tenant's entries of [from, to) the ways the compliance reports need; every list is bounded. */
