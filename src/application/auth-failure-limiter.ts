@@ -1,11 +1,15 @@
 import { QuotaExceededError } from '../domain/index.js';
 import { secondsUntilRoom } from './rate-limiter.js';
-import type { SharedCounters } from './ports.js';
+import type { CountWindow, SharedCounters } from './ports.js';
 import { DEFAULT_TENANT_ID } from './use-cases/bootstrap.js';
 
 const WINDOW_MS = 60_000;
 /** Addresses refused at once, here; the oldest block is dropped past it (it is counted again on its next failure). */
 export const MAX_BLOCKED_ADDRESSES = 10_000;
+/** Addresses with authentications under way at once, here; past it a new address is refused until one ends. */
+export const MAX_ADDRESSES_IN_FLIGHT = 10_000;
+/** Addresses whose last counted failures this instance remembers; the oldest is forgotten past it. */
+const MAX_REMEMBERED_WINDOWS = 10_000;
 
 /**
  * Failed authentications per client address per minute, counted across instances (the shared
@@ -13,10 +17,19 @@ export const MAX_BLOCKED_ADDRESSES = 10_000;
  * address is refused with 429 before its key is even looked up, until the minute has room again:
  * a key-guessing flood reaches neither the store nor the audit log. Each instance keeps the
  * addresses it refuses in memory (bounded), so a refusal costs no round trip to Redis.
+ *
+ * A failure is known only once its key is found wrong, so authentications under way count too:
+ * an address's failures in the minute (as last counted) and its authentications under way here
+ * may not pass the limit by more than one, the attempt that puts it over. Many attempts at once,
+ * over many connections, are refused (429) past that instead of all being tried.
  */
 export class AuthFailureLimiter {
   /** Address -> when it may try again (ms), oldest first. */
   private readonly blocked = new Map<string, number>();
+  /** Address -> its authentications under way on this instance. */
+  private readonly inFlight = new Map<string, number>();
+  /** Address -> its failures' window as last counted, oldest first. */
+  private readonly counted = new Map<string, CountWindow>();
 
   constructor(
     private readonly counters: SharedCounters,
@@ -31,16 +44,43 @@ export class AuthFailureLimiter {
     return this.blocked.size;
   }
 
-  /** Refuses (QuotaExceededError, 429) an address that failed too often in the last minute. */
-  check(address: string, now: number): void {
-    address = clientOf(address);
-    const until = this.blocked.get(address);
-    if (until === undefined) return;
-    if (until <= now) {
-      this.blocked.delete(address);
-      return;
+  /** Addresses with authentications under way on this instance. */
+  get addressesInFlight(): number {
+    return this.inFlight.size;
+  }
+
+  /**
+   * Lets an authentication from `address` go ahead, or refuses it (QuotaExceededError, 429): the
+   * address failed too often in the last minute, or so many of its authentications are under way
+   * that they could take it over the limit. Returns the client to give `end` once the key is
+   * resolved (after `failed`, for a wrong one).
+   */
+  begin(address: string, now: number): string {
+    const client = clientOf(address);
+    if (!this.active) return client;
+    const until = this.blocked.get(client);
+    if (until !== undefined) {
+      if (until > now) throw this.refusal(Math.max(1, Math.ceil((until - now) / 1000)));
+      this.blocked.delete(client);
     }
-    throw this.refusal(Math.max(1, Math.ceil((until - now) / 1000)));
+    const underWay = this.inFlight.get(client) ?? 0;
+    const window = this.counted.get(client);
+    const failures = window === undefined ? 0 : this.stillCounted(client, window, now);
+    // Up to the limit, plus the one attempt that may put the address over it.
+    if (failures + underWay > this.perMinute) {
+      const seconds = window === undefined ? 1 : secondsUntilRoom(window, this.perMinute + 1, underWay + 1, now);
+      throw this.refusal(Math.max(1, seconds));
+    }
+    if (underWay === 0 && this.inFlight.size >= MAX_ADDRESSES_IN_FLIGHT) throw this.refusal(1);
+    this.inFlight.set(client, underWay + 1);
+    return client;
+  }
+
+  /** The authentication `begin` let go ahead for `client` ended. */
+  end(client: string): void {
+    const underWay = this.inFlight.get(client) ?? 0;
+    if (underWay <= 1) this.inFlight.delete(client);
+    else this.inFlight.set(client, underWay - 1);
   }
 
   /** Counts a failed authentication; resolves true when it put the address over the limit (it is refused from now on). */
@@ -48,12 +88,27 @@ export class AuthFailureLimiter {
     if (!this.active) return false;
     address = clientOf(address);
     const window = await this.counters.addInWindow(DEFAULT_TENANT_ID, `authfail:${address}`, WINDOW_MS, 1, now);
+    this.remember(address, window);
     if (window.total <= this.perMinute) return false;
     const seconds = Math.max(1, secondsUntilRoom(window, this.perMinute, 1, now));
     this.blocked.delete(address);
     if (this.blocked.size >= MAX_BLOCKED_ADDRESSES) this.blocked.delete(this.blocked.keys().next().value!);
     this.blocked.set(address, now + seconds * 1000);
     return true;
+  }
+
+  private remember(client: string, window: CountWindow): void {
+    this.counted.delete(client);
+    if (this.counted.size >= MAX_REMEMBERED_WINDOWS) this.counted.delete(this.counted.keys().next().value!);
+    this.counted.set(client, window);
+  }
+
+  /** The failures of `window` still in the minute at `now` (bucket i leaves it at (current + i + 1) × bucketMs); an emptied window is forgotten. */
+  private stillCounted(client: string, window: CountWindow, now: number): number {
+    let total = window.total;
+    for (let i = 0; i < window.buckets.length && (window.current + i + 1) * window.bucketMs <= now; i++) total -= window.buckets[i]!;
+    if (total <= 0) this.counted.delete(client);
+    return total;
   }
 
   private refusal(retryAfterSeconds: number): QuotaExceededError {

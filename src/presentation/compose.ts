@@ -472,6 +472,7 @@ export async function startMesh(config: AgentMeshConfig, options: StartOptions):
     alertBurstSources: () => ({ tracked: alerts.burstSources, evicted: alerts.burstSourcesEvicted }),
     countersDegraded: () => counters instanceof FallbackCounters && counters.degraded,
     authBlockedAddresses: () => authFailureLimiter.blockedCount,
+    authAddressesInFlight: () => authFailureLimiter.addressesInFlight,
     localCounterWindows: () => ({ rateLimits: localWindows(counters), authFailures: localWindows(authCounters) }),
     brokerStoredMessages: () => (broker instanceof InMemoryBroker ? broker.storedCount : 0),
     memoryEntries: () => ({

@@ -166,6 +166,10 @@ describe('failed authentications per address', () => {
     expect((await fetch(`${h.url}/metrics`, { headers: { authorization: `Bearer ${h.adminKey}`, 'x-forwarded-for': '203.0.113.7' } })).status).toBe(429);
   });
 
+  it('refuses a burst of attempts at once past the limit: only the limit plus one are tried', async () => {
+    await expectBurstHeldToLimit(h, '203.0.113.99');
+  });
+
   it('counts and refuses failed keys on the routes outside /v1 that take one (the A2A card, the detailed health)', async () => {
     const card = (key: string) => fetch(`${h.url}/.well-known/agent-card.json`, { headers: { authorization: `Bearer ${key}`, 'x-forwarded-for': '192.0.2.44' } });
     for (let i = 0; i < 2; i++) expect((await card(`am_card${i}.wrong`)).status).toBe(401);
@@ -175,6 +179,23 @@ describe('failed authentications per address', () => {
     expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     // Without a key the card stays public.
     expect((await fetch(`${h.url}/.well-known/agent-card.json`, { headers: { 'x-forwarded-for': '192.0.2.44' } })).status).toBe(200);
+  });
+});
+
+describe.skipIf(redisUrl === null)('failed authentications per address, counted in Redis', () => {
+  const prefix = newKeyPrefix();
+  let h: Harness | undefined;
+  afterAll(async () => {
+    await h?.close();
+    const redis = new Redis(redisUrl!);
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.quit();
+  });
+
+  it('holds a burst of wrong keys at once to the limit, though each lookup and count goes to Redis', async () => {
+    h = await startHarness({ AGENTMESH_REDIS_URL: redisUrl!, AGENTMESH_REDIS_PREFIX: prefix, AGENTMESH_AUTH_FAILURES_PER_ADDRESS: '3', AGENTMESH_TRUST_PROXY: '127.0.0.1' });
+    await expectBurstHeldToLimit(h, '203.0.113.98');
   });
 });
 
@@ -204,3 +225,24 @@ describe.skipIf(redisUrl === null)('rate limits counted in Redis across instance
     expectProblem(await b.request('GET', '/v1/tasks'), 429, 'quota_exceeded');
   });
 });
+
+/**
+ * 24 wrong keys at once from one address, under a limit of 3 failures a minute: at most the limit
+ * plus one are looked up (401, audited), the rest are refused before (429, unaudited).
+ */
+async function expectBurstHeldToLimit(h: Harness, address: string): Promise<void> {
+  const burst = await Promise.all(Array.from({ length: 24 }, (_, i) => h.request('GET', '/v1/tasks', { key: `am_burst${i}.wrong`, headers: { 'x-forwarded-for': address } })));
+  const statuses = burst.map((r) => r.status);
+  const tried = statuses.filter((s) => s === 401).length;
+  expect(tried, statuses.join(' ')).toBeGreaterThanOrEqual(1);
+  expect(tried, statuses.join(' ')).toBeLessThanOrEqual(4);
+  expect(statuses.filter((s) => s === 429)).toHaveLength(24 - tried);
+  const refused = burst.find((r) => r.status === 429)!;
+  expect(expectProblem(refused, 429, 'quota_exceeded')).toMatchObject({ quota: 'authFailuresPerMinutePerAddress', limit: 3 });
+  expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+  const other = { 'x-forwarded-for': '198.51.100.9' };
+  const failures = expectStatus(await h.request('GET', '/v1/audit?action=AUTH_FAILURE&limit=100', { headers: other }), 200).items;
+  expect(failures.filter((e: { sourceIp?: string }) => e.sourceIp === address)).toHaveLength(tried);
+  const metrics = await (await fetch(`${h.url}/metrics`, { headers: { authorization: `Bearer ${h.adminKey}`, ...other } })).text();
+  expect(metrics).toMatch(/agentmesh_auth_addresses_in_flight 0\b/u);
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AuthFailureLimiter, clientOf, MAX_BLOCKED_ADDRESSES } from '../../../src/application/auth-failure-limiter.js';
+import { AuthFailureLimiter, clientOf, MAX_ADDRESSES_IN_FLIGHT, MAX_BLOCKED_ADDRESSES } from '../../../src/application/auth-failure-limiter.js';
 import { QuotaExceededError } from '../../../src/domain/index.js';
 import { InMemoryCounters } from '../../../src/infrastructure/caching/in-memory-counters.js';
 
@@ -9,11 +9,11 @@ describe('AuthFailureLimiter', () => {
   it('refuses an address once it failed more than the limit in a minute, until the minute has room, and no other address', async () => {
     const limiter = new AuthFailureLimiter(new InMemoryCounters(), 3);
     for (let i = 0; i < 3; i++) expect(await limiter.failed('10.0.0.1', start + i * 1000)).toBe(false);
-    limiter.check('10.0.0.1', start + 3000);
+    limiter.end(limiter.begin('10.0.0.1', start + 3000));
     expect(await limiter.failed('10.0.0.1', start + 10_000)).toBe(true);
     const refused = (() => {
       try {
-        limiter.check('10.0.0.1', start + 11_000);
+        limiter.begin('10.0.0.1', start + 11_000);
       } catch (error) {
         return error;
       }
@@ -22,10 +22,10 @@ describe('AuthFailureLimiter', () => {
     // Room for one more once the first failure (at start) leaves the minute: start + 61 s.
     expect((refused as QuotaExceededError).details).toEqual({ quota: 'authFailuresPerMinutePerAddress', limit: 3, retryAfterSeconds: 50 });
     expect((refused as QuotaExceededError).message).toBe('too many failed authentications from this address: more than 3 in the last minute');
-    limiter.check('10.0.0.2', start + 11_000);
+    limiter.end(limiter.begin('10.0.0.2', start + 11_000));
     expect(limiter.blockedCount).toBe(1);
     // Once that time has come, it may try again.
-    limiter.check('10.0.0.1', start + 61_000);
+    limiter.end(limiter.begin('10.0.0.1', start + 61_000));
     expect(limiter.blockedCount).toBe(0);
   });
 
@@ -33,7 +33,8 @@ describe('AuthFailureLimiter', () => {
     const limiter = new AuthFailureLimiter(new InMemoryCounters(), 0);
     expect(limiter.active).toBe(false);
     for (let i = 0; i < 10; i++) expect(await limiter.failed('10.0.0.1', start)).toBe(false);
-    limiter.check('10.0.0.1', start);
+    for (let i = 0; i < 10; i++) limiter.begin('10.0.0.1', start);
+    expect(limiter.addressesInFlight).toBe(0);
   });
 
   it('keeps at most MAX_BLOCKED_ADDRESSES refused, dropping the oldest', async () => {
@@ -44,8 +45,70 @@ describe('AuthFailureLimiter', () => {
       await limiter.failed(address, start);
     }
     expect(limiter.blockedCount).toBe(MAX_BLOCKED_ADDRESSES);
-    limiter.check('10.0.0.0', start);
-    expect(() => limiter.check('10.0.0.1', start)).toThrow(QuotaExceededError);
+    limiter.end(limiter.begin('10.0.0.0', start));
+    expect(() => limiter.begin('10.0.0.1', start)).toThrow(QuotaExceededError);
+  });
+});
+
+describe('AuthFailureLimiter, authentications under way', () => {
+  const refusalOf = (attempt: () => unknown): QuotaExceededError => {
+    try {
+      attempt();
+    } catch (error) {
+      if (error instanceof QuotaExceededError) return error;
+      throw error;
+    }
+    throw new Error('not refused');
+  };
+
+  it('lets at most the limit plus one start at once from one address; they all failing puts it over, as one at a time would', async () => {
+    const limiter = new AuthFailureLimiter(new InMemoryCounters(), 3);
+    const begun = Array.from({ length: 4 }, () => limiter.begin('10.0.0.1', start));
+    const refused = refusalOf(() => limiter.begin('10.0.0.1', start));
+    expect(refused.details).toEqual({ quota: 'authFailuresPerMinutePerAddress', limit: 3, retryAfterSeconds: 1 });
+    // Another address is not held back by them.
+    limiter.end(limiter.begin('10.0.0.2', start));
+    const overs = [];
+    for (const client of begun) {
+      overs.push(await limiter.failed(client, start + 100));
+      limiter.end(client);
+    }
+    expect(overs).toEqual([false, false, false, true]);
+    expect(() => limiter.begin('10.0.0.1', start + 200)).toThrow(QuotaExceededError);
+    expect(limiter.addressesInFlight).toBe(0);
+  });
+
+  it('counts the failures it saw: after the limit, one attempt at a time, until they leave the minute', async () => {
+    const limiter = new AuthFailureLimiter(new InMemoryCounters(), 3);
+    for (let i = 0; i < 3; i++) {
+      const client = limiter.begin('10.0.0.1', start + i * 1000);
+      expect(await limiter.failed(client, start + i * 1000)).toBe(false);
+      limiter.end(client);
+    }
+    // Three failures in the minute: the fourth attempt may go (it may be a good key), a fifth beside it may not.
+    const fourth = limiter.begin('10.0.0.1', start + 10_000);
+    const refused = refusalOf(() => limiter.begin('10.0.0.1', start + 10_000));
+    // Room for the fifth once the first failure (at start) leaves the minute, at start + 60 s.
+    expect(refused.details).toMatchObject({ retryAfterSeconds: 50 });
+    // The fourth was a good key: the next may go.
+    limiter.end(fourth);
+    limiter.end(limiter.begin('10.0.0.1', start + 10_000));
+    // Once the failures left the minute, as many at once as before.
+    const later = Array.from({ length: 4 }, () => limiter.begin('10.0.0.1', start + 63_000));
+    expect(() => limiter.begin('10.0.0.1', start + 63_000)).toThrow(QuotaExceededError);
+    for (const client of later) limiter.end(client);
+  });
+
+  it('keeps at most MAX_ADDRESSES_IN_FLIGHT addresses under way: a new one waits for one to end, those under way go on', () => {
+    const limiter = new AuthFailureLimiter(new InMemoryCounters(), 5);
+    const clients = Array.from({ length: MAX_ADDRESSES_IN_FLIGHT }, (_, i) => limiter.begin(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, start));
+    expect(limiter.addressesInFlight).toBe(MAX_ADDRESSES_IN_FLIGHT);
+    expect(refusalOf(() => limiter.begin('192.0.2.1', start)).details).toMatchObject({ retryAfterSeconds: 1 });
+    limiter.end(limiter.begin(clients[0]!, start));
+    limiter.end(clients[0]!);
+    limiter.end(limiter.begin('192.0.2.1', start));
+    for (const client of clients.slice(1)) limiter.end(client);
+    expect(limiter.addressesInFlight).toBe(0);
   });
 });
 
@@ -62,7 +125,7 @@ describe('clientOf', () => {
   it('refuses the other addresses of a /64 that went over the limit', async () => {
     const limiter = new AuthFailureLimiter(new InMemoryCounters(), 2);
     for (let i = 1; i <= 3; i++) await limiter.failed(`2001:db8:1:2::${i}`, start);
-    expect(() => limiter.check('2001:db8:1:2:ffff::9', start)).toThrow(QuotaExceededError);
-    limiter.check('2001:db8:1:3::1', start);
+    expect(() => limiter.begin('2001:db8:1:2:ffff::9', start)).toThrow(QuotaExceededError);
+    limiter.end(limiter.begin('2001:db8:1:3::1', start));
   });
 });

@@ -70,15 +70,17 @@ export interface AuthFailureOptions {
 
 /**
  * Resolves the API key of every /v1 request to a caller before its handler runs. An address that
- * failed to authenticate too often in the last minute is refused (429) before its key is looked up.
+ * failed to authenticate too often in the last minute, or has so many authentications under way
+ * that they could take it there, is refused (429) before its key is looked up.
  */
 export function registerAuthentication(app: FastifyInstance, auth: Authenticator, failures?: AuthFailureOptions): void {
   app.decorateRequest('caller', undefined as unknown as Caller);
   const limiter = failures?.limiter.active ? failures.limiter : undefined;
   const authenticateRequest = async (request: FastifyRequest): Promise<Caller> => {
     if (limiter === undefined) return auth.authenticate(presentedKey(request));
+    let client: string;
     try {
-      limiter.check(request.ip, Date.now());
+      client = limiter.begin(request.ip, Date.now());
     } catch (refusal) {
       // Like any rate-limited request: logged, counted, not audited (a flood must not fill the log).
       request.rateLimited = true;
@@ -90,12 +92,15 @@ export function registerAuthentication(app: FastifyInstance, auth: Authenticator
     } catch (error) {
       if (error instanceof UnauthorizedError) {
         try {
-          if (await limiter.failed(request.ip, Date.now())) failures!.onBlocked?.(request.ip);
+          if (await limiter.failed(client, Date.now())) failures!.onBlocked?.(request.ip);
         } catch (countError) {
           failures!.onCountersDown?.(countError);
         }
       }
       throw error;
+    } finally {
+      // After the failure is counted: an attempt that starts meanwhile sees it.
+      limiter.end(client);
     }
   };
   app.decorate('authenticateRequest', authenticateRequest);
