@@ -18,16 +18,17 @@ const MAX_REMEMBERED_WINDOWS = 10_000;
  * a key-guessing flood reaches neither the store nor the audit log. Each instance keeps the
  * addresses it refuses in memory (bounded), so a refusal costs no round trip to Redis.
  *
- * A failure is known only once its key is found wrong, so authentications under way count too:
- * an address's failures in the minute (as last counted) and its authentications under way here
- * may not pass the limit by more than one, the attempt that puts it over. Many attempts at once,
- * over many connections, are refused (429) past that instead of all being tried.
+ * A failure is known only once its key is found wrong, so the keys under way count too: an
+ * address's failures in the minute (as last counted) and the distinct keys it has under way here
+ * may not pass the limit by more than one, the guess that puts it over. Many guesses at once, over
+ * many connections, are refused (429) past that instead of all being tried; one key sent on many
+ * connections at once is one guess (a busy client whose key is being looked up again).
  */
 export class AuthFailureLimiter {
   /** Address -> when it may try again (ms), oldest first. */
   private readonly blocked = new Map<string, number>();
-  /** Address -> its authentications under way on this instance. */
-  private readonly inFlight = new Map<string, number>();
+  /** Address -> the keys it has under way on this instance -> how many requests each. */
+  private readonly inFlight = new Map<string, Map<string, number>>();
   /** Address -> its failures' window as last counted, oldest first. */
   private readonly counted = new Map<string, CountWindow>();
 
@@ -50,12 +51,12 @@ export class AuthFailureLimiter {
   }
 
   /**
-   * Lets an authentication from `address` go ahead, or refuses it (QuotaExceededError, 429): the
-   * address failed too often in the last minute, or so many of its authentications are under way
+   * Lets an authentication of `key` from `address` go ahead, or refuses it (QuotaExceededError,
+   * 429): the address failed too often in the last minute, or it has so many other keys under way
    * that they could take it over the limit. Returns the client to give `end` once the key is
    * resolved (after `failed`, for a wrong one).
    */
-  begin(address: string, now: number): string {
+  begin(address: string, key: string, now: number): string {
     const client = clientOf(address);
     if (!this.active) return client;
     const until = this.blocked.get(client);
@@ -63,24 +64,35 @@ export class AuthFailureLimiter {
       if (until > now) throw this.refusal(Math.max(1, Math.ceil((until - now) / 1000)));
       this.blocked.delete(client);
     }
-    const underWay = this.inFlight.get(client) ?? 0;
-    const window = this.counted.get(client);
-    const failures = window === undefined ? 0 : this.stillCounted(client, window, now);
-    // Up to the limit, plus the one attempt that may put the address over it.
-    if (failures + underWay > this.perMinute) {
-      const seconds = window === undefined ? 1 : secondsUntilRoom(window, this.perMinute + 1, underWay + 1, now);
-      throw this.refusal(Math.max(1, seconds));
+    let keys = this.inFlight.get(client);
+    const requests = keys?.get(key);
+    if (requests === undefined) {
+      const guesses = keys?.size ?? 0;
+      const window = this.counted.get(client);
+      const failures = window === undefined ? 0 : this.stillCounted(client, window, now);
+      // Up to the limit, plus the one guess that may put the address over it.
+      if (failures + guesses > this.perMinute) {
+        const seconds = window === undefined ? 1 : secondsUntilRoom(window, this.perMinute + 1, guesses + 1, now);
+        throw this.refusal(Math.max(1, seconds));
+      }
+      if (keys === undefined) {
+        if (this.inFlight.size >= MAX_ADDRESSES_IN_FLIGHT) throw this.refusal(1);
+        keys = new Map();
+        this.inFlight.set(client, keys);
+      }
     }
-    if (underWay === 0 && this.inFlight.size >= MAX_ADDRESSES_IN_FLIGHT) throw this.refusal(1);
-    this.inFlight.set(client, underWay + 1);
+    keys!.set(key, (requests ?? 0) + 1);
     return client;
   }
 
-  /** The authentication `begin` let go ahead for `client` ended. */
-  end(client: string): void {
-    const underWay = this.inFlight.get(client) ?? 0;
-    if (underWay <= 1) this.inFlight.delete(client);
-    else this.inFlight.set(client, underWay - 1);
+  /** The authentication of `key` that `begin` let go ahead for `client` ended. */
+  end(client: string, key: string): void {
+    const keys = this.inFlight.get(client);
+    const requests = keys?.get(key);
+    if (requests === undefined) return;
+    if (requests > 1) keys!.set(key, requests - 1);
+    else if (keys!.size > 1) keys!.delete(key);
+    else this.inFlight.delete(client);
   }
 
   /** Counts a failed authentication; resolves true when it put the address over the limit (it is refused from now on). */

@@ -197,6 +197,12 @@ describe.skipIf(redisUrl === null)('failed authentications per address, counted 
     h = await startHarness({ AGENTMESH_REDIS_URL: redisUrl!, AGENTMESH_REDIS_PREFIX: prefix, AGENTMESH_AUTH_FAILURES_PER_ADDRESS: '3', AGENTMESH_TRUST_PROXY: '127.0.0.1' });
     await expectBurstHeldToLimit(h, '203.0.113.98');
   });
+
+  it('lets a busy client send one good key on many connections at once while it is first looked up', async () => {
+    const { key } = await createApiKey(h!, 'observer', undefined, 'busy observer');
+    const burst = await Promise.all(Array.from({ length: 30 }, () => h!.request('GET', '/v1/tasks', { key, headers: { 'x-forwarded-for': '203.0.113.97' } })));
+    expect(burst.map((r) => r.status)).toEqual(Array(30).fill(200));
+  });
 });
 
 describe.skipIf(redisUrl === null)('rate limits counted in Redis across instances', () => {

@@ -5,15 +5,20 @@ import { InMemoryCounters } from '../../../src/infrastructure/caching/in-memory-
 
 const start = 1_000_000_000_000;
 
+/** One authentication begun and ended (its key found good). */
+function attempt(limiter: AuthFailureLimiter, address: string, now: number, key = 'good'): void {
+  limiter.end(limiter.begin(address, key, now), key);
+}
+
 describe('AuthFailureLimiter', () => {
   it('refuses an address once it failed more than the limit in a minute, until the minute has room, and no other address', async () => {
     const limiter = new AuthFailureLimiter(new InMemoryCounters(), 3);
     for (let i = 0; i < 3; i++) expect(await limiter.failed('10.0.0.1', start + i * 1000)).toBe(false);
-    limiter.end(limiter.begin('10.0.0.1', start + 3000));
+    attempt(limiter, '10.0.0.1', start + 3000);
     expect(await limiter.failed('10.0.0.1', start + 10_000)).toBe(true);
     const refused = (() => {
       try {
-        limiter.begin('10.0.0.1', start + 11_000);
+        limiter.begin('10.0.0.1', 'k', start + 11_000);
       } catch (error) {
         return error;
       }
@@ -22,10 +27,10 @@ describe('AuthFailureLimiter', () => {
     // Room for one more once the first failure (at start) leaves the minute: start + 61 s.
     expect((refused as QuotaExceededError).details).toEqual({ quota: 'authFailuresPerMinutePerAddress', limit: 3, retryAfterSeconds: 50 });
     expect((refused as QuotaExceededError).message).toBe('too many failed authentications from this address: more than 3 in the last minute');
-    limiter.end(limiter.begin('10.0.0.2', start + 11_000));
+    attempt(limiter, '10.0.0.2', start + 11_000);
     expect(limiter.blockedCount).toBe(1);
     // Once that time has come, it may try again.
-    limiter.end(limiter.begin('10.0.0.1', start + 61_000));
+    attempt(limiter, '10.0.0.1', start + 61_000);
     expect(limiter.blockedCount).toBe(0);
   });
 
@@ -33,7 +38,7 @@ describe('AuthFailureLimiter', () => {
     const limiter = new AuthFailureLimiter(new InMemoryCounters(), 0);
     expect(limiter.active).toBe(false);
     for (let i = 0; i < 10; i++) expect(await limiter.failed('10.0.0.1', start)).toBe(false);
-    for (let i = 0; i < 10; i++) limiter.begin('10.0.0.1', start);
+    for (let i = 0; i < 10; i++) limiter.begin('10.0.0.1', `k${i}`, start);
     expect(limiter.addressesInFlight).toBe(0);
   });
 
@@ -45,15 +50,15 @@ describe('AuthFailureLimiter', () => {
       await limiter.failed(address, start);
     }
     expect(limiter.blockedCount).toBe(MAX_BLOCKED_ADDRESSES);
-    limiter.end(limiter.begin('10.0.0.0', start));
-    expect(() => limiter.begin('10.0.0.1', start)).toThrow(QuotaExceededError);
+    attempt(limiter, '10.0.0.0', start);
+    expect(() => attempt(limiter, '10.0.0.1', start)).toThrow(QuotaExceededError);
   });
 });
 
-describe('AuthFailureLimiter, authentications under way', () => {
-  const refusalOf = (attempt: () => unknown): QuotaExceededError => {
+describe('AuthFailureLimiter, keys under way', () => {
+  const refusalOf = (work: () => unknown): QuotaExceededError => {
     try {
-      attempt();
+      work();
     } catch (error) {
       if (error instanceof QuotaExceededError) return error;
       throw error;
@@ -61,53 +66,66 @@ describe('AuthFailureLimiter, authentications under way', () => {
     throw new Error('not refused');
   };
 
-  it('lets at most the limit plus one start at once from one address; they all failing puts it over, as one at a time would', async () => {
+  it('lets at most the limit plus one keys be tried at once from one address; they all failing puts it over, as one at a time would', async () => {
     const limiter = new AuthFailureLimiter(new InMemoryCounters(), 3);
-    const begun = Array.from({ length: 4 }, () => limiter.begin('10.0.0.1', start));
-    const refused = refusalOf(() => limiter.begin('10.0.0.1', start));
+    const guesses = ['g0', 'g1', 'g2', 'g3'];
+    const clients = guesses.map((key) => limiter.begin('10.0.0.1', key, start));
+    const refused = refusalOf(() => limiter.begin('10.0.0.1', 'g4', start));
     expect(refused.details).toEqual({ quota: 'authFailuresPerMinutePerAddress', limit: 3, retryAfterSeconds: 1 });
     // Another address is not held back by them.
-    limiter.end(limiter.begin('10.0.0.2', start));
+    attempt(limiter, '10.0.0.2', start);
     const overs = [];
-    for (const client of begun) {
+    for (const [i, client] of clients.entries()) {
       overs.push(await limiter.failed(client, start + 100));
-      limiter.end(client);
+      limiter.end(client, guesses[i]!);
     }
     expect(overs).toEqual([false, false, false, true]);
-    expect(() => limiter.begin('10.0.0.1', start + 200)).toThrow(QuotaExceededError);
+    expect(() => attempt(limiter, '10.0.0.1', start + 200)).toThrow(QuotaExceededError);
     expect(limiter.addressesInFlight).toBe(0);
   });
 
-  it('counts the failures it saw: after the limit, one attempt at a time, until they leave the minute', async () => {
+  it('takes one key sent many times at once as one guess: a busy client is not refused while its key is looked up', () => {
+    const limiter = new AuthFailureLimiter(new InMemoryCounters(), 3);
+    const clients = Array.from({ length: 50 }, () => limiter.begin('10.0.0.1', 'busy', start));
+    // Its other keys still count against the limit: three more may go beside it, not four.
+    const others = ['a', 'b', 'c'].map((key) => limiter.begin('10.0.0.1', key, start));
+    expect(() => limiter.begin('10.0.0.1', 'd', start)).toThrow(QuotaExceededError);
+    for (const client of clients) limiter.end(client, 'busy');
+    for (const [i, client] of others.entries()) limiter.end(client, ['a', 'b', 'c'][i]!);
+    expect(limiter.addressesInFlight).toBe(0);
+  });
+
+  it('counts the failures it saw: past the limit, one guess at a time, until they leave the minute', async () => {
     const limiter = new AuthFailureLimiter(new InMemoryCounters(), 3);
     for (let i = 0; i < 3; i++) {
-      const client = limiter.begin('10.0.0.1', start + i * 1000);
+      const client = limiter.begin('10.0.0.1', `g${i}`, start + i * 1000);
       expect(await limiter.failed(client, start + i * 1000)).toBe(false);
-      limiter.end(client);
+      limiter.end(client, `g${i}`);
     }
-    // Three failures in the minute: the fourth attempt may go (it may be a good key), a fifth beside it may not.
-    const fourth = limiter.begin('10.0.0.1', start + 10_000);
-    const refused = refusalOf(() => limiter.begin('10.0.0.1', start + 10_000));
+    // Three failures in the minute: a fourth key may be tried (it may be a good one), a fifth beside it may not.
+    const fourth = limiter.begin('10.0.0.1', 'good', start + 10_000);
+    const refused = refusalOf(() => limiter.begin('10.0.0.1', 'g4', start + 10_000));
     // Room for the fifth once the first failure (at start) leaves the minute, at start + 60 s.
     expect(refused.details).toMatchObject({ retryAfterSeconds: 50 });
     // The fourth was a good key: the next may go.
-    limiter.end(fourth);
-    limiter.end(limiter.begin('10.0.0.1', start + 10_000));
+    limiter.end(fourth, 'good');
+    attempt(limiter, '10.0.0.1', start + 10_000, 'g4');
     // Once the failures left the minute, as many at once as before.
-    const later = Array.from({ length: 4 }, () => limiter.begin('10.0.0.1', start + 63_000));
-    expect(() => limiter.begin('10.0.0.1', start + 63_000)).toThrow(QuotaExceededError);
-    for (const client of later) limiter.end(client);
+    const later = ['h0', 'h1', 'h2', 'h3'];
+    const laterClients = later.map((key) => limiter.begin('10.0.0.1', key, start + 63_000));
+    expect(() => limiter.begin('10.0.0.1', 'h4', start + 63_000)).toThrow(QuotaExceededError);
+    for (const [i, client] of laterClients.entries()) limiter.end(client, later[i]!);
   });
 
-  it('keeps at most MAX_ADDRESSES_IN_FLIGHT addresses under way: a new one waits for one to end, those under way go on', () => {
+  it('keeps at most MAX_ADDRESSES_IN_FLIGHT addresses under way: a new one is refused until one ends, those under way go on', () => {
     const limiter = new AuthFailureLimiter(new InMemoryCounters(), 5);
-    const clients = Array.from({ length: MAX_ADDRESSES_IN_FLIGHT }, (_, i) => limiter.begin(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, start));
+    const clients = Array.from({ length: MAX_ADDRESSES_IN_FLIGHT }, (_, i) => limiter.begin(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, 'k', start));
     expect(limiter.addressesInFlight).toBe(MAX_ADDRESSES_IN_FLIGHT);
-    expect(refusalOf(() => limiter.begin('192.0.2.1', start)).details).toMatchObject({ retryAfterSeconds: 1 });
-    limiter.end(limiter.begin(clients[0]!, start));
-    limiter.end(clients[0]!);
-    limiter.end(limiter.begin('192.0.2.1', start));
-    for (const client of clients.slice(1)) limiter.end(client);
+    expect(refusalOf(() => limiter.begin('192.0.2.1', 'k', start)).details).toMatchObject({ retryAfterSeconds: 1 });
+    attempt(limiter, clients[0]!, start, 'another');
+    limiter.end(clients[0]!, 'k');
+    attempt(limiter, '192.0.2.1', start);
+    for (const client of clients.slice(1)) limiter.end(client, 'k');
     expect(limiter.addressesInFlight).toBe(0);
   });
 });
@@ -125,7 +143,7 @@ describe('clientOf', () => {
   it('refuses the other addresses of a /64 that went over the limit', async () => {
     const limiter = new AuthFailureLimiter(new InMemoryCounters(), 2);
     for (let i = 1; i <= 3; i++) await limiter.failed(`2001:db8:1:2::${i}`, start);
-    expect(() => limiter.begin('2001:db8:1:2:ffff::9', start)).toThrow(QuotaExceededError);
-    limiter.end(limiter.begin('2001:db8:1:3::1', start));
+    expect(() => attempt(limiter, '2001:db8:1:2:ffff::9', start)).toThrow(QuotaExceededError);
+    attempt(limiter, '2001:db8:1:3::1', start);
   });
 });

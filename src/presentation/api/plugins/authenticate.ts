@@ -78,9 +78,11 @@ export function registerAuthentication(app: FastifyInstance, auth: Authenticator
   const limiter = failures?.limiter.active ? failures.limiter : undefined;
   const authenticateRequest = async (request: FastifyRequest): Promise<Caller> => {
     if (limiter === undefined) return auth.authenticate(presentedKey(request));
+    // The header as sent stands for the guess: the same one on many connections at once is one.
+    const guess = request.headers.authorization ?? '';
     let client: string;
     try {
-      client = limiter.begin(request.ip, Date.now());
+      client = limiter.begin(request.ip, guess, Date.now());
     } catch (refusal) {
       // Like any rate-limited request: logged, counted, not audited (a flood must not fill the log).
       request.rateLimited = true;
@@ -100,7 +102,7 @@ export function registerAuthentication(app: FastifyInstance, auth: Authenticator
       throw error;
     } finally {
       // After the failure is counted: an attempt that starts meanwhile sees it.
-      limiter.end(client);
+      limiter.end(client, guess);
     }
   };
   app.decorate('authenticateRequest', authenticateRequest);
