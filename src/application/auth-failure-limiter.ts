@@ -6,7 +6,7 @@ import { DEFAULT_TENANT_ID } from './use-cases/bootstrap.js';
 const WINDOW_MS = 60_000;
 /** Addresses refused at once, here; the oldest block is dropped past it (it is counted again on its next failure). */
 export const MAX_BLOCKED_ADDRESSES = 10_000;
-/** Addresses with authentications under way at once, here; past it a new address is refused until one ends. */
+/** Addresses whose keys under way are watched at once, here; past it a new address goes ahead unwatched. */
 export const MAX_ADDRESSES_IN_FLIGHT = 10_000;
 /** Addresses whose last counted failures this instance remembers; the oldest is forgotten past it. */
 const MAX_REMEMBERED_WINDOWS = 10_000;
@@ -21,8 +21,9 @@ const MAX_REMEMBERED_WINDOWS = 10_000;
  * A failure is known only once its key is found wrong, so the keys under way count too: an
  * address's failures in the minute (as last counted) and the distinct keys it has under way here
  * may not pass the limit by more than one, the guess that puts it over. Many guesses at once, over
- * many connections, are refused (429) past that instead of all being tried; one key sent on many
- * connections at once is one guess (a busy client whose key is being looked up again).
+ * many connections, are refused (429) past that instead of all being tried; one key (one
+ * Authorization header) sent on many connections at once is one guess (a busy client whose key is
+ * being looked up again).
  */
 export class AuthFailureLimiter {
   /** Address -> when it may try again (ms), oldest first. */
@@ -70,13 +71,15 @@ export class AuthFailureLimiter {
       const guesses = keys?.size ?? 0;
       const window = this.counted.get(client);
       const failures = window === undefined ? 0 : this.stillCounted(client, window, now);
-      // Up to the limit, plus the one guess that may put the address over it.
+      // Up to the limit, plus the one guess that may put the address over it. While the failures
+      // alone leave room, the guesses under way end within a lookup: try again in a second.
       if (failures + guesses > this.perMinute) {
-        const seconds = window === undefined ? 1 : secondsUntilRoom(window, this.perMinute + 1, guesses + 1, now);
-        throw this.refusal(Math.max(1, seconds));
+        throw this.refusal(window !== undefined && failures > this.perMinute ? Math.max(1, secondsUntilRoom(window, this.perMinute + 1, 1, now)) : 1);
       }
       if (keys === undefined) {
-        if (this.inFlight.size >= MAX_ADDRESSES_IN_FLIGHT) throw this.refusal(1);
+        // Past the bound a new address goes ahead unwatched (its failures still count): refusing
+        // every new address would hand whoever fills the map the whole API.
+        if (this.inFlight.size >= MAX_ADDRESSES_IN_FLIGHT) return client;
         keys = new Map();
         this.inFlight.set(client, keys);
       }

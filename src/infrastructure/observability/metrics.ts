@@ -235,7 +235,7 @@ export class AgentMeshMetrics implements MeshMetrics {
     });
     simple('agentmesh_broker_messages_stored', 'Messages held by the in-memory broker, ready or awaiting an ack (bounded at 10,000 per subject; 0 on NATS, whose stream has its own limits)', () => source.brokerStoredMessages());
     simple('agentmesh_auth_blocked_addresses', 'Client addresses this instance refuses (429) for too many failed authentications (bounded at 10,000)', () => source.authBlockedAddresses());
-    simple('agentmesh_auth_addresses_in_flight', 'Client addresses with keys being authenticated on this instance (bounded at 10,000; past it a new address is refused, 429)', () => source.authAddressesInFlight());
+    simple('agentmesh_auth_addresses_in_flight', 'Client addresses with keys being looked up on this instance (at most 10,000 watched; past it a new address goes ahead unwatched, its failures still counted)', () => source.authAddressesInFlight());
     simple('agentmesh_cache_warmings_running', 'Cache warmings under way on this instance: one for all tenants at most, and one per tenant an admin asked for', () => source.cacheWarmings());
     simple('agentmesh_leases_held', 'Tasks leased to agents right now (on the leader)', () => source.leasesHeld());
     simple('agentmesh_task_waiters', 'Requests waiting for a task to settle (GET /v1/tasks/{id}?waitMs=)', () => source.taskWaiters());

@@ -184,7 +184,10 @@ describe('failed authentications per address', () => {
 
 describe.skipIf(redisUrl === null)('failed authentications per address, counted in Redis', () => {
   const prefix = newKeyPrefix();
-  let h: Harness | undefined;
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ AGENTMESH_REDIS_URL: redisUrl!, AGENTMESH_REDIS_PREFIX: prefix, AGENTMESH_AUTH_FAILURES_PER_ADDRESS: '3', AGENTMESH_TRUST_PROXY: '127.0.0.1' });
+  }, 60_000);
   afterAll(async () => {
     await h?.close();
     const redis = new Redis(redisUrl!);
@@ -192,16 +195,27 @@ describe.skipIf(redisUrl === null)('failed authentications per address, counted 
     if (keys.length > 0) await redis.del(...keys);
     await redis.quit();
   });
+  const fromClient = (address: string, key: string) => h.request('GET', '/v1/tasks', { key, headers: { 'x-forwarded-for': address } });
 
   it('holds a burst of wrong keys at once to the limit, though each lookup and count goes to Redis', async () => {
-    h = await startHarness({ AGENTMESH_REDIS_URL: redisUrl!, AGENTMESH_REDIS_PREFIX: prefix, AGENTMESH_AUTH_FAILURES_PER_ADDRESS: '3', AGENTMESH_TRUST_PROXY: '127.0.0.1' });
     await expectBurstHeldToLimit(h, '203.0.113.98');
   });
 
   it('lets a busy client send one good key on many connections at once while it is first looked up', async () => {
-    const { key } = await createApiKey(h!, 'observer', undefined, 'busy observer');
-    const burst = await Promise.all(Array.from({ length: 30 }, () => h!.request('GET', '/v1/tasks', { key, headers: { 'x-forwarded-for': '203.0.113.97' } })));
+    const { key } = await createApiKey(h, 'observer', undefined, 'busy observer');
+    const burst = await Promise.all(Array.from({ length: 30 }, () => fromClient('203.0.113.97', key)));
     expect(burst.map((r) => r.status)).toEqual(Array(30).fill(200));
+  });
+
+  it('asks keys refused only for those under way beside them to come back in a second', async () => {
+    expectProblem(await fromClient('203.0.113.96', 'am_once.wrong'), 401, 'unauthorized');
+    const keys = await Promise.all(Array.from({ length: 6 }, (_, i) => createApiKey(h, 'observer', undefined, `fresh ${i}`)));
+    const burst = await Promise.all(keys.map(({ key }) => fromClient('203.0.113.96', key)));
+    const refused = burst.filter((r) => r.status === 429);
+    expect(refused.length, burst.map((r) => r.status).join(' ')).toBeGreaterThan(0);
+    for (const r of refused) expect(r.headers.get('retry-after')).toBe('1');
+    // And they may: the one failure leaves room.
+    expectStatus(await fromClient('203.0.113.96', keys[5]!.key), 200);
   });
 });
 

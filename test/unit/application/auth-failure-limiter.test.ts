@@ -102,30 +102,41 @@ describe('AuthFailureLimiter, keys under way', () => {
       expect(await limiter.failed(client, start + i * 1000)).toBe(false);
       limiter.end(client, `g${i}`);
     }
-    // Three failures in the minute: a fourth key may be tried (it may be a good one), a fifth beside it may not.
+    // Three failures in the minute: a fourth key may be tried (it may be a good one), a fifth beside
+    // it may not, and may try again in a second (the fourth's lookup ends by then).
     const fourth = limiter.begin('10.0.0.1', 'good', start + 10_000);
-    const refused = refusalOf(() => limiter.begin('10.0.0.1', 'g4', start + 10_000));
-    // Room for the fifth once the first failure (at start) leaves the minute, at start + 60 s.
-    expect(refused.details).toMatchObject({ retryAfterSeconds: 50 });
+    expect(refusalOf(() => limiter.begin('10.0.0.1', 'g4', start + 10_000)).details).toMatchObject({ retryAfterSeconds: 1 });
     // The fourth was a good key: the next may go.
     limiter.end(fourth, 'good');
-    attempt(limiter, '10.0.0.1', start + 10_000, 'g4');
+    const fifth = limiter.begin('10.0.0.1', 'g4', start + 10_000);
+    // The fifth fails: over the limit, refused until the minute has room for one more (the failures at start and start + 1 s gone, at start + 61 s).
+    expect(await limiter.failed(fifth, start + 10_000)).toBe(true);
+    limiter.end(fifth, 'g4');
+    expect(refusalOf(() => attempt(limiter, '10.0.0.1', start + 10_000)).details).toMatchObject({ retryAfterSeconds: 51 });
     // Once the failures left the minute, as many at once as before.
     const later = ['h0', 'h1', 'h2', 'h3'];
-    const laterClients = later.map((key) => limiter.begin('10.0.0.1', key, start + 63_000));
-    expect(() => limiter.begin('10.0.0.1', 'h4', start + 63_000)).toThrow(QuotaExceededError);
+    const laterClients = later.map((key) => limiter.begin('10.0.0.1', key, start + 71_000));
+    expect(() => limiter.begin('10.0.0.1', 'h4', start + 71_000)).toThrow(QuotaExceededError);
     for (const [i, client] of laterClients.entries()) limiter.end(client, later[i]!);
   });
 
-  it('keeps at most MAX_ADDRESSES_IN_FLIGHT addresses under way: a new one is refused until one ends, those under way go on', () => {
-    const limiter = new AuthFailureLimiter(new InMemoryCounters(), 5);
+  it('watches at most MAX_ADDRESSES_IN_FLIGHT addresses: past it a new one goes ahead unwatched (refused only once its failures count), those watched as before', async () => {
+    const limiter = new AuthFailureLimiter(new InMemoryCounters(), 1);
     const clients = Array.from({ length: MAX_ADDRESSES_IN_FLIGHT }, (_, i) => limiter.begin(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, 'k', start));
     expect(limiter.addressesInFlight).toBe(MAX_ADDRESSES_IN_FLIGHT);
-    expect(refusalOf(() => limiter.begin('192.0.2.1', 'k', start)).details).toMatchObject({ retryAfterSeconds: 1 });
-    attempt(limiter, clients[0]!, start, 'another');
-    limiter.end(clients[0]!, 'k');
-    attempt(limiter, '192.0.2.1', start);
-    for (const client of clients.slice(1)) limiter.end(client, 'k');
+    // A new address: not refused, not watched (so three of its keys at once go).
+    const unwatched = ['a', 'b', 'c'].map((key) => limiter.begin('192.0.2.1', key, start));
+    expect(limiter.addressesInFlight).toBe(MAX_ADDRESSES_IN_FLIGHT);
+    for (const [i, client] of unwatched.entries()) {
+      await limiter.failed(client, start);
+      limiter.end(client, ['a', 'b', 'c'][i]!);
+    }
+    expect(() => attempt(limiter, '192.0.2.1', start)).toThrow(QuotaExceededError);
+    // A watched address: one more key beside its own, not two.
+    const second = limiter.begin(clients[0]!, 'another', start);
+    expect(() => limiter.begin(clients[0]!, 'third', start)).toThrow(QuotaExceededError);
+    limiter.end(second, 'another');
+    for (const client of clients) limiter.end(client, 'k');
     expect(limiter.addressesInFlight).toBe(0);
   });
 });
