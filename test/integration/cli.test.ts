@@ -385,7 +385,7 @@ describe('agentmesh CLI', () => {
       const got = await cliInProcess(['tasks', 'get', id, '--wait', '200', ...flags()]);
       expect(got.code).toBe(1);
       expect(JSON.parse(got.stdout)).toMatchObject({ id, status: 'queued' });
-      expect(oneLine(got.stderr)).toBe(`agentmesh: task ${id} is still queued after 200 ms`);
+      expect(oneLine(got.stderr)).toBe(`agentmesh: task ${id} is still queued after 200 ms (no capable agent took it?)`);
     });
 
     it('tasks submit with a capability the mesh would refuse exits 2, sending nothing', async () => {

@@ -41,6 +41,11 @@ function checkUrl(value: string, name: string): string {
 
 const parseUrl = (value: string) => checkUrl(value, '--url');
 
+/** The line for a task waited on that has not ended: a queued one may have no capable agent. */
+function stillOpen(task: { id: string; status: string }, waitedMs: number): string {
+  return `agentmesh: task ${task.id} is still ${task.status} after ${waitedMs} ms${task.status === 'queued' ? ' (no capable agent took it?)' : ''}\n`;
+}
+
 function clientFrom(flags: ClientFlags, env: CliIo['env']): AgentMeshClient {
   // Read the environment here, not as an option default: commander prints defaults in --help.
   const apiKey = flags.apiKey ?? env.AGENTMESH_API_KEY;
@@ -130,7 +135,7 @@ export function registerClientCommands(program: Command, io: CliIo): void {
       const task = await client.waitForResult(result.id, { timeoutMs });
       print(task);
       if (!TERMINAL_STATUSES.has(task.status)) {
-        io.stderr.write(`agentmesh: task ${task.id} is still ${task.status} after ${timeoutMs} ms (no capable agent took it?)\n`);
+        io.stderr.write(stillOpen(task, timeoutMs));
         io.exitCode = 1;
       }
     });
@@ -142,7 +147,7 @@ export function registerClientCommands(program: Command, io: CliIo): void {
       print(task);
       // Asked to wait for the end: a script can tell from the exit code whether it came.
       if (flags.wait > 0 && !TERMINAL_STATUSES.has(task.status)) {
-        io.stderr.write(`agentmesh: task ${task.id} is still ${task.status} after ${flags.wait} ms\n`);
+        io.stderr.write(stillOpen(task, flags.wait));
         io.exitCode = 1;
       }
     });
