@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey, createTenant, expectProblem, expectStatus, registerAgent } from '../../support/api-helpers.js';
 import { startHarness, type Harness } from '../../support/mesh-harness.js';
+import { UnavailableError } from '../../../src/domain/index.js';
 
 type Entry = Record<string, any>;
 
@@ -69,6 +70,35 @@ describe('audit log through the API', () => {
     const ids = ok.results.map((r: any) => r.body.id);
     const submitted = await entries(h, '&action=TASK_SUBMITTED', acme.key);
     for (const id of ids) expect(submitted.some((e) => e.resourceId === id && e.status === 'success')).toBe(true);
+  });
+
+  it('records a change that failed for want of a dependency (503), and leaves its 503 as it was when the log cannot take the entry either', async () => {
+    const commands = h.running.mesh.commands;
+    const submit = commands.submitTask;
+    commands.submitTask = async () => {
+      throw new UnavailableError('the store is away (a test)');
+    };
+    try {
+      const res = await h.request('POST', '/v1/tasks', { key: acme.key, body: { capability: 'unavailable-now', input: {} } });
+      expectProblem(res, 503, 'unavailable');
+      const failed = (await entries(h, '&action=TASK_SUBMITTED', acme.key)).filter((e) => e.status === 'failure' && (e.details as { capability?: string }).capability === 'unavailable-now');
+      expect(failed).toHaveLength(1);
+      expect(failed[0]!.details).toMatchObject({ httpStatus: 503 });
+
+      const audit = h.running.mesh.audit;
+      const logActions = audit.logActions;
+      audit.logActions = async () => {
+        throw new UnavailableError('the audit log is away too (a test)');
+      };
+      try {
+        const again = await h.request('POST', '/v1/tasks', { key: acme.key, body: { capability: 'unavailable-now', input: {} } });
+        expect(expectProblem(again, 503, 'unavailable').detail).toBe('the store is away (a test)');
+      } finally {
+        audit.logActions = logActions;
+      }
+    } finally {
+      commands.submitTask = submit;
+    }
   });
 
   it('records a refused role as UNAUTHORIZED_ACCESS, naming what was attempted', async () => {

@@ -90,8 +90,9 @@ export function refusalRecord(request: FastifyRequest, status: number, reason: s
 /**
  * Records every change made through the API, every failed authentication, every denied access
  * (403, and 404 on a resource: what the caller's tenant cannot see), and a key's successful
- * authentication now and then, before the response leaves. When the log cannot take the entry,
- * the response becomes a 503: nothing happens through the API unrecorded.
+ * authentication now and then, before the response leaves; a change or secret read that failed
+ * (a 503 included) as a failure. When the log cannot take the entry, the response becomes a 503:
+ * nothing happens through the API unrecorded.
  */
 export function registerAudit(app: FastifyInstance, audit: AuditLogger, options: AuditPluginOptions): void {
   const lastSuccess = new Map<string, number>();
@@ -104,7 +105,7 @@ export function registerAudit(app: FastifyInstance, audit: AuditLogger, options:
   });
 
   app.addHook('onSend', async (request, reply, payload) => {
-    if (!takesKey(request) || reply.statusCode === 503 || request.rateLimited === true) return payload;
+    if (!takesKey(request) || request.rateLimited === true) return payload;
     const records = recordsFor(request, reply);
     if (records.length === 0) return payload;
     if (records.length === 1 && records[0]!.actor.type === 'anonymous') {
@@ -117,6 +118,8 @@ export function registerAudit(app: FastifyInstance, audit: AuditLogger, options:
       return payload;
     } catch (error) {
       unrecorded.error({ err: error, reqId: request.id });
+      // A request that failed for want of a dependency did nothing to record: its own 503 says more.
+      if (reply.statusCode === 503) return payload;
       void reply.code(503).header('retry-after', '1').type('application/problem+json');
       return JSON.stringify({
         type: `${PROBLEM_BASE}audit_unavailable`,
