@@ -21,6 +21,19 @@ async function entries(h: Harness, query = '', key?: string): Promise<Entry[]> {
   return expectStatus(res, 200).items;
 }
 
+/** Runs `work` while `target[method]` fails with UnavailableError(`message`), then puts it back. */
+async function failing<T extends object>(target: T, method: keyof T & string, message: string, work: () => Promise<void>): Promise<void> {
+  const original = target[method];
+  (target as Record<string, unknown>)[method] = async () => {
+    throw new UnavailableError(message);
+  };
+  try {
+    await work();
+  } finally {
+    target[method] = original;
+  }
+}
+
 const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
 describe('audit log through the API', () => {
@@ -73,32 +86,16 @@ describe('audit log through the API', () => {
   });
 
   it('records a change that failed for want of a dependency (503), and leaves its 503 as it was when the log cannot take the entry either', async () => {
-    const commands = h.running.mesh.commands;
-    const submit = commands.submitTask;
-    commands.submitTask = async () => {
-      throw new UnavailableError('the store is away (a test)');
-    };
-    try {
-      const res = await h.request('POST', '/v1/tasks', { key: acme.key, body: { capability: 'unavailable-now', input: {} } });
-      expectProblem(res, 503, 'unavailable');
+    const submit = () => h.request('POST', '/v1/tasks', { key: acme.key, body: { capability: 'unavailable-now', input: {} } });
+    await failing(h.running.mesh.commands, 'submitTask', 'the store is away (a test)', async () => {
+      expectProblem(await submit(), 503, 'unavailable');
       const failed = (await entries(h, '&action=TASK_SUBMITTED', acme.key)).filter((e) => e.status === 'failure' && (e.details as { capability?: string }).capability === 'unavailable-now');
       expect(failed).toHaveLength(1);
       expect(failed[0]!.details).toMatchObject({ httpStatus: 503 });
-
-      const audit = h.running.mesh.audit;
-      const logActions = audit.logActions;
-      audit.logActions = async () => {
-        throw new UnavailableError('the audit log is away too (a test)');
-      };
-      try {
-        const again = await h.request('POST', '/v1/tasks', { key: acme.key, body: { capability: 'unavailable-now', input: {} } });
-        expect(expectProblem(again, 503, 'unavailable').detail).toBe('the store is away (a test)');
-      } finally {
-        audit.logActions = logActions;
-      }
-    } finally {
-      commands.submitTask = submit;
-    }
+      await failing(h.running.mesh.audit, 'logActions', 'the audit log is away too (a test)', async () => {
+        expect(expectProblem(await submit(), 503, 'unavailable').detail).toBe('the store is away (a test)');
+      });
+    });
   });
 
   it('records a refused role as UNAUTHORIZED_ACCESS, naming what was attempted', async () => {
