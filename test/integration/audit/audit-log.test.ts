@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApiKey, createTenant, expectProblem, expectStatus, registerAgent } from '../../support/api-helpers.js';
 import { startHarness, type Harness } from '../../support/mesh-harness.js';
 import { UnavailableError } from '../../../src/domain/index.js';
@@ -19,19 +19,6 @@ async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 10
 async function entries(h: Harness, query = '', key?: string): Promise<Entry[]> {
   const res = await h.request('GET', `/v1/audit?limit=500${query}`, key !== undefined ? { key } : {});
   return expectStatus(res, 200).items;
-}
-
-/** Runs `work` while `target[method]` fails with UnavailableError(`message`), then puts it back. */
-async function failing<T extends object>(target: T, method: keyof T & string, message: string, work: () => Promise<void>): Promise<void> {
-  const original = target[method];
-  (target as Record<string, unknown>)[method] = async () => {
-    throw new UnavailableError(message);
-  };
-  try {
-    await work();
-  } finally {
-    target[method] = original;
-  }
 }
 
 const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
@@ -87,15 +74,21 @@ describe('audit log through the API', () => {
 
   it('records a change that failed for want of a dependency (503), and leaves its 503 as it was when the log cannot take the entry either', async () => {
     const submit = () => h.request('POST', '/v1/tasks', { key: acme.key, body: { capability: 'unavailable-now', input: {} } });
-    await failing(h.running.mesh.commands, 'submitTask', 'the store is away (a test)', async () => {
+    const storeAway = vi.spyOn(h.running.mesh.commands, 'submitTask').mockRejectedValue(new UnavailableError('the store is away (a test)'));
+    try {
       expectProblem(await submit(), 503, 'unavailable');
       const failed = (await entries(h, '&action=TASK_SUBMITTED', acme.key)).filter((e) => e.status === 'failure' && (e.details as { capability?: string }).capability === 'unavailable-now');
       expect(failed).toHaveLength(1);
       expect(failed[0]!.details).toMatchObject({ httpStatus: 503 });
-      await failing(h.running.mesh.audit, 'logActions', 'the audit log is away too (a test)', async () => {
+      const logAway = vi.spyOn(h.running.mesh.audit, 'logActions').mockRejectedValue(new UnavailableError('the audit log is away too (a test)'));
+      try {
         expect(expectProblem(await submit(), 503, 'unavailable').detail).toBe('the store is away (a test)');
-      });
-    });
+      } finally {
+        logAway.mockRestore();
+      }
+    } finally {
+      storeAway.mockRestore();
+    }
   });
 
   it('records a refused role as UNAUTHORIZED_ACCESS, naming what was attempted', async () => {
