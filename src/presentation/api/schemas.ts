@@ -37,7 +37,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   410: 'It existed and can never be read again (a secret sealed under a destroyed tenant key)',
   413: 'Body, input or output over its size limit',
   415: 'The body is not sent as JSON: its Content-Type is not one the operation reads',
-  429: "The key's or the tenant's requests per minute, a tenant quota or a queue bound is reached (Retry-After when waiting helps)",
+  429: "The key's or the tenant's requests per minute, a tenant quota or a queue bound is reached, or the client address failed to authenticate too often (its keys being looked up counted): Retry-After when waiting helps",
   503: 'A bounded queue is full, a dependency is down (the database, the broker, the audit log: `audit_unavailable` says the change may have been made), or this instance lacks a master key a tenant key is wrapped by; retry after Retry-After',
 };
 /** What any route that may carry a body (POST, PUT, PATCH, DELETE) may answer, whatever its schema: too large (413), not JSON (415). */
